@@ -1,0 +1,10 @@
+DROP TABLE activities;
+DROP TABLE workstation_members;
+DROP TABLE workstations;
+DROP TABLE members;
+DROP TABLE departments;
+DROP TABLE districts;
+DROP TABLE member_roles;
+DROP TABLE sectors;
+DROP TABLE parties;
+DROP FUNCTION touch_row();

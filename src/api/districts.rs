@@ -1,0 +1,321 @@
+//! `/api/v1/districts`: the district committees (区政协).
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use diesel_async::AsyncConnection;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::api::http::{
+    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
+    no_content, query_text, read_response, updated_response,
+};
+use crate::api::input::{Checks, Field};
+use crate::api::page::{FeedItem, Page, list_query, page};
+use crate::db::DbPool;
+use crate::db::districts::{self as db, DistrictFields, DistrictFilter, DistrictKey};
+use crate::domain::ids::DistrictId;
+use crate::domain::values::{self, DistrictCode};
+use crate::error::ApiError;
+
+pub fn configure(config: &mut ServiceConfig) {
+    config.service(
+        utoipa_actix_web::scope("/districts")
+            .service(list_districts)
+            .service(create_district)
+            .service(get_district)
+            .service(update_district)
+            .service(delete_district),
+    );
+}
+
+/// A district committee (区政协).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = District)]
+pub struct DistrictView {
+    pub id: DistrictId,
+    /// Short unique code, used in URLs and filters.
+    #[schema(example = "xicheng")]
+    pub code: String,
+    #[schema(example = "西城区")]
+    pub name: String,
+    #[schema(example = "Xicheng")]
+    pub name_en: Option<String>,
+    /// The current term (届).
+    #[schema(example = 16)]
+    pub term: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Increases with every change; sent as the `ETag`.
+    pub version: i64,
+}
+
+impl From<db::District> for DistrictView {
+    fn from(row: db::District) -> Self {
+        Self {
+            id: row.id,
+            code: row.code,
+            name: row.name,
+            name_en: row.name_en,
+            term: row.term,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            version: row.version,
+        }
+    }
+}
+
+impl Versioned for DistrictView {
+    fn version(&self) -> i64 {
+        self.version
+    }
+}
+
+/// A new district.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewDistrict {
+    /// 2 to 40 lowercase letters, digits, `-` or `_`, starting with a letter; unique.
+    #[serde(default)]
+    #[schema(value_type = String, required = true, example = "xicheng")]
+    pub code: Field<String>,
+    /// Unique; at most 100 characters.
+    #[serde(default)]
+    #[schema(value_type = String, required = true, example = "西城区")]
+    pub name: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "Xicheng")]
+    pub name_en: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = i32, required = true, minimum = 1, maximum = 99, example = 16)]
+    pub term: Field<i64>,
+}
+
+/// Changes to a district (JSON Merge Patch: absent fields are kept, `null` clears).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DistrictPatch {
+    #[serde(default)]
+    #[schema(value_type = String, example = "xicheng")]
+    pub code: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = String, example = "西城区")]
+    pub name: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "Xicheng")]
+    pub name_en: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = i32, minimum = 1, maximum = 99, example = 16)]
+    pub term: Field<i64>,
+}
+
+impl From<NewDistrict> for DistrictPatch {
+    fn from(body: NewDistrict) -> Self {
+        Self {
+            code: body.code,
+            name: body.name,
+            name_en: body.name_en,
+            term: body.term,
+        }
+    }
+}
+
+/// The district's fields after `patch`, from `current` (none for a new district).
+fn merge(patch: DistrictPatch, current: Option<DistrictFields>) -> Result<DistrictFields, ApiError> {
+    let mut checks = Checks::default();
+    let current = current.as_ref();
+    let code = checks.required("/code", patch.code, current.map(|c| c.code.clone()), |code| {
+        DistrictCode::parse(&code).map(DistrictCode::into_inner)
+    });
+    let name = checks.required("/name", patch.name, current.map(|c| c.name.clone()), |name| {
+        values::line(&name, 100)
+    });
+    let name_en = checks.optional(
+        "/name_en",
+        patch.name_en,
+        current.and_then(|c| c.name_en.clone()),
+        |name| values::line(&name, 100),
+    );
+    let term = checks.required("/term", patch.term, current.map(|c| c.term), values::term);
+    checks.finish((|| {
+        Some(DistrictFields {
+            code: code?,
+            name: name?,
+            name_en,
+            term: term?,
+        })
+    })())
+}
+
+list_query! {
+    /// Filters of the district list.
+    DistrictQuery, sort: DistrictSort { Created = "created", UpdatedAt = "updated_at", Name = "name" },
+    {
+        /// Only the district with this code.
+        code: String,
+        /// Text in the name, English name or code.
+        q: String,
+    }
+}
+
+/// How a path names a district: its id or its code.
+fn district_key(segment: &str) -> DistrictKey {
+    match segment.parse::<DistrictId>() {
+        Ok(id) => DistrictKey::Id(id),
+        Err(_) => DistrictKey::Code(segment.to_owned()),
+    }
+}
+
+/// List districts.
+#[utoipa::path(
+    tag = "districts",
+    params(DistrictQuery),
+    responses((status = 200, description = "A page of districts", body = Page<FeedItem<DistrictView>>)),
+)]
+#[get("")]
+async fn list_districts(
+    pool: web::Data<DbPool>,
+    query: web::Query<DistrictQuery>,
+) -> Result<web::Json<Page<FeedItem<DistrictView>>>, ApiError> {
+    let query = query.into_inner();
+    let request = query.page()?;
+    let filter = DistrictFilter {
+        code: query_text("code", query.code, 40)?,
+        q: query_text("q", query.q, 100)?,
+    };
+    let mut conn = pool.get().await?;
+    let rows = db::list(&mut conn, &filter, &request).await?;
+    Ok(web::Json(page(rows, &request, DistrictView::from)))
+}
+
+/// Get a district by id or code.
+#[utoipa::path(
+    tag = "districts",
+    params(
+        ("district" = String, Path, description = "The district's id or code", example = "xicheng"),
+        IfNoneMatchHeader,
+    ),
+    responses(
+        (status = 200, description = "The district", body = DistrictView,
+            headers(("ETag" = String, description = "The district's version"))),
+        (status = 304, description = "The client's copy (If-None-Match) is current"),
+        (status = 404, description = "No such district", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/{district}")]
+async fn get_district(
+    pool: web::Data<DbPool>,
+    path: web::Path<String>,
+    condition: IfNoneMatch,
+) -> Result<HttpResponse, ApiError> {
+    let key = district_key(&path.into_inner());
+    let mut conn = pool.get().await?;
+    let district = db::find(&mut conn, &key)
+        .await
+        .map_err(|error| not_found(error))?;
+    Ok(read_response(&DistrictView::from(district), &condition))
+}
+
+fn not_found(error: diesel::result::Error) -> ApiError {
+    match error {
+        diesel::result::Error::NotFound => ApiError::not_found("district"),
+        other => other.into(),
+    }
+}
+
+/// Create a district.
+#[utoipa::path(
+    tag = "districts",
+    request_body = NewDistrict,
+    responses(
+        (status = 201, description = "The new district", body = DistrictView,
+            headers(("ETag" = String), ("Location" = String, description = "The district's URL"))),
+        (status = 409, description = "The code or name is taken", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("")]
+async fn create_district(
+    pool: web::Data<DbPool>,
+    body: web::Json<NewDistrict>,
+) -> Result<HttpResponse, ApiError> {
+    let fields = merge(body.into_inner().into(), None)?;
+    let mut conn = pool.get().await?;
+    let district = db::insert(&mut conn, fields).await?;
+    let location = format!("/api/v1/districts/{}", district.id);
+    Ok(created_response(&DistrictView::from(district), location))
+}
+
+/// Change a district (JSON Merge Patch).
+#[utoipa::path(
+    tag = "districts",
+    params(
+        ("district" = String, Path, description = "The district's id or code"),
+        IfMatchHeader,
+    ),
+    request_body(content = DistrictPatch, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "The changed district", body = DistrictView, headers(("ETag" = String))),
+        (status = 404, description = "No such district", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The code or name is taken", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not name the current version", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[patch("/{district}")]
+async fn update_district(
+    pool: web::Data<DbPool>,
+    path: web::Path<String>,
+    condition: IfMatch,
+    body: web::Json<DistrictPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let key = district_key(&path.into_inner());
+    let patch = body.into_inner();
+    let mut conn = pool.get().await?;
+    let district = conn
+        .transaction(async move |conn| {
+            let current = db::lock(conn, &key).await.map_err(not_found)?;
+            condition.check(current.version)?;
+            let fields = merge(patch, Some(current.fields()))?;
+            Ok::<_, ApiError>(db::update(conn, current.id, &fields).await?)
+        })
+        .await?;
+    Ok(updated_response(&DistrictView::from(district)))
+}
+
+/// Delete a district; refused while it still has members, departments or workstations.
+#[utoipa::path(
+    tag = "districts",
+    params(
+        ("district" = String, Path, description = "The district's id or code"),
+        IfMatchHeader,
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such district", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The district still has members, departments or workstations", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not name the current version", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[delete("/{district}")]
+async fn delete_district(
+    pool: web::Data<DbPool>,
+    path: web::Path<String>,
+    condition: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let key = district_key(&path.into_inner());
+    let mut conn = pool.get().await?;
+    conn.transaction(async move |conn| {
+        let current = db::lock(conn, &key).await.map_err(not_found)?;
+        condition.check(current.version)?;
+        let (members, departments, workstations) = db::dependents(conn, current.id).await?;
+        if members + departments + workstations > 0 {
+            return Err(ApiError::conflict(format!(
+                "the district still has {members} member(s), {departments} department(s) and \
+                 {workstations} workstation(s); delete them first"
+            )));
+        }
+        Ok(db::soft_delete(conn, current.id).await?)
+    })
+    .await?;
+    Ok(no_content())
+}

@@ -1,0 +1,333 @@
+//! What every endpoint shares at the HTTP level: body and query limits turned into
+//! problem details, conditional requests (ETag, If-Match, If-None-Match) and the shape of
+//! record answers.
+
+use std::future::{Ready, ready};
+
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::mime;
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use serde::Serialize;
+use utoipa::IntoParams;
+
+use crate::error::{ApiError, FieldError};
+
+/// The largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+/// Body reading for every JSON endpoint: `application/json` or
+/// `application/merge-patch+json`, at most [`MAX_BODY_BYTES`], errors as problem details.
+pub fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(MAX_BODY_BYTES)
+        .content_type_required(true)
+        .content_type(|mime| {
+            mime.type_() == mime::APPLICATION
+                && (mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON))
+        })
+        .error_handler(|error, _request| json_error(error).into())
+}
+
+fn json_error(error: JsonPayloadError) -> ApiError {
+    match error {
+        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
+            ApiError::PayloadTooLarge {
+                limit: MAX_BODY_BYTES,
+            }
+        }
+        JsonPayloadError::ContentType => ApiError::UnsupportedMediaType(
+            "the body must be sent as application/json (or application/merge-patch+json for PATCH)"
+                .into(),
+        ),
+        JsonPayloadError::Deserialize(error) if error.is_data() => body_shape_error(&error),
+        JsonPayloadError::Deserialize(error) => {
+            ApiError::BadRequest(format!("the body is not valid JSON: {error}"))
+        }
+        other => ApiError::BadRequest(format!("the body could not be read: {other}")),
+    }
+}
+
+/// A body that is JSON but not the expected object: an unknown field, or not an object.
+fn body_shape_error(error: &serde_json::Error) -> ApiError {
+    let message = error.to_string();
+    let message = message
+        .split(" at line ")
+        .next()
+        .unwrap_or(&message)
+        .to_owned();
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let field = rest.split('`').next().unwrap_or_default();
+        return ApiError::Validation(vec![FieldError::new(
+            format!("/{field}"),
+            format!("is not a field of this resource ({message})"),
+        )]);
+    }
+    ApiError::Validation(vec![FieldError::new(
+        "",
+        format!("the body must be a JSON object of this resource's fields: {message}"),
+    )])
+}
+
+/// Query strings: an unreadable parameter is a 400 naming it.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|error, _request| {
+        let detail = match error {
+            QueryPayloadError::Deserialize(error) => format!("invalid query parameter: {error}"),
+            other => format!("invalid query string: {other}"),
+        };
+        ApiError::BadRequest(detail).into()
+    })
+}
+
+/// Path segments: a malformed id is a 400 saying so.
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|error, _request| {
+        let detail = match error {
+            PathError::Deserialize(error) => format!("invalid path parameter: {error}"),
+            other => format!("invalid path: {other}"),
+        };
+        ApiError::BadRequest(detail).into()
+    })
+}
+
+/// The strong entity tag of a record's version.
+pub fn etag(version: i64) -> String {
+    format!("\"{version}\"")
+}
+
+/// Conditional-write headers of `PATCH`, `PUT`, `DELETE` and actions.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IfMatchHeader {
+    /// Apply the change only if the record's current `ETag` is one of these (or `*`);
+    /// otherwise 412.
+    #[param(rename = "If-Match", value_type = Option<String>, example = "\"3\"")]
+    pub if_match: Option<String>,
+}
+
+/// Conditional-read header of `GET` on one record.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IfNoneMatchHeader {
+    /// Answer 304 with no body if the record's current `ETag` is one of these (or `*`).
+    #[param(rename = "If-None-Match", value_type = Option<String>, example = "\"3\"")]
+    pub if_none_match: Option<String>,
+}
+
+/// A parsed list of entity tags, or `*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TagList {
+    Any,
+    Tags(Vec<EntityTag>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntityTag {
+    weak: bool,
+    opaque: String,
+}
+
+impl TagList {
+    fn parse(value: &str) -> Option<Self> {
+        let value = value.trim();
+        if value == "*" {
+            return Some(Self::Any);
+        }
+        let mut tags = Vec::new();
+        for part in value.split(',') {
+            let part = part.trim();
+            if part.is_empty() {
+                continue;
+            }
+            let (weak, quoted) = match part.strip_prefix("W/") {
+                Some(rest) => (true, rest),
+                None => (false, part),
+            };
+            let opaque = quoted.strip_prefix('"')?.strip_suffix('"')?;
+            if opaque.contains('"') {
+                return None;
+            }
+            tags.push(EntityTag {
+                weak,
+                opaque: opaque.to_owned(),
+            });
+        }
+        (!tags.is_empty()).then_some(Self::Tags(tags))
+    }
+
+    /// Strong comparison, as `If-Match` requires.
+    fn matches_strongly(&self, version: i64) -> bool {
+        let current = version.to_string();
+        match self {
+            Self::Any => true,
+            Self::Tags(tags) => tags.iter().any(|tag| !tag.weak && tag.opaque == current),
+        }
+    }
+
+    /// Weak comparison, as `If-None-Match` requires.
+    fn matches_weakly(&self, version: i64) -> bool {
+        let current = version.to_string();
+        match self {
+            Self::Any => true,
+            Self::Tags(tags) => tags.iter().any(|tag| tag.opaque == current),
+        }
+    }
+}
+
+fn tag_header(request: &HttpRequest, name: header::HeaderName) -> Result<Option<TagList>, ApiError> {
+    let Some(value) = request.headers().get(&name) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(TagList::parse)
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "{name} must be `*` or a list of entity tags such as \"3\""
+            ))
+        })
+}
+
+/// The `If-Match` precondition of a write, if the client sent one.
+#[derive(Debug, Clone, Default)]
+pub struct IfMatch(Option<TagList>);
+
+impl IfMatch {
+    /// Passes when no precondition was sent or the current version satisfies it.
+    pub fn check(&self, version: i64) -> Result<(), ApiError> {
+        match &self.0 {
+            Some(tags) if !tags.matches_strongly(version) => Err(ApiError::PreconditionFailed {
+                expected: match tags {
+                    TagList::Any => "*".to_owned(),
+                    TagList::Tags(tags) => tags
+                        .iter()
+                        .map(|tag| tag.opaque.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                },
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+impl FromRequest for IfMatch {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        ready(tag_header(request, header::IF_MATCH).map(Self))
+    }
+}
+
+/// The `If-None-Match` condition of a read, if the client sent one.
+#[derive(Debug, Clone, Default)]
+pub struct IfNoneMatch(Option<TagList>);
+
+impl IfNoneMatch {
+    /// Whether the client already holds this version (so the answer is 304).
+    pub fn holds(&self, version: i64) -> bool {
+        self.0
+            .as_ref()
+            .is_some_and(|tags| tags.matches_weakly(version))
+    }
+}
+
+impl FromRequest for IfNoneMatch {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        ready(tag_header(request, header::IF_NONE_MATCH).map(Self))
+    }
+}
+
+/// A record that has a version, so its answer carries an `ETag`.
+pub trait Versioned {
+    fn version(&self) -> i64;
+}
+
+/// `200` with the record and its `ETag`, or `304` if the client holds it already.
+pub fn read_response<T: Serialize + Versioned>(view: &T, condition: &IfNoneMatch) -> HttpResponse {
+    let tag = etag(view.version());
+    if condition.holds(view.version()) {
+        return HttpResponse::NotModified()
+            .insert_header((header::ETAG, tag))
+            .finish();
+    }
+    HttpResponse::Ok()
+        .insert_header((header::ETAG, tag))
+        .json(view)
+}
+
+/// `201` with the new record, its `ETag` and its `Location`.
+pub fn created_response<T: Serialize + Versioned>(view: &T, location: String) -> HttpResponse {
+    HttpResponse::Created()
+        .insert_header((header::ETAG, etag(view.version())))
+        .insert_header((header::LOCATION, location))
+        .json(view)
+}
+
+/// `200` with the changed record and its new `ETag`.
+pub fn updated_response<T: Serialize + Versioned>(view: &T) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header((header::ETAG, etag(view.version())))
+        .json(view)
+}
+
+/// `204`, for a delete.
+pub fn no_content() -> HttpResponse {
+    HttpResponse::new(StatusCode::NO_CONTENT)
+}
+
+/// Rejects a query text that the database could not take (a NUL byte) or that is too long.
+pub fn query_text(name: &str, value: Option<String>, max: usize) -> Result<Option<String>, ApiError> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    if value.contains('\0') {
+        return Err(ApiError::BadRequest(format!("{name} must not contain a NUL character")));
+    }
+    if value.chars().count() > max {
+        return Err(ApiError::BadRequest(format!("{name} must be at most {max} characters")));
+    }
+    let trimmed = value.trim();
+    Ok((!trimmed.is_empty()).then(|| trimmed.to_owned()))
+}
+
+/// The value of a header that was just built from our own data.
+pub fn header_value(value: &str) -> HeaderValue {
+    HeaderValue::from_str(value).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entity_tag_lists_are_parsed() {
+        assert_eq!(TagList::parse("*"), Some(TagList::Any));
+        let tags = TagList::parse("\"1\", W/\"2\"").unwrap();
+        assert!(tags.matches_strongly(1));
+        assert!(!tags.matches_strongly(2));
+        assert!(tags.matches_weakly(2));
+        assert!(!tags.matches_weakly(3));
+        assert_eq!(TagList::parse("3"), None);
+        assert_eq!(TagList::parse(""), None);
+    }
+
+    #[test]
+    fn if_match_fails_on_an_old_version() {
+        let condition = IfMatch(TagList::parse("\"1\""));
+        assert!(condition.check(1).is_ok());
+        assert!(matches!(
+            condition.check(2),
+            Err(ApiError::PreconditionFailed { .. })
+        ));
+        assert!(IfMatch(None).check(7).is_ok());
+    }
+}

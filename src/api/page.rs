@@ -1,0 +1,180 @@
+//! Lists: cursor pages, and the change feed with tombstones for deleted records.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::db::pagination::{
+    Cursor, DEFAULT_LIMIT, MAX_LIMIT, Order, PageRequest, PageRow,
+};
+use crate::error::ApiError;
+
+/// One page of a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` to read the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// A list item: the record, or with `include_deleted=true` the tombstone of a deleted one.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum FeedItem<T> {
+    Record(T),
+    Deleted(Tombstone),
+}
+
+/// What remains of a deleted record in the change feed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Tombstone {
+    pub id: Uuid,
+    pub deleted_at: DateTime<Utc>,
+}
+
+/// The paging parameters every list shares, as read from the query string.
+#[derive(Debug, Default)]
+pub struct PageParams {
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+    pub sort: Option<Order>,
+    pub updated_since: Option<DateTime<Utc>>,
+    pub include_deleted: Option<bool>,
+}
+
+impl PageParams {
+    /// Checks the parameters; lists are in creation order unless `sort` says otherwise,
+    /// and in change order when `updated_since` is given.
+    pub fn request(self) -> Result<PageRequest, ApiError> {
+        let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(ApiError::BadRequest(format!(
+                "limit must be between 1 and {MAX_LIMIT}"
+            )));
+        }
+        let order = match (self.sort, self.updated_since) {
+            (Some(order), _) => order,
+            (None, Some(_)) => Order::UpdatedAt,
+            (None, None) => Order::Created,
+        };
+        if self.updated_since.is_some() && order != Order::UpdatedAt {
+            return Err(ApiError::BadRequest(
+                "updated_since reads the change feed, which is sorted by updated_at".into(),
+            ));
+        }
+        let after = match self.cursor {
+            None => None,
+            Some(text) => {
+                let cursor = Cursor::decode(&text)
+                    .ok_or_else(|| ApiError::BadRequest("cursor is not a valid cursor".into()))?;
+                if cursor.order != order {
+                    return Err(ApiError::BadRequest(
+                        "cursor belongs to a list in another sort order".into(),
+                    ));
+                }
+                Some(cursor)
+            }
+        };
+        Ok(PageRequest {
+            limit,
+            order,
+            after,
+            updated_since: self.updated_since,
+            include_deleted: self.include_deleted.unwrap_or(false),
+        })
+    }
+}
+
+/// Turns the rows read for a page (one more than the limit, if there are more) into the
+/// answer.
+pub fn page<R: PageRow, V>(
+    mut rows: Vec<R>,
+    request: &PageRequest,
+    view: impl Fn(R) -> V,
+) -> Page<FeedItem<V>> {
+    let limit = usize::try_from(request.limit).unwrap_or(usize::MAX);
+    let next_cursor = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last().map(|row| {
+            Cursor {
+                order: request.order,
+                value: row.sort_value(request.order),
+                id: row.row_id(),
+            }
+            .encode()
+        })
+    } else {
+        None
+    };
+    let items = rows
+        .into_iter()
+        .map(|row| match row.deleted_at() {
+            Some(deleted_at) => FeedItem::Deleted(Tombstone {
+                id: row.row_id(),
+                deleted_at,
+            }),
+            None => FeedItem::Record(view(row)),
+        })
+        .collect();
+    Page { items, next_cursor }
+}
+
+/// Declares the query parameters of a list: its filters, then the paging and change-feed
+/// parameters every list shares, with `sort` limited to the given orders.
+macro_rules! list_query {
+    (
+        $(#[$meta:meta])* $name:ident, sort: $sort:ident { $($variant:ident = $code:tt),+ $(,)? },
+        { $($(#[$field_meta:meta])* $field:ident: $ty:ty,)* }
+    ) => {
+        /// The orders this list can be read in.
+        #[derive(Debug, Clone, Copy, serde::Deserialize, utoipa::ToSchema)]
+        pub enum $sort {
+            $(#[serde(rename = $code)] $variant,)+
+        }
+
+        impl From<$sort> for $crate::db::pagination::Order {
+            fn from(sort: $sort) -> Self {
+                match sort {
+                    $($sort::$variant => Self::$variant,)+
+                }
+            }
+        }
+
+        $(#[$meta])*
+        #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+        #[serde(deny_unknown_fields)]
+        #[into_params(parameter_in = Query)]
+        pub struct $name {
+            $($(#[$field_meta])* pub $field: Option<$ty>,)*
+            /// Page size, 1 to 200 (default 50).
+            #[param(minimum = 1, maximum = 200)]
+            pub limit: Option<i64>,
+            /// The `next_cursor` of the previous page.
+            pub cursor: Option<String>,
+            /// Sort order (default `created`, or `updated_at` with `updated_since`).
+            #[param(inline)]
+            pub sort: Option<$sort>,
+            /// Change feed: only records changed at or after this time (RFC 3339),
+            /// sorted by (`updated_at`, `id`).
+            pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
+            /// Include deleted records, as tombstones (`id`, `deleted_at`).
+            pub include_deleted: Option<bool>,
+        }
+
+        impl $name {
+            /// The paging part of the query.
+            pub fn page(&self) -> Result<$crate::db::pagination::PageRequest, $crate::error::ApiError> {
+                $crate::api::page::PageParams {
+                    limit: self.limit,
+                    cursor: self.cursor.clone(),
+                    sort: self.sort.map(Into::into),
+                    updated_since: self.updated_since,
+                    include_deleted: self.include_deleted,
+                }
+                .request()
+            }
+        }
+    };
+}
+pub(crate) use list_query;

@@ -1,0 +1,151 @@
+//! Configuration, read once from the environment (after `.env`) and passed explicitly.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Everything the service needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub bind_addr: SocketAddr,
+    pub pool_size: usize,
+    /// How long a request waits for a database connection before answering 503.
+    pub pool_timeout: Duration,
+    pub log_format: LogFormat,
+    /// Origins allowed to call the API from a browser; none by default.
+    pub cors_origins: Vec<String>,
+}
+
+/// A setting that is present but unusable.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid {name}: {reason}")]
+pub struct ConfigError {
+    pub name: &'static str,
+    pub reason: String,
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/cppcc";
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup`, so it can be tested without touching the
+    /// process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        let bind_addr = parse(get("BIND_ADDR"), "BIND_ADDR", "127.0.0.1:8080".parse().ok())?;
+        let pool_size = parse(get("DATABASE_POOL_SIZE"), "DATABASE_POOL_SIZE", Some(10))?;
+        if pool_size == 0 {
+            return Err(ConfigError {
+                name: "DATABASE_POOL_SIZE",
+                reason: "must be at least 1".into(),
+            });
+        }
+        let pool_timeout_secs: u64 = parse(
+            get("DATABASE_POOL_TIMEOUT_SECS"),
+            "DATABASE_POOL_TIMEOUT_SECS",
+            Some(5),
+        )?;
+        let log_format = match get("LOG_FORMAT").as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError {
+                    name: "LOG_FORMAT",
+                    reason: format!("`{other}` is neither `text` nor `json`"),
+                });
+            }
+        };
+        let cors_origins = get("CORS_ORIGINS")
+            .map(|value| {
+                value
+                    .split(',')
+                    .map(|origin| origin.trim().to_owned())
+                    .filter(|origin| !origin.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Self {
+            database_url,
+            bind_addr,
+            pool_size,
+            pool_timeout: Duration::from_secs(pool_timeout_secs),
+            log_format,
+            cors_origins,
+        })
+    }
+}
+
+fn parse<T: std::str::FromStr>(
+    value: Option<String>,
+    name: &'static str,
+    default: Option<T>,
+) -> Result<T, ConfigError>
+where
+    T::Err: std::fmt::Display,
+{
+    match (value, default) {
+        (Some(value), _) => value.trim().parse().map_err(|error| ConfigError {
+            name,
+            reason: format!("`{value}`: {error}"),
+        }),
+        (None, Some(default)) => Ok(default),
+        (None, None) => Err(ConfigError {
+            name,
+            reason: "is required".into(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let config = config(&[]).unwrap();
+        assert_eq!(config.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(config.bind_addr.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.pool_size, 10);
+        assert_eq!(config.log_format, LogFormat::Text);
+        assert!(config.cors_origins.is_empty());
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let error = config(&[("BIND_ADDR", "nowhere")]).unwrap_err();
+        assert_eq!(error.name, "BIND_ADDR");
+        let error = config(&[("LOG_FORMAT", "xml")]).unwrap_err();
+        assert_eq!(error.name, "LOG_FORMAT");
+        let error = config(&[("DATABASE_POOL_SIZE", "0")]).unwrap_err();
+        assert_eq!(error.name, "DATABASE_POOL_SIZE");
+    }
+
+    #[test]
+    fn cors_origins_are_a_comma_separated_list() {
+        let config = config(&[("CORS_ORIGINS", "https://a.example, https://b.example,")]).unwrap();
+        assert_eq!(config.cors_origins, ["https://a.example", "https://b.example"]);
+    }
+}

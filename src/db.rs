@@ -1,0 +1,203 @@
+//! The database: connection pool, embedded migrations and the queries of each resource.
+
+
+
+pub mod districts;
+
+pub mod pagination;
+pub mod reference;
+pub mod schema;
+
+
+use std::time::Duration;
+
+use diesel_async::AsyncPgConnection;
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
+use diesel_async::pooled_connection::deadpool::{Object, Pool};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use tokio_postgres::NoTls;
+use tokio_postgres::config::Host;
+
+pub type DbPool = Pool<AsyncPgConnection>;
+pub type DbConn = Object<AsyncPgConnection>;
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
+
+/// Failures while preparing the database at start.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error("DATABASE_URL is not a valid PostgreSQL URL: {0}")]
+    BadUrl(String),
+    #[error("cannot connect to the database at {url}: {cause}")]
+    Connect { url: String, cause: String },
+    #[error("cannot create database {name} at {url}: {cause}")]
+    Create {
+        name: String,
+        url: String,
+        cause: String,
+    },
+    #[error("migrations failed on {url}: {cause}")]
+    Migrate { url: String, cause: String },
+    #[error("cannot build the connection pool: {0}")]
+    Pool(String),
+}
+
+/// The database URL as it may be shown in a log or an error: the password hidden.
+pub fn redacted_url(url: &str) -> String {
+    let Ok(config) = url.parse::<tokio_postgres::Config>() else {
+        return "<unparseable DATABASE_URL>".to_owned();
+    };
+    let user = config.get_user().unwrap_or("");
+    let password = if config.get_password().is_some() {
+        ":***"
+    } else {
+        ""
+    };
+    let host = match config.get_hosts().first() {
+        Some(Host::Tcp(host)) => host.clone(),
+        #[cfg(unix)]
+        Some(Host::Unix(path)) => path.display().to_string(),
+        None => "localhost".to_owned(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let dbname = config.get_dbname().unwrap_or(user);
+    format!("postgres://{user}{password}@{host}:{port}/{dbname}")
+}
+
+fn parse_url(url: &str) -> Result<tokio_postgres::Config, SetupError> {
+    url.parse::<tokio_postgres::Config>()
+        .map_err(|error| SetupError::BadUrl(error.to_string()))
+}
+
+/// Creates the database named by `url` if it does not exist yet (and the role may).
+pub async fn ensure_database(url: &str) -> Result<(), SetupError> {
+    let config = parse_url(url)?;
+    match config.connect(NoTls).await {
+        Ok((client, connection)) => {
+            drop(client);
+            drop(connection);
+            return Ok(());
+        }
+        Err(error)
+            if error.code() == Some(&tokio_postgres::error::SqlState::INVALID_CATALOG_NAME) => {}
+        Err(error) => {
+            return Err(SetupError::Connect {
+                url: redacted_url(url),
+                cause: error.to_string(),
+            });
+        }
+    }
+    let name = config
+        .get_dbname()
+        .or(config.get_user())
+        .unwrap_or("postgres")
+        .to_owned();
+    let mut maintenance = config.clone();
+    maintenance.dbname("postgres");
+    let (client, connection) =
+        maintenance
+            .connect(NoTls)
+            .await
+            .map_err(|error| SetupError::Connect {
+                url: redacted_url(url),
+                cause: error.to_string(),
+            })?;
+    let connection = tokio::spawn(connection);
+    let result = client
+        .batch_execute(&format!("CREATE DATABASE {}", quote_ident(&name)))
+        .await;
+    drop(client);
+    let _ = connection.await;
+    match result {
+        Ok(()) => {
+            tracing::info!(database = %name, "created the database");
+            Ok(())
+        }
+        // Another process created it meanwhile.
+        Err(error) if error.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) => {
+            Ok(())
+        }
+        Err(error) => Err(SetupError::Create {
+            name,
+            url: redacted_url(url),
+            cause: error.to_string(),
+        }),
+    }
+}
+
+/// Quotes a PostgreSQL identifier.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Applies every pending embedded migration; returns the versions applied.
+pub async fn run_migrations(url: &str) -> Result<Vec<String>, SetupError> {
+    let owned_url = url.to_owned();
+    let result = tokio::task::spawn_blocking(move || {
+        use diesel::Connection;
+        let mut connection = AsyncConnectionWrapper::<AsyncPgConnection>::establish(&owned_url)
+            .map_err(|error| SetupError::Connect {
+                url: redacted_url(&owned_url),
+                cause: error.to_string(),
+            })?;
+        connection
+            .run_pending_migrations(MIGRATIONS)
+            .map(|versions| versions.iter().map(ToString::to_string).collect())
+            .map_err(|error| SetupError::Migrate {
+                url: redacted_url(&owned_url),
+                cause: error.to_string(),
+            })
+    })
+    .await;
+    result.map_err(|error| SetupError::Migrate {
+        url: redacted_url(url),
+        cause: error.to_string(),
+    })?
+}
+
+/// Builds the connection pool. Connections are made lazily, so a database that goes away
+/// and comes back is picked up again without a restart.
+pub fn build_pool(url: &str, size: usize, timeout: Duration) -> Result<DbPool, SetupError> {
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+    Pool::builder(manager)
+        .max_size(size)
+        .wait_timeout(Some(timeout))
+        .create_timeout(Some(timeout))
+        .recycle_timeout(Some(timeout))
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .map_err(|error| SetupError::Pool(error.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redacted_url_hides_the_password() {
+        let shown = redacted_url("postgres://app:s3cret@db.example:6543/cppcc");
+        assert_eq!(shown, "postgres://app:***@db.example:6543/cppcc");
+        assert!(!shown.contains("s3cret"));
+    }
+
+    #[test]
+    fn identifiers_are_quoted() {
+        assert_eq!(quote_ident("cppcc"), "\"cppcc\"");
+        assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
+    }
+}
+
+/// The database's clock, for timestamps written beside trigger-maintained ones.
+pub fn now() -> diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>> {
+    diesel::dsl::sql("now()")
+}
+
+/// Escapes `%`, `_` and `\\` so a search text matches literally inside `ILIKE`.
+pub fn like_pattern(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}

@@ -1,0 +1,223 @@
+//! Queries on districts.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use crate::db::pagination::{CursorValue, Order, PageRequest, PageRow, paged};
+use crate::db::schema::{departments, districts, members, workstations};
+use crate::domain::ids::DistrictId;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = districts, check_for_backend(diesel::pg::Pg))]
+pub struct District {
+    pub id: DistrictId,
+    pub code: String,
+    pub name: String,
+    pub name_en: Option<String>,
+    pub term: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// The fields a client sets.
+#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[diesel(table_name = districts, treat_none_as_null = true)]
+pub struct DistrictFields {
+    pub code: String,
+    pub name: String,
+    pub name_en: Option<String>,
+    pub term: i32,
+}
+
+impl District {
+    pub fn fields(&self) -> DistrictFields {
+        DistrictFields {
+            code: self.code.clone(),
+            name: self.name.clone(),
+            name_en: self.name_en.clone(),
+            term: self.term,
+        }
+    }
+}
+
+impl PageRow for District {
+    fn row_id(&self) -> uuid::Uuid {
+        self.id.0
+    }
+    fn deleted_at(&self) -> Option<DateTime<Utc>> {
+        self.deleted_at
+    }
+    fn sort_value(&self, order: Order) -> CursorValue {
+        match order {
+            Order::UpdatedAt => CursorValue::Time(self.updated_at),
+            Order::Name => CursorValue::Text(self.name.clone()),
+            _ => CursorValue::None,
+        }
+    }
+}
+
+/// How a client names a district: by id or by code.
+#[derive(Debug, Clone)]
+pub enum DistrictKey {
+    Id(DistrictId),
+    Code(String),
+}
+
+fn key_filter(
+    key: &DistrictKey,
+) -> Box<dyn BoxableExpression<districts::table, diesel::pg::Pg, SqlType = diesel::sql_types::Bool>> {
+    match key {
+        DistrictKey::Id(id) => Box::new(districts::id.eq(*id)),
+        DistrictKey::Code(code) => Box::new(districts::code.eq(code.clone())),
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct DistrictFilter {
+    pub code: Option<String>,
+    /// Matches name, English name or code.
+    pub q: Option<String>,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    filter: &DistrictFilter,
+    page: &PageRequest,
+) -> QueryResult<Vec<District>> {
+    let mut query = districts::table
+        .select(District::as_select())
+        .into_boxed();
+    if let Some(code) = &filter.code {
+        query = query.filter(districts::code.eq(code.clone()));
+    }
+    if let Some(q) = &filter.q {
+        let pattern = super::like_pattern(q);
+        query = query.filter(
+            districts::name
+                .ilike(pattern.clone())
+                .or(districts::name_en.ilike(pattern.clone()))
+                .or(districts::code.ilike(pattern)),
+        );
+    }
+    paged!(query, page,
+        id: districts::id, updated_at: districts::updated_at, deleted_at: districts::deleted_at,
+        Name => districts::name)
+    .load(conn)
+    .await
+}
+
+/// A live district by id or code.
+#[tracing::instrument(skip_all)]
+pub async fn find(conn: &mut AsyncPgConnection, key: &DistrictKey) -> QueryResult<District> {
+    districts::table
+        .select(District::as_select())
+        .filter(districts::deleted_at.is_null())
+        .filter(key_filter(key))
+        .first(conn)
+        .await
+}
+
+/// A live district, locked against deletion until the transaction ends; `None` if there
+/// is no such district. For writes that attach records to it.
+#[tracing::instrument(skip_all)]
+pub async fn find_for_reference(
+    conn: &mut AsyncPgConnection,
+    id: DistrictId,
+) -> QueryResult<Option<District>> {
+    districts::table
+        .select(District::as_select())
+        .filter(districts::id.eq(id))
+        .filter(districts::deleted_at.is_null())
+        .for_key_share()
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// A live district locked for a change until the transaction ends.
+#[tracing::instrument(skip_all)]
+pub async fn lock(conn: &mut AsyncPgConnection, key: &DistrictKey) -> QueryResult<District> {
+    districts::table
+        .select(District::as_select())
+        .filter(districts::deleted_at.is_null())
+        .filter(key_filter(key))
+        .for_update()
+        .first(conn)
+        .await
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = districts)]
+struct NewDistrictRow {
+    id: DistrictId,
+    #[diesel(embed)]
+    fields: DistrictFields,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn insert(
+    conn: &mut AsyncPgConnection,
+    fields: DistrictFields,
+) -> QueryResult<District> {
+    diesel::insert_into(districts::table)
+        .values(NewDistrictRow {
+            id: DistrictId::generate(),
+            fields,
+        })
+        .returning(District::as_returning())
+        .get_result(conn)
+        .await
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn update(
+    conn: &mut AsyncPgConnection,
+    id: DistrictId,
+    fields: &DistrictFields,
+) -> QueryResult<District> {
+    diesel::update(districts::table.find(id))
+        .set(fields)
+        .returning(District::as_returning())
+        .get_result(conn)
+        .await
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn soft_delete(conn: &mut AsyncPgConnection, id: DistrictId) -> QueryResult<()> {
+    diesel::update(districts::table.find(id))
+        .set(districts::deleted_at.eq(super::now()))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// How many live members, departments and workstations a district has.
+#[tracing::instrument(skip_all)]
+pub async fn dependents(
+    conn: &mut AsyncPgConnection,
+    id: DistrictId,
+) -> QueryResult<(i64, i64, i64)> {
+    let members = members::table
+        .filter(members::district_id.eq(id))
+        .filter(members::deleted_at.is_null())
+        .count()
+        .get_result(conn)
+        .await?;
+    let departments = departments::table
+        .filter(departments::district_id.eq(id))
+        .filter(departments::deleted_at.is_null())
+        .count()
+        .get_result(conn)
+        .await?;
+    let workstations = workstations::table
+        .filter(workstations::district_id.eq(id))
+        .filter(workstations::deleted_at.is_null())
+        .count()
+        .get_result(conn)
+        .await?;
+    Ok((members, departments, workstations))
+}

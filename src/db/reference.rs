@@ -1,0 +1,55 @@
+//! The controlled lists: sectors, parties and member roles.
+
+use std::collections::HashSet;
+
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use crate::db::schema::{member_roles, parties, sectors};
+
+/// One entry of a controlled list.
+#[derive(Debug, Clone, Queryable)]
+pub struct ListEntry {
+    pub code: String,
+    pub name_zh: String,
+    pub name_en: String,
+}
+
+macro_rules! list_fn {
+    ($name:ident, $table:ident) => {
+        #[tracing::instrument(skip_all)]
+        pub async fn $name(conn: &mut AsyncPgConnection) -> QueryResult<Vec<ListEntry>> {
+            $table::table
+                .select(($table::code, $table::name_zh, $table::name_en))
+                .order(($table::sort_order.asc(), $table::code.asc()))
+                .load(conn)
+                .await
+        }
+    };
+}
+
+list_fn!(sectors, sectors);
+list_fn!(parties, parties);
+list_fn!(member_roles, member_roles);
+
+/// The codes a member record may use, loaded once per write.
+#[derive(Debug, Default, Clone)]
+pub struct MemberCodes {
+    pub sectors: HashSet<String>,
+    pub parties: HashSet<String>,
+    pub roles: HashSet<String>,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn member_codes(conn: &mut AsyncPgConnection) -> QueryResult<MemberCodes> {
+    Ok(MemberCodes {
+        sectors: sectors::table.select(sectors::code).load(conn).await?.into_iter().collect(),
+        parties: parties::table.select(parties::code).load(conn).await?.into_iter().collect(),
+        roles: member_roles::table
+            .select(member_roles::code)
+            .load(conn)
+            .await?
+            .into_iter()
+            .collect(),
+    })
+}

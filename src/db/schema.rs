@@ -1,0 +1,150 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    activities (id) {
+        id -> Uuid,
+        district_id -> Uuid,
+        workstation_id -> Uuid,
+        kind -> Text,
+        title -> Text,
+        held_on -> Date,
+        participant_ids -> Array<Uuid>,
+        people_reached -> Int4,
+        opinions_collected -> Int4,
+        summary -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int8,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    departments (id) {
+        id -> Uuid,
+        district_id -> Uuid,
+        name -> Text,
+        short_name -> Nullable<Text>,
+        kind -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int8,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    districts (id) {
+        id -> Uuid,
+        code -> Text,
+        name -> Text,
+        name_en -> Nullable<Text>,
+        term -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int8,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    member_roles (code) {
+        code -> Text,
+        name_zh -> Text,
+        name_en -> Text,
+        sort_order -> Int4,
+    }
+}
+
+diesel::table! {
+    members (id) {
+        id -> Uuid,
+        district_id -> Uuid,
+        member_no -> Text,
+        name -> Text,
+        gender -> Nullable<Text>,
+        sector -> Text,
+        party -> Text,
+        employer_title -> Nullable<Text>,
+        street -> Nullable<Text>,
+        term -> Int4,
+        roles -> Array<Text>,
+        resides_in_district -> Bool,
+        status -> Text,
+        phone -> Nullable<Text>,
+        email -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int8,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    parties (code) {
+        code -> Text,
+        name_zh -> Text,
+        name_en -> Text,
+        sort_order -> Int4,
+    }
+}
+
+diesel::table! {
+    sectors (code) {
+        code -> Text,
+        name_zh -> Text,
+        name_en -> Text,
+        sort_order -> Int4,
+    }
+}
+
+diesel::table! {
+    workstation_members (workstation_id, member_id) {
+        workstation_id -> Uuid,
+        member_id -> Uuid,
+        district_id -> Uuid,
+        added_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    workstations (id) {
+        id -> Uuid,
+        district_id -> Uuid,
+        name -> Text,
+        kind -> Text,
+        street -> Nullable<Text>,
+        address -> Nullable<Text>,
+        opened_on -> Nullable<Date>,
+        convenor_member_id -> Nullable<Uuid>,
+        description -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int8,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::joinable!(activities -> districts (district_id));
+diesel::joinable!(activities -> workstations (workstation_id));
+diesel::joinable!(departments -> districts (district_id));
+diesel::joinable!(members -> districts (district_id));
+diesel::joinable!(members -> parties (party));
+diesel::joinable!(members -> sectors (sector));
+diesel::joinable!(workstation_members -> districts (district_id));
+diesel::joinable!(workstation_members -> members (member_id));
+diesel::joinable!(workstation_members -> workstations (workstation_id));
+diesel::joinable!(workstations -> districts (district_id));
+diesel::joinable!(workstations -> members (convenor_member_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    activities,
+    departments,
+    districts,
+    member_roles,
+    members,
+    parties,
+    sectors,
+    workstation_members,
+    workstations,
+);

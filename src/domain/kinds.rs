@@ -1,0 +1,150 @@
+//! Closed sets of values, stored as checked text and sent as snake_case strings.
+
+use diesel::deserialize::{self, FromSql};
+use diesel::pg::{Pg, PgValue};
+use diesel::serialize::{self, Output, ToSql};
+use diesel::sql_types::Text;
+
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $code:tt,)+ }) => {
+        $(#[$meta])*
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash,
+            serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+            diesel::expression::AsExpression, diesel::deserialize::FromSqlRow,
+        )]
+        #[diesel(sql_type = Text)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $code)] $variant,)+
+        }
+
+        impl $name {
+            pub const ALL: &'static [Self] = &[$(Self::$variant,)+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $code,)+
+                }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = String;
+            fn from_str(value: &str) -> Result<Self, Self::Err> {
+                Self::ALL
+                    .iter()
+                    .copied()
+                    .find(|candidate| candidate.as_str() == value)
+                    .ok_or_else(|| format!("unknown {} `{value}`", stringify!($name)))
+            }
+        }
+
+        impl ToSql<Text, Pg> for $name {
+            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+                <str as ToSql<Text, Pg>>::to_sql(self.as_str(), out)
+            }
+        }
+
+        impl FromSql<Text, Pg> for $name {
+            fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
+                let value = <String as FromSql<Text, Pg>>::from_sql(bytes)?;
+                Ok(value.parse()?)
+            }
+        }
+    };
+}
+
+text_enum! {
+    /// A member's gender.
+    Gender {
+        Male = "male",
+        Female = "female",
+    }
+}
+
+text_enum! {
+    /// Whether a member currently serves: `active`, `suspended` or `ended`.
+    MemberStatus {
+        Active = "active",
+        Suspended = "suspended",
+        Ended = "ended",
+    }
+}
+
+text_enum! {
+    /// What kind of unit a department is.
+    DepartmentKind {
+        /// 政府部门, a government department.
+        Government = "government",
+        /// 党委部门, an organ of the party committee.
+        Party = "party",
+        /// 人民团体, a people's organization.
+        PeopleOrganization = "people_organization",
+        /// 事业单位, a public institution.
+        PublicInstitution = "public_institution",
+        /// 国有企业, a state-owned enterprise.
+        Enterprise = "enterprise",
+        Other = "other",
+    }
+}
+
+text_enum! {
+    /// The kind of a members' workstation or studio (委员工作站 / 工作室).
+    WorkstationKind {
+        /// 界别, for a sector.
+        Sector = "sector",
+        /// 党派, for a party.
+        Party = "party",
+        /// 街道, in a street office.
+        Street = "street",
+        /// 社区, in a community.
+        Community = "community",
+        /// 村, in a village.
+        Village = "village",
+        /// 行业, in an industry.
+        Industry = "industry",
+        /// 专题, on a theme.
+        Thematic = "thematic",
+        /// 网上, online.
+        Online = "online",
+    }
+}
+
+text_enum! {
+    /// The kind of an activity held at a workstation (履职活动).
+    ActivityKind {
+        /// 线上咨询
+        OnlineConsultation = "online_consultation",
+        /// 征求意见
+        OpinionCollecting = "opinion_collecting",
+        /// 委员沙龙
+        Salon = "salon",
+        /// 讲堂
+        Lecture = "lecture",
+        /// 走访
+        Visit = "visit",
+        /// 宣传
+        Publicity = "publicity",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip() {
+        for kind in WorkstationKind::ALL {
+            assert_eq!(kind.as_str().parse::<WorkstationKind>(), Ok(*kind));
+        }
+        assert_eq!(
+            serde_json::to_string(&ActivityKind::OnlineConsultation).unwrap(),
+            "\"online_consultation\""
+        );
+    }
+
+    #[test]
+    fn unknown_codes_are_refused() {
+        assert!("martian".parse::<MemberStatus>().is_err());
+    }
+}

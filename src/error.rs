@@ -1,0 +1,296 @@
+//! The one error type of the API, written as RFC 9457 problem details.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// One invalid part of a request, located by a JSON pointer into the body (or the name of
+/// the query parameter).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// JSON pointer to the offending value, e.g. `/name`.
+    #[schema(example = "/name")]
+    pub pointer: String,
+    /// What is wrong with it.
+    #[schema(example = "must not be empty")]
+    pub detail: String,
+}
+
+impl FieldError {
+    pub fn new(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self {
+            pointer: pointer.into(),
+            detail: detail.into(),
+        }
+    }
+}
+
+/// An error answer (RFC 9457 problem details), sent as `application/problem+json`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI reference naming the kind of problem; see the README for the list.
+    #[serde(rename = "type")]
+    #[schema(example = "/problems/validation")]
+    pub problem_type: String,
+    /// A short summary of the kind of problem.
+    #[schema(example = "Invalid request body")]
+    pub title: String,
+    /// The HTTP status code.
+    #[schema(example = 422)]
+    pub status: u16,
+    /// What went wrong with this request.
+    #[schema(example = "2 fields are invalid")]
+    pub detail: String,
+    /// Every invalid field, all at once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+}
+
+/// Everything a handler can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A request that cannot be read at all (malformed JSON, bad query or path value).
+    #[error("{0}")]
+    BadRequest(String),
+    /// A request that was read but whose fields are invalid.
+    #[error("{} invalid field(s)", .0.len())]
+    Validation(Vec<FieldError>),
+    #[error("{0}")]
+    NotFound(String),
+    /// The request clashes with the current state (a duplicate key, a record still in use).
+    #[error("{detail}")]
+    Conflict {
+        detail: String,
+        errors: Vec<FieldError>,
+    },
+    /// `If-Match` named a version that is no longer current.
+    #[error("the record has changed since version {expected}")]
+    PreconditionFailed { expected: String },
+    #[error("the request body is larger than {limit} bytes")]
+    PayloadTooLarge { limit: usize },
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    NotAcceptable(String),
+    /// The database cannot be reached right now; the client should retry.
+    #[error("the database is unavailable")]
+    Unavailable,
+    /// A bug or an unexpected failure. The cause is logged, never sent.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn not_found(what: &str) -> Self {
+        Self::NotFound(format!("no such {what}"))
+    }
+
+    pub fn invalid(pointer: &str, detail: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(pointer, detail)])
+    }
+
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::Conflict {
+            detail: detail.into(),
+            errors: Vec::new(),
+        }
+    }
+
+    fn kind(&self) -> (&'static str, &'static str) {
+        match self {
+            Self::BadRequest(_) => ("bad-request", "Bad request"),
+            Self::Validation(_) => ("validation", "Invalid request"),
+            Self::NotFound(_) => ("not-found", "Not found"),
+            Self::Conflict { .. } => ("conflict", "Conflict with the current state"),
+            Self::PreconditionFailed { .. } => ("precondition-failed", "Precondition failed"),
+            Self::PayloadTooLarge { .. } => ("payload-too-large", "Request body too large"),
+            Self::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
+            Self::NotAcceptable(_) => ("not-acceptable", "Not acceptable"),
+            Self::Unavailable => ("unavailable", "Service unavailable"),
+            Self::Internal(_) => ("internal", "Internal server error"),
+        }
+    }
+
+    pub fn problem(&self) -> Problem {
+        let (slug, title) = self.kind();
+        let detail = match self {
+            Self::Validation(errors) if errors.len() == 1 => {
+                format!("{}: {}", errors[0].pointer, errors[0].detail)
+            }
+            Self::Validation(errors) => format!("{} fields are invalid", errors.len()),
+            Self::Unavailable => "the database is unavailable; retry shortly".to_owned(),
+            Self::Internal(_) => "an unexpected error occurred; it has been logged".to_owned(),
+            other => other.to_string(),
+        };
+        let errors = match self {
+            Self::Validation(errors) => Some(errors.clone()),
+            Self::Conflict { errors, .. } if !errors.is_empty() => Some(errors.clone()),
+            _ => None,
+        };
+        Problem {
+            problem_type: format!("/problems/{slug}"),
+            title: title.to_owned(),
+            status: self.status_code().as_u16(),
+            detail,
+            errors,
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Self::Internal(cause) = self {
+            tracing::error!(cause = %cause, "request failed");
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        ));
+        if matches!(self, Self::Unavailable) {
+            response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
+        }
+        response.json(self.problem())
+    }
+}
+
+/// What a named database constraint means to a client.
+struct ConstraintMeaning {
+    name: &'static str,
+    status: StatusCode,
+    pointer: &'static str,
+    detail: &'static str,
+}
+
+/// Constraints a request can trip, by name: unique keys become 409s naming the field,
+/// foreign keys and checks become 422s. Anything else is a bug.
+const CONSTRAINTS: &[ConstraintMeaning] = &[
+    ConstraintMeaning {
+        name: "districts_code_key",
+        status: StatusCode::CONFLICT,
+        pointer: "/code",
+        detail: "a district with this code already exists",
+    },
+    ConstraintMeaning {
+        name: "districts_name_key",
+        status: StatusCode::CONFLICT,
+        pointer: "/name",
+        detail: "a district with this name already exists",
+    },
+    ConstraintMeaning {
+        name: "departments_name_key",
+        status: StatusCode::CONFLICT,
+        pointer: "/name",
+        detail: "a department with this name already exists in the district",
+    },
+    ConstraintMeaning {
+        name: "members_member_no_key",
+        status: StatusCode::CONFLICT,
+        pointer: "/member_no",
+        detail: "a member with this member_no already exists in the district",
+    },
+    ConstraintMeaning {
+        name: "workstations_name_key",
+        status: StatusCode::CONFLICT,
+        pointer: "/name",
+        detail: "a workstation with this name already exists in the district",
+    },
+    ConstraintMeaning {
+        name: "members_sector_fkey",
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        pointer: "/sector",
+        detail: "is not a known sector code",
+    },
+    ConstraintMeaning {
+        name: "members_party_fkey",
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        pointer: "/party",
+        detail: "is not a known party code",
+    },
+];
+
+impl From<DieselError> for ApiError {
+    fn from(error: DieselError) -> Self {
+        match &error {
+            DieselError::NotFound => return Self::not_found("record"),
+            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
+                tracing::warn!(%error, "database connection lost");
+                return Self::Unavailable;
+            }
+            DieselError::DatabaseError(
+                DatabaseErrorKind::UniqueViolation
+                | DatabaseErrorKind::ForeignKeyViolation
+                | DatabaseErrorKind::CheckViolation,
+                info,
+            ) => {
+                let meaning = info
+                    .constraint_name()
+                    .and_then(|name| CONSTRAINTS.iter().find(|c| c.name == name));
+                if let Some(meaning) = meaning {
+                    let errors = vec![FieldError::new(meaning.pointer, meaning.detail)];
+                    return if meaning.status == StatusCode::CONFLICT {
+                        Self::Conflict {
+                            detail: format!("{}: {}", meaning.pointer, meaning.detail),
+                            errors,
+                        }
+                    } else {
+                        Self::Validation(errors)
+                    };
+                }
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
+                return Self::conflict("the record was changed concurrently; retry the request");
+            }
+            _ => {}
+        }
+        Self::Internal(error.to_string())
+    }
+}
+
+impl From<diesel_async::pooled_connection::deadpool::PoolError> for ApiError {
+    fn from(error: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
+        tracing::warn!(%error, "no database connection available");
+        Self::Unavailable
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_say_nothing_of_their_cause() {
+        let problem = ApiError::Internal("relation \"members\" does not exist".into()).problem();
+        assert_eq!(problem.status, 500);
+        assert!(!problem.detail.contains("members"));
+    }
+
+    #[test]
+    fn validation_lists_every_field() {
+        let problem = ApiError::Validation(vec![
+            FieldError::new("/name", "must not be empty"),
+            FieldError::new("/term", "must be between 1 and 99"),
+        ])
+        .problem();
+        assert_eq!(problem.status, 422);
+        assert_eq!(problem.errors.map(|e| e.len()), Some(2));
+    }
+}

@@ -1,0 +1,145 @@
+//! The OpenAPI document, generated from the handlers registered in [`crate::api`].
+
+use utoipa::OpenApi;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::{
+    ContentBuilder, HttpMethod, OpenApi as Document, Ref, RefOr, ResponseBuilder,
+    header::HeaderBuilder,
+};
+
+use crate::error::{FieldError, Problem};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "cppcc-api",
+        description = "The work of the district committees of a political consultative \
+            conference (政协): districts, departments, members, workstations and their \
+            activities. Conventions (pages, errors, ETags, change feed) are described in \
+            the README.",
+        license(name = "MIT"),
+    ),
+    tags(
+        (name = "districts", description = "District committees (区政协)"),
+        (name = "departments", description = "Departments and other units of a district (单位)"),
+        (name = "members", description = "Committee members (委员)"),
+        (name = "workstations", description = "Members' workstations and studios (委员工作站/工作室) and their members"),
+        (name = "activities", description = "Activities held at workstations (履职活动)"),
+        (name = "reference", description = "Controlled lists"),
+        (name = "operations", description = "Health and readiness"),
+    ),
+    components(schemas(Problem, FieldError)),
+)]
+struct ApiDoc;
+
+/// The parts of the document not collected from handlers.
+pub fn base() -> Document {
+    ApiDoc::openapi()
+}
+
+/// Answers any operation can give, added to every operation once here rather than in each
+/// handler: the request id on every answer; 400 for unreadable parameters; 413, 415 and
+/// 422 for operations with a body; 500 and 503 everywhere.
+pub fn finish(mut document: Document) -> Document {
+    let problem = || {
+        ContentBuilder::new()
+            .schema(Some(RefOr::Ref(Ref::from_schema_name("Problem"))))
+            .build()
+    };
+    let error = |description: &str, retry: bool| {
+        let mut builder = ResponseBuilder::new()
+            .description(description)
+            .content("application/problem+json", problem());
+        if retry {
+            builder = builder.header(
+                "Retry-After",
+                HeaderBuilder::new()
+                    .schema(Some(u32::schema_ref()))
+                    .description(Some("Seconds to wait before retrying"))
+                    .build(),
+            );
+        }
+        builder.build()
+    };
+    for (path, item) in document.paths.paths.iter_mut() {
+        let is_api = path.starts_with("/api/");
+        for method in [
+            HttpMethod::Get,
+            HttpMethod::Post,
+            HttpMethod::Put,
+            HttpMethod::Patch,
+            HttpMethod::Delete,
+        ] {
+            let Some(operation) = operation_mut(item, &method) else {
+                continue;
+            };
+            let has_params = operation
+                .parameters
+                .as_ref()
+                .is_some_and(|params| !params.is_empty());
+            let responses = &mut operation.responses.responses;
+            let mut add = |status: &str, response: utoipa::openapi::Response| {
+                responses
+                    .entry(status.to_owned())
+                    .or_insert(RefOr::T(response));
+            };
+            if is_api {
+                if has_params {
+                    add("400", error("A parameter or header cannot be read", false));
+                }
+                if operation.request_body.is_some() {
+                    add("400", error("The body is not valid JSON", false));
+                    add("413", error("The body is larger than 256 KiB", false));
+                    add("415", error("The body is not JSON", false));
+                    add("422", error("Fields of the body are invalid; every one is listed in `errors`", false));
+                }
+                add("500", error("An unexpected error; it has been logged", false));
+                add("503", error("The database is unavailable; retry after the given delay", true));
+            }
+            for response in responses.values_mut() {
+                if let RefOr::T(response) = response {
+                    response.headers.entry("X-Request-Id".to_owned()).or_insert(
+                        RefOr::T(
+                            HeaderBuilder::new()
+                                .schema(Some(String::schema_ref()))
+                                .description(Some(
+                                    "The request's id: the client's own if it sent one, else a new one",
+                                ))
+                                .build(),
+                        ),
+                    );
+                }
+            }
+        }
+    }
+    document
+}
+
+fn operation_mut<'a>(
+    item: &'a mut utoipa::openapi::PathItem,
+    method: &HttpMethod,
+) -> Option<&'a mut Operation> {
+    match method {
+        HttpMethod::Get => item.get.as_mut(),
+        HttpMethod::Post => item.post.as_mut(),
+        HttpMethod::Put => item.put.as_mut(),
+        HttpMethod::Patch => item.patch.as_mut(),
+        HttpMethod::Delete => item.delete.as_mut(),
+        _ => None,
+    }
+}
+
+trait SchemaRef {
+    fn schema_ref() -> RefOr<utoipa::openapi::schema::Schema>;
+}
+
+impl<T: utoipa::PartialSchema> SchemaRef for T {
+    fn schema_ref() -> RefOr<utoipa::openapi::schema::Schema> {
+        T::schema()
+    }
+}
+
+/// The whole document, as `GET /openapi.json` serves it and `openapi/openapi.json` holds it.
+pub fn document() -> Document {
+    crate::api::spec()
+}
