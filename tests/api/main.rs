@@ -1,1 +1,5 @@
+//! Integration tests: the real service, a real database, a real HTTP client.
 
+mod conventions;
+mod districts;
+mod helpers;

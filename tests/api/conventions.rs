@@ -1,0 +1,353 @@
+//! The conventions every endpoint shares, tried on the districts collection.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::helpers::spawn_app;
+
+async fn problem(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json",
+        "a {status} is problem+json"
+    );
+    (status, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn malformed_json_is_a_400() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/districts"))
+        .header("Content-Type", "application/json")
+        .body("{\"code\": ")
+        .send()
+        .await
+        .unwrap();
+    let (status, body) = problem(response).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["detail"].as_str().unwrap().contains("not valid JSON"));
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_json_is_a_415() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/districts"))
+        .header("Content-Type", "text/plain")
+        .body("code=xicheng")
+        .send()
+        .await
+        .unwrap();
+    let (status, _) = problem(response).await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
+
+#[tokio::test]
+async fn a_body_over_256_kib_is_a_413() {
+    let app = spawn_app().await;
+    let name = "x".repeat(300 * 1024);
+    let response = app
+        .post(
+            "/api/v1/districts",
+            &json!({"code": "big", "name": name, "term": 1}),
+        )
+        .await;
+    let (status, _) = problem(response).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn unknown_fields_are_rejected_by_name() {
+    let app = spawn_app().await;
+    let response = app
+        .post(
+            "/api/v1/districts",
+            &json!({"code": "xicheng", "name": "西城区", "term": 16, "mayor": "someone"}),
+        )
+        .await;
+    let (status, body) = problem(response).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["errors"][0]["pointer"], "/mayor");
+}
+
+#[tokio::test]
+async fn a_nul_byte_or_an_overlong_string_is_a_422_not_a_500() {
+    let app = spawn_app().await;
+    let response = app
+        .post(
+            "/api/v1/districts",
+            &json!({"code": "xicheng", "name": "西\u{0}城", "term": 16}),
+        )
+        .await;
+    let (status, body) = problem(response).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["errors"][0]["pointer"], "/name");
+
+    let response = app
+        .post(
+            "/api/v1/districts",
+            &json!({"code": "xicheng", "name": "区".repeat(101), "term": 16}),
+        )
+        .await;
+    let (status, body) = problem(response).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(body["errors"][0]["detail"].as_str().unwrap().contains("at most 100"));
+
+    let response = app.get("/api/v1/districts?q=a%00b").await;
+    let (status, _) = problem(response).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn bad_query_parameters_are_400s() {
+    let app = spawn_app().await;
+    for query in [
+        "limit=0",
+        "limit=201",
+        "limit=ten",
+        "cursor=garbage",
+        "sort=population",
+        "updated_since=yesterday",
+        "include_deleted=perhaps",
+        "colour=red",
+    ] {
+        let response = app.get(&format!("/api/v1/districts?{query}")).await;
+        let (status, body) = problem(response).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn a_bad_uuid_in_the_path_is_a_400() {
+    let app = spawn_app().await;
+    let response = app.get("/api/v1/members/not-a-uuid").await;
+    let (status, body) = problem(response).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["detail"].as_str().unwrap().contains("path"));
+}
+
+#[tokio::test]
+async fn an_unknown_path_is_a_problem_404() {
+    let app = spawn_app().await;
+    let (status, _) = problem(app.get("/api/v1/nothing-here").await).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn if_none_match_with_the_current_etag_is_a_304() {
+    let app = spawn_app().await;
+    app.district("xicheng").await;
+    let response = app
+        .client
+        .get(app.url("/api/v1/districts/xicheng"))
+        .header("If-None-Match", "\"1\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(response.headers()["etag"], "\"1\"");
+    let response = app
+        .client
+        .get(app.url("/api/v1/districts/xicheng"))
+        .header("If-None-Match", "\"0\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn if_match_with_an_old_version_is_a_412_and_changes_nothing() {
+    let app = spawn_app().await;
+    app.district("xicheng").await;
+    app.patch("/api/v1/districts/xicheng", &json!({"term": 17})).await;
+    let response = app
+        .client
+        .patch(app.url("/api/v1/districts/xicheng"))
+        .header("Content-Type", "application/merge-patch+json")
+        .header("If-Match", "\"1\"")
+        .body(json!({"term": 18}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let (status, _) = problem(response).await;
+    assert_eq!(status, StatusCode::PRECONDITION_FAILED);
+    let current: Value = app.get("/api/v1/districts/xicheng").await.json().await.unwrap();
+    assert_eq!(current["term"], 17);
+
+    let response = app
+        .client
+        .delete(app.url("/api/v1/districts/xicheng"))
+        .header("If-Match", "\"1\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::PRECONDITION_FAILED);
+    let response = app
+        .client
+        .get(app.url("/api/v1/districts/xicheng"))
+        .header("If-Match", "garbage")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "If-Match is ignored on reads");
+}
+
+#[tokio::test]
+async fn of_two_writers_holding_the_same_version_exactly_one_wins() {
+    let app = spawn_app().await;
+    app.district("xicheng").await;
+    let write = |term: i64| {
+        app.client
+            .patch(app.url("/api/v1/districts/xicheng"))
+            .header("Content-Type", "application/merge-patch+json")
+            .header("If-Match", "\"1\"")
+            .body(json!({"term": term}).to_string())
+            .send()
+    };
+    let (first, second) = tokio::join!(write(20), write(30));
+    let mut statuses = [first.unwrap().status(), second.unwrap().status()];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::PRECONDITION_FAILED]);
+    let current: Value = app.get("/api/v1/districts/xicheng").await.json().await.unwrap();
+    assert_eq!(current["version"], 2);
+}
+
+#[tokio::test]
+async fn pages_cover_every_record_once_even_with_concurrent_inserts() {
+    let app = spawn_app().await;
+    for index in 0..7 {
+        app.district(&format!("d{index:02}")).await;
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut inserted = 0;
+    loop {
+        let path = match &cursor {
+            Some(cursor) => format!("/api/v1/districts?limit=3&cursor={cursor}"),
+            None => "/api/v1/districts?limit=3".to_owned(),
+        };
+        let page: Value = app.get(&path).await.json().await.unwrap();
+        for item in page["items"].as_array().unwrap() {
+            seen.push(item["code"].as_str().unwrap().to_owned());
+        }
+        // Another client inserts while this one pages.
+        if inserted < 2 {
+            app.district(&format!("late{inserted}")).await;
+            inserted += 1;
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), seen.len(), "no record twice: {seen:?}");
+    for index in 0..7 {
+        assert!(seen.contains(&format!("d{index:02}")), "d{index:02} missing from {seen:?}");
+    }
+    // Records created after the start come after it in creation order, so they are read too.
+    assert!(seen.contains(&"late0".to_owned()) && seen.contains(&"late1".to_owned()));
+}
+
+#[tokio::test]
+async fn the_change_feed_returns_changes_in_order_with_tombstones() {
+    let app = spawn_app().await;
+    let start: Value = app.district("aaa").await;
+    let since = start["updated_at"].as_str().unwrap().to_owned();
+    app.district("bbb").await;
+    app.patch("/api/v1/districts/aaa", &json!({"term": 17})).await;
+    app.delete("/api/v1/districts/bbb").await;
+
+    let encoded = since.replace('+', "%2B").replace(':', "%3A");
+    let feed: Value = app
+        .get(&format!("/api/v1/districts?updated_since={encoded}&include_deleted=true"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let items = feed["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{feed}");
+    assert_eq!(items[0]["code"], "aaa", "aaa was changed before bbb was deleted");
+    assert_eq!(items[0]["version"], 2);
+    assert!(items[1]["deleted_at"].is_string(), "{feed}");
+    assert_eq!(items[1].as_object().unwrap().len(), 2, "a tombstone is id and deleted_at");
+
+    let live: Value = app
+        .get(&format!("/api/v1/districts?updated_since={encoded}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(live["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_request_id_is_echoed_or_generated() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.url("/healthz"))
+        .header("X-Request-Id", "trace-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "trace-123");
+    let response = app.get("/api/v1/districts/nowhere").await;
+    let generated = response.headers()["x-request-id"].to_str().unwrap();
+    assert!(uuid::Uuid::parse_str(generated).is_ok());
+}
+
+#[tokio::test]
+async fn health_readiness_spec_and_docs_are_served() {
+    let app = spawn_app().await;
+    assert_eq!(app.get("/healthz").await.status(), StatusCode::OK);
+    let ready: Value = app.get("/readyz").await.json().await.unwrap();
+    assert_eq!(ready["status"], "ready");
+    let spec: Value = app.get("/openapi.json").await.json().await.unwrap();
+    assert_eq!(spec["openapi"], "3.1.0");
+    let docs = app.get("/docs/").await;
+    assert_eq!(docs.status(), StatusCode::OK);
+    assert!(docs.text().await.unwrap().contains("swagger"));
+    let redirect = app.get("/docs").await;
+    assert!(redirect.status().is_redirection());
+    assert_eq!(redirect.headers()["location"], "/docs/");
+}
+
+#[tokio::test]
+async fn cors_allows_only_configured_origins_and_exposes_the_etag() {
+    let app = crate::helpers::spawn_app_with(|config| {
+        config.cors_origins = vec!["https://app.example".into()];
+    })
+    .await;
+    let response = app
+        .client
+        .get(app.url("/healthz"))
+        .header("Origin", "https://app.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
+    let exposed = response.headers()["access-control-expose-headers"]
+        .to_str()
+        .unwrap()
+        .to_lowercase();
+    assert!(exposed.contains("etag") && exposed.contains("x-request-id"));
+    let response = app
+        .client
+        .get(app.url("/healthz"))
+        .header("Origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(response.headers().get("access-control-allow-origin").is_none());
+}

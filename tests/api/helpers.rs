@@ -1,0 +1,268 @@
+//! Spawns the real service on a free port against a fresh database per test, cloned from
+//! a template database that has every migration applied.
+
+use std::sync::OnceLock;
+
+use cppcc_api::Application;
+use cppcc_api::config::{Config, LogFormat};
+use reqwest::{Method, Response};
+use serde_json::{Value, json};
+use tokio::sync::OnceCell;
+use tokio_postgres::NoTls;
+
+static TEMPLATE: OnceCell<String> = OnceCell::const_new();
+static TRACING: OnceLock<()> = OnceLock::new();
+
+/// The server tests talk to: `DATABASE_URL` if set, else the local one.
+fn server_url() -> String {
+    let _ = dotenvy::dotenv();
+    std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|url| !url.trim().is_empty())
+        .unwrap_or_else(|| cppcc_api::config::DEFAULT_DATABASE_URL.to_owned())
+}
+
+/// `url` with its database name replaced.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, params) = match url.split_once('?') {
+        Some((base, params)) => (base, Some(params)),
+        None => (url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |index| index + 3);
+    let authority_end = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |index| scheme_end + index);
+    let mut result = format!("{}/{name}", &base[..authority_end]);
+    if let Some(params) = params {
+        result.push('?');
+        result.push_str(params);
+    }
+    result
+}
+
+async fn admin_client() -> tokio_postgres::Client {
+    let url = with_database(&server_url(), "postgres");
+    let (client, connection) = tokio_postgres::connect(&url, NoTls)
+        .await
+        .unwrap_or_else(|error| panic!("cannot reach PostgreSQL at {url}: {error}"));
+    tokio::spawn(connection);
+    client
+}
+
+/// A name that changes whenever a migration does, so a stale template is never used.
+fn template_name() -> String {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations");
+    let mut entries: Vec<_> = walk(&dir);
+    entries.sort();
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for path in entries {
+        let bytes = std::fs::read(&path).expect("migration file is readable");
+        for byte in path.to_string_lossy().bytes().chain(bytes) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    format!("cppcc_test_template_{hash:016x}")
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("migrations directory exists").flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+async fn template() -> &'static str {
+    TEMPLATE
+        .get_or_init(|| async {
+            let name = template_name();
+            let client = admin_client().await;
+            // Serialise template creation across test processes.
+            client
+                .execute("SELECT pg_advisory_lock(727001)", &[])
+                .await
+                .expect("advisory lock");
+            let exists = client
+                .query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+                .await
+                .expect("query pg_database")
+                .is_some();
+            if !exists {
+                let building = format!("{name}_building_{}", std::process::id());
+                client
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {building}"))
+                    .await
+                    .expect("drop stale template");
+                client
+                    .batch_execute(&format!("CREATE DATABASE {building}"))
+                    .await
+                    .expect("create template");
+                cppcc_api::db::run_migrations(&with_database(&server_url(), &building))
+                    .await
+                    .expect("migrations apply to the template");
+                client
+                    .batch_execute(&format!("ALTER DATABASE {building} RENAME TO {name}"))
+                    .await
+                    .expect("publish template");
+            }
+            client
+                .execute("SELECT pg_advisory_unlock(727001)", &[])
+                .await
+                .expect("advisory unlock");
+            name
+        })
+        .await
+}
+
+/// A running service with its own database, dropped when the test ends.
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub client: reqwest::Client,
+    pub database_url: String,
+    database: String,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn request(&self, method: Method, path: &str, body: Option<&Value>) -> Response {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("request is sent")
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.request(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.request(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .patch(self.url(path))
+            .header("Content-Type", "application/merge-patch+json")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("request is sent")
+    }
+
+    pub async fn put(&self, path: &str) -> Response {
+        self.request(Method::PUT, path, None).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Response {
+        self.request(Method::DELETE, path, None).await
+    }
+
+    /// A direct connection to this test's database, for checking what was stored.
+    pub async fn db(&self) -> tokio_postgres::Client {
+        let (client, connection) = tokio_postgres::connect(&self.database_url, NoTls)
+            .await
+            .expect("connect to the test database");
+        tokio::spawn(connection);
+        client
+    }
+
+    /// Creates a district and returns its body.
+    pub async fn district(&self, code: &str) -> Value {
+        let response = self
+            .post(
+                "/api/v1/districts",
+                &json!({"code": code, "name": format!("{code}区"), "term": 16}),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "creating district {code}");
+        response.json().await.expect("district body")
+    }
+
+    /// Creates a member in a district and returns its body.
+    pub async fn member(&self, district_id: &str, member_no: &str, name: &str) -> Value {
+        let response = self
+            .post(
+                "/api/v1/members",
+                &json!({
+                    "district_id": district_id,
+                    "member_no": member_no,
+                    "name": name,
+                    "sector": "medicine_health",
+                    "party": "cdl",
+                }),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "creating member {member_no}");
+        response.json().await.expect("member body")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let name = self.database.clone();
+        // The test's runtime is going away; drop the database from a thread of our own.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime for cleanup");
+            runtime.block_on(async {
+                let client = admin_client().await;
+                let _ = client
+                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await;
+            });
+        })
+        .join();
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Spawns the app after `adjust` has changed its configuration.
+pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
+    TRACING.get_or_init(|| {
+        if std::env::var("TEST_LOG").is_ok() {
+            cppcc_api::telemetry::init(LogFormat::Text);
+        }
+    });
+    let template = template().await;
+    let database = format!("cppcc_test_{}", uuid::Uuid::new_v4().simple());
+    admin_client()
+        .await
+        .batch_execute(&format!("CREATE DATABASE {database} TEMPLATE {template}"))
+        .await
+        .expect("create the test database");
+    let database_url = with_database(&server_url(), &database);
+    let mut config = Config::from_lookup(|_| None).expect("default configuration");
+    config.database_url = database_url.clone();
+    config.bind_addr = "127.0.0.1:0".parse().expect("address");
+    config.pool_size = 4;
+    adjust(&mut config);
+    let app = Application::build(&config).await.expect("the app starts");
+    let port = app.port();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        port,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("HTTP client"),
+        database_url,
+        database,
+    }
+}
