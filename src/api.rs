@@ -4,6 +4,7 @@ pub mod districts;
 pub mod health;
 pub mod http;
 pub mod input;
+pub mod members;
 pub mod page;
 pub mod reference;
 
@@ -26,14 +27,15 @@ where
         .service(
             scope("/api/v1")
                 .configure(reference::configure)
-                .configure(districts::configure),
+                .configure(districts::configure)
+                .configure(members::configure),
         )
 }
 
 /// The OpenAPI document of [`routes`].
 pub fn spec() -> Document {
-    let (_, document) = routes(App::new().into_utoipa_app().openapi(crate::openapi::base()))
-        .split_for_parts();
+    let (_, document) =
+        routes(App::new().into_utoipa_app().openapi(crate::openapi::base())).split_for_parts();
     crate::openapi::finish(document)
 }
 
@@ -48,4 +50,3 @@ pub async fn docs_redirect() -> HttpResponse {
         .insert_header((actix_web::http::header::LOCATION, "/docs/"))
         .finish()
 }
-

@@ -146,6 +146,9 @@ mod tests {
     #[test]
     fn cors_origins_are_a_comma_separated_list() {
         let config = config(&[("CORS_ORIGINS", "https://a.example, https://b.example,")]).unwrap();
-        assert_eq!(config.cors_origins, ["https://a.example", "https://b.example"]);
+        assert_eq!(
+            config.cors_origins,
+            ["https://a.example", "https://b.example"]
+        );
     }
 }

@@ -1,13 +1,11 @@
 //! The database: connection pool, embedded migrations and the queries of each resource.
 
-
-
 pub mod districts;
+pub mod members;
 
 pub mod pagination;
 pub mod reference;
 pub mod schema;
-
 
 use std::time::Duration;
 
@@ -115,7 +113,9 @@ pub async fn ensure_database(url: &str) -> Result<(), SetupError> {
             Ok(())
         }
         // Another process created it meanwhile.
-        Err(error) if error.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) => {
+        Err(error)
+            if error.code() == Some(&tokio_postgres::error::SqlState::DUPLICATE_DATABASE) =>
+        {
             Ok(())
         }
         Err(error) => Err(SetupError::Create {
@@ -170,6 +170,26 @@ pub fn build_pool(url: &str, size: usize, timeout: Duration) -> Result<DbPool, S
         .map_err(|error| SetupError::Pool(error.to_string()))
 }
 
+/// The database's clock, for timestamps written beside trigger-maintained ones.
+pub fn now()
+-> diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>> {
+    diesel::dsl::sql("now()")
+}
+
+/// Escapes `%`, `_` and `\\` so a search text matches literally inside `ILIKE`.
+pub fn like_pattern(text: &str) -> String {
+    let escaped = text
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
+}
+
+/// The database's clock, for a non-null timestamp column.
+pub fn now_not_null() -> diesel::expression::SqlLiteral<diesel::sql_types::Timestamptz> {
+    diesel::dsl::sql("now()")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,18 +206,4 @@ mod tests {
         assert_eq!(quote_ident("cppcc"), "\"cppcc\"");
         assert_eq!(quote_ident("a\"b"), "\"a\"\"b\"");
     }
-}
-
-/// The database's clock, for timestamps written beside trigger-maintained ones.
-pub fn now() -> diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>> {
-    diesel::dsl::sql("now()")
-}
-
-/// Escapes `%`, `_` and `\\` so a search text matches literally inside `ILIKE`.
-pub fn like_pattern(text: &str) -> String {
-    let escaped = text
-        .replace('\\', "\\\\")
-        .replace('%', "\\%")
-        .replace('_', "\\_");
-    format!("%{escaped}%")
 }

@@ -106,8 +106,8 @@ pub fn serve(listener: TcpListener, pool: DbPool, config: &Config) -> std::io::R
     let document = openapi::document();
     let origins = config.cors_origins.clone();
     let server = HttpServer::new(move || {
-        let (app, _) = api::routes(App::new().into_utoipa_app().app_data(pool.clone()))
-            .split_for_parts();
+        let (app, _) =
+            api::routes(App::new().into_utoipa_app().app_data(pool.clone())).split_for_parts();
         app.service(web::resource("/docs").route(web::get().to(api::docs_redirect)))
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document.clone()))
             .default_service(web::to(api::no_route))

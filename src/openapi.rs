@@ -91,23 +91,39 @@ pub fn finish(mut document: Document) -> Document {
                     add("400", error("The body is not valid JSON", false));
                     add("413", error("The body is larger than 256 KiB", false));
                     add("415", error("The body is not JSON", false));
-                    add("422", error("Fields of the body are invalid; every one is listed in `errors`", false));
+                    add(
+                        "422",
+                        error(
+                            "Fields of the body are invalid; every one is listed in `errors`",
+                            false,
+                        ),
+                    );
                 }
-                add("500", error("An unexpected error; it has been logged", false));
-                add("503", error("The database is unavailable; retry after the given delay", true));
+                add(
+                    "500",
+                    error("An unexpected error; it has been logged", false),
+                );
+                add(
+                    "503",
+                    error(
+                        "The database is unavailable; retry after the given delay",
+                        true,
+                    ),
+                );
             }
             for response in responses.values_mut() {
                 if let RefOr::T(response) = response {
-                    response.headers.entry("X-Request-Id".to_owned()).or_insert(
-                        RefOr::T(
-                            HeaderBuilder::new()
-                                .schema(Some(String::schema_ref()))
-                                .description(Some(
-                                    "The request's id: the client's own if it sent one, else a new one",
-                                ))
-                                .build(),
-                        ),
-                    );
+                    response
+                        .headers
+                        .entry("X-Request-Id".to_owned())
+                        .or_insert(RefOr::T(
+                        HeaderBuilder::new()
+                            .schema(Some(String::schema_ref()))
+                            .description(Some(
+                                "The request's id: the client's own if it sent one, else a new one",
+                            ))
+                            .build(),
+                    ));
                 }
             }
         }

@@ -122,15 +122,24 @@ impl From<NewDistrict> for DistrictPatch {
 }
 
 /// The district's fields after `patch`, from `current` (none for a new district).
-fn merge(patch: DistrictPatch, current: Option<DistrictFields>) -> Result<DistrictFields, ApiError> {
+fn merge(
+    patch: DistrictPatch,
+    current: Option<DistrictFields>,
+) -> Result<DistrictFields, ApiError> {
     let mut checks = Checks::default();
     let current = current.as_ref();
-    let code = checks.required("/code", patch.code, current.map(|c| c.code.clone()), |code| {
-        DistrictCode::parse(&code).map(DistrictCode::into_inner)
-    });
-    let name = checks.required("/name", patch.name, current.map(|c| c.name.clone()), |name| {
-        values::line(&name, 100)
-    });
+    let code = checks.required(
+        "/code",
+        patch.code,
+        current.map(|c| c.code.clone()),
+        |code| DistrictCode::parse(&code).map(DistrictCode::into_inner),
+    );
+    let name = checks.required(
+        "/name",
+        patch.name,
+        current.map(|c| c.name.clone()),
+        |name| values::line(&name, 100),
+    );
     let name_en = checks.optional(
         "/name_en",
         patch.name_en,
@@ -211,9 +220,7 @@ async fn get_district(
 ) -> Result<HttpResponse, ApiError> {
     let key = district_key(&path.into_inner());
     let mut conn = pool.get().await?;
-    let district = db::find(&mut conn, &key)
-        .await
-        .map_err(|error| not_found(error))?;
+    let district = db::find(&mut conn, &key).await.map_err(not_found)?;
     Ok(read_response(&DistrictView::from(district), &condition))
 }
 

@@ -176,7 +176,10 @@ impl TagList {
     }
 }
 
-fn tag_header(request: &HttpRequest, name: header::HeaderName) -> Result<Option<TagList>, ApiError> {
+fn tag_header(
+    request: &HttpRequest,
+    name: header::HeaderName,
+) -> Result<Option<TagList>, ApiError> {
     let Some(value) = request.headers().get(&name) else {
         return Ok(None);
     };
@@ -285,15 +288,23 @@ pub fn no_content() -> HttpResponse {
 }
 
 /// Rejects a query text that the database could not take (a NUL byte) or that is too long.
-pub fn query_text(name: &str, value: Option<String>, max: usize) -> Result<Option<String>, ApiError> {
+pub fn query_text(
+    name: &str,
+    value: Option<String>,
+    max: usize,
+) -> Result<Option<String>, ApiError> {
     let Some(value) = value else {
         return Ok(None);
     };
     if value.contains('\0') {
-        return Err(ApiError::BadRequest(format!("{name} must not contain a NUL character")));
+        return Err(ApiError::BadRequest(format!(
+            "{name} must not contain a NUL character"
+        )));
     }
     if value.chars().count() > max {
-        return Err(ApiError::BadRequest(format!("{name} must be at most {max} characters")));
+        return Err(ApiError::BadRequest(format!(
+            "{name} must be at most {max} characters"
+        )));
     }
     let trimmed = value.trim();
     Ok((!trimmed.is_empty()).then(|| trimmed.to_owned()))

@@ -10,9 +10,10 @@ use serde::de::{Deserialize, DeserializeOwned, Deserializer};
 use crate::error::{ApiError, FieldError};
 
 /// One field of a JSON body, as sent.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub enum Field<T> {
     /// The field was not in the body.
+    #[default]
     Missing,
     /// The field was `null`.
     Null,
@@ -29,12 +30,6 @@ impl<T> Field<T> {
             Self::Value(value) => Field::Value(f(value)),
             Self::Invalid(reason) => Field::Invalid(reason),
         }
-    }
-}
-
-impl<T> Default for Field<T> {
-    fn default() -> Self {
-        Self::Missing
     }
 }
 

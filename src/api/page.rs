@@ -5,9 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use crate::db::pagination::{
-    Cursor, DEFAULT_LIMIT, MAX_LIMIT, Order, PageRequest, PageRow,
-};
+use crate::db::pagination::{Cursor, DEFAULT_LIMIT, MAX_LIMIT, Order, PageRequest, PageRow};
 use crate::error::ApiError;
 
 /// One page of a list.

@@ -68,11 +68,22 @@ pub enum DistrictKey {
 
 fn key_filter(
     key: &DistrictKey,
-) -> Box<dyn BoxableExpression<districts::table, diesel::pg::Pg, SqlType = diesel::sql_types::Bool>> {
+) -> Box<dyn BoxableExpression<districts::table, diesel::pg::Pg, SqlType = diesel::sql_types::Bool>>
+{
     match key {
         DistrictKey::Id(id) => Box::new(districts::id.eq(*id)),
         DistrictKey::Code(code) => Box::new(districts::code.eq(code.clone())),
     }
+}
+
+/// The id of the live district with this code, as a subquery for filters by code.
+#[diesel::dsl::auto_type]
+pub fn ids_by_code(code: String) -> _ {
+    districts::table.select(districts::id).filter(
+        districts::code
+            .eq(code)
+            .and(districts::deleted_at.is_null()),
+    )
 }
 
 #[derive(Debug, Default)]
@@ -88,9 +99,7 @@ pub async fn list(
     filter: &DistrictFilter,
     page: &PageRequest,
 ) -> QueryResult<Vec<District>> {
-    let mut query = districts::table
-        .select(District::as_select())
-        .into_boxed();
+    let mut query = districts::table.select(District::as_select()).into_boxed();
     if let Some(code) = &filter.code {
         query = query.filter(districts::code.eq(code.clone()));
     }
@@ -159,10 +168,7 @@ struct NewDistrictRow {
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn insert(
-    conn: &mut AsyncPgConnection,
-    fields: DistrictFields,
-) -> QueryResult<District> {
+pub async fn insert(conn: &mut AsyncPgConnection, fields: DistrictFields) -> QueryResult<District> {
     diesel::insert_into(districts::table)
         .values(NewDistrictRow {
             id: DistrictId::generate(),

@@ -43,8 +43,18 @@ pub struct MemberCodes {
 #[tracing::instrument(skip_all)]
 pub async fn member_codes(conn: &mut AsyncPgConnection) -> QueryResult<MemberCodes> {
     Ok(MemberCodes {
-        sectors: sectors::table.select(sectors::code).load(conn).await?.into_iter().collect(),
-        parties: parties::table.select(parties::code).load(conn).await?.into_iter().collect(),
+        sectors: sectors::table
+            .select(sectors::code)
+            .load(conn)
+            .await?
+            .into_iter()
+            .collect(),
+        parties: parties::table
+            .select(parties::code)
+            .load(conn)
+            .await?
+            .into_iter()
+            .collect(),
         roles: member_roles::table
             .select(member_roles::code)
             .load(conn)

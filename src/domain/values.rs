@@ -121,7 +121,10 @@ pub fn phone(value: &str) -> Result<String, String> {
     if valid {
         Ok(value.to_owned())
     } else {
-        Err("must be a phone number: 5 to 20 digits, optionally with +, -, spaces or parentheses".into())
+        Err(
+            "must be a phone number: 5 to 20 digits, optionally with +, -, spaces or parentheses"
+                .into(),
+        )
     }
 }
 

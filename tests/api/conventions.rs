@@ -95,7 +95,12 @@ async fn a_nul_byte_or_an_overlong_string_is_a_422_not_a_500() {
         .await;
     let (status, body) = problem(response).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(body["errors"][0]["detail"].as_str().unwrap().contains("at most 100"));
+    assert!(
+        body["errors"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("at most 100")
+    );
 
     let response = app.get("/api/v1/districts?q=a%00b").await;
     let (status, _) = problem(response).await;
@@ -164,7 +169,8 @@ async fn if_none_match_with_the_current_etag_is_a_304() {
 async fn if_match_with_an_old_version_is_a_412_and_changes_nothing() {
     let app = spawn_app().await;
     app.district("xicheng").await;
-    app.patch("/api/v1/districts/xicheng", &json!({"term": 17})).await;
+    app.patch("/api/v1/districts/xicheng", &json!({"term": 17}))
+        .await;
     let response = app
         .client
         .patch(app.url("/api/v1/districts/xicheng"))
@@ -176,7 +182,12 @@ async fn if_match_with_an_old_version_is_a_412_and_changes_nothing() {
         .unwrap();
     let (status, _) = problem(response).await;
     assert_eq!(status, StatusCode::PRECONDITION_FAILED);
-    let current: Value = app.get("/api/v1/districts/xicheng").await.json().await.unwrap();
+    let current: Value = app
+        .get("/api/v1/districts/xicheng")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(current["term"], 17);
 
     let response = app
@@ -194,7 +205,11 @@ async fn if_match_with_an_old_version_is_a_412_and_changes_nothing() {
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), StatusCode::OK, "If-Match is ignored on reads");
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "If-Match is ignored on reads"
+    );
 }
 
 #[tokio::test]
@@ -213,7 +228,12 @@ async fn of_two_writers_holding_the_same_version_exactly_one_wins() {
     let mut statuses = [first.unwrap().status(), second.unwrap().status()];
     statuses.sort();
     assert_eq!(statuses, [StatusCode::OK, StatusCode::PRECONDITION_FAILED]);
-    let current: Value = app.get("/api/v1/districts/xicheng").await.json().await.unwrap();
+    let current: Value = app
+        .get("/api/v1/districts/xicheng")
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(current["version"], 2);
 }
 
@@ -250,7 +270,10 @@ async fn pages_cover_every_record_once_even_with_concurrent_inserts() {
     unique.dedup();
     assert_eq!(unique.len(), seen.len(), "no record twice: {seen:?}");
     for index in 0..7 {
-        assert!(seen.contains(&format!("d{index:02}")), "d{index:02} missing from {seen:?}");
+        assert!(
+            seen.contains(&format!("d{index:02}")),
+            "d{index:02} missing from {seen:?}"
+        );
     }
     // Records created after the start come after it in creation order, so they are read too.
     assert!(seen.contains(&"late0".to_owned()) && seen.contains(&"late1".to_owned()));
@@ -262,22 +285,32 @@ async fn the_change_feed_returns_changes_in_order_with_tombstones() {
     let start: Value = app.district("aaa").await;
     let since = start["updated_at"].as_str().unwrap().to_owned();
     app.district("bbb").await;
-    app.patch("/api/v1/districts/aaa", &json!({"term": 17})).await;
+    app.patch("/api/v1/districts/aaa", &json!({"term": 17}))
+        .await;
     app.delete("/api/v1/districts/bbb").await;
 
     let encoded = since.replace('+', "%2B").replace(':', "%3A");
     let feed: Value = app
-        .get(&format!("/api/v1/districts?updated_since={encoded}&include_deleted=true"))
+        .get(&format!(
+            "/api/v1/districts?updated_since={encoded}&include_deleted=true"
+        ))
         .await
         .json()
         .await
         .unwrap();
     let items = feed["items"].as_array().unwrap();
     assert_eq!(items.len(), 2, "{feed}");
-    assert_eq!(items[0]["code"], "aaa", "aaa was changed before bbb was deleted");
+    assert_eq!(
+        items[0]["code"], "aaa",
+        "aaa was changed before bbb was deleted"
+    );
     assert_eq!(items[0]["version"], 2);
     assert!(items[1]["deleted_at"].is_string(), "{feed}");
-    assert_eq!(items[1].as_object().unwrap().len(), 2, "a tombstone is id and deleted_at");
+    assert_eq!(
+        items[1].as_object().unwrap().len(),
+        2,
+        "a tombstone is id and deleted_at"
+    );
 
     let live: Value = app
         .get(&format!("/api/v1/districts?updated_since={encoded}"))
@@ -349,5 +382,10 @@ async fn cors_allows_only_configured_origins_and_exposes_the_etag() {
         .send()
         .await
         .unwrap();
-    assert!(response.headers().get("access-control-allow-origin").is_none());
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
 }

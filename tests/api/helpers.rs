@@ -67,7 +67,10 @@ fn template_name() -> String {
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("migrations directory exists").flatten() {
+    for entry in std::fs::read_dir(dir)
+        .expect("migrations directory exists")
+        .flatten()
+    {
         let path = entry.path();
         if path.is_dir() {
             files.extend(walk(&path));
@@ -123,7 +126,6 @@ async fn template() -> &'static str {
 /// A running service with its own database, dropped when the test ends.
 pub struct TestApp {
     pub address: String,
-    pub port: u16,
     pub client: reqwest::Client,
     pub database_url: String,
     database: String,
@@ -257,7 +259,6 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     tokio::spawn(app.run_until_stopped());
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
-        port,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -3,3 +3,4 @@
 mod conventions;
 mod districts;
 mod helpers;
+mod members;

@@ -1,0 +1,533 @@
+//! `/api/v1/members`: committee members (委员).
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use diesel_async::AsyncConnection;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::api::http::{
+    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
+    no_content, query_text, read_response, updated_response,
+};
+use crate::api::input::{Checks, Field};
+use crate::api::page::{FeedItem, Page, list_query, page};
+use crate::db::DbPool;
+use crate::db::members::{self as db, MemberFields, MemberFilter};
+use crate::db::reference::MemberCodes;
+use crate::domain::ids::{DistrictId, MemberId};
+use crate::domain::kinds::{Gender, MemberStatus};
+use crate::domain::values;
+use crate::error::{ApiError, Problem};
+
+pub fn configure(config: &mut ServiceConfig) {
+    config.service(
+        utoipa_actix_web::scope("/members")
+            .service(list_members)
+            .service(create_member)
+            .service(get_member)
+            .service(update_member)
+            .service(delete_member),
+    );
+}
+
+/// A committee member (委员) of one district.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Member)]
+pub struct MemberView {
+    pub id: MemberId,
+    pub district_id: DistrictId,
+    /// The member's number in the district (委员编号); unique per district.
+    #[schema(example = "XC-16-001")]
+    pub member_no: String,
+    #[schema(example = "王小明")]
+    pub name: String,
+    pub gender: Option<Gender>,
+    /// Sector code (界别), from `GET /api/v1/sectors`.
+    #[schema(example = "medicine_health")]
+    pub sector: String,
+    /// Party code (党派), from `GET /api/v1/parties`.
+    #[schema(example = "cdl")]
+    pub party: String,
+    /// Employer and position (工作单位及职务).
+    pub employer_title: Option<String>,
+    /// The street (街道) whose members' group (联组) the member belongs to.
+    pub street: Option<String>,
+    /// The term (届) the member serves in.
+    #[schema(example = 16)]
+    pub term: i32,
+    /// Role codes, from `GET /api/v1/member-roles`.
+    #[schema(example = json!(["standing_committee"]))]
+    pub roles: Vec<String>,
+    /// Whether the member lives in the district.
+    pub resides_in_district: bool,
+    pub status: MemberStatus,
+    /// Personal contact data.
+    pub phone: Option<String>,
+    /// Personal contact data.
+    pub email: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Increases with every change; sent as the `ETag`.
+    pub version: i64,
+}
+
+impl From<db::Member> for MemberView {
+    fn from(row: db::Member) -> Self {
+        Self {
+            id: row.id,
+            district_id: row.district_id,
+            member_no: row.member_no,
+            name: row.name,
+            gender: row.gender,
+            sector: row.sector,
+            party: row.party,
+            employer_title: row.employer_title,
+            street: row.street,
+            term: row.term,
+            roles: row.roles,
+            resides_in_district: row.resides_in_district,
+            status: row.status,
+            phone: row.phone,
+            email: row.email,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            version: row.version,
+        }
+    }
+}
+
+impl Versioned for MemberView {
+    fn version(&self) -> i64 {
+        self.version
+    }
+}
+
+/// A new member.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewMember {
+    /// The member's district; cannot be changed later.
+    #[serde(default)]
+    #[schema(value_type = DistrictId, required = true)]
+    pub district_id: Field<DistrictId>,
+    /// 1 to 32 letters, digits, `-`, `_`, `/` or `.`; unique in the district.
+    #[serde(default)]
+    #[schema(value_type = String, required = true, example = "XC-16-001")]
+    pub member_no: Field<String>,
+    /// At most 50 characters.
+    #[serde(default)]
+    #[schema(value_type = String, required = true, example = "王小明")]
+    pub name: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Gender>)]
+    pub gender: Field<Gender>,
+    /// A code from `GET /api/v1/sectors`.
+    #[serde(default)]
+    #[schema(value_type = String, required = true, example = "medicine_health")]
+    pub sector: Field<String>,
+    /// A code from `GET /api/v1/parties`.
+    #[serde(default)]
+    #[schema(value_type = String, required = true, example = "cdl")]
+    pub party: Field<String>,
+    /// At most 200 characters.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub employer_title: Field<String>,
+    /// At most 50 characters.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "金融街街道")]
+    pub street: Field<String>,
+    /// Defaults to the district's current term.
+    #[serde(default)]
+    #[schema(value_type = i32, minimum = 1, maximum = 99)]
+    pub term: Field<i64>,
+    /// Codes from `GET /api/v1/member-roles`; defaults to `["member"]`.
+    #[serde(default)]
+    #[schema(value_type = Vec<String>)]
+    pub roles: Field<Vec<String>>,
+    /// Defaults to `true`.
+    #[serde(default)]
+    #[schema(value_type = bool)]
+    pub resides_in_district: Field<bool>,
+    /// Defaults to `active`.
+    #[serde(default)]
+    #[schema(value_type = MemberStatus)]
+    pub status: Field<MemberStatus>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "+86 10 6601 2345")]
+    pub phone: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "wang@example.cn")]
+    pub email: Field<String>,
+}
+
+/// Changes to a member (JSON Merge Patch: absent fields are kept, `null` clears).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberPatch {
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub member_no: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub name: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<Gender>)]
+    pub gender: Field<Gender>,
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub sector: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub party: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub employer_title: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub street: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = i32, minimum = 1, maximum = 99)]
+    pub term: Field<i64>,
+    #[serde(default)]
+    #[schema(value_type = Vec<String>)]
+    pub roles: Field<Vec<String>>,
+    #[serde(default)]
+    #[schema(value_type = bool)]
+    pub resides_in_district: Field<bool>,
+    #[serde(default)]
+    #[schema(value_type = MemberStatus)]
+    pub status: Field<MemberStatus>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub phone: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub email: Field<String>,
+}
+
+impl NewMember {
+    fn split(self) -> (Field<DistrictId>, MemberPatch) {
+        let patch = MemberPatch {
+            member_no: self.member_no,
+            name: self.name,
+            gender: self.gender,
+            sector: self.sector,
+            party: self.party,
+            employer_title: self.employer_title,
+            street: self.street,
+            term: self.term,
+            roles: self.roles,
+            resides_in_district: self.resides_in_district,
+            status: self.status,
+            phone: self.phone,
+            email: self.email,
+        };
+        (self.district_id, patch)
+    }
+}
+
+fn known(
+    codes: &std::collections::HashSet<String>,
+    what: &str,
+    code: String,
+) -> Result<String, String> {
+    let code = values::list_code(&code)?;
+    if codes.contains(&code) {
+        Ok(code)
+    } else {
+        Err(format!("is not a known {what} code"))
+    }
+}
+
+/// The member's fields after `patch`, from `current` (none for a new member, whose term
+/// defaults to `default_term`).
+fn merge(
+    checks: &mut Checks,
+    patch: MemberPatch,
+    current: Option<&MemberFields>,
+    default_term: i32,
+    codes: &MemberCodes,
+) -> Option<MemberFields> {
+    let c = current;
+    let member_no = checks.required(
+        "/member_no",
+        patch.member_no,
+        c.map(|c| c.member_no.clone()),
+        |v| values::member_no(&v),
+    );
+    let name = checks.required("/name", patch.name, c.map(|c| c.name.clone()), |v| {
+        values::line(&v, 50)
+    });
+    let gender = checks.optional("/gender", patch.gender, c.and_then(|c| c.gender), Ok);
+    let sector = checks.required("/sector", patch.sector, c.map(|c| c.sector.clone()), |v| {
+        known(&codes.sectors, "sector", v)
+    });
+    let party = checks.required("/party", patch.party, c.map(|c| c.party.clone()), |v| {
+        known(&codes.parties, "party", v)
+    });
+    let employer_title = checks.optional(
+        "/employer_title",
+        patch.employer_title,
+        c.and_then(|c| c.employer_title.clone()),
+        |v| values::line(&v, 200),
+    );
+    let street = checks.optional(
+        "/street",
+        patch.street,
+        c.and_then(|c| c.street.clone()),
+        |v| values::line(&v, 50),
+    );
+    let term = checks.required(
+        "/term",
+        patch.term,
+        Some(c.map_or(default_term, |c| c.term)),
+        values::term,
+    );
+    let roles = checks.list(
+        "/roles",
+        patch.roles,
+        Some(c.map_or_else(|| vec!["member".to_owned()], |c| c.roles.clone())),
+        |v| known(&codes.roles, "member role", v),
+    );
+    let roles = roles.map(|mut roles| {
+        roles.sort();
+        roles.dedup();
+        roles
+    });
+    let resides_in_district = checks.required(
+        "/resides_in_district",
+        patch.resides_in_district,
+        Some(c.is_none_or(|c| c.resides_in_district)),
+        Ok,
+    );
+    let status = checks.required(
+        "/status",
+        patch.status,
+        Some(c.map_or(MemberStatus::Active, |c| c.status)),
+        Ok,
+    );
+    let phone = checks.optional(
+        "/phone",
+        patch.phone,
+        c.and_then(|c| c.phone.clone()),
+        |v| values::phone(&v),
+    );
+    let email = checks.optional(
+        "/email",
+        patch.email,
+        c.and_then(|c| c.email.clone()),
+        |v| values::email(&v),
+    );
+    Some(MemberFields {
+        member_no: member_no?,
+        name: name?,
+        gender,
+        sector: sector?,
+        party: party?,
+        employer_title,
+        street,
+        term: term?,
+        roles: roles?,
+        resides_in_district: resides_in_district?,
+        status: status?,
+        phone,
+        email,
+    })
+}
+
+list_query! {
+    /// Filters of the member list.
+    MemberQuery, sort: MemberSort {
+        Created = "created", UpdatedAt = "updated_at", Name = "name", MemberNo = "member_no",
+    },
+    {
+        /// Only members of this district.
+        district_id: DistrictId,
+        /// Only members of the district with this code.
+        district: String,
+        /// Only members of this sector (code).
+        sector: String,
+        /// Only members of this party (code).
+        party: String,
+        /// Only members of this street's group.
+        street: String,
+        /// Only members of this term.
+        term: i32,
+        status: MemberStatus,
+        /// Only members holding this role (code).
+        role: String,
+        /// Text in the name (Chinese included) or the member number.
+        q: String,
+    }
+}
+
+/// List members.
+#[utoipa::path(
+    tag = "members",
+    params(MemberQuery),
+    responses((status = 200, description = "A page of members", body = Page<FeedItem<MemberView>>)),
+)]
+#[get("")]
+async fn list_members(
+    pool: web::Data<DbPool>,
+    query: web::Query<MemberQuery>,
+) -> Result<web::Json<Page<FeedItem<MemberView>>>, ApiError> {
+    let query = query.into_inner();
+    let request = query.page()?;
+    let filter = MemberFilter {
+        district_id: query.district_id,
+        district_code: query_text("district", query.district, 40)?,
+        sector: query_text("sector", query.sector, 40)?,
+        party: query_text("party", query.party, 40)?,
+        street: query_text("street", query.street, 50)?,
+        term: query.term,
+        status: query.status,
+        role: query_text("role", query.role, 40)?,
+        q: query_text("q", query.q, 50)?,
+    };
+    let mut conn = pool.get().await?;
+    let rows = db::list(&mut conn, &filter, &request).await?;
+    Ok(web::Json(page(rows, &request, MemberView::from)))
+}
+
+fn not_found(error: diesel::result::Error) -> ApiError {
+    match error {
+        diesel::result::Error::NotFound => ApiError::not_found("member"),
+        other => other.into(),
+    }
+}
+
+/// Get a member.
+#[utoipa::path(
+    tag = "members",
+    params(("id" = MemberId, Path, description = "The member's id"), IfNoneMatchHeader),
+    responses(
+        (status = 200, description = "The member", body = MemberView, headers(("ETag" = String))),
+        (status = 304, description = "The client's copy (If-None-Match) is current"),
+        (status = 404, description = "No such member", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/{id}")]
+async fn get_member(
+    pool: web::Data<DbPool>,
+    path: web::Path<MemberId>,
+    condition: IfNoneMatch,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = pool.get().await?;
+    let member = db::find(&mut conn, path.into_inner())
+        .await
+        .map_err(not_found)?;
+    Ok(read_response(&MemberView::from(member), &condition))
+}
+
+/// Create a member.
+#[utoipa::path(
+    tag = "members",
+    request_body = NewMember,
+    responses(
+        (status = 201, description = "The new member", body = MemberView,
+            headers(("ETag" = String), ("Location" = String, description = "The member's URL"))),
+        (status = 409, description = "The member number is taken in the district", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("")]
+async fn create_member(
+    pool: web::Data<DbPool>,
+    body: web::Json<NewMember>,
+) -> Result<HttpResponse, ApiError> {
+    let (district_id, patch) = body.into_inner().split();
+    let mut conn = pool.get().await?;
+    let member = conn
+        .transaction(async move |conn| {
+            let mut checks = Checks::default();
+            let district_id = checks.required("/district_id", district_id, None, Ok);
+            let district = match district_id {
+                Some(id) => crate::db::districts::find_for_reference(conn, id).await?,
+                None => None,
+            };
+            if district_id.is_some() && district.is_none() {
+                checks.error("/district_id", "no such district");
+            }
+            let codes = crate::db::reference::member_codes(conn).await?;
+            // Without a district the request fails on /district_id; any term will do here.
+            let default_term = district.as_ref().map_or(1, |d| d.term);
+            let fields = merge(&mut checks, patch, None, default_term, &codes);
+            let (district, fields) = checks.finish(district.zip(fields))?;
+            Ok::<_, ApiError>(db::insert(conn, district.id, fields).await?)
+        })
+        .await?;
+    let location = format!("/api/v1/members/{}", member.id);
+    Ok(created_response(&MemberView::from(member), location))
+}
+
+/// Change a member (JSON Merge Patch).
+#[utoipa::path(
+    tag = "members",
+    params(("id" = MemberId, Path, description = "The member's id"), IfMatchHeader),
+    request_body(content = MemberPatch, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "The changed member", body = MemberView, headers(("ETag" = String))),
+        (status = 404, description = "No such member", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The member number is taken in the district", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not name the current version", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[patch("/{id}")]
+async fn update_member(
+    pool: web::Data<DbPool>,
+    path: web::Path<MemberId>,
+    condition: IfMatch,
+    body: web::Json<MemberPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let patch = body.into_inner();
+    let mut conn = pool.get().await?;
+    let member = conn
+        .transaction(async move |conn| {
+            let current = db::lock(conn, id).await.map_err(not_found)?;
+            condition.check(current.version)?;
+            let codes = crate::db::reference::member_codes(conn).await?;
+            let mut checks = Checks::default();
+            let fields = merge(
+                &mut checks,
+                patch,
+                Some(&current.fields()),
+                current.term,
+                &codes,
+            );
+            let fields = checks.finish(fields)?;
+            Ok::<_, ApiError>(db::update(conn, id, &fields).await?)
+        })
+        .await?;
+    Ok(updated_response(&MemberView::from(member)))
+}
+
+/// Delete a member; they leave every workstation they belonged to.
+#[utoipa::path(
+    tag = "members",
+    params(("id" = MemberId, Path, description = "The member's id"), IfMatchHeader),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such member", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not name the current version", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[delete("/{id}")]
+async fn delete_member(
+    pool: web::Data<DbPool>,
+    path: web::Path<MemberId>,
+    condition: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let mut conn = pool.get().await?;
+    conn.transaction(async move |conn| {
+        let current = db::lock(conn, id).await.map_err(not_found)?;
+        condition.check(current.version)?;
+        Ok::<_, ApiError>(db::soft_delete(conn, id).await?)
+    })
+    .await?;
+    Ok(no_content())
+}

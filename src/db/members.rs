@@ -1,0 +1,263 @@
+//! Queries on members.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use crate::db::pagination::{CursorValue, Order, PageRequest, PageRow, paged};
+use crate::db::schema::{members, workstation_members, workstations};
+use crate::domain::ids::{DistrictId, MemberId};
+use crate::domain::kinds::{Gender, MemberStatus};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = members, check_for_backend(diesel::pg::Pg))]
+pub struct Member {
+    pub id: MemberId,
+    pub district_id: DistrictId,
+    pub member_no: String,
+    pub name: String,
+    pub gender: Option<Gender>,
+    pub sector: String,
+    pub party: String,
+    pub employer_title: Option<String>,
+    pub street: Option<String>,
+    pub term: i32,
+    pub roles: Vec<String>,
+    pub resides_in_district: bool,
+    pub status: MemberStatus,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// The fields a client sets (the district is fixed at creation).
+#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[diesel(table_name = members, treat_none_as_null = true)]
+pub struct MemberFields {
+    pub member_no: String,
+    pub name: String,
+    pub gender: Option<Gender>,
+    pub sector: String,
+    pub party: String,
+    pub employer_title: Option<String>,
+    pub street: Option<String>,
+    pub term: i32,
+    pub roles: Vec<String>,
+    pub resides_in_district: bool,
+    pub status: MemberStatus,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+}
+
+impl Member {
+    pub fn fields(&self) -> MemberFields {
+        MemberFields {
+            member_no: self.member_no.clone(),
+            name: self.name.clone(),
+            gender: self.gender,
+            sector: self.sector.clone(),
+            party: self.party.clone(),
+            employer_title: self.employer_title.clone(),
+            street: self.street.clone(),
+            term: self.term,
+            roles: self.roles.clone(),
+            resides_in_district: self.resides_in_district,
+            status: self.status,
+            phone: self.phone.clone(),
+            email: self.email.clone(),
+        }
+    }
+}
+
+impl PageRow for Member {
+    fn row_id(&self) -> uuid::Uuid {
+        self.id.0
+    }
+    fn deleted_at(&self) -> Option<DateTime<Utc>> {
+        self.deleted_at
+    }
+    fn sort_value(&self, order: Order) -> CursorValue {
+        match order {
+            Order::UpdatedAt => CursorValue::Time(self.updated_at),
+            Order::Name => CursorValue::Text(self.name.clone()),
+            Order::MemberNo => CursorValue::Text(self.member_no.clone()),
+            Order::Created => CursorValue::None,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct MemberFilter {
+    pub district_id: Option<DistrictId>,
+    pub district_code: Option<String>,
+    pub sector: Option<String>,
+    pub party: Option<String>,
+    pub street: Option<String>,
+    pub term: Option<i32>,
+    pub status: Option<MemberStatus>,
+    pub role: Option<String>,
+    /// Text in the name or the member number.
+    pub q: Option<String>,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    filter: &MemberFilter,
+    page: &PageRequest,
+) -> QueryResult<Vec<Member>> {
+    let mut query = members::table.select(Member::as_select()).into_boxed();
+    if let Some(district_id) = filter.district_id {
+        query = query.filter(members::district_id.eq(district_id));
+    }
+    if let Some(code) = &filter.district_code {
+        query =
+            query.filter(members::district_id.eq_any(super::districts::ids_by_code(code.clone())));
+    }
+    if let Some(sector) = &filter.sector {
+        query = query.filter(members::sector.eq(sector.clone()));
+    }
+    if let Some(party) = &filter.party {
+        query = query.filter(members::party.eq(party.clone()));
+    }
+    if let Some(street) = &filter.street {
+        query = query.filter(members::street.eq(street.clone()));
+    }
+    if let Some(term) = filter.term {
+        query = query.filter(members::term.eq(term));
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(members::status.eq(status));
+    }
+    if let Some(role) = &filter.role {
+        query = query.filter(members::roles.contains(vec![role.clone()]));
+    }
+    if let Some(q) = &filter.q {
+        let pattern = super::like_pattern(q);
+        query = query.filter(
+            members::name
+                .ilike(pattern.clone())
+                .or(members::member_no.ilike(pattern)),
+        );
+    }
+    paged!(query, page,
+        id: members::id, updated_at: members::updated_at, deleted_at: members::deleted_at,
+        Name => members::name, MemberNo => members::member_no)
+    .load(conn)
+    .await
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn find(conn: &mut AsyncPgConnection, id: MemberId) -> QueryResult<Member> {
+    members::table
+        .select(Member::as_select())
+        .filter(members::id.eq(id))
+        .filter(members::deleted_at.is_null())
+        .first(conn)
+        .await
+}
+
+/// A live member locked for a change until the transaction ends.
+#[tracing::instrument(skip_all)]
+pub async fn lock(conn: &mut AsyncPgConnection, id: MemberId) -> QueryResult<Member> {
+    members::table
+        .select(Member::as_select())
+        .filter(members::id.eq(id))
+        .filter(members::deleted_at.is_null())
+        .for_update()
+        .first(conn)
+        .await
+}
+
+/// Which of `ids` are live members of `district`, locked against deletion until the
+/// transaction ends.
+#[tracing::instrument(skip_all)]
+pub async fn existing_in_district(
+    conn: &mut AsyncPgConnection,
+    district: DistrictId,
+    ids: &[MemberId],
+) -> QueryResult<Vec<MemberId>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    members::table
+        .select(members::id)
+        .filter(members::id.eq_any(ids))
+        .filter(members::district_id.eq(district))
+        .filter(members::deleted_at.is_null())
+        .for_key_share()
+        .load(conn)
+        .await
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = members)]
+struct NewMemberRow {
+    id: MemberId,
+    district_id: DistrictId,
+    #[diesel(embed)]
+    fields: MemberFields,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn insert(
+    conn: &mut AsyncPgConnection,
+    district_id: DistrictId,
+    fields: MemberFields,
+) -> QueryResult<Member> {
+    diesel::insert_into(members::table)
+        .values(NewMemberRow {
+            id: MemberId::generate(),
+            district_id,
+            fields,
+        })
+        .returning(Member::as_returning())
+        .get_result(conn)
+        .await
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn update(
+    conn: &mut AsyncPgConnection,
+    id: MemberId,
+    fields: &MemberFields,
+) -> QueryResult<Member> {
+    diesel::update(members::table.find(id))
+        .set(fields)
+        .returning(Member::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Deletes a member, takes them out of every workstation and clears them as convenor; the
+/// workstations touched show up in their change feed.
+#[tracing::instrument(skip_all)]
+pub async fn soft_delete(conn: &mut AsyncPgConnection, id: MemberId) -> QueryResult<()> {
+    let stations: Vec<crate::domain::ids::WorkstationId> =
+        diesel::delete(workstation_members::table.filter(workstation_members::member_id.eq(id)))
+            .returning(workstation_members::workstation_id)
+            .get_results(conn)
+            .await?;
+    diesel::update(
+        workstations::table.filter(
+            workstations::id
+                .eq_any(&stations)
+                .and(workstations::deleted_at.is_null()),
+        ),
+    )
+    .set(workstations::updated_at.eq(super::now_not_null()))
+    .execute(conn)
+    .await?;
+    diesel::update(workstations::table.filter(workstations::convenor_member_id.eq(id)))
+        .set(workstations::convenor_member_id.eq(None::<MemberId>))
+        .execute(conn)
+        .await?;
+    diesel::update(members::table.find(id))
+        .set(members::deleted_at.eq(super::now()))
+        .execute(conn)
+        .await
+        .map(drop)
+}
