@@ -1,5 +1,7 @@
 //! The HTTP API: every route of the service is registered here.
 
+pub mod activities;
+pub mod departments;
 pub mod districts;
 pub mod health;
 pub mod http;
@@ -7,6 +9,7 @@ pub mod input;
 pub mod members;
 pub mod page;
 pub mod reference;
+pub mod workstations;
 
 use actix_web::dev::{ServiceFactory, ServiceRequest};
 use actix_web::{App, HttpResponse};
@@ -28,7 +31,10 @@ where
             scope("/api/v1")
                 .configure(reference::configure)
                 .configure(districts::configure)
-                .configure(members::configure),
+                .configure(departments::configure)
+                .configure(members::configure)
+                .configure(workstations::configure)
+                .configure(activities::configure),
         )
 }
 

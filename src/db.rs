@@ -1,11 +1,14 @@
 //! The database: connection pool, embedded migrations and the queries of each resource.
 
+pub mod activities;
+pub mod departments;
 pub mod districts;
 pub mod members;
 
 pub mod pagination;
 pub mod reference;
 pub mod schema;
+pub mod workstations;
 
 use std::time::Duration;
 
@@ -189,6 +192,55 @@ pub fn like_pattern(text: &str) -> String {
 pub fn now_not_null() -> diesel::expression::SqlLiteral<diesel::sql_types::Timestamptz> {
     diesel::dsl::sql("now()")
 }
+
+/// The queries every district-owned record has: a live record by id, the same locked
+/// for a change until the transaction ends, and a full update of its client-set fields.
+macro_rules! record_queries {
+    ($table:ident, $row:ty, $fields:ty, $id:ty) => {
+        /// A live record by id.
+        #[tracing::instrument(skip_all)]
+        pub async fn find(
+            conn: &mut diesel_async::AsyncPgConnection,
+            id: $id,
+        ) -> diesel::QueryResult<$row> {
+            $table::table
+                .select(<$row>::as_select())
+                .filter($table::id.eq(id))
+                .filter($table::deleted_at.is_null())
+                .first(conn)
+                .await
+        }
+
+        /// A live record locked for a change until the transaction ends.
+        #[tracing::instrument(skip_all)]
+        pub async fn lock(
+            conn: &mut diesel_async::AsyncPgConnection,
+            id: $id,
+        ) -> diesel::QueryResult<$row> {
+            $table::table
+                .select(<$row>::as_select())
+                .filter($table::id.eq(id))
+                .filter($table::deleted_at.is_null())
+                .for_update()
+                .first(conn)
+                .await
+        }
+
+        #[tracing::instrument(skip_all)]
+        pub async fn update(
+            conn: &mut diesel_async::AsyncPgConnection,
+            id: $id,
+            fields: &$fields,
+        ) -> diesel::QueryResult<$row> {
+            diesel::update($table::table.find(id))
+                .set(fields)
+                .returning(<$row>::as_returning())
+                .get_result(conn)
+                .await
+        }
+    };
+}
+pub(crate) use record_queries;
 
 #[cfg(test)]
 mod tests {

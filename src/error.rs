@@ -172,6 +172,14 @@ impl ResponseError for ApiError {
     }
 }
 
+/// Maps "no such row" to a 404 naming `what`; other database errors as usual.
+pub fn not_found_as(what: &'static str) -> impl Fn(DieselError) -> ApiError {
+    move |error| match error {
+        DieselError::NotFound => ApiError::not_found(what),
+        other => other.into(),
+    }
+}
+
 /// What a named database constraint means to a client.
 struct ConstraintMeaning {
     name: &'static str,

@@ -326,3 +326,20 @@ async fn delete_district(
     .await?;
     Ok(no_content())
 }
+
+/// Reads the `district_id` of a new record: required, and a live district, which stays
+/// locked against deletion until the transaction ends.
+pub(crate) async fn referenced_district(
+    conn: &mut diesel_async::AsyncPgConnection,
+    checks: &mut Checks,
+    field: Field<DistrictId>,
+) -> Result<Option<db::District>, ApiError> {
+    let Some(id) = checks.required("/district_id", field, None, Ok) else {
+        return Ok(None);
+    };
+    let district = db::find_for_reference(conn, id).await?;
+    if district.is_none() {
+        checks.error("/district_id", "no such district");
+    }
+    Ok(district)
+}

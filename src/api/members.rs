@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::api::districts::referenced_district;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
     no_content, query_text, read_response, updated_response,
@@ -443,14 +444,7 @@ async fn create_member(
     let member = conn
         .transaction(async move |conn| {
             let mut checks = Checks::default();
-            let district_id = checks.required("/district_id", district_id, None, Ok);
-            let district = match district_id {
-                Some(id) => crate::db::districts::find_for_reference(conn, id).await?,
-                None => None,
-            };
-            if district_id.is_some() && district.is_none() {
-                checks.error("/district_id", "no such district");
-            }
+            let district = referenced_district(conn, &mut checks, district_id).await?;
             let codes = crate::db::reference::member_codes(conn).await?;
             // Without a district the request fails on /district_id; any term will do here.
             let default_term = district.as_ref().map_or(1, |d| d.term);

@@ -89,7 +89,7 @@ impl PageParams {
 pub fn page<R: PageRow, V>(
     mut rows: Vec<R>,
     request: &PageRequest,
-    view: impl Fn(R) -> V,
+    mut view: impl FnMut(R) -> V,
 ) -> Page<FeedItem<V>> {
     let limit = usize::try_from(request.limit).unwrap_or(usize::MAX);
     let next_cursor = if rows.len() > limit {

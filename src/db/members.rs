@@ -150,27 +150,7 @@ pub async fn list(
     .await
 }
 
-#[tracing::instrument(skip_all)]
-pub async fn find(conn: &mut AsyncPgConnection, id: MemberId) -> QueryResult<Member> {
-    members::table
-        .select(Member::as_select())
-        .filter(members::id.eq(id))
-        .filter(members::deleted_at.is_null())
-        .first(conn)
-        .await
-}
-
-/// A live member locked for a change until the transaction ends.
-#[tracing::instrument(skip_all)]
-pub async fn lock(conn: &mut AsyncPgConnection, id: MemberId) -> QueryResult<Member> {
-    members::table
-        .select(Member::as_select())
-        .filter(members::id.eq(id))
-        .filter(members::deleted_at.is_null())
-        .for_update()
-        .first(conn)
-        .await
-}
+super::record_queries!(members, Member, MemberFields, MemberId);
 
 /// Which of `ids` are live members of `district`, locked against deletion until the
 /// transaction ends.
@@ -214,19 +194,6 @@ pub async fn insert(
             district_id,
             fields,
         })
-        .returning(Member::as_returning())
-        .get_result(conn)
-        .await
-}
-
-#[tracing::instrument(skip_all)]
-pub async fn update(
-    conn: &mut AsyncPgConnection,
-    id: MemberId,
-    fields: &MemberFields,
-) -> QueryResult<Member> {
-    diesel::update(members::table.find(id))
-        .set(fields)
         .returning(Member::as_returning())
         .get_result(conn)
         .await

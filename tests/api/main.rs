@@ -1,6 +1,8 @@
 //! Integration tests: the real service, a real database, a real HTTP client.
 
 mod conventions;
+mod departments;
 mod districts;
 mod helpers;
 mod members;
+mod workstations;

@@ -1,0 +1,451 @@
+//! Activities held at workstations (履职活动): `/api/v1/activities` and
+//! `/api/v1/workstations/{id}/activities`.
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::api::http::{
+    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
+    no_content, query_text, read_response, updated_response,
+};
+use crate::api::input::{Checks, Field};
+use crate::api::page::{FeedItem, Page, list_query, page};
+use crate::db::DbPool;
+use crate::db::activities::{self as db, ActivityFields, ActivityFilter};
+use crate::domain::ids::{ActivityId, DistrictId, MemberId, WorkstationId};
+use crate::domain::kinds::ActivityKind;
+use crate::domain::values;
+use crate::error::{ApiError, Problem, not_found_as};
+
+/// `/activities`; a workstation's own activity routes are registered by
+/// [`super::workstations::configure`], in its scope.
+pub fn configure(config: &mut ServiceConfig) {
+    config.service(
+        utoipa_actix_web::scope("/activities")
+            .service(list_activities)
+            .service(get_activity)
+            .service(update_activity)
+            .service(delete_activity),
+    );
+}
+
+/// An activity held at a workstation (履职活动).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Activity)]
+pub struct ActivityView {
+    pub id: ActivityId,
+    pub district_id: DistrictId,
+    pub workstation_id: WorkstationId,
+    pub kind: ActivityKind,
+    #[schema(example = "垃圾分类街巷微协商")]
+    pub title: String,
+    pub held_on: NaiveDate,
+    /// The members who took part; members of the workstation's district.
+    pub participant_ids: Vec<MemberId>,
+    /// How many people the activity reached.
+    pub people_reached: i32,
+    /// How many opinions were collected.
+    pub opinions_collected: i32,
+    pub summary: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Increases with every change; sent as the `ETag`.
+    pub version: i64,
+}
+
+impl From<db::Activity> for ActivityView {
+    fn from(row: db::Activity) -> Self {
+        Self {
+            id: row.id,
+            district_id: row.district_id,
+            workstation_id: row.workstation_id,
+            kind: row.kind,
+            title: row.title,
+            held_on: row.held_on,
+            participant_ids: row.participant_ids,
+            people_reached: row.people_reached,
+            opinions_collected: row.opinions_collected,
+            summary: row.summary,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            version: row.version,
+        }
+    }
+}
+
+impl Versioned for ActivityView {
+    fn version(&self) -> i64 {
+        self.version
+    }
+}
+
+/// A new activity at a workstation.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewActivity {
+    #[serde(default)]
+    #[schema(value_type = ActivityKind, required = true)]
+    pub kind: Field<ActivityKind>,
+    /// At most 200 characters.
+    #[serde(default)]
+    #[schema(value_type = String, required = true, example = "垃圾分类街巷微协商")]
+    pub title: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = NaiveDate, required = true)]
+    pub held_on: Field<NaiveDate>,
+    /// Members of the workstation's district; defaults to none.
+    #[serde(default)]
+    #[schema(value_type = Vec<MemberId>)]
+    pub participant_ids: Field<Vec<MemberId>>,
+    /// Defaults to 0.
+    #[serde(default)]
+    #[schema(value_type = i32, minimum = 0)]
+    pub people_reached: Field<i64>,
+    /// Defaults to 0.
+    #[serde(default)]
+    #[schema(value_type = i32, minimum = 0)]
+    pub opinions_collected: Field<i64>,
+    /// At most 5,000 characters.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub summary: Field<String>,
+}
+
+/// Changes to an activity (JSON Merge Patch: absent fields are kept, `null` clears).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityPatch {
+    #[serde(default)]
+    #[schema(value_type = ActivityKind)]
+    pub kind: Field<ActivityKind>,
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub title: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = NaiveDate)]
+    pub held_on: Field<NaiveDate>,
+    #[serde(default)]
+    #[schema(value_type = Vec<MemberId>)]
+    pub participant_ids: Field<Vec<MemberId>>,
+    #[serde(default)]
+    #[schema(value_type = i32, minimum = 0)]
+    pub people_reached: Field<i64>,
+    #[serde(default)]
+    #[schema(value_type = i32, minimum = 0)]
+    pub opinions_collected: Field<i64>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub summary: Field<String>,
+}
+
+impl From<NewActivity> for ActivityPatch {
+    fn from(body: NewActivity) -> Self {
+        Self {
+            kind: body.kind,
+            title: body.title,
+            held_on: body.held_on,
+            participant_ids: body.participant_ids,
+            people_reached: body.people_reached,
+            opinions_collected: body.opinions_collected,
+            summary: body.summary,
+        }
+    }
+}
+
+fn count(value: i64) -> Result<i32, String> {
+    values::in_range(value, 0, i64::from(i32::MAX))
+}
+
+/// The activity's fields after `patch`, from `current` (none for a new activity).
+/// Participants must be live members of `district`.
+async fn merge(
+    conn: &mut AsyncPgConnection,
+    patch: ActivityPatch,
+    current: Option<&ActivityFields>,
+    district: DistrictId,
+) -> Result<ActivityFields, ApiError> {
+    let mut checks = Checks::default();
+    let c = current;
+    let kind = checks.required("/kind", patch.kind, c.map(|c| c.kind), Ok);
+    let title = checks.required("/title", patch.title, c.map(|c| c.title.clone()), |v| {
+        values::line(&v, 200)
+    });
+    let held_on = checks.required("/held_on", patch.held_on, c.map(|c| c.held_on), Ok);
+    let participants_changed = matches!(patch.participant_ids, Field::Value(_));
+    let participants = checks.list(
+        "/participant_ids",
+        patch.participant_ids,
+        Some(c.map_or_else(Vec::new, |c| c.participant_ids.clone())),
+        Ok,
+    );
+    if let (true, Some(participants)) = (participants_changed, &participants) {
+        let found = crate::db::members::existing_in_district(conn, district, participants).await?;
+        for (index, id) in participants.iter().enumerate() {
+            if !found.contains(id) {
+                checks.error(
+                    &format!("/participant_ids/{index}"),
+                    "is not a member of the workstation's district",
+                );
+            }
+        }
+    }
+    let participants = participants.map(|mut ids| {
+        ids.sort();
+        ids.dedup();
+        ids
+    });
+    let people_reached = checks.required(
+        "/people_reached",
+        patch.people_reached,
+        Some(c.map_or(0, |c| c.people_reached)),
+        count,
+    );
+    let opinions_collected = checks.required(
+        "/opinions_collected",
+        patch.opinions_collected,
+        Some(c.map_or(0, |c| c.opinions_collected)),
+        count,
+    );
+    let summary = checks.optional(
+        "/summary",
+        patch.summary,
+        c.and_then(|c| c.summary.clone()),
+        |v| values::paragraph(&v, 5000),
+    );
+    checks.finish((|| {
+        Some(ActivityFields {
+            kind: kind?,
+            title: title?,
+            held_on: held_on?,
+            participant_ids: participants?,
+            people_reached: people_reached?,
+            opinions_collected: opinions_collected?,
+            summary,
+        })
+    })())
+}
+
+list_query! {
+    /// Filters of the activity list.
+    ActivityQuery, sort: ActivitySort { Created = "created", UpdatedAt = "updated_at" },
+    {
+        /// Only activities in this district.
+        district_id: DistrictId,
+        /// Only activities in the district with this code.
+        district: String,
+        /// Only activities at this workstation.
+        workstation_id: WorkstationId,
+        kind: ActivityKind,
+        /// Only activities this member took part in.
+        member_id: MemberId,
+        /// Only activities held on or after this day.
+        held_from: NaiveDate,
+        /// Only activities held on or before this day.
+        held_to: NaiveDate,
+    }
+}
+
+list_query! {
+    /// Filters of a workstation's activity list.
+    WorkstationActivityQuery, sort: WorkstationActivitySort { Created = "created", UpdatedAt = "updated_at" },
+    {
+        kind: ActivityKind,
+        /// Only activities this member took part in.
+        member_id: MemberId,
+        /// Only activities held on or after this day.
+        held_from: NaiveDate,
+        /// Only activities held on or before this day.
+        held_to: NaiveDate,
+    }
+}
+
+async fn list(
+    pool: &DbPool,
+    filter: ActivityFilter,
+    request: crate::db::pagination::PageRequest,
+) -> Result<web::Json<Page<FeedItem<ActivityView>>>, ApiError> {
+    let mut conn = pool.get().await?;
+    let rows = db::list(&mut conn, &filter, &request).await?;
+    Ok(web::Json(page(rows, &request, ActivityView::from)))
+}
+
+/// List activities across workstations.
+#[utoipa::path(
+    tag = "activities",
+    params(ActivityQuery),
+    responses((status = 200, description = "A page of activities", body = Page<FeedItem<ActivityView>>)),
+)]
+#[get("")]
+async fn list_activities(
+    pool: web::Data<DbPool>,
+    query: web::Query<ActivityQuery>,
+) -> Result<web::Json<Page<FeedItem<ActivityView>>>, ApiError> {
+    let query = query.into_inner();
+    let request = query.page()?;
+    let filter = ActivityFilter {
+        district_id: query.district_id,
+        district_code: query_text("district", query.district, 40)?,
+        workstation_id: query.workstation_id,
+        kind: query.kind,
+        member_id: query.member_id,
+        held_from: query.held_from,
+        held_to: query.held_to,
+    };
+    list(&pool, filter, request).await
+}
+
+/// List the activities of a workstation.
+#[utoipa::path(
+    tag = "activities",
+    params(("id" = WorkstationId, Path, description = "The workstation's id"), WorkstationActivityQuery),
+    responses(
+        (status = 200, description = "A page of the workstation's activities", body = Page<FeedItem<ActivityView>>),
+        (status = 404, description = "No such workstation", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/{id}/activities")]
+pub(super) async fn list_workstation_activities(
+    pool: web::Data<DbPool>,
+    path: web::Path<WorkstationId>,
+    query: web::Query<WorkstationActivityQuery>,
+) -> Result<web::Json<Page<FeedItem<ActivityView>>>, ApiError> {
+    let id = path.into_inner();
+    let query = query.into_inner();
+    let request = query.page()?;
+    {
+        let mut conn = pool.get().await?;
+        crate::db::workstations::find(&mut conn, id)
+            .await
+            .map_err(not_found_as("workstation"))?;
+    }
+    let filter = ActivityFilter {
+        workstation_id: Some(id),
+        kind: query.kind,
+        member_id: query.member_id,
+        held_from: query.held_from,
+        held_to: query.held_to,
+        ..ActivityFilter::default()
+    };
+    list(&pool, filter, request).await
+}
+
+/// Get an activity.
+#[utoipa::path(
+    tag = "activities",
+    params(("id" = ActivityId, Path, description = "The activity's id"), IfNoneMatchHeader),
+    responses(
+        (status = 200, description = "The activity", body = ActivityView, headers(("ETag" = String))),
+        (status = 304, description = "The client's copy (If-None-Match) is current"),
+        (status = 404, description = "No such activity", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/{id}")]
+async fn get_activity(
+    pool: web::Data<DbPool>,
+    path: web::Path<ActivityId>,
+    condition: IfNoneMatch,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = pool.get().await?;
+    let activity = db::find(&mut conn, path.into_inner())
+        .await
+        .map_err(not_found_as("activity"))?;
+    Ok(read_response(&ActivityView::from(activity), &condition))
+}
+
+/// Record an activity held at a workstation.
+#[utoipa::path(
+    tag = "activities",
+    params(("id" = WorkstationId, Path, description = "The workstation's id")),
+    request_body = NewActivity,
+    responses(
+        (status = 201, description = "The new activity", body = ActivityView,
+            headers(("ETag" = String), ("Location" = String, description = "The activity's URL"))),
+        (status = 404, description = "No such workstation", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/{id}/activities")]
+pub(super) async fn create_activity(
+    pool: web::Data<DbPool>,
+    path: web::Path<WorkstationId>,
+    body: web::Json<NewActivity>,
+) -> Result<HttpResponse, ApiError> {
+    let workstation_id = path.into_inner();
+    let patch = ActivityPatch::from(body.into_inner());
+    let mut conn = pool.get().await?;
+    let activity = conn
+        .transaction(async move |conn| {
+            let workstation = crate::db::workstations::find_for_reference(conn, workstation_id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("workstation"))?;
+            let fields = merge(conn, patch, None, workstation.district_id).await?;
+            Ok::<_, ApiError>(
+                db::insert(conn, workstation.district_id, workstation.id, fields).await?,
+            )
+        })
+        .await?;
+    let location = format!("/api/v1/activities/{}", activity.id);
+    Ok(created_response(&ActivityView::from(activity), location))
+}
+
+/// Change an activity (JSON Merge Patch).
+#[utoipa::path(
+    tag = "activities",
+    params(("id" = ActivityId, Path, description = "The activity's id"), IfMatchHeader),
+    request_body(content = ActivityPatch, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "The changed activity", body = ActivityView, headers(("ETag" = String))),
+        (status = 404, description = "No such activity", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not name the current version", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[patch("/{id}")]
+async fn update_activity(
+    pool: web::Data<DbPool>,
+    path: web::Path<ActivityId>,
+    condition: IfMatch,
+    body: web::Json<ActivityPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let patch = body.into_inner();
+    let mut conn = pool.get().await?;
+    let activity = conn
+        .transaction(async move |conn| {
+            let current = db::lock(conn, id).await.map_err(not_found_as("activity"))?;
+            condition.check(current.version)?;
+            let fields = merge(conn, patch, Some(&current.fields()), current.district_id).await?;
+            Ok::<_, ApiError>(db::update(conn, id, &fields).await?)
+        })
+        .await?;
+    Ok(updated_response(&ActivityView::from(activity)))
+}
+
+/// Delete an activity.
+#[utoipa::path(
+    tag = "activities",
+    params(("id" = ActivityId, Path, description = "The activity's id"), IfMatchHeader),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such activity", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not name the current version", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[delete("/{id}")]
+async fn delete_activity(
+    pool: web::Data<DbPool>,
+    path: web::Path<ActivityId>,
+    condition: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let mut conn = pool.get().await?;
+    conn.transaction(async move |conn| {
+        let current = db::lock(conn, id).await.map_err(not_found_as("activity"))?;
+        condition.check(current.version)?;
+        Ok::<_, ApiError>(db::soft_delete(conn, id).await?)
+    })
+    .await?;
+    Ok(no_content())
+}

@@ -1,0 +1,305 @@
+//! `/api/v1/departments`: the departments and other units of a district (单位).
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use diesel_async::AsyncConnection;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::api::districts::referenced_district;
+use crate::api::http::{
+    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
+    no_content, query_text, read_response, updated_response,
+};
+use crate::api::input::{Checks, Field};
+use crate::api::page::{FeedItem, Page, list_query, page};
+use crate::db::DbPool;
+use crate::db::departments::{self as db, DepartmentFields, DepartmentFilter};
+use crate::domain::ids::{DepartmentId, DistrictId};
+use crate::domain::kinds::DepartmentKind;
+use crate::domain::values;
+use crate::error::{ApiError, Problem};
+
+pub fn configure(config: &mut ServiceConfig) {
+    config.service(
+        utoipa_actix_web::scope("/departments")
+            .service(list_departments)
+            .service(create_department)
+            .service(get_department)
+            .service(update_department)
+            .service(delete_department),
+    );
+}
+
+/// A government department or other unit of a district (单位): it handles proposals, is
+/// evaluated and acts on rulings.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Department)]
+pub struct DepartmentView {
+    pub id: DepartmentId,
+    pub district_id: DistrictId,
+    #[schema(example = "区生态环境局")]
+    pub name: String,
+    #[schema(example = "生态环境局")]
+    pub short_name: Option<String>,
+    pub kind: DepartmentKind,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Increases with every change; sent as the `ETag`.
+    pub version: i64,
+}
+
+impl From<db::Department> for DepartmentView {
+    fn from(row: db::Department) -> Self {
+        Self {
+            id: row.id,
+            district_id: row.district_id,
+            name: row.name,
+            short_name: row.short_name,
+            kind: row.kind,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            version: row.version,
+        }
+    }
+}
+
+impl Versioned for DepartmentView {
+    fn version(&self) -> i64 {
+        self.version
+    }
+}
+
+/// A new department.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewDepartment {
+    /// The department's district; cannot be changed later.
+    #[serde(default)]
+    #[schema(value_type = DistrictId, required = true)]
+    pub district_id: Field<DistrictId>,
+    /// Unique in the district; at most 100 characters.
+    #[serde(default)]
+    #[schema(value_type = String, required = true, example = "区生态环境局")]
+    pub name: Field<String>,
+    /// At most 50 characters.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub short_name: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = DepartmentKind, required = true)]
+    pub kind: Field<DepartmentKind>,
+}
+
+/// Changes to a department (JSON Merge Patch: absent fields are kept, `null` clears).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DepartmentPatch {
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub name: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub short_name: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = DepartmentKind)]
+    pub kind: Field<DepartmentKind>,
+}
+
+impl NewDepartment {
+    fn split(self) -> (Field<DistrictId>, DepartmentPatch) {
+        let patch = DepartmentPatch {
+            name: self.name,
+            short_name: self.short_name,
+            kind: self.kind,
+        };
+        (self.district_id, patch)
+    }
+}
+
+/// The department's fields after `patch`, from `current` (none for a new department).
+fn merge(
+    checks: &mut Checks,
+    patch: DepartmentPatch,
+    current: Option<&DepartmentFields>,
+) -> Option<DepartmentFields> {
+    let name = checks.required("/name", patch.name, current.map(|c| c.name.clone()), |v| {
+        values::line(&v, 100)
+    });
+    let short_name = checks.optional(
+        "/short_name",
+        patch.short_name,
+        current.and_then(|c| c.short_name.clone()),
+        |v| values::line(&v, 50),
+    );
+    let kind = checks.required("/kind", patch.kind, current.map(|c| c.kind), Ok);
+    Some(DepartmentFields {
+        name: name?,
+        short_name,
+        kind: kind?,
+    })
+}
+
+list_query! {
+    /// Filters of the department list.
+    DepartmentQuery, sort: DepartmentSort { Created = "created", UpdatedAt = "updated_at", Name = "name" },
+    {
+        /// Only departments of this district.
+        district_id: DistrictId,
+        /// Only departments of the district with this code.
+        district: String,
+        kind: DepartmentKind,
+        /// Text in the name or short name.
+        q: String,
+    }
+}
+
+/// List departments.
+#[utoipa::path(
+    tag = "departments",
+    params(DepartmentQuery),
+    responses((status = 200, description = "A page of departments", body = Page<FeedItem<DepartmentView>>)),
+)]
+#[get("")]
+async fn list_departments(
+    pool: web::Data<DbPool>,
+    query: web::Query<DepartmentQuery>,
+) -> Result<web::Json<Page<FeedItem<DepartmentView>>>, ApiError> {
+    let query = query.into_inner();
+    let request = query.page()?;
+    let filter = DepartmentFilter {
+        district_id: query.district_id,
+        district_code: query_text("district", query.district, 40)?,
+        kind: query.kind,
+        q: query_text("q", query.q, 100)?,
+    };
+    let mut conn = pool.get().await?;
+    let rows = db::list(&mut conn, &filter, &request).await?;
+    Ok(web::Json(page(rows, &request, DepartmentView::from)))
+}
+
+fn not_found(error: diesel::result::Error) -> ApiError {
+    match error {
+        diesel::result::Error::NotFound => ApiError::not_found("department"),
+        other => other.into(),
+    }
+}
+
+/// Get a department.
+#[utoipa::path(
+    tag = "departments",
+    params(("id" = DepartmentId, Path, description = "The department's id"), IfNoneMatchHeader),
+    responses(
+        (status = 200, description = "The department", body = DepartmentView, headers(("ETag" = String))),
+        (status = 304, description = "The client's copy (If-None-Match) is current"),
+        (status = 404, description = "No such department", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/{id}")]
+async fn get_department(
+    pool: web::Data<DbPool>,
+    path: web::Path<DepartmentId>,
+    condition: IfNoneMatch,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = pool.get().await?;
+    let department = db::find(&mut conn, path.into_inner())
+        .await
+        .map_err(not_found)?;
+    Ok(read_response(&DepartmentView::from(department), &condition))
+}
+
+/// Create a department.
+#[utoipa::path(
+    tag = "departments",
+    request_body = NewDepartment,
+    responses(
+        (status = 201, description = "The new department", body = DepartmentView,
+            headers(("ETag" = String), ("Location" = String, description = "The department's URL"))),
+        (status = 409, description = "The name is taken in the district", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("")]
+async fn create_department(
+    pool: web::Data<DbPool>,
+    body: web::Json<NewDepartment>,
+) -> Result<HttpResponse, ApiError> {
+    let (district_id, patch) = body.into_inner().split();
+    let mut conn = pool.get().await?;
+    let department = conn
+        .transaction(async move |conn| {
+            let mut checks = Checks::default();
+            let district = referenced_district(conn, &mut checks, district_id).await?;
+            let fields = merge(&mut checks, patch, None);
+            let (district, fields) = checks.finish(district.zip(fields))?;
+            Ok::<_, ApiError>(db::insert(conn, district.id, fields).await?)
+        })
+        .await?;
+    let location = format!("/api/v1/departments/{}", department.id);
+    Ok(created_response(
+        &DepartmentView::from(department),
+        location,
+    ))
+}
+
+/// Change a department (JSON Merge Patch).
+#[utoipa::path(
+    tag = "departments",
+    params(("id" = DepartmentId, Path, description = "The department's id"), IfMatchHeader),
+    request_body(content = DepartmentPatch, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "The changed department", body = DepartmentView, headers(("ETag" = String))),
+        (status = 404, description = "No such department", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The name is taken in the district", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not name the current version", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[patch("/{id}")]
+async fn update_department(
+    pool: web::Data<DbPool>,
+    path: web::Path<DepartmentId>,
+    condition: IfMatch,
+    body: web::Json<DepartmentPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let patch = body.into_inner();
+    let mut conn = pool.get().await?;
+    let department = conn
+        .transaction(async move |conn| {
+            let current = db::lock(conn, id).await.map_err(not_found)?;
+            condition.check(current.version)?;
+            let mut checks = Checks::default();
+            let fields = merge(&mut checks, patch, Some(&current.fields()));
+            let fields = checks.finish(fields)?;
+            Ok::<_, ApiError>(db::update(conn, id, &fields).await?)
+        })
+        .await?;
+    Ok(updated_response(&DepartmentView::from(department)))
+}
+
+/// Delete a department.
+#[utoipa::path(
+    tag = "departments",
+    params(("id" = DepartmentId, Path, description = "The department's id"), IfMatchHeader),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such department", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not name the current version", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[delete("/{id}")]
+async fn delete_department(
+    pool: web::Data<DbPool>,
+    path: web::Path<DepartmentId>,
+    condition: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let mut conn = pool.get().await?;
+    conn.transaction(async move |conn| {
+        let current = db::lock(conn, id).await.map_err(not_found)?;
+        condition.check(current.version)?;
+        Ok::<_, ApiError>(db::soft_delete(conn, id).await?)
+    })
+    .await?;
+    Ok(no_content())
+}

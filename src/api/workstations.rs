@@ -1,0 +1,611 @@
+//! `/api/v1/workstations`: members' workstations and studios (委员工作站 / 委员工作室), and
+//! the members who belong to them.
+
+use actix_web::{HttpResponse, delete, get, patch, post, put, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::api::districts::referenced_district;
+use crate::api::http::{
+    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
+    no_content, query_text, read_response, updated_response,
+};
+use crate::api::input::{Checks, Field};
+use crate::api::page::{FeedItem, Page, list_query, page};
+use crate::db::DbPool;
+use crate::db::workstations::{self as db, Membership, WorkstationFields, WorkstationFilter};
+use crate::domain::ids::{DistrictId, MemberId, WorkstationId};
+use crate::domain::kinds::WorkstationKind;
+use crate::domain::values;
+use crate::error::{ApiError, Problem, not_found_as};
+
+pub fn configure(config: &mut ServiceConfig) {
+    config.service(
+        utoipa_actix_web::scope("/workstations")
+            .service(list_workstations)
+            .service(create_workstation)
+            .service(get_workstation)
+            .service(update_workstation)
+            .service(delete_workstation)
+            .service(list_workstation_members)
+            .service(get_workstation_member)
+            .service(add_workstation_member)
+            .service(remove_workstation_member)
+            .service(super::activities::list_workstation_activities)
+            .service(super::activities::create_activity),
+    );
+}
+
+/// A place or platform where members meet the public (委员工作站 / 委员工作室).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Workstation)]
+pub struct WorkstationView {
+    pub id: WorkstationId,
+    pub district_id: DistrictId,
+    #[schema(example = "金融街街道委员工作站")]
+    pub name: String,
+    pub kind: WorkstationKind,
+    pub street: Option<String>,
+    pub address: Option<String>,
+    pub opened_on: Option<NaiveDate>,
+    /// The member who convenes it; a member of the same district.
+    pub convenor_member_id: Option<MemberId>,
+    pub description: Option<String>,
+    /// The members who belong to it (see `/workstations/{id}/members`).
+    pub member_ids: Vec<MemberId>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Increases with every change, including a member joining or leaving; sent as the
+    /// `ETag`.
+    pub version: i64,
+}
+
+impl WorkstationView {
+    fn new(row: db::Workstation, member_ids: Vec<MemberId>) -> Self {
+        Self {
+            id: row.id,
+            district_id: row.district_id,
+            name: row.name,
+            kind: row.kind,
+            street: row.street,
+            address: row.address,
+            opened_on: row.opened_on,
+            convenor_member_id: row.convenor_member_id,
+            description: row.description,
+            member_ids,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            version: row.version,
+        }
+    }
+}
+
+impl Versioned for WorkstationView {
+    fn version(&self) -> i64 {
+        self.version
+    }
+}
+
+/// A member's place in a workstation.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = WorkstationMember)]
+pub struct MembershipView {
+    pub workstation_id: WorkstationId,
+    pub member_id: MemberId,
+    #[schema(example = "XC-16-001")]
+    pub member_no: String,
+    #[schema(example = "王小明")]
+    pub name: String,
+    pub added_at: DateTime<Utc>,
+}
+
+impl From<Membership> for MembershipView {
+    fn from(row: Membership) -> Self {
+        Self {
+            workstation_id: row.workstation_id,
+            member_id: row.member_id,
+            member_no: row.member_no,
+            name: row.name,
+            added_at: row.added_at,
+        }
+    }
+}
+
+/// The members of a workstation (not paged: a workstation has at most its district's
+/// members).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WorkstationMembers {
+    pub items: Vec<MembershipView>,
+}
+
+/// A new workstation.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewWorkstation {
+    /// The workstation's district; cannot be changed later.
+    #[serde(default)]
+    #[schema(value_type = DistrictId, required = true)]
+    pub district_id: Field<DistrictId>,
+    /// Unique in the district; at most 100 characters.
+    #[serde(default)]
+    #[schema(value_type = String, required = true, example = "金融街街道委员工作站")]
+    pub name: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = WorkstationKind, required = true)]
+    pub kind: Field<WorkstationKind>,
+    /// At most 50 characters.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub street: Field<String>,
+    /// At most 200 characters.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub address: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<NaiveDate>)]
+    pub opened_on: Field<NaiveDate>,
+    /// A member of the same district.
+    #[serde(default)]
+    #[schema(value_type = Option<MemberId>)]
+    pub convenor_member_id: Field<MemberId>,
+    /// At most 2,000 characters.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub description: Field<String>,
+}
+
+/// Changes to a workstation (JSON Merge Patch: absent fields are kept, `null` clears).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkstationPatch {
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub name: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = WorkstationKind)]
+    pub kind: Field<WorkstationKind>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub street: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub address: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<NaiveDate>)]
+    pub opened_on: Field<NaiveDate>,
+    #[serde(default)]
+    #[schema(value_type = Option<MemberId>)]
+    pub convenor_member_id: Field<MemberId>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub description: Field<String>,
+}
+
+impl NewWorkstation {
+    fn split(self) -> (Field<DistrictId>, WorkstationPatch) {
+        let patch = WorkstationPatch {
+            name: self.name,
+            kind: self.kind,
+            street: self.street,
+            address: self.address,
+            opened_on: self.opened_on,
+            convenor_member_id: self.convenor_member_id,
+            description: self.description,
+        };
+        (self.district_id, patch)
+    }
+}
+
+/// The workstation's fields after `patch`, from `current` (none for a new workstation).
+/// The convenor must be a member of `district` (unknown when the district is invalid).
+async fn merge(
+    conn: &mut AsyncPgConnection,
+    checks: &mut Checks,
+    patch: WorkstationPatch,
+    current: Option<&WorkstationFields>,
+    district: Option<DistrictId>,
+) -> Result<Option<WorkstationFields>, ApiError> {
+    let c = current;
+    let name = checks.required("/name", patch.name, c.map(|c| c.name.clone()), |v| {
+        values::line(&v, 100)
+    });
+    let kind = checks.required("/kind", patch.kind, c.map(|c| c.kind), Ok);
+    let street = checks.optional(
+        "/street",
+        patch.street,
+        c.and_then(|c| c.street.clone()),
+        |v| values::line(&v, 50),
+    );
+    let address = checks.optional(
+        "/address",
+        patch.address,
+        c.and_then(|c| c.address.clone()),
+        |v| values::line(&v, 200),
+    );
+    let opened_on = checks.optional(
+        "/opened_on",
+        patch.opened_on,
+        c.and_then(|c| c.opened_on),
+        Ok,
+    );
+    let convenor_changed = matches!(patch.convenor_member_id, Field::Value(_));
+    let convenor = checks.optional(
+        "/convenor_member_id",
+        patch.convenor_member_id,
+        c.and_then(|c| c.convenor_member_id),
+        Ok,
+    );
+    if let (true, Some(convenor), Some(district)) = (convenor_changed, convenor, district) {
+        let found = crate::db::members::existing_in_district(conn, district, &[convenor]).await?;
+        if found.is_empty() {
+            checks.error(
+                "/convenor_member_id",
+                "is not a member of the workstation's district",
+            );
+        }
+    }
+    let description = checks.optional(
+        "/description",
+        patch.description,
+        c.and_then(|c| c.description.clone()),
+        |v| values::paragraph(&v, 2000),
+    );
+    Ok((|| {
+        Some(WorkstationFields {
+            name: name?,
+            kind: kind?,
+            street,
+            address,
+            opened_on,
+            convenor_member_id: convenor,
+            description,
+        })
+    })())
+}
+
+list_query! {
+    /// Filters of the workstation list.
+    WorkstationQuery, sort: WorkstationSort { Created = "created", UpdatedAt = "updated_at", Name = "name" },
+    {
+        /// Only workstations of this district.
+        district_id: DistrictId,
+        /// Only workstations of the district with this code.
+        district: String,
+        kind: WorkstationKind,
+        /// Only workstations in this street.
+        street: String,
+        /// Only workstations this member belongs to.
+        member_id: MemberId,
+        /// Text in the name or address.
+        q: String,
+    }
+}
+
+/// A workstation with its member list.
+async fn view(
+    conn: &mut AsyncPgConnection,
+    row: db::Workstation,
+) -> Result<WorkstationView, ApiError> {
+    let mut members = db::member_ids(conn, &[row.id]).await?;
+    let ids = members.remove(&row.id).unwrap_or_default();
+    Ok(WorkstationView::new(row, ids))
+}
+
+/// List workstations.
+#[utoipa::path(
+    tag = "workstations",
+    params(WorkstationQuery),
+    responses((status = 200, description = "A page of workstations", body = Page<FeedItem<WorkstationView>>)),
+)]
+#[get("")]
+async fn list_workstations(
+    pool: web::Data<DbPool>,
+    query: web::Query<WorkstationQuery>,
+) -> Result<web::Json<Page<FeedItem<WorkstationView>>>, ApiError> {
+    let query = query.into_inner();
+    let request = query.page()?;
+    let filter = WorkstationFilter {
+        district_id: query.district_id,
+        district_code: query_text("district", query.district, 40)?,
+        kind: query.kind,
+        street: query_text("street", query.street, 50)?,
+        member_id: query.member_id,
+        q: query_text("q", query.q, 100)?,
+    };
+    let mut conn = pool.get().await?;
+    let rows = db::list(&mut conn, &filter, &request).await?;
+    let ids: Vec<WorkstationId> = rows.iter().map(|row| row.id).collect();
+    let mut members = db::member_ids(&mut conn, &ids).await?;
+    Ok(web::Json(page(rows, &request, |row| {
+        let ids = members.remove(&row.id).unwrap_or_default();
+        WorkstationView::new(row, ids)
+    })))
+}
+
+/// Get a workstation.
+#[utoipa::path(
+    tag = "workstations",
+    params(("id" = WorkstationId, Path, description = "The workstation's id"), IfNoneMatchHeader),
+    responses(
+        (status = 200, description = "The workstation", body = WorkstationView, headers(("ETag" = String))),
+        (status = 304, description = "The client's copy (If-None-Match) is current"),
+        (status = 404, description = "No such workstation", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/{id}")]
+async fn get_workstation(
+    pool: web::Data<DbPool>,
+    path: web::Path<WorkstationId>,
+    condition: IfNoneMatch,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = pool.get().await?;
+    let row = db::find(&mut conn, path.into_inner())
+        .await
+        .map_err(not_found_as("workstation"))?;
+    Ok(read_response(&view(&mut conn, row).await?, &condition))
+}
+
+/// Create a workstation.
+#[utoipa::path(
+    tag = "workstations",
+    request_body = NewWorkstation,
+    responses(
+        (status = 201, description = "The new workstation", body = WorkstationView,
+            headers(("ETag" = String), ("Location" = String, description = "The workstation's URL"))),
+        (status = 409, description = "The name is taken in the district", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("")]
+async fn create_workstation(
+    pool: web::Data<DbPool>,
+    body: web::Json<NewWorkstation>,
+) -> Result<HttpResponse, ApiError> {
+    let (district_id, patch) = body.into_inner().split();
+    let mut conn = pool.get().await?;
+    let row = conn
+        .transaction(async move |conn| {
+            let mut checks = Checks::default();
+            let district = referenced_district(conn, &mut checks, district_id).await?;
+            let fields = merge(
+                conn,
+                &mut checks,
+                patch,
+                None,
+                district.as_ref().map(|d| d.id),
+            )
+            .await?;
+            let (district, fields) = checks.finish(district.zip(fields))?;
+            Ok::<_, ApiError>(db::insert(conn, district.id, fields).await?)
+        })
+        .await?;
+    let location = format!("/api/v1/workstations/{}", row.id);
+    Ok(created_response(
+        &WorkstationView::new(row, Vec::new()),
+        location,
+    ))
+}
+
+/// Change a workstation (JSON Merge Patch).
+#[utoipa::path(
+    tag = "workstations",
+    params(("id" = WorkstationId, Path, description = "The workstation's id"), IfMatchHeader),
+    request_body(content = WorkstationPatch, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "The changed workstation", body = WorkstationView, headers(("ETag" = String))),
+        (status = 404, description = "No such workstation", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The name is taken in the district", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not name the current version", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[patch("/{id}")]
+async fn update_workstation(
+    pool: web::Data<DbPool>,
+    path: web::Path<WorkstationId>,
+    condition: IfMatch,
+    body: web::Json<WorkstationPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let patch = body.into_inner();
+    let mut conn = pool.get().await?;
+    let view = conn
+        .transaction(async move |conn| {
+            let current = db::lock(conn, id)
+                .await
+                .map_err(not_found_as("workstation"))?;
+            condition.check(current.version)?;
+            let mut checks = Checks::default();
+            let fields = merge(
+                conn,
+                &mut checks,
+                patch,
+                Some(&current.fields()),
+                Some(current.district_id),
+            )
+            .await?;
+            let fields = checks.finish(fields)?;
+            let row = db::update(conn, id, &fields).await?;
+            view(conn, row).await
+        })
+        .await?;
+    Ok(updated_response(&view))
+}
+
+/// Delete a workstation; refused while it has activities.
+#[utoipa::path(
+    tag = "workstations",
+    params(("id" = WorkstationId, Path, description = "The workstation's id"), IfMatchHeader),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such workstation", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The workstation still has activities", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not name the current version", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[delete("/{id}")]
+async fn delete_workstation(
+    pool: web::Data<DbPool>,
+    path: web::Path<WorkstationId>,
+    condition: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let mut conn = pool.get().await?;
+    conn.transaction(async move |conn| {
+        let current = db::lock(conn, id)
+            .await
+            .map_err(not_found_as("workstation"))?;
+        condition.check(current.version)?;
+        let activities = db::activity_count(conn, id).await?;
+        if activities > 0 {
+            return Err(ApiError::conflict(format!(
+                "the workstation still has {activities} activity(ies); delete them first"
+            )));
+        }
+        Ok(db::soft_delete(conn, id).await?)
+    })
+    .await?;
+    Ok(no_content())
+}
+
+/// List the members of a workstation.
+#[utoipa::path(
+    tag = "workstations",
+    params(("id" = WorkstationId, Path, description = "The workstation's id")),
+    responses(
+        (status = 200, description = "Its members", body = WorkstationMembers),
+        (status = 404, description = "No such workstation", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/{id}/members")]
+async fn list_workstation_members(
+    pool: web::Data<DbPool>,
+    path: web::Path<WorkstationId>,
+) -> Result<web::Json<WorkstationMembers>, ApiError> {
+    let id = path.into_inner();
+    let mut conn = pool.get().await?;
+    db::find(&mut conn, id)
+        .await
+        .map_err(not_found_as("workstation"))?;
+    let items = db::list_members(&mut conn, id).await?;
+    Ok(web::Json(WorkstationMembers {
+        items: items.into_iter().map(MembershipView::from).collect(),
+    }))
+}
+
+/// Whether a member belongs to a workstation.
+#[utoipa::path(
+    tag = "workstations",
+    params(
+        ("id" = WorkstationId, Path, description = "The workstation's id"),
+        ("member_id" = MemberId, Path, description = "The member's id"),
+    ),
+    responses(
+        (status = 200, description = "The member belongs to the workstation", body = MembershipView),
+        (status = 404, description = "No such workstation, or the member does not belong to it", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/{id}/members/{member_id}")]
+async fn get_workstation_member(
+    pool: web::Data<DbPool>,
+    path: web::Path<(WorkstationId, MemberId)>,
+) -> Result<web::Json<MembershipView>, ApiError> {
+    let (id, member) = path.into_inner();
+    let mut conn = pool.get().await?;
+    db::find(&mut conn, id)
+        .await
+        .map_err(not_found_as("workstation"))?;
+    let membership = db::find_member(&mut conn, id, member)
+        .await
+        .map_err(not_found_as("member of this workstation"))?;
+    Ok(web::Json(membership.into()))
+}
+
+/// Add a member to a workstation (idempotent: 201 when added, 200 when already there).
+#[utoipa::path(
+    tag = "workstations",
+    params(
+        ("id" = WorkstationId, Path, description = "The workstation's id"),
+        ("member_id" = MemberId, Path, description = "The member's id"),
+        IfMatchHeader,
+    ),
+    responses(
+        (status = 201, description = "Added", body = MembershipView),
+        (status = 200, description = "The member already belonged", body = MembershipView),
+        (status = 404, description = "No such workstation or member", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not name the workstation's current version", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The member belongs to another district", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[put("/{id}/members/{member_id}")]
+async fn add_workstation_member(
+    pool: web::Data<DbPool>,
+    path: web::Path<(WorkstationId, MemberId)>,
+    condition: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let (id, member) = path.into_inner();
+    let mut conn = pool.get().await?;
+    let (added, membership) = conn
+        .transaction(async move |conn| {
+            let workstation = db::lock(conn, id)
+                .await
+                .map_err(not_found_as("workstation"))?;
+            condition.check(workstation.version)?;
+            let candidate = crate::db::members::find(conn, member)
+                .await
+                .map_err(not_found_as("member"))?;
+            if candidate.district_id != workstation.district_id {
+                return Err(ApiError::invalid(
+                    "/member_id",
+                    "the member belongs to another district than the workstation",
+                ));
+            }
+            let added = db::add_member(conn, &workstation, member).await?;
+            Ok((added, db::find_member(conn, id, member).await?))
+        })
+        .await?;
+    let view = MembershipView::from(membership);
+    Ok(if added {
+        HttpResponse::Created().json(view)
+    } else {
+        HttpResponse::Ok().json(view)
+    })
+}
+
+/// Remove a member from a workstation.
+#[utoipa::path(
+    tag = "workstations",
+    params(
+        ("id" = WorkstationId, Path, description = "The workstation's id"),
+        ("member_id" = MemberId, Path, description = "The member's id"),
+        IfMatchHeader,
+    ),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, description = "No such workstation, or the member does not belong to it", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not name the workstation's current version", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[delete("/{id}/members/{member_id}")]
+async fn remove_workstation_member(
+    pool: web::Data<DbPool>,
+    path: web::Path<(WorkstationId, MemberId)>,
+    condition: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let (id, member) = path.into_inner();
+    let mut conn = pool.get().await?;
+    conn.transaction(async move |conn| {
+        let workstation = db::lock(conn, id)
+            .await
+            .map_err(not_found_as("workstation"))?;
+        condition.check(workstation.version)?;
+        if db::remove_member(conn, id, member).await? {
+            Ok(())
+        } else {
+            Err(ApiError::not_found("member of this workstation"))
+        }
+    })
+    .await?;
+    Ok(no_content())
+}

@@ -1,0 +1,160 @@
+//! Queries on workstation activities.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use crate::db::pagination::{CursorValue, Order, PageRequest, PageRow, paged};
+use crate::db::schema::activities;
+use crate::domain::ids::{ActivityId, DistrictId, MemberId, WorkstationId};
+use crate::domain::kinds::ActivityKind;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = activities, check_for_backend(diesel::pg::Pg))]
+pub struct Activity {
+    pub id: ActivityId,
+    pub district_id: DistrictId,
+    pub workstation_id: WorkstationId,
+    pub kind: ActivityKind,
+    pub title: String,
+    pub held_on: NaiveDate,
+    pub participant_ids: Vec<MemberId>,
+    pub people_reached: i32,
+    pub opinions_collected: i32,
+    pub summary: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// The fields a client sets (the workstation, and so the district, is fixed at creation).
+#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[diesel(table_name = activities, treat_none_as_null = true)]
+pub struct ActivityFields {
+    pub kind: ActivityKind,
+    pub title: String,
+    pub held_on: NaiveDate,
+    pub participant_ids: Vec<MemberId>,
+    pub people_reached: i32,
+    pub opinions_collected: i32,
+    pub summary: Option<String>,
+}
+
+impl Activity {
+    pub fn fields(&self) -> ActivityFields {
+        ActivityFields {
+            kind: self.kind,
+            title: self.title.clone(),
+            held_on: self.held_on,
+            participant_ids: self.participant_ids.clone(),
+            people_reached: self.people_reached,
+            opinions_collected: self.opinions_collected,
+            summary: self.summary.clone(),
+        }
+    }
+}
+
+impl PageRow for Activity {
+    fn row_id(&self) -> uuid::Uuid {
+        self.id.0
+    }
+    fn deleted_at(&self) -> Option<DateTime<Utc>> {
+        self.deleted_at
+    }
+    fn sort_value(&self, order: Order) -> CursorValue {
+        match order {
+            Order::UpdatedAt => CursorValue::Time(self.updated_at),
+            _ => CursorValue::None,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct ActivityFilter {
+    pub district_id: Option<DistrictId>,
+    pub district_code: Option<String>,
+    pub workstation_id: Option<WorkstationId>,
+    pub kind: Option<ActivityKind>,
+    /// Only activities this member took part in.
+    pub member_id: Option<MemberId>,
+    /// Held on or after this day.
+    pub held_from: Option<NaiveDate>,
+    /// Held on or before this day.
+    pub held_to: Option<NaiveDate>,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    filter: &ActivityFilter,
+    page: &PageRequest,
+) -> QueryResult<Vec<Activity>> {
+    let mut query = activities::table.select(Activity::as_select()).into_boxed();
+    if let Some(district_id) = filter.district_id {
+        query = query.filter(activities::district_id.eq(district_id));
+    }
+    if let Some(code) = &filter.district_code {
+        query = query
+            .filter(activities::district_id.eq_any(super::districts::ids_by_code(code.clone())));
+    }
+    if let Some(workstation_id) = filter.workstation_id {
+        query = query.filter(activities::workstation_id.eq(workstation_id));
+    }
+    if let Some(kind) = filter.kind {
+        query = query.filter(activities::kind.eq(kind));
+    }
+    if let Some(member_id) = filter.member_id {
+        query = query.filter(activities::participant_ids.contains(vec![member_id]));
+    }
+    if let Some(from) = filter.held_from {
+        query = query.filter(activities::held_on.ge(from));
+    }
+    if let Some(to) = filter.held_to {
+        query = query.filter(activities::held_on.le(to));
+    }
+    paged!(query, page,
+        id: activities::id, updated_at: activities::updated_at, deleted_at: activities::deleted_at)
+    .load(conn)
+    .await
+}
+
+super::record_queries!(activities, Activity, ActivityFields, ActivityId);
+
+#[derive(Insertable)]
+#[diesel(table_name = activities)]
+struct NewActivityRow {
+    id: ActivityId,
+    district_id: DistrictId,
+    workstation_id: WorkstationId,
+    #[diesel(embed)]
+    fields: ActivityFields,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn insert(
+    conn: &mut AsyncPgConnection,
+    district_id: DistrictId,
+    workstation_id: WorkstationId,
+    fields: ActivityFields,
+) -> QueryResult<Activity> {
+    diesel::insert_into(activities::table)
+        .values(NewActivityRow {
+            id: ActivityId::generate(),
+            district_id,
+            workstation_id,
+            fields,
+        })
+        .returning(Activity::as_returning())
+        .get_result(conn)
+        .await
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn soft_delete(conn: &mut AsyncPgConnection, id: ActivityId) -> QueryResult<()> {
+    diesel::update(activities::table.find(id))
+        .set(activities::deleted_at.eq(super::now()))
+        .execute(conn)
+        .await
+        .map(drop)
+}

@@ -1,0 +1,139 @@
+//! Queries on departments.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use crate::db::pagination::{CursorValue, Order, PageRequest, PageRow, paged};
+use crate::db::schema::departments;
+use crate::domain::ids::{DepartmentId, DistrictId};
+use crate::domain::kinds::DepartmentKind;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = departments, check_for_backend(diesel::pg::Pg))]
+pub struct Department {
+    pub id: DepartmentId,
+    pub district_id: DistrictId,
+    pub name: String,
+    pub short_name: Option<String>,
+    pub kind: DepartmentKind,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// The fields a client sets (the district is fixed at creation).
+#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[diesel(table_name = departments, treat_none_as_null = true)]
+pub struct DepartmentFields {
+    pub name: String,
+    pub short_name: Option<String>,
+    pub kind: DepartmentKind,
+}
+
+impl Department {
+    pub fn fields(&self) -> DepartmentFields {
+        DepartmentFields {
+            name: self.name.clone(),
+            short_name: self.short_name.clone(),
+            kind: self.kind,
+        }
+    }
+}
+
+impl PageRow for Department {
+    fn row_id(&self) -> uuid::Uuid {
+        self.id.0
+    }
+    fn deleted_at(&self) -> Option<DateTime<Utc>> {
+        self.deleted_at
+    }
+    fn sort_value(&self, order: Order) -> CursorValue {
+        match order {
+            Order::UpdatedAt => CursorValue::Time(self.updated_at),
+            Order::Name => CursorValue::Text(self.name.clone()),
+            _ => CursorValue::None,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct DepartmentFilter {
+    pub district_id: Option<DistrictId>,
+    pub district_code: Option<String>,
+    pub kind: Option<DepartmentKind>,
+    /// Text in the name or short name.
+    pub q: Option<String>,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    filter: &DepartmentFilter,
+    page: &PageRequest,
+) -> QueryResult<Vec<Department>> {
+    let mut query = departments::table
+        .select(Department::as_select())
+        .into_boxed();
+    if let Some(district_id) = filter.district_id {
+        query = query.filter(departments::district_id.eq(district_id));
+    }
+    if let Some(code) = &filter.district_code {
+        query = query
+            .filter(departments::district_id.eq_any(super::districts::ids_by_code(code.clone())));
+    }
+    if let Some(kind) = filter.kind {
+        query = query.filter(departments::kind.eq(kind));
+    }
+    if let Some(q) = &filter.q {
+        let pattern = super::like_pattern(q);
+        query = query.filter(
+            departments::name
+                .ilike(pattern.clone())
+                .or(departments::short_name.ilike(pattern)),
+        );
+    }
+    paged!(query, page,
+        id: departments::id, updated_at: departments::updated_at, deleted_at: departments::deleted_at,
+        Name => departments::name)
+    .load(conn)
+    .await
+}
+
+super::record_queries!(departments, Department, DepartmentFields, DepartmentId);
+
+#[derive(Insertable)]
+#[diesel(table_name = departments)]
+struct NewDepartmentRow {
+    id: DepartmentId,
+    district_id: DistrictId,
+    #[diesel(embed)]
+    fields: DepartmentFields,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn insert(
+    conn: &mut AsyncPgConnection,
+    district_id: DistrictId,
+    fields: DepartmentFields,
+) -> QueryResult<Department> {
+    diesel::insert_into(departments::table)
+        .values(NewDepartmentRow {
+            id: DepartmentId::generate(),
+            district_id,
+            fields,
+        })
+        .returning(Department::as_returning())
+        .get_result(conn)
+        .await
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn soft_delete(conn: &mut AsyncPgConnection, id: DepartmentId) -> QueryResult<()> {
+    diesel::update(departments::table.find(id))
+        .set(departments::deleted_at.eq(super::now()))
+        .execute(conn)
+        .await
+        .map(drop)
+}

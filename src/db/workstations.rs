@@ -1,0 +1,335 @@
+//! Queries on workstations and their members.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use crate::db::pagination::{CursorValue, Order, PageRequest, PageRow, paged};
+use crate::db::schema::{activities, members, workstation_members, workstations};
+use crate::domain::ids::{DistrictId, MemberId, WorkstationId};
+use crate::domain::kinds::WorkstationKind;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = workstations, check_for_backend(diesel::pg::Pg))]
+pub struct Workstation {
+    pub id: WorkstationId,
+    pub district_id: DistrictId,
+    pub name: String,
+    pub kind: WorkstationKind,
+    pub street: Option<String>,
+    pub address: Option<String>,
+    pub opened_on: Option<NaiveDate>,
+    pub convenor_member_id: Option<MemberId>,
+    pub description: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// The fields a client sets (the district is fixed at creation).
+#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[diesel(table_name = workstations, treat_none_as_null = true)]
+pub struct WorkstationFields {
+    pub name: String,
+    pub kind: WorkstationKind,
+    pub street: Option<String>,
+    pub address: Option<String>,
+    pub opened_on: Option<NaiveDate>,
+    pub convenor_member_id: Option<MemberId>,
+    pub description: Option<String>,
+}
+
+impl Workstation {
+    pub fn fields(&self) -> WorkstationFields {
+        WorkstationFields {
+            name: self.name.clone(),
+            kind: self.kind,
+            street: self.street.clone(),
+            address: self.address.clone(),
+            opened_on: self.opened_on,
+            convenor_member_id: self.convenor_member_id,
+            description: self.description.clone(),
+        }
+    }
+}
+
+impl PageRow for Workstation {
+    fn row_id(&self) -> uuid::Uuid {
+        self.id.0
+    }
+    fn deleted_at(&self) -> Option<DateTime<Utc>> {
+        self.deleted_at
+    }
+    fn sort_value(&self, order: Order) -> CursorValue {
+        match order {
+            Order::UpdatedAt => CursorValue::Time(self.updated_at),
+            Order::Name => CursorValue::Text(self.name.clone()),
+            _ => CursorValue::None,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct WorkstationFilter {
+    pub district_id: Option<DistrictId>,
+    pub district_code: Option<String>,
+    pub kind: Option<WorkstationKind>,
+    pub street: Option<String>,
+    /// Only workstations this member belongs to.
+    pub member_id: Option<MemberId>,
+    /// Text in the name or address.
+    pub q: Option<String>,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    filter: &WorkstationFilter,
+    page: &PageRequest,
+) -> QueryResult<Vec<Workstation>> {
+    let mut query = workstations::table
+        .select(Workstation::as_select())
+        .into_boxed();
+    if let Some(district_id) = filter.district_id {
+        query = query.filter(workstations::district_id.eq(district_id));
+    }
+    if let Some(code) = &filter.district_code {
+        query = query
+            .filter(workstations::district_id.eq_any(super::districts::ids_by_code(code.clone())));
+    }
+    if let Some(kind) = filter.kind {
+        query = query.filter(workstations::kind.eq(kind));
+    }
+    if let Some(street) = &filter.street {
+        query = query.filter(workstations::street.eq(street.clone()));
+    }
+    if let Some(member_id) = filter.member_id {
+        query = query.filter(
+            workstations::id.eq_any(
+                workstation_members::table
+                    .select(workstation_members::workstation_id)
+                    .filter(workstation_members::member_id.eq(member_id)),
+            ),
+        );
+    }
+    if let Some(q) = &filter.q {
+        let pattern = super::like_pattern(q);
+        query = query.filter(
+            workstations::name
+                .ilike(pattern.clone())
+                .or(workstations::address.ilike(pattern)),
+        );
+    }
+    paged!(query, page,
+        id: workstations::id, updated_at: workstations::updated_at, deleted_at: workstations::deleted_at,
+        Name => workstations::name)
+    .load(conn)
+    .await
+}
+
+super::record_queries!(workstations, Workstation, WorkstationFields, WorkstationId);
+
+/// A live workstation, locked against deletion until the transaction ends; `None` if
+/// there is no such workstation. For writes that attach records to it.
+#[tracing::instrument(skip_all)]
+pub async fn find_for_reference(
+    conn: &mut AsyncPgConnection,
+    id: WorkstationId,
+) -> QueryResult<Option<Workstation>> {
+    workstations::table
+        .select(Workstation::as_select())
+        .filter(workstations::id.eq(id))
+        .filter(workstations::deleted_at.is_null())
+        .for_key_share()
+        .first(conn)
+        .await
+        .optional()
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = workstations)]
+struct NewWorkstationRow {
+    id: WorkstationId,
+    district_id: DistrictId,
+    #[diesel(embed)]
+    fields: WorkstationFields,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn insert(
+    conn: &mut AsyncPgConnection,
+    district_id: DistrictId,
+    fields: WorkstationFields,
+) -> QueryResult<Workstation> {
+    diesel::insert_into(workstations::table)
+        .values(NewWorkstationRow {
+            id: WorkstationId::generate(),
+            district_id,
+            fields,
+        })
+        .returning(Workstation::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// How many live activities a workstation has.
+#[tracing::instrument(skip_all)]
+pub async fn activity_count(conn: &mut AsyncPgConnection, id: WorkstationId) -> QueryResult<i64> {
+    activities::table
+        .filter(activities::workstation_id.eq(id))
+        .filter(activities::deleted_at.is_null())
+        .count()
+        .get_result(conn)
+        .await
+}
+
+/// Deletes a workstation and its member list.
+#[tracing::instrument(skip_all)]
+pub async fn soft_delete(conn: &mut AsyncPgConnection, id: WorkstationId) -> QueryResult<()> {
+    diesel::delete(workstation_members::table.filter(workstation_members::workstation_id.eq(id)))
+        .execute(conn)
+        .await?;
+    diesel::update(workstations::table.find(id))
+        .set(workstations::deleted_at.eq(super::now()))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// The member ids of each of `ids`, in member id order.
+#[tracing::instrument(skip_all)]
+pub async fn member_ids(
+    conn: &mut AsyncPgConnection,
+    ids: &[WorkstationId],
+) -> QueryResult<HashMap<WorkstationId, Vec<MemberId>>> {
+    let pairs: Vec<(WorkstationId, MemberId)> = workstation_members::table
+        .select((
+            workstation_members::workstation_id,
+            workstation_members::member_id,
+        ))
+        .filter(workstation_members::workstation_id.eq_any(ids))
+        .order((
+            workstation_members::workstation_id,
+            workstation_members::member_id,
+        ))
+        .load(conn)
+        .await?;
+    let mut map: HashMap<WorkstationId, Vec<MemberId>> = HashMap::new();
+    for (workstation, member) in pairs {
+        map.entry(workstation).or_default().push(member);
+    }
+    Ok(map)
+}
+
+/// A member's place in a workstation, with who the member is.
+#[derive(Debug, Clone, Queryable)]
+pub struct Membership {
+    pub workstation_id: WorkstationId,
+    pub member_id: MemberId,
+    pub added_at: DateTime<Utc>,
+    pub member_no: String,
+    pub name: String,
+}
+
+fn memberships() -> diesel::dsl::Select<
+    diesel::dsl::InnerJoin<workstation_members::table, members::table>,
+    (
+        workstation_members::workstation_id,
+        workstation_members::member_id,
+        workstation_members::added_at,
+        members::member_no,
+        members::name,
+    ),
+> {
+    workstation_members::table
+        .inner_join(members::table)
+        .select((
+            workstation_members::workstation_id,
+            workstation_members::member_id,
+            workstation_members::added_at,
+            members::member_no,
+            members::name,
+        ))
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn list_members(
+    conn: &mut AsyncPgConnection,
+    id: WorkstationId,
+) -> QueryResult<Vec<Membership>> {
+    memberships()
+        .filter(workstation_members::workstation_id.eq(id))
+        .order(workstation_members::member_id)
+        .load(conn)
+        .await
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn find_member(
+    conn: &mut AsyncPgConnection,
+    id: WorkstationId,
+    member: MemberId,
+) -> QueryResult<Membership> {
+    memberships()
+        .filter(workstation_members::workstation_id.eq(id))
+        .filter(workstation_members::member_id.eq(member))
+        .first(conn)
+        .await
+}
+
+/// Adds a member; `false` if they already belonged. Either way the answer's membership
+/// is current. A change touches the workstation.
+#[tracing::instrument(skip_all)]
+pub async fn add_member(
+    conn: &mut AsyncPgConnection,
+    workstation: &Workstation,
+    member: MemberId,
+) -> QueryResult<bool> {
+    let added = diesel::insert_into(workstation_members::table)
+        .values((
+            workstation_members::workstation_id.eq(workstation.id),
+            workstation_members::member_id.eq(member),
+            workstation_members::district_id.eq(workstation.district_id),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?
+        > 0;
+    if added {
+        touch(conn, workstation.id).await?;
+    }
+    Ok(added)
+}
+
+/// Removes a member; `false` if they did not belong.
+#[tracing::instrument(skip_all)]
+pub async fn remove_member(
+    conn: &mut AsyncPgConnection,
+    workstation: WorkstationId,
+    member: MemberId,
+) -> QueryResult<bool> {
+    let removed = diesel::delete(
+        workstation_members::table
+            .filter(workstation_members::workstation_id.eq(workstation))
+            .filter(workstation_members::member_id.eq(member)),
+    )
+    .execute(conn)
+    .await?
+        > 0;
+    if removed {
+        touch(conn, workstation).await?;
+    }
+    Ok(removed)
+}
+
+/// Marks the workstation changed (new version, into the change feed).
+async fn touch(conn: &mut AsyncPgConnection, id: WorkstationId) -> QueryResult<()> {
+    diesel::update(workstations::table.find(id))
+        .set(workstations::updated_at.eq(super::now_not_null()))
+        .execute(conn)
+        .await
+        .map(drop)
+}
