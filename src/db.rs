@@ -194,7 +194,8 @@ pub fn now_not_null() -> diesel::expression::SqlLiteral<diesel::sql_types::Times
 }
 
 /// The queries every district-owned record has: a live record by id, the same locked
-/// for a change until the transaction ends, and a full update of its client-set fields.
+/// for a change until the transaction ends, a full update of its client-set fields, and
+/// the soft delete.
 macro_rules! record_queries {
     ($table:ident, $row:ty, $fields:ty, $id:ty) => {
         /// A live record by id.
@@ -237,6 +238,19 @@ macro_rules! record_queries {
                 .returning(<$row>::as_returning())
                 .get_result(conn)
                 .await
+        }
+
+        /// Marks the record deleted; it stays in the change feed as a tombstone.
+        #[tracing::instrument(skip_all)]
+        pub async fn mark_deleted(
+            conn: &mut diesel_async::AsyncPgConnection,
+            id: $id,
+        ) -> diesel::QueryResult<()> {
+            diesel::update($table::table.find(id))
+                .set($table::deleted_at.eq($crate::db::now()))
+                .execute(conn)
+                .await
+                .map(drop)
         }
     };
 }

@@ -444,7 +444,7 @@ async fn delete_activity(
     conn.transaction(async move |conn| {
         let current = db::lock(conn, id).await.map_err(not_found_as("activity"))?;
         condition.check(current.version)?;
-        Ok::<_, ApiError>(db::soft_delete(conn, id).await?)
+        Ok::<_, ApiError>(db::mark_deleted(conn, id).await?)
     })
     .await?;
     Ok(no_content())

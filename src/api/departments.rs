@@ -19,7 +19,7 @@ use crate::db::departments::{self as db, DepartmentFields, DepartmentFilter};
 use crate::domain::ids::{DepartmentId, DistrictId};
 use crate::domain::kinds::DepartmentKind;
 use crate::domain::values;
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, Problem, not_found_as};
 
 pub fn configure(config: &mut ServiceConfig) {
     config.service(
@@ -179,13 +179,6 @@ async fn list_departments(
     Ok(web::Json(page(rows, &request, DepartmentView::from)))
 }
 
-fn not_found(error: diesel::result::Error) -> ApiError {
-    match error {
-        diesel::result::Error::NotFound => ApiError::not_found("department"),
-        other => other.into(),
-    }
-}
-
 /// Get a department.
 #[utoipa::path(
     tag = "departments",
@@ -205,7 +198,7 @@ async fn get_department(
     let mut conn = pool.get().await?;
     let department = db::find(&mut conn, path.into_inner())
         .await
-        .map_err(not_found)?;
+        .map_err(not_found_as("department"))?;
     Ok(read_response(&DepartmentView::from(department), &condition))
 }
 
@@ -266,7 +259,9 @@ async fn update_department(
     let mut conn = pool.get().await?;
     let department = conn
         .transaction(async move |conn| {
-            let current = db::lock(conn, id).await.map_err(not_found)?;
+            let current = db::lock(conn, id)
+                .await
+                .map_err(not_found_as("department"))?;
             condition.check(current.version)?;
             let mut checks = Checks::default();
             let fields = merge(&mut checks, patch, Some(&current.fields()));
@@ -296,9 +291,11 @@ async fn delete_department(
     let id = path.into_inner();
     let mut conn = pool.get().await?;
     conn.transaction(async move |conn| {
-        let current = db::lock(conn, id).await.map_err(not_found)?;
+        let current = db::lock(conn, id)
+            .await
+            .map_err(not_found_as("department"))?;
         condition.check(current.version)?;
-        Ok::<_, ApiError>(db::soft_delete(conn, id).await?)
+        Ok::<_, ApiError>(db::mark_deleted(conn, id).await?)
     })
     .await?;
     Ok(no_content())

@@ -17,7 +17,7 @@ use crate::db::DbPool;
 use crate::db::districts::{self as db, DistrictFields, DistrictFilter, DistrictKey};
 use crate::domain::ids::DistrictId;
 use crate::domain::values::{self, DistrictCode};
-use crate::error::ApiError;
+use crate::error::{ApiError, not_found_as};
 
 pub fn configure(config: &mut ServiceConfig) {
     config.service(
@@ -220,15 +220,10 @@ async fn get_district(
 ) -> Result<HttpResponse, ApiError> {
     let key = district_key(&path.into_inner());
     let mut conn = pool.get().await?;
-    let district = db::find(&mut conn, &key).await.map_err(not_found)?;
+    let district = db::find(&mut conn, &key)
+        .await
+        .map_err(not_found_as("district"))?;
     Ok(read_response(&DistrictView::from(district), &condition))
-}
-
-fn not_found(error: diesel::result::Error) -> ApiError {
-    match error {
-        diesel::result::Error::NotFound => ApiError::not_found("district"),
-        other => other.into(),
-    }
 }
 
 /// Create a district.
@@ -280,7 +275,9 @@ async fn update_district(
     let mut conn = pool.get().await?;
     let district = conn
         .transaction(async move |conn| {
-            let current = db::lock(conn, &key).await.map_err(not_found)?;
+            let current = db::lock(conn, &key)
+                .await
+                .map_err(not_found_as("district"))?;
             condition.check(current.version)?;
             let fields = merge(patch, Some(current.fields()))?;
             Ok::<_, ApiError>(db::update(conn, current.id, &fields).await?)
@@ -312,7 +309,9 @@ async fn delete_district(
     let key = district_key(&path.into_inner());
     let mut conn = pool.get().await?;
     conn.transaction(async move |conn| {
-        let current = db::lock(conn, &key).await.map_err(not_found)?;
+        let current = db::lock(conn, &key)
+            .await
+            .map_err(not_found_as("district"))?;
         condition.check(current.version)?;
         let (members, departments, workstations) = db::dependents(conn, current.id).await?;
         if members + departments + workstations > 0 {

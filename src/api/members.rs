@@ -20,7 +20,7 @@ use crate::db::reference::MemberCodes;
 use crate::domain::ids::{DistrictId, MemberId};
 use crate::domain::kinds::{Gender, MemberStatus};
 use crate::domain::values;
-use crate::error::{ApiError, Problem};
+use crate::error::{ApiError, Problem, not_found_as};
 
 pub fn configure(config: &mut ServiceConfig) {
     config.service(
@@ -394,13 +394,6 @@ async fn list_members(
     Ok(web::Json(page(rows, &request, MemberView::from)))
 }
 
-fn not_found(error: diesel::result::Error) -> ApiError {
-    match error {
-        diesel::result::Error::NotFound => ApiError::not_found("member"),
-        other => other.into(),
-    }
-}
-
 /// Get a member.
 #[utoipa::path(
     tag = "members",
@@ -420,7 +413,7 @@ async fn get_member(
     let mut conn = pool.get().await?;
     let member = db::find(&mut conn, path.into_inner())
         .await
-        .map_err(not_found)?;
+        .map_err(not_found_as("member"))?;
     Ok(read_response(&MemberView::from(member), &condition))
 }
 
@@ -481,7 +474,7 @@ async fn update_member(
     let mut conn = pool.get().await?;
     let member = conn
         .transaction(async move |conn| {
-            let current = db::lock(conn, id).await.map_err(not_found)?;
+            let current = db::lock(conn, id).await.map_err(not_found_as("member"))?;
             condition.check(current.version)?;
             let codes = crate::db::reference::member_codes(conn).await?;
             let mut checks = Checks::default();
@@ -518,7 +511,7 @@ async fn delete_member(
     let id = path.into_inner();
     let mut conn = pool.get().await?;
     conn.transaction(async move |conn| {
-        let current = db::lock(conn, id).await.map_err(not_found)?;
+        let current = db::lock(conn, id).await.map_err(not_found_as("member"))?;
         condition.check(current.version)?;
         Ok::<_, ApiError>(db::soft_delete(conn, id).await?)
     })

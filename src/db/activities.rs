@@ -149,12 +149,3 @@ pub async fn insert(
         .get_result(conn)
         .await
 }
-
-#[tracing::instrument(skip_all)]
-pub async fn soft_delete(conn: &mut AsyncPgConnection, id: ActivityId) -> QueryResult<()> {
-    diesel::update(activities::table.find(id))
-        .set(activities::deleted_at.eq(super::now()))
-        .execute(conn)
-        .await
-        .map(drop)
-}

@@ -128,12 +128,3 @@ pub async fn insert(
         .get_result(conn)
         .await
 }
-
-#[tracing::instrument(skip_all)]
-pub async fn soft_delete(conn: &mut AsyncPgConnection, id: DepartmentId) -> QueryResult<()> {
-    diesel::update(departments::table.find(id))
-        .set(departments::deleted_at.eq(super::now()))
-        .execute(conn)
-        .await
-        .map(drop)
-}

@@ -208,23 +208,10 @@ pub async fn soft_delete(conn: &mut AsyncPgConnection, id: MemberId) -> QueryRes
             .returning(workstation_members::workstation_id)
             .get_results(conn)
             .await?;
-    diesel::update(
-        workstations::table.filter(
-            workstations::id
-                .eq_any(&stations)
-                .and(workstations::deleted_at.is_null()),
-        ),
-    )
-    .set(workstations::updated_at.eq(super::now_not_null()))
-    .execute(conn)
-    .await?;
+    super::workstations::touch(conn, &stations).await?;
     diesel::update(workstations::table.filter(workstations::convenor_member_id.eq(id)))
         .set(workstations::convenor_member_id.eq(None::<MemberId>))
         .execute(conn)
         .await?;
-    diesel::update(members::table.find(id))
-        .set(members::deleted_at.eq(super::now()))
-        .execute(conn)
-        .await
-        .map(drop)
+    mark_deleted(conn, id).await
 }

@@ -192,11 +192,7 @@ pub async fn soft_delete(conn: &mut AsyncPgConnection, id: WorkstationId) -> Que
     diesel::delete(workstation_members::table.filter(workstation_members::workstation_id.eq(id)))
         .execute(conn)
         .await?;
-    diesel::update(workstations::table.find(id))
-        .set(workstations::deleted_at.eq(super::now()))
-        .execute(conn)
-        .await
-        .map(drop)
+    mark_deleted(conn, id).await
 }
 
 /// The member ids of each of `ids`, in member id order.
@@ -234,16 +230,8 @@ pub struct Membership {
     pub name: String,
 }
 
-fn memberships() -> diesel::dsl::Select<
-    diesel::dsl::InnerJoin<workstation_members::table, members::table>,
-    (
-        workstation_members::workstation_id,
-        workstation_members::member_id,
-        workstation_members::added_at,
-        members::member_no,
-        members::name,
-    ),
-> {
+#[diesel::dsl::auto_type]
+fn memberships() -> _ {
     workstation_members::table
         .inner_join(members::table)
         .select((
@@ -299,7 +287,7 @@ pub async fn add_member(
         .await?
         > 0;
     if added {
-        touch(conn, workstation.id).await?;
+        touch(conn, &[workstation.id]).await?;
     }
     Ok(added)
 }
@@ -320,14 +308,14 @@ pub async fn remove_member(
     .await?
         > 0;
     if removed {
-        touch(conn, workstation).await?;
+        touch(conn, &[workstation]).await?;
     }
     Ok(removed)
 }
 
-/// Marks the workstation changed (new version, into the change feed).
-async fn touch(conn: &mut AsyncPgConnection, id: WorkstationId) -> QueryResult<()> {
-    diesel::update(workstations::table.find(id))
+/// Marks workstations changed (new version, into the change feed).
+pub async fn touch(conn: &mut AsyncPgConnection, ids: &[WorkstationId]) -> QueryResult<()> {
+    diesel::update(workstations::table.filter(workstations::id.eq_any(ids)))
         .set(workstations::updated_at.eq(super::now_not_null()))
         .execute(conn)
         .await
