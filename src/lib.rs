@@ -7,6 +7,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod openapi;
+pub mod seed;
 pub mod telemetry;
 
 use std::net::TcpListener;

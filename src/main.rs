@@ -21,6 +21,8 @@ enum Command {
     Migrate,
     /// Print the OpenAPI document to stdout.
     Openapi,
+    /// Load the demo data of the six Beijing districts (running it again changes nothing).
+    SeedDemo,
 }
 
 #[actix_web::main]
@@ -44,6 +46,7 @@ async fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&config).await,
         Command::Migrate => migrate(&config).await,
+        Command::SeedDemo => seed_demo(&config).await,
         Command::Openapi => Ok(()),
     };
     match result {
@@ -69,6 +72,16 @@ async fn migrate(config: &Config) -> Result<(), AnyError> {
     db::ensure_database(&config.database_url).await?;
     let applied = db::run_migrations(&config.database_url).await?;
     println!("applied {} migration(s)", applied.len());
+    Ok(())
+}
+
+async fn seed_demo(config: &Config) -> Result<(), AnyError> {
+    use diesel_async::{AsyncConnection, AsyncPgConnection};
+    db::ensure_database(&config.database_url).await?;
+    db::run_migrations(&config.database_url).await?;
+    let mut conn = AsyncPgConnection::establish(&config.database_url).await?;
+    let report = cppcc_api::seed::seed_demo(&mut conn).await?;
+    println!("{report}");
     Ok(())
 }
 

@@ -5,4 +5,6 @@ mod departments;
 mod districts;
 mod helpers;
 mod members;
+mod openapi;
+mod seed;
 mod workstations;

@@ -1,0 +1,94 @@
+//! The committed `openapi/openapi.json` is the contract integrators generate clients from:
+//! it must be exactly what the code generates and what the server serves.
+
+use serde_json::Value;
+
+use crate::helpers::spawn_app;
+
+fn committed() -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi/openapi.json");
+    let text = std::fs::read_to_string(&path).expect("openapi/openapi.json exists");
+    serde_json::from_str(&text).expect("openapi/openapi.json is JSON")
+}
+
+#[test]
+fn the_committed_spec_is_what_the_code_generates() {
+    let generated = serde_json::to_value(cppcc_api::openapi::document()).unwrap();
+    assert!(
+        generated == committed(),
+        "openapi/openapi.json is stale: regenerate it with \
+         `cargo run -- openapi > openapi/openapi.json`"
+    );
+}
+
+#[tokio::test]
+async fn the_server_serves_the_committed_spec() {
+    let app = spawn_app().await;
+    let served: Value = app.get("/openapi.json").await.json().await.unwrap();
+    assert_eq!(served, committed());
+}
+
+#[test]
+fn every_operation_has_an_id_a_tag_a_summary_and_its_error_answers() {
+    let spec = committed();
+    let paths = spec["paths"].as_object().unwrap();
+    let mut operation_ids = Vec::new();
+    for (path, item) in paths {
+        for (method, operation) in item.as_object().unwrap() {
+            let id = operation["operationId"].as_str().unwrap_or_default();
+            assert!(!id.is_empty(), "{method} {path} has an operationId");
+            operation_ids.push(id.to_owned());
+            assert_eq!(
+                operation["tags"].as_array().map(Vec::len),
+                Some(1),
+                "{id} has one tag"
+            );
+            assert!(operation["summary"].is_string(), "{id} has a summary");
+            let responses = operation["responses"].as_object().unwrap();
+            if path.starts_with("/api/") {
+                for status in ["500", "503"] {
+                    assert!(responses.contains_key(status), "{id} documents {status}");
+                }
+                if operation.get("requestBody").is_some() {
+                    for status in ["400", "413", "415", "422"] {
+                        assert!(responses.contains_key(status), "{id} documents {status}");
+                    }
+                }
+                if path.contains('{') {
+                    assert!(responses.contains_key("404"), "{id} documents 404");
+                }
+                if method == "patch" || method == "delete" {
+                    assert!(responses.contains_key("412"), "{id} documents 412");
+                }
+            }
+        }
+    }
+    let mut unique = operation_ids.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(
+        unique.len(),
+        operation_ids.len(),
+        "operation ids are unique"
+    );
+}
+
+#[test]
+fn every_schema_reference_resolves() {
+    let spec = committed();
+    let schemas = spec["components"]["schemas"].as_object().unwrap();
+    let mut stack = vec![&spec];
+    while let Some(value) = stack.pop() {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(reference)) = map.get("$ref") {
+                    let name = reference.trim_start_matches("#/components/schemas/");
+                    assert!(schemas.contains_key(name), "{reference} is defined");
+                }
+                stack.extend(map.values());
+            }
+            Value::Array(items) => stack.extend(items),
+            _ => {}
+        }
+    }
+}
