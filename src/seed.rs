@@ -410,7 +410,7 @@ async fn seed_member(
             "secretary_general".to_owned(),
             "standing_committee".to_owned(),
         ],
-        _ if index % 5 == 0 => vec!["standing_committee".to_owned()],
+        _ if index.is_multiple_of(5) => vec!["standing_committee".to_owned()],
         _ => vec!["member".to_owned()],
     };
     let fields = MemberFields {
@@ -420,7 +420,7 @@ async fn seed_member(
             SURNAMES[(index + salt) % SURNAMES.len()],
             GIVEN_NAMES[(index * 7 + salt) % GIVEN_NAMES.len()]
         ),
-        gender: Some(if index % 2 == 0 {
+        gender: Some(if index.is_multiple_of(2) {
             Gender::Male
         } else {
             Gender::Female
@@ -519,7 +519,7 @@ async fn seed_online_activities(
         return Ok(());
     };
     for number in 0..count {
-        let (kind, title) = if number % 2 == 0 {
+        let (kind, title) = if number.is_multiple_of(2) {
             (
                 ActivityKind::Salon,
                 format!("网上{}站在线沙龙第{}期", station_number + 1, number / 2 + 1),
