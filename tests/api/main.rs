@@ -6,5 +6,6 @@ mod districts;
 mod helpers;
 mod members;
 mod openapi;
+mod operations;
 mod seed;
 mod workstations;

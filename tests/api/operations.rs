@@ -1,0 +1,175 @@
+//! Operations: losing the database, starting without one, logs.
+
+use std::process::Command;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+
+use crate::helpers::{spawn_app_with, with_database};
+
+/// Cuts the service off its database: no new connections, existing ones killed.
+async fn cut_off(admin: &tokio_postgres::Client, name: &str) {
+    admin
+        .batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
+        .await
+        .unwrap();
+    admin
+        .execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+            &[&name],
+        )
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_lost_database_is_a_503_with_retry_after_and_the_service_recovers() {
+    let app = spawn_app_with(|config| config.pool_timeout = Duration::from_secs(1)).await;
+    app.district("xicheng").await;
+    let name = app.database_url.rsplit('/').next().unwrap().to_owned();
+    let (admin, connection) = tokio_postgres::connect(
+        &with_database(&app.database_url, "postgres"),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .unwrap();
+    tokio::spawn(connection);
+    cut_off(&admin, &name).await;
+
+    for path in ["/api/v1/districts", "/api/v1/districts/xicheng", "/readyz"] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE, "{path}");
+        assert!(response.headers().contains_key("retry-after"), "{path}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+    }
+    assert_eq!(
+        app.get("/healthz").await.status(),
+        StatusCode::OK,
+        "the process lives"
+    );
+
+    admin
+        .batch_execute(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
+        .await
+        .unwrap();
+    let mut recovered = false;
+    for _ in 0..20 {
+        if app.get("/api/v1/districts/xicheng").await.status() == StatusCode::OK {
+            recovered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(recovered, "the service reconnects by itself");
+    assert_eq!(app.get("/readyz").await.status(), StatusCode::OK);
+}
+
+#[test]
+fn an_unreachable_database_at_start_is_one_clear_line_and_a_failure_exit() {
+    let output = Command::new(env!("CARGO_BIN_EXE_cppcc-api"))
+        .arg("serve")
+        .env(
+            "DATABASE_URL",
+            "postgres://someone:secret@127.0.0.1:1/cppcc",
+        )
+        .env("BIND_ADDR", "127.0.0.1:0")
+        .output()
+        .expect("the binary runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let last = stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with(
+            "error: cannot connect to the database at postgres://someone:***@127.0.0.1:1/cppcc"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("secret"),
+        "the password is hidden: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn the_openapi_subcommand_prints_the_committed_document() {
+    let output = Command::new(env!("CARGO_BIN_EXE_cppcc-api"))
+        .arg("openapi")
+        .output()
+        .expect("the binary runs");
+    assert!(output.status.success());
+    let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let committed: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(printed, committed);
+}
+
+#[tokio::test]
+async fn the_binary_logs_one_access_line_per_request_and_stops_cleanly_on_sigterm() {
+    // A database of its own, prepared by a test app, then served by the real binary.
+    let app = spawn_app_with(|_| {}).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cppcc-api"))
+        .arg("serve")
+        .env("DATABASE_URL", &app.database_url)
+        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}/api/v1/districts");
+    let mut answered = false;
+    for _ in 0..100 {
+        if let Ok(response) = app
+            .client
+            .get(&url)
+            .header("X-Request-Id", "probe-42")
+            .send()
+            .await
+        {
+            assert_eq!(response.status(), StatusCode::OK);
+            answered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(answered, "the binary serves");
+    let pid = child.id().unwrap().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("the service stops within 30 s")
+        .unwrap();
+    assert!(output.status.success(), "SIGTERM is a clean stop");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let access: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| line["message"] == "request served")
+        .collect();
+    let probe = access
+        .iter()
+        .find(|line| line["span"]["request_id"] == "probe-42")
+        .unwrap_or_else(|| panic!("no access line for the probe in {stderr}"));
+    assert_eq!(probe["status"], 200);
+    assert_eq!(probe["span"]["method"], "GET");
+    assert_eq!(probe["span"]["path"], "/api/v1/districts");
+    assert!(probe["latency_ms"].is_number());
+}
