@@ -119,7 +119,7 @@ async fn the_binary_logs_one_access_line_per_request_and_stops_cleanly_on_sigter
         .local_addr()
         .unwrap()
         .port();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cppcc-api"))
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cppcc-api"))
         .arg("serve")
         .env("DATABASE_URL", &app.database_url)
         .env("BIND_ADDR", format!("127.0.0.1:{port}"))
