@@ -1,0 +1,25 @@
+# Build stage: compile the release binary. Dependencies are built in their own layer so a
+# change to the service's code does not rebuild them.
+FROM rust:1.95-bookworm AS build
+WORKDIR /app
+COPY Cargo.toml Cargo.lock ./
+RUN mkdir -p src tests/api && echo 'fn main() {}' > src/main.rs \
+    && touch src/lib.rs tests/api/main.rs \
+    && cargo build --release --locked \
+    && rm -rf src
+COPY migrations migrations
+COPY src src
+RUN touch src/main.rs src/lib.rs && cargo build --release --locked
+
+# Runtime stage: the binary alone on a slim Debian, as an unprivileged user.
+FROM debian:bookworm-slim
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ca-certificates \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 cppcc
+COPY --from=build /app/target/release/cppcc-api /usr/local/bin/cppcc-api
+USER cppcc
+ENV BIND_ADDR=0.0.0.0:8080 LOG_FORMAT=json
+EXPOSE 8080
+ENTRYPOINT ["cppcc-api"]
+CMD ["serve"]
