@@ -4,7 +4,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::db::pagination::{CursorValue, Order, PageRequest, PageRow, paged};
+use crate::db::pagination::{PageRequest, page_row, paged};
 use crate::db::schema::activities;
 use crate::domain::ids::{ActivityId, DistrictId, MemberId, WorkstationId};
 use crate::domain::kinds::ActivityKind;
@@ -55,20 +55,7 @@ impl Activity {
     }
 }
 
-impl PageRow for Activity {
-    fn row_id(&self) -> uuid::Uuid {
-        self.id.0
-    }
-    fn deleted_at(&self) -> Option<DateTime<Utc>> {
-        self.deleted_at
-    }
-    fn sort_value(&self, order: Order) -> CursorValue {
-        match order {
-            Order::UpdatedAt => CursorValue::Time(self.updated_at),
-            _ => CursorValue::None,
-        }
-    }
-}
+page_row!(Activity);
 
 #[derive(Debug, Default)]
 pub struct ActivityFilter {

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::db::pagination::{CursorValue, Order, PageRequest, PageRow, paged};
+use crate::db::pagination::{PageRequest, page_row, paged};
 use crate::db::schema::departments;
 use crate::domain::ids::{DepartmentId, DistrictId};
 use crate::domain::kinds::DepartmentKind;
@@ -42,21 +42,7 @@ impl Department {
     }
 }
 
-impl PageRow for Department {
-    fn row_id(&self) -> uuid::Uuid {
-        self.id.0
-    }
-    fn deleted_at(&self) -> Option<DateTime<Utc>> {
-        self.deleted_at
-    }
-    fn sort_value(&self, order: Order) -> CursorValue {
-        match order {
-            Order::UpdatedAt => CursorValue::Time(self.updated_at),
-            Order::Name => CursorValue::Text(self.name.clone()),
-            _ => CursorValue::None,
-        }
-    }
-}
+page_row!(Department, Name => name);
 
 #[derive(Debug, Default)]
 pub struct DepartmentFilter {

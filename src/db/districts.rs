@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::db::pagination::{CursorValue, Order, PageRequest, PageRow, paged};
+use crate::db::pagination::{PageRequest, page_row, paged};
 use crate::db::schema::{departments, districts, members, workstations};
 use crate::domain::ids::DistrictId;
 
@@ -43,21 +43,7 @@ impl District {
     }
 }
 
-impl PageRow for District {
-    fn row_id(&self) -> uuid::Uuid {
-        self.id.0
-    }
-    fn deleted_at(&self) -> Option<DateTime<Utc>> {
-        self.deleted_at
-    }
-    fn sort_value(&self, order: Order) -> CursorValue {
-        match order {
-            Order::UpdatedAt => CursorValue::Time(self.updated_at),
-            Order::Name => CursorValue::Text(self.name.clone()),
-            _ => CursorValue::None,
-        }
-    }
-}
+page_row!(District, Name => name);
 
 /// How a client names a district: by id or by code.
 #[derive(Debug, Clone)]

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::db::pagination::{CursorValue, Order, PageRequest, PageRow, paged};
+use crate::db::pagination::{PageRequest, page_row, paged};
 use crate::db::schema::{members, workstation_members, workstations};
 use crate::domain::ids::{DistrictId, MemberId};
 use crate::domain::kinds::{Gender, MemberStatus};
@@ -72,22 +72,7 @@ impl Member {
     }
 }
 
-impl PageRow for Member {
-    fn row_id(&self) -> uuid::Uuid {
-        self.id.0
-    }
-    fn deleted_at(&self) -> Option<DateTime<Utc>> {
-        self.deleted_at
-    }
-    fn sort_value(&self, order: Order) -> CursorValue {
-        match order {
-            Order::UpdatedAt => CursorValue::Time(self.updated_at),
-            Order::Name => CursorValue::Text(self.name.clone()),
-            Order::MemberNo => CursorValue::Text(self.member_no.clone()),
-            Order::Created => CursorValue::None,
-        }
-    }
-}
+page_row!(Member, Name => name, MemberNo => member_no);
 
 #[derive(Debug, Default)]
 pub struct MemberFilter {

@@ -122,6 +122,35 @@ pub trait PageRow {
     fn sort_value(&self, order: Order) -> CursorValue;
 }
 
+/// Implements [`PageRow`] for a row with `id`, `updated_at` and `deleted_at`, sortable by
+/// the given text columns besides creation and change order.
+macro_rules! page_row {
+    ($row:ty $(, $order:ident => $field:ident)* $(,)?) => {
+        impl $crate::db::pagination::PageRow for $row {
+            fn row_id(&self) -> uuid::Uuid {
+                self.id.0
+            }
+
+            fn deleted_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+                self.deleted_at
+            }
+
+            fn sort_value(
+                &self,
+                order: $crate::db::pagination::Order,
+            ) -> $crate::db::pagination::CursorValue {
+                use $crate::db::pagination::{CursorValue, Order};
+                match order {
+                    Order::UpdatedAt => CursorValue::Time(self.updated_at),
+                    $(Order::$order => CursorValue::Text(self.$field.clone()),)*
+                    _ => CursorValue::None,
+                }
+            }
+        }
+    };
+}
+pub(crate) use page_row;
+
 /// Applies visibility (`include_deleted`), the change-feed bound (`updated_since`), the
 /// keyset start and the order to a boxed query, and reads one row more than the page to
 /// know whether another page follows.

@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::db::pagination::{CursorValue, Order, PageRequest, PageRow, paged};
+use crate::db::pagination::{PageRequest, page_row, paged};
 use crate::db::schema::{activities, members, workstation_members, workstations};
 use crate::domain::ids::{DistrictId, MemberId, WorkstationId};
 use crate::domain::kinds::WorkstationKind;
@@ -56,21 +56,7 @@ impl Workstation {
     }
 }
 
-impl PageRow for Workstation {
-    fn row_id(&self) -> uuid::Uuid {
-        self.id.0
-    }
-    fn deleted_at(&self) -> Option<DateTime<Utc>> {
-        self.deleted_at
-    }
-    fn sort_value(&self, order: Order) -> CursorValue {
-        match order {
-            Order::UpdatedAt => CursorValue::Time(self.updated_at),
-            Order::Name => CursorValue::Text(self.name.clone()),
-            _ => CursorValue::None,
-        }
-    }
-}
+page_row!(Workstation, Name => name);
 
 #[derive(Debug, Default)]
 pub struct WorkstationFilter {

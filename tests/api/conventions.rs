@@ -237,46 +237,64 @@ async fn of_two_writers_holding_the_same_version_exactly_one_wins() {
     assert_eq!(current["version"], 2);
 }
 
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_cover_every_record_once_even_with_concurrent_inserts() {
     let app = spawn_app().await;
-    for index in 0..7 {
+    for index in 0..12 {
         app.district(&format!("d{index:02}")).await;
     }
+    // Another client keeps inserting while this one pages.
+    let writer = {
+        let client = app.client.clone();
+        let url = app.url("/api/v1/districts");
+        tokio::spawn(async move {
+            for index in 0..20 {
+                let body = json!({"code": format!("late{index:02}"), "name": format!("late{index:02}"), "term": 1});
+                let response = client.post(&url).json(&body).send().await.unwrap();
+                assert_eq!(response.status(), StatusCode::CREATED);
+                tokio::task::yield_now().await;
+            }
+        })
+    };
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
-    let mut inserted = 0;
     loop {
         let path = match &cursor {
-            Some(cursor) => format!("/api/v1/districts?limit=3&cursor={cursor}"),
-            None => "/api/v1/districts?limit=3".to_owned(),
+            Some(cursor) => format!("/api/v1/districts?limit=2&cursor={cursor}"),
+            None => "/api/v1/districts?limit=2".to_owned(),
         };
         let page: Value = app.get(&path).await.json().await.unwrap();
         for item in page["items"].as_array().unwrap() {
             seen.push(item["code"].as_str().unwrap().to_owned());
-        }
-        // Another client inserts while this one pages.
-        if inserted < 2 {
-            app.district(&format!("late{inserted}")).await;
-            inserted += 1;
         }
         match page["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_owned()),
             None => break,
         }
     }
+    writer.await.unwrap();
     let mut unique = seen.clone();
     unique.sort();
     unique.dedup();
     assert_eq!(unique.len(), seen.len(), "no record twice: {seen:?}");
-    for index in 0..7 {
+    for index in 0..12 {
         assert!(
             seen.contains(&format!("d{index:02}")),
             "d{index:02} missing from {seen:?}"
         );
     }
-    // Records created after the start come after it in creation order, so they are read too.
-    assert!(seen.contains(&"late0".to_owned()) && seen.contains(&"late1".to_owned()));
+    // Pages follow creation order, so what was read is in that order.
+    let positions: Vec<usize> = (0..12)
+        .map(|index| {
+            seen.iter()
+                .position(|code| *code == format!("d{index:02}"))
+                .unwrap()
+        })
+        .collect();
+    assert!(
+        positions.windows(2).all(|pair| pair[0] < pair[1]),
+        "{seen:?}"
+    );
 }
 
 #[tokio::test]
