@@ -105,10 +105,16 @@ fn cors(origins: &[String]) -> Cors {
 pub fn serve(listener: TcpListener, pool: DbPool, config: &Config) -> std::io::Result<Server> {
     let pool = web::Data::new(pool);
     let document = openapi::document();
+    let routes = web::Data::new(api::RouteTable::from_document(&document));
     let origins = config.cors_origins.clone();
     let server = HttpServer::new(move || {
-        let (app, _) =
-            api::routes(App::new().into_utoipa_app().app_data(pool.clone())).split_for_parts();
+        let (app, _) = api::routes(
+            App::new()
+                .into_utoipa_app()
+                .app_data(pool.clone())
+                .app_data(routes.clone()),
+        )
+        .split_for_parts();
         app.service(web::resource("/docs").route(web::get().to(api::docs_redirect)))
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document.clone()))
             .default_service(web::to(api::no_route))

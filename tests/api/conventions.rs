@@ -143,6 +143,18 @@ async fn an_unknown_path_is_a_problem_404() {
 }
 
 #[tokio::test]
+async fn a_method_a_path_does_not_take_is_a_405_listing_the_allowed_ones() {
+    let app = spawn_app().await;
+    let response = app.put("/api/v1/members").await;
+    assert_eq!(response.headers()["allow"], "GET, POST");
+    let (status, _) = problem(response).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    let response = app.post("/api/v1/districts/xicheng", &json!({})).await;
+    assert_eq!(response.headers()["allow"], "GET, PATCH, DELETE");
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+}
+
+#[tokio::test]
 async fn if_none_match_with_the_current_etag_is_a_304() {
     let app = spawn_app().await;
     app.district("xicheng").await;
