@@ -227,13 +227,18 @@ macro_rules! record_queries {
                 .await
         }
 
+        /// Writes the client-set fields; a change that changes nothing is not written, so
+        /// the version stays and the change feed stays quiet.
         #[tracing::instrument(skip_all)]
         pub async fn update(
             conn: &mut diesel_async::AsyncPgConnection,
-            id: $id,
+            current: $row,
             fields: &$fields,
         ) -> diesel::QueryResult<$row> {
-            diesel::update($table::table.find(id))
+            if current.fields() == *fields {
+                return Ok(current);
+            }
+            diesel::update($table::table.find(current.id))
                 .set(fields)
                 .returning(<$row>::as_returning())
                 .get_result(conn)

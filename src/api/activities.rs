@@ -417,7 +417,7 @@ async fn update_activity(
             let current = db::lock(conn, id).await.map_err(not_found_as("activity"))?;
             condition.check(current.version)?;
             let fields = merge(conn, patch, Some(&current.fields()), current.district_id).await?;
-            Ok::<_, ApiError>(db::update(conn, id, &fields).await?)
+            Ok::<_, ApiError>(db::update(conn, current, &fields).await?)
         })
         .await?;
     Ok(updated_response(&ActivityView::from(activity)))

@@ -266,7 +266,7 @@ async fn update_department(
             let mut checks = Checks::default();
             let fields = merge(&mut checks, patch, Some(&current.fields()));
             let fields = checks.finish(fields)?;
-            Ok::<_, ApiError>(db::update(conn, id, &fields).await?)
+            Ok::<_, ApiError>(db::update(conn, current, &fields).await?)
         })
         .await?;
     Ok(updated_response(&DepartmentView::from(department)))

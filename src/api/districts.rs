@@ -280,7 +280,7 @@ async fn update_district(
                 .map_err(not_found_as("district"))?;
             condition.check(current.version)?;
             let fields = merge(patch, Some(current.fields()))?;
-            Ok::<_, ApiError>(db::update(conn, current.id, &fields).await?)
+            Ok::<_, ApiError>(db::update(conn, current, &fields).await?)
         })
         .await?;
     Ok(updated_response(&DistrictView::from(district)))

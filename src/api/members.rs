@@ -486,7 +486,7 @@ async fn update_member(
                 &codes,
             );
             let fields = checks.finish(fields)?;
-            Ok::<_, ApiError>(db::update(conn, id, &fields).await?)
+            Ok::<_, ApiError>(db::update(conn, current, &fields).await?)
         })
         .await?;
     Ok(updated_response(&MemberView::from(member)))

@@ -426,7 +426,7 @@ async fn update_workstation(
             )
             .await?;
             let fields = checks.finish(fields)?;
-            let row = db::update(conn, id, &fields).await?;
+            let row = db::update(conn, current, &fields).await?;
             view(conn, row).await
         })
         .await?;

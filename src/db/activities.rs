@@ -29,7 +29,7 @@ pub struct Activity {
 }
 
 /// The fields a client sets (the workstation, and so the district, is fixed at creation).
-#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[derive(Debug, Clone, PartialEq, Insertable, AsChangeset)]
 #[diesel(table_name = activities, treat_none_as_null = true)]
 pub struct ActivityFields {
     pub kind: ActivityKind,

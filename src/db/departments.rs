@@ -24,7 +24,7 @@ pub struct Department {
 }
 
 /// The fields a client sets (the district is fixed at creation).
-#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[derive(Debug, Clone, PartialEq, Insertable, AsChangeset)]
 #[diesel(table_name = departments, treat_none_as_null = true)]
 pub struct DepartmentFields {
     pub name: String,

@@ -23,7 +23,7 @@ pub struct District {
 }
 
 /// The fields a client sets.
-#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[derive(Debug, Clone, PartialEq, Insertable, AsChangeset)]
 #[diesel(table_name = districts, treat_none_as_null = true)]
 pub struct DistrictFields {
     pub code: String,
@@ -165,13 +165,17 @@ pub async fn insert(conn: &mut AsyncPgConnection, fields: DistrictFields) -> Que
         .await
 }
 
+/// Writes the client-set fields; a change that changes nothing is not written.
 #[tracing::instrument(skip_all)]
 pub async fn update(
     conn: &mut AsyncPgConnection,
-    id: DistrictId,
+    current: District,
     fields: &DistrictFields,
 ) -> QueryResult<District> {
-    diesel::update(districts::table.find(id))
+    if current.fields() == *fields {
+        return Ok(current);
+    }
+    diesel::update(districts::table.find(current.id))
         .set(fields)
         .returning(District::as_returning())
         .get_result(conn)

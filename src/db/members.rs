@@ -34,7 +34,7 @@ pub struct Member {
 }
 
 /// The fields a client sets (the district is fixed at creation).
-#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[derive(Debug, Clone, PartialEq, Insertable, AsChangeset)]
 #[diesel(table_name = members, treat_none_as_null = true)]
 pub struct MemberFields {
     pub member_no: String,

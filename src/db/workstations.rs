@@ -30,7 +30,7 @@ pub struct Workstation {
 }
 
 /// The fields a client sets (the district is fixed at creation).
-#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[derive(Debug, Clone, PartialEq, Insertable, AsChangeset)]
 #[diesel(table_name = workstations, treat_none_as_null = true)]
 pub struct WorkstationFields {
     pub name: String,

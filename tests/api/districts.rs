@@ -190,3 +190,19 @@ async fn districts_are_filtered_by_code_and_text() {
     assert_eq!((first.as_str(), second.as_str()), ("海淀区", "西城区"));
     assert_eq!(list["next_cursor"], Value::Null);
 }
+
+#[tokio::test]
+async fn a_patch_that_changes_nothing_keeps_the_version() {
+    let app = spawn_app().await;
+    let district = app.district("xicheng").await;
+    let response = app
+        .patch(
+            "/api/v1/districts/xicheng",
+            &json!({"name": district["name"], "term": 16}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["etag"], "\"1\"");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["updated_at"], district["updated_at"]);
+}
