@@ -1,8 +1,10 @@
 //! The database: connection pool, embedded migrations and the queries of each resource.
 
 pub mod activities;
+pub mod audit;
 pub mod departments;
 pub mod districts;
+pub mod keys;
 pub mod members;
 
 pub mod pagination;

@@ -1,6 +1,9 @@
 //! Validated values, enums and ids of the domain: no HTTP and no SQL beyond the column
 //! mappings of the types themselves.
 
+pub mod access;
+pub mod audit;
 pub mod ids;
 pub mod kinds;
+pub mod token;
 pub mod values;

@@ -20,6 +20,40 @@ diesel::table! {
 }
 
 diesel::table! {
+    api_keys (id) {
+        id -> Uuid,
+        name -> Text,
+        role -> Text,
+        district_id -> Nullable<Uuid>,
+        token_hash -> Bytea,
+        created_at -> Timestamptz,
+        last_used_at -> Nullable<Timestamptz>,
+        expires_at -> Nullable<Timestamptz>,
+        revoked_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    audit_events (seq) {
+        seq -> Int8,
+        occurred_at -> Timestamptz,
+        actor_key_id -> Nullable<Uuid>,
+        actor_role -> Nullable<Text>,
+        actor_district_id -> Nullable<Uuid>,
+        request_id -> Nullable<Text>,
+        idempotency_key -> Nullable<Text>,
+        action -> Text,
+        entity_type -> Text,
+        entity_id -> Text,
+        district_id -> Nullable<Uuid>,
+        before -> Nullable<Jsonb>,
+        after -> Nullable<Jsonb>,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
     departments (id) {
         id -> Uuid,
         district_id -> Uuid,
@@ -126,6 +160,7 @@ diesel::table! {
 }
 
 diesel::joinable!(activities -> districts (district_id));
+diesel::joinable!(api_keys -> districts (district_id));
 diesel::joinable!(activities -> workstations (workstation_id));
 diesel::joinable!(departments -> districts (district_id));
 diesel::joinable!(members -> districts (district_id));
@@ -139,6 +174,8 @@ diesel::joinable!(workstations -> members (convenor_member_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     activities,
+    api_keys,
+    audit_events,
     departments,
     districts,
     member_roles,

@@ -73,3 +73,4 @@ typed_id!(DepartmentId, "a department");
 typed_id!(MemberId, "a member");
 typed_id!(WorkstationId, "a workstation");
 typed_id!(ActivityId, "a workstation activity");
+typed_id!(ApiKeyId, "an API key");

@@ -128,6 +128,25 @@ text_enum! {
     }
 }
 
+text_enum! {
+    /// What an API key may do: `admin` everything; `clerk` read and write its district;
+    /// `sync` read its district and use the sync endpoints; `auditor` read everything,
+    /// including the audit trail, and write nothing.
+    Role {
+        Admin = "admin",
+        Clerk = "clerk",
+        Sync = "sync",
+        Auditor = "auditor",
+    }
+}
+
+impl Role {
+    /// Whether keys of this role belong to one district.
+    pub fn is_district_scoped(self) -> bool {
+        matches!(self, Self::Clerk | Self::Sync)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

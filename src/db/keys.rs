@@ -1,0 +1,111 @@
+//! Queries on API keys.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use crate::db::schema::api_keys;
+use crate::domain::ids::{ApiKeyId, DistrictId};
+use crate::domain::kinds::Role;
+
+/// An API key, without its token hash.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = api_keys, check_for_backend(diesel::pg::Pg))]
+pub struct ApiKey {
+    pub id: ApiKeyId,
+    pub name: String,
+    pub role: Role,
+    pub district_id: Option<DistrictId>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl ApiKey {
+    /// Whether the key may be used at `now`.
+    pub fn is_active(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && self.expires_at.is_none_or(|expires| expires > now)
+    }
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = api_keys)]
+pub struct NewApiKey {
+    pub id: ApiKeyId,
+    pub name: String,
+    pub role: Role,
+    pub district_id: Option<DistrictId>,
+    pub token_hash: Vec<u8>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn insert(conn: &mut AsyncPgConnection, key: NewApiKey) -> QueryResult<ApiKey> {
+    diesel::insert_into(api_keys::table)
+        .values(key)
+        .returning(ApiKey::as_returning())
+        .get_result(conn)
+        .await
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn list(conn: &mut AsyncPgConnection) -> QueryResult<Vec<ApiKey>> {
+    api_keys::table
+        .select(ApiKey::as_select())
+        .order(api_keys::id)
+        .load(conn)
+        .await
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn find(conn: &mut AsyncPgConnection, id: ApiKeyId) -> QueryResult<ApiKey> {
+    api_keys::table
+        .select(ApiKey::as_select())
+        .filter(api_keys::id.eq(id))
+        .first(conn)
+        .await
+}
+
+/// The key with this token hash, and the stored hash to compare in constant time.
+#[tracing::instrument(skip_all)]
+pub async fn find_by_hash(
+    conn: &mut AsyncPgConnection,
+    hash: &[u8],
+) -> QueryResult<Option<(ApiKey, Vec<u8>)>> {
+    api_keys::table
+        .select((ApiKey::as_select(), api_keys::token_hash))
+        .filter(api_keys::token_hash.eq(hash))
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Revokes a key (once; revoking again keeps the first time).
+#[tracing::instrument(skip_all)]
+pub async fn revoke(conn: &mut AsyncPgConnection, id: ApiKeyId) -> QueryResult<ApiKey> {
+    diesel::update(api_keys::table.find(id))
+        .set(api_keys::revoked_at.eq(diesel::dsl::sql::<
+            diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+        >("coalesce(revoked_at, now())")))
+        .returning(ApiKey::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Records that a key was used, at most once a minute per key.
+#[tracing::instrument(skip_all)]
+pub async fn mark_used(conn: &mut AsyncPgConnection, id: ApiKeyId) -> QueryResult<()> {
+    diesel::update(api_keys::table.find(id))
+        .filter(
+            api_keys::last_used_at
+                .is_null()
+                .or(api_keys::last_used_at.lt(diesel::dsl::sql::<
+                    diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+                >("now() - interval '1 minute'"))),
+        )
+        .set(api_keys::last_used_at.eq(super::now()))
+        .execute(conn)
+        .await
+        .map(drop)
+}

@@ -1,0 +1,150 @@
+//! The audit trail's chain: each event's hash covers the previous hash and the event in a
+//! canonical form, so an edited, inserted or deleted event breaks the chain from there on.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// The `prev_hash` of the first event.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The fields of an event that its hash covers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventContent<'a> {
+    pub seq: i64,
+    pub occurred_at: DateTime<Utc>,
+    pub actor_key_id: Option<String>,
+    pub actor_role: Option<&'a str>,
+    pub actor_district_id: Option<String>,
+    pub request_id: Option<&'a str>,
+    pub idempotency_key: Option<&'a str>,
+    pub action: &'a str,
+    pub entity_type: &'a str,
+    pub entity_id: &'a str,
+    pub district_id: Option<String>,
+    pub before: Option<&'a Value>,
+    pub after: Option<&'a Value>,
+}
+
+/// Timestamps as stored: UTC, microseconds.
+pub fn timestamp(time: DateTime<Utc>) -> String {
+    time.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+impl EventContent<'_> {
+    /// The event as one line of JSON with its keys sorted at every depth.
+    pub fn canonical(&self) -> String {
+        let text = |value: Option<&str>| value.map_or(Value::Null, |v| Value::String(v.to_owned()));
+        let owned = |value: &Option<String>| value.clone().map_or(Value::Null, Value::String);
+        let object = serde_json::json!({
+            "seq": self.seq,
+            "occurred_at": timestamp(self.occurred_at),
+            "actor_key_id": owned(&self.actor_key_id),
+            "actor_role": text(self.actor_role),
+            "actor_district_id": owned(&self.actor_district_id),
+            "request_id": text(self.request_id),
+            "idempotency_key": text(self.idempotency_key),
+            "action": self.action,
+            "entity_type": self.entity_type,
+            "entity_id": self.entity_id,
+            "district_id": owned(&self.district_id),
+            "before": self.before.cloned().unwrap_or(Value::Null),
+            "after": self.after.cloned().unwrap_or(Value::Null),
+        });
+        let mut out = String::new();
+        write_canonical(&object, &mut out);
+        out
+    }
+
+    /// SHA-256 (hex) over the previous hash, a newline and the canonical event.
+    pub fn hash(&self, prev_hash: &str) -> String {
+        let mut digest = Sha256::new();
+        digest.update(prev_hash.as_bytes());
+        digest.update(b"\n");
+        digest.update(self.canonical().as_bytes());
+        hex(&digest.finalize())
+    }
+}
+
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(b.0));
+            out.push('{');
+            for (index, (key, value)) in entries.into_iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(key.clone()).to_string());
+                out.push(':');
+                write_canonical(value, out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+/// Lowercase hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event<'a>(after: &'a Value) -> EventContent<'a> {
+        EventContent {
+            seq: 1,
+            occurred_at: DateTime::parse_from_rfc3339("2026-01-02T03:04:05.123456Z")
+                .unwrap()
+                .with_timezone(&Utc),
+            actor_key_id: None,
+            actor_role: Some("admin"),
+            actor_district_id: None,
+            request_id: Some("r1"),
+            idempotency_key: None,
+            action: "create",
+            entity_type: "district",
+            entity_id: "x",
+            district_id: None,
+            before: None,
+            after: Some(after),
+        }
+    }
+
+    #[test]
+    fn the_canonical_form_ignores_key_order() {
+        let a = json!({"b": 1, "a": {"y": [1, {"d": 2, "c": 3}], "x": "西城"}});
+        let b = json!({"a": {"x": "西城", "y": [1, {"c": 3, "d": 2}]}, "b": 1});
+        assert_eq!(event(&a).canonical(), event(&b).canonical());
+        assert!(event(&a).canonical().starts_with("{\"action\":\"create\""));
+    }
+
+    #[test]
+    fn the_hash_covers_the_previous_hash_and_every_field() {
+        let after = json!({"name": "西城区"});
+        let base = event(&after);
+        let hash = base.hash(GENESIS);
+        assert_eq!(hash.len(), 64);
+        assert_ne!(base.hash(&hash), hash);
+        let changed = json!({"name": "东城区"});
+        assert_ne!(event(&changed).hash(GENESIS), hash);
+        let mut other = event(&after);
+        other.seq = 2;
+        assert_ne!(other.hash(GENESIS), hash);
+    }
+}
