@@ -1,11 +1,14 @@
 //! The HTTP API: every route of the service is registered here.
 
 pub mod activities;
+pub mod audit;
+pub mod auth;
 pub mod departments;
 pub mod districts;
 pub mod health;
 pub mod http;
 pub mod input;
+pub mod keys;
 pub mod members;
 pub mod page;
 pub mod reference;
@@ -29,12 +32,15 @@ where
         .configure(health::configure)
         .service(
             scope("/api/v1")
+                .wrap(actix_web::middleware::from_fn(auth::authenticate))
                 .configure(reference::configure)
                 .configure(districts::configure)
                 .configure(departments::configure)
                 .configure(members::configure)
                 .configure(workstations::configure)
-                .configure(activities::configure),
+                .configure(activities::configure)
+                .configure(keys::configure)
+                .configure(audit::configure),
         )
 }
 

@@ -200,33 +200,43 @@ pub fn now_not_null() -> diesel::expression::SqlLiteral<diesel::sql_types::Times
 /// the soft delete.
 macro_rules! record_queries {
     ($table:ident, $row:ty, $fields:ty, $id:ty) => {
-        /// A live record by id.
+        /// A live record by id, if `scope` covers its district.
         #[tracing::instrument(skip_all)]
         pub async fn find(
             conn: &mut diesel_async::AsyncPgConnection,
             id: $id,
+            scope: $crate::domain::access::Scope,
         ) -> diesel::QueryResult<$row> {
-            $table::table
+            let mut query = $table::table
                 .select(<$row>::as_select())
                 .filter($table::id.eq(id))
                 .filter($table::deleted_at.is_null())
-                .first(conn)
-                .await
+                .into_boxed();
+            if let Some(district) = scope.district() {
+                query = query.filter($table::district_id.eq(district));
+            }
+            query.first(conn).await
         }
 
-        /// A live record locked for a change until the transaction ends.
+        /// A live record in `scope`, locked for a change until the transaction ends.
         #[tracing::instrument(skip_all)]
         pub async fn lock(
             conn: &mut diesel_async::AsyncPgConnection,
             id: $id,
+            scope: $crate::domain::access::Scope,
         ) -> diesel::QueryResult<$row> {
-            $table::table
+            let row: $row = $table::table
                 .select(<$row>::as_select())
                 .filter($table::id.eq(id))
                 .filter($table::deleted_at.is_null())
                 .for_update()
                 .first(conn)
-                .await
+                .await?;
+            if scope.covers(row.district_id) {
+                Ok(row)
+            } else {
+                Err(diesel::result::Error::NotFound)
+            }
         }
 
         /// Writes the client-set fields; a change that changes nothing is not written, so

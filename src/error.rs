@@ -58,6 +58,15 @@ pub enum ApiError {
     /// A request that was read but whose fields are invalid.
     #[error("{} invalid field(s)", .0.len())]
     Validation(Vec<FieldError>),
+    /// No valid credentials: missing, malformed, unknown, expired or revoked.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Valid credentials that do not allow this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Too many failed attempts from this address.
+    #[error("too many failed attempts; retry in {retry_after} s")]
+    TooManyRequests { retry_after: u64 },
     #[error("{0}")]
     NotFound(String),
     /// The request clashes with the current state (a duplicate key, a record still in use).
@@ -103,6 +112,9 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => ("bad-request", "Bad request"),
             Self::Validation(_) => ("validation", "Invalid request"),
+            Self::Unauthorized(_) => ("unauthorized", "Authentication required"),
+            Self::Forbidden(_) => ("forbidden", "Not allowed"),
+            Self::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
             Self::NotFound(_) => ("not-found", "Not found"),
             Self::Conflict { .. } => ("conflict", "Conflict with the current state"),
             Self::PreconditionFailed { .. } => ("precondition-failed", "Precondition failed"),
@@ -145,6 +157,9 @@ impl ResponseError for ApiError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
@@ -169,6 +184,12 @@ impl ResponseError for ApiError {
             && let Ok(value) = HeaderValue::from_str(&allowed.join(", "))
         {
             response.insert_header((header::ALLOW, value));
+        }
+        if let Self::Unauthorized(_) = self {
+            response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        if let Self::TooManyRequests { retry_after } = self {
+            response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
         }
         if matches!(self, Self::Unavailable) {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));

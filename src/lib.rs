@@ -106,13 +106,15 @@ pub fn serve(listener: TcpListener, pool: DbPool, config: &Config) -> std::io::R
     let pool = web::Data::new(pool);
     let document = openapi::document();
     let routes = web::Data::new(api::RouteTable::from_document(&document));
+    let throttle = web::Data::new(api::auth::Throttle::default());
     let origins = config.cors_origins.clone();
     let server = HttpServer::new(move || {
         let (app, _) = api::routes(
             App::new()
                 .into_utoipa_app()
                 .app_data(pool.clone())
-                .app_data(routes.clone()),
+                .app_data(routes.clone())
+                .app_data(throttle.clone()),
         )
         .split_for_parts();
         app.service(web::resource("/docs").route(web::get().to(api::docs_redirect)))

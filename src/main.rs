@@ -23,6 +23,34 @@ enum Command {
     Openapi,
     /// Load the demo data of the six Beijing districts (running it again changes nothing).
     SeedDemo,
+    /// Manage API keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Create a key and print its token, alone, on stdout.
+    Create {
+        /// admin, clerk, sync or auditor.
+        #[arg(long)]
+        role: String,
+        /// Who or what uses it.
+        #[arg(long)]
+        name: String,
+        /// The district's code (clerk and sync keys).
+        #[arg(long)]
+        district: Option<String>,
+        /// Lifetime, in days: `90d`.
+        #[arg(long)]
+        expires_in: Option<String>,
+    },
+    /// List the keys.
+    List,
+    /// Revoke a key by id.
+    Revoke { id: String },
 }
 
 #[actix_web::main]
@@ -47,6 +75,7 @@ async fn main() -> ExitCode {
         Command::Serve => serve(&config).await,
         Command::Migrate => migrate(&config).await,
         Command::SeedDemo => seed_demo(&config).await,
+        Command::Keys { command } => keys(&config, command).await,
         Command::Openapi => Ok(()),
     };
     match result {
@@ -76,13 +105,113 @@ async fn migrate(config: &Config) -> Result<(), AnyError> {
 }
 
 async fn seed_demo(config: &Config) -> Result<(), AnyError> {
-    use diesel_async::{AsyncConnection, AsyncPgConnection};
-    db::ensure_database(&config.database_url).await?;
-    db::run_migrations(&config.database_url).await?;
-    let mut conn = AsyncPgConnection::establish(&config.database_url).await?;
+    let mut conn = connect(config).await?;
     let report = cppcc_api::seed::seed_demo(&mut conn).await?;
     println!("{report}");
     Ok(())
+}
+
+async fn connect(config: &Config) -> Result<diesel_async::AsyncPgConnection, AnyError> {
+    use diesel_async::AsyncConnection;
+    db::ensure_database(&config.database_url).await?;
+    db::run_migrations(&config.database_url).await?;
+    Ok(diesel_async::AsyncPgConnection::establish(&config.database_url).await?)
+}
+
+async fn keys(config: &Config, command: KeysCommand) -> Result<(), AnyError> {
+    use cppcc_api::api::input::Field;
+    use cppcc_api::api::keys::{KeySpec, issue, withdraw};
+    use cppcc_api::db::audit::Actor;
+    let mut conn = connect(config).await?;
+    match command {
+        KeysCommand::Create {
+            role,
+            name,
+            district,
+            expires_in,
+        } => {
+            let role = role.parse().map_err(|_| {
+                format!("--role must be admin, clerk, sync or auditor, not `{role}`")
+            })?;
+            let district = match district {
+                Some(code) => {
+                    let key = db::districts::DistrictKey::Code(code.clone());
+                    let found = db::districts::find(&mut conn, &key, Default::default())
+                        .await
+                        .map_err(|_| format!("--district: no district with code `{code}`"))?;
+                    Field::Value(found.id)
+                }
+                None => Field::Missing,
+            };
+            let days = match expires_in {
+                Some(text) => Field::Value(
+                    text.strip_suffix('d')
+                        .and_then(|days| days.parse::<i64>().ok())
+                        .ok_or_else(|| {
+                            format!(
+                                "--expires-in must be a number of days such as 90d, not `{text}`"
+                            )
+                        })?,
+                ),
+                None => Field::Missing,
+            };
+            let exists = matches!(district, Field::Value(_)).then_some(true);
+            let spec = KeySpec::check(
+                Field::Value(name),
+                Field::Value(role),
+                district,
+                days,
+                exists,
+            )
+            .map_err(|error| describe(&error))?;
+            let (_, token) = issue(&mut conn, &Actor::command("keys create"), spec)
+                .await
+                .map_err(|error| describe(&error))?;
+            println!("{token}");
+        }
+        KeysCommand::List => {
+            for key in db::keys::list(&mut conn).await? {
+                let district = key
+                    .district_id
+                    .map(|id| id.to_string())
+                    .unwrap_or_else(|| "-".into());
+                let state = match (key.revoked_at, key.expires_at) {
+                    (Some(at), _) => format!("revoked {at}"),
+                    (None, Some(at)) => format!("expires {at}"),
+                    (None, None) => "active".into(),
+                };
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    key.id,
+                    key.role.as_str(),
+                    district,
+                    key.name,
+                    state
+                );
+            }
+        }
+        KeysCommand::Revoke { id } => {
+            let id = id.parse().map_err(|_| format!("`{id}` is not a key id"))?;
+            let key = withdraw(&mut conn, &Actor::command("keys revoke"), id)
+                .await
+                .map_err(|error| describe(&error))?;
+            println!("revoked {}", key.id);
+        }
+    }
+    Ok(())
+}
+
+/// An API error as one line for the terminal.
+fn describe(error: &cppcc_api::error::ApiError) -> String {
+    let problem = error.problem();
+    match problem.errors {
+        Some(errors) => errors
+            .iter()
+            .map(|e| format!("{}: {}", e.pointer.trim_start_matches('/'), e.detail))
+            .collect::<Vec<_>>()
+            .join("; "),
+        None => problem.detail,
+    }
 }
 
 fn fail(error: &dyn std::fmt::Display) -> ExitCode {

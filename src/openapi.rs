@@ -26,11 +26,37 @@ use crate::error::{FieldError, Problem};
         (name = "workstations", description = "Members' workstations and studios (委员工作站/工作室) and their members"),
         (name = "activities", description = "Activities held at workstations (履职活动)"),
         (name = "reference", description = "Controlled lists"),
+        (name = "keys", description = "API keys (administrators)"),
+        (name = "audit", description = "The audit trail (administrators and auditors)"),
         (name = "operations", description = "Health and readiness"),
     ),
     components(schemas(Problem, FieldError)),
+    modifiers(&BearerScheme),
 )]
 struct ApiDoc;
+
+/// The one security scheme: `Authorization: Bearer <token>` with an API key's token.
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, document: &mut Document) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = document.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An API key's token. Roles: admin (everything), clerk (read and write \
+                         its district), sync (read its district, sync endpoints), auditor \
+                         (read everything and the audit trail, write nothing).",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// The parts of the document not collected from handlers.
 pub fn base() -> Document {
@@ -77,13 +103,37 @@ pub fn finish(mut document: Document) -> Document {
                 .parameters
                 .as_ref()
                 .is_some_and(|params| !params.is_empty());
-            let responses = &mut operation.responses.responses;
-            let mut add = |status: &str, response: utoipa::openapi::Response| {
-                responses
-                    .entry(status.to_owned())
-                    .or_insert(RefOr::T(response));
-            };
             if is_api {
+                operation.security =
+                    Some(vec![utoipa::openapi::security::SecurityRequirement::new(
+                        "bearer",
+                        Vec::<String>::new(),
+                    )]);
+                let responses = &mut operation.responses.responses;
+                let mut add = |status: &str, response: utoipa::openapi::Response| {
+                    responses
+                        .entry(status.to_owned())
+                        .or_insert(RefOr::T(response));
+                };
+                let mut unauthorized = error(
+                    "No valid key: missing, malformed, unknown, expired or revoked",
+                    false,
+                );
+                unauthorized.headers.insert(
+                    "WWW-Authenticate".to_owned(),
+                    RefOr::T(
+                        HeaderBuilder::new()
+                            .schema(Some(String::schema_ref()))
+                            .description(Some("`Bearer`"))
+                            .build(),
+                    ),
+                );
+                add("401", unauthorized);
+                add("403", error("The key's role may not do this", false));
+                add(
+                    "429",
+                    error("Too many failed authentications from this address", true),
+                );
                 if has_params {
                     add("400", error("A parameter or header cannot be read", false));
                 }
@@ -111,7 +161,7 @@ pub fn finish(mut document: Document) -> Document {
                     ),
                 );
             }
-            for response in responses.values_mut() {
+            for response in operation.responses.responses.values_mut() {
                 if let RefOr::T(response) = response {
                     response
                         .headers

@@ -10,15 +10,22 @@ use chrono::{Days, NaiveDate};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 
+use crate::api::activities::ActivityView;
+use crate::api::departments::DepartmentView;
+use crate::api::districts::DistrictView;
+use crate::api::members::MemberView;
 use crate::db;
 use crate::db::activities::ActivityFields;
+use crate::db::audit::{Actor, Change};
 use crate::db::departments::DepartmentFields;
 use crate::db::districts::{DistrictFields, DistrictKey};
 use crate::db::members::MemberFields;
 use crate::db::schema::{activities, departments, members, workstations};
 use crate::db::workstations::{Workstation, WorkstationFields};
+use crate::domain::access::Scope;
 use crate::domain::ids::{DepartmentId, DistrictId, MemberId, WorkstationId};
 use crate::domain::kinds::{ActivityKind, DepartmentKind, Gender, MemberStatus, WorkstationKind};
+use crate::error::ApiError;
 
 /// How many records a run created.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -293,8 +300,15 @@ const PARTIES: &[&str] = &[
 const INDUSTRIES: &[&str] = &["科技创新", "金融服务", "医疗卫生", "文化旅游"];
 const THEMES: &[&str] = &["垃圾分类", "养老服务", "物业管理", "生态涵养"];
 
-/// Loads the demo data; what exists already is left as it is.
-pub async fn seed_demo(conn: &mut AsyncPgConnection) -> QueryResult<SeedReport> {
+/// Records a change made by the seed in the audit trail.
+async fn audited(conn: &mut AsyncPgConnection, change: Change) -> Result<(), ApiError> {
+    db::audit::append(conn, &Actor::command("seed-demo"), change).await?;
+    Ok(())
+}
+
+/// Loads the demo data; what exists already is left as it is. Every record it creates is
+/// in the audit trail.
+pub async fn seed_demo(conn: &mut AsyncPgConnection) -> Result<SeedReport, ApiError> {
     conn.transaction(async |conn| {
         let mut report = SeedReport::default();
         for spec in DISTRICTS {
@@ -309,26 +323,30 @@ async fn seed_district(
     conn: &mut AsyncPgConnection,
     spec: &DistrictSpec,
     report: &mut SeedReport,
-) -> QueryResult<()> {
-    let district = match db::districts::find(conn, &DistrictKey::Code(spec.code.to_owned()))
-        .await
-        .optional()?
-    {
-        Some(district) => district,
-        None => {
-            report.districts += 1;
-            db::districts::insert(
-                conn,
-                DistrictFields {
-                    code: spec.code.to_owned(),
-                    name: spec.name.to_owned(),
-                    name_en: Some(spec.name_en.to_owned()),
-                    term: TERM,
-                },
-            )
-            .await?
-        }
-    };
+) -> Result<(), ApiError> {
+    let district =
+        match db::districts::find(conn, &DistrictKey::Code(spec.code.to_owned()), Scope::All)
+            .await
+            .optional()?
+        {
+            Some(district) => district,
+            None => {
+                report.districts += 1;
+                let district = db::districts::insert(
+                    conn,
+                    DistrictFields {
+                        code: spec.code.to_owned(),
+                        name: spec.name.to_owned(),
+                        name_en: Some(spec.name_en.to_owned()),
+                        term: TERM,
+                    },
+                )
+                .await?;
+                let change = Change::new("create", "district", district.id, Some(district.id));
+                audited(conn, change.after(&DistrictView::from(district.clone()))).await?;
+                district
+            }
+        };
     for (name, kind) in &DEPARTMENTS[..spec.departments] {
         let existing: Option<DepartmentId> = departments::table
             .select(departments::id)
@@ -345,7 +363,9 @@ async fn seed_district(
                 short_name: name.strip_prefix('区').map(str::to_owned),
                 kind: *kind,
             };
-            db::departments::insert(conn, district.id, fields).await?;
+            let department = db::departments::insert(conn, district.id, fields).await?;
+            let change = Change::new("create", "department", department.id, Some(district.id));
+            audited(conn, change.after(&DepartmentView::from(department))).await?;
         }
     }
     let mut member_ids = Vec::with_capacity(spec.members);
@@ -388,7 +408,7 @@ async fn seed_member(
     district: DistrictId,
     index: usize,
     report: &mut SeedReport,
-) -> QueryResult<MemberId> {
+) -> Result<MemberId, ApiError> {
     let member_no = format!("{}-{TERM}-{:03}", spec.prefix, index + 1);
     let existing: Option<MemberId> = members::table
         .select(members::id)
@@ -436,7 +456,10 @@ async fn seed_member(
         phone: None,
         email: None,
     };
-    Ok(db::members::insert(conn, district, fields).await?.id)
+    let member = db::members::insert(conn, district, fields).await?;
+    let change = Change::new("create", "member", member.id, Some(district));
+    audited(conn, change.after(&MemberView::from(member.clone()))).await?;
+    Ok(member.id)
 }
 
 fn workstation_name(spec: &DistrictSpec, kind: WorkstationKind, number: usize) -> String {
@@ -471,7 +494,7 @@ async fn seed_workstation(
     index: usize,
     member_ids: &[MemberId],
     report: &mut SeedReport,
-) -> QueryResult<Workstation> {
+) -> Result<Workstation, ApiError> {
     let existing: Option<WorkstationId> = workstations::table
         .select(workstations::id)
         .filter(workstations::district_id.eq(district))
@@ -481,7 +504,7 @@ async fn seed_workstation(
         .await
         .optional()?;
     let station = match existing {
-        Some(id) => db::workstations::find(conn, id).await?,
+        Some(id) => db::workstations::find(conn, id, Scope::All).await?,
         None => {
             report.workstations += 1;
             let fields = WorkstationFields {
@@ -494,15 +517,30 @@ async fn seed_workstation(
                 convenor_member_id: member_ids.get(index % member_ids.len()).copied(),
                 description: None,
             };
-            db::workstations::insert(conn, district, fields).await?
+            let station = db::workstations::insert(conn, district, fields).await?;
+            let created = crate::api::workstations::views(conn, &[station.id]).await?;
+            if let Some(created) = <[_]>::first(&created) {
+                let change = Change::new("create", "workstation", station.id, Some(district));
+                audited(conn, change.after(created)).await?;
+            }
+            station
         }
     };
     // Each workstation gathers six members of its district.
+    let before = crate::api::workstations::views(conn, &[station.id]).await?;
+    let mut added = false;
     for offset in 0..6 {
         let member = member_ids[(index + offset * 11) % member_ids.len()];
         if db::workstations::add_member(conn, &station, member).await? {
             report.workstation_members += 1;
+            added = true;
         }
+    }
+    let after = crate::api::workstations::views(conn, &[station.id]).await?;
+    if let (true, Some(before), Some(after)) = (added, <[_]>::first(&before), <[_]>::first(&after))
+    {
+        let change = Change::new("add_member", "workstation", station.id, Some(district));
+        audited(conn, change.before(before).after(after)).await?;
     }
     Ok(station)
 }
@@ -514,7 +552,7 @@ async fn seed_online_activities(
     count: usize,
     member_ids: &[MemberId],
     report: &mut SeedReport,
-) -> QueryResult<()> {
+) -> Result<(), ApiError> {
     let Some(first_day) = NaiveDate::from_ymd_opt(2023, 1, 1) else {
         return Ok(());
     };
@@ -558,7 +596,10 @@ async fn seed_online_activities(
             opinions_collected: i32::try_from(number % 9).unwrap_or(0),
             summary: None,
         };
-        db::activities::insert(conn, station.district_id, station.id, fields).await?;
+        let activity =
+            db::activities::insert(conn, station.district_id, station.id, fields).await?;
+        let change = Change::new("create", "activity", activity.id, Some(station.district_id));
+        audited(conn, change.after(&ActivityView::from(activity))).await?;
     }
     Ok(())
 }

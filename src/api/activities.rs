@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::api::audit::{HistoryQuery, record};
+use crate::api::auth::Caller;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
     no_content, query_text, read_response, updated_response,
@@ -16,6 +18,7 @@ use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
 use crate::db::DbPool;
 use crate::db::activities::{self as db, ActivityFields, ActivityFilter};
+use crate::db::audit::Change;
 use crate::domain::ids::{ActivityId, DistrictId, MemberId, WorkstationId};
 use crate::domain::kinds::ActivityKind;
 use crate::domain::values;
@@ -29,7 +32,8 @@ pub fn configure(config: &mut ServiceConfig) {
             .service(list_activities)
             .service(get_activity)
             .service(update_activity)
-            .service(delete_activity),
+            .service(delete_activity)
+            .service(get_activity_history),
     );
 }
 
@@ -265,9 +269,11 @@ list_query! {
 
 async fn list(
     pool: &DbPool,
-    filter: ActivityFilter,
+    caller: &Caller,
+    mut filter: ActivityFilter,
     request: crate::db::pagination::PageRequest,
 ) -> Result<web::Json<Page<FeedItem<ActivityView>>>, ApiError> {
+    filter.scope = caller.scope();
     let mut conn = pool.get().await?;
     let rows = db::list(&mut conn, &filter, &request).await?;
     Ok(web::Json(page(rows, &request, ActivityView::from)))
@@ -281,12 +287,14 @@ async fn list(
 )]
 #[get("")]
 async fn list_activities(
+    caller: Caller,
     pool: web::Data<DbPool>,
     query: web::Query<ActivityQuery>,
 ) -> Result<web::Json<Page<FeedItem<ActivityView>>>, ApiError> {
     let query = query.into_inner();
     let request = query.page()?;
     let filter = ActivityFilter {
+        scope: caller.scope(),
         district_id: query.district_id,
         district_code: query_text("district", query.district, 40)?,
         workstation_id: query.workstation_id,
@@ -295,7 +303,7 @@ async fn list_activities(
         held_from: query.held_from,
         held_to: query.held_to,
     };
-    list(&pool, filter, request).await
+    list(&pool, &caller, filter, request).await
 }
 
 /// List the activities of a workstation.
@@ -309,6 +317,7 @@ async fn list_activities(
 )]
 #[get("/{id}/activities")]
 pub(super) async fn list_workstation_activities(
+    caller: Caller,
     pool: web::Data<DbPool>,
     path: web::Path<WorkstationId>,
     query: web::Query<WorkstationActivityQuery>,
@@ -318,7 +327,7 @@ pub(super) async fn list_workstation_activities(
     let request = query.page()?;
     {
         let mut conn = pool.get().await?;
-        crate::db::workstations::find(&mut conn, id)
+        crate::db::workstations::find(&mut conn, id, caller.scope())
             .await
             .map_err(not_found_as("workstation"))?;
     }
@@ -330,7 +339,7 @@ pub(super) async fn list_workstation_activities(
         held_to: query.held_to,
         ..ActivityFilter::default()
     };
-    list(&pool, filter, request).await
+    list(&pool, &caller, filter, request).await
 }
 
 /// Get an activity.
@@ -345,12 +354,13 @@ pub(super) async fn list_workstation_activities(
 )]
 #[get("/{id}")]
 async fn get_activity(
+    caller: Caller,
     pool: web::Data<DbPool>,
     path: web::Path<ActivityId>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = pool.get().await?;
-    let activity = db::find(&mut conn, path.into_inner())
+    let activity = db::find(&mut conn, path.into_inner(), caller.scope())
         .await
         .map_err(not_found_as("activity"))?;
     Ok(read_response(&ActivityView::from(activity), &condition))
@@ -369,6 +379,7 @@ async fn get_activity(
 )]
 #[post("/{id}/activities")]
 pub(super) async fn create_activity(
+    caller: Caller,
     pool: web::Data<DbPool>,
     path: web::Path<WorkstationId>,
     body: web::Json<NewActivity>,
@@ -380,11 +391,24 @@ pub(super) async fn create_activity(
         .transaction(async move |conn| {
             let workstation = crate::db::workstations::find_for_reference(conn, workstation_id)
                 .await?
+                .filter(|workstation| caller.scope().covers(workstation.district_id))
                 .ok_or_else(|| ApiError::not_found("workstation"))?;
             let fields = merge(conn, patch, None, workstation.district_id).await?;
-            Ok::<_, ApiError>(
-                db::insert(conn, workstation.district_id, workstation.id, fields).await?,
+            let activity =
+                db::insert(conn, workstation.district_id, workstation.id, fields).await?;
+            let change = Change::new(
+                "create",
+                "activity",
+                activity.id,
+                Some(activity.district_id),
+            );
+            record(
+                conn,
+                &caller,
+                change.after(&ActivityView::from(activity.clone())),
             )
+            .await?;
+            Ok::<_, ApiError>(activity)
         })
         .await?;
     let location = format!("/api/v1/activities/{}", activity.id);
@@ -404,6 +428,7 @@ pub(super) async fn create_activity(
 )]
 #[patch("/{id}")]
 async fn update_activity(
+    caller: Caller,
     pool: web::Data<DbPool>,
     path: web::Path<ActivityId>,
     condition: IfMatch,
@@ -414,7 +439,9 @@ async fn update_activity(
     let mut conn = pool.get().await?;
     let activity = conn
         .transaction(async move |conn| {
-            let current = db::lock(conn, id).await.map_err(not_found_as("activity"))?;
+            let current = db::lock(conn, id, caller.scope())
+                .await
+                .map_err(not_found_as("activity"))?;
             condition.check(current.version)?;
             let fields = merge(conn, patch, Some(&current.fields()), current.district_id).await?;
             Ok::<_, ApiError>(db::update(conn, current, &fields).await?)
@@ -435,6 +462,7 @@ async fn update_activity(
 )]
 #[delete("/{id}")]
 async fn delete_activity(
+    caller: Caller,
     pool: web::Data<DbPool>,
     path: web::Path<ActivityId>,
     condition: IfMatch,
@@ -442,10 +470,32 @@ async fn delete_activity(
     let id = path.into_inner();
     let mut conn = pool.get().await?;
     conn.transaction(async move |conn| {
-        let current = db::lock(conn, id).await.map_err(not_found_as("activity"))?;
+        let current = db::lock(conn, id, caller.scope())
+            .await
+            .map_err(not_found_as("activity"))?;
         condition.check(current.version)?;
         Ok::<_, ApiError>(db::mark_deleted(conn, id).await?)
     })
     .await?;
     Ok(no_content())
+}
+
+/// The audit trail of an activity.
+#[utoipa::path(
+    tag = "activities",
+    params(("id" = ActivityId, Path, description = "The activity's id"), HistoryQuery),
+    responses(
+        (status = 200, description = "Its changes, oldest first", body = Page<crate::api::audit::AuditEventView>),
+        (status = 404, description = "No such activity", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/{id}/history")]
+async fn get_activity_history(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<ActivityId>,
+    query: web::Query<HistoryQuery>,
+) -> Result<web::Json<Page<crate::api::audit::AuditEventView>>, ApiError> {
+    let id = path.into_inner().to_string();
+    crate::api::audit::history(&pool, &caller, "activity", id, query.into_inner()).await
 }

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::api::audit::{HistoryQuery, record};
+use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
@@ -15,6 +17,7 @@ use crate::api::http::{
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
 use crate::db::DbPool;
+use crate::db::audit::Change;
 use crate::db::departments::{self as db, DepartmentFields, DepartmentFilter};
 use crate::domain::ids::{DepartmentId, DistrictId};
 use crate::domain::kinds::DepartmentKind;
@@ -28,7 +31,8 @@ pub fn configure(config: &mut ServiceConfig) {
             .service(create_department)
             .service(get_department)
             .service(update_department)
-            .service(delete_department),
+            .service(delete_department)
+            .service(get_department_history),
     );
 }
 
@@ -163,12 +167,14 @@ list_query! {
 )]
 #[get("")]
 async fn list_departments(
+    caller: Caller,
     pool: web::Data<DbPool>,
     query: web::Query<DepartmentQuery>,
 ) -> Result<web::Json<Page<FeedItem<DepartmentView>>>, ApiError> {
     let query = query.into_inner();
     let request = query.page()?;
     let filter = DepartmentFilter {
+        scope: caller.scope(),
         district_id: query.district_id,
         district_code: query_text("district", query.district, 40)?,
         kind: query.kind,
@@ -191,12 +197,13 @@ async fn list_departments(
 )]
 #[get("/{id}")]
 async fn get_department(
+    caller: Caller,
     pool: web::Data<DbPool>,
     path: web::Path<DepartmentId>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = pool.get().await?;
-    let department = db::find(&mut conn, path.into_inner())
+    let department = db::find(&mut conn, path.into_inner(), caller.scope())
         .await
         .map_err(not_found_as("department"))?;
     Ok(read_response(&DepartmentView::from(department), &condition))
@@ -214,6 +221,7 @@ async fn get_department(
 )]
 #[post("")]
 async fn create_department(
+    caller: Caller,
     pool: web::Data<DbPool>,
     body: web::Json<NewDepartment>,
 ) -> Result<HttpResponse, ApiError> {
@@ -222,10 +230,19 @@ async fn create_department(
     let department = conn
         .transaction(async move |conn| {
             let mut checks = Checks::default();
-            let district = referenced_district(conn, &mut checks, district_id).await?;
+            let district =
+                referenced_district(conn, &mut checks, district_id, caller.scope()).await?;
             let fields = merge(&mut checks, patch, None);
             let (district, fields) = checks.finish(district.zip(fields))?;
-            Ok::<_, ApiError>(db::insert(conn, district.id, fields).await?)
+            let department = db::insert(conn, district.id, fields).await?;
+            let change = Change::new("create", "department", department.id, Some(district.id));
+            record(
+                conn,
+                &caller,
+                change.after(&DepartmentView::from(department.clone())),
+            )
+            .await?;
+            Ok::<_, ApiError>(department)
         })
         .await?;
     let location = format!("/api/v1/departments/{}", department.id);
@@ -249,6 +266,7 @@ async fn create_department(
 )]
 #[patch("/{id}")]
 async fn update_department(
+    caller: Caller,
     pool: web::Data<DbPool>,
     path: web::Path<DepartmentId>,
     condition: IfMatch,
@@ -259,14 +277,21 @@ async fn update_department(
     let mut conn = pool.get().await?;
     let department = conn
         .transaction(async move |conn| {
-            let current = db::lock(conn, id)
+            let current = db::lock(conn, id, caller.scope())
                 .await
                 .map_err(not_found_as("department"))?;
             condition.check(current.version)?;
             let mut checks = Checks::default();
             let fields = merge(&mut checks, patch, Some(&current.fields()));
             let fields = checks.finish(fields)?;
-            Ok::<_, ApiError>(db::update(conn, current, &fields).await?)
+            let before = DepartmentView::from(current.clone());
+            let department = db::update(conn, current, &fields).await?;
+            if department.version != before.version {
+                let change = Change::new("update", "department", id, Some(department.district_id));
+                let after = DepartmentView::from(department.clone());
+                record(conn, &caller, change.before(&before).after(&after)).await?;
+            }
+            Ok::<_, ApiError>(department)
         })
         .await?;
     Ok(updated_response(&DepartmentView::from(department)))
@@ -284,6 +309,7 @@ async fn update_department(
 )]
 #[delete("/{id}")]
 async fn delete_department(
+    caller: Caller,
     pool: web::Data<DbPool>,
     path: web::Path<DepartmentId>,
     condition: IfMatch,
@@ -291,12 +317,34 @@ async fn delete_department(
     let id = path.into_inner();
     let mut conn = pool.get().await?;
     conn.transaction(async move |conn| {
-        let current = db::lock(conn, id)
+        let current = db::lock(conn, id, caller.scope())
             .await
             .map_err(not_found_as("department"))?;
         condition.check(current.version)?;
-        Ok::<_, ApiError>(db::mark_deleted(conn, id).await?)
+        db::mark_deleted(conn, id).await?;
+        let change = Change::new("delete", "department", id, Some(current.district_id));
+        record(conn, &caller, change.before(&DepartmentView::from(current))).await
     })
     .await?;
     Ok(no_content())
+}
+
+/// The audit trail of a department.
+#[utoipa::path(
+    tag = "departments",
+    params(("id" = DepartmentId, Path, description = "The department's id"), HistoryQuery),
+    responses(
+        (status = 200, description = "Its changes, oldest first", body = Page<crate::api::audit::AuditEventView>),
+        (status = 404, description = "No such department", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/{id}/history")]
+async fn get_department_history(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<DepartmentId>,
+    query: web::Query<HistoryQuery>,
+) -> Result<web::Json<Page<crate::api::audit::AuditEventView>>, ApiError> {
+    let id = path.into_inner().to_string();
+    crate::api::audit::history(&pool, &caller, "department", id, query.into_inner()).await
 }

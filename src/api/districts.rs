@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::api::audit::{HistoryQuery, record};
+use crate::api::auth::Caller;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
     no_content, query_text, read_response, updated_response,
@@ -14,7 +16,9 @@ use crate::api::http::{
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
 use crate::db::DbPool;
+use crate::db::audit::Change;
 use crate::db::districts::{self as db, DistrictFields, DistrictFilter, DistrictKey};
+use crate::domain::access::Scope;
 use crate::domain::ids::DistrictId;
 use crate::domain::values::{self, DistrictCode};
 use crate::error::{ApiError, not_found_as};
@@ -26,7 +30,8 @@ pub fn configure(config: &mut ServiceConfig) {
             .service(create_district)
             .service(get_district)
             .service(update_district)
-            .service(delete_district),
+            .service(delete_district)
+            .service(get_district_history),
     );
 }
 
@@ -184,12 +189,14 @@ fn district_key(segment: &str) -> DistrictKey {
 )]
 #[get("")]
 async fn list_districts(
+    caller: Caller,
     pool: web::Data<DbPool>,
     query: web::Query<DistrictQuery>,
 ) -> Result<web::Json<Page<FeedItem<DistrictView>>>, ApiError> {
     let query = query.into_inner();
     let request = query.page()?;
     let filter = DistrictFilter {
+        scope: caller.scope(),
         code: query_text("code", query.code, 40)?,
         q: query_text("q", query.q, 100)?,
     };
@@ -214,13 +221,14 @@ async fn list_districts(
 )]
 #[get("/{district}")]
 async fn get_district(
+    caller: Caller,
     pool: web::Data<DbPool>,
     path: web::Path<String>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
     let key = district_key(&path.into_inner());
     let mut conn = pool.get().await?;
-    let district = db::find(&mut conn, &key)
+    let district = db::find(&mut conn, &key, caller.scope())
         .await
         .map_err(not_found_as("district"))?;
     Ok(read_response(&DistrictView::from(district), &condition))
@@ -238,12 +246,25 @@ async fn get_district(
 )]
 #[post("")]
 async fn create_district(
+    caller: Caller,
     pool: web::Data<DbPool>,
     body: web::Json<NewDistrict>,
 ) -> Result<HttpResponse, ApiError> {
     let fields = merge(body.into_inner().into(), None)?;
     let mut conn = pool.get().await?;
-    let district = db::insert(&mut conn, fields).await?;
+    let district = conn
+        .transaction(async move |conn| {
+            let district = db::insert(conn, fields).await?;
+            let view = DistrictView::from(district.clone());
+            record(
+                conn,
+                &caller,
+                Change::new("create", "district", district.id, Some(district.id)).after(&view),
+            )
+            .await?;
+            Ok::<_, ApiError>(district)
+        })
+        .await?;
     let location = format!("/api/v1/districts/{}", district.id);
     Ok(created_response(&DistrictView::from(district), location))
 }
@@ -265,6 +286,7 @@ async fn create_district(
 )]
 #[patch("/{district}")]
 async fn update_district(
+    caller: Caller,
     pool: web::Data<DbPool>,
     path: web::Path<String>,
     condition: IfMatch,
@@ -280,7 +302,14 @@ async fn update_district(
                 .map_err(not_found_as("district"))?;
             condition.check(current.version)?;
             let fields = merge(patch, Some(current.fields()))?;
-            Ok::<_, ApiError>(db::update(conn, current, &fields).await?)
+            let before = DistrictView::from(current.clone());
+            let district = db::update(conn, current, &fields).await?;
+            if district.version != before.version {
+                let change = Change::new("update", "district", district.id, Some(district.id));
+                let after = DistrictView::from(district.clone());
+                record(conn, &caller, change.before(&before).after(&after)).await?;
+            }
+            Ok::<_, ApiError>(district)
         })
         .await?;
     Ok(updated_response(&DistrictView::from(district)))
@@ -302,6 +331,7 @@ async fn update_district(
 )]
 #[delete("/{district}")]
 async fn delete_district(
+    caller: Caller,
     pool: web::Data<DbPool>,
     path: web::Path<String>,
     condition: IfMatch,
@@ -320,25 +350,66 @@ async fn delete_district(
                  {workstations} workstation(s); delete them first"
             )));
         }
-        Ok(db::soft_delete(conn, current.id).await?)
+        db::soft_delete(conn, current.id).await?;
+        let change = Change::new("delete", "district", current.id, Some(current.id));
+        record(conn, &caller, change.before(&DistrictView::from(current))).await
     })
     .await?;
     Ok(no_content())
 }
 
-/// Reads the `district_id` of a new record: required, and a live district, which stays
-/// locked against deletion until the transaction ends.
+/// Reads the `district_id` of a new record: required, and a live district in the
+/// caller's scope, which stays locked against deletion until the transaction ends.
 pub(crate) async fn referenced_district(
     conn: &mut diesel_async::AsyncPgConnection,
     checks: &mut Checks,
     field: Field<DistrictId>,
+    scope: Scope,
 ) -> Result<Option<db::District>, ApiError> {
     let Some(id) = checks.required("/district_id", field, None, Ok) else {
         return Ok(None);
     };
-    let district = db::find_for_reference(conn, id).await?;
+    let district = db::find_for_reference(conn, id)
+        .await?
+        .filter(|district| scope.covers(district.id));
     if district.is_none() {
         checks.error("/district_id", "no such district");
     }
     Ok(district)
+}
+
+/// The audit trail of a district.
+#[utoipa::path(
+    tag = "districts",
+    params(("district" = String, Path, description = "The district's id or code"), HistoryQuery),
+    responses(
+        (status = 200, description = "Its changes, oldest first", body = Page<crate::api::audit::AuditEventView>),
+        (status = 404, description = "No such district", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/{district}/history")]
+async fn get_district_history(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<String>,
+    query: web::Query<HistoryQuery>,
+) -> Result<web::Json<Page<crate::api::audit::AuditEventView>>, ApiError> {
+    let id = match district_key(&path.into_inner()) {
+        DistrictKey::Id(id) => id,
+        key @ DistrictKey::Code(_) => {
+            let mut conn = pool.get().await?;
+            db::find(&mut conn, &key, caller.scope())
+                .await
+                .map_err(not_found_as("district"))?
+                .id
+        }
+    };
+    crate::api::audit::history(
+        &pool,
+        &caller,
+        "district",
+        id.to_string(),
+        query.into_inner(),
+    )
+    .await
 }

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::api::audit::{HistoryQuery, record};
+use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
@@ -15,6 +17,7 @@ use crate::api::http::{
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
 use crate::db::DbPool;
+use crate::db::audit::Change;
 use crate::db::members::{self as db, MemberFields, MemberFilter};
 use crate::db::reference::MemberCodes;
 use crate::domain::ids::{DistrictId, MemberId};
@@ -29,7 +32,8 @@ pub fn configure(config: &mut ServiceConfig) {
             .service(create_member)
             .service(get_member)
             .service(update_member)
-            .service(delete_member),
+            .service(delete_member)
+            .service(get_member_history),
     );
 }
 
@@ -64,10 +68,16 @@ pub struct MemberView {
     /// Whether the member lives in the district.
     pub resides_in_district: bool,
     pub status: MemberStatus,
-    /// Personal contact data.
-    pub phone: Option<String>,
-    /// Personal contact data.
-    pub email: Option<String>,
+    /// Personal contact data: present only for administrators and the clerks of the
+    /// member's district.
+    #[serde(skip_serializing_if = "Contact::is_hidden")]
+    #[schema(value_type = Option<String>)]
+    pub phone: Contact,
+    /// Personal contact data: present only for administrators and the clerks of the
+    /// member's district.
+    #[serde(skip_serializing_if = "Contact::is_hidden")]
+    #[schema(value_type = Option<String>)]
+    pub email: Contact,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Increases with every change; sent as the `ETag`.
@@ -90,12 +100,45 @@ impl From<db::Member> for MemberView {
             roles: row.roles,
             resides_in_district: row.resides_in_district,
             status: row.status,
-            phone: row.phone,
-            email: row.email,
+            phone: Contact::Shown(row.phone),
+            email: Contact::Shown(row.email),
             created_at: row.created_at,
             updated_at: row.updated_at,
             version: row.version,
         }
+    }
+}
+
+/// Personal contact data, left out of the answer for callers who may not see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Contact {
+    Hidden,
+    Shown(Option<String>),
+}
+
+impl Contact {
+    pub fn is_hidden(&self) -> bool {
+        matches!(self, Self::Hidden)
+    }
+}
+
+impl Serialize for Contact {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Hidden => serializer.serialize_none(),
+            Self::Shown(value) => value.serialize(serializer),
+        }
+    }
+}
+
+impl MemberView {
+    /// The member as `caller` may see it (the audit trail keeps the full record).
+    pub fn for_caller(mut self, caller: &Caller) -> Self {
+        if !caller.sees_contacts_of(self.district_id) {
+            self.phone = Contact::Hidden;
+            self.email = Contact::Hidden;
+        }
+        self
     }
 }
 
@@ -373,12 +416,14 @@ list_query! {
 )]
 #[get("")]
 async fn list_members(
+    caller: Caller,
     pool: web::Data<DbPool>,
     query: web::Query<MemberQuery>,
 ) -> Result<web::Json<Page<FeedItem<MemberView>>>, ApiError> {
     let query = query.into_inner();
     let request = query.page()?;
     let filter = MemberFilter {
+        scope: caller.scope(),
         district_id: query.district_id,
         district_code: query_text("district", query.district, 40)?,
         sector: query_text("sector", query.sector, 40)?,
@@ -391,7 +436,9 @@ async fn list_members(
     };
     let mut conn = pool.get().await?;
     let rows = db::list(&mut conn, &filter, &request).await?;
-    Ok(web::Json(page(rows, &request, MemberView::from)))
+    Ok(web::Json(page(rows, &request, |row| {
+        MemberView::from(row).for_caller(&caller)
+    })))
 }
 
 /// Get a member.
@@ -406,15 +453,19 @@ async fn list_members(
 )]
 #[get("/{id}")]
 async fn get_member(
+    caller: Caller,
     pool: web::Data<DbPool>,
     path: web::Path<MemberId>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = pool.get().await?;
-    let member = db::find(&mut conn, path.into_inner())
+    let member = db::find(&mut conn, path.into_inner(), caller.scope())
         .await
         .map_err(not_found_as("member"))?;
-    Ok(read_response(&MemberView::from(member), &condition))
+    Ok(read_response(
+        &MemberView::from(member).for_caller(&caller),
+        &condition,
+    ))
 }
 
 /// Create a member.
@@ -429,25 +480,39 @@ async fn get_member(
 )]
 #[post("")]
 async fn create_member(
+    caller: Caller,
     pool: web::Data<DbPool>,
     body: web::Json<NewMember>,
 ) -> Result<HttpResponse, ApiError> {
     let (district_id, patch) = body.into_inner().split();
+    let viewer = caller.clone();
     let mut conn = pool.get().await?;
     let member = conn
         .transaction(async move |conn| {
             let mut checks = Checks::default();
-            let district = referenced_district(conn, &mut checks, district_id).await?;
+            let district =
+                referenced_district(conn, &mut checks, district_id, caller.scope()).await?;
             let codes = crate::db::reference::member_codes(conn).await?;
             // Without a district the request fails on /district_id; any term will do here.
             let default_term = district.as_ref().map_or(1, |d| d.term);
             let fields = merge(&mut checks, patch, None, default_term, &codes);
             let (district, fields) = checks.finish(district.zip(fields))?;
-            Ok::<_, ApiError>(db::insert(conn, district.id, fields).await?)
+            let member = db::insert(conn, district.id, fields).await?;
+            let change = Change::new("create", "member", member.id, Some(district.id));
+            record(
+                conn,
+                &caller,
+                change.after(&MemberView::from(member.clone())),
+            )
+            .await?;
+            Ok::<_, ApiError>(member)
         })
         .await?;
     let location = format!("/api/v1/members/{}", member.id);
-    Ok(created_response(&MemberView::from(member), location))
+    Ok(created_response(
+        &MemberView::from(member).for_caller(&viewer),
+        location,
+    ))
 }
 
 /// Change a member (JSON Merge Patch).
@@ -464,6 +529,7 @@ async fn create_member(
 )]
 #[patch("/{id}")]
 async fn update_member(
+    caller: Caller,
     pool: web::Data<DbPool>,
     path: web::Path<MemberId>,
     condition: IfMatch,
@@ -471,10 +537,13 @@ async fn update_member(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let patch = body.into_inner();
+    let viewer = caller.clone();
     let mut conn = pool.get().await?;
     let member = conn
         .transaction(async move |conn| {
-            let current = db::lock(conn, id).await.map_err(not_found_as("member"))?;
+            let current = db::lock(conn, id, caller.scope())
+                .await
+                .map_err(not_found_as("member"))?;
             condition.check(current.version)?;
             let codes = crate::db::reference::member_codes(conn).await?;
             let mut checks = Checks::default();
@@ -486,10 +555,19 @@ async fn update_member(
                 &codes,
             );
             let fields = checks.finish(fields)?;
-            Ok::<_, ApiError>(db::update(conn, current, &fields).await?)
+            let before = MemberView::from(current.clone());
+            let member = db::update(conn, current, &fields).await?;
+            if member.version != before.version {
+                let change = Change::new("update", "member", id, Some(member.district_id));
+                let after = MemberView::from(member.clone());
+                record(conn, &caller, change.before(&before).after(&after)).await?;
+            }
+            Ok::<_, ApiError>(member)
         })
         .await?;
-    Ok(updated_response(&MemberView::from(member)))
+    Ok(updated_response(
+        &MemberView::from(member).for_caller(&viewer),
+    ))
 }
 
 /// Delete a member; they leave every workstation they belonged to.
@@ -504,6 +582,7 @@ async fn update_member(
 )]
 #[delete("/{id}")]
 async fn delete_member(
+    caller: Caller,
     pool: web::Data<DbPool>,
     path: web::Path<MemberId>,
     condition: IfMatch,
@@ -511,10 +590,38 @@ async fn delete_member(
     let id = path.into_inner();
     let mut conn = pool.get().await?;
     conn.transaction(async move |conn| {
-        let current = db::lock(conn, id).await.map_err(not_found_as("member"))?;
+        let current = db::lock(conn, id, caller.scope())
+            .await
+            .map_err(not_found_as("member"))?;
         condition.check(current.version)?;
-        Ok::<_, ApiError>(db::soft_delete(conn, id).await?)
+        let stations = crate::db::workstations::ids_involving(conn, id).await?;
+        let stations_before = crate::api::workstations::views(conn, &stations).await?;
+        db::soft_delete(conn, id).await?;
+        let change = Change::new("delete", "member", id, Some(current.district_id));
+        record(conn, &caller, change.before(&MemberView::from(current))).await?;
+        crate::api::workstations::record_changes(conn, &caller, "remove_member", stations_before)
+            .await
     })
     .await?;
     Ok(no_content())
+}
+
+/// The audit trail of a member (contact data only for those who may see it).
+#[utoipa::path(
+    tag = "members",
+    params(("id" = MemberId, Path, description = "The member's id"), HistoryQuery),
+    responses(
+        (status = 200, description = "Its changes, oldest first", body = Page<crate::api::audit::AuditEventView>),
+        (status = 404, description = "No such member", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/{id}/history")]
+async fn get_member_history(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<MemberId>,
+    query: web::Query<HistoryQuery>,
+) -> Result<web::Json<Page<crate::api::audit::AuditEventView>>, ApiError> {
+    let id = path.into_inner().to_string();
+    crate::api::audit::history(&pool, &caller, "member", id, query.into_inner()).await
 }

@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::api::audit::{HistoryQuery, record};
+use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
@@ -16,6 +18,7 @@ use crate::api::http::{
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
 use crate::db::DbPool;
+use crate::db::audit::Change;
 use crate::db::workstations::{self as db, Membership, WorkstationFields, WorkstationFilter};
 use crate::domain::ids::{DistrictId, MemberId, WorkstationId};
 use crate::domain::kinds::WorkstationKind;
@@ -34,6 +37,7 @@ pub fn configure(config: &mut ServiceConfig) {
             .service(get_workstation_member)
             .service(add_workstation_member)
             .service(remove_workstation_member)
+            .service(get_workstation_history)
             .service(super::activities::list_workstation_activities)
             .service(super::activities::create_activity),
     );
@@ -284,6 +288,44 @@ list_query! {
     }
 }
 
+/// Live workstations with their member lists.
+pub(crate) async fn views(
+    conn: &mut AsyncPgConnection,
+    ids: &[WorkstationId],
+) -> Result<Vec<WorkstationView>, ApiError> {
+    let rows = db::find_many(conn, ids).await?;
+    let mut members = db::member_ids(conn, ids).await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let ids = members.remove(&row.id).unwrap_or_default();
+            WorkstationView::new(row, ids)
+        })
+        .collect())
+}
+
+/// Records, for each workstation as it was in `before`, the change that has happened to
+/// it since (none if its version is the same).
+pub(crate) async fn record_changes(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    action: &'static str,
+    before: Vec<WorkstationView>,
+) -> Result<(), ApiError> {
+    let ids: Vec<WorkstationId> = before.iter().map(|station| station.id).collect();
+    let after = views(conn, &ids).await?;
+    for old in before {
+        let Some(new) = after.iter().find(|station| station.id == old.id) else {
+            continue;
+        };
+        if new.version != old.version {
+            let change = Change::new(action, "workstation", old.id, Some(old.district_id));
+            record(conn, caller, change.before(&old).after(new)).await?;
+        }
+    }
+    Ok(())
+}
+
 /// A workstation with its member list.
 async fn view(
     conn: &mut AsyncPgConnection,
@@ -302,12 +344,14 @@ async fn view(
 )]
 #[get("")]
 async fn list_workstations(
+    caller: Caller,
     pool: web::Data<DbPool>,
     query: web::Query<WorkstationQuery>,
 ) -> Result<web::Json<Page<FeedItem<WorkstationView>>>, ApiError> {
     let query = query.into_inner();
     let request = query.page()?;
     let filter = WorkstationFilter {
+        scope: caller.scope(),
         district_id: query.district_id,
         district_code: query_text("district", query.district, 40)?,
         kind: query.kind,
@@ -337,12 +381,13 @@ async fn list_workstations(
 )]
 #[get("/{id}")]
 async fn get_workstation(
+    caller: Caller,
     pool: web::Data<DbPool>,
     path: web::Path<WorkstationId>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = pool.get().await?;
-    let row = db::find(&mut conn, path.into_inner())
+    let row = db::find(&mut conn, path.into_inner(), caller.scope())
         .await
         .map_err(not_found_as("workstation"))?;
     Ok(read_response(&view(&mut conn, row).await?, &condition))
@@ -360,6 +405,7 @@ async fn get_workstation(
 )]
 #[post("")]
 async fn create_workstation(
+    caller: Caller,
     pool: web::Data<DbPool>,
     body: web::Json<NewWorkstation>,
 ) -> Result<HttpResponse, ApiError> {
@@ -368,7 +414,8 @@ async fn create_workstation(
     let row = conn
         .transaction(async move |conn| {
             let mut checks = Checks::default();
-            let district = referenced_district(conn, &mut checks, district_id).await?;
+            let district =
+                referenced_district(conn, &mut checks, district_id, caller.scope()).await?;
             let fields = merge(
                 conn,
                 &mut checks,
@@ -378,7 +425,11 @@ async fn create_workstation(
             )
             .await?;
             let (district, fields) = checks.finish(district.zip(fields))?;
-            Ok::<_, ApiError>(db::insert(conn, district.id, fields).await?)
+            let row = db::insert(conn, district.id, fields).await?;
+            let change = Change::new("create", "workstation", row.id, Some(district.id));
+            let view = WorkstationView::new(row.clone(), Vec::new());
+            record(conn, &caller, change.after(&view)).await?;
+            Ok::<_, ApiError>(row)
         })
         .await?;
     let location = format!("/api/v1/workstations/{}", row.id);
@@ -402,6 +453,7 @@ async fn create_workstation(
 )]
 #[patch("/{id}")]
 async fn update_workstation(
+    caller: Caller,
     pool: web::Data<DbPool>,
     path: web::Path<WorkstationId>,
     condition: IfMatch,
@@ -410,12 +462,13 @@ async fn update_workstation(
     let id = path.into_inner();
     let patch = body.into_inner();
     let mut conn = pool.get().await?;
-    let view = conn
+    let changed = conn
         .transaction(async move |conn| {
-            let current = db::lock(conn, id)
+            let current = db::lock(conn, id, caller.scope())
                 .await
                 .map_err(not_found_as("workstation"))?;
             condition.check(current.version)?;
+            let before = view(conn, current.clone()).await?;
             let mut checks = Checks::default();
             let fields = merge(
                 conn,
@@ -427,10 +480,15 @@ async fn update_workstation(
             .await?;
             let fields = checks.finish(fields)?;
             let row = db::update(conn, current, &fields).await?;
-            view(conn, row).await
+            let after = view(conn, row).await?;
+            if after.version != before.version {
+                let change = Change::new("update", "workstation", id, Some(after.district_id));
+                record(conn, &caller, change.before(&before).after(&after)).await?;
+            }
+            Ok::<_, ApiError>(after)
         })
         .await?;
-    Ok(updated_response(&view))
+    Ok(updated_response(&changed))
 }
 
 /// Delete a workstation; refused while it has activities.
@@ -446,6 +504,7 @@ async fn update_workstation(
 )]
 #[delete("/{id}")]
 async fn delete_workstation(
+    caller: Caller,
     pool: web::Data<DbPool>,
     path: web::Path<WorkstationId>,
     condition: IfMatch,
@@ -453,7 +512,7 @@ async fn delete_workstation(
     let id = path.into_inner();
     let mut conn = pool.get().await?;
     conn.transaction(async move |conn| {
-        let current = db::lock(conn, id)
+        let current = db::lock(conn, id, caller.scope())
             .await
             .map_err(not_found_as("workstation"))?;
         condition.check(current.version)?;
@@ -463,7 +522,10 @@ async fn delete_workstation(
                 "the workstation still has {activities} activity(ies); delete them first"
             )));
         }
-        Ok(db::soft_delete(conn, id).await?)
+        let before = view(conn, current).await?;
+        db::soft_delete(conn, id).await?;
+        let change = Change::new("delete", "workstation", id, Some(before.district_id));
+        record(conn, &caller, change.before(&before)).await
     })
     .await?;
     Ok(no_content())
@@ -480,12 +542,13 @@ async fn delete_workstation(
 )]
 #[get("/{id}/members")]
 async fn list_workstation_members(
+    caller: Caller,
     pool: web::Data<DbPool>,
     path: web::Path<WorkstationId>,
 ) -> Result<web::Json<WorkstationMembers>, ApiError> {
     let id = path.into_inner();
     let mut conn = pool.get().await?;
-    db::find(&mut conn, id)
+    db::find(&mut conn, id, caller.scope())
         .await
         .map_err(not_found_as("workstation"))?;
     let items = db::list_members(&mut conn, id).await?;
@@ -508,12 +571,13 @@ async fn list_workstation_members(
 )]
 #[get("/{id}/members/{member_id}")]
 async fn get_workstation_member(
+    caller: Caller,
     pool: web::Data<DbPool>,
     path: web::Path<(WorkstationId, MemberId)>,
 ) -> Result<web::Json<MembershipView>, ApiError> {
     let (id, member) = path.into_inner();
     let mut conn = pool.get().await?;
-    db::find(&mut conn, id)
+    db::find(&mut conn, id, caller.scope())
         .await
         .map_err(not_found_as("workstation"))?;
     let membership = db::find_member(&mut conn, id, member)
@@ -540,6 +604,7 @@ async fn get_workstation_member(
 )]
 #[put("/{id}/members/{member_id}")]
 async fn add_workstation_member(
+    caller: Caller,
     pool: web::Data<DbPool>,
     path: web::Path<(WorkstationId, MemberId)>,
     condition: IfMatch,
@@ -548,11 +613,11 @@ async fn add_workstation_member(
     let mut conn = pool.get().await?;
     let (added, membership) = conn
         .transaction(async move |conn| {
-            let workstation = db::lock(conn, id)
+            let workstation = db::lock(conn, id, caller.scope())
                 .await
                 .map_err(not_found_as("workstation"))?;
             condition.check(workstation.version)?;
-            let candidate = crate::db::members::find(conn, member)
+            let candidate = crate::db::members::find(conn, member, caller.scope())
                 .await
                 .map_err(not_found_as("member"))?;
             if candidate.district_id != workstation.district_id {
@@ -561,8 +626,12 @@ async fn add_workstation_member(
                     "the member belongs to another district than the workstation",
                 ));
             }
+            let before = view(conn, workstation.clone()).await?;
             let added = db::add_member(conn, &workstation, member).await?;
-            Ok((added, db::find_member(conn, id, member).await?))
+            if added {
+                record_changes(conn, &caller, "add_member", vec![before]).await?;
+            }
+            Ok::<_, ApiError>((added, db::find_member(conn, id, member).await?))
         })
         .await?;
     let view = MembershipView::from(membership);
@@ -589,6 +658,7 @@ async fn add_workstation_member(
 )]
 #[delete("/{id}/members/{member_id}")]
 async fn remove_workstation_member(
+    caller: Caller,
     pool: web::Data<DbPool>,
     path: web::Path<(WorkstationId, MemberId)>,
     condition: IfMatch,
@@ -596,16 +666,37 @@ async fn remove_workstation_member(
     let (id, member) = path.into_inner();
     let mut conn = pool.get().await?;
     conn.transaction(async move |conn| {
-        let workstation = db::lock(conn, id)
+        let workstation = db::lock(conn, id, caller.scope())
             .await
             .map_err(not_found_as("workstation"))?;
         condition.check(workstation.version)?;
+        let before = view(conn, workstation).await?;
         if db::remove_member(conn, id, member).await? {
-            Ok(())
+            record_changes(conn, &caller, "remove_member", vec![before]).await
         } else {
             Err(ApiError::not_found("member of this workstation"))
         }
     })
     .await?;
     Ok(no_content())
+}
+
+/// The audit trail of a workstation, its members joining and leaving included.
+#[utoipa::path(
+    tag = "workstations",
+    params(("id" = WorkstationId, Path, description = "The workstation's id"), HistoryQuery),
+    responses(
+        (status = 200, description = "Its changes, oldest first", body = Page<crate::api::audit::AuditEventView>),
+        (status = 404, description = "No such workstation", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[get("/{id}/history")]
+async fn get_workstation_history(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<WorkstationId>,
+    query: web::Query<HistoryQuery>,
+) -> Result<web::Json<Page<crate::api::audit::AuditEventView>>, ApiError> {
+    let id = path.into_inner().to_string();
+    crate::api::audit::history(&pool, &caller, "workstation", id, query.into_inner()).await
 }

@@ -59,6 +59,8 @@ page_row!(Activity);
 
 #[derive(Debug, Default)]
 pub struct ActivityFilter {
+    /// The caller's districts.
+    pub scope: crate::domain::access::Scope,
     pub district_id: Option<DistrictId>,
     pub district_code: Option<String>,
     pub workstation_id: Option<WorkstationId>,
@@ -78,6 +80,9 @@ pub async fn list(
     page: &PageRequest,
 ) -> QueryResult<Vec<Activity>> {
     let mut query = activities::table.select(Activity::as_select()).into_boxed();
+    if let Some(district) = filter.scope.district() {
+        query = query.filter(activities::district_id.eq(district));
+    }
     if let Some(district_id) = filter.district_id {
         query = query.filter(activities::district_id.eq(district_id));
     }

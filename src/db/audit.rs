@@ -41,6 +41,37 @@ pub struct Change {
     pub after: Option<Value>,
 }
 
+impl Change {
+    /// A change of the record `entity_type`/`entity_id` in `district`.
+    pub fn new(
+        action: &'static str,
+        entity_type: &'static str,
+        entity_id: impl ToString,
+        district_id: Option<DistrictId>,
+    ) -> Self {
+        Self {
+            action,
+            entity_type,
+            entity_id: entity_id.to_string(),
+            district_id,
+            before: None,
+            after: None,
+        }
+    }
+
+    /// The record as it was (its API form, contact data included).
+    pub fn before(mut self, record: &impl serde::Serialize) -> Self {
+        self.before = serde_json::to_value(record).ok();
+        self
+    }
+
+    /// The record as it is now.
+    pub fn after(mut self, record: &impl serde::Serialize) -> Self {
+        self.after = serde_json::to_value(record).ok();
+        self
+    }
+}
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = audit_events, check_for_backend(diesel::pg::Pg))]
 pub struct AuditEvent {

@@ -46,6 +46,8 @@ page_row!(Department, Name => name);
 
 #[derive(Debug, Default)]
 pub struct DepartmentFilter {
+    /// The caller's districts.
+    pub scope: crate::domain::access::Scope,
     pub district_id: Option<DistrictId>,
     pub district_code: Option<String>,
     pub kind: Option<DepartmentKind>,
@@ -62,6 +64,9 @@ pub async fn list(
     let mut query = departments::table
         .select(Department::as_select())
         .into_boxed();
+    if let Some(district) = filter.scope.district() {
+        query = query.filter(departments::district_id.eq(district));
+    }
     if let Some(district_id) = filter.district_id {
         query = query.filter(departments::district_id.eq(district_id));
     }

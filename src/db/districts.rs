@@ -6,6 +6,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::db::pagination::{PageRequest, page_row, paged};
 use crate::db::schema::{departments, districts, members, workstations};
+use crate::domain::access::Scope;
 use crate::domain::ids::DistrictId;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -74,6 +75,8 @@ pub fn ids_by_code(code: String) -> _ {
 
 #[derive(Debug, Default)]
 pub struct DistrictFilter {
+    /// The caller's districts.
+    pub scope: crate::domain::access::Scope,
     pub code: Option<String>,
     /// Matches name, English name or code.
     pub q: Option<String>,
@@ -86,6 +89,9 @@ pub async fn list(
     page: &PageRequest,
 ) -> QueryResult<Vec<District>> {
     let mut query = districts::table.select(District::as_select()).into_boxed();
+    if let Some(district) = filter.scope.district() {
+        query = query.filter(districts::id.eq(district));
+    }
     if let Some(code) = &filter.code {
         query = query.filter(districts::code.eq(code.clone()));
     }
@@ -105,15 +111,24 @@ pub async fn list(
     .await
 }
 
-/// A live district by id or code.
+/// A live district by id or code, if `scope` covers it.
 #[tracing::instrument(skip_all)]
-pub async fn find(conn: &mut AsyncPgConnection, key: &DistrictKey) -> QueryResult<District> {
-    districts::table
+pub async fn find(
+    conn: &mut AsyncPgConnection,
+    key: &DistrictKey,
+    scope: Scope,
+) -> QueryResult<District> {
+    let district: District = districts::table
         .select(District::as_select())
         .filter(districts::deleted_at.is_null())
         .filter(key_filter(key))
         .first(conn)
-        .await
+        .await?;
+    if scope.covers(district.id) {
+        Ok(district)
+    } else {
+        Err(diesel::result::Error::NotFound)
+    }
 }
 
 /// A live district, locked against deletion until the transaction ends; `None` if there
@@ -133,7 +148,8 @@ pub async fn find_for_reference(
         .optional()
 }
 
-/// A live district locked for a change until the transaction ends.
+/// A live district locked for a change until the transaction ends (districts are
+/// changed by administrators only, who see them all).
 #[tracing::instrument(skip_all)]
 pub async fn lock(conn: &mut AsyncPgConnection, key: &DistrictKey) -> QueryResult<District> {
     districts::table

@@ -76,6 +76,8 @@ page_row!(Member, Name => name, MemberNo => member_no);
 
 #[derive(Debug, Default)]
 pub struct MemberFilter {
+    /// The caller's districts.
+    pub scope: crate::domain::access::Scope,
     pub district_id: Option<DistrictId>,
     pub district_code: Option<String>,
     pub sector: Option<String>,
@@ -95,6 +97,9 @@ pub async fn list(
     page: &PageRequest,
 ) -> QueryResult<Vec<Member>> {
     let mut query = members::table.select(Member::as_select()).into_boxed();
+    if let Some(district) = filter.scope.district() {
+        query = query.filter(members::district_id.eq(district));
+    }
     if let Some(district_id) = filter.district_id {
         query = query.filter(members::district_id.eq(district_id));
     }

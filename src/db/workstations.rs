@@ -60,6 +60,8 @@ page_row!(Workstation, Name => name);
 
 #[derive(Debug, Default)]
 pub struct WorkstationFilter {
+    /// The caller's districts.
+    pub scope: crate::domain::access::Scope,
     pub district_id: Option<DistrictId>,
     pub district_code: Option<String>,
     pub kind: Option<WorkstationKind>,
@@ -79,6 +81,9 @@ pub async fn list(
     let mut query = workstations::table
         .select(Workstation::as_select())
         .into_boxed();
+    if let Some(district) = filter.scope.district() {
+        query = query.filter(workstations::district_id.eq(district));
+    }
     if let Some(district_id) = filter.district_id {
         query = query.filter(workstations::district_id.eq(district_id));
     }
@@ -204,6 +209,44 @@ pub async fn member_ids(
         map.entry(workstation).or_default().push(member);
     }
     Ok(map)
+}
+
+/// The live workstations a member belongs to or convenes.
+#[tracing::instrument(skip_all)]
+pub async fn ids_involving(
+    conn: &mut AsyncPgConnection,
+    member: MemberId,
+) -> QueryResult<Vec<WorkstationId>> {
+    workstations::table
+        .select(workstations::id)
+        .filter(workstations::deleted_at.is_null())
+        .filter(
+            workstations::convenor_member_id
+                .eq(member)
+                .or(workstations::id.eq_any(
+                    workstation_members::table
+                        .select(workstation_members::workstation_id)
+                        .filter(workstation_members::member_id.eq(member)),
+                )),
+        )
+        .order(workstations::id)
+        .load(conn)
+        .await
+}
+
+/// Live workstations by id, in id order.
+#[tracing::instrument(skip_all)]
+pub async fn find_many(
+    conn: &mut AsyncPgConnection,
+    ids: &[WorkstationId],
+) -> QueryResult<Vec<Workstation>> {
+    workstations::table
+        .select(Workstation::as_select())
+        .filter(workstations::id.eq_any(ids))
+        .filter(workstations::deleted_at.is_null())
+        .order(workstations::id)
+        .load(conn)
+        .await
 }
 
 /// A member's place in a workstation, with who the member is.

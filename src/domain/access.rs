@@ -39,8 +39,9 @@ pub fn check(role: Role, method: &str, template: &str) -> Result<(), Denied> {
 }
 
 /// Which districts a key sees: one, or all.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Scope {
+    #[default]
     All,
     District(DistrictId),
 }
@@ -74,7 +75,10 @@ mod tests {
             ("GET", "/api/v1/audit-events"),
             ("POST", "/api/v1/sync/members"),
         ] {
-            assert!(check(Role::Admin, method, route).is_ok(), "{method} {route}");
+            assert!(
+                check(Role::Admin, method, route).is_ok(),
+                "{method} {route}"
+            );
         }
     }
 
@@ -90,7 +94,14 @@ mod tests {
     #[test]
     fn clerks_write_their_records_but_not_districts_keys_or_the_trail() {
         assert!(check(Role::Clerk, "POST", "/api/v1/members").is_ok());
-        assert!(check(Role::Clerk, "PUT", "/api/v1/workstations/{id}/members/{member_id}").is_ok());
+        assert!(
+            check(
+                Role::Clerk,
+                "PUT",
+                "/api/v1/workstations/{id}/members/{member_id}"
+            )
+            .is_ok()
+        );
         assert!(check(Role::Clerk, "GET", "/api/v1/districts/{district}").is_ok());
         assert!(check(Role::Clerk, "PATCH", "/api/v1/districts/{district}").is_err());
         assert!(check(Role::Clerk, "GET", "/api/v1/keys").is_err());

@@ -126,7 +126,12 @@ async fn template() -> &'static str {
 /// A running service with its own database, dropped when the test ends.
 pub struct TestApp {
     pub address: String,
+    /// Sends an administrator's key with every request.
     pub client: reqwest::Client,
+    /// Sends no key.
+    pub anonymous: reqwest::Client,
+    /// The administrator's token.
+    pub admin_token: String,
     pub database_url: String,
     database: String,
 }
@@ -168,6 +173,37 @@ impl TestApp {
 
     pub async fn delete(&self, path: &str) -> Response {
         self.request(Method::DELETE, path, None).await
+    }
+
+    /// Creates a key of `role` (in the district with this id, for clerk and sync keys) and
+    /// returns its token.
+    pub async fn key(&self, role: &str, district_id: Option<&str>) -> String {
+        let mut body = json!({"name": format!("{role} key"), "role": role});
+        if let Some(district) = district_id {
+            body["district_id"] = json!(district);
+        }
+        let response = self.post("/api/v1/keys", &body).await;
+        assert_eq!(response.status(), 201, "creating a {role} key");
+        let created: Value = response.json().await.expect("key body");
+        created["token"].as_str().expect("token").to_owned()
+    }
+
+    /// A request with `token` (or none).
+    pub async fn request_as(
+        &self,
+        token: Option<&str>,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Response {
+        let mut request = self.anonymous.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("request is sent")
     }
 
     /// A direct connection to this test's database, for checking what was stored.
@@ -257,13 +293,48 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let app = Application::build(&config).await.expect("the app starts");
     let port = app.port();
     tokio::spawn(app.run_until_stopped());
+    let admin_token = admin_key(&database_url).await;
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {admin_token}").parse().expect("header"),
+    );
+    let client = |headers| {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .default_headers(headers)
+            .build()
+            .expect("HTTP client")
+    };
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("HTTP client"),
+        client: client(headers),
+        anonymous: client(reqwest::header::HeaderMap::new()),
+        admin_token,
         database_url,
         database,
     }
+}
+
+/// The first administrator's key, made as the command line makes it.
+async fn admin_key(database_url: &str) -> String {
+    use cppcc_api::api::input::Field;
+    use cppcc_api::api::keys::{KeySpec, issue};
+    use cppcc_api::db::audit::Actor;
+    use diesel_async::{AsyncConnection, AsyncPgConnection};
+    let mut conn = AsyncPgConnection::establish(database_url)
+        .await
+        .expect("connect to the test database");
+    let spec = KeySpec::check(
+        Field::Value("test administrator".into()),
+        Field::Value(cppcc_api::domain::kinds::Role::Admin),
+        Field::Missing,
+        Field::Missing,
+        None,
+    )
+    .expect("a valid key");
+    issue(&mut conn, &Actor::command("test"), spec)
+        .await
+        .expect("the admin key is created")
+        .1
 }

@@ -1,5 +1,6 @@
 //! Integration tests: the real service, a real database, a real HTTP client.
 
+mod access;
 mod conventions;
 mod departments;
 mod districts;

@@ -1,0 +1,512 @@
+//! The audit trail for auditors: `/api/v1/audit-events` (query and export), its
+//! verification, and the history of any record.
+
+use actix_web::http::header;
+use actix_web::web::Bytes;
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use diesel_async::AsyncPgConnection;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::api::auth::Caller;
+use crate::api::page::Page;
+use crate::db::DbPool;
+use crate::db::audit::{self as db, AuditEvent, AuditFilter, Change};
+use crate::db::pagination::{DEFAULT_LIMIT, MAX_LIMIT};
+use crate::domain::audit::{GENESIS, timestamp};
+use crate::domain::ids::{ApiKeyId, DistrictId};
+use crate::domain::kinds::Role;
+use crate::error::ApiError;
+
+pub fn configure(config: &mut ServiceConfig) {
+    config.service(
+        utoipa_actix_web::scope("/audit-events")
+            .service(list_audit_events)
+            .service(verify_audit_events),
+    );
+}
+
+/// Appends a change to the audit trail, in the caller's transaction: if this fails, the
+/// write fails with it.
+pub(crate) async fn record(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    change: Change,
+) -> Result<(), ApiError> {
+    db::append(conn, &caller.actor(), change).await?;
+    Ok(())
+}
+
+/// One event of the audit trail.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AuditEvent)]
+pub struct AuditEventView {
+    /// Position in the trail: 1, 2, 3, … without gaps.
+    pub seq: i64,
+    pub occurred_at: DateTime<Utc>,
+    /// The API key that made the change; `null` for the command line.
+    pub actor_key_id: Option<ApiKeyId>,
+    pub actor_role: Option<String>,
+    pub actor_district_id: Option<DistrictId>,
+    pub request_id: Option<String>,
+    pub idempotency_key: Option<String>,
+    /// `create`, `update`, `delete`, `add_member`, `remove_member`, `create_key`,
+    /// `revoke_key`.
+    pub action: String,
+    /// `district`, `department`, `member`, `workstation`, `activity`, `api_key`.
+    pub entity_type: String,
+    pub entity_id: String,
+    pub district_id: Option<DistrictId>,
+    /// The record before the change, as the API shows it (contact data included).
+    pub before: Option<Value>,
+    /// The record after the change.
+    pub after: Option<Value>,
+    /// The hash of the previous event (64 zeros for the first).
+    pub prev_hash: String,
+    /// SHA-256 (hex) over `prev_hash`, a newline and the event's canonical JSON.
+    pub hash: String,
+}
+
+impl From<AuditEvent> for AuditEventView {
+    fn from(event: AuditEvent) -> Self {
+        Self {
+            seq: event.seq,
+            occurred_at: event.occurred_at,
+            actor_key_id: event.actor_key_id,
+            actor_role: event.actor_role,
+            actor_district_id: event.actor_district_id,
+            request_id: event.request_id,
+            idempotency_key: event.idempotency_key,
+            action: event.action,
+            entity_type: event.entity_type,
+            entity_id: event.entity_id,
+            district_id: event.district_id,
+            before: event.before,
+            after: event.after,
+            prev_hash: event.prev_hash,
+            hash: event.hash,
+        }
+    }
+}
+
+/// Filters of the trail.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// `district`, `department`, `member`, `workstation`, `activity` or `api_key`.
+    pub entity_type: Option<String>,
+    pub entity_id: Option<String>,
+    pub actor_key_id: Option<ApiKeyId>,
+    pub district_id: Option<DistrictId>,
+    pub action: Option<String>,
+    /// Events at or after this time (RFC 3339).
+    pub from: Option<DateTime<Utc>>,
+    /// Events before this time (RFC 3339).
+    pub to: Option<DateTime<Utc>>,
+    /// Page size, 1 to 200 (default 50); exports ignore it.
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+fn text(name: &str, value: Option<String>) -> Result<Option<String>, ApiError> {
+    crate::api::http::query_text(name, value, 200)
+}
+
+fn encode_cursor(seq: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("seq:{seq}"))
+}
+
+fn decode_cursor(cursor: &str) -> Result<i64, ApiError> {
+    URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .and_then(|text| text.strip_prefix("seq:")?.parse().ok())
+        .ok_or_else(|| ApiError::BadRequest("cursor is not a valid cursor".into()))
+}
+
+fn limit(limit: Option<i64>) -> Result<i64, ApiError> {
+    let limit = limit.unwrap_or(DEFAULT_LIMIT);
+    if (1..=MAX_LIMIT).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(ApiError::BadRequest(format!(
+            "limit must be between 1 and {MAX_LIMIT}"
+        )))
+    }
+}
+
+/// One page of events, in seq order.
+async fn events_page(
+    pool: &DbPool,
+    mut filter: AuditFilter,
+    limit: i64,
+    cursor: Option<&str>,
+    redact: impl Fn(&mut AuditEventView),
+) -> Result<Page<AuditEventView>, ApiError> {
+    if let Some(cursor) = cursor {
+        filter.after_seq = Some(decode_cursor(cursor)?);
+    }
+    let mut conn = pool.get().await?;
+    let mut events = db::list(&mut conn, &filter, limit + 1).await?;
+    let next_cursor = if events.len() > usize::try_from(limit).unwrap_or(usize::MAX) {
+        events.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        events.last().map(|event| encode_cursor(event.seq))
+    } else {
+        None
+    };
+    let items = events
+        .into_iter()
+        .map(|event| {
+            let mut view = AuditEventView::from(event);
+            redact(&mut view);
+            view
+        })
+        .collect();
+    Ok(Page { items, next_cursor })
+}
+
+/// How the whole filtered trail is exported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Export {
+    Csv,
+    NdJson,
+}
+
+fn export_format(request: &HttpRequest) -> Option<Export> {
+    let accept = request.headers().get(header::ACCEPT)?.to_str().ok()?;
+    accept.split(',').find_map(
+        |part| match part.split(';').next().unwrap_or_default().trim() {
+            "text/csv" => Some(Export::Csv),
+            "application/x-ndjson" => Some(Export::NdJson),
+            _ => None,
+        },
+    )
+}
+
+const CSV_HEADER: &str = "seq,occurred_at,actor_key_id,actor_role,actor_district_id,request_id,idempotency_key,action,entity_type,entity_id,district_id,before,after,prev_hash,hash\n";
+
+fn csv_field(value: &str) -> String {
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value.to_owned()
+    }
+}
+
+fn csv_line(event: &AuditEvent) -> String {
+    let optional = |value: Option<String>| value.unwrap_or_default();
+    let json = |value: &Option<Value>| value.as_ref().map(Value::to_string).unwrap_or_default();
+    let fields = [
+        event.seq.to_string(),
+        timestamp(event.occurred_at),
+        optional(event.actor_key_id.map(|id| id.to_string())),
+        optional(event.actor_role.clone()),
+        optional(event.actor_district_id.map(|id| id.to_string())),
+        optional(event.request_id.clone()),
+        optional(event.idempotency_key.clone()),
+        event.action.clone(),
+        event.entity_type.clone(),
+        event.entity_id.clone(),
+        optional(event.district_id.map(|id| id.to_string())),
+        json(&event.before),
+        json(&event.after),
+        event.prev_hash.clone(),
+        event.hash.clone(),
+    ];
+    let mut line = fields
+        .iter()
+        .map(|field| csv_field(field))
+        .collect::<Vec<_>>()
+        .join(",");
+    line.push('\n');
+    line
+}
+
+/// Streams every event the filter selects, a batch at a time, so memory stays flat
+/// however long the trail is.
+fn export(pool: DbPool, filter: AuditFilter, format: Export) -> HttpResponse {
+    const BATCH: i64 = 1000;
+    let header = (format == Export::Csv)
+        .then(|| Ok::<_, ApiError>(Bytes::from_static(CSV_HEADER.as_bytes())));
+    let state = Some((pool, filter));
+    let body = futures_util::stream::unfold(state, move |state| async move {
+        let (pool, mut filter) = state?;
+        let batch = async {
+            let mut conn = pool.get().await?;
+            Ok::<_, ApiError>(db::list(&mut conn, &filter, BATCH).await?)
+        }
+        .await;
+        match batch {
+            Err(error) => {
+                tracing::error!(%error, "audit export failed part-way");
+                Some((Err(error), None))
+            }
+            Ok(events) if events.is_empty() => None,
+            Ok(events) => {
+                let full = events.len() == usize::try_from(BATCH).unwrap_or(usize::MAX);
+                filter.after_seq = events.last().map(|event| event.seq);
+                let mut chunk = String::new();
+                for event in events {
+                    match format {
+                        Export::Csv => chunk.push_str(&csv_line(&event)),
+                        Export::NdJson => {
+                            chunk.push_str(
+                                &serde_json::to_string(&AuditEventView::from(event))
+                                    .unwrap_or_default(),
+                            );
+                            chunk.push('\n');
+                        }
+                    }
+                }
+                let next = full.then_some((pool, filter));
+                Some((Ok(Bytes::from(chunk)), next))
+            }
+        }
+    });
+    let content_type = match format {
+        Export::Csv => "text/csv; charset=utf-8",
+        Export::NdJson => "application/x-ndjson",
+    };
+    HttpResponse::Ok()
+        .content_type(content_type)
+        .streaming(futures_util::StreamExt::chain(
+            futures_util::stream::iter(header),
+            body,
+        ))
+}
+
+/// Query the audit trail, or export all of it that the filters select.
+///
+/// With `Accept: text/csv` or `Accept: application/x-ndjson` the whole filtered trail is
+/// streamed (no paging); otherwise one page of JSON.
+#[utoipa::path(
+    tag = "audit",
+    params(AuditQuery),
+    responses(
+        (status = 200, description = "A page of events, or the export", content(
+            (Page<AuditEventView> = "application/json"),
+            (String = "text/csv"),
+            (String = "application/x-ndjson"),
+        )),
+    ),
+)]
+#[get("")]
+async fn list_audit_events(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    request: HttpRequest,
+    query: web::Query<AuditQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let _ = caller;
+    let query = query.into_inner();
+    let filter = AuditFilter {
+        entity_type: text("entity_type", query.entity_type)?,
+        entity_id: text("entity_id", query.entity_id)?,
+        actor_key_id: query.actor_key_id,
+        district_id: query.district_id,
+        action: text("action", query.action)?,
+        from: query.from,
+        to: query.to,
+        after_seq: None,
+        until_seq: None,
+    };
+    if let Some(format) = export_format(&request) {
+        return Ok(export(pool.get_ref().clone(), filter, format));
+    }
+    let page = events_page(
+        &pool,
+        filter,
+        limit(query.limit)?,
+        query.cursor.as_deref(),
+        |_| {},
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// The range of the trail to verify.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct VerifyQuery {
+    /// First event to check (default 1).
+    #[param(minimum = 1)]
+    pub from_seq: Option<i64>,
+    /// Last event to check (default the last one).
+    #[param(minimum = 1)]
+    pub to_seq: Option<i64>,
+}
+
+/// The outcome of a verification.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Verification {
+    /// Whether every event checked is intact and chained to the one before.
+    pub ok: bool,
+    /// How many events were checked.
+    pub checked: i64,
+    /// The hash of the last event checked: keep it to detect later changes.
+    pub head: Option<String>,
+    /// The first event that does not match (edited, or following a removed one).
+    pub broken_seq: Option<i64>,
+    /// What is wrong with it.
+    pub reason: Option<String>,
+}
+
+/// Recompute the hash chain over a range of the trail.
+#[utoipa::path(
+    tag = "audit",
+    params(VerifyQuery),
+    responses((status = 200, description = "The outcome", body = Verification)),
+)]
+#[get("/verify")]
+async fn verify_audit_events(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    query: web::Query<VerifyQuery>,
+) -> Result<web::Json<Verification>, ApiError> {
+    let _ = caller;
+    let from = query.from_seq.unwrap_or(1);
+    if from < 1 || query.to_seq.is_some_and(|to| to < from) {
+        return Err(ApiError::BadRequest(
+            "from_seq must be at least 1 and to_seq at least from_seq".into(),
+        ));
+    }
+    let mut conn = pool.get().await?;
+    let to = match query.to_seq {
+        Some(to) => to,
+        None => db::last_seq(&mut conn).await?,
+    };
+    let mut previous = if from == 1 {
+        Some(GENESIS.to_owned())
+    } else {
+        db::hash_of(&mut conn, from - 1).await?
+    };
+    let mut expected_seq = from;
+    let mut checked = 0;
+    let broken = |seq: i64, reason: &str, checked: i64| Verification {
+        ok: false,
+        checked,
+        head: None,
+        broken_seq: Some(seq),
+        reason: Some(reason.to_owned()),
+    };
+    let mut filter = AuditFilter {
+        after_seq: Some(from - 1),
+        until_seq: Some(to),
+        ..AuditFilter::default()
+    };
+    loop {
+        let events = db::list(&mut conn, &filter, 1000).await?;
+        if events.is_empty() {
+            break;
+        }
+        filter.after_seq = events.last().map(|event| event.seq);
+        for event in events {
+            if event.seq != expected_seq {
+                return Ok(web::Json(broken(
+                    expected_seq,
+                    "the event is missing",
+                    checked,
+                )));
+            }
+            if previous.as_deref() != Some(event.prev_hash.as_str()) {
+                return Ok(web::Json(broken(
+                    event.seq,
+                    "prev_hash does not match the previous event",
+                    checked,
+                )));
+            }
+            if event.content().hash(&event.prev_hash) != event.hash {
+                return Ok(web::Json(broken(
+                    event.seq,
+                    "the event does not match its hash",
+                    checked,
+                )));
+            }
+            checked += 1;
+            expected_seq += 1;
+            previous = Some(event.hash);
+        }
+    }
+    if expected_seq <= to {
+        return Ok(web::Json(broken(
+            expected_seq,
+            "the event is missing",
+            checked,
+        )));
+    }
+    Ok(web::Json(Verification {
+        ok: true,
+        checked,
+        head: if checked > 0 { previous } else { None },
+        broken_seq: None,
+        reason: None,
+    }))
+}
+
+/// Paging of a record's history.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct HistoryQuery {
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// The trail of one record, oldest first; 404 when the caller's scope holds none of it.
+/// Members' contact data is removed for callers who may not see it.
+pub(crate) async fn history(
+    pool: &DbPool,
+    caller: &Caller,
+    entity_type: &'static str,
+    entity_id: String,
+    query: HistoryQuery,
+) -> Result<web::Json<Page<AuditEventView>>, ApiError> {
+    let filter = AuditFilter {
+        entity_type: Some(entity_type.to_owned()),
+        entity_id: Some(entity_id),
+        district_id: caller.scope().district(),
+        ..AuditFilter::default()
+    };
+    let redact = |view: &mut AuditEventView| {
+        let hidden = entity_type == "member"
+            && match view.district_id {
+                Some(district) => {
+                    !caller.sees_contacts_of(district) && caller.role != Role::Auditor
+                }
+                None => false,
+            };
+        if hidden {
+            for record in [&mut view.before, &mut view.after].into_iter().flatten() {
+                if let Value::Object(map) = record {
+                    map.remove("phone");
+                    map.remove("email");
+                }
+            }
+        }
+    };
+    let page = events_page(
+        pool,
+        filter,
+        limit(query.limit)?,
+        query.cursor.as_deref(),
+        redact,
+    )
+    .await?;
+    if page.items.is_empty() && query.cursor.is_none() {
+        return Err(ApiError::not_found(entity_type));
+    }
+    Ok(web::Json(page))
+}

@@ -1,0 +1,270 @@
+//! `/api/v1/keys`: API keys, for administrators. A token is shown once, when its key is
+//! created.
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, Duration, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::api::auth::Caller;
+use crate::api::input::{Checks, Field};
+use crate::db::DbPool;
+use crate::db::audit::{self as trail, Actor, Change};
+use crate::db::keys::{self as db, ApiKey, NewApiKey};
+use crate::domain::ids::{ApiKeyId, DistrictId};
+use crate::domain::kinds::Role;
+use crate::domain::{token, values};
+use crate::error::{ApiError, Problem, not_found_as};
+
+pub fn configure(config: &mut ServiceConfig) {
+    config.service(
+        utoipa_actix_web::scope("/keys")
+            .service(list_keys)
+            .service(create_key)
+            .service(revoke_key),
+    );
+}
+
+/// An API key (its token is never shown again after creation).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ApiKey)]
+pub struct ApiKeyView {
+    pub id: ApiKeyId,
+    pub name: String,
+    pub role: Role,
+    /// The key's district (clerk and sync keys only).
+    pub district_id: Option<DistrictId>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+impl From<ApiKey> for ApiKeyView {
+    fn from(key: ApiKey) -> Self {
+        Self {
+            id: key.id,
+            name: key.name,
+            role: key.role,
+            district_id: key.district_id,
+            created_at: key.created_at,
+            last_used_at: key.last_used_at,
+            expires_at: key.expires_at,
+            revoked_at: key.revoked_at,
+        }
+    }
+}
+
+/// A new key with its token: the only time the token is shown.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedApiKey {
+    #[serde(flatten)]
+    pub key: ApiKeyView,
+    /// The bearer token. Store it now: only its hash is kept.
+    pub token: String,
+}
+
+/// All keys (there are few; not paged).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ApiKeys {
+    pub items: Vec<ApiKeyView>,
+}
+
+/// A new API key.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewKey {
+    /// Who or what uses it; at most 100 characters.
+    #[serde(default)]
+    #[schema(value_type = String, required = true, example = "西城区政协办公室")]
+    pub name: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Role, required = true)]
+    pub role: Field<Role>,
+    /// Required for `clerk` and `sync` keys, refused for the others.
+    #[serde(default)]
+    #[schema(value_type = Option<DistrictId>)]
+    pub district_id: Field<DistrictId>,
+    /// Lifetime in days (1 to 3650); none means no expiry.
+    #[serde(default)]
+    #[schema(value_type = Option<i32>, minimum = 1, maximum = 3650)]
+    pub expires_in_days: Field<i64>,
+}
+
+/// What a new key is: checked fields, before its token exists.
+#[derive(Debug, Clone)]
+pub struct KeySpec {
+    pub name: String,
+    pub role: Role,
+    pub district_id: Option<DistrictId>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl KeySpec {
+    /// Checks a key's fields; `district_exists` says whether the district is live.
+    pub fn check(
+        name: Field<String>,
+        role: Field<Role>,
+        district_id: Field<DistrictId>,
+        expires_in_days: Field<i64>,
+        district_exists: Option<bool>,
+    ) -> Result<Self, ApiError> {
+        let mut checks = Checks::default();
+        let name = checks.required("/name", name, None, |v| values::line(&v, 100));
+        let role = checks.required("/role", role, None, Ok);
+        let district_id = checks.optional("/district_id", district_id, None, Ok);
+        let days = checks.optional("/expires_in_days", expires_in_days, None, |v| {
+            values::in_range(v, 1, 3650)
+        });
+        match (role, district_id) {
+            (Some(role), None) if role.is_district_scoped() => {
+                checks.error("/district_id", "is required for clerk and sync keys");
+            }
+            (Some(role), Some(_)) if !role.is_district_scoped() => {
+                checks.error("/district_id", "is only for clerk and sync keys");
+            }
+            (_, Some(_)) if district_exists == Some(false) => {
+                checks.error("/district_id", "no such district");
+            }
+            _ => {}
+        }
+        let expires_at = days.map(|days| Utc::now() + Duration::days(i64::from(days)));
+        checks.finish((|| {
+            Some(Self {
+                name: name?,
+                role: role?,
+                district_id,
+                expires_at,
+            })
+        })())
+    }
+}
+
+/// Creates a key, audited as `actor`; returns it with its token.
+pub async fn issue(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    spec: KeySpec,
+) -> Result<(ApiKey, String), ApiError> {
+    let (token, hash) = token::generate()
+        .map_err(|error| ApiError::Internal(format!("no randomness for a token: {error}")))?;
+    let actor = actor.clone();
+    conn.transaction(async move |conn| {
+        let key = db::insert(
+            conn,
+            NewApiKey {
+                id: ApiKeyId::generate(),
+                name: spec.name,
+                role: spec.role,
+                district_id: spec.district_id,
+                token_hash: hash,
+                expires_at: spec.expires_at,
+            },
+        )
+        .await?;
+        let change = Change::new("create_key", "api_key", key.id, key.district_id)
+            .after(&ApiKeyView::from(key.clone()));
+        trail::append(conn, &actor, change).await?;
+        Ok::<_, ApiError>((key, token))
+    })
+    .await
+}
+
+/// Revokes a key, audited as `actor`.
+pub async fn withdraw(
+    conn: &mut AsyncPgConnection,
+    actor: &Actor,
+    id: ApiKeyId,
+) -> Result<ApiKey, ApiError> {
+    let actor = actor.clone();
+    conn.transaction(async move |conn| {
+        let before = db::find(conn, id).await.map_err(not_found_as("key"))?;
+        let key = db::revoke(conn, id).await?;
+        if before.revoked_at.is_none() {
+            let change = Change::new("revoke_key", "api_key", key.id, key.district_id)
+                .before(&ApiKeyView::from(before))
+                .after(&ApiKeyView::from(key.clone()));
+            trail::append(conn, &actor, change).await?;
+        }
+        Ok::<_, ApiError>(key)
+    })
+    .await
+}
+
+/// List API keys.
+#[utoipa::path(tag = "keys", responses((status = 200, description = "Every key", body = ApiKeys)))]
+#[get("")]
+async fn list_keys(
+    _caller: Caller,
+    pool: web::Data<DbPool>,
+) -> Result<web::Json<ApiKeys>, ApiError> {
+    let mut conn = pool.get().await?;
+    let keys = db::list(&mut conn).await?;
+    Ok(web::Json(ApiKeys {
+        items: keys.into_iter().map(ApiKeyView::from).collect(),
+    }))
+}
+
+/// Create an API key; the answer holds its token, shown this once.
+#[utoipa::path(
+    tag = "keys",
+    request_body = NewKey,
+    responses((status = 201, description = "The new key and its token", body = CreatedApiKey,
+        headers(("Location" = String, description = "The key's URL")))),
+)]
+#[post("")]
+async fn create_key(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    body: web::Json<NewKey>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let mut conn = pool.get().await?;
+    let district_exists = match &body.district_id {
+        Field::Value(id) => Some(
+            crate::db::districts::find_for_reference(&mut conn, *id)
+                .await?
+                .is_some(),
+        ),
+        _ => None,
+    };
+    let spec = KeySpec::check(
+        body.name,
+        body.role,
+        body.district_id,
+        body.expires_in_days,
+        district_exists,
+    )?;
+    let (key, token) = issue(&mut conn, &caller.actor(), spec).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((
+            actix_web::http::header::LOCATION,
+            format!("/api/v1/keys/{}", key.id),
+        ))
+        .json(CreatedApiKey {
+            key: key.into(),
+            token,
+        }))
+}
+
+/// Revoke an API key: it stops working at once. Revoking twice is harmless.
+#[utoipa::path(
+    tag = "keys",
+    params(("id" = ApiKeyId, Path, description = "The key's id")),
+    responses(
+        (status = 200, description = "The revoked key", body = ApiKeyView),
+        (status = 404, description = "No such key", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/{id}/revoke")]
+async fn revoke_key(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<ApiKeyId>,
+) -> Result<web::Json<ApiKeyView>, ApiError> {
+    let mut conn = pool.get().await?;
+    let key = withdraw(&mut conn, &caller.actor(), path.into_inner()).await?;
+    Ok(web::Json(key.into()))
+}

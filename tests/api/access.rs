@@ -1,0 +1,577 @@
+//! Access control: every endpoint of the route table, for every role, on a record of the
+//! key's own district and of another, answers exactly what the policy says.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app};
+
+/// One district's records, made through the API.
+struct Side {
+    district: String,
+    member: String,
+    department: String,
+    workstation: String,
+    activity: String,
+}
+
+async fn created(app: &TestApp, path: &str, body: Value) -> String {
+    let response = app.post(path, &body).await;
+    assert_eq!(response.status(), StatusCode::CREATED, "{path}");
+    let body: Value = response.json().await.unwrap();
+    body["id"].as_str().unwrap().to_owned()
+}
+
+async fn side(app: &TestApp, code: &str) -> Side {
+    let district = app.district(code).await["id"].as_str().unwrap().to_owned();
+    let member = app.member(&district, "M1", "王芳").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let department = created(
+        app,
+        "/api/v1/departments",
+        json!({"district_id": district, "name": "区教委", "kind": "government"}),
+    )
+    .await;
+    let workstation = created(
+        app,
+        "/api/v1/workstations",
+        json!({"district_id": district, "name": "工作站", "kind": "street"}),
+    )
+    .await;
+    app.put(&format!(
+        "/api/v1/workstations/{workstation}/members/{member}"
+    ))
+    .await;
+    let activity = created(
+        app,
+        &format!("/api/v1/workstations/{workstation}/activities"),
+        json!({"kind": "visit", "title": "走访", "held_on": "2026-01-05"}),
+    )
+    .await;
+    Side {
+        district,
+        member,
+        department,
+        workstation,
+        activity,
+    }
+}
+
+/// The path of `template` naming the records of `side`.
+fn concrete(template: &str, side: &Side, key_id: &str) -> String {
+    let collection = template.split('/').nth(3).unwrap_or_default();
+    let id = match collection {
+        "districts" => &side.district,
+        "departments" => &side.department,
+        "members" => &side.member,
+        "workstations" => &side.workstation,
+        "activities" => &side.activity,
+        "keys" => key_id,
+        _ => "",
+    };
+    let path = template
+        .replace("{district}", &side.district)
+        .replace("{member_id}", &side.member)
+        .replace("{id}", id);
+    if template.contains('{') {
+        return path;
+    }
+    match collection {
+        "departments" | "members" | "workstations" | "activities" => {
+            format!("{path}?district_id={}", side.district)
+        }
+        _ => path,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Role {
+    Anonymous,
+    Admin,
+    Clerk,
+    Sync,
+    Auditor,
+}
+
+/// The policy, written out from the rules: admin everything; clerk reads and writes its
+/// district (not districts themselves, keys or the trail); sync reads its district;
+/// auditor reads everything, the trail included, and writes nothing. A district key
+/// naming another district's record gets 404.
+fn expected(role: Role, method: &Method, template: &str, own: bool) -> StatusCode {
+    let area = template.split('/').nth(3).unwrap_or_default();
+    let read = method == Method::GET;
+    if role == Role::Anonymous {
+        return StatusCode::UNAUTHORIZED;
+    }
+    let allowed = match (role, area) {
+        (Role::Admin, _) => true,
+        (_, "keys") => false,
+        (Role::Auditor, _) => read,
+        (_, "audit-events") => false,
+        (Role::Sync, _) => read,
+        (Role::Clerk, "districts") => read,
+        (Role::Clerk, _) => true,
+        (Role::Anonymous, _) => false,
+    };
+    if !allowed {
+        return StatusCode::FORBIDDEN;
+    }
+    let scoped = matches!(role, Role::Clerk | Role::Sync);
+    if scoped && !own && template.contains('{') {
+        return StatusCode::NOT_FOUND;
+    }
+    match *method {
+        Method::GET => StatusCode::OK,
+        // Actions: revoking a key.
+        Method::POST if template.ends_with("/revoke") => StatusCode::OK,
+        // Creates are sent an empty body: every required field is missing.
+        Method::POST => StatusCode::UNPROCESSABLE_ENTITY,
+        // Changes are sent with a stale If-Match, so nothing changes.
+        _ => StatusCode::PRECONDITION_FAILED,
+    }
+}
+
+#[tokio::test]
+async fn every_endpoint_answers_every_role_as_the_policy_says() {
+    let app = spawn_app().await;
+    let own = side(&app, "xicheng").await;
+    let other = side(&app, "haidian").await;
+    let clerk = app.key("clerk", Some(&own.district)).await;
+    let sync = app.key("sync", Some(&own.district)).await;
+    let auditor = app.key("auditor", None).await;
+    // A key only to be revoked.
+    let spare_key = created(
+        &app,
+        "/api/v1/keys",
+        json!({"name": "spare", "role": "auditor"}),
+    )
+    .await;
+
+    let document = cppcc_api::openapi::document();
+    let routes = cppcc_api::api::RouteTable::from_document(&document);
+    let operations: Vec<(String, String)> = routes
+        .operations()
+        .filter(|(_, path)| path.starts_with("/api/v1"))
+        .map(|(method, path)| (method.to_owned(), path.to_owned()))
+        .collect();
+    assert!(operations.len() > 30, "the route table lists the API");
+
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for (method, template) in &operations {
+        let method: Method = method.parse().unwrap();
+        for (role, token) in [
+            (Role::Anonymous, None),
+            (Role::Admin, Some(app.admin_token.as_str())),
+            (Role::Clerk, Some(clerk.as_str())),
+            (Role::Sync, Some(sync.as_str())),
+            (Role::Auditor, Some(auditor.as_str())),
+        ] {
+            for (is_own, records) in [(true, &own), (false, &other)] {
+                let path = concrete(template, records, &spare_key);
+                let mut request = app.anonymous.request(method.clone(), app.url(&path));
+                if let Some(token) = token {
+                    request = request.bearer_auth(token);
+                }
+                if method != Method::GET {
+                    request = request.header("If-Match", "\"0\"");
+                }
+                if method == Method::POST || method == Method::PATCH {
+                    request = request.json(&json!({}));
+                }
+                let status = request.send().await.unwrap().status();
+                let want = expected(role, &method, template, is_own);
+                checked += 1;
+                if status != want {
+                    failures.push(format!(
+                        "{role:?} {method} {path} ({}): {status}, expected {want}",
+                        if is_own { "own" } else { "other" }
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {checked}:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn a_district_key_never_sees_another_districts_records_in_a_list() {
+    let app = spawn_app().await;
+    let own = side(&app, "xicheng").await;
+    let other = side(&app, "haidian").await;
+    let clerk = app.key("clerk", Some(&own.district)).await;
+    for collection in [
+        "districts",
+        "departments",
+        "members",
+        "workstations",
+        "activities",
+    ] {
+        let naming_other = if collection == "districts" {
+            "?code=haidian".to_owned()
+        } else {
+            format!("?district_id={}", other.district)
+        };
+        for query in [String::new(), naming_other] {
+            let path = format!("/api/v1/{collection}{query}");
+            let response = app.request_as(Some(&clerk), Method::GET, &path, None).await;
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+            let page: Value = response.json().await.unwrap();
+            for item in page["items"].as_array().unwrap() {
+                let district = item.get("district_id").unwrap_or(&item["id"]);
+                assert_eq!(district, &json!(own.district), "{path} leaked {item}");
+            }
+        }
+    }
+    let response = app
+        .request_as(
+            Some(&clerk),
+            Method::GET,
+            "/api/v1/members?district=haidian",
+            None,
+        )
+        .await;
+    let page: Value = response.json().await.unwrap();
+    assert_eq!(page["items"], json!([]));
+}
+
+#[tokio::test]
+async fn a_district_key_cannot_reference_another_district_in_a_body() {
+    let app = spawn_app().await;
+    let own = side(&app, "xicheng").await;
+    let other = side(&app, "haidian").await;
+    let clerk = app.key("clerk", Some(&own.district)).await;
+    let response = app
+        .request_as(
+            Some(&clerk),
+            Method::POST,
+            "/api/v1/members",
+            Some(&json!({
+                "district_id": other.district, "member_no": "X", "name": "张三",
+                "sector": "economy", "party": "cpc",
+            })),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["pointer"], "/district_id");
+    let path = format!("/api/v1/activities/{}", own.activity);
+    let response = app
+        .request_as(
+            Some(&clerk),
+            Method::PATCH,
+            &path,
+            Some(&json!({"participant_ids": [other.member]})),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn contact_data_is_shown_to_admins_and_the_districts_clerks_only() {
+    let app = spawn_app().await;
+    let own = side(&app, "xicheng").await;
+    let path = format!("/api/v1/members/{}", own.member);
+    app.patch(
+        &path,
+        &json!({"phone": "13800000000", "email": "wang@example.cn"}),
+    )
+    .await;
+    let other = side(&app, "haidian").await;
+    let own_clerk = app.key("clerk", Some(&own.district)).await;
+    let other_clerk = app.key("clerk", Some(&other.district)).await;
+    let sync = app.key("sync", Some(&own.district)).await;
+    let auditor = app.key("auditor", None).await;
+    for (token, shown) in [
+        (app.admin_token.as_str(), true),
+        (own_clerk.as_str(), true),
+        (sync.as_str(), false),
+        (auditor.as_str(), false),
+    ] {
+        let member: Value = app
+            .request_as(Some(token), Method::GET, &path, None)
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(member.get("phone").is_some(), shown, "{member}");
+        assert_eq!(member.get("email").is_some(), shown, "{member}");
+        assert_eq!(member["name"], "王芳");
+    }
+    let response = app
+        .request_as(Some(&other_clerk), Method::GET, &path, None)
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let list: Value = app
+        .request_as(Some(&auditor), Method::GET, "/api/v1/members", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m.get("phone").is_none())
+    );
+}
+
+async fn status_with(
+    app: &TestApp,
+    authorization: Option<&str>,
+    path: &str,
+) -> (StatusCode, reqwest::header::HeaderMap) {
+    let mut request = app.anonymous.get(app.url(path));
+    if let Some(value) = authorization {
+        request = request.header("Authorization", value);
+    }
+    let response = request.send().await.unwrap();
+    (response.status(), response.headers().clone())
+}
+
+#[tokio::test]
+async fn missing_malformed_unknown_revoked_and_expired_keys_are_401s() {
+    let app = spawn_app().await;
+    let token = app.key("auditor", None).await;
+    let (status, headers) = status_with(&app, None, "/api/v1/districts").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(headers["www-authenticate"], "Bearer");
+    assert_eq!(headers["content-type"], "application/problem+json");
+    for value in [
+        "Basic dXNlcjpwYXNz".to_owned(),
+        "Bearer nonsense".to_owned(),
+        format!("Bearer {}x", &token[..token.len() - 1]),
+    ] {
+        let (status, _) = status_with(&app, Some(&value), "/api/v1/districts").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{value}");
+    }
+    let bearer = format!("Bearer {token}");
+    assert_eq!(
+        status_with(&app, Some(&bearer), "/api/v1/districts")
+            .await
+            .0,
+        StatusCode::OK
+    );
+
+    let keys: Value = app.get("/api/v1/keys").await.json().await.unwrap();
+    let auditor = keys["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|key| key["role"] == "auditor")
+        .unwrap();
+    assert!(auditor["last_used_at"].is_string(), "use is recorded");
+    assert!(auditor.get("token").is_none() && auditor.get("token_hash").is_none());
+    let revoke = format!("/api/v1/keys/{}/revoke", auditor["id"].as_str().unwrap());
+    let response = app.post(&revoke, &json!({})).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        status_with(&app, Some(&bearer), "/api/v1/districts")
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let response = app
+        .post(
+            "/api/v1/keys",
+            &json!({"name": "short", "role": "auditor", "expires_in_days": 1}),
+        )
+        .await;
+    let created: Value = response.json().await.unwrap();
+    let expiring = format!("Bearer {}", created["token"].as_str().unwrap());
+    assert_eq!(
+        status_with(&app, Some(&expiring), "/api/v1/districts")
+            .await
+            .0,
+        StatusCode::OK
+    );
+    app.db()
+        .await
+        .execute(
+            "UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE id = $1::text::uuid",
+            &[&created["id"].as_str().unwrap()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        status_with(&app, Some(&expiring), "/api/v1/districts")
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn a_token_in_the_query_string_is_refused() {
+    let app = spawn_app().await;
+    let response = app
+        .anonymous
+        .get(app.url(&format!(
+            "/api/v1/districts?access_token={}",
+            app.admin_token
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let response = app
+        .client
+        .get(app.url(&format!("/api/v1/districts?token={}", app.admin_token)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::UNAUTHORIZED,
+        "even beside a valid header"
+    );
+}
+
+#[tokio::test]
+async fn repeated_failures_from_one_address_are_throttled() {
+    let app = spawn_app().await;
+    for _ in 0..10 {
+        let (status, _) = status_with(&app, Some("Bearer nonsense"), "/api/v1/districts").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, headers) = status_with(&app, Some("Bearer nonsense"), "/api/v1/districts").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait));
+    let bearer = format!("Bearer {}", app.admin_token);
+    let (status, _) = status_with(&app, Some(&bearer), "/api/v1/districts").await;
+    assert_eq!(
+        status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the address waits, whatever it sends"
+    );
+    assert_eq!(status_with(&app, None, "/healthz").await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn keys_need_a_district_exactly_when_their_role_has_one() {
+    let app = spawn_app().await;
+    let district = app.district("xicheng").await;
+    for (body, pointer) in [
+        (json!({"name": "c", "role": "clerk"}), "/district_id"),
+        (
+            json!({"name": "a", "role": "admin", "district_id": district["id"]}),
+            "/district_id",
+        ),
+        (
+            json!({"name": "s", "role": "sync", "district_id": uuid::Uuid::now_v7()}),
+            "/district_id",
+        ),
+        (json!({"name": "x", "role": "root"}), "/role"),
+    ] {
+        let response = app.post("/api/v1/keys", &body).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}"
+        );
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem["errors"][0]["pointer"], pointer, "{body}");
+    }
+    let response = app
+        .post(
+            "/api/v1/keys",
+            &json!({"name": "c", "role": "clerk", "district_id": district["id"]}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let created: Value = response.json().await.unwrap();
+    assert!(created["token"].as_str().unwrap().starts_with("cppcc_"));
+    let stored: Value = app.get("/api/v1/keys").await.json().await.unwrap();
+    assert!(
+        !stored
+            .to_string()
+            .contains(created["token"].as_str().unwrap())
+    );
+    let hash: Vec<u8> = app
+        .db()
+        .await
+        .query_one(
+            "SELECT token_hash FROM api_keys WHERE id = $1::text::uuid",
+            &[&created["id"].as_str().unwrap()],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        hash,
+        cppcc_api::domain::token::hash(created["token"].as_str().unwrap())
+    );
+}
+
+#[test]
+fn the_keys_command_prints_a_token_alone_and_revokes() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let app = runtime.block_on(spawn_app());
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_cppcc-api"))
+            .args(args)
+            .env("DATABASE_URL", &app.database_url)
+            .env("RUST_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+    runtime.block_on(app.district("xicheng"));
+    let output = run(&[
+        "keys",
+        "create",
+        "--role",
+        "clerk",
+        "--name",
+        "西城办公室",
+        "--district",
+        "xicheng",
+        "--expires-in",
+        "90d",
+    ]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let token = stdout.trim_end();
+    assert_eq!(stdout.lines().count(), 1);
+    assert!(cppcc_api::domain::token::well_formed(token));
+    let bearer = format!("Bearer {token}");
+    assert_eq!(
+        runtime
+            .block_on(status_with(&app, Some(&bearer), "/api/v1/members"))
+            .0,
+        StatusCode::OK
+    );
+
+    let output = run(&["keys", "create", "--role", "clerk", "--name", "x"]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("district_id"));
+
+    let listed = String::from_utf8(run(&["keys", "list"]).stdout).unwrap();
+    let line = listed
+        .lines()
+        .find(|line| line.contains("西城办公室"))
+        .unwrap();
+    assert!(line.contains("clerk") && line.contains("expires"));
+    let id = line.split('\t').next().unwrap();
+    assert!(run(&["keys", "revoke", id]).status.success());
+    assert_eq!(
+        runtime
+            .block_on(status_with(&app, Some(&bearer), "/api/v1/members"))
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    drop(app);
+}
