@@ -1,6 +1,7 @@
 //! Integration tests: the real service, a real database, a real HTTP client.
 
 mod access;
+mod audit;
 mod conventions;
 mod departments;
 mod districts;

@@ -46,7 +46,18 @@ fn every_operation_has_an_id_a_tag_a_summary_and_its_error_answers() {
             assert!(operation["summary"].is_string(), "{id} has a summary");
             let responses = operation["responses"].as_object().unwrap();
             if path.starts_with("/api/") {
-                for status in ["500", "503"] {
+                assert_eq!(
+                    operation["security"],
+                    serde_json::json!([{"bearer": []}]),
+                    "{id} requires the bearer key"
+                );
+                assert!(
+                    responses["401"]["headers"]
+                        .get("WWW-Authenticate")
+                        .is_some(),
+                    "{id} documents 401 with its challenge"
+                );
+                for status in ["403", "429", "500", "503"] {
                     assert!(responses.contains_key(status), "{id} documents {status}");
                 }
                 if operation.get("requestBody").is_some() {
@@ -63,6 +74,17 @@ fn every_operation_has_an_id_a_tag_a_summary_and_its_error_answers() {
             }
         }
     }
+    assert_eq!(
+        spec["components"]["securitySchemes"]["bearer"]["scheme"], "bearer",
+        "the bearer scheme is declared"
+    );
+    let member = &spec["components"]["schemas"]["Member"];
+    let required = member["required"].as_array().unwrap();
+    assert!(
+        !required.contains(&serde_json::json!("phone"))
+            && !required.contains(&serde_json::json!("email")),
+        "contact data is optional: roles that may not see it do not get it"
+    );
     let mut unique = operation_ids.clone();
     unique.sort();
     unique.dedup();

@@ -1,0 +1,463 @@
+//! The audit trail: every write, in its transaction, hash-chained, append-only,
+//! queryable, exportable and verifiable.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app};
+
+async fn events(app: &TestApp, query: &str) -> Vec<Value> {
+    let response = app.get(&format!("/api/v1/audit-events{query}")).await;
+    assert_eq!(response.status(), StatusCode::OK, "{query}");
+    let page: Value = response.json().await.unwrap();
+    page["items"].as_array().unwrap().clone()
+}
+
+async fn verify(app: &TestApp) -> Value {
+    app.get("/api/v1/audit-events/verify")
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn every_write_is_in_the_trail_with_its_actor_request_and_states() {
+    let app = spawn_app().await;
+    let district = app.district("xicheng").await;
+    let clerk = app
+        .key("clerk", Some(district["id"].as_str().unwrap()))
+        .await;
+    let response = app
+        .anonymous
+        .post(app.url("/api/v1/members"))
+        .bearer_auth(&clerk)
+        .header("X-Request-Id", "req-member-1")
+        .json(&json!({
+            "district_id": district["id"], "member_no": "1", "name": "王芳",
+            "sector": "economy", "party": "cpc", "phone": "13800000000",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let member: Value = response.json().await.unwrap();
+    let path = format!("/api/v1/members/{}", member["id"].as_str().unwrap());
+    app.request_as(
+        Some(&clerk),
+        Method::PATCH,
+        &path,
+        Some(&json!({"name": "王小芳"})),
+    )
+    .await;
+    app.request_as(Some(&clerk), Method::DELETE, &path, None)
+        .await;
+
+    let trail = events(
+        &app,
+        &format!(
+            "?entity_type=member&entity_id={}",
+            member["id"].as_str().unwrap()
+        ),
+    )
+    .await;
+    let actions: Vec<&str> = trail
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["create", "update", "delete"]);
+    let created = &trail[0];
+    assert_eq!(created["request_id"], "req-member-1");
+    assert_eq!(created["actor_role"], "clerk");
+    assert_eq!(created["actor_district_id"], district["id"]);
+    assert_eq!(created["district_id"], district["id"]);
+    assert_eq!(created["before"], Value::Null);
+    assert_eq!(
+        created["after"]["phone"], "13800000000",
+        "the trail keeps contact data"
+    );
+    assert_eq!(trail[1]["before"]["name"], "王芳");
+    assert_eq!(trail[1]["after"]["name"], "王小芳");
+    assert_eq!(trail[2]["after"], Value::Null);
+    let keys: Value = app.get("/api/v1/keys").await.json().await.unwrap();
+    let clerk_id = keys["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["role"] == "clerk")
+        .unwrap()["id"]
+        .clone();
+    assert_eq!(created["actor_key_id"], clerk_id);
+    let by_actor = events(
+        &app,
+        &format!("?actor_key_id={}", clerk_id.as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(by_actor.len(), 3);
+}
+
+#[tokio::test]
+async fn a_refused_write_leaves_no_event_and_a_no_op_patch_none() {
+    let app = spawn_app().await;
+    let district = app.district("xicheng").await;
+    app.member(district["id"].as_str().unwrap(), "1", "王芳")
+        .await;
+    let before = events(&app, "?limit=200").await.len();
+    let response = app
+        .post(
+            "/api/v1/members",
+            &json!({"district_id": district["id"], "member_no": "1", "name": "李华", "sector": "economy", "party": "cpc"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    app.patch("/api/v1/districts/xicheng", &json!({"term": 16}))
+        .await;
+    assert_eq!(events(&app, "?limit=200").await.len(), before);
+}
+
+#[tokio::test]
+async fn a_write_whose_audit_append_fails_does_not_happen() {
+    let app = spawn_app().await;
+    app.db()
+        .await
+        .batch_execute(
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN RAISE EXCEPTION 'audit storage failed'; END $$; \
+             CREATE TRIGGER refuse BEFORE INSERT ON audit_events \
+             FOR EACH ROW EXECUTE FUNCTION refuse();",
+        )
+        .await
+        .unwrap();
+    let response = app
+        .post(
+            "/api/v1/districts",
+            &json!({"code": "xicheng", "name": "西城区", "term": 16}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let problem: Value = response.json().await.unwrap();
+    assert!(
+        !problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("audit storage"),
+        "no internals leak"
+    );
+    let count: i64 = app
+        .db()
+        .await
+        .query_one("SELECT count(*) FROM districts", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(count, 0, "the district was not written");
+}
+
+#[tokio::test]
+async fn the_trail_is_append_only_in_the_database_itself() {
+    let app = spawn_app().await;
+    app.district("xicheng").await;
+    let db = app.db().await;
+    for statement in [
+        "UPDATE audit_events SET action = 'nothing'",
+        "DELETE FROM audit_events",
+        "TRUNCATE audit_events",
+    ] {
+        let error = db.batch_execute(statement).await.unwrap_err();
+        assert!(
+            error
+                .as_db_error()
+                .unwrap()
+                .message()
+                .contains("append-only"),
+            "{statement}: {error}"
+        );
+    }
+    assert_eq!(verify(&app).await["ok"], true);
+}
+
+#[tokio::test]
+async fn verify_checks_the_chain_and_points_at_an_edited_or_removed_event() {
+    let app = spawn_app().await;
+    for code in ["aa", "bb", "cc", "dd"] {
+        app.district(code).await;
+    }
+    let result = verify(&app).await;
+    assert_eq!(result["ok"], true, "{result}");
+    assert_eq!(result["checked"], 5, "the admin key and four districts");
+    let all = events(&app, "").await;
+    assert_eq!(result["head"], all.last().unwrap()["hash"]);
+    for pair in all.windows(2) {
+        assert_eq!(pair[1]["prev_hash"], pair[0]["hash"]);
+        assert_eq!(
+            pair[1]["seq"].as_i64().unwrap(),
+            pair[0]["seq"].as_i64().unwrap() + 1
+        );
+    }
+    let part: Value = app
+        .get("/api/v1/audit-events/verify?from_seq=2&to_seq=3")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (part["ok"].clone(), part["checked"].clone()),
+        (json!(true), json!(2))
+    );
+
+    // The database superuser edits an event behind the service's back.
+    let db = app.db().await;
+    db.batch_execute(
+        "SET session_replication_role = replica; \
+         UPDATE audit_events SET after = jsonb_set(after, '{name}', '\"篡改\"') WHERE seq = 3; \
+         SET session_replication_role = DEFAULT;",
+    )
+    .await
+    .unwrap();
+    let result = verify(&app).await;
+    assert_eq!(result["ok"], false);
+    assert_eq!(result["broken_seq"], 3, "{result}");
+    assert_eq!(result["checked"], 2);
+
+    db.batch_execute(
+        "SET session_replication_role = replica; \
+         UPDATE audit_events SET after = jsonb_set(after, '{name}', '\"bb区\"') WHERE seq = 3; \
+         DELETE FROM audit_events WHERE seq = 4; \
+         SET session_replication_role = DEFAULT;",
+    )
+    .await
+    .unwrap();
+    let result = verify(&app).await;
+    assert_eq!(result["ok"], false, "{result}");
+    assert_eq!(
+        result["broken_seq"], 4,
+        "the removed event is named: {result}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_keep_the_chain_whole() {
+    let app = spawn_app().await;
+    let writes = (0..16).map(|index| {
+        let client = app.client.clone();
+        let url = app.url("/api/v1/districts");
+        async move {
+            client
+                .post(url)
+                .json(&json!({"code": format!("d{index:02}"), "name": format!("d{index:02}"), "term": 1}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    });
+    for status in futures_util::future::join_all(writes).await {
+        assert_eq!(status, StatusCode::CREATED);
+    }
+    let result = verify(&app).await;
+    assert_eq!(result["ok"], true, "{result}");
+    assert_eq!(result["checked"], 17);
+}
+
+#[tokio::test]
+async fn the_trail_is_filtered_paged_and_exported_whole() {
+    let app = spawn_app().await;
+    let xicheng = app.district("xicheng").await;
+    let haidian = app.district("haidian").await;
+    for (index, district) in [&xicheng, &haidian, &xicheng].into_iter().enumerate() {
+        app.member(
+            district["id"].as_str().unwrap(),
+            &format!("M{index}"),
+            "委员",
+        )
+        .await;
+    }
+    let members = events(&app, "?entity_type=member").await;
+    assert_eq!(members.len(), 3);
+    let in_xicheng = events(
+        &app,
+        &format!("?district_id={}", xicheng["id"].as_str().unwrap()),
+    )
+    .await;
+    assert_eq!(in_xicheng.len(), 3, "the district and its two members");
+    assert_eq!(events(&app, "?action=create_key").await.len(), 1);
+    assert!(events(&app, "?from=2999-01-01T00:00:00Z").await.is_empty());
+    assert_eq!(events(&app, "?to=2000-01-01T00:00:00Z").await.len(), 0);
+
+    let first: Value = app
+        .get("/api/v1/audit-events?limit=2")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second: Value = app
+        .get(&format!("/api/v1/audit-events?limit=2&cursor={cursor}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(second["items"][0]["seq"], 3);
+
+    let response = app
+        .client
+        .get(app.url("/api/v1/audit-events"))
+        .header("Accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let csv = response.text().await.unwrap();
+    let mut lines = csv.lines();
+    assert!(lines.next().unwrap().starts_with("seq,occurred_at,"));
+    assert_eq!(
+        csv.matches("\n").count(),
+        1 + 6,
+        "a header and every event: {csv}"
+    );
+
+    let response = app
+        .client
+        .get(app.url("/api/v1/audit-events?entity_type=member"))
+        .header("Accept", "application/x-ndjson")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["content-type"], "application/x-ndjson");
+    let lines: Vec<Value> = response
+        .text()
+        .await
+        .unwrap()
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3);
+    assert!(lines.iter().all(|event| event["entity_type"] == "member"));
+}
+
+#[tokio::test]
+async fn the_export_streams_past_one_batch() {
+    let app = spawn_app().await;
+    let district = app.district("xicheng").await;
+    // Many events, written directly as the service would chain them.
+    let mut conn = {
+        use diesel_async::{AsyncConnection, AsyncPgConnection};
+        AsyncPgConnection::establish(&app.database_url)
+            .await
+            .unwrap()
+    };
+    for index in 0..1500 {
+        let change = cppcc_api::db::audit::Change::new("update", "district", index, None)
+            .after(&json!({"n": index}));
+        cppcc_api::db::audit::append(
+            &mut conn,
+            &cppcc_api::db::audit::Actor::command("test"),
+            change,
+        )
+        .await
+        .unwrap();
+    }
+    let _ = district;
+    let response = app
+        .client
+        .get(app.url("/api/v1/audit-events"))
+        .header("Accept", "application/x-ndjson")
+        .send()
+        .await
+        .unwrap();
+    let text = response.text().await.unwrap();
+    assert_eq!(text.lines().count(), 1502);
+    let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["seq"], 1502);
+    assert_eq!(verify(&app).await["checked"], 1502);
+}
+
+#[tokio::test]
+async fn a_records_history_is_its_trail_within_the_callers_scope() {
+    let app = spawn_app().await;
+    let xicheng = app.district("xicheng").await;
+    let haidian = app.district("haidian").await;
+    let member = app
+        .member(xicheng["id"].as_str().unwrap(), "1", "王芳")
+        .await;
+    let path = format!("/api/v1/members/{}", member["id"].as_str().unwrap());
+    app.patch(&path, &json!({"email": "wang@example.cn"})).await;
+    let history: Value = app
+        .get(&format!("{path}/history"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let items = history["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[1]["after"]["email"], "wang@example.cn");
+
+    let sync = app.key("sync", Some(xicheng["id"].as_str().unwrap())).await;
+    let seen: Value = app
+        .request_as(Some(&sync), Method::GET, &format!("{path}/history"), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen["items"].as_array().unwrap().len(), 2);
+    assert!(
+        seen["items"][1]["after"].get("email").is_none(),
+        "no contact data for sync keys"
+    );
+    let stranger = app
+        .key("clerk", Some(haidian["id"].as_str().unwrap()))
+        .await;
+    let response = app
+        .request_as(
+            Some(&stranger),
+            Method::GET,
+            &format!("{path}/history"),
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+
+    let station = app
+        .post(
+            "/api/v1/workstations",
+            &json!({"district_id": xicheng["id"], "name": "站", "kind": "street"}),
+        )
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    let station_path = format!("/api/v1/workstations/{}", station["id"].as_str().unwrap());
+    app.put(&format!(
+        "{station_path}/members/{}",
+        member["id"].as_str().unwrap()
+    ))
+    .await;
+    app.delete(&path).await;
+    let history: Value = app
+        .get(&format!("{station_path}/history"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        ["create", "add_member", "remove_member"],
+        "the member's deletion too"
+    );
+    let response = app
+        .get(&format!("/api/v1/members/{}/history", uuid::Uuid::now_v7()))
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
