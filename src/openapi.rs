@@ -64,8 +64,9 @@ pub fn base() -> Document {
 }
 
 /// Answers any operation can give, added to every operation once here rather than in each
-/// handler: the request id on every answer; 400 for unreadable parameters; 413, 415 and
-/// 422 for operations with a body; 500 and 503 everywhere.
+/// handler: the request id on every answer; the bearer requirement with 401, 403 and 429;
+/// 400 for unreadable parameters; 404 where a path names a record; 412 where `If-Match`
+/// is taken; 413, 415 and 422 for operations with a body; 500 and 503 everywhere.
 pub fn finish(mut document: Document) -> Document {
     let problem = || {
         ContentBuilder::new()
@@ -136,6 +137,30 @@ pub fn finish(mut document: Document) -> Document {
                 );
                 if has_params {
                     add("400", error("A parameter or header cannot be read", false));
+                }
+                let parameters: Vec<&utoipa::openapi::path::Parameter> = operation
+                    .parameters
+                    .iter()
+                    .flatten()
+                    .filter_map(|parameter| match parameter {
+                        RefOr::T(parameter) => Some(parameter),
+                        RefOr::Ref(_) => None,
+                    })
+                    .collect();
+                if parameters
+                    .iter()
+                    .any(|p| p.parameter_in == utoipa::openapi::path::ParameterIn::Path)
+                {
+                    add(
+                        "404",
+                        error("No such record, or none the key's districts hold", false),
+                    );
+                }
+                if parameters.iter().any(|p| p.name == "If-Match") {
+                    add(
+                        "412",
+                        error("If-Match does not name the current version", false),
+                    );
                 }
                 if operation.request_body.is_some() {
                     add("400", error("The body is not valid JSON", false));

@@ -22,7 +22,7 @@ use crate::db::audit::Change;
 use crate::domain::ids::{ActivityId, DistrictId, MemberId, WorkstationId};
 use crate::domain::kinds::ActivityKind;
 use crate::domain::values;
-use crate::error::{ApiError, Problem, not_found_as};
+use crate::error::{ApiError, not_found_as};
 
 /// `/activities`; a workstation's own activity routes are registered by
 /// [`super::workstations::configure`], in its scope.
@@ -312,7 +312,6 @@ async fn list_activities(
     params(("id" = WorkstationId, Path, description = "The workstation's id"), WorkstationActivityQuery),
     responses(
         (status = 200, description = "A page of the workstation's activities", body = Page<FeedItem<ActivityView>>),
-        (status = 404, description = "No such workstation", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[get("/{id}/activities")]
@@ -349,7 +348,6 @@ pub(super) async fn list_workstation_activities(
     responses(
         (status = 200, description = "The activity", body = ActivityView, headers(("ETag" = String))),
         (status = 304, description = "The client's copy (If-None-Match) is current"),
-        (status = 404, description = "No such activity", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[get("/{id}")]
@@ -374,7 +372,6 @@ async fn get_activity(
     responses(
         (status = 201, description = "The new activity", body = ActivityView,
             headers(("ETag" = String), ("Location" = String, description = "The activity's URL"))),
-        (status = 404, description = "No such workstation", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/{id}/activities")]
@@ -422,8 +419,6 @@ pub(super) async fn create_activity(
     request_body(content = ActivityPatch, content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The changed activity", body = ActivityView, headers(("ETag" = String))),
-        (status = 404, description = "No such activity", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not name the current version", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[patch("/{id}")]
@@ -456,8 +451,6 @@ async fn update_activity(
     params(("id" = ActivityId, Path, description = "The activity's id"), IfMatchHeader),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "No such activity", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not name the current version", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[delete("/{id}")]
@@ -486,7 +479,6 @@ async fn delete_activity(
     params(("id" = ActivityId, Path, description = "The activity's id"), HistoryQuery),
     responses(
         (status = 200, description = "Its changes, oldest first", body = Page<crate::api::audit::AuditEventView>),
-        (status = 404, description = "No such activity", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[get("/{id}/history")]

@@ -192,7 +192,6 @@ async fn list_departments(
     responses(
         (status = 200, description = "The department", body = DepartmentView, headers(("ETag" = String))),
         (status = 304, description = "The client's copy (If-None-Match) is current"),
-        (status = 404, description = "No such department", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[get("/{id}")]
@@ -259,9 +258,7 @@ async fn create_department(
     request_body(content = DepartmentPatch, content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The changed department", body = DepartmentView, headers(("ETag" = String))),
-        (status = 404, description = "No such department", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The name is taken in the district", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not name the current version", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[patch("/{id}")]
@@ -303,8 +300,6 @@ async fn update_department(
     params(("id" = DepartmentId, Path, description = "The department's id"), IfMatchHeader),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "No such department", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not name the current version", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[delete("/{id}")]
@@ -335,7 +330,6 @@ async fn delete_department(
     params(("id" = DepartmentId, Path, description = "The department's id"), HistoryQuery),
     responses(
         (status = 200, description = "Its changes, oldest first", body = Page<crate::api::audit::AuditEventView>),
-        (status = 404, description = "No such department", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[get("/{id}/history")]

@@ -216,7 +216,6 @@ async fn list_districts(
         (status = 200, description = "The district", body = DistrictView,
             headers(("ETag" = String, description = "The district's version"))),
         (status = 304, description = "The client's copy (If-None-Match) is current"),
-        (status = 404, description = "No such district", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
 )]
 #[get("/{district}")]
@@ -279,9 +278,7 @@ async fn create_district(
     request_body(content = DistrictPatch, content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The changed district", body = DistrictView, headers(("ETag" = String))),
-        (status = 404, description = "No such district", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The code or name is taken", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not name the current version", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
 )]
 #[patch("/{district}")]
@@ -324,9 +321,7 @@ async fn update_district(
     ),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "No such district", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 409, description = "The district still has members, departments or workstations", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not name the current version", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
 )]
 #[delete("/{district}")]
@@ -384,7 +379,6 @@ pub(crate) async fn referenced_district(
     params(("district" = String, Path, description = "The district's id or code"), HistoryQuery),
     responses(
         (status = 200, description = "Its changes, oldest first", body = Page<crate::api::audit::AuditEventView>),
-        (status = 404, description = "No such district", body = crate::error::Problem, content_type = "application/problem+json"),
     ),
 )]
 #[get("/{district}/history")]

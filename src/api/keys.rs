@@ -16,7 +16,7 @@ use crate::db::keys::{self as db, ApiKey, NewApiKey};
 use crate::domain::ids::{ApiKeyId, DistrictId};
 use crate::domain::kinds::Role;
 use crate::domain::{token, values};
-use crate::error::{ApiError, Problem, not_found_as};
+use crate::error::{ApiError, not_found_as};
 
 pub fn configure(config: &mut ServiceConfig) {
     config.service(
@@ -255,7 +255,6 @@ async fn create_key(
     params(("id" = ApiKeyId, Path, description = "The key's id")),
     responses(
         (status = 200, description = "The revoked key", body = ApiKeyView),
-        (status = 404, description = "No such key", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/{id}/revoke")]

@@ -448,7 +448,6 @@ async fn list_members(
     responses(
         (status = 200, description = "The member", body = MemberView, headers(("ETag" = String))),
         (status = 304, description = "The client's copy (If-None-Match) is current"),
-        (status = 404, description = "No such member", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[get("/{id}")]
@@ -522,9 +521,7 @@ async fn create_member(
     request_body(content = MemberPatch, content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The changed member", body = MemberView, headers(("ETag" = String))),
-        (status = 404, description = "No such member", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The member number is taken in the district", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not name the current version", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[patch("/{id}")]
@@ -576,8 +573,6 @@ async fn update_member(
     params(("id" = MemberId, Path, description = "The member's id"), IfMatchHeader),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "No such member", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not name the current version", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[delete("/{id}")]
@@ -612,7 +607,6 @@ async fn delete_member(
     params(("id" = MemberId, Path, description = "The member's id"), HistoryQuery),
     responses(
         (status = 200, description = "Its changes, oldest first", body = Page<crate::api::audit::AuditEventView>),
-        (status = 404, description = "No such member", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[get("/{id}/history")]

@@ -376,7 +376,6 @@ async fn list_workstations(
     responses(
         (status = 200, description = "The workstation", body = WorkstationView, headers(("ETag" = String))),
         (status = 304, description = "The client's copy (If-None-Match) is current"),
-        (status = 404, description = "No such workstation", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[get("/{id}")]
@@ -446,9 +445,7 @@ async fn create_workstation(
     request_body(content = WorkstationPatch, content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The changed workstation", body = WorkstationView, headers(("ETag" = String))),
-        (status = 404, description = "No such workstation", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The name is taken in the district", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not name the current version", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[patch("/{id}")]
@@ -497,9 +494,7 @@ async fn update_workstation(
     params(("id" = WorkstationId, Path, description = "The workstation's id"), IfMatchHeader),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "No such workstation", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The workstation still has activities", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not name the current version", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[delete("/{id}")]
@@ -537,7 +532,6 @@ async fn delete_workstation(
     params(("id" = WorkstationId, Path, description = "The workstation's id")),
     responses(
         (status = 200, description = "Its members", body = WorkstationMembers),
-        (status = 404, description = "No such workstation", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[get("/{id}/members")]
@@ -687,7 +681,6 @@ async fn remove_workstation_member(
     params(("id" = WorkstationId, Path, description = "The workstation's id"), HistoryQuery),
     responses(
         (status = 200, description = "Its changes, oldest first", body = Page<crate::api::audit::AuditEventView>),
-        (status = 404, description = "No such workstation", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 #[get("/{id}/history")]
