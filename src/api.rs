@@ -11,6 +11,7 @@ pub mod input;
 pub mod keys;
 pub mod members;
 pub mod page;
+pub mod proposals;
 pub mod reference;
 pub mod workstations;
 
@@ -39,6 +40,7 @@ where
                 .configure(members::configure)
                 .configure(workstations::configure)
                 .configure(activities::configure)
+                .configure(proposals::configure)
                 .configure(keys::configure)
                 .configure(audit::configure),
         )

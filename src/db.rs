@@ -8,6 +8,7 @@ pub mod keys;
 pub mod members;
 
 pub mod pagination;
+pub mod proposals;
 pub mod reference;
 pub mod schema;
 pub mod workstations;

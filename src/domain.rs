@@ -5,5 +5,6 @@ pub mod access;
 pub mod audit;
 pub mod ids;
 pub mod kinds;
+pub mod proposal;
 pub mod token;
 pub mod values;

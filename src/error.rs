@@ -47,6 +47,12 @@ pub struct Problem {
     /// Every invalid field, all at once.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
+    /// For a workflow step refused: where the record stands.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_status: Option<String>,
+    /// For a workflow step refused: the actions allowed from there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_actions: Option<Vec<String>>,
 }
 
 /// Everything a handler can fail with.
@@ -74,6 +80,13 @@ pub enum ApiError {
     Conflict {
         detail: String,
         errors: Vec<FieldError>,
+    },
+    /// A workflow step not allowed from the record's status.
+    #[error("{detail}")]
+    WrongState {
+        detail: String,
+        status: String,
+        allowed: Vec<String>,
     },
     /// `If-Match` named a version that is no longer current.
     #[error("the record has changed since version {expected}")]
@@ -117,6 +130,7 @@ impl ApiError {
             Self::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
             Self::NotFound(_) => ("not-found", "Not found"),
             Self::Conflict { .. } => ("conflict", "Conflict with the current state"),
+            Self::WrongState { .. } => ("wrong-state", "Not allowed in the current status"),
             Self::PreconditionFailed { .. } => ("precondition-failed", "Precondition failed"),
             Self::PayloadTooLarge { .. } => ("payload-too-large", "Request body too large"),
             Self::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
@@ -142,12 +156,20 @@ impl ApiError {
             Self::Conflict { errors, .. } if !errors.is_empty() => Some(errors.clone()),
             _ => None,
         };
+        let (current_status, allowed_actions) = match self {
+            Self::WrongState {
+                status, allowed, ..
+            } => (Some(status.clone()), Some(allowed.clone())),
+            _ => (None, None),
+        };
         Problem {
             problem_type: format!("/problems/{slug}"),
             title: title.to_owned(),
             status: self.status_code().as_u16(),
             detail,
             errors,
+            current_status,
+            allowed_actions,
         }
     }
 }
@@ -161,7 +183,7 @@ impl ResponseError for ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
-            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Conflict { .. } | Self::WrongState { .. } => StatusCode::CONFLICT,
             Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,

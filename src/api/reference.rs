@@ -13,7 +13,8 @@ pub fn configure(config: &mut ServiceConfig) {
     config
         .service(list_sectors)
         .service(list_parties)
-        .service(list_member_roles);
+        .service(list_member_roles)
+        .service(list_proposal_categories);
 }
 
 /// An entry of a controlled list: the code is the API value, the names are for people.
@@ -68,4 +69,14 @@ async fn list_parties(pool: web::Data<DbPool>) -> Result<web::Json<ListItems>, A
 async fn list_member_roles(pool: web::Data<DbPool>) -> Result<web::Json<ListItems>, ApiError> {
     let mut conn = pool.get().await?;
     Ok(items(db::member_roles(&mut conn).await?))
+}
+
+/// List the categories a proposal can have.
+#[utoipa::path(tag = "reference", responses((status = 200, description = "The proposal categories", body = ListItems)))]
+#[get("/proposal-categories")]
+async fn list_proposal_categories(
+    pool: web::Data<DbPool>,
+) -> Result<web::Json<ListItems>, ApiError> {
+    let mut conn = pool.get().await?;
+    Ok(items(db::proposal_categories(&mut conn).await?))
 }

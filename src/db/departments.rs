@@ -119,3 +119,23 @@ pub async fn insert(
         .get_result(conn)
         .await
 }
+
+/// Which of `ids` are live departments of `district`.
+#[tracing::instrument(skip_all)]
+pub async fn existing_in_district(
+    conn: &mut AsyncPgConnection,
+    district: DistrictId,
+    ids: &[DepartmentId],
+) -> QueryResult<Vec<DepartmentId>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    departments::table
+        .select(departments::id)
+        .filter(departments::id.eq_any(ids))
+        .filter(departments::district_id.eq(district))
+        .filter(departments::deleted_at.is_null())
+        .for_key_share()
+        .load(conn)
+        .await
+}

@@ -20,6 +20,9 @@ pub enum Order {
     UpdatedAt,
     Name,
     MemberNo,
+    Number,
+    SubmittedAt,
+    ReplyDueOn,
 }
 
 impl Order {
@@ -29,6 +32,9 @@ impl Order {
             Self::UpdatedAt => "updated_at",
             Self::Name => "name",
             Self::MemberNo => "member_no",
+            Self::Number => "number",
+            Self::SubmittedAt => "submitted_at",
+            Self::ReplyDueOn => "reply_due_on",
         }
     }
 }
@@ -39,6 +45,7 @@ impl Order {
 pub enum CursorValue {
     Time(DateTime<Utc>),
     Text(String),
+    Date(chrono::NaiveDate),
     None,
 }
 
@@ -105,6 +112,17 @@ impl PageRequest {
                 id,
                 ..
             }) => Some((text.clone(), *id)),
+            _ => None,
+        }
+    }
+
+    pub fn after_date(&self) -> Option<(chrono::NaiveDate, Uuid)> {
+        match &self.after {
+            Some(Cursor {
+                value: CursorValue::Date(date),
+                id,
+                ..
+            }) => Some((*date, *id)),
             _ => None,
         }
     }

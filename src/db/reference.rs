@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::db::schema::{member_roles, parties, sectors};
+use crate::db::schema::{member_roles, parties, proposal_categories, sectors};
 
 /// One entry of a controlled list.
 #[derive(Debug, Clone, Queryable)]
@@ -31,6 +31,7 @@ macro_rules! list_fn {
 list_fn!(sectors, sectors);
 list_fn!(parties, parties);
 list_fn!(member_roles, member_roles);
+list_fn!(proposal_categories, proposal_categories);
 
 /// The codes a member record may use, loaded once per write.
 #[derive(Debug, Default, Clone)]
@@ -62,4 +63,15 @@ pub async fn member_codes(conn: &mut AsyncPgConnection) -> QueryResult<MemberCod
             .into_iter()
             .collect(),
     })
+}
+
+/// The codes of the proposal categories.
+#[tracing::instrument(skip_all)]
+pub async fn proposal_category_codes(conn: &mut AsyncPgConnection) -> QueryResult<HashSet<String>> {
+    Ok(proposal_categories::table
+        .select(proposal_categories::code)
+        .load(conn)
+        .await?
+        .into_iter()
+        .collect())
 }

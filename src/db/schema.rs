@@ -124,6 +124,83 @@ diesel::table! {
 }
 
 diesel::table! {
+    proposal_categories (code) {
+        code -> Text,
+        name_zh -> Text,
+        name_en -> Text,
+        sort_order -> Int4,
+    }
+}
+
+diesel::table! {
+    proposal_cosigners (proposal_id, member_id) {
+        proposal_id -> Uuid,
+        member_id -> Uuid,
+        district_id -> Uuid,
+        added_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    proposal_history (id) {
+        id -> Uuid,
+        proposal_id -> Uuid,
+        action -> Text,
+        from_status -> Text,
+        to_status -> Text,
+        actor_key_id -> Nullable<Uuid>,
+        actor_role -> Nullable<Text>,
+        occurred_at -> Timestamptz,
+        payload -> Jsonb,
+    }
+}
+
+diesel::table! {
+    proposal_number_counters (district_id, year) {
+        district_id -> Uuid,
+        year -> Int4,
+        last -> Int4,
+    }
+}
+
+// `search_bigrams`, a generated column, is left out: it is only read in SQL filters.
+diesel::table! {
+    proposals (id) {
+        id -> Uuid,
+        district_id -> Uuid,
+        kind -> Text,
+        title -> Text,
+        body -> Text,
+        category -> Text,
+        lead_member_id -> Nullable<Uuid>,
+        proposer_org -> Nullable<Text>,
+        is_key -> Bool,
+        supervising_leader -> Nullable<Text>,
+        lead_unit_id -> Nullable<Uuid>,
+        co_unit_ids -> Array<Uuid>,
+        number -> Nullable<Text>,
+        status -> Text,
+        submitted_at -> Nullable<Timestamptz>,
+        filed_at -> Nullable<Timestamptz>,
+        reply_due_on -> Nullable<Date>,
+        extended -> Bool,
+        rehandled -> Bool,
+        reply_text -> Nullable<Text>,
+        reply_document_no -> Nullable<Text>,
+        reply_result -> Nullable<Text>,
+        replied_on -> Nullable<Date>,
+        verdict -> Nullable<Text>,
+        reject_reason -> Nullable<Text>,
+        forward_as -> Nullable<Text>,
+        merged_into_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int8,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     sectors (code) {
         code -> Text,
         name_zh -> Text,
@@ -166,6 +243,11 @@ diesel::joinable!(departments -> districts (district_id));
 diesel::joinable!(members -> districts (district_id));
 diesel::joinable!(members -> parties (party));
 diesel::joinable!(members -> sectors (sector));
+diesel::joinable!(proposal_cosigners -> members (member_id));
+diesel::joinable!(proposal_cosigners -> proposals (proposal_id));
+diesel::joinable!(proposal_history -> proposals (proposal_id));
+diesel::joinable!(proposals -> districts (district_id));
+diesel::joinable!(proposals -> proposal_categories (category));
 diesel::joinable!(workstation_members -> districts (district_id));
 diesel::joinable!(workstation_members -> members (member_id));
 diesel::joinable!(workstation_members -> workstations (workstation_id));
@@ -181,6 +263,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     member_roles,
     members,
     parties,
+    proposal_categories,
+    proposal_cosigners,
+    proposal_history,
+    proposal_number_counters,
+    proposals,
     sectors,
     workstation_members,
     workstations,

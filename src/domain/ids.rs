@@ -74,3 +74,4 @@ typed_id!(MemberId, "a member");
 typed_id!(WorkstationId, "a workstation");
 typed_id!(ActivityId, "a workstation activity");
 typed_id!(ApiKeyId, "an API key");
+typed_id!(ProposalId, "a proposal");

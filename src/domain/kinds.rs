@@ -1,10 +1,5 @@
 //! Closed sets of values, stored as checked text and sent as snake_case strings.
 
-use diesel::deserialize::{self, FromSql};
-use diesel::pg::{Pg, PgValue};
-use diesel::serialize::{self, Output, ToSql};
-use diesel::sql_types::Text;
-
 macro_rules! text_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $code:tt,)+ }) => {
         $(#[$meta])*
@@ -13,7 +8,7 @@ macro_rules! text_enum {
             serde::Serialize, serde::Deserialize, utoipa::ToSchema,
             diesel::expression::AsExpression, diesel::deserialize::FromSqlRow,
         )]
-        #[diesel(sql_type = Text)]
+        #[diesel(sql_type = ::diesel::sql_types::Text)]
         pub enum $name {
             $($(#[$vmeta])* #[serde(rename = $code)] $variant,)+
         }
@@ -39,20 +34,30 @@ macro_rules! text_enum {
             }
         }
 
-        impl ToSql<Text, Pg> for $name {
-            fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
-                <str as ToSql<Text, Pg>>::to_sql(self.as_str(), out)
+        impl ::diesel::serialize::ToSql<::diesel::sql_types::Text, ::diesel::pg::Pg> for $name {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut ::diesel::serialize::Output<'b, '_, ::diesel::pg::Pg>,
+            ) -> ::diesel::serialize::Result {
+                <str as ::diesel::serialize::ToSql<::diesel::sql_types::Text, ::diesel::pg::Pg>>::to_sql(
+                    self.as_str(),
+                    out,
+                )
             }
         }
 
-        impl FromSql<Text, Pg> for $name {
-            fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
-                let value = <String as FromSql<Text, Pg>>::from_sql(bytes)?;
+        impl ::diesel::deserialize::FromSql<::diesel::sql_types::Text, ::diesel::pg::Pg> for $name {
+            fn from_sql(bytes: ::diesel::pg::PgValue<'_>) -> ::diesel::deserialize::Result<Self> {
+                let value = <String as ::diesel::deserialize::FromSql<
+                    ::diesel::sql_types::Text,
+                    ::diesel::pg::Pg,
+                >>::from_sql(bytes)?;
                 Ok(value.parse()?)
             }
         }
     };
 }
+pub(crate) use text_enum;
 
 text_enum! {
     /// A member's gender.

@@ -9,6 +9,7 @@ use crate::helpers::{TestApp, spawn_app};
 /// One district's records, made through the API.
 struct Side {
     district: String,
+    proposal: String,
     member: String,
     department: String,
     workstation: String,
@@ -50,8 +51,18 @@ async fn side(app: &TestApp, code: &str) -> Side {
         json!({"kind": "visit", "title": "走访", "held_on": "2026-01-05"}),
     )
     .await;
+    let proposal = created(
+        app,
+        "/api/v1/proposals",
+        json!({
+            "district_id": district, "kind": "member", "title": "提案", "body": "内容",
+            "category": "economy", "lead_member_id": member,
+        }),
+    )
+    .await;
     Side {
         district,
+        proposal,
         member,
         department,
         workstation,
@@ -68,6 +79,7 @@ fn concrete(template: &str, side: &Side, key_id: &str) -> String {
         "members" => &side.member,
         "workstations" => &side.workstation,
         "activities" => &side.activity,
+        "proposals" => &side.proposal,
         "keys" => key_id,
         _ => "",
     };
@@ -79,7 +91,7 @@ fn concrete(template: &str, side: &Side, key_id: &str) -> String {
         return path;
     }
     match collection {
-        "departments" | "members" | "workstations" | "activities" => {
+        "departments" | "members" | "workstations" | "activities" | "proposals" => {
             format!("{path}?district_id={}", side.district)
         }
         _ => path,
@@ -122,10 +134,17 @@ fn expected(role: Role, method: &Method, template: &str, own: bool) -> StatusCod
     if scoped && !own && template.contains('{') {
         return StatusCode::NOT_FOUND;
     }
+    let last = template.rsplit('/').next().unwrap_or_default();
+    let workflow_action = [
+        "submit", "file", "reject", "merge", "assign", "extend", "reply", "feedback", "withdraw",
+    ]
+    .contains(&last);
     match *method {
         Method::GET => StatusCode::OK,
-        // Actions: revoking a key.
-        Method::POST if template.ends_with("/revoke") => StatusCode::OK,
+        // Revoking a key takes no precondition.
+        Method::POST if last == "revoke" => StatusCode::OK,
+        // Workflow steps check If-Match before their body.
+        Method::POST if workflow_action => StatusCode::PRECONDITION_FAILED,
         // Creates are sent an empty body: every required field is missing.
         Method::POST => StatusCode::UNPROCESSABLE_ENTITY,
         // Changes are sent with a stale If-Match, so nothing changes.

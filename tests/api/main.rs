@@ -9,5 +9,6 @@ mod helpers;
 mod members;
 mod openapi;
 mod operations;
+mod proposals;
 mod seed;
 mod workstations;

@@ -1,0 +1,1338 @@
+//! `/api/v1/proposals`: proposals (提案) and their handling workflow, from draft to the
+//! proposer's verdict. Each step is an action (`POST /proposals/{id}/<action>`); a step
+//! the workflow does not allow answers 409 with the current status and the allowed
+//! actions.
+
+use std::collections::{HashMap, HashSet};
+
+use actix_web::{HttpResponse, delete, get, patch, post, put, web};
+use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::api::audit::record;
+use crate::api::auth::Caller;
+use crate::api::districts::referenced_district;
+use crate::api::http::{
+    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
+    no_content, query_text, read_response, updated_response,
+};
+use crate::api::input::{Checks, Field};
+use crate::api::page::{FeedItem, Page, list_query, page};
+use crate::db::DbPool;
+use crate::db::audit::Change;
+use crate::db::proposals::{self as db, DraftFields, Proposal, ProposalFilter, Transition};
+use crate::domain::ids::{DepartmentId, DistrictId, MemberId, ProposalId};
+use crate::domain::proposal::{
+    self as workflow, ForwardAs, Progress, ProposalAction, ProposalKind, ProposalStatus,
+    ReplyResult, Verdict,
+};
+use crate::domain::values;
+use crate::error::{ApiError, FieldError, Problem, not_found_as};
+
+pub fn configure(config: &mut ServiceConfig) {
+    config.service(
+        utoipa_actix_web::scope("/proposals")
+            .service(list_proposals)
+            .service(create_proposal)
+            .service(proposal_stats)
+            .service(get_proposal)
+            .service(update_proposal)
+            .service(delete_proposal)
+            .service(get_proposal_history)
+            .service(list_cosigners)
+            .service(add_cosigner)
+            .service(remove_cosigner)
+            .service(submit_proposal)
+            .service(file_proposal)
+            .service(reject_proposal)
+            .service(merge_proposal)
+            .service(assign_proposal)
+            .service(extend_proposal)
+            .service(reply_proposal)
+            .service(feedback_proposal)
+            .service(withdraw_proposal),
+    );
+}
+
+/// The day it is for the workflow (due dates, overdue).
+fn today() -> NaiveDate {
+    Utc::now().date_naive()
+}
+
+/// A proposal (提案).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Proposal)]
+pub struct ProposalView {
+    pub id: ProposalId,
+    pub district_id: DistrictId,
+    pub kind: ProposalKind,
+    #[schema(example = "关于加强老旧小区垃圾分类的提案")]
+    pub title: String,
+    pub body: String,
+    /// A code from `GET /api/v1/proposal-categories`.
+    #[schema(example = "environment")]
+    pub category: String,
+    /// The proposing member (`member` and `joint` proposals).
+    pub lead_member_id: Option<MemberId>,
+    /// The proposing organization (party/group, sector and committee proposals).
+    pub proposer_org: Option<String>,
+    /// Co-signing members (联名).
+    pub cosigner_ids: Vec<MemberId>,
+    /// A key proposal (重点提案).
+    pub is_key: bool,
+    /// The leader supervising a key proposal (领衔督办).
+    pub supervising_leader: Option<String>,
+    /// The lead handling unit (主办), set on assignment.
+    pub lead_unit_id: Option<DepartmentId>,
+    /// Co-handling units (会办).
+    pub co_unit_ids: Vec<DepartmentId>,
+    /// Given on filing: `<year>-<4-digit sequence of the district and year>`.
+    #[schema(example = "2026-0123")]
+    pub number: Option<String>,
+    pub status: ProposalStatus,
+    /// What may be done next from here.
+    pub allowed_actions: Vec<ProposalAction>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub filed_at: Option<DateTime<Utc>>,
+    pub reply_due_on: Option<NaiveDate>,
+    /// Assigned and past its reply due date.
+    pub overdue: bool,
+    pub reply_text: Option<String>,
+    pub reply_document_no: Option<String>,
+    pub reply_result: Option<ReplyResult>,
+    pub replied_on: Option<NaiveDate>,
+    pub verdict: Option<Verdict>,
+    pub reject_reason: Option<String>,
+    pub forward_as: Option<ForwardAs>,
+    /// The proposal this one was merged into.
+    pub merged_into_id: Option<ProposalId>,
+    /// The proposals merged into this one.
+    pub merged_ids: Vec<ProposalId>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Increases with every change; sent as the `ETag`.
+    pub version: i64,
+}
+
+impl ProposalView {
+    fn new(row: Proposal, cosigner_ids: Vec<MemberId>, merged_ids: Vec<ProposalId>) -> Self {
+        let progress = progress(&row);
+        Self {
+            allowed_actions: workflow::allowed_actions(row.status, progress),
+            overdue: row.overdue_on(today()),
+            id: row.id,
+            district_id: row.district_id,
+            kind: row.kind,
+            title: row.title,
+            body: row.body,
+            category: row.category,
+            lead_member_id: row.lead_member_id,
+            proposer_org: row.proposer_org,
+            cosigner_ids,
+            is_key: row.is_key,
+            supervising_leader: row.supervising_leader,
+            lead_unit_id: row.lead_unit_id,
+            co_unit_ids: row.co_unit_ids,
+            number: row.number,
+            status: row.status,
+            submitted_at: row.submitted_at,
+            filed_at: row.filed_at,
+            reply_due_on: row.reply_due_on,
+            reply_text: row.reply_text,
+            reply_document_no: row.reply_document_no,
+            reply_result: row.reply_result,
+            replied_on: row.replied_on,
+            verdict: row.verdict,
+            reject_reason: row.reject_reason,
+            forward_as: row.forward_as,
+            merged_into_id: row.merged_into_id,
+            merged_ids,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            version: row.version,
+        }
+    }
+}
+
+impl Versioned for ProposalView {
+    fn version(&self) -> i64 {
+        self.version
+    }
+}
+
+fn progress(row: &Proposal) -> Progress {
+    Progress {
+        extended: row.extended,
+        rehandled: row.rehandled,
+    }
+}
+
+/// Proposals with their co-signers and what was merged into them.
+async fn views(
+    conn: &mut AsyncPgConnection,
+    rows: Vec<Proposal>,
+) -> Result<Vec<ProposalView>, ApiError> {
+    let ids: Vec<ProposalId> = rows.iter().map(|row| row.id).collect();
+    let mut cosigners: HashMap<ProposalId, Vec<MemberId>> = HashMap::new();
+    for (proposal, member) in db::cosigners(conn, &ids).await? {
+        cosigners.entry(proposal).or_default().push(member);
+    }
+    let mut merged: HashMap<ProposalId, Vec<ProposalId>> = HashMap::new();
+    for (target, source) in db::merged_into(conn, &ids).await? {
+        merged.entry(target).or_default().push(source);
+    }
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let signers = cosigners.remove(&row.id).unwrap_or_default();
+            let sources = merged.remove(&row.id).unwrap_or_default();
+            ProposalView::new(row, signers, sources)
+        })
+        .collect())
+}
+
+async fn view(conn: &mut AsyncPgConnection, row: Proposal) -> Result<ProposalView, ApiError> {
+    views(conn, vec![row])
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::Internal("a proposal vanished while being read".into()))
+}
+
+/// A new proposal, created as a draft.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewProposal {
+    /// The proposal's district; cannot be changed later.
+    #[serde(default)]
+    #[schema(value_type = DistrictId, required = true)]
+    pub district_id: Field<DistrictId>,
+    #[serde(default)]
+    #[schema(value_type = ProposalKind, required = true)]
+    pub kind: Field<ProposalKind>,
+    /// At most 200 characters.
+    #[serde(default)]
+    #[schema(value_type = String, required = true)]
+    pub title: Field<String>,
+    /// At most 20,000 characters.
+    #[serde(default)]
+    #[schema(value_type = String, required = true)]
+    pub body: Field<String>,
+    /// A code from `GET /api/v1/proposal-categories`.
+    #[serde(default)]
+    #[schema(value_type = String, required = true)]
+    pub category: Field<String>,
+    /// Required for `member` and `joint` proposals: a member of the district.
+    #[serde(default)]
+    #[schema(value_type = Option<MemberId>)]
+    pub lead_member_id: Field<MemberId>,
+    /// Required for `party_group`, `sector_group` and `committee` proposals; at most 100
+    /// characters.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub proposer_org: Field<String>,
+    /// Defaults to `false`.
+    #[serde(default)]
+    #[schema(value_type = bool)]
+    pub is_key: Field<bool>,
+    /// At most 50 characters.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub supervising_leader: Field<String>,
+}
+
+/// Changes to a draft (JSON Merge Patch). Only drafts change; later the workflow's
+/// actions do.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProposalPatch {
+    #[serde(default)]
+    #[schema(value_type = ProposalKind)]
+    pub kind: Field<ProposalKind>,
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub title: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub body: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub category: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<MemberId>)]
+    pub lead_member_id: Field<MemberId>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub proposer_org: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = bool)]
+    pub is_key: Field<bool>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub supervising_leader: Field<String>,
+}
+
+impl NewProposal {
+    fn split(self) -> (Field<DistrictId>, ProposalPatch) {
+        let patch = ProposalPatch {
+            kind: self.kind,
+            title: self.title,
+            body: self.body,
+            category: self.category,
+            lead_member_id: self.lead_member_id,
+            proposer_org: self.proposer_org,
+            is_key: self.is_key,
+            supervising_leader: self.supervising_leader,
+        };
+        (self.district_id, patch)
+    }
+}
+
+/// The draft's fields after `patch`, from `current` (none for a new proposal); the lead
+/// member must belong to `district`.
+async fn merge(
+    conn: &mut AsyncPgConnection,
+    checks: &mut Checks,
+    patch: ProposalPatch,
+    current: Option<&DraftFields>,
+    district: Option<DistrictId>,
+) -> Result<Option<DraftFields>, ApiError> {
+    let c = current;
+    let categories = crate::db::reference::proposal_category_codes(conn).await?;
+    let kind = checks.required("/kind", patch.kind, c.map(|c| c.kind), Ok);
+    let title = checks.required("/title", patch.title, c.map(|c| c.title.clone()), |v| {
+        values::line(&v, 200)
+    });
+    let body = checks.required("/body", patch.body, c.map(|c| c.body.clone()), |v| {
+        values::paragraph(&v, 20_000)
+    });
+    let category = checks.required(
+        "/category",
+        patch.category,
+        c.map(|c| c.category.clone()),
+        |v| {
+            if categories.contains(&v) {
+                Ok(v)
+            } else {
+                Err("is not a known proposal category code".into())
+            }
+        },
+    );
+    let lead_changed = matches!(patch.lead_member_id, Field::Value(_));
+    let lead = checks.optional(
+        "/lead_member_id",
+        patch.lead_member_id,
+        c.and_then(|c| c.lead_member_id),
+        Ok,
+    );
+    let org = checks.optional(
+        "/proposer_org",
+        patch.proposer_org,
+        c.and_then(|c| c.proposer_org.clone()),
+        |v| values::line(&v, 100),
+    );
+    let is_key = checks.required(
+        "/is_key",
+        patch.is_key,
+        Some(c.is_some_and(|c| c.is_key)),
+        Ok,
+    );
+    let leader = checks.optional(
+        "/supervising_leader",
+        patch.supervising_leader,
+        c.and_then(|c| c.supervising_leader.clone()),
+        |v| values::line(&v, 50),
+    );
+    if let Some(kind) = kind {
+        match (kind.by_member(), lead.is_some(), org.is_some()) {
+            (true, false, _) => checks.error(
+                "/lead_member_id",
+                "is required for member and joint proposals",
+            ),
+            (true, _, true) => {
+                checks.error("/proposer_org", "is only for proposals of an organization")
+            }
+            (false, _, false) => checks.error(
+                "/proposer_org",
+                "is required for party/group, sector and committee proposals",
+            ),
+            (false, true, _) => {
+                checks.error("/lead_member_id", "is only for member and joint proposals")
+            }
+            _ => {}
+        }
+    }
+    if let (true, Some(member), Some(district)) = (lead_changed, lead, district)
+        && crate::db::members::existing_in_district(conn, district, &[member])
+            .await?
+            .is_empty()
+    {
+        checks.error(
+            "/lead_member_id",
+            "is not a member of the proposal's district",
+        );
+    }
+    Ok((|| {
+        Some(DraftFields {
+            kind: kind?,
+            title: title?,
+            body: body?,
+            category: category?,
+            lead_member_id: lead,
+            proposer_org: org,
+            is_key: is_key?,
+            supervising_leader: leader,
+        })
+    })())
+}
+
+list_query! {
+    /// Filters of the proposal list.
+    ProposalQuery, sort: ProposalSort {
+        Created = "created", UpdatedAt = "updated_at", Number = "number",
+        SubmittedAt = "submitted_at", ReplyDueOn = "reply_due_on",
+    },
+    {
+        /// Only proposals of this district.
+        district_id: DistrictId,
+        /// Only proposals of the district with this code.
+        district: String,
+        status: ProposalStatus,
+        kind: ProposalKind,
+        /// A category code.
+        category: String,
+        is_key: bool,
+        /// Submitted (or, for drafts, created) in this year.
+        year: i32,
+        /// Proposed or co-signed by this member.
+        member_id: MemberId,
+        /// Handled (as lead or co-handling unit) by this department.
+        unit_id: DepartmentId,
+        /// `true`: only those assigned and past their reply due date.
+        overdue: bool,
+        /// Text in the title or body; any two characters of Chinese text are found.
+        q: String,
+    }
+}
+
+/// List proposals.
+#[utoipa::path(
+    tag = "proposals",
+    params(ProposalQuery),
+    responses((status = 200, description = "A page of proposals", body = Page<FeedItem<ProposalView>>)),
+)]
+#[get("")]
+async fn list_proposals(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    query: web::Query<ProposalQuery>,
+) -> Result<web::Json<Page<FeedItem<ProposalView>>>, ApiError> {
+    let query = query.into_inner();
+    let request = query.page()?;
+    let filter = ProposalFilter {
+        scope: caller.scope(),
+        district_id: query.district_id,
+        district_code: query_text("district", query.district, 40)?,
+        status: query.status,
+        kind: query.kind,
+        category: query_text("category", query.category, 40)?,
+        is_key: query.is_key,
+        year: query.year,
+        member_id: query.member_id,
+        unit_id: query.unit_id,
+        overdue_on: query.overdue.filter(|overdue| *overdue).map(|_| today()),
+        q: query_text("q", query.q, 100)?,
+    };
+    let mut conn = pool.get().await?;
+    let rows = db::list(&mut conn, &filter, &request).await?;
+    let live: Vec<Proposal> = rows
+        .iter()
+        .filter(|row| row.deleted_at.is_none())
+        .cloned()
+        .collect();
+    let mut full: HashMap<ProposalId, ProposalView> = views(&mut conn, live)
+        .await?
+        .into_iter()
+        .map(|view| (view.id, view))
+        .collect();
+    Ok(web::Json(page(rows, &request, |row| {
+        full.remove(&row.id)
+            .unwrap_or_else(|| ProposalView::new(row, Vec::new(), Vec::new()))
+    })))
+}
+
+/// Get a proposal.
+#[utoipa::path(
+    tag = "proposals",
+    params(("id" = ProposalId, Path, description = "The proposal's id"), IfNoneMatchHeader),
+    responses(
+        (status = 200, description = "The proposal", body = ProposalView, headers(("ETag" = String))),
+        (status = 304, description = "The client's copy (If-None-Match) is current"),
+    ),
+)]
+#[get("/{id}")]
+async fn get_proposal(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<ProposalId>,
+    condition: IfNoneMatch,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = pool.get().await?;
+    let row = db::find(&mut conn, path.into_inner(), caller.scope())
+        .await
+        .map_err(not_found_as("proposal"))?;
+    Ok(read_response(&view(&mut conn, row).await?, &condition))
+}
+
+/// Create a proposal (a draft).
+#[utoipa::path(
+    tag = "proposals",
+    request_body = NewProposal,
+    responses((status = 201, description = "The new draft", body = ProposalView,
+        headers(("ETag" = String), ("Location" = String, description = "The proposal's URL")))),
+)]
+#[post("")]
+async fn create_proposal(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    body: web::Json<NewProposal>,
+) -> Result<HttpResponse, ApiError> {
+    let (district_id, patch) = body.into_inner().split();
+    let mut conn = pool.get().await?;
+    let created = conn
+        .transaction(async move |conn| {
+            let mut checks = Checks::default();
+            let district =
+                referenced_district(conn, &mut checks, district_id, caller.scope()).await?;
+            let fields = merge(
+                conn,
+                &mut checks,
+                patch,
+                None,
+                district.as_ref().map(|d| d.id),
+            )
+            .await?;
+            let (district, fields) = checks.finish(district.zip(fields))?;
+            let row = db::insert(conn, district.id, fields).await?;
+            let created = view(conn, row).await?;
+            let change = Change::new("create", "proposal", created.id, Some(district.id));
+            record(conn, &caller, change.after(&created)).await?;
+            Ok::<_, ApiError>(created)
+        })
+        .await?;
+    let location = format!("/api/v1/proposals/{}", created.id);
+    Ok(created_response(&created, location))
+}
+
+/// A refusal because of where the proposal stands.
+fn wrong_state(row: &Proposal, what: &str) -> ApiError {
+    ApiError::WrongState {
+        detail: format!(
+            "{what} is not possible while the proposal is {}",
+            row.status.as_str()
+        ),
+        status: row.status.as_str().to_owned(),
+        allowed: workflow::allowed_actions(row.status, progress(row))
+            .iter()
+            .map(|action| action.as_str().to_owned())
+            .collect(),
+    }
+}
+
+/// Change a draft (JSON Merge Patch); once submitted, a proposal changes only by its
+/// actions (409).
+#[utoipa::path(
+    tag = "proposals",
+    params(("id" = ProposalId, Path, description = "The proposal's id"), IfMatchHeader),
+    request_body(content = ProposalPatch, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "The changed draft", body = ProposalView, headers(("ETag" = String))),
+        (status = 409, description = "The proposal is no longer a draft", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[patch("/{id}")]
+async fn update_proposal(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<ProposalId>,
+    condition: IfMatch,
+    body: web::Json<ProposalPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let patch = body.into_inner();
+    let mut conn = pool.get().await?;
+    let changed = conn
+        .transaction(async move |conn| {
+            let current = db::lock(conn, id, caller.scope())
+                .await
+                .map_err(not_found_as("proposal"))?;
+            condition.check(current.version)?;
+            if current.status != ProposalStatus::Draft {
+                return Err(wrong_state(&current, "changing the text"));
+            }
+            let mut checks = Checks::default();
+            let fields = merge(
+                conn,
+                &mut checks,
+                patch,
+                Some(&current.fields()),
+                Some(current.district_id),
+            )
+            .await?;
+            let fields = checks.finish(fields)?;
+            let before = view(conn, current.clone()).await?;
+            let row = db::update(conn, current, &fields).await?;
+            let after = view(conn, row).await?;
+            if after.version != before.version {
+                let change = Change::new("update", "proposal", id, Some(after.district_id));
+                record(conn, &caller, change.before(&before).after(&after)).await?;
+            }
+            Ok(after)
+        })
+        .await?;
+    Ok(updated_response(&changed))
+}
+
+/// Delete a draft; a submitted proposal is withdrawn instead (409).
+#[utoipa::path(
+    tag = "proposals",
+    params(("id" = ProposalId, Path, description = "The proposal's id"), IfMatchHeader),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 409, description = "The proposal is no longer a draft", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[delete("/{id}")]
+async fn delete_proposal(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<ProposalId>,
+    condition: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let mut conn = pool.get().await?;
+    conn.transaction(async move |conn| {
+        let current = db::lock(conn, id, caller.scope())
+            .await
+            .map_err(not_found_as("proposal"))?;
+        condition.check(current.version)?;
+        if current.status != ProposalStatus::Draft {
+            return Err(wrong_state(&current, "deleting"));
+        }
+        let before = view(conn, current).await?;
+        db::mark_deleted(conn, id).await?;
+        let change = Change::new("delete", "proposal", id, Some(before.district_id));
+        record(conn, &caller, change.before(&before)).await
+    })
+    .await?;
+    Ok(no_content())
+}
+
+/// One step of a proposal's workflow.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ProposalTransition)]
+pub struct TransitionView {
+    pub action: String,
+    pub from_status: String,
+    pub to_status: String,
+    pub actor_key_id: Option<crate::domain::ids::ApiKeyId>,
+    pub actor_role: Option<String>,
+    pub occurred_at: DateTime<Utc>,
+    /// What was sent with the action.
+    pub payload: Value,
+}
+
+/// The steps of a proposal's workflow, oldest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProposalHistory {
+    pub items: Vec<TransitionView>,
+}
+
+/// The workflow history of a proposal: every action, from which status to which, by
+/// whom, when, with what.
+#[utoipa::path(
+    tag = "proposals",
+    params(("id" = ProposalId, Path, description = "The proposal's id")),
+    responses((status = 200, description = "Its steps", body = ProposalHistory)),
+)]
+#[get("/{id}/history")]
+async fn get_proposal_history(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<ProposalId>,
+) -> Result<web::Json<ProposalHistory>, ApiError> {
+    let id = path.into_inner();
+    let mut conn = pool.get().await?;
+    db::find(&mut conn, id, caller.scope())
+        .await
+        .map_err(not_found_as("proposal"))?;
+    let items = db::transitions(&mut conn, id)
+        .await?
+        .into_iter()
+        .map(|step| TransitionView {
+            action: step.action,
+            from_status: step.from_status,
+            to_status: step.to_status,
+            actor_key_id: step.actor_key_id,
+            actor_role: step.actor_role,
+            occurred_at: step.occurred_at,
+            payload: step.payload,
+        })
+        .collect();
+    Ok(web::Json(ProposalHistory { items }))
+}
+
+/// The co-signers of a proposal.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Cosigners {
+    pub items: Vec<MemberId>,
+}
+
+/// List the co-signers of a proposal.
+#[utoipa::path(
+    tag = "proposals",
+    params(("id" = ProposalId, Path, description = "The proposal's id")),
+    responses((status = 200, description = "Its co-signers", body = Cosigners)),
+)]
+#[get("/{id}/cosigners")]
+async fn list_cosigners(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<ProposalId>,
+) -> Result<web::Json<Cosigners>, ApiError> {
+    let mut conn = pool.get().await?;
+    let row = db::find(&mut conn, path.into_inner(), caller.scope())
+        .await
+        .map_err(not_found_as("proposal"))?;
+    Ok(web::Json(Cosigners {
+        items: view(&mut conn, row).await?.cosigner_ids,
+    }))
+}
+
+/// Changes a proposal's co-signers: allowed while draft or submitted, for members of its
+/// district other than the lead member.
+async fn change_cosigner(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    id: ProposalId,
+    member: MemberId,
+    condition: &IfMatch,
+    add: bool,
+) -> Result<(bool, ProposalView), ApiError> {
+    let current = db::lock(conn, id, caller.scope())
+        .await
+        .map_err(not_found_as("proposal"))?;
+    condition.check(current.version)?;
+    if !matches!(
+        current.status,
+        ProposalStatus::Draft | ProposalStatus::Submitted
+    ) {
+        return Err(wrong_state(&current, "changing co-signers"));
+    }
+    let before = view(conn, current.clone()).await?;
+    let changed = if add {
+        if current.lead_member_id == Some(member) {
+            return Err(ApiError::invalid(
+                "/member_id",
+                "is the proposal's lead member",
+            ));
+        }
+        let found =
+            crate::db::members::existing_in_district(conn, current.district_id, &[member]).await?;
+        if found.is_empty() {
+            return Err(ApiError::invalid(
+                "/member_id",
+                "is not a member of the proposal's district",
+            ));
+        }
+        db::add_cosigner(conn, &current, member).await?
+    } else {
+        db::remove_cosigner(conn, id, member).await?
+    };
+    let now = db::find(conn, id, caller.scope()).await?;
+    let after = view(conn, now).await?;
+    if changed {
+        let action = if add {
+            "add_cosigner"
+        } else {
+            "remove_cosigner"
+        };
+        let change = Change::new(action, "proposal", id, Some(current.district_id));
+        record(conn, caller, change.before(&before).after(&after)).await?;
+    }
+    Ok((changed, after))
+}
+
+/// Add a co-signer (idempotent: 201 when added, 200 when already there).
+#[utoipa::path(
+    tag = "proposals",
+    params(
+        ("id" = ProposalId, Path, description = "The proposal's id"),
+        ("member_id" = MemberId, Path, description = "The member's id"),
+        IfMatchHeader,
+    ),
+    responses(
+        (status = 201, description = "Added; the proposal", body = ProposalView),
+        (status = 200, description = "Already a co-signer; the proposal", body = ProposalView),
+        (status = 409, description = "The proposal is past submission", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[put("/{id}/cosigners/{member_id}")]
+async fn add_cosigner(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<(ProposalId, MemberId)>,
+    condition: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let (id, member) = path.into_inner();
+    let mut conn = pool.get().await?;
+    let (added, proposal) = conn
+        .transaction(async move |conn| {
+            change_cosigner(conn, &caller, id, member, &condition, true).await
+        })
+        .await?;
+    Ok(if added {
+        HttpResponse::Created().json(proposal)
+    } else {
+        HttpResponse::Ok().json(proposal)
+    })
+}
+
+/// Remove a co-signer.
+#[utoipa::path(
+    tag = "proposals",
+    params(
+        ("id" = ProposalId, Path, description = "The proposal's id"),
+        ("member_id" = MemberId, Path, description = "The member's id"),
+        IfMatchHeader,
+    ),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 409, description = "The proposal is past submission", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[delete("/{id}/cosigners/{member_id}")]
+async fn remove_cosigner(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<(ProposalId, MemberId)>,
+    condition: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let (id, member) = path.into_inner();
+    let mut conn = pool.get().await?;
+    let (removed, _) = conn
+        .transaction(async move |conn| {
+            change_cosigner(conn, &caller, id, member, &condition, false).await
+        })
+        .await?;
+    if removed {
+        Ok(no_content())
+    } else {
+        Err(ApiError::not_found("co-signer of this proposal"))
+    }
+}
+
+/// A workflow step with what was sent for it, checked.
+#[derive(Debug, Clone)]
+enum Step {
+    Submit,
+    File,
+    Reject {
+        reason: String,
+        forward_as: Option<ForwardAs>,
+    },
+    Merge {
+        into: ProposalId,
+    },
+    Assign {
+        lead_unit: DepartmentId,
+        co_units: Vec<DepartmentId>,
+        due: Option<NaiveDate>,
+    },
+    Extend {
+        due: NaiveDate,
+    },
+    Reply {
+        text: String,
+        document_no: Option<String>,
+        result: ReplyResult,
+    },
+    Feedback {
+        verdict: Verdict,
+        due: Option<NaiveDate>,
+    },
+    Withdraw,
+}
+
+impl Step {
+    fn action(&self) -> ProposalAction {
+        match self {
+            Self::Submit => ProposalAction::Submit,
+            Self::File => ProposalAction::File,
+            Self::Reject { .. } => ProposalAction::Reject,
+            Self::Merge { .. } => ProposalAction::Merge,
+            Self::Assign { .. } => ProposalAction::Assign,
+            Self::Extend { .. } => ProposalAction::Extend,
+            Self::Reply { .. } => ProposalAction::Reply,
+            Self::Feedback { .. } => ProposalAction::Feedback,
+            Self::Withdraw => ProposalAction::Withdraw,
+        }
+    }
+
+    fn verdict(&self) -> Option<Verdict> {
+        match self {
+            Self::Feedback { verdict, .. } => Some(*verdict),
+            _ => None,
+        }
+    }
+}
+
+/// Two months from `day`: the default time a unit has to reply.
+fn two_months_from(day: NaiveDate) -> NaiveDate {
+    day.checked_add_months(Months::new(2)).unwrap_or(day)
+}
+
+/// Applies `step` to the record (whose status the caller then sets); returns what is
+/// kept in the history as the step's payload.
+async fn apply(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    row: &mut Proposal,
+    step: &Step,
+) -> Result<Value, ApiError> {
+    let now = Utc::now();
+    Ok(match step {
+        Step::Submit => {
+            row.submitted_at = Some(now);
+            json!({})
+        }
+        Step::File => {
+            let year = now.year();
+            let sequence = db::next_number(conn, row.district_id, year).await?;
+            let number = format!("{year}-{sequence:04}");
+            row.number = Some(number.clone());
+            row.filed_at = Some(now);
+            json!({"number": number})
+        }
+        Step::Reject { reason, forward_as } => {
+            row.reject_reason = Some(reason.clone());
+            row.forward_as = *forward_as;
+            json!({"reason": reason, "forward_as": forward_as})
+        }
+        Step::Merge { into } => {
+            let target = db::find(conn, *into, caller.scope())
+                .await
+                .ok()
+                .filter(|target| target.district_id == row.district_id && target.id != row.id);
+            let Some(target) = target else {
+                return Err(ApiError::invalid(
+                    "/into_id",
+                    "no such proposal in this district",
+                ));
+            };
+            let numbered = matches!(
+                target.status,
+                ProposalStatus::Filed
+                    | ProposalStatus::Assigned
+                    | ProposalStatus::Replied
+                    | ProposalStatus::Closed
+            );
+            if !numbered {
+                return Err(ApiError::invalid("/into_id", "is not a filed proposal"));
+            }
+            db::touch(conn, target.id).await?;
+            row.merged_into_id = Some(target.id);
+            json!({"into_id": target.id, "into_number": target.number})
+        }
+        Step::Assign {
+            lead_unit,
+            co_units,
+            due,
+        } => {
+            let mut wanted = co_units.clone();
+            wanted.push(*lead_unit);
+            let found: HashSet<DepartmentId> =
+                crate::db::departments::existing_in_district(conn, row.district_id, &wanted)
+                    .await?
+                    .into_iter()
+                    .collect();
+            let mut errors = Vec::new();
+            if !found.contains(lead_unit) {
+                errors.push(FieldError::new(
+                    "/lead_unit_id",
+                    "is not a department of the proposal's district",
+                ));
+            }
+            for (index, unit) in co_units.iter().enumerate() {
+                if !found.contains(unit) {
+                    errors.push(FieldError::new(
+                        format!("/co_unit_ids/{index}"),
+                        "is not a department of the proposal's district",
+                    ));
+                } else if unit == lead_unit {
+                    errors.push(FieldError::new(
+                        format!("/co_unit_ids/{index}"),
+                        "is the lead unit",
+                    ));
+                }
+            }
+            if !errors.is_empty() {
+                return Err(ApiError::Validation(errors));
+            }
+            let due = due.unwrap_or_else(|| two_months_from(today()));
+            row.lead_unit_id = Some(*lead_unit);
+            row.co_unit_ids = co_units.clone();
+            row.reply_due_on = Some(due);
+            json!({"lead_unit_id": lead_unit, "co_unit_ids": co_units, "reply_due_on": due})
+        }
+        Step::Extend { due } => {
+            let current = row.reply_due_on.unwrap_or_else(today);
+            let limit = current
+                .checked_add_months(Months::new(1))
+                .unwrap_or(current);
+            if *due <= current || *due > limit {
+                return Err(ApiError::invalid(
+                    "/reply_due_on",
+                    format!("must be after {current} and at most one month later ({limit})"),
+                ));
+            }
+            row.reply_due_on = Some(*due);
+            row.extended = true;
+            json!({"from": current, "reply_due_on": due})
+        }
+        Step::Reply {
+            text,
+            document_no,
+            result,
+        } => {
+            row.reply_text = Some(text.clone());
+            row.reply_document_no = document_no.clone();
+            row.reply_result = Some(*result);
+            row.replied_on = Some(today());
+            json!({"text": text, "document_no": document_no, "result": result})
+        }
+        Step::Feedback { verdict, due } => {
+            row.verdict = Some(*verdict);
+            let rehandle = *verdict == Verdict::Unsatisfied && !row.rehandled;
+            if rehandle {
+                row.rehandled = true;
+                row.reply_due_on = Some(due.unwrap_or_else(|| two_months_from(today())));
+            }
+            json!({"verdict": verdict, "rehandled": rehandle, "reply_due_on": row.reply_due_on})
+        }
+        Step::Withdraw => json!({}),
+    })
+}
+
+/// Takes one workflow step: all of it (status, number, history, audit) or none of it.
+///
+/// `step` is the body as checked; its problems are reported after the preconditions
+/// (the record exists, `If-Match` holds).
+async fn perform(
+    pool: &DbPool,
+    caller: Caller,
+    id: ProposalId,
+    condition: IfMatch,
+    step: Result<Step, ApiError>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = pool.get().await?;
+    let after = conn
+        .transaction(async move |conn| {
+            let mut row = db::lock(conn, id, caller.scope())
+                .await
+                .map_err(not_found_as("proposal"))?;
+            condition.check(row.version)?;
+            let step = step?;
+            let from = row.status;
+            let to = workflow::next(from, progress(&row), step.action(), step.verdict())
+                .map_err(|_| wrong_state(&row, &format!("`{}`", step.action().as_str())))?;
+            let before = view(conn, row.clone()).await?;
+            let payload = apply(conn, &caller, &mut row, &step).await?;
+            row.status = to;
+            let saved = db::save(conn, &row).await?;
+            db::record_transition(
+                conn,
+                &Transition {
+                    id: uuid::Uuid::now_v7(),
+                    proposal_id: id,
+                    action: step.action().as_str().to_owned(),
+                    from_status: from.as_str().to_owned(),
+                    to_status: to.as_str().to_owned(),
+                    actor_key_id: Some(caller.key_id),
+                    actor_role: Some(caller.role.as_str().to_owned()),
+                    occurred_at: Utc::now(),
+                    payload,
+                },
+            )
+            .await?;
+            let after = view(conn, saved).await?;
+            let change = Change::new(
+                step.action().as_str(),
+                "proposal",
+                id,
+                Some(after.district_id),
+            );
+            record(conn, &caller, change.before(&before).after(&after)).await?;
+            Ok::<_, ApiError>(after)
+        })
+        .await?;
+    Ok(updated_response(&after))
+}
+
+/// Why a proposal is not filed, and what it is passed on as.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectBody {
+    /// At most 2,000 characters.
+    #[serde(default)]
+    #[schema(value_type = String, required = true)]
+    pub reason: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<ForwardAs>)]
+    pub forward_as: Field<ForwardAs>,
+}
+
+/// The filed proposal to merge into.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeBody {
+    #[serde(default)]
+    #[schema(value_type = ProposalId, required = true)]
+    pub into_id: Field<ProposalId>,
+}
+
+/// The handling units and the reply due date.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignBody {
+    /// The lead unit (主办): a department of the proposal's district.
+    #[serde(default)]
+    #[schema(value_type = DepartmentId, required = true)]
+    pub lead_unit_id: Field<DepartmentId>,
+    /// Co-handling units (会办); defaults to none.
+    #[serde(default)]
+    #[schema(value_type = Vec<DepartmentId>)]
+    pub co_unit_ids: Field<Vec<DepartmentId>>,
+    /// Defaults to two months from today.
+    #[serde(default)]
+    #[schema(value_type = Option<NaiveDate>)]
+    pub reply_due_on: Field<NaiveDate>,
+}
+
+/// The new reply due date: later than the current one by at most a month; once only.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtendBody {
+    #[serde(default)]
+    #[schema(value_type = NaiveDate, required = true)]
+    pub reply_due_on: Field<NaiveDate>,
+}
+
+/// The lead unit's reply.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReplyBody {
+    /// At most 20,000 characters.
+    #[serde(default)]
+    #[schema(value_type = String, required = true)]
+    pub text: Field<String>,
+    /// The reply's document number; at most 50 characters.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub document_no: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = ReplyResult, required = true)]
+    pub result: Field<ReplyResult>,
+}
+
+/// The proposer's verdict on the reply.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackBody {
+    #[serde(default)]
+    #[schema(value_type = Verdict, required = true)]
+    pub verdict: Field<Verdict>,
+    /// For a first `unsatisfied`: the new reply due date (default two months from today).
+    #[serde(default)]
+    #[schema(value_type = Option<NaiveDate>)]
+    pub reply_due_on: Field<NaiveDate>,
+}
+
+macro_rules! action_handler {
+    (
+        $(#[$doc:meta])* $name:ident, $path:literal, $body:ty,
+        |$checks:ident, $input:ident| $parse:expr
+    ) => {
+        $(#[$doc])*
+        #[utoipa::path(
+            tag = "proposals",
+            params(("id" = ProposalId, Path, description = "The proposal's id"), IfMatchHeader),
+            request_body = $body,
+            responses(
+                (status = 200, description = "The proposal after the step", body = ProposalView, headers(("ETag" = String))),
+                (status = 409, description = "The step is not allowed from the current status; the answer names it and the allowed actions", body = Problem, content_type = "application/problem+json"),
+            ),
+        )]
+        #[post($path)]
+        async fn $name(
+            caller: Caller,
+            pool: web::Data<DbPool>,
+            path: web::Path<ProposalId>,
+            condition: IfMatch,
+            body: web::Json<$body>,
+        ) -> Result<HttpResponse, ApiError> {
+            let $input = body.into_inner();
+            let mut $checks = Checks::default();
+            let step = $parse;
+            let step = $checks.finish(step);
+            perform(&pool, caller, path.into_inner(), condition, step).await
+        }
+    };
+}
+
+macro_rules! plain_action_handler {
+    ($(#[$doc:meta])* $name:ident, $path:literal, $step:expr) => {
+        $(#[$doc])*
+        #[utoipa::path(
+            tag = "proposals",
+            params(("id" = ProposalId, Path, description = "The proposal's id"), IfMatchHeader),
+            responses(
+                (status = 200, description = "The proposal after the step", body = ProposalView, headers(("ETag" = String))),
+                (status = 409, description = "The step is not allowed from the current status; the answer names it and the allowed actions", body = Problem, content_type = "application/problem+json"),
+            ),
+        )]
+        #[post($path)]
+        async fn $name(
+            caller: Caller,
+            pool: web::Data<DbPool>,
+            path: web::Path<ProposalId>,
+            condition: IfMatch,
+        ) -> Result<HttpResponse, ApiError> {
+            perform(&pool, caller, path.into_inner(), condition, Ok($step)).await
+        }
+    };
+}
+
+plain_action_handler!(
+    /// Submit a draft (-> submitted).
+    submit_proposal, "/{id}/submit", Step::Submit
+);
+plain_action_handler!(
+    /// File a submitted proposal (立案, -> filed): it gets its number.
+    file_proposal, "/{id}/file", Step::File
+);
+plain_action_handler!(
+    /// Withdraw a proposal before filing (-> withdrawn).
+    withdraw_proposal, "/{id}/withdraw", Step::Withdraw
+);
+
+action_handler!(
+    /// Do not file a submitted proposal (不立案, -> not_filed), with a reason; it may be
+    /// passed on as an opinion or as social conditions.
+    reject_proposal, "/{id}/reject", RejectBody,
+    |checks, body| (|| {
+        let reason = checks.required("/reason", body.reason, None, |v| values::paragraph(&v, 2000));
+        let forward_as = checks.optional("/forward_as", body.forward_as, None, Ok);
+        Some(Step::Reject { reason: reason?, forward_as })
+    })()
+);
+action_handler!(
+    /// Merge a submitted proposal into a filed one of the same district (并案, -> merged).
+    merge_proposal, "/{id}/merge", MergeBody,
+    |checks, body| checks.required("/into_id", body.into_id, None, Ok).map(|into| Step::Merge { into })
+);
+action_handler!(
+    /// Assign a filed proposal to its handling units (交办, -> assigned).
+    assign_proposal, "/{id}/assign", AssignBody,
+    |checks, body| (|| {
+        let lead_unit = checks.required("/lead_unit_id", body.lead_unit_id, None, Ok);
+        let co_units = checks.list("/co_unit_ids", body.co_unit_ids, Some(Vec::new()), Ok);
+        let due = checks.optional("/reply_due_on", body.reply_due_on, None, Ok);
+        Some(Step::Assign { lead_unit: lead_unit?, co_units: co_units?, due })
+    })()
+);
+action_handler!(
+    /// Extend the reply due date, once, by up to a month.
+    extend_proposal, "/{id}/extend", ExtendBody,
+    |checks, body| checks.required("/reply_due_on", body.reply_due_on, None, Ok).map(|due| Step::Extend { due })
+);
+action_handler!(
+    /// Record the lead unit's reply (答复, -> replied).
+    reply_proposal, "/{id}/reply", ReplyBody,
+    |checks, body| (|| {
+        let text = checks.required("/text", body.text, None, |v| values::paragraph(&v, 20_000));
+        let document_no = checks.optional("/document_no", body.document_no, None, |v| values::line(&v, 50));
+        let result = checks.required("/result", body.result, None, Ok);
+        Some(Step::Reply { text: text?, document_no, result: result? })
+    })()
+);
+action_handler!(
+    /// Record the proposer's verdict (-> closed; a first `unsatisfied` sends it back to its
+    /// units, -> assigned).
+    feedback_proposal, "/{id}/feedback", FeedbackBody,
+    |checks, body| (|| {
+        let verdict = checks.required("/verdict", body.verdict, None, Ok);
+        let due = checks.optional("/reply_due_on", body.reply_due_on, None, Ok);
+        Some(Step::Feedback { verdict: verdict?, due })
+    })()
+);
+
+/// Which proposals the statistics cover.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct StatsQuery {
+    /// Only this district (a district key sees its own anyway).
+    pub district_id: Option<DistrictId>,
+    /// Only proposals submitted (or, for drafts, created) in this year.
+    pub year: Option<i32>,
+}
+
+/// Figures of a district's (or every district's) proposals.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProposalStats {
+    pub total: i64,
+    /// Count per status code.
+    pub by_status: std::collections::BTreeMap<String, i64>,
+    /// Count per kind code.
+    pub by_kind: std::collections::BTreeMap<String, i64>,
+    /// Count per category code.
+    pub by_category: std::collections::BTreeMap<String, i64>,
+    /// Filed (numbered) among those decided (filed, not filed or merged); `null` when none.
+    pub filing_rate: Option<f64>,
+    /// Replied on or before the due date among those replied.
+    pub on_time_reply_rate: Option<f64>,
+    /// Satisfied or basically satisfied among those with a verdict.
+    pub satisfaction_rate: Option<f64>,
+}
+
+/// Statistics of proposals: counts by status, kind and category, filing rate, on-time
+/// reply rate and satisfaction rate.
+#[utoipa::path(
+    tag = "proposals",
+    params(StatsQuery),
+    responses((status = 200, description = "The figures", body = ProposalStats)),
+)]
+#[get("/stats")]
+async fn proposal_stats(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    query: web::Query<StatsQuery>,
+) -> Result<web::Json<ProposalStats>, ApiError> {
+    let query = query.into_inner();
+    let mut conn = pool.get().await?;
+    let figures = db::stats(&mut conn, caller.scope(), query.district_id, query.year).await?;
+    let rate = |part: i64, whole: i64| (whole > 0).then(|| part as f64 / whole as f64);
+    Ok(web::Json(ProposalStats {
+        total: figures.total,
+        by_status: figures.by_status,
+        by_kind: figures.by_kind,
+        by_category: figures.by_category,
+        filing_rate: rate(figures.filed, figures.decided),
+        on_time_reply_rate: rate(figures.replied_on_time, figures.replied),
+        satisfaction_rate: rate(figures.satisfied, figures.with_verdict),
+    }))
+}
