@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod audit;
+pub mod calendar;
 pub mod ids;
 pub mod kinds;
 pub mod proposal;

@@ -25,6 +25,7 @@ use crate::api::page::{FeedItem, Page, list_query, page};
 use crate::db::DbPool;
 use crate::db::audit::Change;
 use crate::db::proposals::{self as db, DraftFields, Proposal, ProposalFilter, Transition};
+use crate::domain::calendar::{self, today};
 use crate::domain::ids::{DepartmentId, DistrictId, MemberId, ProposalId};
 use crate::domain::proposal::{
     self as workflow, ForwardAs, Progress, ProposalAction, ProposalKind, ProposalStatus,
@@ -56,11 +57,6 @@ pub fn configure(config: &mut ServiceConfig) {
             .service(feedback_proposal)
             .service(withdraw_proposal),
     );
-}
-
-/// The day it is for the workflow (due dates, overdue).
-fn today() -> NaiveDate {
-    Utc::now().date_naive()
 }
 
 /// A proposal (提案).
@@ -910,7 +906,7 @@ async fn apply(
             json!({})
         }
         Step::File => {
-            let year = now.year();
+            let year = calendar::local(now).year();
             let sequence = db::next_number(conn, row.district_id, year).await?;
             let number = format!("{year}-{sequence:04}");
             row.number = Some(number.clone());

@@ -167,7 +167,7 @@ pub async fn list(
     if let Some(year) = filter.year {
         query = query.filter(
             diesel::dsl::sql::<Bool>(
-                "extract(year from coalesce(submitted_at, created_at) AT TIME ZONE 'UTC') = ",
+                "extract(year from coalesce(submitted_at, created_at) AT TIME ZONE 'Asia/Shanghai') = ",
             )
             .bind::<diesel::sql_types::Integer, _>(year),
         );
@@ -485,7 +485,7 @@ pub async fn stats(
                AND ($1::uuid IS NULL OR district_id = $1)
                AND ($2::uuid IS NULL OR district_id = $2)
                AND ($3::int IS NULL
-                    OR extract(year FROM coalesce(submitted_at, created_at) AT TIME ZONE 'UTC') = $3))
+                    OR extract(year FROM coalesce(submitted_at, created_at) AT TIME ZONE 'Asia/Shanghai') = $3))
          SELECT 'status' AS dimension, status AS value, count(*) AS count FROM chosen GROUP BY status
          UNION ALL SELECT 'kind', kind, count(*) FROM chosen GROUP BY kind
          UNION ALL SELECT 'category', category, count(*) FROM chosen GROUP BY category

@@ -1,6 +1,7 @@
 //! Proposals: whole lives through the workflow, numbering, search, filters and figures.
 
-use chrono::{Datelike, Days, Utc};
+use chrono::{Datelike, Days};
+use cppcc_api::domain::calendar;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -112,7 +113,7 @@ async fn a_joint_proposal_lives_from_draft_through_rehandling_to_closed() {
     );
 
     let proposal = ok(&app, &id, "file", json!({})).await;
-    let year = Utc::now().year();
+    let year = calendar::today().year();
     assert_eq!(proposal["number"], format!("{year}-0001"));
     assert_eq!(proposal["allowed_actions"], json!(["assign"]));
     let response = app.put(&format!("{path}/cosigners/{}", d.lead)).await;
@@ -139,8 +140,7 @@ async fn a_joint_proposal_lives_from_draft_through_rehandling_to_closed() {
     )
     .await;
     assert_eq!(proposal["status"], "assigned");
-    let due = Utc::now()
-        .date_naive()
+    let due = calendar::today()
         .checked_add_months(chrono::Months::new(2))
         .unwrap();
     assert_eq!(
@@ -222,7 +222,7 @@ async fn a_wrong_move_is_a_409_naming_the_status_and_the_allowed_actions() {
     assert_eq!(problem["allowed_actions"], json!(["submit", "withdraw"]));
     ok(&app, &id, "submit", json!({})).await;
     ok(&app, &id, "file", json!({})).await;
-    let due = Utc::now().date_naive() + Days::new(10);
+    let due = calendar::today() + Days::new(10);
     ok(
         &app,
         &id,
@@ -422,7 +422,7 @@ async fn concurrent_filings_get_consecutive_numbers_and_a_rolled_back_one_consum
     });
     let mut numbers = futures_util::future::join_all(filings).await;
     numbers.sort();
-    let year = Utc::now().year();
+    let year = calendar::today().year();
     let expected: Vec<String> = (1..=7).map(|n| format!("{year}-{n:04}")).collect();
     assert_eq!(numbers, expected);
     let (status, victim_now) = act(&app, &victim, "file", json!({})).await;
@@ -446,7 +446,7 @@ async fn overdue_proposals_are_computed_from_their_due_dates() {
     let d = district(&app, "xicheng").await;
     let late = draft(&app, &d, "逾期", json!({})).await;
     let timely = draft(&app, &d, "按时", json!({})).await;
-    let yesterday = Utc::now().date_naive() - Days::new(1);
+    let yesterday = calendar::today() - Days::new(1);
     for (id, due) in [(&late, yesterday), (&timely, yesterday + Days::new(30))] {
         ok(&app, id, "submit", json!({})).await;
         ok(&app, id, "file", json!({})).await;
@@ -563,7 +563,7 @@ async fn proposals_are_found_by_any_two_chinese_characters_and_filtered() {
     assert_eq!(found("category=society").await, [elderly.as_str()]);
     assert_eq!(found("kind=joint").await, [elderly.as_str()]);
     assert_eq!(found("status=draft").await.len(), 2);
-    let year = Utc::now().year();
+    let year = calendar::today().year();
     let by_year = format!("year={year}");
     let url = format!("/api/v1/proposals?{by_year}");
     let page: Value = app.get(&url).await.json().await.unwrap();
