@@ -1245,7 +1245,11 @@ action_handler!(
     assign_proposal, "/{id}/assign", AssignBody,
     |checks, body| (|| {
         let lead_unit = checks.required("/lead_unit_id", body.lead_unit_id, None, Ok);
-        let co_units = checks.list("/co_unit_ids", body.co_unit_ids, Some(Vec::new()), Ok);
+        let co_units = checks.list("/co_unit_ids", body.co_unit_ids, Some(Vec::new()), Ok).map(|mut units| {
+            units.sort();
+            units.dedup();
+            units
+        });
         let due = checks.optional("/reply_due_on", body.reply_due_on, None, Ok);
         Some(Step::Assign { lead_unit: lead_unit?, co_units: co_units?, due })
     })()
