@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::api::audit::{HistoryQuery, record};
+use crate::api::audit::{HistoryQuery, record, record_if_changed};
 use crate::api::auth::Caller;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
@@ -439,7 +439,12 @@ async fn update_activity(
                 .map_err(not_found_as("activity"))?;
             condition.check(current.version)?;
             let fields = merge(conn, patch, Some(&current.fields()), current.district_id).await?;
-            Ok::<_, ApiError>(db::update(conn, current, &fields).await?)
+            let before = ActivityView::from(current.clone());
+            let activity = db::update(conn, current, &fields).await?;
+            let change = Change::new("update", "activity", id, Some(activity.district_id));
+            let after = ActivityView::from(activity.clone());
+            record_if_changed(conn, &caller, change, &before, &after).await?;
+            Ok::<_, ApiError>(activity)
         })
         .await?;
     Ok(updated_response(&ActivityView::from(activity)))
@@ -467,7 +472,9 @@ async fn delete_activity(
             .await
             .map_err(not_found_as("activity"))?;
         condition.check(current.version)?;
-        Ok::<_, ApiError>(db::mark_deleted(conn, id).await?)
+        db::mark_deleted(conn, id).await?;
+        let change = Change::new("delete", "activity", id, Some(current.district_id));
+        record(conn, &caller, change.before(&ActivityView::from(current))).await
     })
     .await?;
     Ok(no_content())

@@ -42,6 +42,21 @@ pub(crate) async fn record(
     Ok(())
 }
 
+/// Appends `change` with the record `before` and `after` it, unless nothing changed (the
+/// version is the same).
+pub(crate) async fn record_if_changed<V: Serialize + crate::api::http::Versioned>(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    change: Change,
+    before: &V,
+    after: &V,
+) -> Result<(), ApiError> {
+    if before.version() == after.version() {
+        return Ok(());
+    }
+    record(conn, caller, change.before(before).after(after)).await
+}
+
 /// One event of the audit trail.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = AuditEvent)]

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::api::audit::{HistoryQuery, record};
+use crate::api::audit::{HistoryQuery, record, record_if_changed};
 use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::http::{
@@ -283,11 +283,9 @@ async fn update_department(
             let fields = checks.finish(fields)?;
             let before = DepartmentView::from(current.clone());
             let department = db::update(conn, current, &fields).await?;
-            if department.version != before.version {
-                let change = Change::new("update", "department", id, Some(department.district_id));
-                let after = DepartmentView::from(department.clone());
-                record(conn, &caller, change.before(&before).after(&after)).await?;
-            }
+            let change = Change::new("update", "department", id, Some(department.district_id));
+            let after = DepartmentView::from(department.clone());
+            record_if_changed(conn, &caller, change, &before, &after).await?;
             Ok::<_, ApiError>(department)
         })
         .await?;

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::api::audit::{HistoryQuery, record};
+use crate::api::audit::{HistoryQuery, record, record_if_changed};
 use crate::api::auth::Caller;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
@@ -301,11 +301,9 @@ async fn update_district(
             let fields = merge(patch, Some(current.fields()))?;
             let before = DistrictView::from(current.clone());
             let district = db::update(conn, current, &fields).await?;
-            if district.version != before.version {
-                let change = Change::new("update", "district", district.id, Some(district.id));
-                let after = DistrictView::from(district.clone());
-                record(conn, &caller, change.before(&before).after(&after)).await?;
-            }
+            let change = Change::new("update", "district", district.id, Some(district.id));
+            let after = DistrictView::from(district.clone());
+            record_if_changed(conn, &caller, change, &before, &after).await?;
             Ok::<_, ApiError>(district)
         })
         .await?;

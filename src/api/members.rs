@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::api::audit::{HistoryQuery, record};
+use crate::api::audit::{HistoryQuery, record, record_if_changed};
 use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::http::{
@@ -554,11 +554,9 @@ async fn update_member(
             let fields = checks.finish(fields)?;
             let before = MemberView::from(current.clone());
             let member = db::update(conn, current, &fields).await?;
-            if member.version != before.version {
-                let change = Change::new("update", "member", id, Some(member.district_id));
-                let after = MemberView::from(member.clone());
-                record(conn, &caller, change.before(&before).after(&after)).await?;
-            }
+            let change = Change::new("update", "member", id, Some(member.district_id));
+            let after = MemberView::from(member.clone());
+            record_if_changed(conn, &caller, change, &before, &after).await?;
             Ok::<_, ApiError>(member)
         })
         .await?;

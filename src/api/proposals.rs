@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::api::audit::record;
+use crate::api::audit::{record, record_if_changed};
 use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::http::{
@@ -582,10 +582,8 @@ async fn update_proposal(
             let before = view(conn, current.clone()).await?;
             let row = db::update(conn, current, &fields).await?;
             let after = view(conn, row).await?;
-            if after.version != before.version {
-                let change = Change::new("update", "proposal", id, Some(after.district_id));
-                record(conn, &caller, change.before(&before).after(&after)).await?;
-            }
+            let change = Change::new("update", "proposal", id, Some(after.district_id));
+            record_if_changed(conn, &caller, change, &before, &after).await?;
             Ok(after)
         })
         .await?;

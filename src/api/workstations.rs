@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::api::audit::{HistoryQuery, record};
+use crate::api::audit::{HistoryQuery, record, record_if_changed};
 use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::http::{
@@ -318,10 +318,8 @@ pub(crate) async fn record_changes(
         let Some(new) = after.iter().find(|station| station.id == old.id) else {
             continue;
         };
-        if new.version != old.version {
-            let change = Change::new(action, "workstation", old.id, Some(old.district_id));
-            record(conn, caller, change.before(&old).after(new)).await?;
-        }
+        let change = Change::new(action, "workstation", old.id, Some(old.district_id));
+        record_if_changed(conn, caller, change, &old, new).await?;
     }
     Ok(())
 }
@@ -478,10 +476,8 @@ async fn update_workstation(
             let fields = checks.finish(fields)?;
             let row = db::update(conn, current, &fields).await?;
             let after = view(conn, row).await?;
-            if after.version != before.version {
-                let change = Change::new("update", "workstation", id, Some(after.district_id));
-                record(conn, &caller, change.before(&before).after(&after)).await?;
-            }
+            let change = Change::new("update", "workstation", id, Some(after.district_id));
+            record_if_changed(conn, &caller, change, &before, &after).await?;
             Ok::<_, ApiError>(after)
         })
         .await?;

@@ -461,3 +461,206 @@ async fn a_records_history_is_its_trail_within_the_callers_scope() {
         .await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }
+
+/// How many events the trail holds.
+async fn trail_length(app: &TestApp) -> i64 {
+    app.db()
+        .await
+        .query_one("SELECT count(*) FROM audit_events", &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn every_kind_of_write_appends_to_the_trail() {
+    let app = spawn_app().await;
+    let mut length = trail_length(&app).await;
+    let mut step = async |what: &str, response: reqwest::Response| -> Value {
+        assert!(
+            response.status().is_success(),
+            "{what}: {}",
+            response.status()
+        );
+        let body = response.json::<Value>().await.unwrap_or(Value::Null);
+        let now = trail_length(&app).await;
+        assert!(now > length, "{what} left no event");
+        length = now;
+        body
+    };
+    let district = step(
+        "create district",
+        app.post(
+            "/api/v1/districts",
+            &json!({"code": "xc", "name": "西城区", "term": 16}),
+        )
+        .await,
+    )
+    .await;
+    let d = district["id"].as_str().unwrap().to_owned();
+    step(
+        "update district",
+        app.patch("/api/v1/districts/xc", &json!({"term": 17}))
+            .await,
+    )
+    .await;
+    let member = step("create member", app.post("/api/v1/members", &json!({"district_id": d, "member_no": "1", "name": "王芳", "sector": "economy", "party": "cpc"})).await).await;
+    let m = member["id"].as_str().unwrap().to_owned();
+    let other = step("create member", app.post("/api/v1/members", &json!({"district_id": d, "member_no": "2", "name": "李华", "sector": "economy", "party": "cpc"})).await).await;
+    let o = other["id"].as_str().unwrap().to_owned();
+    step(
+        "update member",
+        app.patch(&format!("/api/v1/members/{m}"), &json!({"name": "王小芳"}))
+            .await,
+    )
+    .await;
+    let department = step(
+        "create department",
+        app.post(
+            "/api/v1/departments",
+            &json!({"district_id": d, "name": "区教委", "kind": "government"}),
+        )
+        .await,
+    )
+    .await;
+    let dep = department["id"].as_str().unwrap().to_owned();
+    step(
+        "update department",
+        app.patch(
+            &format!("/api/v1/departments/{dep}"),
+            &json!({"short_name": "教委"}),
+        )
+        .await,
+    )
+    .await;
+    let station = step(
+        "create workstation",
+        app.post(
+            "/api/v1/workstations",
+            &json!({"district_id": d, "name": "站", "kind": "street"}),
+        )
+        .await,
+    )
+    .await;
+    let w = station["id"].as_str().unwrap().to_owned();
+    step(
+        "update workstation",
+        app.patch(
+            &format!("/api/v1/workstations/{w}"),
+            &json!({"street": "金融街街道"}),
+        )
+        .await,
+    )
+    .await;
+    step(
+        "add workstation member",
+        app.put(&format!("/api/v1/workstations/{w}/members/{m}"))
+            .await,
+    )
+    .await;
+    step(
+        "remove workstation member",
+        app.delete(&format!("/api/v1/workstations/{w}/members/{m}"))
+            .await,
+    )
+    .await;
+    let activity = step(
+        "create activity",
+        app.post(
+            &format!("/api/v1/workstations/{w}/activities"),
+            &json!({"kind": "visit", "title": "走访", "held_on": "2026-03-01"}),
+        )
+        .await,
+    )
+    .await;
+    let a = activity["id"].as_str().unwrap().to_owned();
+    step(
+        "update activity",
+        app.patch(
+            &format!("/api/v1/activities/{a}"),
+            &json!({"people_reached": 30}),
+        )
+        .await,
+    )
+    .await;
+    step(
+        "delete activity",
+        app.delete(&format!("/api/v1/activities/{a}")).await,
+    )
+    .await;
+    let proposal = step("create proposal", app.post("/api/v1/proposals", &json!({"district_id": d, "kind": "joint", "title": "提案", "body": "内容", "category": "economy", "lead_member_id": m})).await).await;
+    let p = proposal["id"].as_str().unwrap().to_owned();
+    step(
+        "update proposal",
+        app.patch(
+            &format!("/api/v1/proposals/{p}"),
+            &json!({"title": "新提案"}),
+        )
+        .await,
+    )
+    .await;
+    step(
+        "add cosigner",
+        app.put(&format!("/api/v1/proposals/{p}/cosigners/{o}"))
+            .await,
+    )
+    .await;
+    step(
+        "remove cosigner",
+        app.delete(&format!("/api/v1/proposals/{p}/cosigners/{o}"))
+            .await,
+    )
+    .await;
+    step(
+        "submit",
+        app.post(&format!("/api/v1/proposals/{p}/submit"), &json!({}))
+            .await,
+    )
+    .await;
+    step(
+        "file",
+        app.post(&format!("/api/v1/proposals/{p}/file"), &json!({}))
+            .await,
+    )
+    .await;
+    step(
+        "assign",
+        app.post(
+            &format!("/api/v1/proposals/{p}/assign"),
+            &json!({"lead_unit_id": dep}),
+        )
+        .await,
+    )
+    .await;
+    let key = step(
+        "create key",
+        app.post("/api/v1/keys", &json!({"name": "k", "role": "auditor"}))
+            .await,
+    )
+    .await;
+    step(
+        "revoke key",
+        app.post(
+            &format!("/api/v1/keys/{}/revoke", key["id"].as_str().unwrap()),
+            &json!({}),
+        )
+        .await,
+    )
+    .await;
+    step(
+        "delete workstation",
+        app.delete(&format!("/api/v1/workstations/{w}")).await,
+    )
+    .await;
+    step(
+        "delete department",
+        app.delete(&format!("/api/v1/departments/{dep}")).await,
+    )
+    .await;
+    step(
+        "delete member",
+        app.delete(&format!("/api/v1/members/{o}")).await,
+    )
+    .await;
+    assert_eq!(verify(&app).await["ok"], true);
+}
