@@ -70,10 +70,12 @@ pub struct AuditEventView {
     pub actor_district_id: Option<DistrictId>,
     pub request_id: Option<String>,
     pub idempotency_key: Option<String>,
-    /// `create`, `update`, `delete`, `add_member`, `remove_member`, `create_key`,
-    /// `revoke_key`.
+    /// `create`, `update`, `delete`, `add_member`, `remove_member`, `add_cosigner`,
+    /// `remove_cosigner`, a proposal's workflow action (`submit`, `file`, …, and
+    /// `merge_into` on the target of a merge), `create_key`, `revoke_key`.
     pub action: String,
-    /// `district`, `department`, `member`, `workstation`, `activity`, `api_key`.
+    /// `district`, `department`, `member`, `workstation`, `activity`, `proposal`,
+    /// `api_key`.
     pub entity_type: String,
     pub entity_id: String,
     pub district_id: Option<DistrictId>,
@@ -114,7 +116,8 @@ impl From<AuditEvent> for AuditEventView {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
-    /// `district`, `department`, `member`, `workstation`, `activity` or `api_key`.
+    /// `district`, `department`, `member`, `workstation`, `activity`, `proposal` or
+    /// `api_key`.
     pub entity_type: Option<String>,
     pub entity_id: Option<String>,
     pub actor_key_id: Option<ApiKeyId>,

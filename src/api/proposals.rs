@@ -937,7 +937,21 @@ async fn apply(
             if !numbered {
                 return Err(ApiError::invalid("/into_id", "is not a filed proposal"));
             }
+            // The target lists what was merged into it: a change of the target too. Its
+            // record after the step lists this proposal, whose own row is saved next.
+            let target_before = view(conn, target.clone()).await?;
             db::touch(conn, target.id).await?;
+            let touched = db::find(conn, target.id, caller.scope()).await?;
+            let mut target_after = view(conn, touched).await?;
+            target_after.merged_ids.push(row.id);
+            target_after.merged_ids.sort();
+            let change = Change::new(
+                "merge_into",
+                "proposal",
+                target.id,
+                Some(target.district_id),
+            );
+            record_if_changed(conn, caller, change, &target_before, &target_after).await?;
             row.merged_into_id = Some(target.id);
             json!({"into_id": target.id, "into_number": target.number})
         }
