@@ -319,12 +319,11 @@ fn export(pool: DbPool, filter: AuditFilter, format: Export) -> HttpResponse {
 )]
 #[get("")]
 async fn list_audit_events(
-    caller: Caller,
+    _caller: Caller,
     pool: web::Data<DbPool>,
     request: HttpRequest,
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let _ = caller;
     let query = query.into_inner();
     let filter = AuditFilter {
         entity_type: text("entity_type", query.entity_type)?,
@@ -387,11 +386,10 @@ pub struct Verification {
 )]
 #[get("/verify")]
 async fn verify_audit_events(
-    caller: Caller,
+    _caller: Caller,
     pool: web::Data<DbPool>,
     query: web::Query<VerifyQuery>,
 ) -> Result<web::Json<Verification>, ApiError> {
-    let _ = caller;
     let from = query.from_seq.unwrap_or(1);
     if from < 1 || query.to_seq.is_some_and(|to| to < from) {
         return Err(ApiError::BadRequest(

@@ -6,7 +6,7 @@ use std::future::{Ready, ready};
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header;
 use actix_web::mime;
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use serde::Serialize;
@@ -308,11 +308,6 @@ pub fn query_text(
     }
     let trimmed = value.trim();
     Ok((!trimmed.is_empty()).then(|| trimmed.to_owned()))
-}
-
-/// The value of a header that was just built from our own data.
-pub fn header_value(value: &str) -> HeaderValue {
-    HeaderValue::from_str(value).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
 }
 
 #[cfg(test)]

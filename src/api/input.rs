@@ -191,10 +191,6 @@ impl Checks {
             _ => Err(ApiError::Validation(self.errors)),
         }
     }
-
-    pub fn into_result(self) -> Result<(), ApiError> {
-        self.finish(Some(()))
-    }
 }
 
 #[cfg(test)]

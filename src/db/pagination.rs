@@ -83,16 +83,6 @@ pub struct PageRequest {
 }
 
 impl PageRequest {
-    pub fn first(limit: i64, order: Order) -> Self {
-        Self {
-            limit,
-            order,
-            after: None,
-            updated_since: None,
-            include_deleted: false,
-        }
-    }
-
     /// The id after which the page starts, with the time or text sort value.
     pub fn after_time(&self) -> Option<(DateTime<Utc>, Uuid)> {
         match &self.after {
