@@ -13,6 +13,7 @@ pub mod members;
 pub mod page;
 pub mod proposals;
 pub mod reference;
+pub mod workflow;
 pub mod workstations;
 
 use actix_web::dev::{ServiceFactory, ServiceRequest};

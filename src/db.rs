@@ -11,6 +11,7 @@ pub mod pagination;
 pub mod proposals;
 pub mod reference;
 pub mod schema;
+pub mod workflow;
 pub mod workstations;
 
 use std::time::Duration;

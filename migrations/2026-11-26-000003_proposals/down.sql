@@ -1,4 +1,4 @@
-DROP TABLE proposal_history;
+DROP TABLE workflow_steps;
 DROP TABLE proposal_cosigners;
 DROP TABLE proposal_number_counters;
 DROP TABLE proposals;

@@ -93,10 +93,12 @@ CREATE TABLE proposal_cosigners (
 );
 CREATE INDEX proposal_cosigners_member_idx ON proposal_cosigners (member_id);
 
--- Every transition, with who made it and what they sent.
-CREATE TABLE proposal_history (
+-- Every step of every workflow (proposals, and the other workflows to come), with who
+-- took it and what they sent.
+CREATE TABLE workflow_steps (
     id uuid PRIMARY KEY,
-    proposal_id uuid NOT NULL REFERENCES proposals (id),
+    entity_type text NOT NULL,
+    entity_id uuid NOT NULL,
     action text NOT NULL,
     from_status text NOT NULL,
     to_status text NOT NULL,
@@ -105,4 +107,4 @@ CREATE TABLE proposal_history (
     occurred_at timestamptz NOT NULL DEFAULT now(),
     payload jsonb NOT NULL DEFAULT '{}'
 );
-CREATE INDEX proposal_history_proposal_idx ON proposal_history (proposal_id, id);
+CREATE INDEX workflow_steps_entity_idx ON workflow_steps (entity_type, entity_id, id);

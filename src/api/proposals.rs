@@ -22,13 +22,14 @@ use crate::api::http::{
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
+use crate::api::workflow::{self, Taken, WorkflowHistory};
 use crate::db::DbPool;
 use crate::db::audit::Change;
-use crate::db::proposals::{self as db, DraftFields, Proposal, ProposalFilter, Transition};
+use crate::db::proposals::{self as db, DraftFields, Proposal, ProposalFilter};
 use crate::domain::calendar::{self, today};
 use crate::domain::ids::{DepartmentId, DistrictId, MemberId, ProposalId};
 use crate::domain::proposal::{
-    self as workflow, ForwardAs, Progress, ProposalAction, ProposalKind, ProposalStatus,
+    self as machine, ForwardAs, Progress, ProposalAction, ProposalKind, ProposalStatus,
     ReplyResult, Verdict,
 };
 use crate::domain::values;
@@ -118,7 +119,7 @@ impl ProposalView {
     fn new(row: Proposal, cosigner_ids: Vec<MemberId>, merged_ids: Vec<ProposalId>) -> Self {
         let progress = progress(&row);
         Self {
-            allowed_actions: workflow::allowed_actions(row.status, progress),
+            allowed_actions: machine::allowed_actions(row.status, progress),
             overdue: row.overdue_on(today()),
             id: row.id,
             district_id: row.district_id,
@@ -525,17 +526,11 @@ async fn create_proposal(
 
 /// A refusal because of where the proposal stands.
 fn wrong_state(row: &Proposal, what: &str) -> ApiError {
-    ApiError::WrongState {
-        detail: format!(
-            "{what} is not possible while the proposal is {}",
-            row.status.as_str()
-        ),
-        status: row.status.as_str().to_owned(),
-        allowed: workflow::allowed_actions(row.status, progress(row))
-            .iter()
-            .map(|action| action.as_str().to_owned())
-            .collect(),
-    }
+    let allowed = machine::allowed_actions(row.status, progress(row))
+        .iter()
+        .map(|action| action.as_str().to_owned())
+        .collect();
+    workflow::refused(what, row.status.as_str(), allowed)
 }
 
 /// Change a draft (JSON Merge Patch); once submitted, a proposal changes only by its
@@ -625,58 +620,27 @@ async fn delete_proposal(
     Ok(no_content())
 }
 
-/// One step of a proposal's workflow.
-#[derive(Debug, Serialize, ToSchema)]
-#[schema(as = ProposalTransition)]
-pub struct TransitionView {
-    pub action: String,
-    pub from_status: String,
-    pub to_status: String,
-    pub actor_key_id: Option<crate::domain::ids::ApiKeyId>,
-    pub actor_role: Option<String>,
-    pub occurred_at: DateTime<Utc>,
-    /// What was sent with the action.
-    pub payload: Value,
-}
-
-/// The steps of a proposal's workflow, oldest first.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ProposalHistory {
-    pub items: Vec<TransitionView>,
-}
-
 /// The workflow history of a proposal: every action, from which status to which, by
 /// whom, when, with what.
 #[utoipa::path(
     tag = "proposals",
     params(("id" = ProposalId, Path, description = "The proposal's id")),
-    responses((status = 200, description = "Its steps", body = ProposalHistory)),
+    responses((status = 200, description = "Its steps", body = WorkflowHistory)),
 )]
 #[get("/{id}/history")]
 async fn get_proposal_history(
     caller: Caller,
     pool: web::Data<DbPool>,
     path: web::Path<ProposalId>,
-) -> Result<web::Json<ProposalHistory>, ApiError> {
+) -> Result<web::Json<WorkflowHistory>, ApiError> {
     let id = path.into_inner();
     let mut conn = pool.get().await?;
     db::find(&mut conn, id, caller.scope())
         .await
         .map_err(not_found_as("proposal"))?;
-    let items = db::transitions(&mut conn, id)
-        .await?
-        .into_iter()
-        .map(|step| TransitionView {
-            action: step.action,
-            from_status: step.from_status,
-            to_status: step.to_status,
-            actor_key_id: step.actor_key_id,
-            actor_role: step.actor_role,
-            occurred_at: step.occurred_at,
-            payload: step.payload,
-        })
-        .collect();
-    Ok(web::Json(ProposalHistory { items }))
+    Ok(web::Json(
+        workflow::history(&mut conn, "proposal", id.0).await?,
+    ))
 }
 
 /// The co-signers of a proposal.
@@ -1055,23 +1019,21 @@ async fn perform(
             condition.check(row.version)?;
             let step = step?;
             let from = row.status;
-            let to = workflow::next(from, progress(&row), step.action(), step.verdict())
+            let to = machine::next(from, progress(&row), step.action(), step.verdict())
                 .map_err(|_| wrong_state(&row, &format!("`{}`", step.action().as_str())))?;
             let before = view(conn, row.clone()).await?;
             let payload = apply(conn, &caller, &mut row, &step).await?;
             row.status = to;
             let saved = db::save(conn, &row).await?;
-            db::record_transition(
+            workflow::record(
                 conn,
-                &Transition {
-                    id: uuid::Uuid::now_v7(),
-                    proposal_id: id,
-                    action: step.action().as_str().to_owned(),
-                    from_status: from.as_str().to_owned(),
-                    to_status: to.as_str().to_owned(),
-                    actor_key_id: Some(caller.key_id),
-                    actor_role: Some(caller.role.as_str().to_owned()),
-                    occurred_at: Utc::now(),
+                &caller,
+                Taken {
+                    entity_type: "proposal",
+                    entity_id: id.0,
+                    action: step.action().as_str(),
+                    from: from.as_str(),
+                    to: to.as_str(),
                     payload,
                 },
             )

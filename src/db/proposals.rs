@@ -4,13 +4,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
-use serde_json::Value;
 
 use crate::db::pagination::{CursorValue, Order, PageRequest, PageRow, paged};
-use crate::db::schema::{
-    proposal_cosigners, proposal_history, proposal_number_counters, proposals,
-};
-use crate::domain::ids::{ApiKeyId, DepartmentId, DistrictId, MemberId, ProposalId};
+use crate::db::schema::{proposal_cosigners, proposal_number_counters, proposals};
+use crate::domain::ids::{DepartmentId, DistrictId, MemberId, ProposalId};
 use crate::domain::proposal::{ForwardAs, ProposalKind, ProposalStatus, ReplyResult, Verdict};
 
 #[derive(Debug, Clone, Queryable, Selectable, AsChangeset)]
@@ -406,43 +403,6 @@ pub async fn touch(conn: &mut AsyncPgConnection, id: ProposalId) -> QueryResult<
         .execute(conn)
         .await
         .map(drop)
-}
-
-/// One step of a proposal's workflow.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = proposal_history, check_for_backend(diesel::pg::Pg))]
-pub struct Transition {
-    pub id: uuid::Uuid,
-    pub proposal_id: ProposalId,
-    pub action: String,
-    pub from_status: String,
-    pub to_status: String,
-    pub actor_key_id: Option<ApiKeyId>,
-    pub actor_role: Option<String>,
-    pub occurred_at: DateTime<Utc>,
-    pub payload: Value,
-}
-
-#[tracing::instrument(skip_all)]
-pub async fn record_transition(conn: &mut AsyncPgConnection, step: &Transition) -> QueryResult<()> {
-    diesel::insert_into(proposal_history::table)
-        .values(step)
-        .execute(conn)
-        .await
-        .map(drop)
-}
-
-#[tracing::instrument(skip_all)]
-pub async fn transitions(
-    conn: &mut AsyncPgConnection,
-    proposal: ProposalId,
-) -> QueryResult<Vec<Transition>> {
-    proposal_history::table
-        .select(Transition::as_select())
-        .filter(proposal_history::proposal_id.eq(proposal))
-        .order(proposal_history::id)
-        .load(conn)
-        .await
 }
 
 /// Counts behind the proposal statistics.

@@ -142,20 +142,6 @@ diesel::table! {
 }
 
 diesel::table! {
-    proposal_history (id) {
-        id -> Uuid,
-        proposal_id -> Uuid,
-        action -> Text,
-        from_status -> Text,
-        to_status -> Text,
-        actor_key_id -> Nullable<Uuid>,
-        actor_role -> Nullable<Text>,
-        occurred_at -> Timestamptz,
-        payload -> Jsonb,
-    }
-}
-
-diesel::table! {
     proposal_number_counters (district_id, year) {
         district_id -> Uuid,
         year -> Int4,
@@ -210,6 +196,21 @@ diesel::table! {
 }
 
 diesel::table! {
+    workflow_steps (id) {
+        id -> Uuid,
+        entity_type -> Text,
+        entity_id -> Uuid,
+        action -> Text,
+        from_status -> Text,
+        to_status -> Text,
+        actor_key_id -> Nullable<Uuid>,
+        actor_role -> Nullable<Text>,
+        occurred_at -> Timestamptz,
+        payload -> Jsonb,
+    }
+}
+
+diesel::table! {
     workstation_members (workstation_id, member_id) {
         workstation_id -> Uuid,
         member_id -> Uuid,
@@ -245,7 +246,6 @@ diesel::joinable!(members -> parties (party));
 diesel::joinable!(members -> sectors (sector));
 diesel::joinable!(proposal_cosigners -> members (member_id));
 diesel::joinable!(proposal_cosigners -> proposals (proposal_id));
-diesel::joinable!(proposal_history -> proposals (proposal_id));
 diesel::joinable!(proposals -> districts (district_id));
 diesel::joinable!(proposals -> proposal_categories (category));
 diesel::joinable!(workstation_members -> districts (district_id));
@@ -265,10 +265,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     parties,
     proposal_categories,
     proposal_cosigners,
-    proposal_history,
     proposal_number_counters,
     proposals,
     sectors,
+    workflow_steps,
     workstation_members,
     workstations,
 );
