@@ -3,6 +3,7 @@
 pub mod activities;
 pub mod audit;
 pub mod auth;
+pub mod consultations;
 pub mod departments;
 pub mod districts;
 pub mod health;
@@ -42,6 +43,7 @@ where
                 .configure(workstations::configure)
                 .configure(activities::configure)
                 .configure(proposals::configure)
+                .configure(consultations::configure)
                 .configure(keys::configure)
                 .configure(audit::configure),
         )

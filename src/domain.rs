@@ -4,6 +4,7 @@
 pub mod access;
 pub mod audit;
 pub mod calendar;
+pub mod consultation;
 pub mod ids;
 pub mod kinds;
 pub mod proposal;

@@ -270,6 +270,12 @@ const CONSTRAINTS: &[ConstraintMeaning] = &[
         detail: "a workstation with this name already exists in the district",
     },
     ConstraintMeaning {
+        name: "consultations_title_key",
+        status: StatusCode::CONFLICT,
+        pointer: "/title",
+        detail: "the district's plan for this year already has a topic with this title",
+    },
+    ConstraintMeaning {
         name: "members_sector_fkey",
         status: StatusCode::UNPROCESSABLE_ENTITY,
         pointer: "/sector",

@@ -54,6 +54,45 @@ diesel::table! {
 }
 
 diesel::table! {
+    consultation_activities (id) {
+        id -> Uuid,
+        district_id -> Uuid,
+        consultation_id -> Uuid,
+        format -> Text,
+        held_on -> Date,
+        place -> Nullable<Text>,
+        participant_ids -> Array<Uuid>,
+        department_ids -> Array<Uuid>,
+        opinions_gathered -> Int4,
+        summary -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int8,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    consultations (id) {
+        id -> Uuid,
+        district_id -> Uuid,
+        year -> Int4,
+        title -> Text,
+        is_key -> Bool,
+        lead_committee -> Nullable<Text>,
+        status -> Text,
+        report_title -> Nullable<Text>,
+        report_text -> Nullable<Text>,
+        report_recipients -> Array<Text>,
+        reported_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int8,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     departments (id) {
         id -> Uuid,
         district_id -> Uuid,
@@ -239,6 +278,9 @@ diesel::table! {
 
 diesel::joinable!(activities -> districts (district_id));
 diesel::joinable!(api_keys -> districts (district_id));
+diesel::joinable!(consultation_activities -> consultations (consultation_id));
+diesel::joinable!(consultation_activities -> districts (district_id));
+diesel::joinable!(consultations -> districts (district_id));
 diesel::joinable!(activities -> workstations (workstation_id));
 diesel::joinable!(departments -> districts (district_id));
 diesel::joinable!(members -> districts (district_id));
@@ -258,6 +300,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     activities,
     api_keys,
     audit_events,
+    consultation_activities,
+    consultations,
     departments,
     districts,
     member_roles,

@@ -10,6 +10,8 @@ use crate::helpers::{TestApp, spawn_app};
 struct Side {
     district: String,
     proposal: String,
+    consultation: String,
+    consultation_activity: String,
     member: String,
     department: String,
     workstation: String,
@@ -60,9 +62,23 @@ async fn side(app: &TestApp, code: &str) -> Side {
         }),
     )
     .await;
+    let consultation = created(
+        app,
+        "/api/v1/consultations",
+        json!({"district_id": district, "year": 2026, "title": "议题"}),
+    )
+    .await;
+    let consultation_activity = created(
+        app,
+        &format!("/api/v1/consultations/{consultation}/activities"),
+        json!({"format": "thematic_meeting", "held_on": "2026-04-01"}),
+    )
+    .await;
     Side {
         district,
         proposal,
+        consultation,
+        consultation_activity,
         member,
         department,
         workstation,
@@ -80,18 +96,24 @@ fn concrete(template: &str, side: &Side, key_id: &str) -> String {
         "workstations" => &side.workstation,
         "activities" => &side.activity,
         "proposals" => &side.proposal,
+        "consultations" => &side.consultation,
         "keys" => key_id,
         _ => "",
     };
     let path = template
+        .replace("{activity_id}", &side.consultation_activity)
         .replace("{district}", &side.district)
         .replace("{member_id}", &side.member)
         .replace("{id}", id);
     if template.contains('{') {
         return path;
     }
+    if template.ends_with("/plan") {
+        return format!("{path}?district_id={}&year=2026", side.district);
+    }
     match collection {
-        "departments" | "members" | "workstations" | "activities" | "proposals" => {
+        "departments" | "members" | "workstations" | "activities" | "proposals"
+        | "consultations" => {
             format!("{path}?district_id={}", side.district)
         }
         _ => path,
@@ -131,12 +153,15 @@ fn expected(role: Role, method: &Method, template: &str, own: bool) -> StatusCod
         return StatusCode::FORBIDDEN;
     }
     let scoped = matches!(role, Role::Clerk | Role::Sync);
-    if scoped && !own && template.contains('{') {
+    // A path naming a record, or a plan naming a district.
+    let names_a_record = template.contains('{') || template.ends_with("/plan");
+    if scoped && !own && names_a_record {
         return StatusCode::NOT_FOUND;
     }
     let last = template.rsplit('/').next().unwrap_or_default();
     let workflow_action = [
         "submit", "file", "reject", "merge", "assign", "extend", "reply", "feedback", "withdraw",
+        "start", "report", "close",
     ]
     .contains(&last);
     match *method {

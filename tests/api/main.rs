@@ -2,6 +2,7 @@
 
 mod access;
 mod audit;
+mod consultations;
 mod conventions;
 mod departments;
 mod districts;

@@ -1,0 +1,2 @@
+DROP TABLE consultation_activities;
+DROP TABLE consultations;

@@ -1,0 +1,1112 @@
+//! `/api/v1/consultations`: the topics of a district's annual consultation plan (协商议题),
+//! their activities, their outcome report, and the plan's figures.
+
+use std::collections::HashSet;
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::api::audit::{record, record_if_changed};
+use crate::api::auth::Caller;
+use crate::api::districts::referenced_district;
+use crate::api::http::{
+    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
+    no_content, query_text, read_response, updated_response,
+};
+use crate::api::input::{Checks, Field};
+use crate::api::page::{FeedItem, Page, list_query, page};
+use crate::api::workflow::{self, Taken, WorkflowHistory};
+use crate::db::DbPool;
+use crate::db::audit::Change;
+use crate::db::consultations::activities::{
+    self as activity_db, ActivityFields, ConsultationActivity,
+};
+use crate::db::consultations::{self as db, Consultation, ConsultationFields, ConsultationFilter};
+use crate::domain::consultation::{
+    self as machine, ACTIVITIES_PER_TOPIC, ConsultationAction, ConsultationFormat,
+    ConsultationStatus, KEY_TOPICS_PER_YEAR,
+};
+use crate::domain::ids::{
+    ConsultationActivityId, ConsultationId, DepartmentId, DistrictId, MemberId,
+};
+use crate::domain::values;
+use crate::error::{ApiError, FieldError, Problem, not_found_as};
+
+pub fn configure(config: &mut ServiceConfig) {
+    config.service(
+        utoipa_actix_web::scope("/consultations")
+            .service(list_consultations)
+            .service(create_consultation)
+            .service(get_plan)
+            .service(get_consultation)
+            .service(update_consultation)
+            .service(delete_consultation)
+            .service(get_consultation_history)
+            .service(start_consultation)
+            .service(report_consultation)
+            .service(close_consultation)
+            .service(list_consultation_activities)
+            .service(create_consultation_activity)
+            .service(get_consultation_activity)
+            .service(update_consultation_activity)
+            .service(delete_consultation_activity),
+    );
+}
+
+/// A topic of a district's annual consultation plan (协商议题).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Consultation)]
+pub struct ConsultationView {
+    pub id: ConsultationId,
+    pub district_id: DistrictId,
+    #[schema(example = 2026)]
+    pub year: i32,
+    #[schema(example = "数字经济发展")]
+    pub title: String,
+    /// A key topic (重点议题) of the year.
+    pub is_key: bool,
+    /// The special committee leading it.
+    pub lead_committee: Option<String>,
+    pub status: ConsultationStatus,
+    /// What may be done next from here.
+    pub allowed_actions: Vec<ConsultationAction>,
+    /// The outcome report (协商报告, 建议书, 《领导参阅》), once reported.
+    pub report_title: Option<String>,
+    pub report_text: Option<String>,
+    /// Who the report was sent to (e.g. the district party committee).
+    pub report_recipients: Vec<String>,
+    pub reported_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Increases with every change; sent as the `ETag`.
+    pub version: i64,
+}
+
+impl From<Consultation> for ConsultationView {
+    fn from(row: Consultation) -> Self {
+        Self {
+            allowed_actions: machine::allowed_actions(row.status),
+            id: row.id,
+            district_id: row.district_id,
+            year: row.year,
+            title: row.title,
+            is_key: row.is_key,
+            lead_committee: row.lead_committee,
+            status: row.status,
+            report_title: row.report_title,
+            report_text: row.report_text,
+            report_recipients: row.report_recipients,
+            reported_at: row.reported_at,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            version: row.version,
+        }
+    }
+}
+
+impl Versioned for ConsultationView {
+    fn version(&self) -> i64 {
+        self.version
+    }
+}
+
+/// A new topic in a district's plan.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewConsultation {
+    #[serde(default)]
+    #[schema(value_type = DistrictId, required = true)]
+    pub district_id: Field<DistrictId>,
+    /// The plan's year, 2000 to 2100.
+    #[serde(default)]
+    #[schema(value_type = i32, required = true, example = 2026)]
+    pub year: Field<i64>,
+    /// Unique in the district's plan for the year; at most 200 characters.
+    #[serde(default)]
+    #[schema(value_type = String, required = true)]
+    pub title: Field<String>,
+    /// Defaults to `false`.
+    #[serde(default)]
+    #[schema(value_type = bool)]
+    pub is_key: Field<bool>,
+    /// At most 100 characters.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub lead_committee: Field<String>,
+}
+
+/// Changes to a topic (JSON Merge Patch), until its report.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsultationPatch {
+    #[serde(default)]
+    #[schema(value_type = i32)]
+    pub year: Field<i64>,
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub title: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = bool)]
+    pub is_key: Field<bool>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub lead_committee: Field<String>,
+}
+
+impl NewConsultation {
+    fn split(self) -> (Field<DistrictId>, ConsultationPatch) {
+        let patch = ConsultationPatch {
+            year: self.year,
+            title: self.title,
+            is_key: self.is_key,
+            lead_committee: self.lead_committee,
+        };
+        (self.district_id, patch)
+    }
+}
+
+fn merge(
+    checks: &mut Checks,
+    patch: ConsultationPatch,
+    current: Option<&ConsultationFields>,
+) -> Option<ConsultationFields> {
+    let c = current;
+    let year = checks.required("/year", patch.year, c.map(|c| c.year), |v| {
+        values::in_range(v, 2000, 2100)
+    });
+    let title = checks.required("/title", patch.title, c.map(|c| c.title.clone()), |v| {
+        values::line(&v, 200)
+    });
+    let is_key = checks.required(
+        "/is_key",
+        patch.is_key,
+        Some(c.is_some_and(|c| c.is_key)),
+        Ok,
+    );
+    let lead_committee = checks.optional(
+        "/lead_committee",
+        patch.lead_committee,
+        c.and_then(|c| c.lead_committee.clone()),
+        |v| values::line(&v, 100),
+    );
+    Some(ConsultationFields {
+        year: year?,
+        title: title?,
+        is_key: is_key?,
+        lead_committee,
+    })
+}
+
+fn wrong_state(row: &Consultation, what: &str) -> ApiError {
+    let allowed = machine::allowed_actions(row.status)
+        .iter()
+        .map(|action| action.as_str().to_owned())
+        .collect();
+    workflow::refused(what, row.status.as_str(), allowed)
+}
+
+list_query! {
+    /// Filters of the topic list.
+    ConsultationQuery, sort: ConsultationSort { Created = "created", UpdatedAt = "updated_at", Name = "name" },
+    {
+        district_id: DistrictId,
+        /// The district's code.
+        district: String,
+        year: i32,
+        status: ConsultationStatus,
+        is_key: bool,
+        /// Text in the title.
+        q: String,
+    }
+}
+
+/// List consultation topics.
+#[utoipa::path(
+    tag = "consultations",
+    params(ConsultationQuery),
+    responses((status = 200, description = "A page of topics", body = Page<FeedItem<ConsultationView>>)),
+)]
+#[get("")]
+async fn list_consultations(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    query: web::Query<ConsultationQuery>,
+) -> Result<web::Json<Page<FeedItem<ConsultationView>>>, ApiError> {
+    let query = query.into_inner();
+    let request = query.page()?;
+    let filter = ConsultationFilter {
+        scope: caller.scope(),
+        district_id: query.district_id,
+        district_code: query_text("district", query.district, 40)?,
+        year: query.year,
+        status: query.status,
+        is_key: query.is_key,
+        q: query_text("q", query.q, 100)?,
+    };
+    let mut conn = pool.get().await?;
+    let rows = db::list(&mut conn, &filter, &request).await?;
+    Ok(web::Json(page(rows, &request, ConsultationView::from)))
+}
+
+/// Get a consultation topic.
+#[utoipa::path(
+    tag = "consultations",
+    params(("id" = ConsultationId, Path, description = "The topic's id"), IfNoneMatchHeader),
+    responses(
+        (status = 200, description = "The topic", body = ConsultationView, headers(("ETag" = String))),
+        (status = 304, description = "The client's copy (If-None-Match) is current"),
+    ),
+)]
+#[get("/{id}")]
+async fn get_consultation(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<ConsultationId>,
+    condition: IfNoneMatch,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = pool.get().await?;
+    let row = db::find(&mut conn, path.into_inner(), caller.scope())
+        .await
+        .map_err(not_found_as("consultation"))?;
+    Ok(read_response(&ConsultationView::from(row), &condition))
+}
+
+/// Add a topic to a district's plan (-> planned).
+#[utoipa::path(
+    tag = "consultations",
+    request_body = NewConsultation,
+    responses(
+        (status = 201, description = "The new topic", body = ConsultationView,
+            headers(("ETag" = String), ("Location" = String, description = "The topic's URL"))),
+        (status = 409, description = "The plan already has a topic with this title", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("")]
+async fn create_consultation(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    body: web::Json<NewConsultation>,
+) -> Result<HttpResponse, ApiError> {
+    let (district_id, patch) = body.into_inner().split();
+    let mut conn = pool.get().await?;
+    let row = conn
+        .transaction(async move |conn| {
+            let mut checks = Checks::default();
+            let district =
+                referenced_district(conn, &mut checks, district_id, caller.scope()).await?;
+            let fields = merge(&mut checks, patch, None);
+            let (district, fields) = checks.finish(district.zip(fields))?;
+            let row = db::insert(conn, district.id, fields).await?;
+            let change = Change::new("create", "consultation", row.id, Some(district.id));
+            record(
+                conn,
+                &caller,
+                change.after(&ConsultationView::from(row.clone())),
+            )
+            .await?;
+            Ok::<_, ApiError>(row)
+        })
+        .await?;
+    let location = format!("/api/v1/consultations/{}", row.id);
+    Ok(created_response(&ConsultationView::from(row), location))
+}
+
+/// Change a topic (JSON Merge Patch); refused (409) once it is reported.
+#[utoipa::path(
+    tag = "consultations",
+    params(("id" = ConsultationId, Path, description = "The topic's id"), IfMatchHeader),
+    request_body(content = ConsultationPatch, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "The changed topic", body = ConsultationView, headers(("ETag" = String))),
+        (status = 409, description = "The topic is reported, or the title is taken", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[patch("/{id}")]
+async fn update_consultation(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<ConsultationId>,
+    condition: IfMatch,
+    body: web::Json<ConsultationPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let patch = body.into_inner();
+    let mut conn = pool.get().await?;
+    let row = conn
+        .transaction(async move |conn| {
+            let current = db::lock(conn, id, caller.scope())
+                .await
+                .map_err(not_found_as("consultation"))?;
+            condition.check(current.version)?;
+            if !machine::takes_activities(current.status) {
+                return Err(wrong_state(&current, "changing the topic"));
+            }
+            let mut checks = Checks::default();
+            let fields = merge(&mut checks, patch, Some(&current.fields()));
+            let fields = checks.finish(fields)?;
+            let before = ConsultationView::from(current.clone());
+            let row = db::update(conn, current, &fields).await?;
+            let change = Change::new("update", "consultation", id, Some(row.district_id));
+            record_if_changed(
+                conn,
+                &caller,
+                change,
+                &before,
+                &ConsultationView::from(row.clone()),
+            )
+            .await?;
+            Ok(row)
+        })
+        .await?;
+    Ok(updated_response(&ConsultationView::from(row)))
+}
+
+/// Delete a planned topic; refused (409) once it has begun.
+#[utoipa::path(
+    tag = "consultations",
+    params(("id" = ConsultationId, Path, description = "The topic's id"), IfMatchHeader),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 409, description = "The topic has begun", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[delete("/{id}")]
+async fn delete_consultation(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<ConsultationId>,
+    condition: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let mut conn = pool.get().await?;
+    conn.transaction(async move |conn| {
+        let current = db::lock(conn, id, caller.scope())
+            .await
+            .map_err(not_found_as("consultation"))?;
+        condition.check(current.version)?;
+        if current.status != ConsultationStatus::Planned {
+            return Err(wrong_state(&current, "deleting"));
+        }
+        db::mark_deleted(conn, id).await?;
+        let change = Change::new("delete", "consultation", id, Some(current.district_id));
+        record(
+            conn,
+            &caller,
+            change.before(&ConsultationView::from(current)),
+        )
+        .await
+    })
+    .await?;
+    Ok(no_content())
+}
+
+/// The workflow history of a topic.
+#[utoipa::path(
+    tag = "consultations",
+    params(("id" = ConsultationId, Path, description = "The topic's id")),
+    responses((status = 200, description = "Its steps", body = WorkflowHistory)),
+)]
+#[get("/{id}/history")]
+async fn get_consultation_history(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<ConsultationId>,
+) -> Result<web::Json<WorkflowHistory>, ApiError> {
+    let id = path.into_inner();
+    let mut conn = pool.get().await?;
+    db::find(&mut conn, id, caller.scope())
+        .await
+        .map_err(not_found_as("consultation"))?;
+    Ok(web::Json(
+        workflow::history(&mut conn, "consultation", id.0).await?,
+    ))
+}
+
+/// The outcome report of a topic.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportBody {
+    /// At most 200 characters.
+    #[serde(default)]
+    #[schema(value_type = String, required = true, example = "关于推动数字经济高质量发展的协商报告")]
+    pub title: Field<String>,
+    /// At most 50,000 characters.
+    #[serde(default)]
+    #[schema(value_type = String, required = true)]
+    pub text: Field<String>,
+    /// Who it is sent to; at least one, each at most 100 characters.
+    #[serde(default)]
+    #[schema(value_type = Vec<String>, required = true, example = json!(["中共北京市西城区委员会"]))]
+    pub recipients: Field<Vec<String>>,
+}
+
+/// A topic's step, with its checked body.
+enum Step {
+    Start,
+    Report {
+        title: String,
+        text: String,
+        recipients: Vec<String>,
+    },
+    Close,
+}
+
+impl Step {
+    fn action(&self) -> ConsultationAction {
+        match self {
+            Self::Start => ConsultationAction::Start,
+            Self::Report { .. } => ConsultationAction::Report,
+            Self::Close => ConsultationAction::Close,
+        }
+    }
+}
+
+/// Takes one step of a topic: status, report, history and audit in one transaction.
+async fn perform(
+    pool: &DbPool,
+    caller: Caller,
+    id: ConsultationId,
+    condition: IfMatch,
+    step: Result<Step, ApiError>,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = pool.get().await?;
+    let row = conn
+        .transaction(async move |conn| {
+            let mut row = db::lock(conn, id, caller.scope())
+                .await
+                .map_err(not_found_as("consultation"))?;
+            condition.check(row.version)?;
+            let step = step?;
+            let action = step.action();
+            let to = machine::next(row.status, action)
+                .ok_or_else(|| wrong_state(&row, &format!("`{}`", action.as_str())))?;
+            let before = ConsultationView::from(row.clone());
+            let payload = match step {
+                Step::Report {
+                    title,
+                    text,
+                    recipients,
+                } => {
+                    row.report_title = Some(title.clone());
+                    row.report_text = Some(text);
+                    row.report_recipients = recipients.clone();
+                    row.reported_at = Some(Utc::now());
+                    json!({"title": title, "recipients": recipients})
+                }
+                Step::Start | Step::Close => json!({}),
+            };
+            let from = row.status;
+            row.status = to;
+            let saved = db::save(conn, &row).await?;
+            workflow::record(
+                conn,
+                &caller,
+                Taken {
+                    entity_type: "consultation",
+                    entity_id: id.0,
+                    action: action.as_str(),
+                    from: from.as_str(),
+                    to: to.as_str(),
+                    payload,
+                },
+            )
+            .await?;
+            let after = ConsultationView::from(saved.clone());
+            let change = Change::new(action.as_str(), "consultation", id, Some(saved.district_id));
+            record(conn, &caller, change.before(&before).after(&after)).await?;
+            Ok::<_, ApiError>(saved)
+        })
+        .await?;
+    Ok(updated_response(&ConsultationView::from(row)))
+}
+
+/// Begin a planned topic (-> in_progress).
+#[utoipa::path(
+    tag = "consultations",
+    params(("id" = ConsultationId, Path, description = "The topic's id"), IfMatchHeader),
+    responses(
+        (status = 200, description = "The topic after the step", body = ConsultationView, headers(("ETag" = String))),
+        (status = 409, description = "Not allowed from the current status; the answer names the allowed actions", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/{id}/start")]
+async fn start_consultation(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<ConsultationId>,
+    condition: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    perform(&pool, caller, path.into_inner(), condition, Ok(Step::Start)).await
+}
+
+/// Store the outcome report and send it (-> reported).
+#[utoipa::path(
+    tag = "consultations",
+    params(("id" = ConsultationId, Path, description = "The topic's id"), IfMatchHeader),
+    request_body = ReportBody,
+    responses(
+        (status = 200, description = "The topic after the step", body = ConsultationView, headers(("ETag" = String))),
+        (status = 409, description = "Not allowed from the current status; the answer names the allowed actions", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/{id}/report")]
+async fn report_consultation(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<ConsultationId>,
+    condition: IfMatch,
+    body: web::Json<ReportBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let mut checks = Checks::default();
+    let title = checks.required("/title", body.title, None, |v| values::line(&v, 200));
+    let text = checks.required("/text", body.text, None, |v| values::paragraph(&v, 50_000));
+    let recipients = checks.list("/recipients", body.recipients, None, |v| {
+        values::line(&v, 100)
+    });
+    if recipients.as_ref().is_some_and(Vec::is_empty) {
+        checks.error("/recipients", "must name at least one recipient");
+    }
+    let step = checks.finish((|| {
+        Some(Step::Report {
+            title: title?,
+            text: text?,
+            recipients: recipients?,
+        })
+    })());
+    perform(&pool, caller, path.into_inner(), condition, step).await
+}
+
+/// Close a reported topic (-> closed).
+#[utoipa::path(
+    tag = "consultations",
+    params(("id" = ConsultationId, Path, description = "The topic's id"), IfMatchHeader),
+    responses(
+        (status = 200, description = "The topic after the step", body = ConsultationView, headers(("ETag" = String))),
+        (status = 409, description = "Not allowed from the current status; the answer names the allowed actions", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/{id}/close")]
+async fn close_consultation(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<ConsultationId>,
+    condition: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    perform(&pool, caller, path.into_inner(), condition, Ok(Step::Close)).await
+}
+
+/// Which plan to show.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PlanQuery {
+    /// The district (a district key's own by default).
+    pub district_id: Option<DistrictId>,
+    #[param(minimum = 2000, maximum = 2100)]
+    pub year: i32,
+}
+
+/// A topic in the plan, with its activity count against the bar.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlanTopic {
+    pub id: ConsultationId,
+    pub title: String,
+    pub is_key: bool,
+    pub status: ConsultationStatus,
+    pub activities: i64,
+    /// Fewer activities than the bar's minimum (6).
+    pub short: bool,
+    /// More activities than the bar's maximum (8).
+    pub over: bool,
+}
+
+/// A district's consultation plan for a year, with its figures.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsultationPlan {
+    pub district_id: DistrictId,
+    pub year: i32,
+    pub topics: Vec<PlanTopic>,
+    pub key_topics: usize,
+    /// The bar for key topics a year (Xicheng's: at least 5).
+    pub key_topics_required: usize,
+    /// Fewer key topics than the bar.
+    pub short_of_key_topics: bool,
+    /// The bar for activities per topic (6 to 8).
+    pub activities_per_topic_min: usize,
+    pub activities_per_topic_max: usize,
+}
+
+/// The consultation plan of a district and year: its topics with their activity counts,
+/// flagged where they fall short of the bar.
+#[utoipa::path(
+    tag = "consultations",
+    params(PlanQuery),
+    responses((status = 200, description = "The plan", body = ConsultationPlan)),
+)]
+#[get("/plan")]
+async fn get_plan(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    query: web::Query<PlanQuery>,
+) -> Result<web::Json<ConsultationPlan>, ApiError> {
+    let query = query.into_inner();
+    let district = match (query.district_id, caller.scope().district()) {
+        (Some(asked), Some(own)) if asked != own => return Err(ApiError::not_found("district")),
+        (Some(asked), _) => asked,
+        (None, Some(own)) => own,
+        (None, None) => return Err(ApiError::BadRequest("district_id is required".into())),
+    };
+    let mut conn = pool.get().await?;
+    let topics: Vec<PlanTopic> = db::plan(&mut conn, district, query.year)
+        .await?
+        .into_iter()
+        .map(|(topic, count)| {
+            let activities = usize::try_from(count).unwrap_or(0);
+            PlanTopic {
+                id: topic.id,
+                title: topic.title,
+                is_key: topic.is_key,
+                status: topic.status,
+                activities: count,
+                short: activities < *ACTIVITIES_PER_TOPIC.start(),
+                over: activities > *ACTIVITIES_PER_TOPIC.end(),
+            }
+        })
+        .collect();
+    let key_topics = topics.iter().filter(|topic| topic.is_key).count();
+    Ok(web::Json(ConsultationPlan {
+        district_id: district,
+        year: query.year,
+        key_topics,
+        key_topics_required: KEY_TOPICS_PER_YEAR,
+        short_of_key_topics: key_topics < KEY_TOPICS_PER_YEAR,
+        activities_per_topic_min: *ACTIVITIES_PER_TOPIC.start(),
+        activities_per_topic_max: *ACTIVITIES_PER_TOPIC.end(),
+        topics,
+    }))
+}
+
+/// An activity held on a consultation topic.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ConsultationActivity)]
+pub struct ActivityView {
+    pub id: ConsultationActivityId,
+    pub district_id: DistrictId,
+    pub consultation_id: ConsultationId,
+    pub format: ConsultationFormat,
+    pub held_on: NaiveDate,
+    pub place: Option<String>,
+    /// Participating members of the district.
+    pub participant_ids: Vec<MemberId>,
+    /// Departments invited.
+    pub department_ids: Vec<DepartmentId>,
+    /// How many opinions were gathered.
+    pub opinions_gathered: i32,
+    pub summary: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Increases with every change; sent as the `ETag`.
+    pub version: i64,
+}
+
+impl From<ConsultationActivity> for ActivityView {
+    fn from(row: ConsultationActivity) -> Self {
+        Self {
+            id: row.id,
+            district_id: row.district_id,
+            consultation_id: row.consultation_id,
+            format: row.format,
+            held_on: row.held_on,
+            place: row.place,
+            participant_ids: row.participant_ids,
+            department_ids: row.department_ids,
+            opinions_gathered: row.opinions_gathered,
+            summary: row.summary,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            version: row.version,
+        }
+    }
+}
+
+impl Versioned for ActivityView {
+    fn version(&self) -> i64 {
+        self.version
+    }
+}
+
+/// A new activity on a topic (its body), or changes to one (JSON Merge Patch).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityBody {
+    /// Required for a new activity.
+    #[serde(default)]
+    #[schema(value_type = ConsultationFormat)]
+    pub format: Field<ConsultationFormat>,
+    /// Required for a new activity.
+    #[serde(default)]
+    #[schema(value_type = NaiveDate)]
+    pub held_on: Field<NaiveDate>,
+    /// At most 200 characters.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub place: Field<String>,
+    /// Members of the topic's district.
+    #[serde(default)]
+    #[schema(value_type = Vec<MemberId>)]
+    pub participant_ids: Field<Vec<MemberId>>,
+    /// Departments of the topic's district.
+    #[serde(default)]
+    #[schema(value_type = Vec<DepartmentId>)]
+    pub department_ids: Field<Vec<DepartmentId>>,
+    #[serde(default)]
+    #[schema(value_type = i32, minimum = 0)]
+    pub opinions_gathered: Field<i64>,
+    /// At most 5,000 characters.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub summary: Field<String>,
+}
+
+/// The activity's fields after `body`, from `current`; participants and departments must
+/// belong to `district`.
+async fn merge_activity(
+    conn: &mut AsyncPgConnection,
+    body: ActivityBody,
+    current: Option<&ActivityFields>,
+    district: DistrictId,
+) -> Result<ActivityFields, ApiError> {
+    let mut checks = Checks::default();
+    let c = current;
+    let format = checks.required("/format", body.format, c.map(|c| c.format), Ok);
+    let held_on = checks.required("/held_on", body.held_on, c.map(|c| c.held_on), Ok);
+    let place = checks.optional("/place", body.place, c.and_then(|c| c.place.clone()), |v| {
+        values::line(&v, 200)
+    });
+    let participants = checks.list(
+        "/participant_ids",
+        body.participant_ids,
+        Some(c.map_or_else(Vec::new, |c| c.participant_ids.clone())),
+        Ok,
+    );
+    let departments = checks.list(
+        "/department_ids",
+        body.department_ids,
+        Some(c.map_or_else(Vec::new, |c| c.department_ids.clone())),
+        Ok,
+    );
+    let opinions = checks.required(
+        "/opinions_gathered",
+        body.opinions_gathered,
+        Some(c.map_or(0, |c| c.opinions_gathered)),
+        |v| values::in_range(v, 0, i64::from(i32::MAX)),
+    );
+    let summary = checks.optional(
+        "/summary",
+        body.summary,
+        c.and_then(|c| c.summary.clone()),
+        |v| values::paragraph(&v, 5000),
+    );
+    let mut errors = Vec::new();
+    if let Some(ids) = &participants {
+        let found: HashSet<MemberId> =
+            crate::db::members::existing_in_district(conn, district, ids)
+                .await?
+                .into_iter()
+                .collect();
+        for (index, id) in ids.iter().enumerate() {
+            if !found.contains(id) {
+                errors.push(FieldError::new(
+                    format!("/participant_ids/{index}"),
+                    "is not a member of the topic's district",
+                ));
+            }
+        }
+    }
+    if let Some(ids) = &departments {
+        let found: HashSet<DepartmentId> =
+            crate::db::departments::existing_in_district(conn, district, ids)
+                .await?
+                .into_iter()
+                .collect();
+        for (index, id) in ids.iter().enumerate() {
+            if !found.contains(id) {
+                errors.push(FieldError::new(
+                    format!("/department_ids/{index}"),
+                    "is not a department of the topic's district",
+                ));
+            }
+        }
+    }
+    for error in errors {
+        checks.error(&error.pointer, error.detail);
+    }
+    checks.finish((|| {
+        Some(ActivityFields {
+            format: format?,
+            held_on: held_on?,
+            place,
+            participant_ids: distinct(participants?),
+            department_ids: distinct(departments?),
+            opinions_gathered: opinions?,
+            summary,
+        })
+    })())
+}
+
+/// `ids` sorted, each once.
+fn distinct<T: Ord>(mut ids: Vec<T>) -> Vec<T> {
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// Paging of a topic's activities.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ActivityPageQuery {
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Include deleted activities, as tombstones.
+    pub include_deleted: Option<bool>,
+}
+
+/// A topic in the caller's scope, with a lock when it is to change.
+async fn topic(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    id: ConsultationId,
+) -> Result<Consultation, ApiError> {
+    db::lock(conn, id, caller.scope())
+        .await
+        .map_err(not_found_as("consultation"))
+}
+
+/// List the activities of a topic.
+#[utoipa::path(
+    tag = "consultations",
+    params(("id" = ConsultationId, Path, description = "The topic's id"), ActivityPageQuery),
+    responses((status = 200, description = "A page of its activities", body = Page<FeedItem<ActivityView>>)),
+)]
+#[get("/{id}/activities")]
+async fn list_consultation_activities(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<ConsultationId>,
+    query: web::Query<ActivityPageQuery>,
+) -> Result<web::Json<Page<FeedItem<ActivityView>>>, ApiError> {
+    let id = path.into_inner();
+    let query = query.into_inner();
+    let request = crate::api::page::PageParams {
+        limit: query.limit,
+        cursor: query.cursor,
+        include_deleted: query.include_deleted,
+        ..Default::default()
+    }
+    .request()?;
+    let mut conn = pool.get().await?;
+    db::find(&mut conn, id, caller.scope())
+        .await
+        .map_err(not_found_as("consultation"))?;
+    let rows = activity_db::list(&mut conn, id, &request).await?;
+    Ok(web::Json(page(rows, &request, ActivityView::from)))
+}
+
+/// Record an activity on a topic that is planned or in progress.
+#[utoipa::path(
+    tag = "consultations",
+    params(("id" = ConsultationId, Path, description = "The topic's id")),
+    request_body = ActivityBody,
+    responses(
+        (status = 201, description = "The new activity", body = ActivityView,
+            headers(("ETag" = String), ("Location" = String, description = "The activity's URL"))),
+        (status = 409, description = "The topic is reported or closed", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/{id}/activities")]
+async fn create_consultation_activity(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<ConsultationId>,
+    body: web::Json<ActivityBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let body = body.into_inner();
+    let mut conn = pool.get().await?;
+    let row = conn
+        .transaction(async move |conn| {
+            let topic = topic(conn, &caller, id).await?;
+            if !machine::takes_activities(topic.status) {
+                return Err(wrong_state(&topic, "recording an activity"));
+            }
+            let fields = merge_activity(conn, body, None, topic.district_id).await?;
+            let row = activity_db::insert(conn, &topic, fields).await?;
+            let change = Change::new(
+                "create",
+                "consultation_activity",
+                row.id,
+                Some(row.district_id),
+            );
+            record(
+                conn,
+                &caller,
+                change.after(&ActivityView::from(row.clone())),
+            )
+            .await?;
+            Ok(row)
+        })
+        .await?;
+    let location = format!("/api/v1/consultations/{id}/activities/{}", row.id);
+    Ok(created_response(&ActivityView::from(row), location))
+}
+
+/// An activity of the topic in the caller's scope.
+async fn activity_of(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    topic: ConsultationId,
+    id: ConsultationActivityId,
+    lock: bool,
+) -> Result<ConsultationActivity, ApiError> {
+    let row = if lock {
+        activity_db::lock(conn, id, caller.scope()).await
+    } else {
+        activity_db::find(conn, id, caller.scope()).await
+    }
+    .map_err(not_found_as("activity"))?;
+    if row.consultation_id == topic {
+        Ok(row)
+    } else {
+        Err(ApiError::not_found("activity"))
+    }
+}
+
+/// Get an activity of a topic.
+#[utoipa::path(
+    tag = "consultations",
+    params(
+        ("id" = ConsultationId, Path, description = "The topic's id"),
+        ("activity_id" = ConsultationActivityId, Path, description = "The activity's id"),
+        IfNoneMatchHeader,
+    ),
+    responses(
+        (status = 200, description = "The activity", body = ActivityView, headers(("ETag" = String))),
+        (status = 304, description = "The client's copy (If-None-Match) is current"),
+    ),
+)]
+#[get("/{id}/activities/{activity_id}")]
+async fn get_consultation_activity(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<(ConsultationId, ConsultationActivityId)>,
+    condition: IfNoneMatch,
+) -> Result<HttpResponse, ApiError> {
+    let (topic, id) = path.into_inner();
+    let mut conn = pool.get().await?;
+    let row = activity_of(&mut conn, &caller, topic, id, false).await?;
+    Ok(read_response(&ActivityView::from(row), &condition))
+}
+
+/// Change an activity (JSON Merge Patch) while its topic takes activities.
+#[utoipa::path(
+    tag = "consultations",
+    params(
+        ("id" = ConsultationId, Path, description = "The topic's id"),
+        ("activity_id" = ConsultationActivityId, Path, description = "The activity's id"),
+        IfMatchHeader,
+    ),
+    request_body(content = ActivityBody, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "The changed activity", body = ActivityView, headers(("ETag" = String))),
+        (status = 409, description = "The topic is reported or closed", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[patch("/{id}/activities/{activity_id}")]
+async fn update_consultation_activity(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<(ConsultationId, ConsultationActivityId)>,
+    condition: IfMatch,
+    body: web::Json<ActivityBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (topic_id, id) = path.into_inner();
+    let body = body.into_inner();
+    let mut conn = pool.get().await?;
+    let row = conn
+        .transaction(async move |conn| {
+            let topic = topic(conn, &caller, topic_id).await?;
+            let current = activity_of(conn, &caller, topic_id, id, true).await?;
+            condition.check(current.version)?;
+            if !machine::takes_activities(topic.status) {
+                return Err(wrong_state(&topic, "changing an activity"));
+            }
+            let fields =
+                merge_activity(conn, body, Some(&current.fields()), topic.district_id).await?;
+            let before = ActivityView::from(current.clone());
+            let row = activity_db::update(conn, current, &fields).await?;
+            let change = Change::new("update", "consultation_activity", id, Some(row.district_id));
+            record_if_changed(
+                conn,
+                &caller,
+                change,
+                &before,
+                &ActivityView::from(row.clone()),
+            )
+            .await?;
+            Ok(row)
+        })
+        .await?;
+    Ok(updated_response(&ActivityView::from(row)))
+}
+
+/// Delete an activity while its topic takes activities.
+#[utoipa::path(
+    tag = "consultations",
+    params(
+        ("id" = ConsultationId, Path, description = "The topic's id"),
+        ("activity_id" = ConsultationActivityId, Path, description = "The activity's id"),
+        IfMatchHeader,
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 409, description = "The topic is reported or closed", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[delete("/{id}/activities/{activity_id}")]
+async fn delete_consultation_activity(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<(ConsultationId, ConsultationActivityId)>,
+    condition: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let (topic_id, id) = path.into_inner();
+    let mut conn = pool.get().await?;
+    conn.transaction(async move |conn| {
+        let topic = topic(conn, &caller, topic_id).await?;
+        let current = activity_of(conn, &caller, topic_id, id, true).await?;
+        condition.check(current.version)?;
+        if !machine::takes_activities(topic.status) {
+            return Err(wrong_state(&topic, "deleting an activity"));
+        }
+        activity_db::mark_deleted(conn, id).await?;
+        let change = Change::new(
+            "delete",
+            "consultation_activity",
+            id,
+            Some(current.district_id),
+        );
+        record(conn, &caller, change.before(&ActivityView::from(current))).await
+    })
+    .await?;
+    Ok(no_content())
+}
