@@ -113,6 +113,21 @@ async fn template() -> &'static str {
                     .batch_execute(&format!("ALTER DATABASE {building} RENAME TO {name}"))
                     .await
                     .expect("publish template");
+                // Templates of earlier migrations are of no more use.
+                let stale = client
+                    .query(
+                        "SELECT datname FROM pg_database \
+                         WHERE datname LIKE 'cppcc\\_test\\_template\\_%' AND datname <> $1",
+                        &[&name],
+                    )
+                    .await
+                    .expect("list templates");
+                for row in stale {
+                    let stale: String = row.get(0);
+                    let _ = client
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {stale} WITH (FORCE)"))
+                        .await;
+                }
             }
             client
                 .execute("SELECT pg_advisory_unlock(727001)", &[])
