@@ -14,6 +14,7 @@ pub mod members;
 pub mod page;
 pub mod proposals;
 pub mod reference;
+pub mod rulings;
 pub mod workflow;
 pub mod workstations;
 
@@ -44,6 +45,7 @@ where
                 .configure(activities::configure)
                 .configure(proposals::configure)
                 .configure(consultations::configure)
+                .configure(rulings::configure)
                 .configure(keys::configure)
                 .configure(audit::configure),
         )

@@ -11,6 +11,7 @@ pub mod members;
 pub mod pagination;
 pub mod proposals;
 pub mod reference;
+pub mod rulings;
 pub mod schema;
 pub mod workflow;
 pub mod workstations;

@@ -8,5 +8,6 @@ pub mod consultation;
 pub mod ids;
 pub mod kinds;
 pub mod proposal;
+pub mod ruling;
 pub mod token;
 pub mod values;

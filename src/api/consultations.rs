@@ -40,6 +40,7 @@ use crate::error::{ApiError, FieldError, Problem, not_found_as};
 pub fn configure(config: &mut ServiceConfig) {
     config.service(
         utoipa_actix_web::scope("/consultations")
+            .service(list_consultation_rulings)
             .service(list_consultations)
             .service(create_consultation)
             .service(get_plan)
@@ -1109,4 +1110,26 @@ async fn delete_consultation_activity(
     })
     .await?;
     Ok(no_content())
+}
+
+/// The rulings (批示) on a consultation topic, with their measures and feedback.
+#[utoipa::path(
+    tag = "consultations",
+    params(("id" = ConsultationId, Path, description = "The topic's id")),
+    responses((status = 200, description = "Its rulings", body = Page<FeedItem<crate::api::rulings::RulingView>>)),
+)]
+#[get("/{id}/rulings")]
+async fn list_consultation_rulings(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<ConsultationId>,
+) -> Result<web::Json<Page<FeedItem<crate::api::rulings::RulingView>>>, ApiError> {
+    let id = path.into_inner().0;
+    crate::api::rulings::on_subject(
+        &pool,
+        &caller,
+        crate::domain::ruling::SubjectType::Consultation,
+        id,
+    )
+    .await
 }

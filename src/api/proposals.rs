@@ -38,6 +38,7 @@ use crate::error::{ApiError, FieldError, Problem, not_found_as};
 pub fn configure(config: &mut ServiceConfig) {
     config.service(
         utoipa_actix_web::scope("/proposals")
+            .service(list_proposal_rulings)
             .service(list_proposals)
             .service(create_proposal)
             .service(proposal_stats)
@@ -1309,4 +1310,26 @@ async fn proposal_stats(
         on_time_reply_rate: rate(figures.replied_on_time, figures.replied),
         satisfaction_rate: rate(figures.satisfied, figures.with_verdict),
     }))
+}
+
+/// The rulings (批示) on a proposal, with their measures and feedback.
+#[utoipa::path(
+    tag = "proposals",
+    params(("id" = ProposalId, Path, description = "The proposal's id")),
+    responses((status = 200, description = "Its rulings", body = Page<FeedItem<crate::api::rulings::RulingView>>)),
+)]
+#[get("/{id}/rulings")]
+async fn list_proposal_rulings(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<ProposalId>,
+) -> Result<web::Json<Page<FeedItem<crate::api::rulings::RulingView>>>, ApiError> {
+    let id = path.into_inner().0;
+    crate::api::rulings::on_subject(
+        &pool,
+        &caller,
+        crate::domain::ruling::SubjectType::Proposal,
+        id,
+    )
+    .await
 }

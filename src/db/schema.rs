@@ -226,6 +226,45 @@ diesel::table! {
 }
 
 diesel::table! {
+    ruling_measures (id) {
+        id -> Uuid,
+        district_id -> Uuid,
+        ruling_id -> Uuid,
+        department_id -> Uuid,
+        text -> Text,
+        taken_on -> Date,
+        status -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int8,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    rulings (id) {
+        id -> Uuid,
+        district_id -> Uuid,
+        leader_name -> Text,
+        leader_title -> Text,
+        subject_type -> Text,
+        consultation_id -> Nullable<Uuid>,
+        proposal_id -> Nullable<Uuid>,
+        stage -> Nullable<Text>,
+        content -> Text,
+        issued_on -> Date,
+        department_ids -> Array<Uuid>,
+        status -> Text,
+        feedback_text -> Nullable<Text>,
+        fed_back_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int8,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     sectors (code) {
         code -> Text,
         name_zh -> Text,
@@ -290,6 +329,11 @@ diesel::joinable!(proposal_cosigners -> members (member_id));
 diesel::joinable!(proposal_cosigners -> proposals (proposal_id));
 diesel::joinable!(proposals -> districts (district_id));
 diesel::joinable!(proposals -> proposal_categories (category));
+diesel::joinable!(ruling_measures -> departments (department_id));
+diesel::joinable!(ruling_measures -> rulings (ruling_id));
+diesel::joinable!(rulings -> consultations (consultation_id));
+diesel::joinable!(rulings -> districts (district_id));
+diesel::joinable!(rulings -> proposals (proposal_id));
 diesel::joinable!(workstation_members -> districts (district_id));
 diesel::joinable!(workstation_members -> members (member_id));
 diesel::joinable!(workstation_members -> workstations (workstation_id));
@@ -311,6 +355,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     proposal_cosigners,
     proposal_number_counters,
     proposals,
+    ruling_measures,
+    rulings,
     sectors,
     workflow_steps,
     workstation_members,

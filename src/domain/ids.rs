@@ -77,3 +77,5 @@ typed_id!(ApiKeyId, "an API key");
 typed_id!(ProposalId, "a proposal");
 typed_id!(ConsultationId, "a consultation topic");
 typed_id!(ConsultationActivityId, "a consultation activity");
+typed_id!(RulingId, "a ruling");
+typed_id!(MeasureId, "a handling measure");

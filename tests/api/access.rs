@@ -12,6 +12,7 @@ struct Side {
     proposal: String,
     consultation: String,
     consultation_activity: String,
+    ruling: String,
     member: String,
     department: String,
     workstation: String,
@@ -74,9 +75,19 @@ async fn side(app: &TestApp, code: &str) -> Side {
         json!({"format": "thematic_meeting", "held_on": "2026-04-01"}),
     )
     .await;
+    let ruling = created(
+        app,
+        "/api/v1/rulings",
+        json!({
+            "leader_name": "张三", "leader_title": "district_mayor", "subject_type": "consultation",
+            "subject_id": consultation, "content": "请认真研究", "department_ids": [department],
+        }),
+    )
+    .await;
     Side {
         district,
         proposal,
+        ruling,
         consultation,
         consultation_activity,
         member,
@@ -97,6 +108,7 @@ fn concrete(template: &str, side: &Side, key_id: &str) -> String {
         "activities" => &side.activity,
         "proposals" => &side.proposal,
         "consultations" => &side.consultation,
+        "rulings" => &side.ruling,
         "keys" => key_id,
         _ => "",
     };
@@ -113,7 +125,7 @@ fn concrete(template: &str, side: &Side, key_id: &str) -> String {
     }
     match collection {
         "departments" | "members" | "workstations" | "activities" | "proposals"
-        | "consultations" => {
+        | "consultations" | "rulings" => {
             format!("{path}?district_id={}", side.district)
         }
         _ => path,
@@ -161,7 +173,7 @@ fn expected(role: Role, method: &Method, template: &str, own: bool) -> StatusCod
     let last = template.rsplit('/').next().unwrap_or_default();
     let workflow_action = [
         "submit", "file", "reject", "merge", "assign", "extend", "reply", "feedback", "withdraw",
-        "start", "report", "close",
+        "start", "report", "close", "measures",
     ]
     .contains(&last);
     match *method {

@@ -11,5 +11,6 @@ mod members;
 mod openapi;
 mod operations;
 mod proposals;
+mod rulings;
 mod seed;
 mod workstations;

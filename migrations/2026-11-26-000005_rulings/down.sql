@@ -1,0 +1,2 @@
+DROP TABLE ruling_measures;
+DROP TABLE rulings;

@@ -1,0 +1,665 @@
+//! `/api/v1/rulings`: instructions of district leaders (批示) on a consultation topic or a
+//! proposal, the measures departments take on them, and the feedback to the committee.
+
+use std::collections::{HashMap, HashSet};
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::api::audit::record;
+use crate::api::auth::Caller;
+use crate::api::http::{
+    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
+    read_response, updated_response,
+};
+use crate::api::input::{Checks, Field};
+use crate::api::page::{FeedItem, Page, list_query, page};
+use crate::api::workflow::{self, Taken, WorkflowHistory};
+use crate::db::DbPool;
+use crate::db::audit::Change;
+use crate::db::rulings::{self as db, Measure, NewRuling, Ruling, RulingFilter};
+use crate::domain::calendar::today;
+use crate::domain::ids::{
+    ConsultationId, DepartmentId, DistrictId, MeasureId, ProposalId, RulingId,
+};
+use crate::domain::ruling::{
+    self as machine, LeaderTitle, MeasureStatus, RulingAction, RulingStage, RulingStatus,
+    SubjectType,
+};
+use crate::domain::values;
+use crate::error::{ApiError, FieldError, Problem, not_found_as};
+
+pub fn configure(config: &mut ServiceConfig) {
+    config.service(
+        utoipa_actix_web::scope("/rulings")
+            .service(list_rulings)
+            .service(create_ruling)
+            .service(get_ruling)
+            .service(get_ruling_history)
+            .service(add_measure)
+            .service(feedback_ruling)
+            .service(close_ruling),
+    );
+}
+
+/// A department's handling measure (办理举措) on a ruling.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = RulingMeasure)]
+pub struct MeasureView {
+    pub id: MeasureId,
+    pub department_id: DepartmentId,
+    pub text: String,
+    pub taken_on: NaiveDate,
+    pub status: MeasureStatus,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Measure> for MeasureView {
+    fn from(row: Measure) -> Self {
+        Self {
+            id: row.id,
+            department_id: row.department_id,
+            text: row.text,
+            taken_on: row.taken_on,
+            status: row.status,
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// A ruling (批示) with its measures.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = Ruling)]
+pub struct RulingView {
+    pub id: RulingId,
+    pub district_id: DistrictId,
+    #[schema(example = "张三")]
+    pub leader_name: String,
+    pub leader_title: LeaderTitle,
+    pub subject_type: SubjectType,
+    /// The consultation topic or proposal the ruling is on.
+    pub subject_id: uuid::Uuid,
+    /// For proposals: before, during or after handling.
+    pub stage: Option<RulingStage>,
+    pub content: String,
+    pub issued_on: NaiveDate,
+    /// The departments asked to act.
+    pub department_ids: Vec<DepartmentId>,
+    pub status: RulingStatus,
+    /// What may be done next from here (`measure` is `POST /rulings/{id}/measures`).
+    pub allowed_actions: Vec<RulingAction>,
+    /// The departments' measures, oldest first.
+    pub measures: Vec<MeasureView>,
+    /// The feedback to the committee (反馈).
+    pub feedback_text: Option<String>,
+    pub fed_back_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Increases with every change; sent as the `ETag`.
+    pub version: i64,
+}
+
+impl Versioned for RulingView {
+    fn version(&self) -> i64 {
+        self.version
+    }
+}
+
+impl RulingView {
+    fn new(row: Ruling, measures: Vec<MeasureView>) -> Self {
+        Self {
+            subject_id: row.subject_id(),
+            allowed_actions: machine::allowed_actions(row.status),
+            id: row.id,
+            district_id: row.district_id,
+            leader_name: row.leader_name,
+            leader_title: row.leader_title,
+            subject_type: row.subject_type,
+            stage: row.stage,
+            content: row.content,
+            issued_on: row.issued_on,
+            department_ids: row.department_ids,
+            status: row.status,
+            measures,
+            feedback_text: row.feedback_text,
+            fed_back_at: row.fed_back_at,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            version: row.version,
+        }
+    }
+}
+
+/// Rulings with their measures.
+pub(crate) async fn views(
+    conn: &mut AsyncPgConnection,
+    rows: Vec<Ruling>,
+) -> Result<Vec<RulingView>, ApiError> {
+    let ids: Vec<RulingId> = rows.iter().map(|row| row.id).collect();
+    let mut by_ruling: HashMap<RulingId, Vec<MeasureView>> = HashMap::new();
+    for measure in db::measures(conn, &ids).await? {
+        by_ruling
+            .entry(measure.ruling_id)
+            .or_default()
+            .push(measure.into());
+    }
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let measures = by_ruling.remove(&row.id).unwrap_or_default();
+            RulingView::new(row, measures)
+        })
+        .collect())
+}
+
+async fn view(conn: &mut AsyncPgConnection, row: Ruling) -> Result<RulingView, ApiError> {
+    views(conn, vec![row])
+        .await?
+        .pop()
+        .ok_or_else(|| ApiError::Internal("a ruling vanished while being read".into()))
+}
+
+/// A new ruling.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewRulingBody {
+    /// At most 50 characters.
+    #[serde(default)]
+    #[schema(value_type = String, required = true)]
+    pub leader_name: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = LeaderTitle, required = true)]
+    pub leader_title: Field<LeaderTitle>,
+    #[serde(default)]
+    #[schema(value_type = SubjectType, required = true)]
+    pub subject_type: Field<SubjectType>,
+    /// A consultation topic or proposal the caller sees; its district is the ruling's.
+    #[serde(default)]
+    #[schema(value_type = uuid::Uuid, required = true)]
+    pub subject_id: Field<uuid::Uuid>,
+    /// Only for proposals.
+    #[serde(default)]
+    #[schema(value_type = Option<RulingStage>)]
+    pub stage: Field<RulingStage>,
+    /// At most 5,000 characters.
+    #[serde(default)]
+    #[schema(value_type = String, required = true)]
+    pub content: Field<String>,
+    /// Defaults to today.
+    #[serde(default)]
+    #[schema(value_type = NaiveDate)]
+    pub issued_on: Field<NaiveDate>,
+    /// At least one department of the subject's district.
+    #[serde(default)]
+    #[schema(value_type = Vec<DepartmentId>, required = true)]
+    pub department_ids: Field<Vec<DepartmentId>>,
+}
+
+/// The district of a subject the caller sees, if there is one.
+async fn subject_district(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    kind: SubjectType,
+    id: uuid::Uuid,
+) -> Result<Option<DistrictId>, ApiError> {
+    let found = match kind {
+        SubjectType::Consultation => {
+            crate::db::consultations::find(conn, ConsultationId(id), caller.scope())
+                .await
+                .ok()
+                .map(|topic| topic.district_id)
+        }
+        SubjectType::Proposal => crate::db::proposals::find(conn, ProposalId(id), caller.scope())
+            .await
+            .ok()
+            .map(|proposal| proposal.district_id),
+    };
+    Ok(found)
+}
+
+list_query! {
+    /// Filters of the ruling list.
+    RulingQuery, sort: RulingSort { Created = "created", UpdatedAt = "updated_at" },
+    {
+        district_id: DistrictId,
+        status: RulingStatus,
+        leader_title: LeaderTitle,
+        /// Rulings asking this department to act.
+        department_id: DepartmentId,
+    }
+}
+
+/// List rulings.
+#[utoipa::path(
+    tag = "rulings",
+    params(RulingQuery),
+    responses((status = 200, description = "A page of rulings", body = Page<FeedItem<RulingView>>)),
+)]
+#[get("")]
+async fn list_rulings(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    query: web::Query<RulingQuery>,
+) -> Result<web::Json<Page<FeedItem<RulingView>>>, ApiError> {
+    let query = query.into_inner();
+    let request = query.page()?;
+    let filter = RulingFilter {
+        scope: caller.scope(),
+        district_id: query.district_id,
+        status: query.status,
+        leader_title: query.leader_title,
+        department_id: query.department_id,
+        ..RulingFilter::default()
+    };
+    listed(&pool, &filter, &request).await
+}
+
+async fn listed(
+    pool: &DbPool,
+    filter: &RulingFilter,
+    request: &crate::db::pagination::PageRequest,
+) -> Result<web::Json<Page<FeedItem<RulingView>>>, ApiError> {
+    let mut conn = pool.get().await?;
+    let rows = db::list(&mut conn, filter, request).await?;
+    let live: Vec<Ruling> = rows
+        .iter()
+        .filter(|row| row.deleted_at.is_none())
+        .cloned()
+        .collect();
+    let mut full: HashMap<RulingId, RulingView> = views(&mut conn, live)
+        .await?
+        .into_iter()
+        .map(|view| (view.id, view))
+        .collect();
+    Ok(web::Json(page(rows, request, |row| {
+        full.remove(&row.id)
+            .unwrap_or_else(|| RulingView::new(row, Vec::new()))
+    })))
+}
+
+/// Record a ruling on a consultation topic or a proposal (-> issued).
+#[utoipa::path(
+    tag = "rulings",
+    request_body = NewRulingBody,
+    responses((status = 201, description = "The new ruling", body = RulingView,
+        headers(("ETag" = String), ("Location" = String, description = "The ruling's URL")))),
+)]
+#[post("")]
+async fn create_ruling(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    body: web::Json<NewRulingBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let mut conn = pool.get().await?;
+    let created = conn
+        .transaction(async move |conn| {
+            let mut checks = Checks::default();
+            let leader_name = checks.required("/leader_name", body.leader_name, None, |v| {
+                values::line(&v, 50)
+            });
+            let leader_title = checks.required("/leader_title", body.leader_title, None, Ok);
+            let subject_type = checks.required("/subject_type", body.subject_type, None, Ok);
+            let subject_id = checks.required("/subject_id", body.subject_id, None, Ok);
+            let stage = checks.optional("/stage", body.stage, None, Ok);
+            let content = checks.required("/content", body.content, None, |v| {
+                values::paragraph(&v, 5000)
+            });
+            let issued_on = checks.required("/issued_on", body.issued_on, Some(today()), Ok);
+            let departments = checks.list("/department_ids", body.department_ids, None, Ok);
+            if stage.is_some() && subject_type.is_some_and(|kind| kind != SubjectType::Proposal) {
+                checks.error("/stage", "is only for rulings on proposals");
+            }
+            if departments.as_ref().is_some_and(Vec::is_empty) {
+                checks.error("/department_ids", "must name at least one department");
+            }
+            let district = match (subject_type, subject_id) {
+                (Some(kind), Some(id)) => {
+                    let district = subject_district(conn, &caller, kind, id).await?;
+                    if district.is_none() {
+                        checks.error("/subject_id", format!("no such {}", kind.as_str()));
+                    }
+                    district
+                }
+                _ => None,
+            };
+            if let (Some(district), Some(ids)) = (district, &departments) {
+                let found: HashSet<DepartmentId> =
+                    crate::db::departments::existing_in_district(conn, district, ids)
+                        .await?
+                        .into_iter()
+                        .collect();
+                let errors: Vec<FieldError> = ids
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, id)| !found.contains(id))
+                    .map(|(index, _)| {
+                        FieldError::new(
+                            format!("/department_ids/{index}"),
+                            "is not a department of the subject's district",
+                        )
+                    })
+                    .collect();
+                for error in errors {
+                    checks.error(&error.pointer, error.detail);
+                }
+            }
+            let ruling = checks.finish((|| {
+                let kind = subject_type?;
+                let id = subject_id?;
+                let mut departments = departments?;
+                departments.sort();
+                departments.dedup();
+                Some(NewRuling {
+                    id: RulingId::generate(),
+                    district_id: district?,
+                    leader_name: leader_name?,
+                    leader_title: leader_title?,
+                    subject_type: kind,
+                    consultation_id: (kind == SubjectType::Consultation)
+                        .then_some(ConsultationId(id)),
+                    proposal_id: (kind == SubjectType::Proposal).then_some(ProposalId(id)),
+                    stage,
+                    content: content?,
+                    issued_on: issued_on?,
+                    department_ids: departments,
+                })
+            })())?;
+            let row = db::insert(conn, ruling).await?;
+            let created = view(conn, row).await?;
+            let change = Change::new("create", "ruling", created.id, Some(created.district_id));
+            record(conn, &caller, change.after(&created)).await?;
+            Ok::<_, ApiError>(created)
+        })
+        .await?;
+    let location = format!("/api/v1/rulings/{}", created.id);
+    Ok(created_response(&created, location))
+}
+
+/// Get a ruling with its measures.
+#[utoipa::path(
+    tag = "rulings",
+    params(("id" = RulingId, Path, description = "The ruling's id"), IfNoneMatchHeader),
+    responses(
+        (status = 200, description = "The ruling", body = RulingView, headers(("ETag" = String))),
+        (status = 304, description = "The client's copy (If-None-Match) is current"),
+    ),
+)]
+#[get("/{id}")]
+async fn get_ruling(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<RulingId>,
+    condition: IfNoneMatch,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = pool.get().await?;
+    let row = db::find(&mut conn, path.into_inner(), caller.scope())
+        .await
+        .map_err(not_found_as("ruling"))?;
+    Ok(read_response(&view(&mut conn, row).await?, &condition))
+}
+
+/// The workflow history of a ruling.
+#[utoipa::path(
+    tag = "rulings",
+    params(("id" = RulingId, Path, description = "The ruling's id")),
+    responses((status = 200, description = "Its steps", body = WorkflowHistory)),
+)]
+#[get("/{id}/history")]
+async fn get_ruling_history(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<RulingId>,
+) -> Result<web::Json<WorkflowHistory>, ApiError> {
+    let id = path.into_inner();
+    let mut conn = pool.get().await?;
+    db::find(&mut conn, id, caller.scope())
+        .await
+        .map_err(not_found_as("ruling"))?;
+    Ok(web::Json(
+        workflow::history(&mut conn, "ruling", id.0).await?,
+    ))
+}
+
+fn wrong_state(row: &Ruling, what: &str) -> ApiError {
+    let allowed = machine::allowed_actions(row.status)
+        .iter()
+        .map(|action| action.as_str().to_owned())
+        .collect();
+    workflow::refused(what, row.status.as_str(), allowed)
+}
+
+/// What a step changes besides the status.
+enum Step {
+    Measure {
+        department: DepartmentId,
+        text: String,
+        taken_on: NaiveDate,
+        status: MeasureStatus,
+    },
+    Feedback {
+        text: String,
+    },
+    Close,
+}
+
+/// Takes one step of a ruling: status, measure, history and audit in one transaction.
+async fn perform(
+    pool: &DbPool,
+    caller: Caller,
+    id: RulingId,
+    condition: IfMatch,
+    step: Result<Step, ApiError>,
+) -> Result<RulingView, ApiError> {
+    let mut conn = pool.get().await?;
+    conn.transaction(async move |conn| {
+        let mut row = db::lock(conn, id, caller.scope())
+            .await
+            .map_err(not_found_as("ruling"))?;
+        condition.check(row.version)?;
+        let step = step?;
+        let action = match step {
+            Step::Measure { .. } => RulingAction::Measure,
+            Step::Feedback { .. } => RulingAction::Feedback,
+            Step::Close => RulingAction::Close,
+        };
+        let to = machine::next(row.status, action)
+            .ok_or_else(|| wrong_state(&row, &format!("`{}`", action.as_str())))?;
+        let before = view(conn, row.clone()).await?;
+        let payload = match step {
+            Step::Measure {
+                department,
+                text,
+                taken_on,
+                status,
+            } => {
+                if !row.department_ids.contains(&department) {
+                    return Err(ApiError::invalid(
+                        "/department_id",
+                        "is not a department the ruling asks to act",
+                    ));
+                }
+                let measure =
+                    db::add_measure(conn, &row, department, text, taken_on, status).await?;
+                json!({"measure_id": measure.id, "department_id": department})
+            }
+            Step::Feedback { text } => {
+                row.feedback_text = Some(text.clone());
+                row.fed_back_at = Some(Utc::now());
+                json!({"text": text})
+            }
+            Step::Close => json!({}),
+        };
+        let from = row.status;
+        row.status = to;
+        let saved = db::save(conn, &row).await?;
+        workflow::record(
+            conn,
+            &caller,
+            Taken {
+                entity_type: "ruling",
+                entity_id: id.0,
+                action: action.as_str(),
+                from: from.as_str(),
+                to: to.as_str(),
+                payload,
+            },
+        )
+        .await?;
+        let after = view(conn, saved).await?;
+        let change = Change::new(action.as_str(), "ruling", id, Some(after.district_id));
+        record(conn, &caller, change.before(&before).after(&after)).await?;
+        Ok(after)
+    })
+    .await
+}
+
+/// A department's handling measure.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MeasureBody {
+    /// One of the departments the ruling asks to act.
+    #[serde(default)]
+    #[schema(value_type = DepartmentId, required = true)]
+    pub department_id: Field<DepartmentId>,
+    /// At most 5,000 characters.
+    #[serde(default)]
+    #[schema(value_type = String, required = true)]
+    pub text: Field<String>,
+    /// Defaults to today.
+    #[serde(default)]
+    #[schema(value_type = NaiveDate)]
+    pub taken_on: Field<NaiveDate>,
+    /// Defaults to `planned`.
+    #[serde(default)]
+    #[schema(value_type = MeasureStatus)]
+    pub status: Field<MeasureStatus>,
+}
+
+/// Record a department's measure; the first moves the ruling to in_handling.
+#[utoipa::path(
+    tag = "rulings",
+    params(("id" = RulingId, Path, description = "The ruling's id"), IfMatchHeader),
+    request_body = MeasureBody,
+    responses(
+        (status = 200, description = "The ruling with the measure", body = RulingView, headers(("ETag" = String))),
+        (status = 409, description = "The ruling is fed back or closed; the answer names the allowed actions", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/{id}/measures")]
+async fn add_measure(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<RulingId>,
+    condition: IfMatch,
+    body: web::Json<MeasureBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let mut checks = Checks::default();
+    let department = checks.required("/department_id", body.department_id, None, Ok);
+    let text = checks.required("/text", body.text, None, |v| values::paragraph(&v, 5000));
+    let taken_on = checks.required("/taken_on", body.taken_on, Some(today()), Ok);
+    let status = checks.required("/status", body.status, Some(MeasureStatus::Planned), Ok);
+    let step = checks.finish((|| {
+        Some(Step::Measure {
+            department: department?,
+            text: text?,
+            taken_on: taken_on?,
+            status: status?,
+        })
+    })());
+    let after = perform(&pool, caller, path.into_inner(), condition, step).await?;
+    Ok(updated_response(&after))
+}
+
+/// The committee's feedback on how the ruling was carried out.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackText {
+    /// At most 5,000 characters.
+    #[serde(default)]
+    #[schema(value_type = String, required = true)]
+    pub text: Field<String>,
+}
+
+/// Record the feedback to the committee (-> fed_back).
+#[utoipa::path(
+    tag = "rulings",
+    params(("id" = RulingId, Path, description = "The ruling's id"), IfMatchHeader),
+    request_body = FeedbackText,
+    responses(
+        (status = 200, description = "The ruling after the step", body = RulingView, headers(("ETag" = String))),
+        (status = 409, description = "Not allowed from the current status; the answer names the allowed actions", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/{id}/feedback")]
+async fn feedback_ruling(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<RulingId>,
+    condition: IfMatch,
+    body: web::Json<FeedbackText>,
+) -> Result<HttpResponse, ApiError> {
+    let mut checks = Checks::default();
+    let text = checks.required("/text", body.into_inner().text, None, |v| {
+        values::paragraph(&v, 5000)
+    });
+    let step = checks.finish(text.map(|text| Step::Feedback { text }));
+    let after = perform(&pool, caller, path.into_inner(), condition, step).await?;
+    Ok(updated_response(&after))
+}
+
+/// Close a fed-back ruling (-> closed).
+#[utoipa::path(
+    tag = "rulings",
+    params(("id" = RulingId, Path, description = "The ruling's id"), IfMatchHeader),
+    responses(
+        (status = 200, description = "The ruling after the step", body = RulingView, headers(("ETag" = String))),
+        (status = 409, description = "Not allowed from the current status; the answer names the allowed actions", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/{id}/close")]
+async fn close_ruling(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<RulingId>,
+    condition: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let after = perform(&pool, caller, path.into_inner(), condition, Ok(Step::Close)).await?;
+    Ok(updated_response(&after))
+}
+
+/// The rulings on one subject, after checking the caller sees it.
+pub(crate) async fn on_subject(
+    pool: &DbPool,
+    caller: &Caller,
+    kind: SubjectType,
+    id: uuid::Uuid,
+) -> Result<web::Json<Page<FeedItem<RulingView>>>, ApiError> {
+    {
+        let mut conn = pool.get().await?;
+        if subject_district(&mut conn, caller, kind, id)
+            .await?
+            .is_none()
+        {
+            return Err(ApiError::not_found(kind.as_str()));
+        }
+    }
+    let filter = RulingFilter {
+        scope: caller.scope(),
+        consultation_id: (kind == SubjectType::Consultation).then_some(ConsultationId(id)),
+        proposal_id: (kind == SubjectType::Proposal).then_some(ProposalId(id)),
+        ..RulingFilter::default()
+    };
+    let request = crate::api::page::PageParams {
+        limit: Some(crate::db::pagination::MAX_LIMIT),
+        ..Default::default()
+    }
+    .request()?;
+    listed(pool, &filter, &request).await
+}

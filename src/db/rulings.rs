@@ -1,0 +1,230 @@
+//! Queries on rulings and their measures.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+
+use crate::db::pagination::{PageRequest, page_row, paged};
+use crate::db::schema::{ruling_measures, rulings};
+use crate::domain::ids::{
+    ConsultationId, DepartmentId, DistrictId, MeasureId, ProposalId, RulingId,
+};
+use crate::domain::ruling::{LeaderTitle, MeasureStatus, RulingStage, RulingStatus, SubjectType};
+
+#[derive(Debug, Clone, Queryable, Selectable, AsChangeset)]
+#[diesel(table_name = rulings, check_for_backend(diesel::pg::Pg), treat_none_as_null = true)]
+pub struct Ruling {
+    pub id: RulingId,
+    pub district_id: DistrictId,
+    pub leader_name: String,
+    pub leader_title: LeaderTitle,
+    pub subject_type: SubjectType,
+    pub consultation_id: Option<ConsultationId>,
+    pub proposal_id: Option<ProposalId>,
+    pub stage: Option<RulingStage>,
+    pub content: String,
+    pub issued_on: NaiveDate,
+    pub department_ids: Vec<DepartmentId>,
+    pub status: RulingStatus,
+    pub feedback_text: Option<String>,
+    pub fed_back_at: Option<DateTime<Utc>>,
+    #[diesel(skip_update)]
+    pub created_at: DateTime<Utc>,
+    #[diesel(skip_update)]
+    pub updated_at: DateTime<Utc>,
+    #[diesel(skip_update)]
+    pub version: i64,
+    #[diesel(skip_update)]
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl Ruling {
+    /// The id of what the ruling is on.
+    pub fn subject_id(&self) -> uuid::Uuid {
+        self.consultation_id
+            .map(|id| id.0)
+            .or(self.proposal_id.map(|id| id.0))
+            .unwrap_or_default()
+    }
+}
+
+/// A new ruling, checked.
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = rulings)]
+pub struct NewRuling {
+    pub id: RulingId,
+    pub district_id: DistrictId,
+    pub leader_name: String,
+    pub leader_title: LeaderTitle,
+    pub subject_type: SubjectType,
+    pub consultation_id: Option<ConsultationId>,
+    pub proposal_id: Option<ProposalId>,
+    pub stage: Option<RulingStage>,
+    pub content: String,
+    pub issued_on: NaiveDate,
+    pub department_ids: Vec<DepartmentId>,
+}
+
+page_row!(Ruling);
+
+#[derive(Debug, Default)]
+pub struct RulingFilter {
+    pub scope: crate::domain::access::Scope,
+    pub district_id: Option<DistrictId>,
+    pub status: Option<RulingStatus>,
+    pub leader_title: Option<LeaderTitle>,
+    pub consultation_id: Option<ConsultationId>,
+    pub proposal_id: Option<ProposalId>,
+    /// Rulings that ask this department to act.
+    pub department_id: Option<DepartmentId>,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    filter: &RulingFilter,
+    page: &PageRequest,
+) -> QueryResult<Vec<Ruling>> {
+    let mut query = rulings::table.select(Ruling::as_select()).into_boxed();
+    if let Some(district) = filter.scope.district() {
+        query = query.filter(rulings::district_id.eq(district));
+    }
+    if let Some(district) = filter.district_id {
+        query = query.filter(rulings::district_id.eq(district));
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(rulings::status.eq(status));
+    }
+    if let Some(title) = filter.leader_title {
+        query = query.filter(rulings::leader_title.eq(title));
+    }
+    if let Some(id) = filter.consultation_id {
+        query = query.filter(rulings::consultation_id.eq(id));
+    }
+    if let Some(id) = filter.proposal_id {
+        query = query.filter(rulings::proposal_id.eq(id));
+    }
+    if let Some(department) = filter.department_id {
+        query = query.filter(rulings::department_ids.contains(vec![department]));
+    }
+    paged!(query, page,
+        id: rulings::id, updated_at: rulings::updated_at, deleted_at: rulings::deleted_at)
+    .load(conn)
+    .await
+}
+
+/// A live ruling, if `scope` covers its district.
+#[tracing::instrument(skip_all)]
+pub async fn find(
+    conn: &mut AsyncPgConnection,
+    id: RulingId,
+    scope: crate::domain::access::Scope,
+) -> QueryResult<Ruling> {
+    let ruling: Ruling = rulings::table
+        .select(Ruling::as_select())
+        .filter(rulings::id.eq(id))
+        .filter(rulings::deleted_at.is_null())
+        .first(conn)
+        .await?;
+    if scope.covers(ruling.district_id) {
+        Ok(ruling)
+    } else {
+        Err(diesel::result::Error::NotFound)
+    }
+}
+
+/// A live ruling in `scope`, locked for a change until the transaction ends.
+#[tracing::instrument(skip_all)]
+pub async fn lock(
+    conn: &mut AsyncPgConnection,
+    id: RulingId,
+    scope: crate::domain::access::Scope,
+) -> QueryResult<Ruling> {
+    let ruling: Ruling = rulings::table
+        .select(Ruling::as_select())
+        .filter(rulings::id.eq(id))
+        .filter(rulings::deleted_at.is_null())
+        .for_update()
+        .first(conn)
+        .await?;
+    if scope.covers(ruling.district_id) {
+        Ok(ruling)
+    } else {
+        Err(diesel::result::Error::NotFound)
+    }
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn insert(conn: &mut AsyncPgConnection, ruling: NewRuling) -> QueryResult<Ruling> {
+    diesel::insert_into(rulings::table)
+        .values(ruling)
+        .returning(Ruling::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Writes the whole ruling after a step.
+#[tracing::instrument(skip_all)]
+pub async fn save(conn: &mut AsyncPgConnection, ruling: &Ruling) -> QueryResult<Ruling> {
+    diesel::update(rulings::table.find(ruling.id))
+        .set(ruling)
+        .returning(Ruling::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// A department's handling measure on a ruling.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = ruling_measures, check_for_backend(diesel::pg::Pg))]
+pub struct Measure {
+    pub id: MeasureId,
+    pub district_id: DistrictId,
+    pub ruling_id: RulingId,
+    pub department_id: DepartmentId,
+    pub text: String,
+    pub taken_on: NaiveDate,
+    pub status: MeasureStatus,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+/// The live measures of `rulings`, oldest first.
+#[tracing::instrument(skip_all)]
+pub async fn measures(
+    conn: &mut AsyncPgConnection,
+    rulings: &[RulingId],
+) -> QueryResult<Vec<Measure>> {
+    ruling_measures::table
+        .select(Measure::as_select())
+        .filter(ruling_measures::ruling_id.eq_any(rulings))
+        .filter(ruling_measures::deleted_at.is_null())
+        .order(ruling_measures::id)
+        .load(conn)
+        .await
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn add_measure(
+    conn: &mut AsyncPgConnection,
+    ruling: &Ruling,
+    department: DepartmentId,
+    text: String,
+    taken_on: NaiveDate,
+    status: MeasureStatus,
+) -> QueryResult<Measure> {
+    diesel::insert_into(ruling_measures::table)
+        .values((
+            ruling_measures::id.eq(MeasureId::generate()),
+            ruling_measures::district_id.eq(ruling.district_id),
+            ruling_measures::ruling_id.eq(ruling.id),
+            ruling_measures::department_id.eq(department),
+            ruling_measures::text.eq(text),
+            ruling_measures::taken_on.eq(taken_on),
+            ruling_measures::status.eq(status),
+        ))
+        .returning(Measure::as_returning())
+        .get_result(conn)
+        .await
+}

@@ -1,0 +1,278 @@
+//! Rulings: leaders' instructions on consultation topics and proposals, the departments'
+//! measures and the committee's feedback.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app};
+
+struct Setup {
+    district: String,
+    department: String,
+    other_department: String,
+    consultation: String,
+    proposal: String,
+}
+
+async fn id_of(response: reqwest::Response) -> String {
+    assert_eq!(response.status(), StatusCode::CREATED);
+    response.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn setup(app: &TestApp, code: &str) -> Setup {
+    let district = app.district(code).await["id"].as_str().unwrap().to_owned();
+    let member = app.member(&district, "1", "王芳").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let department = id_of(
+        app.post(
+            "/api/v1/departments",
+            &json!({"district_id": district, "name": "区发改委", "kind": "government"}),
+        )
+        .await,
+    )
+    .await;
+    let other_department = id_of(
+        app.post(
+            "/api/v1/departments",
+            &json!({"district_id": district, "name": "区财政局", "kind": "government"}),
+        )
+        .await,
+    )
+    .await;
+    let consultation = id_of(
+        app.post(
+            "/api/v1/consultations",
+            &json!({"district_id": district, "year": 2026, "title": "数字经济"}),
+        )
+        .await,
+    )
+    .await;
+    let proposal = id_of(
+        app.post(
+            "/api/v1/proposals",
+            &json!({
+                "district_id": district, "kind": "member", "title": "提案", "body": "内容",
+                "category": "economy", "lead_member_id": member,
+            }),
+        )
+        .await,
+    )
+    .await;
+    Setup {
+        district,
+        department,
+        other_department,
+        consultation,
+        proposal,
+    }
+}
+
+#[tokio::test]
+async fn a_ruling_on_a_consultation_goes_from_issued_to_closed() {
+    let app = spawn_app().await;
+    let s = setup(&app, "xicheng").await;
+    let response = app
+        .post("/api/v1/rulings", &json!({
+            "leader_name": "李四", "leader_title": "party_secretary", "subject_type": "consultation",
+            "subject_id": s.consultation, "content": "报告很好，请区发改委牵头落实。",
+            "department_ids": [s.department], "issued_on": "2026-06-01",
+        }))
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let ruling: Value = response.json().await.unwrap();
+    assert_eq!(ruling["status"], "issued");
+    assert_eq!(ruling["allowed_actions"], json!(["measure"]));
+    let path = format!("/api/v1/rulings/{}", ruling["id"].as_str().unwrap());
+
+    let response = app
+        .post(&format!("{path}/feedback"), &json!({"text": "已落实"}))
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::CONFLICT,
+        "feedback needs a measure first"
+    );
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["allowed_actions"], json!(["measure"]));
+    let response = app
+        .post(
+            &format!("{path}/measures"),
+            &json!({"department_id": s.other_department, "text": "研究"}),
+        )
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a department not asked to act"
+    );
+    let handled: Value = app
+        .post(&format!("{path}/measures"), &json!({"department_id": s.department, "text": "制定专项方案", "taken_on": "2026-06-10", "status": "in_progress"}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(handled["status"], "in_handling");
+    assert_eq!(handled["measures"][0]["text"], "制定专项方案");
+    let handled: Value = app
+        .post(
+            &format!("{path}/measures"),
+            &json!({"department_id": s.department, "text": "完成试点", "status": "done"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(handled["measures"].as_array().unwrap().len(), 2);
+    let fed_back: Value = app
+        .post(
+            &format!("{path}/feedback"),
+            &json!({"text": "已向区政协反馈"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(fed_back["status"], "fed_back");
+    let response = app
+        .post(
+            &format!("{path}/measures"),
+            &json!({"department_id": s.department, "text": "补充"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let closed: Value = app
+        .post(&format!("{path}/close"), &json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(closed["status"], "closed");
+
+    let history: Value = app
+        .get(&format!("{path}/history"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let steps: Vec<(&str, &str, &str)> = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["action"].as_str().unwrap(),
+                s["from_status"].as_str().unwrap(),
+                s["to_status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            ("measure", "issued", "in_handling"),
+            ("measure", "in_handling", "in_handling"),
+            ("feedback", "in_handling", "fed_back"),
+            ("close", "fed_back", "closed"),
+        ]
+    );
+    let on_topic: Value = app
+        .get(&format!("/api/v1/consultations/{}/rulings", s.consultation))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(on_topic["items"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        on_topic["items"][0]["measures"].as_array().unwrap().len(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn a_ruling_on_a_proposal_has_a_stage_and_its_subject_lists_it() {
+    let app = spawn_app().await;
+    let s = setup(&app, "xicheng").await;
+    let response = app
+        .post("/api/v1/rulings", &json!({
+            "leader_name": "王五", "leader_title": "committee_chair", "subject_type": "proposal",
+            "subject_id": s.proposal, "stage": "before", "content": "办前阅批", "department_ids": [s.department],
+        }))
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let response = app
+        .post("/api/v1/rulings", &json!({
+            "leader_name": "王五", "leader_title": "committee_chair", "subject_type": "consultation",
+            "subject_id": s.consultation, "stage": "before", "content": "x", "department_ids": [s.department],
+        }))
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "stages are for proposals"
+    );
+    let on_proposal: Value = app
+        .get(&format!("/api/v1/proposals/{}/rulings", s.proposal))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(on_proposal["items"].as_array().unwrap().len(), 1);
+    assert_eq!(on_proposal["items"][0]["stage"], "before");
+    assert_eq!(on_proposal["items"][0]["subject_id"], s.proposal);
+    let list: Value = app
+        .get(&format!("/api/v1/rulings?department_id={}", s.department))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn another_districts_subject_or_department_is_refused() {
+    let app = spawn_app().await;
+    let own = setup(&app, "xicheng").await;
+    let other = setup(&app, "haidian").await;
+    let response = app
+        .post(
+            "/api/v1/rulings",
+            &json!({
+                "leader_name": "李四", "leader_title": "deputy", "subject_type": "proposal",
+                "subject_id": own.proposal, "content": "x", "department_ids": [other.department],
+            }),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let problem: Value = response.json().await.unwrap();
+    assert_eq!(problem["errors"][0]["pointer"], "/department_ids/0");
+    let clerk = app.key("clerk", Some(&own.district)).await;
+    let response = app
+        .request_as(Some(&clerk), Method::POST, "/api/v1/rulings", Some(&json!({
+            "leader_name": "李四", "leader_title": "deputy", "subject_type": "consultation",
+            "subject_id": other.consultation, "content": "x", "department_ids": [own.department],
+        })))
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let problem: Value = response.json().await.unwrap();
+    let pointers: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["pointer"].as_str().unwrap())
+        .collect();
+    assert_eq!(pointers, ["/subject_id"]);
+    let response = app
+        .request_as(
+            Some(&clerk),
+            Method::GET,
+            &format!("/api/v1/proposals/{}/rulings", other.proposal),
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
