@@ -40,6 +40,7 @@ use crate::error::{ApiError, FieldError, Problem, not_found_as};
 pub fn configure(config: &mut ServiceConfig) {
     config.service(
         utoipa_actix_web::scope("/consultations")
+            .service(get_consultation_lineage)
             .service(list_consultation_rulings)
             .service(list_consultations)
             .service(create_consultation)
@@ -1116,14 +1117,14 @@ async fn delete_consultation_activity(
 #[utoipa::path(
     tag = "consultations",
     params(("id" = ConsultationId, Path, description = "The topic's id")),
-    responses((status = 200, description = "Its rulings", body = Page<FeedItem<crate::api::rulings::RulingView>>)),
+    responses((status = 200, description = "Its rulings", body = crate::api::rulings::SubjectRulings)),
 )]
 #[get("/{id}/rulings")]
 async fn list_consultation_rulings(
     caller: Caller,
     pool: web::Data<DbPool>,
     path: web::Path<ConsultationId>,
-) -> Result<web::Json<Page<FeedItem<crate::api::rulings::RulingView>>>, ApiError> {
+) -> Result<web::Json<crate::api::rulings::SubjectRulings>, ApiError> {
     let id = path.into_inner().0;
     crate::api::rulings::on_subject(
         &pool,
@@ -1132,4 +1133,40 @@ async fn list_consultation_rulings(
         id,
     )
     .await
+}
+
+/// What became of a consultation topic, in one answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsultationLineage {
+    pub subject: ConsultationView,
+    /// Its rulings, each with the departments' measures and the feedback.
+    pub rulings: Vec<crate::api::rulings::RulingView>,
+}
+
+/// The consultation topic with its rulings, their measures and feedback.
+#[utoipa::path(
+    tag = "consultations",
+    params(("id" = ConsultationId, Path, description = "The topic's id")),
+    responses((status = 200, description = "The chain", body = ConsultationLineage)),
+)]
+#[get("/{id}/lineage")]
+async fn get_consultation_lineage(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<ConsultationId>,
+) -> Result<web::Json<ConsultationLineage>, ApiError> {
+    let id = path.into_inner();
+    let mut conn = pool.get().await?;
+    let row = db::find(&mut conn, id, caller.scope())
+        .await
+        .map_err(not_found_as("consultation"))?;
+    let subject = ConsultationView::from(row);
+    let rulings = crate::api::rulings::of_subject(
+        &mut conn,
+        &caller,
+        crate::domain::ruling::SubjectType::Consultation,
+        id.0,
+    )
+    .await?;
+    Ok(web::Json(ConsultationLineage { subject, rulings }))
 }

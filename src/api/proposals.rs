@@ -38,6 +38,7 @@ use crate::error::{ApiError, FieldError, Problem, not_found_as};
 pub fn configure(config: &mut ServiceConfig) {
     config.service(
         utoipa_actix_web::scope("/proposals")
+            .service(get_proposal_lineage)
             .service(list_proposal_rulings)
             .service(list_proposals)
             .service(create_proposal)
@@ -1316,14 +1317,14 @@ async fn proposal_stats(
 #[utoipa::path(
     tag = "proposals",
     params(("id" = ProposalId, Path, description = "The proposal's id")),
-    responses((status = 200, description = "Its rulings", body = Page<FeedItem<crate::api::rulings::RulingView>>)),
+    responses((status = 200, description = "Its rulings", body = crate::api::rulings::SubjectRulings)),
 )]
 #[get("/{id}/rulings")]
 async fn list_proposal_rulings(
     caller: Caller,
     pool: web::Data<DbPool>,
     path: web::Path<ProposalId>,
-) -> Result<web::Json<Page<FeedItem<crate::api::rulings::RulingView>>>, ApiError> {
+) -> Result<web::Json<crate::api::rulings::SubjectRulings>, ApiError> {
     let id = path.into_inner().0;
     crate::api::rulings::on_subject(
         &pool,
@@ -1332,4 +1333,40 @@ async fn list_proposal_rulings(
         id,
     )
     .await
+}
+
+/// What became of a proposal, in one answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProposalLineage {
+    pub subject: ProposalView,
+    /// Its rulings, each with the departments' measures and the feedback.
+    pub rulings: Vec<crate::api::rulings::RulingView>,
+}
+
+/// The proposal with its rulings, their measures and feedback.
+#[utoipa::path(
+    tag = "proposals",
+    params(("id" = ProposalId, Path, description = "The proposal's id")),
+    responses((status = 200, description = "The chain", body = ProposalLineage)),
+)]
+#[get("/{id}/lineage")]
+async fn get_proposal_lineage(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<ProposalId>,
+) -> Result<web::Json<ProposalLineage>, ApiError> {
+    let id = path.into_inner();
+    let mut conn = pool.get().await?;
+    let row = db::find(&mut conn, id, caller.scope())
+        .await
+        .map_err(not_found_as("proposal"))?;
+    let subject = view(&mut conn, row).await?;
+    let rulings = crate::api::rulings::of_subject(
+        &mut conn,
+        &caller,
+        crate::domain::ruling::SubjectType::Proposal,
+        id.0,
+    )
+    .await?;
+    Ok(web::Json(ProposalLineage { subject, rulings }))
 }

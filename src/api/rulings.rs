@@ -634,32 +634,37 @@ async fn close_ruling(
     Ok(updated_response(&after))
 }
 
-/// The rulings on one subject, after checking the caller sees it.
+/// The rulings on one subject (a subject has few; not paged).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubjectRulings {
+    pub items: Vec<RulingView>,
+}
+
+/// The rulings on one subject, after checking the caller sees it (404 otherwise).
 pub(crate) async fn on_subject(
     pool: &DbPool,
     caller: &Caller,
     kind: SubjectType,
     id: uuid::Uuid,
-) -> Result<web::Json<Page<FeedItem<RulingView>>>, ApiError> {
+) -> Result<web::Json<SubjectRulings>, ApiError> {
+    let mut conn = pool.get().await?;
+    if subject_district(&mut conn, caller, kind, id)
+        .await?
+        .is_none()
     {
-        let mut conn = pool.get().await?;
-        if subject_district(&mut conn, caller, kind, id)
-            .await?
-            .is_none()
-        {
-            return Err(ApiError::not_found(kind.as_str()));
-        }
+        return Err(ApiError::not_found(kind.as_str()));
     }
-    let filter = RulingFilter {
-        scope: caller.scope(),
-        consultation_id: (kind == SubjectType::Consultation).then_some(ConsultationId(id)),
-        proposal_id: (kind == SubjectType::Proposal).then_some(ProposalId(id)),
-        ..RulingFilter::default()
-    };
-    let request = crate::api::page::PageParams {
-        limit: Some(crate::db::pagination::MAX_LIMIT),
-        ..Default::default()
-    }
-    .request()?;
-    listed(pool, &filter, &request).await
+    let items = of_subject(&mut conn, caller, kind, id).await?;
+    Ok(web::Json(SubjectRulings { items }))
+}
+
+/// Every live ruling on one subject the caller sees, with measures, oldest first.
+pub(crate) async fn of_subject(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    kind: SubjectType,
+    id: uuid::Uuid,
+) -> Result<Vec<RulingView>, ApiError> {
+    let rows = db::on_subject(conn, caller.scope(), kind, id).await?;
+    views(conn, rows).await
 }

@@ -228,3 +228,25 @@ pub async fn add_measure(
         .get_result(conn)
         .await
 }
+
+/// The live rulings on one subject in `scope`, oldest first.
+#[tracing::instrument(skip_all)]
+pub async fn on_subject(
+    conn: &mut AsyncPgConnection,
+    scope: crate::domain::access::Scope,
+    kind: SubjectType,
+    id: uuid::Uuid,
+) -> QueryResult<Vec<Ruling>> {
+    let mut query = rulings::table
+        .select(Ruling::as_select())
+        .filter(rulings::deleted_at.is_null())
+        .into_boxed();
+    query = match kind {
+        SubjectType::Consultation => query.filter(rulings::consultation_id.eq(ConsultationId(id))),
+        SubjectType::Proposal => query.filter(rulings::proposal_id.eq(ProposalId(id))),
+    };
+    if let Some(district) = scope.district() {
+        query = query.filter(rulings::district_id.eq(district));
+    }
+    query.order(rulings::id).load(conn).await
+}
