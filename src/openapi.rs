@@ -68,8 +68,8 @@ pub fn base() -> Document {
 
 /// Answers any operation can give, added to every operation once here rather than in each
 /// handler: the request id on every answer; the bearer requirement with 401, 403 and 429;
-/// 400 for unreadable parameters; 404 where a path names a record; 412 where `If-Match`
-/// is taken; 413, 415 and 422 for operations with a body; 500 and 503 everywhere.
+/// 400 for unreadable parameters; 404 where a path names a record; 304 where
+/// `If-None-Match` is taken and 412 where `If-Match` is; 413, 415 and 422 for operations with a body; 500 and 503 everywhere.
 pub fn finish(mut document: Document) -> Document {
     let problem = || {
         ContentBuilder::new()
@@ -157,6 +157,14 @@ pub fn finish(mut document: Document) -> Document {
                     add(
                         "404",
                         error("No such record, or none the key's districts hold", false),
+                    );
+                }
+                if parameters.iter().any(|p| p.name == "If-None-Match") {
+                    add(
+                        "304",
+                        ResponseBuilder::new()
+                            .description("The client's copy (If-None-Match) is current")
+                            .build(),
                     );
                 }
                 if parameters.iter().any(|p| p.name == "If-Match") {

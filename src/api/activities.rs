@@ -197,11 +197,7 @@ async fn merge(
             }
         }
     }
-    let participants = participants.map(|mut ids| {
-        ids.sort();
-        ids.dedup();
-        ids
-    });
+    let participants = participants.map(values::distinct);
     let people_reached = checks.required(
         "/people_reached",
         patch.people_reached,
@@ -347,7 +343,6 @@ pub(super) async fn list_workstation_activities(
     params(("id" = ActivityId, Path, description = "The activity's id"), IfNoneMatchHeader),
     responses(
         (status = 200, description = "The activity", body = ActivityView, headers(("ETag" = String))),
-        (status = 304, description = "The client's copy (If-None-Match) is current"),
     ),
 )]
 #[get("/{id}")]

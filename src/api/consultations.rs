@@ -261,7 +261,6 @@ async fn list_consultations(
     params(("id" = ConsultationId, Path, description = "The topic's id"), IfNoneMatchHeader),
     responses(
         (status = 200, description = "The topic", body = ConsultationView, headers(("ETag" = String))),
-        (status = 304, description = "The client's copy (If-None-Match) is current"),
     ),
 )]
 #[get("/{id}")]
@@ -854,19 +853,12 @@ async fn merge_activity(
             format: format?,
             held_on: held_on?,
             place,
-            participant_ids: distinct(participants?),
-            department_ids: distinct(departments?),
+            participant_ids: values::distinct(participants?),
+            department_ids: values::distinct(departments?),
             opinions_gathered: opinions?,
             summary,
         })
     })())
-}
-
-/// `ids` sorted, each once.
-fn distinct<T: Ord>(mut ids: Vec<T>) -> Vec<T> {
-    ids.sort();
-    ids.dedup();
-    ids
 }
 
 /// Paging of a topic's activities.
@@ -1003,7 +995,6 @@ async fn activity_of(
     ),
     responses(
         (status = 200, description = "The activity", body = ActivityView, headers(("ETag" = String))),
-        (status = 304, description = "The client's copy (If-None-Match) is current"),
     ),
 )]
 #[get("/{id}/activities/{activity_id}")]

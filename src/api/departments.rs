@@ -191,7 +191,6 @@ async fn list_departments(
     params(("id" = DepartmentId, Path, description = "The department's id"), IfNoneMatchHeader),
     responses(
         (status = 200, description = "The department", body = DepartmentView, headers(("ETag" = String))),
-        (status = 304, description = "The client's copy (If-None-Match) is current"),
     ),
 )]
 #[get("/{id}")]

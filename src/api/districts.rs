@@ -215,7 +215,6 @@ async fn list_districts(
     responses(
         (status = 200, description = "The district", body = DistrictView,
             headers(("ETag" = String, description = "The district's version"))),
-        (status = 304, description = "The client's copy (If-None-Match) is current"),
     ),
 )]
 #[get("/{district}")]

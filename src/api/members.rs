@@ -336,11 +336,7 @@ fn merge(
         Some(c.map_or_else(|| vec!["member".to_owned()], |c| c.roles.clone())),
         |v| known(&codes.roles, "member role", v),
     );
-    let roles = roles.map(|mut roles| {
-        roles.sort();
-        roles.dedup();
-        roles
-    });
+    let roles = roles.map(values::distinct);
     let resides_in_district = checks.required(
         "/resides_in_district",
         patch.resides_in_district,
@@ -447,7 +443,6 @@ async fn list_members(
     params(("id" = MemberId, Path, description = "The member's id"), IfNoneMatchHeader),
     responses(
         (status = 200, description = "The member", body = MemberView, headers(("ETag" = String))),
-        (status = 304, description = "The client's copy (If-None-Match) is current"),
     ),
 )]
 #[get("/{id}")]

@@ -469,7 +469,6 @@ async fn list_proposals(
     params(("id" = ProposalId, Path, description = "The proposal's id"), IfNoneMatchHeader),
     responses(
         (status = 200, description = "The proposal", body = ProposalView, headers(("ETag" = String))),
-        (status = 304, description = "The client's copy (If-None-Match) is current"),
     ),
 )]
 #[get("/{id}")]
@@ -1221,11 +1220,7 @@ action_handler!(
     assign_proposal, "/{id}/assign", AssignBody,
     |checks, body| (|| {
         let lead_unit = checks.required("/lead_unit_id", body.lead_unit_id, None, Ok);
-        let co_units = checks.list("/co_unit_ids", body.co_unit_ids, Some(Vec::new()), Ok).map(|mut units| {
-            units.sort();
-            units.dedup();
-            units
-        });
+        let co_units = checks.list("/co_unit_ids", body.co_unit_ids, Some(Vec::new()), Ok).map(values::distinct);
         let due = checks.optional("/reply_due_on", body.reply_due_on, None, Ok);
         Some(Step::Assign { lead_unit: lead_unit?, co_units: co_units?, due })
     })()

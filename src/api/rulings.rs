@@ -352,9 +352,7 @@ async fn create_ruling(
             let ruling = checks.finish((|| {
                 let kind = subject_type?;
                 let id = subject_id?;
-                let mut departments = departments?;
-                departments.sort();
-                departments.dedup();
+                let departments = values::distinct(departments?);
                 Some(NewRuling {
                     id: RulingId::generate(),
                     district_id: district?,
@@ -387,7 +385,6 @@ async fn create_ruling(
     params(("id" = RulingId, Path, description = "The ruling's id"), IfNoneMatchHeader),
     responses(
         (status = 200, description = "The ruling", body = RulingView, headers(("ETag" = String))),
-        (status = 304, description = "The client's copy (If-None-Match) is current"),
     ),
 )]
 #[get("/{id}")]

@@ -373,7 +373,6 @@ async fn list_workstations(
     params(("id" = WorkstationId, Path, description = "The workstation's id"), IfNoneMatchHeader),
     responses(
         (status = 200, description = "The workstation", body = WorkstationView, headers(("ETag" = String))),
-        (status = 304, description = "The client's copy (If-None-Match) is current"),
     ),
 )]
 #[get("/{id}")]

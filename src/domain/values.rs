@@ -151,6 +151,13 @@ pub fn email(value: &str) -> Result<String, String> {
     }
 }
 
+/// A list of ids or codes as stored: sorted, each once.
+pub fn distinct<T: Ord>(mut items: Vec<T>) -> Vec<T> {
+    items.sort();
+    items.dedup();
+    items
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +199,11 @@ mod tests {
         assert!(email("wang@example.cn").is_ok());
         assert!(email("wang@localhost").is_err());
         assert!(email("wang example.cn").is_err());
+    }
+
+    #[test]
+    fn lists_are_kept_sorted_and_once_each() {
+        assert_eq!(distinct(vec![3, 1, 3, 2, 1]), [1, 2, 3]);
     }
 
     #[test]
