@@ -5,6 +5,7 @@ use std::collections::HashSet;
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
+use diesel::QueryResult;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -20,13 +21,14 @@ use crate::api::http::{
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
-use crate::api::workflow::{self, Taken, WorkflowHistory};
+use crate::api::workflow::{self, Transition, Workflow, WorkflowHistory};
 use crate::db::DbPool;
 use crate::db::audit::Change;
 use crate::db::consultations::activities::{
     self as activity_db, ActivityFields, ConsultationActivity,
 };
 use crate::db::consultations::{self as db, Consultation, ConsultationFields, ConsultationFilter};
+use crate::domain::access::Scope;
 use crate::domain::consultation::{
     self as machine, ACTIVITIES_PER_TOPIC, ConsultationAction, ConsultationFormat,
     ConsultationStatus, KEY_TOPICS_PER_YEAR,
@@ -447,7 +449,7 @@ pub struct ReportBody {
 }
 
 /// A topic's step, with its checked body.
-enum Step {
+pub(crate) enum Step {
     Start,
     Report {
         title: String,
@@ -467,7 +469,71 @@ impl Step {
     }
 }
 
-/// Takes one step of a topic: status, report, history and audit in one transaction.
+impl Workflow for Consultation {
+    type Id = ConsultationId;
+    type View = ConsultationView;
+    type Step = Step;
+    const ENTITY: &'static str = "consultation";
+
+    async fn lock(
+        conn: &mut AsyncPgConnection,
+        id: ConsultationId,
+        scope: Scope,
+    ) -> QueryResult<Self> {
+        db::lock(conn, id, scope).await
+    }
+
+    fn version(&self) -> i64 {
+        self.version
+    }
+
+    fn district(&self) -> DistrictId {
+        self.district_id
+    }
+
+    async fn view(_conn: &mut AsyncPgConnection, row: Self) -> Result<ConsultationView, ApiError> {
+        Ok(row.into())
+    }
+
+    async fn save(conn: &mut AsyncPgConnection, row: &Self) -> QueryResult<Self> {
+        db::save(conn, row).await
+    }
+
+    async fn take(
+        _conn: &mut AsyncPgConnection,
+        _caller: &Caller,
+        row: &mut Self,
+        step: Step,
+    ) -> Result<Transition, ApiError> {
+        let action = step.action();
+        let to = machine::next(row.status, action)
+            .ok_or_else(|| wrong_state(row, &format!("`{}`", action.as_str())))?;
+        let payload = match step {
+            Step::Report {
+                title,
+                text,
+                recipients,
+            } => {
+                row.report_title = Some(title.clone());
+                row.report_text = Some(text);
+                row.report_recipients = recipients.clone();
+                row.reported_at = Some(Utc::now());
+                json!({"title": title, "recipients": recipients})
+            }
+            Step::Start | Step::Close => json!({}),
+        };
+        let from = row.status;
+        row.status = to;
+        Ok(Transition {
+            action: action.as_str(),
+            from: from.as_str(),
+            to: to.as_str(),
+            payload,
+        })
+    }
+}
+
+/// Takes one step of a topic and answers the topic after it.
 async fn perform(
     pool: &DbPool,
     caller: Caller,
@@ -475,55 +541,8 @@ async fn perform(
     condition: IfMatch,
     step: Result<Step, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = pool.get().await?;
-    let row = conn
-        .transaction(async move |conn| {
-            let mut row = db::lock(conn, id, caller.scope())
-                .await
-                .map_err(not_found_as("consultation"))?;
-            condition.check(row.version)?;
-            let step = step?;
-            let action = step.action();
-            let to = machine::next(row.status, action)
-                .ok_or_else(|| wrong_state(&row, &format!("`{}`", action.as_str())))?;
-            let before = ConsultationView::from(row.clone());
-            let payload = match step {
-                Step::Report {
-                    title,
-                    text,
-                    recipients,
-                } => {
-                    row.report_title = Some(title.clone());
-                    row.report_text = Some(text);
-                    row.report_recipients = recipients.clone();
-                    row.reported_at = Some(Utc::now());
-                    json!({"title": title, "recipients": recipients})
-                }
-                Step::Start | Step::Close => json!({}),
-            };
-            let from = row.status;
-            row.status = to;
-            let saved = db::save(conn, &row).await?;
-            workflow::record(
-                conn,
-                &caller,
-                Taken {
-                    entity_type: "consultation",
-                    entity_id: id.0,
-                    action: action.as_str(),
-                    from: from.as_str(),
-                    to: to.as_str(),
-                    payload,
-                },
-            )
-            .await?;
-            let after = ConsultationView::from(saved.clone());
-            let change = Change::new(action.as_str(), "consultation", id, Some(saved.district_id));
-            record(conn, &caller, change.before(&before).after(&after)).await?;
-            Ok::<_, ApiError>(saved)
-        })
-        .await?;
-    Ok(updated_response(&ConsultationView::from(row)))
+    let after = workflow::perform::<Consultation>(pool, caller, id, condition, step).await?;
+    Ok(updated_response(&after))
 }
 
 /// Begin a planned topic (-> in_progress).

@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
+use diesel::QueryResult;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -22,10 +23,11 @@ use crate::api::http::{
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
-use crate::api::workflow::{self, Taken, WorkflowHistory};
+use crate::api::workflow::{self, Transition, Workflow, WorkflowHistory};
 use crate::db::DbPool;
 use crate::db::audit::Change;
 use crate::db::proposals::{self as db, DraftFields, Proposal, ProposalFilter};
+use crate::domain::access::Scope;
 use crate::domain::calendar::{self, today};
 use crate::domain::ids::{DepartmentId, DistrictId, MemberId, ProposalId};
 use crate::domain::proposal::{
@@ -796,7 +798,7 @@ async fn remove_cosigner(
 
 /// A workflow step with what was sent for it, checked.
 #[derive(Debug, Clone)]
-enum Step {
+pub(crate) enum Step {
     Submit,
     File,
     Reject {
@@ -1000,10 +1002,53 @@ async fn apply(
     })
 }
 
-/// Takes one workflow step: all of it (status, number, history, audit) or none of it.
-///
-/// `step` is the body as checked; its problems are reported after the preconditions
-/// (the record exists, `If-Match` holds).
+impl Workflow for Proposal {
+    type Id = ProposalId;
+    type View = ProposalView;
+    type Step = Step;
+    const ENTITY: &'static str = "proposal";
+
+    async fn lock(conn: &mut AsyncPgConnection, id: ProposalId, scope: Scope) -> QueryResult<Self> {
+        db::lock(conn, id, scope).await
+    }
+
+    fn version(&self) -> i64 {
+        self.version
+    }
+
+    fn district(&self) -> DistrictId {
+        self.district_id
+    }
+
+    async fn view(conn: &mut AsyncPgConnection, row: Self) -> Result<ProposalView, ApiError> {
+        view(conn, row).await
+    }
+
+    async fn save(conn: &mut AsyncPgConnection, row: &Self) -> QueryResult<Self> {
+        db::save(conn, row).await
+    }
+
+    async fn take(
+        conn: &mut AsyncPgConnection,
+        caller: &Caller,
+        row: &mut Self,
+        step: Step,
+    ) -> Result<Transition, ApiError> {
+        let from = row.status;
+        let to = machine::next(from, progress(row), step.action(), step.verdict())
+            .map_err(|_| wrong_state(row, &format!("`{}`", step.action().as_str())))?;
+        let payload = apply(conn, caller, row, &step).await?;
+        row.status = to;
+        Ok(Transition {
+            action: step.action().as_str(),
+            from: from.as_str(),
+            to: to.as_str(),
+            payload,
+        })
+    }
+}
+
+/// Takes one workflow step and answers the proposal after it.
 async fn perform(
     pool: &DbPool,
     caller: Caller,
@@ -1011,45 +1056,7 @@ async fn perform(
     condition: IfMatch,
     step: Result<Step, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = pool.get().await?;
-    let after = conn
-        .transaction(async move |conn| {
-            let mut row = db::lock(conn, id, caller.scope())
-                .await
-                .map_err(not_found_as("proposal"))?;
-            condition.check(row.version)?;
-            let step = step?;
-            let from = row.status;
-            let to = machine::next(from, progress(&row), step.action(), step.verdict())
-                .map_err(|_| wrong_state(&row, &format!("`{}`", step.action().as_str())))?;
-            let before = view(conn, row.clone()).await?;
-            let payload = apply(conn, &caller, &mut row, &step).await?;
-            row.status = to;
-            let saved = db::save(conn, &row).await?;
-            workflow::record(
-                conn,
-                &caller,
-                Taken {
-                    entity_type: "proposal",
-                    entity_id: id.0,
-                    action: step.action().as_str(),
-                    from: from.as_str(),
-                    to: to.as_str(),
-                    payload,
-                },
-            )
-            .await?;
-            let after = view(conn, saved).await?;
-            let change = Change::new(
-                step.action().as_str(),
-                "proposal",
-                id,
-                Some(after.district_id),
-            );
-            record(conn, &caller, change.before(&before).after(&after)).await?;
-            Ok::<_, ApiError>(after)
-        })
-        .await?;
+    let after = workflow::perform::<Proposal>(pool, caller, id, condition, step).await?;
     Ok(updated_response(&after))
 }
 

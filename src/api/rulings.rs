@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
+use diesel::QueryResult;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -19,10 +20,11 @@ use crate::api::http::{
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
-use crate::api::workflow::{self, Taken, WorkflowHistory};
+use crate::api::workflow::{self, Transition, Workflow, WorkflowHistory, perform};
 use crate::db::DbPool;
 use crate::db::audit::Change;
 use crate::db::rulings::{self as db, Measure, NewRuling, Ruling, RulingFilter};
+use crate::domain::access::Scope;
 use crate::domain::calendar::today;
 use crate::domain::ids::{
     ConsultationId, DepartmentId, DistrictId, MeasureId, ProposalId, RulingId,
@@ -432,7 +434,7 @@ fn wrong_state(row: &Ruling, what: &str) -> ApiError {
 }
 
 /// What a step changes besides the status.
-enum Step {
+pub(crate) enum Step {
     Measure {
         department: DepartmentId,
         text: String,
@@ -445,29 +447,45 @@ enum Step {
     Close,
 }
 
-/// Takes one step of a ruling: status, measure, history and audit in one transaction.
-async fn perform(
-    pool: &DbPool,
-    caller: Caller,
-    id: RulingId,
-    condition: IfMatch,
-    step: Result<Step, ApiError>,
-) -> Result<RulingView, ApiError> {
-    let mut conn = pool.get().await?;
-    conn.transaction(async move |conn| {
-        let mut row = db::lock(conn, id, caller.scope())
-            .await
-            .map_err(not_found_as("ruling"))?;
-        condition.check(row.version)?;
-        let step = step?;
+impl Workflow for Ruling {
+    type Id = RulingId;
+    type View = RulingView;
+    type Step = Step;
+    const ENTITY: &'static str = "ruling";
+
+    async fn lock(conn: &mut AsyncPgConnection, id: RulingId, scope: Scope) -> QueryResult<Self> {
+        db::lock(conn, id, scope).await
+    }
+
+    fn version(&self) -> i64 {
+        self.version
+    }
+
+    fn district(&self) -> DistrictId {
+        self.district_id
+    }
+
+    async fn view(conn: &mut AsyncPgConnection, row: Self) -> Result<RulingView, ApiError> {
+        view(conn, row).await
+    }
+
+    async fn save(conn: &mut AsyncPgConnection, row: &Self) -> QueryResult<Self> {
+        db::save(conn, row).await
+    }
+
+    async fn take(
+        conn: &mut AsyncPgConnection,
+        _caller: &Caller,
+        row: &mut Self,
+        step: Step,
+    ) -> Result<Transition, ApiError> {
         let action = match step {
             Step::Measure { .. } => RulingAction::Measure,
             Step::Feedback { .. } => RulingAction::Feedback,
             Step::Close => RulingAction::Close,
         };
         let to = machine::next(row.status, action)
-            .ok_or_else(|| wrong_state(&row, &format!("`{}`", action.as_str())))?;
-        let before = view(conn, row.clone()).await?;
+            .ok_or_else(|| wrong_state(row, &format!("`{}`", action.as_str())))?;
         let payload = match step {
             Step::Measure {
                 department,
@@ -482,7 +500,7 @@ async fn perform(
                     ));
                 }
                 let measure =
-                    db::add_measure(conn, &row, department, text, taken_on, status).await?;
+                    db::add_measure(conn, row, department, text, taken_on, status).await?;
                 json!({"measure_id": measure.id, "department_id": department})
             }
             Step::Feedback { text } => {
@@ -494,26 +512,13 @@ async fn perform(
         };
         let from = row.status;
         row.status = to;
-        let saved = db::save(conn, &row).await?;
-        workflow::record(
-            conn,
-            &caller,
-            Taken {
-                entity_type: "ruling",
-                entity_id: id.0,
-                action: action.as_str(),
-                from: from.as_str(),
-                to: to.as_str(),
-                payload,
-            },
-        )
-        .await?;
-        let after = view(conn, saved).await?;
-        let change = Change::new(action.as_str(), "ruling", id, Some(after.district_id));
-        record(conn, &caller, change.before(&before).after(&after)).await?;
-        Ok(after)
-    })
-    .await
+        Ok(Transition {
+            action: action.as_str(),
+            from: from.as_str(),
+            to: to.as_str(),
+            payload,
+        })
+    }
 }
 
 /// A department's handling measure.
@@ -570,7 +575,7 @@ async fn add_measure(
             status: status?,
         })
     })());
-    let after = perform(&pool, caller, path.into_inner(), condition, step).await?;
+    let after = perform::<Ruling>(&pool, caller, path.into_inner(), condition, step).await?;
     Ok(updated_response(&after))
 }
 
@@ -607,7 +612,7 @@ async fn feedback_ruling(
         values::paragraph(&v, 5000)
     });
     let step = checks.finish(text.map(|text| Step::Feedback { text }));
-    let after = perform(&pool, caller, path.into_inner(), condition, step).await?;
+    let after = perform::<Ruling>(&pool, caller, path.into_inner(), condition, step).await?;
     Ok(updated_response(&after))
 }
 
@@ -627,7 +632,8 @@ async fn close_ruling(
     path: web::Path<RulingId>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let after = perform(&pool, caller, path.into_inner(), condition, Ok(Step::Close)).await?;
+    let after =
+        perform::<Ruling>(&pool, caller, path.into_inner(), condition, Ok(Step::Close)).await?;
     Ok(updated_response(&after))
 }
 

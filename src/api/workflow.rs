@@ -1,16 +1,117 @@
-//! What every workflow (proposals, and the others) shares: its recorded steps and the
-//! refusal of a step its state machine does not allow.
+//! What every workflow (proposals, consultations, evaluations, rulings) shares: the
+//! runner that takes one step, its recorded history and the refusal of a step its state
+//! machine does not allow.
 
 use chrono::{DateTime, Utc};
-use diesel_async::AsyncPgConnection;
+use diesel::QueryResult;
+use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use crate::api::audit::record as audit;
 use crate::api::auth::Caller;
+use crate::api::http::IfMatch;
+use crate::db::DbPool;
+use crate::db::audit::Change;
 use crate::db::workflow::{self as db, Step};
-use crate::domain::ids::ApiKeyId;
-use crate::error::ApiError;
+use crate::domain::access::Scope;
+use crate::domain::ids::{ApiKeyId, DistrictId};
+use crate::error::{ApiError, not_found_as};
+
+/// A record whose status moves only by explicit actions.
+pub(crate) trait Workflow: Clone + Send + Sync + Sized {
+    type Id: Copy + Send + Sync + std::fmt::Display + Into<uuid::Uuid>;
+    /// What the API shows of the record.
+    type View: Serialize + Send;
+    /// One action with what was sent with it, checked.
+    type Step: Send;
+    /// The record's type in histories and the audit trail.
+    const ENTITY: &'static str;
+
+    /// The live record in `scope`, locked until the transaction ends.
+    fn lock(
+        conn: &mut AsyncPgConnection,
+        id: Self::Id,
+        scope: Scope,
+    ) -> impl Future<Output = QueryResult<Self>> + Send;
+
+    fn version(&self) -> i64;
+
+    fn district(&self) -> DistrictId;
+
+    fn view(
+        conn: &mut AsyncPgConnection,
+        row: Self,
+    ) -> impl Future<Output = Result<Self::View, ApiError>> + Send;
+
+    /// Writes the whole record after a step.
+    fn save(
+        conn: &mut AsyncPgConnection,
+        row: &Self,
+    ) -> impl Future<Output = QueryResult<Self>> + Send;
+
+    /// Checks `step` against the state machine and applies it to `row`, its status
+    /// included; answers what the history keeps of it.
+    fn take(
+        conn: &mut AsyncPgConnection,
+        caller: &Caller,
+        row: &mut Self,
+        step: Self::Step,
+    ) -> impl Future<Output = Result<Transition, ApiError>> + Send;
+}
+
+/// What a step did, as the history keeps it.
+pub(crate) struct Transition {
+    pub action: &'static str,
+    pub from: &'static str,
+    pub to: &'static str,
+    /// What was sent with the action (and what it produced, such as a number).
+    pub payload: Value,
+}
+
+/// Takes one step of a record: all of it (record, history, audit event) or none of it.
+///
+/// `step` is the body as checked; its problems are reported after the preconditions
+/// (the record exists, `If-Match` holds).
+pub(crate) async fn perform<W: Workflow>(
+    pool: &DbPool,
+    caller: Caller,
+    id: W::Id,
+    condition: IfMatch,
+    step: Result<W::Step, ApiError>,
+) -> Result<W::View, ApiError> {
+    let mut conn = pool.get().await?;
+    conn.transaction(async move |conn| {
+        let mut row = W::lock(conn, id, caller.scope())
+            .await
+            .map_err(not_found_as(W::ENTITY))?;
+        condition.check(row.version())?;
+        let step = step?;
+        let before = W::view(conn, row.clone()).await?;
+        let taken = W::take(conn, &caller, &mut row, step).await?;
+        let saved = W::save(conn, &row).await?;
+        let district = saved.district();
+        record(
+            conn,
+            &caller,
+            Taken {
+                entity_type: W::ENTITY,
+                entity_id: id.into(),
+                action: taken.action,
+                from: taken.from,
+                to: taken.to,
+                payload: taken.payload,
+            },
+        )
+        .await?;
+        let after = W::view(conn, saved).await?;
+        let change = Change::new(taken.action, W::ENTITY, id, Some(district));
+        audit(conn, &caller, change.before(&before).after(&after)).await?;
+        Ok(after)
+    })
+    .await
+}
 
 /// One step of a workflow.
 #[derive(Debug, Serialize, ToSchema)]
@@ -55,8 +156,8 @@ pub(crate) async fn history(
 }
 
 /// A step about to be recorded.
-pub(crate) struct Taken<'a> {
-    pub entity_type: &'a str,
+struct Taken<'a> {
+    entity_type: &'a str,
     pub entity_id: uuid::Uuid,
     pub action: &'a str,
     pub from: &'a str,
@@ -65,7 +166,7 @@ pub(crate) struct Taken<'a> {
 }
 
 /// Records a step taken by `caller`, in the step's transaction.
-pub(crate) async fn record(
+async fn record(
     conn: &mut AsyncPgConnection,
     caller: &Caller,
     taken: Taken<'_>,
