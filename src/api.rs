@@ -6,6 +6,7 @@ pub mod auth;
 pub mod consultations;
 pub mod departments;
 pub mod districts;
+pub mod evaluations;
 pub mod health;
 pub mod http;
 pub mod input;
@@ -45,6 +46,7 @@ where
                 .configure(activities::configure)
                 .configure(proposals::configure)
                 .configure(consultations::configure)
+                .configure(evaluations::configure)
                 .configure(rulings::configure)
                 .configure(keys::configure)
                 .configure(audit::configure),

@@ -5,6 +5,7 @@ pub mod audit;
 pub mod consultations;
 pub mod departments;
 pub mod districts;
+pub mod evaluations;
 pub mod keys;
 pub mod members;
 

@@ -5,6 +5,7 @@ pub mod access;
 pub mod audit;
 pub mod calendar;
 pub mod consultation;
+pub mod evaluation;
 pub mod ids;
 pub mod kinds;
 pub mod proposal;

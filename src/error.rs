@@ -276,6 +276,12 @@ const CONSTRAINTS: &[ConstraintMeaning] = &[
         detail: "the district's plan for this year already has a topic with this title",
     },
     ConstraintMeaning {
+        name: "evaluations_department_year_key",
+        status: StatusCode::CONFLICT,
+        pointer: "/department_id",
+        detail: "the department already has an evaluation in this year",
+    },
+    ConstraintMeaning {
         name: "members_sector_fkey",
         status: StatusCode::UNPROCESSABLE_ENTITY,
         pointer: "/sector",

@@ -32,7 +32,8 @@ pub fn configure(config: &mut ServiceConfig) {
             .service(get_department)
             .service(update_department)
             .service(delete_department)
-            .service(get_department_history),
+            .service(get_department_history)
+            .service(get_department_assessments),
     );
 }
 
@@ -338,4 +339,24 @@ async fn get_department_history(
 ) -> Result<web::Json<Page<crate::api::audit::AuditEventView>>, ApiError> {
     let id = path.into_inner().to_string();
     crate::api::audit::history(&pool, &caller, "department", id, query.into_inner()).await
+}
+
+/// The department's results in democratic evaluations (民主评议): score and grade of each
+/// concluded evaluation, newest year first.
+#[utoipa::path(
+    tag = "departments",
+    params(("id" = DepartmentId, Path, description = "The department's id")),
+    responses(
+        (status = 200, description = "Its results", body = crate::api::evaluations::AssessmentList),
+    ),
+)]
+#[get("/{id}/assessments")]
+async fn get_department_assessments(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<DepartmentId>,
+) -> Result<web::Json<crate::api::evaluations::AssessmentList>, ApiError> {
+    let mut conn = pool.get().await?;
+    let list = crate::api::evaluations::assessments(&mut conn, &caller, path.into_inner()).await?;
+    Ok(web::Json(list))
 }

@@ -218,6 +218,18 @@ impl IfMatch {
     }
 }
 
+impl IfMatch {
+    /// Passes when no precondition was sent: there is no current version to match.
+    pub fn check_absent(&self) -> Result<(), ApiError> {
+        match &self.0 {
+            Some(_) => Err(ApiError::PreconditionFailed {
+                expected: "a version of a record that does not exist yet".to_owned(),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
 impl FromRequest for IfMatch {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;

@@ -1,5 +1,6 @@
-//! `/api/v1/rulings`: instructions of district leaders (批示) on a consultation topic or a
-//! proposal, the measures departments take on them, and the feedback to the committee.
+//! `/api/v1/rulings`: instructions of district leaders (批示) on a consultation topic, a
+//! proposal or a democratic evaluation, the measures departments take on them, and the
+//! feedback to the committee.
 
 use std::collections::{HashMap, HashSet};
 
@@ -27,7 +28,7 @@ use crate::db::rulings::{self as db, Measure, NewRuling, Ruling, RulingFilter};
 use crate::domain::access::Scope;
 use crate::domain::calendar::today;
 use crate::domain::ids::{
-    ConsultationId, DepartmentId, DistrictId, MeasureId, ProposalId, RulingId,
+    ConsultationId, DepartmentId, DistrictId, EvaluationId, MeasureId, ProposalId, RulingId,
 };
 use crate::domain::ruling::{
     self as machine, LeaderTitle, MeasureStatus, RulingAction, RulingStage, RulingStatus,
@@ -84,7 +85,7 @@ pub struct RulingView {
     pub leader_name: String,
     pub leader_title: LeaderTitle,
     pub subject_type: SubjectType,
-    /// The consultation topic or proposal the ruling is on.
+    /// The consultation topic, proposal or evaluation the ruling is on.
     pub subject_id: uuid::Uuid,
     /// For proposals: before, during or after handling.
     pub stage: Option<RulingStage>,
@@ -180,7 +181,8 @@ pub struct NewRulingBody {
     #[serde(default)]
     #[schema(value_type = SubjectType, required = true)]
     pub subject_type: Field<SubjectType>,
-    /// A consultation topic or proposal the caller sees; its district is the ruling's.
+    /// A consultation topic, proposal or evaluation the caller sees; its district is the
+    /// ruling's.
     #[serde(default)]
     #[schema(value_type = uuid::Uuid, required = true)]
     pub subject_id: Field<uuid::Uuid>,
@@ -220,6 +222,12 @@ async fn subject_district(
             .await
             .ok()
             .map(|proposal| proposal.district_id),
+        SubjectType::Evaluation => {
+            crate::db::evaluations::find(conn, EvaluationId(id), caller.scope())
+                .await
+                .ok()
+                .map(|evaluation| evaluation.district_id)
+        }
     };
     Ok(found)
 }
@@ -284,7 +292,7 @@ async fn listed(
     })))
 }
 
-/// Record a ruling on a consultation topic or a proposal (-> issued).
+/// Record a ruling on a consultation topic, a proposal or an evaluation (-> issued).
 #[utoipa::path(
     tag = "rulings",
     request_body = NewRulingBody,
@@ -364,6 +372,7 @@ async fn create_ruling(
                     consultation_id: (kind == SubjectType::Consultation)
                         .then_some(ConsultationId(id)),
                     proposal_id: (kind == SubjectType::Proposal).then_some(ProposalId(id)),
+                    evaluation_id: (kind == SubjectType::Evaluation).then_some(EvaluationId(id)),
                     stage,
                     content: content?,
                     issued_on: issued_on?,

@@ -7,7 +7,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use crate::db::pagination::{PageRequest, page_row, paged};
 use crate::db::schema::{ruling_measures, rulings};
 use crate::domain::ids::{
-    ConsultationId, DepartmentId, DistrictId, MeasureId, ProposalId, RulingId,
+    ConsultationId, DepartmentId, DistrictId, EvaluationId, MeasureId, ProposalId, RulingId,
 };
 use crate::domain::ruling::{LeaderTitle, MeasureStatus, RulingStage, RulingStatus, SubjectType};
 
@@ -21,6 +21,7 @@ pub struct Ruling {
     pub subject_type: SubjectType,
     pub consultation_id: Option<ConsultationId>,
     pub proposal_id: Option<ProposalId>,
+    pub evaluation_id: Option<EvaluationId>,
     pub stage: Option<RulingStage>,
     pub content: String,
     pub issued_on: NaiveDate,
@@ -44,6 +45,7 @@ impl Ruling {
         self.consultation_id
             .map(|id| id.0)
             .or(self.proposal_id.map(|id| id.0))
+            .or(self.evaluation_id.map(|id| id.0))
             .unwrap_or_default()
     }
 }
@@ -59,6 +61,7 @@ pub struct NewRuling {
     pub subject_type: SubjectType,
     pub consultation_id: Option<ConsultationId>,
     pub proposal_id: Option<ProposalId>,
+    pub evaluation_id: Option<EvaluationId>,
     pub stage: Option<RulingStage>,
     pub content: String,
     pub issued_on: NaiveDate,
@@ -75,6 +78,7 @@ pub struct RulingFilter {
     pub leader_title: Option<LeaderTitle>,
     pub consultation_id: Option<ConsultationId>,
     pub proposal_id: Option<ProposalId>,
+    pub evaluation_id: Option<EvaluationId>,
     /// Rulings that ask this department to act.
     pub department_id: Option<DepartmentId>,
 }
@@ -103,6 +107,9 @@ pub async fn list(
     }
     if let Some(id) = filter.proposal_id {
         query = query.filter(rulings::proposal_id.eq(id));
+    }
+    if let Some(id) = filter.evaluation_id {
+        query = query.filter(rulings::evaluation_id.eq(id));
     }
     if let Some(department) = filter.department_id {
         query = query.filter(rulings::department_ids.contains(vec![department]));
@@ -244,6 +251,7 @@ pub async fn on_subject(
     query = match kind {
         SubjectType::Consultation => query.filter(rulings::consultation_id.eq(ConsultationId(id))),
         SubjectType::Proposal => query.filter(rulings::proposal_id.eq(ProposalId(id))),
+        SubjectType::Evaluation => query.filter(rulings::evaluation_id.eq(EvaluationId(id))),
     };
     if let Some(district) = scope.district() {
         query = query.filter(rulings::district_id.eq(district));

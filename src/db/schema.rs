@@ -121,6 +121,65 @@ diesel::table! {
 }
 
 diesel::table! {
+    evaluation_evaluators (evaluation_id, member_id) {
+        evaluation_id -> Uuid,
+        member_id -> Uuid,
+        district_id -> Uuid,
+        training_completed_at -> Nullable<Timestamptz>,
+        added_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    evaluation_ratings (evaluation_id, member_id, criterion) {
+        evaluation_id -> Uuid,
+        member_id -> Uuid,
+        criterion -> Text,
+        district_id -> Uuid,
+        rating -> Text,
+        comment -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int8,
+    }
+}
+
+diesel::table! {
+    evaluation_visits (id) {
+        id -> Uuid,
+        district_id -> Uuid,
+        evaluation_id -> Uuid,
+        visited_on -> Date,
+        place -> Text,
+        visited -> Text,
+        findings -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int8,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    evaluations (id) {
+        id -> Uuid,
+        district_id -> Uuid,
+        department_id -> Uuid,
+        year -> Int4,
+        phase -> Text,
+        report_text -> Nullable<Text>,
+        reported_at -> Nullable<Timestamptz>,
+        score -> Nullable<Float8>,
+        grade -> Nullable<Text>,
+        concluded_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int8,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     member_roles (code) {
         code -> Text,
         name_zh -> Text,
@@ -226,6 +285,33 @@ diesel::table! {
 }
 
 diesel::table! {
+    rectification_items (id) {
+        id -> Uuid,
+        district_id -> Uuid,
+        evaluation_id -> Uuid,
+        position -> Int4,
+        description -> Text,
+        due_on -> Date,
+        status -> Text,
+        carry_over_reason -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int8,
+    }
+}
+
+diesel::table! {
+    rectification_notes (id) {
+        id -> Uuid,
+        district_id -> Uuid,
+        item_id -> Uuid,
+        noted_on -> Date,
+        text -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     ruling_measures (id) {
         id -> Uuid,
         district_id -> Uuid,
@@ -261,6 +347,7 @@ diesel::table! {
         updated_at -> Timestamptz,
         version -> Int8,
         deleted_at -> Nullable<Timestamptz>,
+        evaluation_id -> Nullable<Uuid>,
     }
 }
 
@@ -322,6 +409,11 @@ diesel::joinable!(consultation_activities -> districts (district_id));
 diesel::joinable!(consultations -> districts (district_id));
 diesel::joinable!(activities -> workstations (workstation_id));
 diesel::joinable!(departments -> districts (district_id));
+diesel::joinable!(evaluation_evaluators -> evaluations (evaluation_id));
+diesel::joinable!(evaluation_evaluators -> members (member_id));
+diesel::joinable!(evaluation_visits -> evaluations (evaluation_id));
+diesel::joinable!(evaluations -> departments (department_id));
+diesel::joinable!(evaluations -> districts (district_id));
 diesel::joinable!(members -> districts (district_id));
 diesel::joinable!(members -> parties (party));
 diesel::joinable!(members -> sectors (sector));
@@ -329,10 +421,13 @@ diesel::joinable!(proposal_cosigners -> members (member_id));
 diesel::joinable!(proposal_cosigners -> proposals (proposal_id));
 diesel::joinable!(proposals -> districts (district_id));
 diesel::joinable!(proposals -> proposal_categories (category));
+diesel::joinable!(rectification_items -> evaluations (evaluation_id));
+diesel::joinable!(rectification_notes -> rectification_items (item_id));
 diesel::joinable!(ruling_measures -> departments (department_id));
 diesel::joinable!(ruling_measures -> rulings (ruling_id));
 diesel::joinable!(rulings -> consultations (consultation_id));
 diesel::joinable!(rulings -> districts (district_id));
+diesel::joinable!(rulings -> evaluations (evaluation_id));
 diesel::joinable!(rulings -> proposals (proposal_id));
 diesel::joinable!(workstation_members -> districts (district_id));
 diesel::joinable!(workstation_members -> members (member_id));
@@ -348,6 +443,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     consultations,
     departments,
     districts,
+    evaluation_evaluators,
+    evaluation_ratings,
+    evaluation_visits,
+    evaluations,
     member_roles,
     members,
     parties,
@@ -355,6 +454,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     proposal_cosigners,
     proposal_number_counters,
     proposals,
+    rectification_items,
+    rectification_notes,
     ruling_measures,
     rulings,
     sectors,

@@ -85,3 +85,7 @@ typed_id!(ConsultationId, "a consultation topic");
 typed_id!(ConsultationActivityId, "a consultation activity");
 typed_id!(RulingId, "a ruling");
 typed_id!(MeasureId, "a handling measure");
+typed_id!(EvaluationId, "a democratic evaluation");
+typed_id!(VisitId, "an investigation visit");
+typed_id!(ItemId, "a rectification item");
+typed_id!(NoteId, "a progress note");

@@ -46,6 +46,8 @@ text_enum! {
         /// A consultation topic.
         Consultation = "consultation",
         Proposal = "proposal",
+        /// A democratic evaluation.
+        Evaluation = "evaluation",
     }
 }
 
