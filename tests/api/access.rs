@@ -13,6 +13,9 @@ struct Side {
     consultation: String,
     consultation_activity: String,
     ruling: String,
+    evaluation: String,
+    visit: String,
+    item: String,
     member: String,
     department: String,
     workstation: String,
@@ -84,10 +87,54 @@ async fn side(app: &TestApp, code: &str) -> Side {
         }),
     )
     .await;
+    // An evaluation taken as far as rectification, so its visit, rating and item exist.
+    let evaluation = created(
+        app,
+        "/api/v1/evaluations",
+        json!({"district_id": district, "department_id": department, "year": 2026}),
+    )
+    .await;
+    let at = |action: &str| format!("/api/v1/evaluations/{evaluation}/{action}");
+    app.put(&at(&format!("evaluators/{member}"))).await;
+    for action in [
+        format!("evaluators/{member}/training"),
+        "start_investigation".to_owned(),
+    ] {
+        let response = app.post(&at(&action), &json!({})).await;
+        assert_eq!(response.status(), StatusCode::OK, "{action}");
+    }
+    let visit = created(
+        app,
+        &at("visits"),
+        json!({"visited_on": "2026-05-06", "place": "区教委", "visited": "办公室"}),
+    )
+    .await;
+    let response = app.post(&at("start_deliberation"), &json!({})).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let response = app
+        .request(
+            Method::PUT,
+            &at(&format!("ratings/{member}/integrity")),
+            Some(&json!({"rating": "satisfied"})),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let response = app
+        .post(
+            &at("start_rectification"),
+            &json!({"text": "评议报告", "findings": [{"description": "办事窗口少", "due_on": "2026-12-31"}]}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let items: Value = app.get(&at("rectification-items")).await.json().await.unwrap();
+    let item = items["items"][0]["id"].as_str().unwrap().to_owned();
     Side {
         district,
         proposal,
         ruling,
+        evaluation,
+        visit,
+        item,
         consultation,
         consultation_activity,
         member,
@@ -109,11 +156,15 @@ fn concrete(template: &str, side: &Side, key_id: &str) -> String {
         "proposals" => &side.proposal,
         "consultations" => &side.consultation,
         "rulings" => &side.ruling,
+        "evaluations" => &side.evaluation,
         "keys" => key_id,
         _ => "",
     };
     let path = template
         .replace("{activity_id}", &side.consultation_activity)
+        .replace("{visit_id}", &side.visit)
+        .replace("{item_id}", &side.item)
+        .replace("{criterion}", "integrity")
         .replace("{district}", &side.district)
         .replace("{member_id}", &side.member)
         .replace("{id}", id);
@@ -125,7 +176,7 @@ fn concrete(template: &str, side: &Side, key_id: &str) -> String {
     }
     match collection {
         "departments" | "members" | "workstations" | "activities" | "proposals"
-        | "consultations" | "rulings" => {
+        | "consultations" | "rulings" | "evaluations" => {
             format!("{path}?district_id={}", side.district)
         }
         _ => path,
@@ -173,7 +224,9 @@ fn expected(role: Role, method: &Method, template: &str, own: bool) -> StatusCod
     let last = template.rsplit('/').next().unwrap_or_default();
     let workflow_action = [
         "submit", "file", "reject", "merge", "assign", "extend", "reply", "feedback", "withdraw",
-        "start", "report", "close", "measures",
+        "start", "report", "close", "measures", "start_investigation", "start_deliberation",
+        "start_rectification", "conclude", "training", "notes", "complete", "verify", "reopen",
+        "carry_over",
     ]
     .contains(&last);
     match *method {
@@ -182,6 +235,9 @@ fn expected(role: Role, method: &Method, template: &str, own: bool) -> StatusCod
         Method::POST if last == "revoke" => StatusCode::OK,
         // Workflow steps check If-Match before their body.
         Method::POST if workflow_action => StatusCode::PRECONDITION_FAILED,
+        // The side's evaluation is past its investigation: a visit is refused before its
+        // body is read.
+        Method::POST if last == "visits" => StatusCode::CONFLICT,
         // Creates are sent an empty body: every required field is missing.
         Method::POST => StatusCode::UNPROCESSABLE_ENTITY,
         // Changes are sent with a stale If-Match, so nothing changes.
@@ -234,7 +290,8 @@ async fn every_endpoint_answers_every_role_as_the_policy_says() {
                 if method != Method::GET {
                     request = request.header("If-Match", "\"0\"");
                 }
-                if method == Method::POST || method == Method::PATCH {
+                let replaces = method == Method::PUT && template.contains("/ratings/");
+                if method == Method::POST || method == Method::PATCH || replaces {
                     request = request.json(&json!({}));
                 }
                 let status = request.send().await.unwrap().status();
