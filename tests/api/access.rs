@@ -126,7 +126,12 @@ async fn side(app: &TestApp, code: &str) -> Side {
         )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
-    let items: Value = app.get(&at("rectification-items")).await.json().await.unwrap();
+    let items: Value = app
+        .get(&at("rectification-items"))
+        .await
+        .json()
+        .await
+        .unwrap();
     let item = items["items"][0]["id"].as_str().unwrap().to_owned();
     Side {
         district,
@@ -223,9 +228,28 @@ fn expected(role: Role, method: &Method, template: &str, own: bool) -> StatusCod
     }
     let last = template.rsplit('/').next().unwrap_or_default();
     let workflow_action = [
-        "submit", "file", "reject", "merge", "assign", "extend", "reply", "feedback", "withdraw",
-        "start", "report", "close", "measures", "start_investigation", "start_deliberation",
-        "start_rectification", "conclude", "training", "notes", "complete", "verify", "reopen",
+        "submit",
+        "file",
+        "reject",
+        "merge",
+        "assign",
+        "extend",
+        "reply",
+        "feedback",
+        "withdraw",
+        "start",
+        "report",
+        "close",
+        "measures",
+        "start_investigation",
+        "start_deliberation",
+        "start_rectification",
+        "conclude",
+        "training",
+        "notes",
+        "complete",
+        "verify",
+        "reopen",
         "carry_over",
     ]
     .contains(&last);

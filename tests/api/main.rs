@@ -6,6 +6,7 @@ mod consultations;
 mod conventions;
 mod departments;
 mod districts;
+mod evaluations;
 mod helpers;
 mod members;
 mod openapi;
