@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::QueryResult;
 use diesel_async::{AsyncConnection, AsyncPgConnection};
@@ -13,18 +13,20 @@ use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::api::audit::record;
+use crate::api::audit::{record, record_if_changed};
 use crate::api::auth::Caller;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
-    read_response, updated_response,
+    no_content, read_response, updated_response,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
 use crate::api::workflow::{self, Transition, Workflow, WorkflowHistory, perform};
 use crate::db::DbPool;
 use crate::db::audit::Change;
-use crate::db::rulings::{self as db, Measure, NewRuling, Ruling, RulingFilter};
+use crate::db::rulings::{
+    self as db, Measure, MeasureFields, NewRuling, Ruling, RulingFields, RulingFilter,
+};
 use crate::domain::access::Scope;
 use crate::domain::calendar::today;
 use crate::domain::ids::{
@@ -35,7 +37,7 @@ use crate::domain::ruling::{
     SubjectType,
 };
 use crate::domain::values;
-use crate::error::{ApiError, FieldError, Problem, not_found_as};
+use crate::error::{ApiError, Problem, not_found_as};
 
 pub fn configure(config: &mut ServiceConfig) {
     config.service(
@@ -43,8 +45,12 @@ pub fn configure(config: &mut ServiceConfig) {
             .service(list_rulings)
             .service(create_ruling)
             .service(get_ruling)
+            .service(update_ruling)
+            .service(delete_ruling)
             .service(get_ruling_history)
             .service(add_measure)
+            .service(update_measure)
+            .service(delete_measure)
             .service(feedback_ruling)
             .service(close_ruling),
     );
@@ -204,6 +210,120 @@ pub struct NewRulingBody {
     pub department_ids: Field<Vec<DepartmentId>>,
 }
 
+/// Changes to a ruling while it is issued (JSON Merge Patch); its subject is fixed.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RulingPatch {
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub leader_name: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = LeaderTitle)]
+    pub leader_title: Field<LeaderTitle>,
+    /// Only for proposals.
+    #[serde(default)]
+    #[schema(value_type = Option<RulingStage>)]
+    pub stage: Field<RulingStage>,
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub content: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = NaiveDate)]
+    pub issued_on: Field<NaiveDate>,
+    #[serde(default)]
+    #[schema(value_type = Vec<DepartmentId>)]
+    pub department_ids: Field<Vec<DepartmentId>>,
+}
+
+impl NewRulingBody {
+    fn split(self) -> (Field<SubjectType>, Field<uuid::Uuid>, RulingPatch) {
+        let patch = RulingPatch {
+            leader_name: self.leader_name,
+            leader_title: self.leader_title,
+            stage: self.stage,
+            content: self.content,
+            issued_on: self.issued_on,
+            department_ids: self.department_ids,
+        };
+        (self.subject_type, self.subject_id, patch)
+    }
+}
+
+/// The ruling's fields after `patch`, from `current`: a stage only on a proposal, the
+/// departments of `district` only.
+async fn merge(
+    conn: &mut AsyncPgConnection,
+    checks: &mut Checks,
+    patch: RulingPatch,
+    current: Option<&RulingFields>,
+    subject: Option<SubjectType>,
+    district: Option<DistrictId>,
+) -> Result<Option<RulingFields>, ApiError> {
+    let c = current;
+    let leader_name = checks.required(
+        "/leader_name",
+        patch.leader_name,
+        c.map(|c| c.leader_name.clone()),
+        |v| values::line(&v, 50),
+    );
+    let leader_title = checks.required(
+        "/leader_title",
+        patch.leader_title,
+        c.map(|c| c.leader_title),
+        Ok,
+    );
+    let stage = checks.optional("/stage", patch.stage, c.and_then(|c| c.stage), Ok);
+    let content = checks.required(
+        "/content",
+        patch.content,
+        c.map(|c| c.content.clone()),
+        |v| values::paragraph(&v, 5000),
+    );
+    let issued_on = checks.required(
+        "/issued_on",
+        patch.issued_on,
+        Some(c.map_or_else(today, |c| c.issued_on)),
+        Ok,
+    );
+    let departments = checks.list(
+        "/department_ids",
+        patch.department_ids,
+        c.map(|c| c.department_ids.clone()),
+        Ok,
+    );
+    if stage.is_some() && subject.is_some_and(|kind| kind != SubjectType::Proposal) {
+        checks.error("/stage", "is only for rulings on proposals");
+    }
+    if departments.as_ref().is_some_and(Vec::is_empty) {
+        checks.error("/department_ids", "must name at least one department");
+    }
+    if let (Some(district), Some(ids)) = (district, &departments) {
+        let found: HashSet<DepartmentId> =
+            crate::db::departments::existing_in_district(conn, district, ids)
+                .await?
+                .into_iter()
+                .collect();
+        for (index, id) in ids.iter().enumerate() {
+            if !found.contains(id) {
+                checks.error(
+                    &format!("/department_ids/{index}"),
+                    "is not a department of the subject's district",
+                );
+            }
+        }
+    }
+    Ok((|| {
+        Some(RulingFields {
+            leader_name: leader_name?,
+            leader_title: leader_title?,
+            stage,
+            content: content?,
+            issued_on: issued_on?,
+            department_ids: values::distinct(departments?),
+        })
+    })())
+}
+
 /// The district of a subject the caller sees, if there is one.
 async fn subject_district(
     conn: &mut AsyncPgConnection,
@@ -305,29 +425,13 @@ async fn create_ruling(
     pool: web::Data<DbPool>,
     body: web::Json<NewRulingBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
+    let (subject_type, subject_id, patch) = body.into_inner().split();
     let mut conn = pool.get().await?;
     let created = conn
         .transaction(async move |conn| {
             let mut checks = Checks::default();
-            let leader_name = checks.required("/leader_name", body.leader_name, None, |v| {
-                values::line(&v, 50)
-            });
-            let leader_title = checks.required("/leader_title", body.leader_title, None, Ok);
-            let subject_type = checks.required("/subject_type", body.subject_type, None, Ok);
-            let subject_id = checks.required("/subject_id", body.subject_id, None, Ok);
-            let stage = checks.optional("/stage", body.stage, None, Ok);
-            let content = checks.required("/content", body.content, None, |v| {
-                values::paragraph(&v, 5000)
-            });
-            let issued_on = checks.required("/issued_on", body.issued_on, Some(today()), Ok);
-            let departments = checks.list("/department_ids", body.department_ids, None, Ok);
-            if stage.is_some() && subject_type.is_some_and(|kind| kind != SubjectType::Proposal) {
-                checks.error("/stage", "is only for rulings on proposals");
-            }
-            if departments.as_ref().is_some_and(Vec::is_empty) {
-                checks.error("/department_ids", "must name at least one department");
-            }
+            let subject_type = checks.required("/subject_type", subject_type, None, Ok);
+            let subject_id = checks.required("/subject_id", subject_id, None, Ok);
             let district = match (subject_type, subject_id) {
                 (Some(kind), Some(id)) => {
                     let district = subject_district(conn, &caller, kind, id).await?;
@@ -338,45 +442,25 @@ async fn create_ruling(
                 }
                 _ => None,
             };
-            if let (Some(district), Some(ids)) = (district, &departments) {
-                let found: HashSet<DepartmentId> =
-                    crate::db::departments::existing_in_district(conn, district, ids)
-                        .await?
-                        .into_iter()
-                        .collect();
-                let errors: Vec<FieldError> = ids
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, id)| !found.contains(id))
-                    .map(|(index, _)| {
-                        FieldError::new(
-                            format!("/department_ids/{index}"),
-                            "is not a department of the subject's district",
-                        )
-                    })
-                    .collect();
-                for error in errors {
-                    checks.error(&error.pointer, error.detail);
-                }
-            }
+            let fields = merge(conn, &mut checks, patch, None, subject_type, district).await?;
             let ruling = checks.finish((|| {
                 let kind = subject_type?;
                 let id = subject_id?;
-                let departments = values::distinct(departments?);
+                let fields = fields?;
                 Some(NewRuling {
                     id: RulingId::generate(),
                     district_id: district?,
-                    leader_name: leader_name?,
-                    leader_title: leader_title?,
+                    leader_name: fields.leader_name,
+                    leader_title: fields.leader_title,
                     subject_type: kind,
                     consultation_id: (kind == SubjectType::Consultation)
                         .then_some(ConsultationId(id)),
                     proposal_id: (kind == SubjectType::Proposal).then_some(ProposalId(id)),
                     evaluation_id: (kind == SubjectType::Evaluation).then_some(EvaluationId(id)),
-                    stage,
-                    content: content?,
-                    issued_on: issued_on?,
-                    department_ids: departments,
+                    stage: fields.stage,
+                    content: fields.content,
+                    issued_on: fields.issued_on,
+                    department_ids: fields.department_ids,
                 })
             })())?;
             let row = db::insert(conn, ruling).await?;
@@ -410,6 +494,94 @@ async fn get_ruling(
         .await
         .map_err(not_found_as("ruling"))?;
     Ok(read_response(&view(&mut conn, row).await?, &condition))
+}
+
+/// Correct a ruling (JSON Merge Patch) while it is issued; once a department has acted
+/// on it, it is fixed (409).
+#[utoipa::path(
+    tag = "rulings",
+    params(("id" = RulingId, Path, description = "The ruling's id"), IfMatchHeader),
+    request_body(content = RulingPatch, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "The changed ruling", body = RulingView, headers(("ETag" = String))),
+        (status = 409, description = "The ruling is no longer issued", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[patch("/{id}")]
+async fn update_ruling(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<RulingId>,
+    condition: IfMatch,
+    body: web::Json<RulingPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let patch = body.into_inner();
+    let mut conn = pool.get().await?;
+    let after = conn
+        .transaction(async move |conn| {
+            let current = db::lock(conn, id, caller.scope())
+                .await
+                .map_err(not_found_as("ruling"))?;
+            condition.check(current.version)?;
+            if current.status != RulingStatus::Issued {
+                return Err(wrong_state(&current, "changing the ruling"));
+            }
+            let mut checks = Checks::default();
+            let fields = merge(
+                conn,
+                &mut checks,
+                patch,
+                Some(&current.fields()),
+                Some(current.subject_type),
+                Some(current.district_id),
+            )
+            .await?;
+            let fields = checks.finish(fields)?;
+            let before = view(conn, current.clone()).await?;
+            let row = db::update(conn, current, &fields).await?;
+            let after = view(conn, row).await?;
+            let change = Change::new("update", "ruling", id, Some(after.district_id));
+            record_if_changed(conn, &caller, change, &before, &after).await?;
+            Ok(after)
+        })
+        .await?;
+    Ok(updated_response(&after))
+}
+
+/// Delete a ruling while it is issued (a ruling recorded in error).
+#[utoipa::path(
+    tag = "rulings",
+    params(("id" = RulingId, Path, description = "The ruling's id"), IfMatchHeader),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 409, description = "The ruling is no longer issued", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[delete("/{id}")]
+async fn delete_ruling(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<RulingId>,
+    condition: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let mut conn = pool.get().await?;
+    conn.transaction(async move |conn| {
+        let current = db::lock(conn, id, caller.scope())
+            .await
+            .map_err(not_found_as("ruling"))?;
+        condition.check(current.version)?;
+        if current.status != RulingStatus::Issued {
+            return Err(wrong_state(&current, "deleting"));
+        }
+        let before = view(conn, current).await?;
+        db::mark_deleted(conn, id).await?;
+        let change = Change::new("delete", "ruling", id, Some(before.district_id));
+        record(conn, &caller, change.before(&before)).await
+    })
+    .await?;
+    Ok(no_content())
 }
 
 /// The workflow history of a ruling.
@@ -644,6 +816,147 @@ async fn close_ruling(
     let after =
         perform::<Ruling>(&pool, caller, path.into_inner(), condition, Ok(Step::Close)).await?;
     Ok(updated_response(&after))
+}
+
+/// Changes to a measure (JSON Merge Patch).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MeasurePatch {
+    /// At most 5,000 characters.
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub text: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = NaiveDate)]
+    pub taken_on: Field<NaiveDate>,
+    #[serde(default)]
+    #[schema(value_type = MeasureStatus)]
+    pub status: Field<MeasureStatus>,
+}
+
+/// A measure is one part of its ruling: it changes under the ruling's lock and `If-Match`,
+/// while the ruling is in handling, and the ruling takes a new version and an audit event.
+async fn change_measure(
+    pool: &DbPool,
+    caller: Caller,
+    (id, measure): (RulingId, MeasureId),
+    condition: IfMatch,
+    patch: Option<MeasurePatch>,
+) -> Result<RulingView, ApiError> {
+    let mut conn = pool.get().await?;
+    conn.transaction(async move |conn| {
+        let current = db::lock(conn, id, caller.scope())
+            .await
+            .map_err(not_found_as("ruling"))?;
+        condition.check(current.version)?;
+        let before = view(conn, current.clone()).await?;
+        let Some(found) = before.measures.iter().find(|m| m.id == measure) else {
+            return Err(ApiError::not_found("measure"));
+        };
+        if current.status != RulingStatus::InHandling {
+            return Err(wrong_state(&current, "changing a measure"));
+        }
+        let action = match patch {
+            Some(patch) => {
+                let mut checks = Checks::default();
+                let text = checks.required("/text", patch.text, Some(found.text.clone()), |v| {
+                    values::paragraph(&v, 5000)
+                });
+                let taken_on =
+                    checks.required("/taken_on", patch.taken_on, Some(found.taken_on), Ok);
+                let status = checks.required("/status", patch.status, Some(found.status), Ok);
+                let fields = checks.finish((|| {
+                    Some(MeasureFields {
+                        text: text?,
+                        taken_on: taken_on?,
+                        status: status?,
+                    })
+                })())?;
+                let unchanged = MeasureFields {
+                    text: found.text.clone(),
+                    taken_on: found.taken_on,
+                    status: found.status,
+                };
+                if fields == unchanged {
+                    return Ok(before);
+                }
+                db::update_measure(conn, measure, &fields).await?;
+                "update_measure"
+            }
+            None => {
+                if before.measures.len() == 1 {
+                    return Err(ApiError::conflict(
+                        "a ruling in handling keeps at least one measure; correct it instead",
+                    ));
+                }
+                db::delete_measure(conn, measure).await?;
+                "delete_measure"
+            }
+        };
+        let saved = db::save(conn, &current).await?;
+        let after = view(conn, saved).await?;
+        let change = Change::new(action, "ruling", id, Some(after.district_id));
+        record(conn, &caller, change.before(&before).after(&after)).await?;
+        Ok(after)
+    })
+    .await
+}
+
+/// Correct a measure (JSON Merge Patch) while the ruling is in handling; `If-Match` names
+/// the ruling's version.
+#[utoipa::path(
+    tag = "rulings",
+    params(
+        ("id" = RulingId, Path, description = "The ruling's id"),
+        ("measure_id" = MeasureId, Path, description = "The measure's id"),
+        IfMatchHeader,
+    ),
+    request_body(content = MeasurePatch, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "The ruling with the changed measure", body = RulingView, headers(("ETag" = String))),
+        (status = 404, description = "No such ruling, or the measure is not one of its own", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The ruling is not in handling", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not name the ruling's current version", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[patch("/{id}/measures/{measure_id}")]
+async fn update_measure(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<(RulingId, MeasureId)>,
+    condition: IfMatch,
+    body: web::Json<MeasurePatch>,
+) -> Result<HttpResponse, ApiError> {
+    let patch = Some(body.into_inner());
+    let after = change_measure(&pool, caller, path.into_inner(), condition, patch).await?;
+    Ok(updated_response(&after))
+}
+
+/// Delete a measure recorded in error while the ruling is in handling (not its last one);
+/// `If-Match` names the ruling's version.
+#[utoipa::path(
+    tag = "rulings",
+    params(
+        ("id" = RulingId, Path, description = "The ruling's id"),
+        ("measure_id" = MeasureId, Path, description = "The measure's id"),
+        IfMatchHeader,
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such ruling, or the measure is not one of its own", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The ruling is not in handling, or this is its only measure", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not name the ruling's current version", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[delete("/{id}/measures/{measure_id}")]
+async fn delete_measure(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<(RulingId, MeasureId)>,
+    condition: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    change_measure(&pool, caller, path.into_inner(), condition, None).await?;
+    Ok(no_content())
 }
 
 /// The rulings on one subject (a subject has few; not paged).

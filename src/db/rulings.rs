@@ -120,46 +120,32 @@ pub async fn list(
     .await
 }
 
-/// A live ruling, if `scope` covers its district.
-#[tracing::instrument(skip_all)]
-pub async fn find(
-    conn: &mut AsyncPgConnection,
-    id: RulingId,
-    scope: crate::domain::access::Scope,
-) -> QueryResult<Ruling> {
-    let ruling: Ruling = rulings::table
-        .select(Ruling::as_select())
-        .filter(rulings::id.eq(id))
-        .filter(rulings::deleted_at.is_null())
-        .first(conn)
-        .await?;
-    if scope.covers(ruling.district_id) {
-        Ok(ruling)
-    } else {
-        Err(diesel::result::Error::NotFound)
+/// The fields a client sets on a ruling (its district and subject are fixed).
+#[derive(Debug, Clone, PartialEq, AsChangeset)]
+#[diesel(table_name = rulings, treat_none_as_null = true)]
+pub struct RulingFields {
+    pub leader_name: String,
+    pub leader_title: LeaderTitle,
+    pub stage: Option<RulingStage>,
+    pub content: String,
+    pub issued_on: NaiveDate,
+    pub department_ids: Vec<DepartmentId>,
+}
+
+impl Ruling {
+    pub fn fields(&self) -> RulingFields {
+        RulingFields {
+            leader_name: self.leader_name.clone(),
+            leader_title: self.leader_title,
+            stage: self.stage,
+            content: self.content.clone(),
+            issued_on: self.issued_on,
+            department_ids: self.department_ids.clone(),
+        }
     }
 }
 
-/// A live ruling in `scope`, locked for a change until the transaction ends.
-#[tracing::instrument(skip_all)]
-pub async fn lock(
-    conn: &mut AsyncPgConnection,
-    id: RulingId,
-    scope: crate::domain::access::Scope,
-) -> QueryResult<Ruling> {
-    let ruling: Ruling = rulings::table
-        .select(Ruling::as_select())
-        .filter(rulings::id.eq(id))
-        .filter(rulings::deleted_at.is_null())
-        .for_update()
-        .first(conn)
-        .await?;
-    if scope.covers(ruling.district_id) {
-        Ok(ruling)
-    } else {
-        Err(diesel::result::Error::NotFound)
-    }
-}
+super::record_queries!(rulings, Ruling, RulingFields, RulingId);
 
 #[tracing::instrument(skip_all)]
 pub async fn insert(conn: &mut AsyncPgConnection, ruling: NewRuling) -> QueryResult<Ruling> {
@@ -257,4 +243,47 @@ pub async fn on_subject(
         query = query.filter(rulings::district_id.eq(district));
     }
     query.order(rulings::id).load(conn).await
+}
+
+/// What a client sets on a measure.
+#[derive(Debug, Clone, PartialEq, AsChangeset)]
+#[diesel(table_name = ruling_measures)]
+pub struct MeasureFields {
+    pub text: String,
+    pub taken_on: NaiveDate,
+    pub status: MeasureStatus,
+}
+
+impl Measure {
+    pub fn fields(&self) -> MeasureFields {
+        MeasureFields {
+            text: self.text.clone(),
+            taken_on: self.taken_on,
+            status: self.status,
+        }
+    }
+}
+
+/// Writes a measure's fields.
+#[tracing::instrument(skip_all)]
+pub async fn update_measure(
+    conn: &mut AsyncPgConnection,
+    id: MeasureId,
+    fields: &MeasureFields,
+) -> QueryResult<()> {
+    diesel::update(ruling_measures::table.find(id))
+        .set(fields)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Marks a measure deleted.
+#[tracing::instrument(skip_all)]
+pub async fn delete_measure(conn: &mut AsyncPgConnection, id: MeasureId) -> QueryResult<()> {
+    diesel::update(ruling_measures::table.find(id))
+        .set(ruling_measures::deleted_at.eq(super::now()))
+        .execute(conn)
+        .await
+        .map(drop)
 }

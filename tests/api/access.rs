@@ -13,6 +13,7 @@ struct Side {
     consultation: String,
     consultation_activity: String,
     ruling: String,
+    measure: String,
     evaluation: String,
     visit: String,
     item: String,
@@ -87,6 +88,15 @@ async fn side(app: &TestApp, code: &str) -> Side {
         }),
     )
     .await;
+    let response = app
+        .post(
+            &format!("/api/v1/rulings/{ruling}/measures"),
+            &json!({"department_id": department, "text": "制定方案"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let measured: Value = response.json().await.unwrap();
+    let measure = measured["measures"][0]["id"].as_str().unwrap().to_owned();
     // An evaluation taken as far as rectification, so its visit, rating and item exist.
     let evaluation = created(
         app,
@@ -137,6 +147,7 @@ async fn side(app: &TestApp, code: &str) -> Side {
         district,
         proposal,
         ruling,
+        measure,
         evaluation,
         visit,
         item,
@@ -168,6 +179,7 @@ fn concrete(template: &str, side: &Side, key_id: &str) -> String {
     let path = template
         .replace("{activity_id}", &side.consultation_activity)
         .replace("{visit_id}", &side.visit)
+        .replace("{measure_id}", &side.measure)
         .replace("{item_id}", &side.item)
         .replace("{criterion}", "integrity")
         .replace("{district}", &side.district)

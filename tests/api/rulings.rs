@@ -276,3 +276,162 @@ async fn another_districts_subject_or_department_is_refused() {
         .await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_ruling_is_corrected_while_issued_and_its_measures_while_in_handling() {
+    let app = spawn_app().await;
+    let s = setup(&app, "xicheng").await;
+    let other = setup(&app, "haidian").await;
+    let created: Value = app
+        .post(
+            "/api/v1/rulings",
+            &json!({
+                "leader_name": "张三", "leader_title": "district_mayor",
+                "subject_type": "proposal", "subject_id": s.proposal, "stage": "before",
+                "content": "请研究", "department_ids": [s.department],
+            }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!("/api/v1/rulings/{}", created["id"].as_str().unwrap());
+
+    // Corrected while issued: every bad field named at once, nothing changed.
+    let response = app
+        .patch(
+            &path,
+            &json!({"leader_name": "", "department_ids": [other.department]}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let problem: Value = response.json().await.unwrap();
+    let pointers: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|error| error["pointer"].as_str().unwrap())
+        .collect();
+    assert_eq!(pointers, ["/leader_name", "/department_ids/0"]);
+    let response = app
+        .patch(
+            &path,
+            &json!({"content": "请认真研究，抓好落实", "stage": null,
+                "department_ids": [s.department, s.other_department]}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let corrected: Value = response.json().await.unwrap();
+    assert_eq!(corrected["content"], "请认真研究，抓好落实");
+    assert_eq!(corrected["stage"], Value::Null);
+    assert_eq!(corrected["department_ids"].as_array().unwrap().len(), 2);
+    assert_eq!(corrected["version"], 2);
+
+    // Two measures move it into handling; the ruling is then fixed.
+    for text in ["制定方案", "召开专题会"] {
+        let response = app
+            .post(
+                &format!("{path}/measures"),
+                &json!({"department_id": s.department, "text": text}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    let response = app.patch(&path, &json!({"content": "改"})).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert_eq!(app.delete(&path).await.status(), StatusCode::CONFLICT);
+
+    let ruling: Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(ruling["status"], "in_handling");
+    let first = ruling["measures"][0]["id"].as_str().unwrap().to_owned();
+    let second = ruling["measures"][1]["id"].as_str().unwrap().to_owned();
+
+    // A measure changes under the ruling's If-Match.
+    let stale = app
+        .anonymous
+        .patch(app.url(&format!("{path}/measures/{first}")))
+        .bearer_auth(&app.admin_token)
+        .header("If-Match", "\"1\"")
+        .header("Content-Type", "application/merge-patch+json")
+        .body(json!({"status": "done"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), StatusCode::PRECONDITION_FAILED);
+    let response = app
+        .patch(
+            &format!("{path}/measures/{first}"),
+            &json!({"status": "done", "taken_on": "2026-06-01"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let changed: Value = response.json().await.unwrap();
+    assert_eq!(changed["measures"][0]["status"], "done");
+    assert_eq!(changed["measures"][0]["taken_on"], "2026-06-01");
+    assert!(changed["version"].as_i64().unwrap() > ruling["version"].as_i64().unwrap());
+
+    // A measure that is not the ruling's own is not found.
+    let response = app
+        .delete(&format!(
+            "{path}/measures/01a21867-0000-7000-8000-000000000000"
+        ))
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+
+    // One is deleted; the last one stays.
+    assert_eq!(
+        app.delete(&format!("{path}/measures/{second}"))
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    let response = app.delete(&format!("{path}/measures/{first}")).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let ruling: Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(ruling["measures"].as_array().unwrap().len(), 1);
+
+    // Every change is in the trail.
+    let trail: Value = app
+        .get(&format!(
+            "/api/v1/audit-events?entity_type=ruling&entity_id={}",
+            created["id"].as_str().unwrap()
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let actions: Vec<&str> = trail["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "create",
+            "update",
+            "measure",
+            "measure",
+            "update_measure",
+            "delete_measure"
+        ]
+    );
+
+    // An issued ruling recorded in error is deleted.
+    let mistaken: Value = app
+        .post(
+            "/api/v1/rulings",
+            &json!({
+                "leader_name": "张三", "leader_title": "deputy", "subject_type": "consultation",
+                "subject_id": s.consultation, "content": "误录", "department_ids": [s.department],
+            }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let mistaken = format!("/api/v1/rulings/{}", mistaken["id"].as_str().unwrap());
+    assert_eq!(app.delete(&mistaken).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(app.get(&mistaken).await.status(), StatusCode::NOT_FOUND);
+}
