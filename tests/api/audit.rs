@@ -632,6 +632,165 @@ async fn every_kind_of_write_appends_to_the_trail() {
         .await,
     )
     .await;
+    let unit = step(
+        "create department",
+        app.post(
+            "/api/v1/departments",
+            &json!({"district_id": d, "name": "区市场监管局", "kind": "government"}),
+        )
+        .await,
+    )
+    .await;
+    let u = unit["id"].as_str().unwrap().to_owned();
+    let evaluation = step(
+        "create evaluation",
+        app.post(
+            "/api/v1/evaluations",
+            &json!({"district_id": d, "department_id": u, "year": 2026}),
+        )
+        .await,
+    )
+    .await;
+    let e = format!("/api/v1/evaluations/{}", evaluation["id"].as_str().unwrap());
+    step(
+        "update evaluation",
+        app.patch(&e, &json!({"year": 2027})).await,
+    )
+    .await;
+    for member in [&m, &o] {
+        step(
+            "add evaluator",
+            app.put(&format!("{e}/evaluators/{member}")).await,
+        )
+        .await;
+    }
+    step(
+        "remove evaluator",
+        app.delete(&format!("{e}/evaluators/{o}")).await,
+    )
+    .await;
+    step(
+        "complete training",
+        app.post(&format!("{e}/evaluators/{m}/training"), &json!({}))
+            .await,
+    )
+    .await;
+    step(
+        "start investigation",
+        app.post(&format!("{e}/start_investigation"), &json!({}))
+            .await,
+    )
+    .await;
+    let visit = step(
+        "create visit",
+        app.post(
+            &format!("{e}/visits"),
+            &json!({"visited_on": "2027-03-01", "place": "大厅", "visited": "窗口"}),
+        )
+        .await,
+    )
+    .await;
+    let v = format!("{e}/visits/{}", visit["id"].as_str().unwrap());
+    step(
+        "update visit",
+        app.patch(&v, &json!({"findings": "排队长"})).await,
+    )
+    .await;
+    step("delete visit", app.delete(&v).await).await;
+    step(
+        "start deliberation",
+        app.post(&format!("{e}/start_deliberation"), &json!({}))
+            .await,
+    )
+    .await;
+    for rating in ["satisfied", "unsatisfied"] {
+        step(
+            "rate",
+            app.request(
+                reqwest::Method::PUT,
+                &format!("{e}/ratings/{m}/integrity"),
+                Some(&json!({"rating": rating})),
+            )
+            .await,
+        )
+        .await;
+    }
+    step(
+        "start rectification",
+        app.post(
+            &format!("{e}/start_rectification"),
+            &json!({"text": "报告", "findings": [{"description": "问题", "due_on": "2027-12-31"}]}),
+        )
+        .await,
+    )
+    .await;
+    let items: Value = app
+        .get(&format!("{e}/rectification-items"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let item = format!(
+        "{e}/rectification-items/{}",
+        items["items"][0]["id"].as_str().unwrap()
+    );
+    for (action, body) in [
+        ("notes", json!({"text": "进展"})),
+        ("start", json!({})),
+        ("complete", json!({})),
+        ("reopen", json!({})),
+        ("carry_over", json!({"reason": "明年完成"})),
+    ] {
+        step(action, app.post(&format!("{item}/{action}"), &body).await).await;
+    }
+    step(
+        "conclude",
+        app.post(&format!("{e}/conclude"), &json!({})).await,
+    )
+    .await;
+    let ruling = step("create ruling", app.post("/api/v1/rulings", &json!({"leader_name": "张三", "leader_title": "deputy", "subject_type": "evaluation", "subject_id": evaluation["id"], "content": "请落实", "department_ids": [u]})).await).await;
+    let r = format!("/api/v1/rulings/{}", ruling["id"].as_str().unwrap());
+    step(
+        "update ruling",
+        app.patch(&r, &json!({"content": "请抓好落实"})).await,
+    )
+    .await;
+    for text in ["方案", "会议"] {
+        step(
+            "add measure",
+            app.post(
+                &format!("{r}/measures"),
+                &json!({"department_id": u, "text": text}),
+            )
+            .await,
+        )
+        .await;
+    }
+    let measured: Value = app.get(&r).await.json().await.unwrap();
+    let first = measured["measures"][0]["id"].as_str().unwrap().to_owned();
+    let second = measured["measures"][1]["id"].as_str().unwrap().to_owned();
+    step(
+        "update measure",
+        app.patch(&format!("{r}/measures/{first}"), &json!({"status": "done"}))
+            .await,
+    )
+    .await;
+    step(
+        "delete measure",
+        app.delete(&format!("{r}/measures/{second}")).await,
+    )
+    .await;
+    step(
+        "ruling feedback",
+        app.post(&format!("{r}/feedback"), &json!({"text": "已落实"}))
+            .await,
+    )
+    .await;
+    step(
+        "close ruling",
+        app.post(&format!("{r}/close"), &json!({})).await,
+    )
+    .await;
     let key = step(
         "create key",
         app.post("/api/v1/keys", &json!({"name": "k", "role": "auditor"}))
