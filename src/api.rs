@@ -3,6 +3,7 @@
 pub mod activities;
 pub mod audit;
 pub mod auth;
+pub mod changes;
 pub mod consultations;
 pub mod departments;
 pub mod districts;
@@ -48,6 +49,7 @@ where
                 .configure(consultations::configure)
                 .configure(evaluations::configure)
                 .configure(rulings::configure)
+                .configure(changes::configure)
                 .configure(keys::configure)
                 .configure(audit::configure),
         )

@@ -2,6 +2,7 @@
 
 pub mod activities;
 pub mod audit;
+pub mod changes;
 pub mod consultations;
 pub mod departments;
 pub mod districts;

@@ -4,6 +4,7 @@
 pub mod access;
 pub mod audit;
 pub mod calendar;
+pub mod changes;
 pub mod consultation;
 pub mod evaluation;
 pub mod ids;

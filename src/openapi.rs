@@ -28,6 +28,7 @@ use crate::error::{FieldError, Problem};
         (name = "proposals", description = "Proposals (提案) and their handling"),
         (name = "consultations", description = "The annual consultation plan's topics (协商议题) and their activities"),
         (name = "evaluations", description = "Democratic evaluations (民主评议) of departments: evaluators, visits, ratings, rectification items and the result"),
+        (name = "sync", description = "District sync: the change feed and the snapshot"),
         (name = "rulings", description = "Leaders' rulings (批示), the departments' measures and the feedback"),
         (name = "reference", description = "Controlled lists"),
         (name = "keys", description = "API keys (administrators)"),

@@ -159,7 +159,7 @@ impl EvaluationView {
 }
 
 /// Evaluations with their evaluators.
-async fn views(
+pub(crate) async fn views(
     conn: &mut AsyncPgConnection,
     rows: Vec<Evaluation>,
 ) -> Result<Vec<EvaluationView>, ApiError> {

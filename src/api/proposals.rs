@@ -173,7 +173,7 @@ fn progress(row: &Proposal) -> Progress {
 }
 
 /// Proposals with their co-signers and what was merged into them.
-async fn views(
+pub(crate) async fn views(
     conn: &mut AsyncPgConnection,
     rows: Vec<Proposal>,
 ) -> Result<Vec<ProposalView>, ApiError> {

@@ -1,4 +1,7 @@
 // @generated automatically by Diesel CLI.
+//
+// The change-feed stamps (`change_txid`, `change_seq`, set by a trigger on the records the
+// feed carries) are left out of every table: only `src/db/changes.rs` reads them, in SQL.
 
 diesel::table! {
     activities (id) {

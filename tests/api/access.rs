@@ -222,6 +222,7 @@ fn expected(role: Role, method: &Method, template: &str, own: bool) -> StatusCod
     let allowed = match (role, area) {
         (Role::Admin, _) => true,
         (_, "keys") => false,
+        (_, "sync") => role == Role::Sync,
         (Role::Auditor, _) => read,
         (_, "audit-events") => false,
         (Role::Sync, _) => read,

@@ -2,6 +2,7 @@
 
 mod access;
 mod audit;
+mod changes;
 mod consultations;
 mod conventions;
 mod departments;

@@ -1,0 +1,383 @@
+//! `/api/v1/changes`, the change feed across collections in commit-safe order, and
+//! `/api/v1/sync/snapshot`, every current record with the cursor the feed continues from.
+//!
+//! Both read in one repeatable-read snapshot and pass only rows written by transactions
+//! below its horizon (the oldest transaction still running): those are final, and nothing
+//! can be written below the horizon later. A record changed twice between two reads is
+//! delivered once, in its latest state, at the place of its latest change.
+
+use std::collections::HashMap;
+
+use actix_web::{HttpResponse, get, web};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::api::auth::Caller;
+use crate::db::DbPool;
+use crate::db::changes::{self as db, Changed};
+use crate::db::schema;
+use crate::domain::changes::{Collection, Cursor, collections};
+use crate::domain::ids::DistrictId;
+use crate::domain::kinds::text_enum;
+use crate::error::ApiError;
+
+pub fn configure(config: &mut ServiceConfig) {
+    config
+        .service(utoipa_actix_web::scope("/changes").service(list_changes))
+        .service(utoipa_actix_web::scope("/sync").service(get_snapshot));
+}
+
+text_enum! {
+    /// What happened to a record.
+    ChangeOp {
+        /// Created or changed: `record` is its state.
+        Upsert = "upsert",
+        /// Deleted: `record` is absent.
+        Delete = "delete",
+    }
+}
+
+/// One change: a record's latest state at the place of its latest change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChangeEntry {
+    /// Pass as `after` to read on from here.
+    pub cursor: String,
+    pub collection: Collection,
+    pub id: uuid::Uuid,
+    pub op: ChangeOp,
+    pub version: i64,
+    /// The record as `GET /{collection}/{id}` answers it; absent for a deletion.
+    #[schema(value_type = Option<Object>)]
+    pub record: Option<Value>,
+}
+
+/// A page of the change feed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChangePage {
+    pub items: Vec<ChangeEntry>,
+    /// The cursor to ask with next (the last item's, or the one asked with when there
+    /// are none); store it once the items are applied.
+    pub next_cursor: String,
+    /// The page is full: ask again at once for more.
+    pub has_more: bool,
+}
+
+/// What to read of the feed.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ChangesQuery {
+    /// The `next_cursor` (or an item's `cursor`) of an earlier read, or a snapshot's
+    /// cursor; from the beginning when absent.
+    pub after: Option<String>,
+    /// Page size, 1 to 1,000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<i64>,
+    /// Comma-separated collections (default: all of them): districts, departments,
+    /// members, workstations, activities, proposals, consultations, evaluations, rulings.
+    pub collections: Option<String>,
+    /// Only this district's records (a district key always reads only its own).
+    pub district_id: Option<DistrictId>,
+}
+
+/// The district a read covers; `None` inside `Some` is every district, and `None` means
+/// a district the caller cannot see (nothing to read).
+fn district_of(caller: &Caller, asked: Option<DistrictId>) -> Option<Option<DistrictId>> {
+    match (caller.scope().district(), asked) {
+        (Some(own), Some(asked)) if own != asked => None,
+        (Some(own), _) => Some(Some(own)),
+        (None, asked) => Some(asked),
+    }
+}
+
+fn collections_of(text: Option<&str>) -> Result<Vec<Collection>, ApiError> {
+    collections(text).map_err(ApiError::BadRequest)
+}
+
+/// Read the changes after a cursor, across collections, in commit-safe order.
+///
+/// A reader that stores `next_cursor` and asks again gets every change exactly once:
+/// changes of transactions still running, and of any that committed after an older one
+/// still running, are held back until all older ones have ended.
+#[utoipa::path(
+    tag = "sync",
+    params(ChangesQuery),
+    responses((status = 200, description = "A page of changes", body = ChangePage)),
+)]
+#[get("")]
+async fn list_changes(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    query: web::Query<ChangesQuery>,
+) -> Result<web::Json<ChangePage>, ApiError> {
+    let query = query.into_inner();
+    let after = match query.after.as_deref() {
+        Some(text) => Cursor::parse(text).map_err(ApiError::BadRequest)?,
+        None => Cursor::default(),
+    };
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::BadRequest(
+            "limit must be between 1 and 1000".into(),
+        ));
+    }
+    let wanted = collections_of(query.collections.as_deref())?;
+    let Some(district) = district_of(&caller, query.district_id) else {
+        return Ok(web::Json(ChangePage {
+            items: Vec::new(),
+            next_cursor: after.encode(),
+            has_more: false,
+        }));
+    };
+    let mut conn = pool.get().await?;
+    let caller = &caller;
+    let page = conn
+        .build_transaction()
+        .repeatable_read()
+        .read_only()
+        .run(async move |conn| {
+            let horizon = db::horizon(conn).await?;
+            let mut changed: Vec<(Collection, Changed)> = Vec::new();
+            for collection in &wanted {
+                for row in db::changed(conn, *collection, after, horizon, district, limit).await? {
+                    changed.push((*collection, row));
+                }
+            }
+            changed.sort_by_key(|(_, row)| row.cursor());
+            let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+            let has_more = changed.len() >= limit;
+            changed.truncate(limit);
+            let mut records = HashMap::new();
+            for collection in &wanted {
+                let ids: Vec<uuid::Uuid> = changed
+                    .iter()
+                    .filter(|(of, row)| of == collection && !row.deleted)
+                    .map(|(_, row)| row.id)
+                    .collect();
+                if !ids.is_empty() {
+                    records.extend(
+                        load(conn, caller, *collection, &ids)
+                            .await?
+                            .into_iter()
+                            .map(|(id, record)| ((*collection, id), record)),
+                    );
+                }
+            }
+            let next_cursor = changed.last().map_or(after, |(_, row)| row.cursor());
+            let items = changed
+                .into_iter()
+                .map(|(collection, row)| ChangeEntry {
+                    cursor: row.cursor().encode(),
+                    collection,
+                    id: row.id,
+                    op: if row.deleted {
+                        ChangeOp::Delete
+                    } else {
+                        ChangeOp::Upsert
+                    },
+                    version: row.version,
+                    record: records.remove(&(collection, row.id)),
+                })
+                .collect();
+            Ok::<_, ApiError>(ChangePage {
+                items,
+                next_cursor: next_cursor.encode(),
+                has_more,
+            })
+        })
+        .await?;
+    Ok(web::Json(page))
+}
+
+/// One line of a snapshot.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SnapshotLine {
+    /// A current record.
+    Record {
+        collection: Collection,
+        id: uuid::Uuid,
+        version: i64,
+        #[schema(value_type = Object)]
+        record: Value,
+    },
+    /// The last line: the feed's cursor this snapshot is consistent with.
+    Cursor { cursor: String },
+}
+
+/// What a snapshot holds.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SnapshotQuery {
+    /// Comma-separated collections (default: all of them), as for the feed.
+    pub collections: Option<String>,
+    /// Only this district's records (a district key always reads only its own).
+    pub district_id: Option<DistrictId>,
+}
+
+/// Every current record, then the cursor to follow the feed from: no change is in both
+/// the snapshot and the feed after its cursor, and none is in neither.
+#[utoipa::path(
+    tag = "sync",
+    params(SnapshotQuery),
+    responses((status = 200, description = "One JSON object per line: the records, then the cursor",
+        content((SnapshotLine = "application/x-ndjson")))),
+)]
+#[get("/snapshot")]
+async fn get_snapshot(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    query: web::Query<SnapshotQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let wanted = collections_of(query.collections.as_deref())?;
+    let district = district_of(&caller, query.district_id);
+    let mut conn = pool.get().await?;
+    let caller = &caller;
+    let body = conn
+        .build_transaction()
+        .repeatable_read()
+        .read_only()
+        .run(async move |conn| {
+            let horizon = db::horizon(conn).await?;
+            let mut body = Vec::new();
+            if let Some(district) = district {
+                for collection in &wanted {
+                    let rows = db::live_below(conn, *collection, horizon, district).await?;
+                    for chunk in rows.chunks(1000) {
+                        let ids: Vec<uuid::Uuid> = chunk.iter().map(|row| row.id).collect();
+                        let mut records = load(conn, caller, *collection, &ids).await?;
+                        for row in chunk {
+                            let Some(record) = records.remove(&row.id) else {
+                                continue;
+                            };
+                            line(
+                                &mut body,
+                                &SnapshotLine::Record {
+                                    collection: *collection,
+                                    id: row.id,
+                                    version: row.version,
+                                    record,
+                                },
+                            )?;
+                        }
+                    }
+                }
+            }
+            let cursor = Cursor::below(horizon).encode();
+            line(&mut body, &SnapshotLine::Cursor { cursor })?;
+            Ok::<_, ApiError>(body)
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/x-ndjson")
+        .body(body))
+}
+
+fn line(body: &mut Vec<u8>, line: &SnapshotLine) -> Result<(), ApiError> {
+    serde_json::to_writer(&mut *body, line)
+        .map_err(|error| ApiError::Internal(format!("a snapshot line: {error}")))?;
+    body.push(b'\n');
+    Ok(())
+}
+
+/// The rows of one table with these ids.
+macro_rules! rows {
+    ($conn:expr, $table:ident, $row:ty, $ids:expr) => {
+        schema::$table::table
+            .select(<$row>::as_select())
+            .filter(schema::$table::id.eq_any($ids))
+            .load::<$row>($conn)
+            .await?
+    };
+}
+
+/// The records of `collection` with these ids, as the API shows them to `caller`.
+async fn load(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    collection: Collection,
+    ids: &[uuid::Uuid],
+) -> Result<HashMap<uuid::Uuid, Value>, ApiError> {
+    use crate::api;
+    let ids = ids.to_vec();
+    let views: Result<HashMap<uuid::Uuid, Value>, ApiError> = match collection {
+        Collection::Districts => rows!(conn, districts, crate::db::districts::District, ids)
+            .into_iter()
+            .map(|row| json_of(row.id.0, api::districts::DistrictView::from(row)))
+            .collect(),
+        Collection::Departments => {
+            rows!(conn, departments, crate::db::departments::Department, ids)
+                .into_iter()
+                .map(|row| json_of(row.id.0, api::departments::DepartmentView::from(row)))
+                .collect()
+        }
+        Collection::Members => rows!(conn, members, crate::db::members::Member, ids)
+            .into_iter()
+            .map(|row| {
+                let view = api::members::MemberView::from(row).for_caller(caller);
+                json_of(view.id.0, view)
+            })
+            .collect(),
+        Collection::Workstations => {
+            let ids: Vec<_> = ids
+                .into_iter()
+                .map(crate::domain::ids::WorkstationId)
+                .collect();
+            api::workstations::views(conn, &ids)
+                .await?
+                .into_iter()
+                .map(|view| json_of(view.id.0, view))
+                .collect()
+        }
+        Collection::Activities => rows!(conn, activities, crate::db::activities::Activity, ids)
+            .into_iter()
+            .map(|row| json_of(row.id.0, api::activities::ActivityView::from(row)))
+            .collect(),
+        Collection::Proposals => {
+            let rows = rows!(conn, proposals, crate::db::proposals::Proposal, ids);
+            api::proposals::views(conn, rows)
+                .await?
+                .into_iter()
+                .map(|view| json_of(view.id.0, view))
+                .collect()
+        }
+        Collection::Consultations => rows!(
+            conn,
+            consultations,
+            crate::db::consultations::Consultation,
+            ids
+        )
+        .into_iter()
+        .map(|row| json_of(row.id.0, api::consultations::ConsultationView::from(row)))
+        .collect(),
+        Collection::Evaluations => {
+            let rows = rows!(conn, evaluations, crate::db::evaluations::Evaluation, ids);
+            api::evaluations::views(conn, rows)
+                .await?
+                .into_iter()
+                .map(|view| json_of(view.id.0, view))
+                .collect()
+        }
+        Collection::Rulings => {
+            let rows = rows!(conn, rulings, crate::db::rulings::Ruling, ids);
+            api::rulings::views(conn, rows)
+                .await?
+                .into_iter()
+                .map(|view| json_of(view.id.0, view))
+                .collect()
+        }
+    };
+    views
+}
+
+fn json_of(id: uuid::Uuid, view: impl Serialize) -> Result<(uuid::Uuid, Value), ApiError> {
+    serde_json::to_value(view)
+        .map(|value| (id, value))
+        .map_err(|error| ApiError::Internal(format!("a record of the feed: {error}")))
+}

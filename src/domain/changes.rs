@@ -1,0 +1,124 @@
+//! The change feed's collections and cursors.
+//!
+//! A cursor is a position in the order every feed reader sees: (transaction id, sequence
+//! number) of the last change delivered. Everything at or before it has been delivered;
+//! nothing can be written at or before it later, because the feed only passes changes of
+//! transactions older than every transaction still running.
+
+use crate::domain::kinds::text_enum;
+
+text_enum! {
+    /// A collection the feed and the snapshot carry.
+    Collection {
+        Districts = "districts",
+        Departments = "departments",
+        Members = "members",
+        Workstations = "workstations",
+        Activities = "activities",
+        Proposals = "proposals",
+        Consultations = "consultations",
+        Evaluations = "evaluations",
+        Rulings = "rulings",
+    }
+}
+
+/// A position in the feed: the change of (`txid`, `seq`) and every one before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub struct Cursor {
+    pub txid: i64,
+    pub seq: i64,
+}
+
+impl Cursor {
+    /// The position after every change of a transaction below `horizon`.
+    pub fn below(horizon: i64) -> Self {
+        Self {
+            txid: horizon - 1,
+            seq: i64::MAX,
+        }
+    }
+
+    pub fn encode(self) -> String {
+        format!("{}.{}", self.txid, self.seq)
+    }
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let invalid = || format!("`{text}` is not a cursor of this feed");
+        let (txid, seq) = text.split_once('.').ok_or_else(invalid)?;
+        let txid: i64 = txid.parse().map_err(|_| invalid())?;
+        let seq: i64 = seq.parse().map_err(|_| invalid())?;
+        if txid < 0 || seq < 0 {
+            return Err(invalid());
+        }
+        Ok(Self { txid, seq })
+    }
+}
+
+/// The collections named in `text` (comma-separated), each once, in the list's order;
+/// all of them when absent.
+pub fn collections(text: Option<&str>) -> Result<Vec<Collection>, String> {
+    let Some(text) = text else {
+        return Ok(Collection::ALL.to_vec());
+    };
+    let mut named = Vec::new();
+    for part in text.split(',') {
+        let collection: Collection = part.trim().parse().map_err(|_| {
+            format!(
+                "unknown collection `{}`; the feed carries {}",
+                part.trim(),
+                Collection::ALL
+                    .iter()
+                    .map(|c| c.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        })?;
+        named.push(collection);
+    }
+    Ok(Collection::ALL
+        .iter()
+        .copied()
+        .filter(|collection| named.contains(collection))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cursor_reads_back_what_it_wrote() {
+        let cursor = Cursor {
+            txid: 9_212,
+            seq: 77,
+        };
+        assert_eq!(Cursor::parse(&cursor.encode()), Ok(cursor));
+        assert_eq!(Cursor::parse(&Cursor::below(10).encode()).unwrap().txid, 9);
+        for bad in ["", "12", "a.b", "1.", ".1", "-1.2", "1.2.3"] {
+            assert!(Cursor::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn below_a_horizon_passes_every_change_of_older_transactions_and_none_newer() {
+        let cursor = Cursor::below(100);
+        assert!(
+            cursor
+                > Cursor {
+                    txid: 99,
+                    seq: 1 << 40
+                }
+        );
+        assert!(cursor < Cursor { txid: 100, seq: 0 });
+    }
+
+    #[test]
+    fn collections_are_named_once_in_the_list_order() {
+        assert_eq!(collections(None).unwrap(), Collection::ALL);
+        assert_eq!(
+            collections(Some("members, departments,members")).unwrap(),
+            [Collection::Departments, Collection::Members]
+        );
+        assert!(collections(Some("members,keys")).is_err());
+    }
+}
