@@ -10,6 +10,7 @@ pub mod districts;
 pub mod evaluations;
 pub mod health;
 pub mod http;
+pub mod idempotency;
 pub mod input;
 pub mod keys;
 pub mod members;
@@ -38,6 +39,7 @@ where
         .configure(health::configure)
         .service(
             scope("/api/v1")
+                .wrap(actix_web::middleware::from_fn(idempotency::idempotent))
                 .wrap(actix_web::middleware::from_fn(auth::authenticate))
                 .configure(reference::configure)
                 .configure(districts::configure)

@@ -7,6 +7,7 @@ pub mod consultations;
 pub mod departments;
 pub mod districts;
 pub mod evaluations;
+pub mod idempotency;
 pub mod keys;
 pub mod members;
 

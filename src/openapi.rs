@@ -105,6 +105,9 @@ pub fn finish(mut document: Document) -> Document {
             let Some(operation) = operation_mut(item, &method) else {
                 continue;
             };
+            if is_api && method == HttpMethod::Post {
+                idempotent(operation);
+            }
             let has_params = operation
                 .parameters
                 .as_ref()
@@ -217,6 +220,70 @@ pub fn finish(mut document: Document) -> Document {
         }
     }
     document
+}
+
+/// Every POST takes an `Idempotency-Key`: its parameter, the answers it adds and the
+/// header that marks a stored answer.
+fn idempotent(operation: &mut Operation) {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    use utoipa::openapi::schema::ObjectBuilder;
+    operation
+        .parameters
+        .get_or_insert_with(Vec::new)
+        .push(RefOr::T(
+            ParameterBuilder::new()
+                .name("Idempotency-Key")
+                .parameter_in(ParameterIn::Header)
+                .required(utoipa::openapi::Required::False)
+                .description(Some(
+                    "Makes a retry safe: the first answer to this key (per API key, kept 24 hours) \
+                 is answered again, marked `Idempotent-Replayed: true`. 1 to 255 visible ASCII \
+                 characters.",
+                ))
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(utoipa::openapi::schema::Type::String)
+                        .min_length(Some(1))
+                        .max_length(Some(255)),
+                ))
+                .build(),
+        ));
+    let problem = ContentBuilder::new()
+        .schema(Some(RefOr::Ref(Ref::from_schema_name("Problem"))))
+        .build();
+    let responses = &mut operation.responses.responses;
+    for (status, description) in [
+        (
+            "409",
+            "A request with this Idempotency-Key is still running",
+        ),
+        (
+            "422",
+            "This Idempotency-Key was first sent with another request",
+        ),
+    ] {
+        responses.entry(status.to_owned()).or_insert(RefOr::T(
+            ResponseBuilder::new()
+                .description(description)
+                .content("application/problem+json", problem.clone())
+                .build(),
+        ));
+    }
+    for (status, response) in responses.iter_mut() {
+        if let (true, RefOr::T(response)) = (status.starts_with('2'), response) {
+            response.headers.insert(
+                "Idempotent-Replayed".to_owned(),
+                RefOr::T(
+                    HeaderBuilder::new()
+                        .schema(Some(String::schema_ref()))
+                        .description(Some(
+                            "`true` when this is the stored answer to an earlier request with the same Idempotency-Key",
+                        ))
+                        .build(),
+                ),
+            );
+        }
+    }
 }
 
 fn operation_mut<'a>(

@@ -183,6 +183,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    idempotency_keys (api_key_id, key) {
+        api_key_id -> Uuid,
+        key -> Text,
+        request_hash -> Bytea,
+        status -> Nullable<Int2>,
+        headers -> Nullable<Jsonb>,
+        body -> Nullable<Bytea>,
+        created_at -> Timestamptz,
+        completed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     member_roles (code) {
         code -> Text,
         name_zh -> Text,
@@ -417,6 +430,7 @@ diesel::joinable!(evaluation_evaluators -> members (member_id));
 diesel::joinable!(evaluation_visits -> evaluations (evaluation_id));
 diesel::joinable!(evaluations -> departments (department_id));
 diesel::joinable!(evaluations -> districts (district_id));
+diesel::joinable!(idempotency_keys -> api_keys (api_key_id));
 diesel::joinable!(members -> districts (district_id));
 diesel::joinable!(members -> parties (party));
 diesel::joinable!(members -> sectors (sector));
@@ -450,6 +464,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     evaluation_ratings,
     evaluation_visits,
     evaluations,
+    idempotency_keys,
     member_roles,
     members,
     parties,

@@ -9,6 +9,7 @@ mod departments;
 mod districts;
 mod evaluations;
 mod helpers;
+mod idempotency;
 mod members;
 mod openapi;
 mod operations;

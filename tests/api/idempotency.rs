@@ -1,0 +1,195 @@
+//! `Idempotency-Key` on POST: a retry gets the first answer and writes nothing more.
+
+use std::time::Duration;
+
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app};
+
+async fn post_with_key(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    key: &str,
+    body: &Value,
+) -> Response {
+    app.anonymous
+        .post(app.url(path))
+        .bearer_auth(token)
+        .header("Idempotency-Key", key)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn count(app: &TestApp, table: &str) -> i64 {
+    app.db()
+        .await
+        .query_one(&format!("SELECT count(*) FROM {table}"), &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test]
+async fn a_retried_post_gets_the_first_answer_and_writes_once() {
+    let app = spawn_app().await;
+    let token = app.admin_token.clone();
+    let body = json!({"code": "xicheng", "name": "西城区", "term": 16});
+    let first = post_with_key(&app, &token, "/api/v1/districts", "create-xicheng", &body).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let location = first.headers()["location"].clone();
+    let etag = first.headers()["etag"].clone();
+    let first_body: Value = first.json().await.unwrap();
+    let events = count(&app, "audit_events").await;
+
+    for _ in 0..3 {
+        let again = post_with_key(&app, &token, "/api/v1/districts", "create-xicheng", &body).await;
+        assert_eq!(again.status(), StatusCode::CREATED);
+        assert_eq!(again.headers()["idempotent-replayed"], "true");
+        assert_eq!(again.headers()["location"], location);
+        assert_eq!(again.headers()["etag"], etag);
+        assert_eq!(again.headers()["content-type"], "application/json");
+        assert_eq!(again.json::<Value>().await.unwrap(), first_body);
+    }
+    assert_eq!(count(&app, "districts").await, 1);
+    assert_eq!(count(&app, "audit_events").await, events);
+
+    // The event of the write names the key it was sent with.
+    let stored: Option<String> = app
+        .db()
+        .await
+        .query_one(
+            "SELECT idempotency_key FROM audit_events WHERE entity_type = 'district'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(stored.as_deref(), Some("create-xicheng"));
+}
+
+#[tokio::test]
+async fn a_key_sent_with_another_request_is_refused_and_keys_are_per_api_key() {
+    let app = spawn_app().await;
+    let token = app.admin_token.clone();
+    let body = json!({"code": "xicheng", "name": "西城区", "term": 16});
+    let first = post_with_key(&app, &token, "/api/v1/districts", "k1", &body).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+
+    let other = json!({"code": "haidian", "name": "海淀区", "term": 16});
+    let refused = post_with_key(&app, &token, "/api/v1/districts", "k1", &other).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        refused.headers()["content-type"],
+        "application/problem+json"
+    );
+    assert_eq!(count(&app, "districts").await, 1);
+
+    // Another API key has keys of its own.
+    let second_admin = app.key("admin", None).await;
+    let own = post_with_key(&app, &second_admin, "/api/v1/districts", "k1", &other).await;
+    assert_eq!(own.status(), StatusCode::CREATED);
+    assert!(own.headers().get("idempotent-replayed").is_none());
+    assert_eq!(count(&app, "districts").await, 2);
+
+    // A refusal is an answer too: it is kept and answered again.
+    let invalid = json!({"code": "", "name": "", "term": 0});
+    let first = post_with_key(&app, &token, "/api/v1/districts", "k2", &invalid).await;
+    assert_eq!(first.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let first_body: Value = first.json().await.unwrap();
+    let again = post_with_key(&app, &token, "/api/v1/districts", "k2", &invalid).await;
+    assert_eq!(again.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.headers()["content-type"], "application/problem+json");
+    assert_eq!(again.json::<Value>().await.unwrap(), first_body);
+
+    for bad in ["x".repeat(256), "含中文".to_owned(), String::new()] {
+        let response = app
+            .anonymous
+            .post(app.url("/api/v1/districts"))
+            .bearer_auth(&token)
+            .header("Idempotency-Key", bad.as_bytes())
+            .json(&other)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn a_key_whose_first_request_is_running_is_refused_until_it_ends() {
+    let app = spawn_app().await;
+    let district = app.district("xicheng").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let member = app.member(&district, "1", "王芳").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let proposal: Value = app
+        .post(
+            "/api/v1/proposals",
+            &json!({
+                "district_id": district, "kind": "member", "title": "提案", "body": "内容",
+                "category": "economy", "lead_member_id": member,
+            }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path = format!(
+        "/api/v1/proposals/{}/submit",
+        proposal["id"].as_str().unwrap()
+    );
+    let token = app.admin_token.clone();
+
+    // Hold the proposal's row so the first submission waits inside its transaction.
+    let mut holder = app.db().await;
+    let held = holder.transaction().await.unwrap();
+    held.execute(
+        "SELECT 1 FROM proposals WHERE id = $1::text::uuid FOR UPDATE",
+        &[&proposal["id"].as_str().unwrap()],
+    )
+    .await
+    .unwrap();
+
+    let empty = json!({});
+    let first = post_with_key(&app, &token, &path, "submit-1", &empty);
+    let meanwhile = async {
+        let watcher = app.db().await;
+        loop {
+            let claimed: i64 = watcher
+                .query_one("SELECT count(*) FROM idempotency_keys", &[])
+                .await
+                .unwrap()
+                .get(0);
+            if claimed == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let second = post_with_key(&app, &token, &path, "submit-1", &json!({})).await;
+        held.commit().await.unwrap();
+        second
+    };
+    let (first, second) = tokio::join!(first, meanwhile);
+    assert_eq!(second.status(), StatusCode::CONFLICT);
+    assert_eq!(first.status(), StatusCode::OK);
+    let submitted: Value = first.json().await.unwrap();
+    assert_eq!(submitted["status"], "submitted");
+
+    let third = post_with_key(&app, &token, &path, "submit-1", &json!({})).await;
+    assert_eq!(third.status(), StatusCode::OK);
+    assert_eq!(third.headers()["idempotent-replayed"], "true");
+    assert_eq!(third.json::<Value>().await.unwrap(), submitted);
+    // Without the key, the same step is refused: it was taken once.
+    let plain = app.post(&path, &json!({})).await;
+    assert_eq!(plain.status(), StatusCode::CONFLICT);
+}
