@@ -18,6 +18,7 @@ pub mod page;
 pub mod proposals;
 pub mod reference;
 pub mod rulings;
+pub mod sync;
 pub mod workflow;
 pub mod workstations;
 
@@ -52,6 +53,7 @@ where
                 .configure(evaluations::configure)
                 .configure(rulings::configure)
                 .configure(changes::configure)
+                .configure(sync::configure)
                 .configure(keys::configure)
                 .configure(audit::configure),
         )

@@ -26,9 +26,7 @@ use crate::domain::kinds::text_enum;
 use crate::error::ApiError;
 
 pub fn configure(config: &mut ServiceConfig) {
-    config
-        .service(utoipa_actix_web::scope("/changes").service(list_changes))
-        .service(utoipa_actix_web::scope("/sync").service(get_snapshot));
+    config.service(utoipa_actix_web::scope("/changes").service(list_changes));
 }
 
 text_enum! {
@@ -229,7 +227,7 @@ pub struct SnapshotQuery {
         content((SnapshotLine = "application/x-ndjson")))),
 )]
 #[get("/snapshot")]
-async fn get_snapshot(
+pub(crate) async fn get_snapshot(
     caller: Caller,
     pool: web::Data<DbPool>,
     query: web::Query<SnapshotQuery>,

@@ -16,7 +16,7 @@ use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
 use crate::api::auth::Caller;
-use crate::api::http::MAX_BODY_BYTES;
+use crate::api::sync::MAX_BATCH_BYTES as MAX_BODY_BYTES;
 use crate::db::DbPool;
 use crate::db::idempotency::{self as db, Claim, Stored};
 use crate::error::{ApiError, FieldError};
@@ -44,7 +44,8 @@ fn key_of(request: &ServiceRequest) -> Result<Option<String>, ApiError> {
     }
 }
 
-/// Reads the whole body (at most [`MAX_BODY_BYTES`]) and puts it back for the handler.
+/// Reads the whole body (at most the largest any route takes) and puts it back for the
+/// handler.
 async fn body_of(request: &mut ServiceRequest) -> Result<web::Bytes, ApiError> {
     let mut payload = request.take_payload();
     let mut body = web::BytesMut::new();

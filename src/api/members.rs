@@ -288,7 +288,7 @@ fn known(
 
 /// The member's fields after `patch`, from `current` (none for a new member, whose term
 /// defaults to `default_term`).
-fn merge(
+pub(crate) fn merge(
     checks: &mut Checks,
     patch: MemberPatch,
     current: Option<&MemberFields>,

@@ -193,15 +193,93 @@ pub async fn insert(
 /// workstations touched show up in their change feed.
 #[tracing::instrument(skip_all)]
 pub async fn soft_delete(conn: &mut AsyncPgConnection, id: MemberId) -> QueryResult<()> {
-    let stations: Vec<crate::domain::ids::WorkstationId> =
-        diesel::delete(workstation_members::table.filter(workstation_members::member_id.eq(id)))
-            .returning(workstation_members::workstation_id)
-            .get_results(conn)
-            .await?;
+    soft_delete_all(conn, &[id]).await
+}
+
+/// [`soft_delete`] for many members, in four statements.
+#[tracing::instrument(skip_all)]
+pub async fn soft_delete_all(conn: &mut AsyncPgConnection, ids: &[MemberId]) -> QueryResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut stations: Vec<crate::domain::ids::WorkstationId> = diesel::delete(
+        workstation_members::table.filter(workstation_members::member_id.eq_any(ids)),
+    )
+    .returning(workstation_members::workstation_id)
+    .get_results(conn)
+    .await?;
+    stations.sort();
+    stations.dedup();
     super::workstations::touch(conn, &stations).await?;
-    diesel::update(workstations::table.filter(workstations::convenor_member_id.eq(id)))
+    diesel::update(workstations::table.filter(workstations::convenor_member_id.eq_any(ids)))
         .set(workstations::convenor_member_id.eq(None::<MemberId>))
         .execute(conn)
         .await?;
-    mark_deleted(conn, id).await
+    diesel::update(members::table.filter(members::id.eq_any(ids)))
+        .set(members::deleted_at.eq(super::now()))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// The live members of `district` with these numbers, locked until the transaction ends.
+#[tracing::instrument(skip_all)]
+pub async fn lock_by_numbers(
+    conn: &mut AsyncPgConnection,
+    district: DistrictId,
+    numbers: &[String],
+) -> QueryResult<Vec<Member>> {
+    members::table
+        .select(Member::as_select())
+        .filter(members::district_id.eq(district))
+        .filter(members::member_no.eq_any(numbers))
+        .filter(members::deleted_at.is_null())
+        .for_update()
+        .load(conn)
+        .await
+}
+
+/// Creates or replaces the members of `district` by number, in one statement: a number
+/// that is live in the district is updated in place, any other is inserted with its id.
+#[tracing::instrument(skip_all, fields(rows = rows.len()))]
+pub async fn upsert_all(
+    conn: &mut AsyncPgConnection,
+    district: DistrictId,
+    rows: Vec<(MemberId, MemberFields)>,
+) -> QueryResult<Vec<Member>> {
+    use diesel::query_builder::DecoratableTarget;
+    use diesel::upsert::excluded;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<NewMemberRow> = rows
+        .into_iter()
+        .map(|(id, fields)| NewMemberRow {
+            id,
+            district_id: district,
+            fields,
+        })
+        .collect();
+    diesel::insert_into(members::table)
+        .values(rows)
+        .on_conflict((members::district_id, members::member_no))
+        .filter_target(members::deleted_at.is_null())
+        .do_update()
+        .set((
+            members::name.eq(excluded(members::name)),
+            members::gender.eq(excluded(members::gender)),
+            members::sector.eq(excluded(members::sector)),
+            members::party.eq(excluded(members::party)),
+            members::employer_title.eq(excluded(members::employer_title)),
+            members::street.eq(excluded(members::street)),
+            members::term.eq(excluded(members::term)),
+            members::roles.eq(excluded(members::roles)),
+            members::resides_in_district.eq(excluded(members::resides_in_district)),
+            members::status.eq(excluded(members::status)),
+            members::phone.eq(excluded(members::phone)),
+            members::email.eq(excluded(members::email)),
+        ))
+        .returning(Member::as_returning())
+        .get_results(conn)
+        .await
 }

@@ -217,16 +217,25 @@ pub async fn ids_involving(
     conn: &mut AsyncPgConnection,
     member: MemberId,
 ) -> QueryResult<Vec<WorkstationId>> {
+    ids_involving_any(conn, &[member]).await
+}
+
+/// The live workstations any of `members` convenes or belongs to, in id order.
+#[tracing::instrument(skip_all)]
+pub async fn ids_involving_any(
+    conn: &mut AsyncPgConnection,
+    members: &[MemberId],
+) -> QueryResult<Vec<WorkstationId>> {
     workstations::table
         .select(workstations::id)
         .filter(workstations::deleted_at.is_null())
         .filter(
             workstations::convenor_member_id
-                .eq(member)
+                .eq_any(members)
                 .or(workstations::id.eq_any(
                     workstation_members::table
                         .select(workstation_members::workstation_id)
-                        .filter(workstation_members::member_id.eq(member)),
+                        .filter(workstation_members::member_id.eq_any(members)),
                 )),
         )
         .order(workstations::id)

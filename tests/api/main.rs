@@ -16,4 +16,5 @@ mod operations;
 mod proposals;
 mod rulings;
 mod seed;
+mod sync;
 mod workstations;

@@ -1,0 +1,318 @@
+//! Bulk upserts from district systems: per-record results, atomic and dry-run batches,
+//! deletions, retries.
+
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app};
+
+fn member(no: &str, name: &str) -> Value {
+    json!({"member_no": no, "name": name, "sector": "economy", "party": "cpc"})
+}
+
+async fn push(app: &TestApp, token: &str, query: &str, records: Value) -> Response {
+    app.request_as(
+        Some(token),
+        Method::POST,
+        &format!("/api/v1/sync/members{query}"),
+        Some(&json!({"records": records})),
+    )
+    .await
+}
+
+async fn answer(response: Response, status: StatusCode) -> Value {
+    let got = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(got, status, "{body}");
+    body
+}
+
+fn statuses(result: &Value) -> Vec<&str> {
+    result["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|record| record["status"].as_str().unwrap())
+        .collect()
+}
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    app.db().await.query_one(sql, &[]).await.unwrap().get(0)
+}
+
+struct Setup {
+    district: String,
+    sync: String,
+}
+
+async fn setup(app: &TestApp) -> Setup {
+    let district = app.district("xicheng").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sync = app.key("sync", Some(&district)).await;
+    Setup { district, sync }
+}
+
+#[tokio::test]
+async fn a_batch_creates_updates_leaves_unchanged_and_deletes_members() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let first = json!([
+        member("XC-001", "王芳"),
+        member("XC-002", "李明"),
+        member("XC-003", "赵丽")
+    ]);
+    let result = answer(push(&app, &s.sync, "", first.clone()).await, StatusCode::OK).await;
+    assert_eq!(statuses(&result), ["created", "created", "created"]);
+    assert_eq!(result["created"], 3);
+    assert_eq!(result["applied"], true);
+    let ids: Vec<String> = result["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|record| record["id"].as_str().unwrap().to_owned())
+        .collect();
+    let got: Value = app
+        .get(&format!("/api/v1/members/{}", ids[1]))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["member_no"], "XC-002");
+    assert_eq!(got["district_id"], s.district.as_str());
+    let events = count(&app, "SELECT count(*) FROM audit_events").await;
+
+    // The same content again: nothing written, no version, no event.
+    let again = answer(push(&app, &s.sync, "", first).await, StatusCode::OK).await;
+    assert_eq!(statuses(&again), ["unchanged", "unchanged", "unchanged"]);
+    assert_eq!(again["results"][0]["version"], 1);
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM audit_events").await,
+        events
+    );
+
+    // One changed, one the same, one deleted, one new, one deletion of what is not there.
+    let second = json!([
+        member("XC-001", "王芳芳"),
+        member("XC-002", "李明"),
+        {"member_no": "XC-003", "deleted": true},
+        member("XC-004", "孙伟"),
+        {"member_no": "XC-999", "deleted": true},
+    ]);
+    let result = answer(push(&app, &s.sync, "", second).await, StatusCode::OK).await;
+    assert_eq!(
+        statuses(&result),
+        ["updated", "unchanged", "deleted", "created", "unchanged"]
+    );
+    assert_eq!(result["results"][0]["id"], ids[0].as_str());
+    assert_eq!(result["results"][0]["version"], 2);
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM audit_events").await,
+        events + 3
+    );
+    let deleted = app.get(&format!("/api/v1/members/{}", ids[2])).await;
+    assert_eq!(deleted.status(), StatusCode::NOT_FOUND);
+    let renamed: Value = app
+        .get(&format!("/api/v1/members/{}", ids[0]))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(renamed["name"], "王芳芳");
+    // The trail holds the update with its before and after.
+    let trail: Value = app
+        .get(&format!(
+            "/api/v1/audit-events?entity_type=member&entity_id={}",
+            ids[0]
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let update = &trail["items"][1];
+    assert_eq!(update["action"], "update");
+    assert_eq!(update["before"]["name"], "王芳");
+    assert_eq!(update["after"]["name"], "王芳芳");
+    let verified: Value = app
+        .get("/api/v1/audit-events/verify")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(verified["ok"], true);
+}
+
+#[tokio::test]
+async fn refused_records_are_reported_and_atomic_or_dry_batches_write_nothing() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let batch = json!([
+        member("XC-001", "王芳"),
+        {"member_no": "XC-002", "name": "李明", "sector": "astrology", "party": "cpc"},
+        member("XC-001", "王芳二"),
+        "not a record",
+        {"member_no": "XC-005", "name": "赵丽", "sector": "economy", "party": "cpc", "nickname": "丽丽"},
+        {"member_no": "XC-006", "deleted": "yes"},
+    ]);
+    let members = "SELECT count(*) FROM members";
+
+    let atomic = answer(
+        push(&app, &s.sync, "?atomic=true", batch.clone()).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(atomic["applied"], false);
+    assert_eq!(atomic["errors"], 5);
+    assert_eq!(count(&app, members).await, 0);
+
+    let dry = answer(
+        push(
+            &app,
+            &s.sync,
+            "?dry_run=true",
+            json!([member("XC-001", "王芳")]),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(statuses(&dry), ["created"]);
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(dry["applied"], false);
+    assert_eq!(count(&app, members).await, 0);
+
+    let partial = answer(
+        push(&app, &s.sync, "", batch).await,
+        StatusCode::MULTI_STATUS,
+    )
+    .await;
+    assert_eq!(
+        statuses(&partial),
+        ["created", "error", "error", "error", "error", "error"]
+    );
+    let problem = |index: usize| partial["results"][index]["problem"].clone();
+    assert_eq!(problem(1)["errors"][0]["pointer"], "/sector");
+    assert_eq!(problem(1)["status"], 422);
+    assert_eq!(partial["results"][1]["external_id"], "XC-002");
+    assert_eq!(problem(2)["errors"][0]["pointer"], "/member_no");
+    assert!(
+        problem(2)["errors"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("/records/0")
+    );
+    assert_eq!(problem(3)["status"], 422);
+    assert!(
+        problem(4)["errors"][0]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("nickname")
+    );
+    assert_eq!(problem(5)["errors"][0]["pointer"], "/deleted");
+    assert_eq!(count(&app, members).await, 1);
+
+    // Too many records, in any mode.
+    let many: Vec<Value> = (0..1001).map(|n| member(&format!("N-{n}"), "某")).collect();
+    let response = push(&app, &s.sync, "", json!(many)).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn retrying_a_batch_leaves_the_same_state() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let batch = json!([
+        member("XC-001", "王芳"),
+        member("XC-002", "李明"),
+        {"member_no": "XC-002", "deleted": true},
+    ]);
+    let snapshot = "SELECT string_agg(member_no || ':' || name || ':' || version || ':' || \
+                    (deleted_at IS NULL)::text, ',' ORDER BY member_no, created_at) FROM members";
+    answer(
+        push(&app, &s.sync, "", batch.clone()).await,
+        StatusCode::MULTI_STATUS,
+    )
+    .await;
+    let state: Option<String> = app
+        .db()
+        .await
+        .query_one(snapshot, &[])
+        .await
+        .unwrap()
+        .get(0);
+    for _ in 0..3 {
+        push(&app, &s.sync, "", batch.clone()).await;
+        let now: Option<String> = app
+            .db()
+            .await
+            .query_one(snapshot, &[])
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(now, state);
+    }
+    // With a key, a retry is the first answer again.
+    let keyed = |key: &str| {
+        app.anonymous
+            .post(app.url("/api/v1/sync/members"))
+            .bearer_auth(&s.sync)
+            .header("Idempotency-Key", key)
+            .json(&json!({"records": [member("XC-003", "赵丽")]}))
+            .send()
+    };
+    let first = answer(keyed("batch-7").await.unwrap(), StatusCode::OK).await;
+    let replay = keyed("batch-7").await.unwrap();
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    assert_eq!(answer(replay, StatusCode::OK).await, first);
+}
+
+#[tokio::test]
+async fn a_batch_goes_to_the_callers_district_only() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let haidian = app.district("haidian").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let records = json!([member("XC-001", "王芳")]);
+    let other = push(
+        &app,
+        &s.sync,
+        &format!("?district_id={haidian}"),
+        records.clone(),
+    )
+    .await;
+    assert_eq!(other.status(), StatusCode::NOT_FOUND);
+    let admin = app.admin_token.clone();
+    let unnamed = push(&app, &admin, "", records.clone()).await;
+    assert_eq!(unnamed.status(), StatusCode::BAD_REQUEST);
+    let named = push(
+        &app,
+        &admin,
+        &format!("?district_id={haidian}"),
+        records.clone(),
+    )
+    .await;
+    let named = answer(named, StatusCode::OK).await;
+    let id = named["results"][0]["id"].as_str().unwrap();
+    let got: Value = app
+        .get(&format!("/api/v1/members/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["district_id"], haidian.as_str());
+    // The same member_no in another district is another member.
+    let own = answer(
+        push(&app, &s.sync, "", records.clone()).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(statuses(&own), ["created"]);
+    let clerk = app.key("clerk", Some(&s.district)).await;
+    assert_eq!(
+        push(&app, &clerk, "", records).await.status(),
+        StatusCode::FORBIDDEN
+    );
+}
