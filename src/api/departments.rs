@@ -49,6 +49,8 @@ pub struct DepartmentView {
     #[schema(example = "生态环境局")]
     pub short_name: Option<String>,
     pub kind: DepartmentKind,
+    /// The district system's id, for departments it syncs (`/sync/departments`).
+    pub external_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Increases with every change; sent as the `ETag`.
@@ -63,6 +65,7 @@ impl From<db::Department> for DepartmentView {
             name: row.name,
             short_name: row.short_name,
             kind: row.kind,
+            external_id: row.external_id,
             created_at: row.created_at,
             updated_at: row.updated_at,
             version: row.version,
@@ -124,7 +127,7 @@ impl NewDepartment {
 }
 
 /// The department's fields after `patch`, from `current` (none for a new department).
-fn merge(
+pub(crate) fn merge(
     checks: &mut Checks,
     patch: DepartmentPatch,
     current: Option<&DepartmentFields>,

@@ -12,13 +12,20 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use diesel::QueryResult;
+
 use crate::api::auth::Caller;
-use crate::api::input::Checks;
-use crate::api::members::{MemberPatch, MemberView, merge};
+use crate::api::departments::{DepartmentPatch, DepartmentView};
+use crate::api::input::{Checks, Field};
+use crate::api::members::{MemberPatch, MemberView};
+use crate::api::workstations::{WorkstationPatch, WorkstationView};
 use crate::db::DbPool;
 use crate::db::audit::{self as audit, Change};
+use crate::db::departments::{self as departments, Department, DepartmentFields};
+use crate::db::districts::District;
 use crate::db::members::{self as members, Member, MemberFields};
-use crate::domain::ids::{DistrictId, MemberId};
+use crate::db::workstations::{self as workstations, Workstation, WorkstationFields};
+use crate::domain::ids::{DepartmentId, DistrictId, MemberId, WorkstationId};
 use crate::domain::kinds::text_enum;
 use crate::error::{ApiError, FieldError, Problem};
 
@@ -32,7 +39,9 @@ pub fn configure(config: &mut ServiceConfig) {
         utoipa_actix_web::scope("/sync")
             .app_data(crate::api::http::json_config().limit(MAX_BATCH_BYTES))
             .service(crate::api::changes::get_snapshot)
-            .service(sync_members),
+            .service(sync_members)
+            .service(sync_departments)
+            .service(sync_workstations),
     );
 }
 
@@ -149,6 +158,154 @@ async fn district_of(
         .ok_or_else(|| ApiError::not_found("district"))
 }
 
+macro_rules! sync_endpoint {
+    ($name:ident, $path:literal, $collection:ty, $doc:literal) => {
+        #[doc = $doc]
+        #[utoipa::path(
+            tag = "sync",
+            params(SyncQuery),
+            request_body = Batch,
+            responses(
+                (status = 200, description = "Every record applied (or, in a dry run, would be)", body = BatchResult),
+                (status = 207, description = "Some records refused (each with its problem); the others applied", body = BatchResult),
+                (status = 422, description = "An atomic batch with refused records: nothing applied", body = BatchResult),
+                (status = 413, description = "The body is larger than 4 MiB", body = Problem, content_type = "application/problem+json"),
+            ),
+        )]
+        #[post($path)]
+        async fn $name(
+            caller: Caller,
+            pool: web::Data<DbPool>,
+            query: web::Query<SyncQuery>,
+            body: web::Json<Batch>,
+        ) -> Result<HttpResponse, ApiError> {
+            run::<$collection>(&pool, caller, query.into_inner(), body.into_inner().records).await
+        }
+    };
+}
+
+sync_endpoint!(
+    sync_members,
+    "/members",
+    Members,
+    "Upsert or delete members by `member_no`: each record is a member's create body \
+     without `district_id`."
+);
+sync_endpoint!(
+    sync_departments,
+    "/departments",
+    Departments,
+    "Upsert or delete departments by `external_id`: each record is a department's create \
+     body without `district_id`, plus `external_id`."
+);
+sync_endpoint!(
+    sync_workstations,
+    "/workstations",
+    Workstations,
+    "Upsert or delete workstations by `external_id`: each record is a workstation's create \
+     body without `district_id`, plus `external_id`, with the convenor named by \
+     `convenor_member_no` (a live member of the district). A workstation with activities \
+     is not deleted."
+);
+
+/// A collection district systems sync by their own key.
+pub(crate) trait Synced: Send + Sync {
+    type Row: Clone + Send + Sync;
+    type Fields: Clone + PartialEq + Send + Sync;
+    /// What reading a batch's records needs, loaded once per batch.
+    type Context: Send + Sync;
+    /// The record type in the audit trail.
+    const ENTITY: &'static str;
+    /// The field of a record holding the district system's key.
+    const KEY: &'static str;
+
+    fn context(
+        conn: &mut AsyncPgConnection,
+        district: &District,
+        records: &[Value],
+    ) -> impl Future<Output = Result<Self::Context, ApiError>> + Send;
+
+    /// Reads one record (its `deleted` taken off) into the fields to store; the checks
+    /// needing the database are made once per batch, in `context`.
+    fn read(
+        conn: &mut AsyncPgConnection,
+        record: Value,
+        context: &Self::Context,
+    ) -> impl Future<Output = Result<Self::Fields, ApiError>> + Send;
+
+    fn key_of(row: &Self::Row) -> String;
+    fn id_of(row: &Self::Row) -> uuid::Uuid;
+    fn version_of(row: &Self::Row) -> i64;
+    fn fields_of(row: &Self::Row) -> Self::Fields;
+    /// What the audit form of the rows needs besides them (read once per batch).
+    type AuditContext: Send + Sync;
+
+    fn audit_context(
+        conn: &mut AsyncPgConnection,
+        rows: &[&Self::Row],
+    ) -> impl Future<Output = Result<Self::AuditContext, ApiError>> + Send;
+
+    /// The record as the audit trail keeps it.
+    fn audited(row: &Self::Row, context: &Self::AuditContext) -> Value;
+
+    /// The live rows of `district` with these keys, locked until the transaction ends.
+    fn lock(
+        conn: &mut AsyncPgConnection,
+        district: DistrictId,
+        keys: &[String],
+    ) -> impl Future<Output = QueryResult<Vec<Self::Row>>> + Send;
+
+    /// Creates or replaces rows by key, in one statement.
+    fn upsert(
+        conn: &mut AsyncPgConnection,
+        district: DistrictId,
+        rows: Vec<(uuid::Uuid, String, Self::Fields)>,
+    ) -> impl Future<Output = QueryResult<Vec<Self::Row>>> + Send;
+
+    /// The rows that may not be deleted, with why.
+    fn undeletable(
+        conn: &mut AsyncPgConnection,
+        rows: &[Self::Row],
+    ) -> impl Future<Output = Result<HashMap<uuid::Uuid, ApiError>, ApiError>> + Send;
+
+    /// Deletes rows; answers the changes it made to other records.
+    fn delete(
+        conn: &mut AsyncPgConnection,
+        district: DistrictId,
+        rows: &[Self::Row],
+    ) -> impl Future<Output = Result<Vec<Change>, ApiError>> + Send;
+}
+
+/// An external id: 1 to 64 letters, digits, `.`, `_`, `/`, `:` or `-`.
+fn external_id(value: &str) -> Result<String, String> {
+    let valid = (1..=64).contains(&value.len())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '/' | ':' | '-'));
+    if valid {
+        Ok(value.to_owned())
+    } else {
+        Err("must be 1 to 64 letters, digits, `.`, `_`, `/`, `:` or `-`".into())
+    }
+}
+
+/// Takes the external id off a record: the batch's key for collections other than
+/// members.
+fn take_external_id(record: &mut Value) -> Result<String, ApiError> {
+    let key = record
+        .as_object_mut()
+        .and_then(|object| object.remove("external_id"));
+    match key {
+        Some(Value::String(key)) => {
+            external_id(&key).map_err(|reason| ApiError::invalid("/external_id", reason))
+        }
+        _ => Err(ApiError::invalid(
+            "/external_id",
+            "is required: the district system's id of the record",
+        )),
+    }
+}
+
 /// One record of a batch, read.
 enum Read<F> {
     Upsert {
@@ -173,6 +330,48 @@ fn deletion(record: &mut Value) -> Result<bool, ApiError> {
         None | Some(Value::Bool(false)) => Ok(false),
         Some(Value::Bool(true)) => Ok(true),
         Some(_) => Err(ApiError::invalid("/deleted", "must be true or false")),
+    }
+}
+
+async fn read<C: Synced>(
+    conn: &mut AsyncPgConnection,
+    mut record: Value,
+    context: &C::Context,
+) -> Read<C::Fields> {
+    let key = record
+        .get(C::KEY)
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let deleted = match deletion(&mut record) {
+        Ok(deleted) => deleted,
+        Err(error) => return Read::Refused { key, error },
+    };
+    if deleted {
+        let checked = if C::KEY == "member_no" {
+            key.as_deref().map(crate::domain::values::member_no)
+        } else {
+            key.as_deref().map(external_id)
+        };
+        return match checked {
+            Some(Ok(key)) => Read::Delete { key },
+            _ => Read::Refused {
+                key,
+                error: ApiError::invalid(
+                    &format!("/{}", C::KEY),
+                    format!("a deletion names the record's {}", C::KEY),
+                ),
+            },
+        };
+    }
+    match C::read(conn, record, context).await {
+        Ok(fields) => match key {
+            Some(key) => Read::Upsert { key, fields },
+            None => Read::Refused {
+                key: None,
+                error: ApiError::invalid(&format!("/{}", C::KEY), "is required"),
+            },
+        },
+        Err(error) => Read::Refused { key, error },
     }
 }
 
@@ -219,27 +418,77 @@ fn status_of(result: &BatchResult, atomic: bool) -> StatusCode {
     }
 }
 
-/// Upsert or delete members by `member_no`.
-#[utoipa::path(
-    tag = "sync",
-    params(SyncQuery),
-    request_body = Batch,
-    responses(
-        (status = 200, description = "Every record applied (or, in a dry run, would be)", body = BatchResult),
-        (status = 207, description = "Some records refused (each with its problem); the others applied", body = BatchResult),
-        (status = 422, description = "An atomic batch with refused records: nothing applied", body = BatchResult),
-        (status = 413, description = "The body is larger than 4 MiB", body = Problem, content_type = "application/problem+json"),
-    ),
-)]
-#[post("/members")]
-async fn sync_members(
+/// What the batch does with one record.
+enum Step<C: Synced> {
+    Create {
+        id: uuid::Uuid,
+        key: String,
+        fields: C::Fields,
+    },
+    Update {
+        row: C::Row,
+        fields: C::Fields,
+    },
+    Unchanged {
+        row: C::Row,
+    },
+    Delete {
+        row: C::Row,
+    },
+    /// A deletion of a record the district does not have (any more): nothing to do.
+    Absent {
+        key: String,
+    },
+    Refused {
+        key: Option<String>,
+        error: ApiError,
+    },
+}
+
+impl<C: Synced> Step<C> {
+    /// The record's result before anything is written.
+    fn result(&self, index: usize) -> RecordResult {
+        let (key, status, id, version) = match self {
+            Self::Create { key, .. } => (key.clone(), SyncOutcome::Created, None, None),
+            Self::Update { row, .. } => (
+                C::key_of(row),
+                SyncOutcome::Updated,
+                Some(C::id_of(row)),
+                None,
+            ),
+            Self::Unchanged { row } => (
+                C::key_of(row),
+                SyncOutcome::Unchanged,
+                Some(C::id_of(row)),
+                Some(C::version_of(row)),
+            ),
+            Self::Delete { row } => (
+                C::key_of(row),
+                SyncOutcome::Deleted,
+                Some(C::id_of(row)),
+                Some(C::version_of(row)),
+            ),
+            Self::Absent { key } => (key.clone(), SyncOutcome::Unchanged, None, None),
+            Self::Refused { key, error } => return refused(index, key.clone(), error),
+        };
+        RecordResult {
+            index,
+            external_id: Some(key),
+            status,
+            id,
+            version,
+            problem: None,
+        }
+    }
+}
+
+/// Reads, checks and (unless it is a dry run or a refused atomic batch) applies a batch.
+async fn run<C: Synced>(
+    pool: &DbPool,
     caller: Caller,
-    pool: web::Data<DbPool>,
-    query: web::Query<SyncQuery>,
-    body: web::Json<Batch>,
+    query: SyncQuery,
+    records: Vec<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let query = query.into_inner();
-    let records = body.into_inner().records;
     if records.len() > MAX_BATCH {
         return Err(ApiError::invalid(
             "/records",
@@ -253,264 +502,513 @@ async fn sync_members(
         .transaction(async move |conn| {
             let district = district_of(conn, &caller, query.district_id).await?;
             audit::lock_chain(conn).await?;
-            let codes = crate::db::reference::member_codes(conn).await?;
-            let mut reads: Vec<Read<MemberFields>> = records
-                .into_iter()
-                .map(|record| read_member(record, district.term, &codes))
-                .collect();
-            refuse_repeats(&mut reads, "/member_no");
-            let numbers: Vec<String> = reads
+            let context = C::context(conn, &district, &records).await?;
+            let mut reads = Vec::with_capacity(records.len());
+            for record in records {
+                reads.push(read::<C>(conn, record, &context).await);
+            }
+            refuse_repeats(&mut reads, &format!("/{}", C::KEY));
+            let keys: Vec<String> = reads
                 .iter()
                 .filter_map(|read| match read {
                     Read::Upsert { key, .. } | Read::Delete { key } => Some(key.clone()),
                     Read::Refused { .. } => None,
                 })
                 .collect();
-            let existing: HashMap<String, Member> =
-                members::lock_by_numbers(conn, district.id, &numbers)
-                    .await?
-                    .into_iter()
-                    .map(|member| (member.member_no.clone(), member))
-                    .collect();
-            let plan = plan_members(reads, &existing);
-            let refused_any = plan
+            let existing: HashMap<String, C::Row> = C::lock(conn, district.id, &keys)
+                .await?
+                .into_iter()
+                .map(|row| (C::key_of(&row), row))
+                .collect();
+            let doomed: Vec<C::Row> = reads
                 .iter()
-                .any(|step| matches!(step, MemberStep::Refused { .. }));
+                .filter_map(|read| match read {
+                    Read::Delete { key } => existing.get(key).cloned(),
+                    _ => None,
+                })
+                .collect();
+            let mut undeletable = C::undeletable(conn, &doomed).await?;
+            let plan: Vec<Step<C>> = reads
+                .into_iter()
+                .map(|read| plan(read, &existing, &mut undeletable))
+                .collect();
+            let refused_any = plan.iter().any(|step| matches!(step, Step::Refused { .. }));
             if dry_run || (atomic && refused_any) {
                 let results = plan.iter().enumerate().map(|(i, s)| s.result(i)).collect();
                 return Ok::<_, ApiError>(BatchResult::new(results, dry_run, false));
             }
-            let results = apply_members(conn, &caller, district.id, plan, &existing).await?;
+            let results = apply::<C>(conn, &caller, district.id, plan).await?;
             Ok(BatchResult::new(results, false, true))
         })
         .await?;
     Ok(HttpResponse::build(status_of(&result, atomic)).json(result))
 }
 
-fn read_member(
-    mut record: Value,
-    default_term: i32,
-    codes: &crate::db::reference::MemberCodes,
-) -> Read<MemberFields> {
-    let key = record
-        .get("member_no")
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    let deleted = match deletion(&mut record) {
-        Ok(deleted) => deleted,
-        Err(error) => return Read::Refused { key, error },
-    };
-    if deleted {
-        return match key.as_deref().map(crate::domain::values::member_no) {
-            Some(Ok(key)) => Read::Delete { key },
-            _ => Read::Refused {
+fn plan<C: Synced>(
+    read: Read<C::Fields>,
+    existing: &HashMap<String, C::Row>,
+    undeletable: &mut HashMap<uuid::Uuid, ApiError>,
+) -> Step<C> {
+    match read {
+        Read::Upsert { key, fields } => match existing.get(&key) {
+            None => Step::Create {
+                id: uuid::Uuid::now_v7(),
                 key,
-                error: ApiError::invalid("/member_no", "a deletion names the member's member_no"),
+                fields,
             },
-        };
-    }
-    let patch: MemberPatch = match serde_json::from_value(record) {
-        Ok(patch) => patch,
-        Err(error) => {
-            return Read::Refused {
-                key,
-                error: ApiError::Validation(vec![FieldError::new("", error.to_string())]),
-            };
-        }
-    };
-    let mut checks = Checks::default();
-    let fields = merge(&mut checks, patch, None, default_term, codes);
-    match checks.finish(fields) {
-        Ok(fields) => Read::Upsert {
-            key: fields.member_no.clone(),
-            fields,
+            Some(row) if C::fields_of(row) == fields => Step::Unchanged { row: row.clone() },
+            Some(row) => Step::Update {
+                row: row.clone(),
+                fields,
+            },
         },
-        Err(error) => Read::Refused { key, error },
-    }
-}
-
-/// What the batch does with one member.
-enum MemberStep {
-    Create {
-        id: MemberId,
-        fields: MemberFields,
-    },
-    Update {
-        id: MemberId,
-        fields: MemberFields,
-    },
-    Unchanged {
-        member: Box<Member>,
-    },
-    Delete {
-        member: Box<Member>,
-    },
-    /// A deletion of a member the district does not have (any more): nothing to do.
-    Absent {
-        key: String,
-    },
-    Refused {
-        key: Option<String>,
-        error: ApiError,
-    },
-}
-
-impl MemberStep {
-    /// The record's result before anything is written.
-    fn result(&self, index: usize) -> RecordResult {
-        let (key, status, id, version) = match self {
-            Self::Create { fields, .. } => (
-                Some(fields.member_no.clone()),
-                SyncOutcome::Created,
-                None,
-                None,
-            ),
-            Self::Update { id, fields } => (
-                Some(fields.member_no.clone()),
-                SyncOutcome::Updated,
-                Some(id.0),
-                None,
-            ),
-            Self::Unchanged { member } => (
-                Some(member.member_no.clone()),
-                SyncOutcome::Unchanged,
-                Some(member.id.0),
-                Some(member.version),
-            ),
-            Self::Delete { member } => (
-                Some(member.member_no.clone()),
-                SyncOutcome::Deleted,
-                Some(member.id.0),
-                Some(member.version),
-            ),
-            Self::Absent { key } => (Some(key.clone()), SyncOutcome::Unchanged, None, None),
-            Self::Refused { key, error } => return refused(index, key.clone(), error),
-        };
-        RecordResult {
-            index,
-            external_id: key,
-            status,
-            id,
-            version,
-            problem: None,
-        }
-    }
-}
-
-fn plan_members(
-    reads: Vec<Read<MemberFields>>,
-    existing: &HashMap<String, Member>,
-) -> Vec<MemberStep> {
-    reads
-        .into_iter()
-        .map(|read| match read {
-            Read::Upsert { key, fields } => match existing.get(&key) {
-                None => MemberStep::Create {
-                    id: MemberId::generate(),
-                    fields,
+        Read::Delete { key } => match existing.get(&key) {
+            Some(row) => match undeletable.remove(&C::id_of(row)) {
+                Some(error) => Step::Refused {
+                    key: Some(key),
+                    error,
                 },
-                Some(member) if member.fields() == fields => MemberStep::Unchanged {
-                    member: Box::new(member.clone()),
-                },
-                Some(member) => MemberStep::Update {
-                    id: member.id,
-                    fields,
-                },
+                None => Step::Delete { row: row.clone() },
             },
-            Read::Delete { key } => match existing.get(&key) {
-                Some(member) => MemberStep::Delete {
-                    member: Box::new(member.clone()),
-                },
-                None => MemberStep::Absent { key },
-            },
-            Read::Refused { key, error } => MemberStep::Refused { key, error },
-        })
-        .collect()
+            None => Step::Absent { key },
+        },
+        Read::Refused { key, error } => Step::Refused { key, error },
+    }
 }
 
 /// Writes a planned batch: one upsert, one deletion, one audit append.
-async fn apply_members(
+async fn apply<C: Synced>(
     conn: &mut AsyncPgConnection,
     caller: &Caller,
     district: DistrictId,
-    plan: Vec<MemberStep>,
-    existing: &HashMap<String, Member>,
+    plan: Vec<Step<C>>,
 ) -> Result<Vec<RecordResult>, ApiError> {
-    let upserts: Vec<(MemberId, MemberFields)> = plan
+    let upserts: Vec<(uuid::Uuid, String, C::Fields)> = plan
         .iter()
         .filter_map(|step| match step {
-            MemberStep::Create { id, fields } | MemberStep::Update { id, fields } => {
-                Some((*id, fields.clone()))
-            }
+            Step::Create { id, key, fields } => Some((*id, key.clone(), fields.clone())),
+            Step::Update { row, fields } => Some((C::id_of(row), C::key_of(row), fields.clone())),
             _ => None,
         })
         .collect();
-    let written: HashMap<MemberId, Member> = members::upsert_all(conn, district, upserts)
+    let written: HashMap<String, C::Row> = C::upsert(conn, district, upserts)
         .await?
         .into_iter()
-        .map(|member| (member.id, member))
+        .map(|row| (C::key_of(&row), row))
         .collect();
-    let deletions: Vec<MemberId> = plan
+    let doomed: Vec<C::Row> = plan
         .iter()
         .filter_map(|step| match step {
-            MemberStep::Delete { member } => Some(member.id),
+            Step::Delete { row } => Some(row.clone()),
             _ => None,
         })
         .collect();
-    let stations = crate::db::workstations::ids_involving_any(conn, &deletions).await?;
-    let stations_before = crate::api::workstations::views(conn, &stations).await?;
-    members::soft_delete_all(conn, &deletions).await?;
-    let stations_after = crate::api::workstations::views(conn, &stations).await?;
+    let caused = C::delete(conn, district, &doomed).await?;
+    let mut audited: Vec<&C::Row> = written.values().chain(doomed.iter()).collect();
+    audited.extend(plan.iter().filter_map(|step| match step {
+        Step::Update { row, .. } => Some(row),
+        _ => None,
+    }));
+    let context = C::audit_context(conn, &audited).await?;
 
     let mut changes = Vec::new();
     let mut results = Vec::with_capacity(plan.len());
     for (index, step) in plan.iter().enumerate() {
         let mut result = step.result(index);
-        match step {
-            MemberStep::Create { id, .. } | MemberStep::Update { id, .. } => {
-                let member = written.get(id).ok_or_else(|| {
-                    ApiError::Internal("an upserted member was not returned".into())
-                })?;
-                // A number that another writer created meanwhile is updated in place.
-                let before = existing.get(&member.member_no);
-                result.status = if before.is_some() {
-                    SyncOutcome::Updated
-                } else {
-                    SyncOutcome::Created
-                };
-                result.id = Some(member.id.0);
-                result.version = Some(member.version);
-                let action = if before.is_some() { "update" } else { "create" };
-                let mut change = Change::new(action, "member", member.id, Some(district))
-                    .after(&MemberView::from(member.clone()));
-                if let Some(before) = before {
-                    change = change.before(&MemberView::from(before.clone()));
-                }
-                changes.push(change);
-            }
-            MemberStep::Delete { member } => {
+        let (key, before) = match step {
+            Step::Create { key, .. } => (key.clone(), None),
+            Step::Update { row, .. } => (C::key_of(row), Some(row)),
+            Step::Delete { row } => {
                 changes.push(
-                    Change::new("delete", "member", member.id, Some(district))
-                        .before(&MemberView::from((**member).clone())),
+                    Change::new("delete", C::ENTITY, C::id_of(row), Some(district))
+                        .before(&C::audited(row, &context)),
                 );
+                results.push(result);
+                continue;
             }
-            _ => {}
-        }
+            Step::Unchanged { .. } | Step::Absent { .. } | Step::Refused { .. } => {
+                results.push(result);
+                continue;
+            }
+        };
+        let row = written
+            .get(&key)
+            .ok_or_else(|| ApiError::Internal("an upserted record was not returned".into()))?;
+        result.id = Some(C::id_of(row));
+        result.version = Some(C::version_of(row));
+        let change = match before {
+            Some(before) => Change::new("update", C::ENTITY, C::id_of(row), Some(district))
+                .before(&C::audited(before, &context)),
+            None => Change::new("create", C::ENTITY, C::id_of(row), Some(district)),
+        };
+        changes.push(change.after(&C::audited(row, &context)));
         results.push(result);
     }
-    for before in &stations_before {
-        if let Some(after) = stations_after
-            .iter()
-            .find(|station| station.id == before.id)
-            && after.version != before.version
-        {
-            changes.push(
-                Change::new("remove_member", "workstation", before.id, Some(district))
-                    .before(before)
-                    .after(after),
-            );
-        }
-    }
+    changes.extend(caused);
     audit::append_all(conn, &caller.actor(), changes).await?;
     Ok(results)
+}
+
+fn json_of(record: impl Serialize) -> Value {
+    serde_json::to_value(record).unwrap_or(Value::Null)
+}
+
+/// Members, keyed by `member_no`.
+pub(crate) struct Members;
+
+impl Synced for Members {
+    type Row = Member;
+    type Fields = MemberFields;
+    type Context = (i32, crate::db::reference::MemberCodes);
+    const ENTITY: &'static str = "member";
+    const KEY: &'static str = "member_no";
+
+    async fn context(
+        conn: &mut AsyncPgConnection,
+        district: &District,
+        _records: &[Value],
+    ) -> Result<Self::Context, ApiError> {
+        Ok((
+            district.term,
+            crate::db::reference::member_codes(conn).await?,
+        ))
+    }
+
+    async fn read(
+        _conn: &mut AsyncPgConnection,
+        record: Value,
+        (term, codes): &Self::Context,
+    ) -> Result<MemberFields, ApiError> {
+        let patch: MemberPatch = serde_json::from_value(record)
+            .map_err(|error| ApiError::Validation(vec![FieldError::new("", error.to_string())]))?;
+        let mut checks = Checks::default();
+        let fields = crate::api::members::merge(&mut checks, patch, None, *term, codes);
+        checks.finish(fields)
+    }
+
+    fn key_of(row: &Member) -> String {
+        row.member_no.clone()
+    }
+    fn id_of(row: &Member) -> uuid::Uuid {
+        row.id.0
+    }
+    fn version_of(row: &Member) -> i64 {
+        row.version
+    }
+    fn fields_of(row: &Member) -> MemberFields {
+        row.fields()
+    }
+    type AuditContext = ();
+
+    async fn audit_context(
+        _conn: &mut AsyncPgConnection,
+        _rows: &[&Member],
+    ) -> Result<(), ApiError> {
+        Ok(())
+    }
+
+    fn audited(row: &Member, _context: &()) -> Value {
+        json_of(MemberView::from(row.clone()))
+    }
+
+    async fn lock(
+        conn: &mut AsyncPgConnection,
+        district: DistrictId,
+        keys: &[String],
+    ) -> QueryResult<Vec<Member>> {
+        members::lock_by_numbers(conn, district, keys).await
+    }
+
+    async fn upsert(
+        conn: &mut AsyncPgConnection,
+        district: DistrictId,
+        rows: Vec<(uuid::Uuid, String, MemberFields)>,
+    ) -> QueryResult<Vec<Member>> {
+        let rows = rows
+            .into_iter()
+            .map(|(id, _, fields)| (MemberId(id), fields))
+            .collect();
+        members::upsert_all(conn, district, rows).await
+    }
+
+    async fn undeletable(
+        _conn: &mut AsyncPgConnection,
+        _rows: &[Member],
+    ) -> Result<HashMap<uuid::Uuid, ApiError>, ApiError> {
+        Ok(HashMap::new())
+    }
+
+    async fn delete(
+        conn: &mut AsyncPgConnection,
+        district: DistrictId,
+        rows: &[Member],
+    ) -> Result<Vec<Change>, ApiError> {
+        let ids: Vec<MemberId> = rows.iter().map(|row| row.id).collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let stations = crate::db::workstations::ids_involving_any(conn, &ids).await?;
+        let before = crate::api::workstations::views(conn, &stations).await?;
+        members::soft_delete_all(conn, &ids).await?;
+        let after = crate::api::workstations::views(conn, &stations).await?;
+        Ok(before
+            .iter()
+            .filter_map(|old| {
+                let new = after.iter().find(|station| station.id == old.id)?;
+                (new.version != old.version).then(|| {
+                    Change::new("remove_member", "workstation", old.id, Some(district))
+                        .before(old)
+                        .after(new)
+                })
+            })
+            .collect())
+    }
+}
+
+/// Departments, keyed by `external_id`.
+pub(crate) struct Departments;
+
+impl Synced for Departments {
+    type Row = Department;
+    type Fields = DepartmentFields;
+    type Context = ();
+    const ENTITY: &'static str = "department";
+    const KEY: &'static str = "external_id";
+
+    async fn context(
+        _conn: &mut AsyncPgConnection,
+        _district: &District,
+        _records: &[Value],
+    ) -> Result<(), ApiError> {
+        Ok(())
+    }
+
+    async fn read(
+        _conn: &mut AsyncPgConnection,
+        mut record: Value,
+        _context: &(),
+    ) -> Result<DepartmentFields, ApiError> {
+        take_external_id(&mut record)?;
+        let patch: DepartmentPatch = serde_json::from_value(record)
+            .map_err(|error| ApiError::Validation(vec![FieldError::new("", error.to_string())]))?;
+        let mut checks = Checks::default();
+        let fields = crate::api::departments::merge(&mut checks, patch, None);
+        checks.finish(fields)
+    }
+
+    fn key_of(row: &Department) -> String {
+        row.external_id.clone().unwrap_or_default()
+    }
+    fn id_of(row: &Department) -> uuid::Uuid {
+        row.id.0
+    }
+    fn version_of(row: &Department) -> i64 {
+        row.version
+    }
+    fn fields_of(row: &Department) -> DepartmentFields {
+        row.fields()
+    }
+    type AuditContext = ();
+
+    async fn audit_context(
+        _conn: &mut AsyncPgConnection,
+        _rows: &[&Department],
+    ) -> Result<(), ApiError> {
+        Ok(())
+    }
+
+    fn audited(row: &Department, _context: &()) -> Value {
+        json_of(DepartmentView::from(row.clone()))
+    }
+
+    async fn lock(
+        conn: &mut AsyncPgConnection,
+        district: DistrictId,
+        keys: &[String],
+    ) -> QueryResult<Vec<Department>> {
+        departments::lock_by_external_ids(conn, district, keys).await
+    }
+
+    async fn upsert(
+        conn: &mut AsyncPgConnection,
+        district: DistrictId,
+        rows: Vec<(uuid::Uuid, String, DepartmentFields)>,
+    ) -> QueryResult<Vec<Department>> {
+        let rows = rows
+            .into_iter()
+            .map(|(id, key, fields)| (DepartmentId(id), key, fields))
+            .collect();
+        departments::upsert_all(conn, district, rows).await
+    }
+
+    async fn undeletable(
+        _conn: &mut AsyncPgConnection,
+        _rows: &[Department],
+    ) -> Result<HashMap<uuid::Uuid, ApiError>, ApiError> {
+        Ok(HashMap::new())
+    }
+
+    async fn delete(
+        conn: &mut AsyncPgConnection,
+        _district: DistrictId,
+        rows: &[Department],
+    ) -> Result<Vec<Change>, ApiError> {
+        let ids: Vec<DepartmentId> = rows.iter().map(|row| row.id).collect();
+        departments::mark_all_deleted(conn, &ids).await?;
+        Ok(Vec::new())
+    }
+}
+
+/// Workstations, keyed by `external_id`; the convenor is named by `convenor_member_no`.
+pub(crate) struct Workstations;
+
+impl Synced for Workstations {
+    type Row = Workstation;
+    type Fields = WorkstationFields;
+    /// The district's live members by number, for the records' convenors.
+    type Context = HashMap<String, MemberId>;
+    const ENTITY: &'static str = "workstation";
+    const KEY: &'static str = "external_id";
+
+    async fn context(
+        conn: &mut AsyncPgConnection,
+        district: &District,
+        records: &[Value],
+    ) -> Result<HashMap<String, MemberId>, ApiError> {
+        let numbers: Vec<String> = records
+            .iter()
+            .filter_map(|record| {
+                record
+                    .get("convenor_member_no")?
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect();
+        Ok(members::ids_by_numbers(conn, district.id, &numbers)
+            .await?
+            .into_iter()
+            .collect())
+    }
+
+    async fn read(
+        conn: &mut AsyncPgConnection,
+        mut record: Value,
+        convenors: &HashMap<String, MemberId>,
+    ) -> Result<WorkstationFields, ApiError> {
+        take_external_id(&mut record)?;
+        let convenor = record
+            .as_object_mut()
+            .and_then(|object| object.remove("convenor_member_no"));
+        let convenor = match convenor {
+            None | Some(Value::Null) => None,
+            Some(Value::String(number)) => match convenors.get(&number) {
+                Some(id) => Some(*id),
+                None => {
+                    return Err(ApiError::invalid(
+                        "/convenor_member_no",
+                        "no live member of the district has this member_no",
+                    ));
+                }
+            },
+            Some(_) => {
+                return Err(ApiError::invalid(
+                    "/convenor_member_no",
+                    "must be a member_no",
+                ));
+            }
+        };
+        if record.get("convenor_member_id").is_some() {
+            return Err(ApiError::invalid(
+                "/convenor_member_id",
+                "a synced workstation names its convenor by convenor_member_no",
+            ));
+        }
+        let mut patch: WorkstationPatch = serde_json::from_value(record)
+            .map_err(|error| ApiError::Validation(vec![FieldError::new("", error.to_string())]))?;
+        if let Some(convenor) = convenor {
+            patch.convenor_member_id = Field::Value(convenor);
+        }
+        let mut checks = Checks::default();
+        // No district to check against (no query): the convenor was found among the
+        // district's members.
+        let fields = crate::api::workstations::merge(conn, &mut checks, patch, None, None).await?;
+        checks.finish(fields)
+    }
+
+    fn key_of(row: &Workstation) -> String {
+        row.external_id.clone().unwrap_or_default()
+    }
+    fn id_of(row: &Workstation) -> uuid::Uuid {
+        row.id.0
+    }
+    fn version_of(row: &Workstation) -> i64 {
+        row.version
+    }
+    fn fields_of(row: &Workstation) -> WorkstationFields {
+        row.fields()
+    }
+    /// Each workstation's members (a batch does not change them).
+    type AuditContext = HashMap<WorkstationId, Vec<MemberId>>;
+
+    async fn audit_context(
+        conn: &mut AsyncPgConnection,
+        rows: &[&Workstation],
+    ) -> Result<Self::AuditContext, ApiError> {
+        let ids: Vec<WorkstationId> = rows.iter().map(|row| row.id).collect();
+        Ok(workstations::member_ids(conn, &ids).await?)
+    }
+
+    fn audited(row: &Workstation, members: &Self::AuditContext) -> Value {
+        let ids = members.get(&row.id).cloned().unwrap_or_default();
+        json_of(WorkstationView::new(row.clone(), ids))
+    }
+
+    async fn lock(
+        conn: &mut AsyncPgConnection,
+        district: DistrictId,
+        keys: &[String],
+    ) -> QueryResult<Vec<Workstation>> {
+        workstations::lock_by_external_ids(conn, district, keys).await
+    }
+
+    async fn upsert(
+        conn: &mut AsyncPgConnection,
+        district: DistrictId,
+        rows: Vec<(uuid::Uuid, String, WorkstationFields)>,
+    ) -> QueryResult<Vec<Workstation>> {
+        let rows = rows
+            .into_iter()
+            .map(|(id, key, fields)| (WorkstationId(id), key, fields))
+            .collect();
+        workstations::upsert_all(conn, district, rows).await
+    }
+
+    async fn undeletable(
+        conn: &mut AsyncPgConnection,
+        rows: &[Workstation],
+    ) -> Result<HashMap<uuid::Uuid, ApiError>, ApiError> {
+        let ids: Vec<WorkstationId> = rows.iter().map(|row| row.id).collect();
+        Ok(workstations::activity_counts(conn, &ids)
+            .await?
+            .into_iter()
+            .map(|(id, count)| {
+                (
+                    id.0,
+                    ApiError::conflict(format!(
+                        "the workstation still has {count} activity(ies); delete them first"
+                    )),
+                )
+            })
+            .collect())
+    }
+
+    async fn delete(
+        conn: &mut AsyncPgConnection,
+        _district: DistrictId,
+        rows: &[Workstation],
+    ) -> Result<Vec<Change>, ApiError> {
+        let ids: Vec<WorkstationId> = rows.iter().map(|row| row.id).collect();
+        workstations::soft_delete_all(conn, &ids).await?;
+        Ok(Vec::new())
+    }
 }

@@ -60,6 +60,8 @@ pub struct WorkstationView {
     pub description: Option<String>,
     /// The members who belong to it (see `/workstations/{id}/members`).
     pub member_ids: Vec<MemberId>,
+    /// The district system's id, for workstations it syncs (`/sync/workstations`).
+    pub external_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Increases with every change, including a member joining or leaving; sent as the
@@ -68,7 +70,7 @@ pub struct WorkstationView {
 }
 
 impl WorkstationView {
-    fn new(row: db::Workstation, member_ids: Vec<MemberId>) -> Self {
+    pub(crate) fn new(row: db::Workstation, member_ids: Vec<MemberId>) -> Self {
         Self {
             id: row.id,
             district_id: row.district_id,
@@ -80,6 +82,7 @@ impl WorkstationView {
             convenor_member_id: row.convenor_member_id,
             description: row.description,
             member_ids,
+            external_id: row.external_id,
             created_at: row.created_at,
             updated_at: row.updated_at,
             version: row.version,
@@ -205,7 +208,7 @@ impl NewWorkstation {
 
 /// The workstation's fields after `patch`, from `current` (none for a new workstation).
 /// The convenor must be a member of `district` (unknown when the district is invalid).
-async fn merge(
+pub(crate) async fn merge(
     conn: &mut AsyncPgConnection,
     checks: &mut Checks,
     patch: WorkstationPatch,

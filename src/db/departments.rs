@@ -17,6 +17,8 @@ pub struct Department {
     pub name: String,
     pub short_name: Option<String>,
     pub kind: DepartmentKind,
+    /// The district system's id, for records it syncs.
+    pub external_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i64,
@@ -138,4 +140,88 @@ pub async fn existing_in_district(
         .for_key_share()
         .load(conn)
         .await
+}
+
+/// The live departments of `district` with these external ids, locked until the
+/// transaction ends.
+#[tracing::instrument(skip_all)]
+pub async fn lock_by_external_ids(
+    conn: &mut AsyncPgConnection,
+    district: DistrictId,
+    keys: &[String],
+) -> QueryResult<Vec<Department>> {
+    departments::table
+        .select(Department::as_select())
+        .filter(departments::district_id.eq(district))
+        .filter(departments::external_id.eq_any(keys))
+        .filter(departments::deleted_at.is_null())
+        .for_update()
+        .load(conn)
+        .await
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = departments)]
+struct SyncedDepartmentRow {
+    id: DepartmentId,
+    district_id: DistrictId,
+    external_id: String,
+    #[diesel(embed)]
+    fields: DepartmentFields,
+}
+
+/// Creates or replaces departments of `district` by external id, in one statement.
+#[tracing::instrument(skip_all, fields(rows = rows.len()))]
+pub async fn upsert_all(
+    conn: &mut AsyncPgConnection,
+    district: DistrictId,
+    rows: Vec<(DepartmentId, String, DepartmentFields)>,
+) -> QueryResult<Vec<Department>> {
+    use diesel::query_builder::DecoratableTarget;
+    use diesel::upsert::excluded;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<SyncedDepartmentRow> = rows
+        .into_iter()
+        .map(|(id, external_id, fields)| SyncedDepartmentRow {
+            id,
+            district_id: district,
+            external_id,
+            fields,
+        })
+        .collect();
+    diesel::insert_into(departments::table)
+        .values(rows)
+        .on_conflict((departments::district_id, departments::external_id))
+        .filter_target(
+            departments::deleted_at
+                .is_null()
+                .and(departments::external_id.is_not_null()),
+        )
+        .do_update()
+        .set((
+            departments::name.eq(excluded(departments::name)),
+            departments::short_name.eq(excluded(departments::short_name)),
+            departments::kind.eq(excluded(departments::kind)),
+        ))
+        .returning(Department::as_returning())
+        .get_results(conn)
+        .await
+}
+
+/// Marks departments deleted, in one statement.
+#[tracing::instrument(skip_all)]
+pub async fn mark_all_deleted(
+    conn: &mut AsyncPgConnection,
+    ids: &[DepartmentId],
+) -> QueryResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    diesel::update(departments::table.filter(departments::id.eq_any(ids)))
+        .set(departments::deleted_at.eq(super::now()))
+        .execute(conn)
+        .await
+        .map(drop)
 }

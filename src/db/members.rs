@@ -283,3 +283,19 @@ pub async fn upsert_all(
         .get_results(conn)
         .await
 }
+
+/// The ids of the live members of `district` with these numbers.
+#[tracing::instrument(skip_all)]
+pub async fn ids_by_numbers(
+    conn: &mut AsyncPgConnection,
+    district: DistrictId,
+    numbers: &[String],
+) -> QueryResult<Vec<(String, MemberId)>> {
+    members::table
+        .select((members::member_no, members::id))
+        .filter(members::district_id.eq(district))
+        .filter(members::member_no.eq_any(numbers))
+        .filter(members::deleted_at.is_null())
+        .load(conn)
+        .await
+}

@@ -23,6 +23,8 @@ pub struct Workstation {
     pub opened_on: Option<NaiveDate>,
     pub convenor_member_id: Option<MemberId>,
     pub description: Option<String>,
+    /// The district system's id, for records it syncs.
+    pub external_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i64,
@@ -177,13 +179,46 @@ pub async fn activity_count(conn: &mut AsyncPgConnection, id: WorkstationId) -> 
         .await
 }
 
+/// The live activity counts of those of `ids` that have any.
+#[tracing::instrument(skip_all)]
+pub async fn activity_counts(
+    conn: &mut AsyncPgConnection,
+    ids: &[WorkstationId],
+) -> QueryResult<Vec<(WorkstationId, i64)>> {
+    activities::table
+        .group_by(activities::workstation_id)
+        .select((activities::workstation_id, diesel::dsl::count_star()))
+        .filter(activities::workstation_id.eq_any(ids))
+        .filter(activities::deleted_at.is_null())
+        .load(conn)
+        .await
+}
+
 /// Deletes a workstation and its member list.
 #[tracing::instrument(skip_all)]
 pub async fn soft_delete(conn: &mut AsyncPgConnection, id: WorkstationId) -> QueryResult<()> {
-    diesel::delete(workstation_members::table.filter(workstation_members::workstation_id.eq(id)))
+    soft_delete_all(conn, &[id]).await
+}
+
+/// [`soft_delete`] for many workstations, in two statements.
+#[tracing::instrument(skip_all)]
+pub async fn soft_delete_all(
+    conn: &mut AsyncPgConnection,
+    ids: &[WorkstationId],
+) -> QueryResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    diesel::delete(
+        workstation_members::table.filter(workstation_members::workstation_id.eq_any(ids)),
+    )
+    .execute(conn)
+    .await?;
+    diesel::update(workstations::table.filter(workstations::id.eq_any(ids)))
+        .set(workstations::deleted_at.eq(super::now()))
         .execute(conn)
-        .await?;
-    mark_deleted(conn, id).await
+        .await
+        .map(drop)
 }
 
 /// The member ids of each of `ids`, in member id order.
@@ -358,4 +393,76 @@ pub async fn touch(conn: &mut AsyncPgConnection, ids: &[WorkstationId]) -> Query
         .execute(conn)
         .await
         .map(drop)
+}
+
+/// The live workstations of `district` with these external ids, locked until the
+/// transaction ends.
+#[tracing::instrument(skip_all)]
+pub async fn lock_by_external_ids(
+    conn: &mut AsyncPgConnection,
+    district: DistrictId,
+    keys: &[String],
+) -> QueryResult<Vec<Workstation>> {
+    workstations::table
+        .select(Workstation::as_select())
+        .filter(workstations::district_id.eq(district))
+        .filter(workstations::external_id.eq_any(keys))
+        .filter(workstations::deleted_at.is_null())
+        .for_update()
+        .load(conn)
+        .await
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = workstations)]
+struct SyncedWorkstationRow {
+    id: WorkstationId,
+    district_id: DistrictId,
+    external_id: String,
+    #[diesel(embed)]
+    fields: WorkstationFields,
+}
+
+/// Creates or replaces workstations of `district` by external id, in one statement.
+#[tracing::instrument(skip_all, fields(rows = rows.len()))]
+pub async fn upsert_all(
+    conn: &mut AsyncPgConnection,
+    district: DistrictId,
+    rows: Vec<(WorkstationId, String, WorkstationFields)>,
+) -> QueryResult<Vec<Workstation>> {
+    use diesel::query_builder::DecoratableTarget;
+    use diesel::upsert::excluded;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<SyncedWorkstationRow> = rows
+        .into_iter()
+        .map(|(id, external_id, fields)| SyncedWorkstationRow {
+            id,
+            district_id: district,
+            external_id,
+            fields,
+        })
+        .collect();
+    diesel::insert_into(workstations::table)
+        .values(rows)
+        .on_conflict((workstations::district_id, workstations::external_id))
+        .filter_target(
+            workstations::deleted_at
+                .is_null()
+                .and(workstations::external_id.is_not_null()),
+        )
+        .do_update()
+        .set((
+            workstations::name.eq(excluded(workstations::name)),
+            workstations::kind.eq(excluded(workstations::kind)),
+            workstations::street.eq(excluded(workstations::street)),
+            workstations::address.eq(excluded(workstations::address)),
+            workstations::opened_on.eq(excluded(workstations::opened_on)),
+            workstations::convenor_member_id.eq(excluded(workstations::convenor_member_id)),
+            workstations::description.eq(excluded(workstations::description)),
+        ))
+        .returning(Workstation::as_returning())
+        .get_results(conn)
+        .await
 }

@@ -316,3 +316,221 @@ async fn a_batch_goes_to_the_callers_district_only() {
         StatusCode::FORBIDDEN
     );
 }
+
+async fn push_to(app: &TestApp, token: &str, collection: &str, records: Value) -> Response {
+    app.request_as(
+        Some(token),
+        Method::POST,
+        &format!("/api/v1/sync/{collection}"),
+        Some(&json!({"records": records})),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn departments_sync_by_their_external_id() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let unit =
+        |id: &str, name: &str| json!({"external_id": id, "name": name, "kind": "government"});
+    let first = answer(
+        push_to(
+            &app,
+            &s.sync,
+            "departments",
+            json!([unit("D1", "区教委"), unit("D2", "区卫健委")]),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(statuses(&first), ["created", "created"]);
+    let id = first["results"][0]["id"].as_str().unwrap().to_owned();
+    let got: Value = app
+        .get(&format!("/api/v1/departments/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["external_id"], "D1");
+    assert_eq!(got["name"], "区教委");
+
+    let second = answer(
+        push_to(
+            &app,
+            &s.sync,
+            "departments",
+            json!([
+                unit("D1", "区教育委员会"),
+                unit("D2", "区卫健委"),
+                {"external_id": "D3", "name": "区财政局"},
+                {"name": "无编号", "kind": "government"},
+                {"external_id": "bad id!", "name": "坏编号", "kind": "government"},
+            ]),
+        )
+        .await,
+        StatusCode::MULTI_STATUS,
+    )
+    .await;
+    assert_eq!(
+        statuses(&second),
+        ["updated", "unchanged", "error", "error", "error"]
+    );
+    assert_eq!(
+        second["results"][2]["problem"]["errors"][0]["pointer"],
+        "/kind"
+    );
+    assert_eq!(
+        second["results"][3]["problem"]["errors"][0]["pointer"],
+        "/external_id"
+    );
+    assert_eq!(
+        second["results"][4]["problem"]["errors"][0]["pointer"],
+        "/external_id"
+    );
+    assert_eq!(second["results"][0]["id"], id.as_str());
+
+    let third = answer(
+        push_to(
+            &app,
+            &s.sync,
+            "departments",
+            json!([{"external_id": "D2", "deleted": true}]),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(statuses(&third), ["deleted"]);
+    let listed: Value = app
+        .get(&format!("/api/v1/departments?district_id={}", s.district))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|unit| unit["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["区教育委员会"]);
+}
+
+#[tokio::test]
+async fn workstations_sync_with_their_convenor_named_by_member_no() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    answer(
+        push(
+            &app,
+            &s.sync,
+            "",
+            json!([member("XC-001", "王芳"), member("XC-002", "李明")]),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let station = |id: &str, convenor: Value| {
+        json!({"external_id": id, "name": format!("工作站{id}"), "kind": "street",
+               "convenor_member_no": convenor})
+    };
+    let result = answer(
+        push_to(
+            &app,
+            &s.sync,
+            "workstations",
+            json!([
+                station("W1", json!("XC-001")),
+                station("W2", Value::Null),
+                station("W3", json!("XC-404")),
+                {"external_id": "W4", "name": "四站", "kind": "street",
+                 "convenor_member_id": "01a21867-0000-7000-8000-000000000000"},
+            ]),
+        )
+        .await,
+        StatusCode::MULTI_STATUS,
+    )
+    .await;
+    assert_eq!(statuses(&result), ["created", "created", "error", "error"]);
+    assert_eq!(
+        result["results"][2]["problem"]["errors"][0]["pointer"],
+        "/convenor_member_no"
+    );
+    assert_eq!(
+        result["results"][3]["problem"]["errors"][0]["pointer"],
+        "/convenor_member_id"
+    );
+    let w1 = result["results"][0]["id"].as_str().unwrap().to_owned();
+    let w2 = result["results"][1]["id"].as_str().unwrap().to_owned();
+    let got: Value = app
+        .get(&format!("/api/v1/workstations/{w1}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let members: Value = app
+        .get(&format!("/api/v1/members?district_id={}", s.district))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let wang = members["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["member_no"] == "XC-001")
+        .unwrap();
+    assert_eq!(got["convenor_member_id"], wang["id"]);
+    assert_eq!(got["external_id"], "W1");
+
+    // A convenor change is an update; a workstation with activities stays.
+    let activity = app
+        .post(
+            &format!("/api/v1/workstations/{w2}/activities"),
+            &json!({"kind": "visit", "title": "走访", "held_on": "2026-03-01"}),
+        )
+        .await;
+    assert_eq!(activity.status(), StatusCode::CREATED);
+    let result = answer(
+        push_to(
+            &app,
+            &s.sync,
+            "workstations",
+            json!([
+                station("W1", json!("XC-002")),
+                {"external_id": "W2", "deleted": true},
+            ]),
+        )
+        .await,
+        StatusCode::MULTI_STATUS,
+    )
+    .await;
+    assert_eq!(statuses(&result), ["updated", "error"]);
+    assert_eq!(result["results"][1]["problem"]["status"], 409);
+    assert_eq!(
+        app.get(&format!("/api/v1/workstations/{w2}"))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    let result = answer(
+        push_to(
+            &app,
+            &s.sync,
+            "workstations",
+            json!([{"external_id": "W1", "deleted": true}]),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(statuses(&result), ["deleted"]);
+    assert_eq!(
+        app.get(&format!("/api/v1/workstations/{w1}"))
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+}
