@@ -55,6 +55,8 @@ pub struct ActivityView {
     /// How many opinions were collected.
     pub opinions_collected: i32,
     pub summary: Option<String>,
+    /// The district system's id, for activities it syncs (`/sync/activities`).
+    pub external_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Increases with every change; sent as the `ETag`.
@@ -74,6 +76,7 @@ impl From<db::Activity> for ActivityView {
             people_reached: row.people_reached,
             opinions_collected: row.opinions_collected,
             summary: row.summary,
+            external_id: row.external_id,
             created_at: row.created_at,
             updated_at: row.updated_at,
             version: row.version,
@@ -166,7 +169,7 @@ fn count(value: i64) -> Result<i32, String> {
 
 /// The activity's fields after `patch`, from `current` (none for a new activity).
 /// Participants must be live members of `district`.
-async fn merge(
+pub(crate) async fn merge(
     conn: &mut AsyncPgConnection,
     patch: ActivityPatch,
     current: Option<&ActivityFields>,

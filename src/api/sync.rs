@@ -14,18 +14,20 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use diesel::QueryResult;
 
+use crate::api::activities::{ActivityPatch, ActivityView};
 use crate::api::auth::Caller;
 use crate::api::departments::{DepartmentPatch, DepartmentView};
 use crate::api::input::{Checks, Field};
 use crate::api::members::{MemberPatch, MemberView};
 use crate::api::workstations::{WorkstationPatch, WorkstationView};
 use crate::db::DbPool;
+use crate::db::activities::{self as activities, Activity, SyncedActivity};
 use crate::db::audit::{self as audit, Change};
 use crate::db::departments::{self as departments, Department, DepartmentFields};
 use crate::db::districts::District;
 use crate::db::members::{self as members, Member, MemberFields};
 use crate::db::workstations::{self as workstations, Workstation, WorkstationFields};
-use crate::domain::ids::{DepartmentId, DistrictId, MemberId, WorkstationId};
+use crate::domain::ids::{ActivityId, DepartmentId, DistrictId, MemberId, WorkstationId};
 use crate::domain::kinds::text_enum;
 use crate::error::{ApiError, FieldError, Problem};
 
@@ -41,7 +43,8 @@ pub fn configure(config: &mut ServiceConfig) {
             .service(crate::api::changes::get_snapshot)
             .service(sync_members)
             .service(sync_departments)
-            .service(sync_workstations),
+            .service(sync_workstations)
+            .service(sync_activities),
     );
 }
 
@@ -206,6 +209,16 @@ sync_endpoint!(
      body without `district_id`, plus `external_id`, with the convenor named by \
      `convenor_member_no` (a live member of the district). A workstation with activities \
      is not deleted."
+);
+
+sync_endpoint!(
+    sync_activities,
+    "/activities",
+    Activities,
+    "Upsert or delete workstation activities by `external_id`: each record is an \
+     activity's create body plus `external_id`, with its workstation named by \
+     `workstation_external_id` and its participants by `participant_member_nos` (live \
+     members of the district)."
 );
 
 /// A collection district systems sync by their own key.
@@ -1009,6 +1022,204 @@ impl Synced for Workstations {
     ) -> Result<Vec<Change>, ApiError> {
         let ids: Vec<WorkstationId> = rows.iter().map(|row| row.id).collect();
         workstations::soft_delete_all(conn, &ids).await?;
+        Ok(Vec::new())
+    }
+}
+
+/// What reading activities needs: the district's workstations by external id and its
+/// members by number.
+pub(crate) struct ActivityContext {
+    district: DistrictId,
+    workstations: HashMap<String, WorkstationId>,
+    members: HashMap<String, MemberId>,
+}
+
+/// Activities, keyed by `external_id`; the workstation is named by
+/// `workstation_external_id` and the participants by `participant_member_nos`.
+pub(crate) struct Activities;
+
+/// Takes a string field off a record.
+fn take_text(record: &mut Value, field: &str) -> Result<Option<String>, ApiError> {
+    match record
+        .as_object_mut()
+        .and_then(|object| object.remove(field))
+    {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(text)) => Ok(Some(text)),
+        Some(_) => Err(ApiError::invalid(&format!("/{field}"), "must be a string")),
+    }
+}
+
+/// Refuses a field a synced record names by the district system's keys instead.
+fn refuse_field(record: &Value, field: &str, instead: &str) -> Result<(), ApiError> {
+    if record.get(field).is_some() {
+        return Err(ApiError::invalid(
+            &format!("/{field}"),
+            format!("a synced record gives {instead} instead"),
+        ));
+    }
+    Ok(())
+}
+
+impl Synced for Activities {
+    type Row = Activity;
+    type Fields = SyncedActivity;
+    type Context = ActivityContext;
+    const ENTITY: &'static str = "activity";
+    const KEY: &'static str = "external_id";
+
+    async fn context(
+        conn: &mut AsyncPgConnection,
+        district: &District,
+        records: &[Value],
+    ) -> Result<ActivityContext, ApiError> {
+        let text = |record: &Value, field: &str| {
+            record.get(field).and_then(Value::as_str).map(str::to_owned)
+        };
+        let stations: Vec<String> = records
+            .iter()
+            .filter_map(|record| text(record, "workstation_external_id"))
+            .collect();
+        let numbers: Vec<String> = records
+            .iter()
+            .filter_map(|record| record.get("participant_member_nos")?.as_array().cloned())
+            .flatten()
+            .filter_map(|number| number.as_str().map(str::to_owned))
+            .collect();
+        Ok(ActivityContext {
+            district: district.id,
+            workstations: workstations::ids_by_external_ids(conn, district.id, &stations)
+                .await?
+                .into_iter()
+                .filter_map(|(key, id)| Some((key?, id)))
+                .collect(),
+            members: members::ids_by_numbers(conn, district.id, &numbers)
+                .await?
+                .into_iter()
+                .collect(),
+        })
+    }
+
+    async fn read(
+        conn: &mut AsyncPgConnection,
+        mut record: Value,
+        context: &ActivityContext,
+    ) -> Result<SyncedActivity, ApiError> {
+        take_external_id(&mut record)?;
+        refuse_field(&record, "participant_ids", "participant_member_nos")?;
+        refuse_field(&record, "workstation_id", "workstation_external_id")?;
+        let station = take_text(&mut record, "workstation_external_id")?
+            .ok_or_else(|| ApiError::invalid("/workstation_external_id", "is required"))?;
+        let workstation_id = *context.workstations.get(&station).ok_or_else(|| {
+            ApiError::invalid(
+                "/workstation_external_id",
+                "no live workstation of the district has this external_id",
+            )
+        })?;
+        let numbers = match record
+            .as_object_mut()
+            .and_then(|object| object.remove("participant_member_nos"))
+        {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(numbers)) => numbers,
+            Some(_) => {
+                return Err(ApiError::invalid(
+                    "/participant_member_nos",
+                    "must be a list of member numbers",
+                ));
+            }
+        };
+        let mut participants = Vec::new();
+        let mut errors = Vec::new();
+        for (index, number) in numbers.iter().enumerate() {
+            match number
+                .as_str()
+                .and_then(|number| context.members.get(number))
+            {
+                Some(id) => participants.push(*id),
+                None => errors.push(FieldError::new(
+                    format!("/participant_member_nos/{index}"),
+                    "no live member of the district has this member_no",
+                )),
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::Validation(errors));
+        }
+        let patch: ActivityPatch = serde_json::from_value(record)
+            .map_err(|error| ApiError::Validation(vec![FieldError::new("", error.to_string())]))?;
+        // Without participant ids the merge asks the database nothing.
+        let mut fields = crate::api::activities::merge(conn, patch, None, context.district).await?;
+        fields.participant_ids = crate::domain::values::distinct(participants);
+        Ok(SyncedActivity {
+            workstation_id,
+            fields,
+        })
+    }
+
+    fn key_of(row: &Activity) -> String {
+        row.external_id.clone().unwrap_or_default()
+    }
+    fn id_of(row: &Activity) -> uuid::Uuid {
+        row.id.0
+    }
+    fn version_of(row: &Activity) -> i64 {
+        row.version
+    }
+    fn fields_of(row: &Activity) -> SyncedActivity {
+        SyncedActivity {
+            workstation_id: row.workstation_id,
+            fields: row.fields(),
+        }
+    }
+
+    type AuditContext = ();
+
+    async fn audit_context(
+        _conn: &mut AsyncPgConnection,
+        _rows: &[&Activity],
+    ) -> Result<(), ApiError> {
+        Ok(())
+    }
+
+    fn audited(row: &Activity, _context: &()) -> Value {
+        json_of(ActivityView::from(row.clone()))
+    }
+
+    async fn lock(
+        conn: &mut AsyncPgConnection,
+        district: DistrictId,
+        keys: &[String],
+    ) -> QueryResult<Vec<Activity>> {
+        activities::lock_by_external_ids(conn, district, keys).await
+    }
+
+    async fn upsert(
+        conn: &mut AsyncPgConnection,
+        district: DistrictId,
+        rows: Vec<(uuid::Uuid, String, SyncedActivity)>,
+    ) -> QueryResult<Vec<Activity>> {
+        let rows = rows
+            .into_iter()
+            .map(|(id, key, synced)| (ActivityId(id), key, synced))
+            .collect();
+        activities::upsert_all(conn, district, rows).await
+    }
+
+    async fn undeletable(
+        _conn: &mut AsyncPgConnection,
+        _rows: &[Activity],
+    ) -> Result<HashMap<uuid::Uuid, ApiError>, ApiError> {
+        Ok(HashMap::new())
+    }
+
+    async fn delete(
+        conn: &mut AsyncPgConnection,
+        _district: DistrictId,
+        rows: &[Activity],
+    ) -> Result<Vec<Change>, ApiError> {
+        let ids: Vec<ActivityId> = rows.iter().map(|row| row.id).collect();
+        activities::mark_all_deleted(conn, &ids).await?;
         Ok(Vec::new())
     }
 }

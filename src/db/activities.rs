@@ -22,6 +22,8 @@ pub struct Activity {
     pub people_reached: i32,
     pub opinions_collected: i32,
     pub summary: Option<String>,
+    /// The district system's id, for records it syncs.
+    pub external_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i64,
@@ -140,4 +142,99 @@ pub async fn insert(
         .returning(Activity::as_returning())
         .get_result(conn)
         .await
+}
+
+/// An activity as a batch sets it: its workstation and its fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncedActivity {
+    pub workstation_id: WorkstationId,
+    pub fields: ActivityFields,
+}
+
+/// The live activities of `district` with these external ids, locked until the
+/// transaction ends.
+#[tracing::instrument(skip_all)]
+pub async fn lock_by_external_ids(
+    conn: &mut AsyncPgConnection,
+    district: DistrictId,
+    keys: &[String],
+) -> QueryResult<Vec<Activity>> {
+    activities::table
+        .select(Activity::as_select())
+        .filter(activities::district_id.eq(district))
+        .filter(activities::external_id.eq_any(keys))
+        .filter(activities::deleted_at.is_null())
+        .for_update()
+        .load(conn)
+        .await
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = activities)]
+struct SyncedActivityRow {
+    id: ActivityId,
+    district_id: DistrictId,
+    workstation_id: WorkstationId,
+    external_id: String,
+    #[diesel(embed)]
+    fields: ActivityFields,
+}
+
+/// Creates or replaces activities of `district` by external id, in one statement.
+#[tracing::instrument(skip_all, fields(rows = rows.len()))]
+pub async fn upsert_all(
+    conn: &mut AsyncPgConnection,
+    district: DistrictId,
+    rows: Vec<(ActivityId, String, SyncedActivity)>,
+) -> QueryResult<Vec<Activity>> {
+    use diesel::query_builder::DecoratableTarget;
+    use diesel::upsert::excluded;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<SyncedActivityRow> = rows
+        .into_iter()
+        .map(|(id, external_id, synced)| SyncedActivityRow {
+            id,
+            district_id: district,
+            workstation_id: synced.workstation_id,
+            external_id,
+            fields: synced.fields,
+        })
+        .collect();
+    diesel::insert_into(activities::table)
+        .values(rows)
+        .on_conflict((activities::district_id, activities::external_id))
+        .filter_target(
+            activities::deleted_at
+                .is_null()
+                .and(activities::external_id.is_not_null()),
+        )
+        .do_update()
+        .set((
+            activities::workstation_id.eq(excluded(activities::workstation_id)),
+            activities::kind.eq(excluded(activities::kind)),
+            activities::title.eq(excluded(activities::title)),
+            activities::held_on.eq(excluded(activities::held_on)),
+            activities::participant_ids.eq(excluded(activities::participant_ids)),
+            activities::people_reached.eq(excluded(activities::people_reached)),
+            activities::opinions_collected.eq(excluded(activities::opinions_collected)),
+            activities::summary.eq(excluded(activities::summary)),
+        ))
+        .returning(Activity::as_returning())
+        .get_results(conn)
+        .await
+}
+
+/// Marks activities deleted, in one statement.
+#[tracing::instrument(skip_all)]
+pub async fn mark_all_deleted(conn: &mut AsyncPgConnection, ids: &[ActivityId]) -> QueryResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    diesel::update(activities::table.filter(activities::id.eq_any(ids)))
+        .set(activities::deleted_at.eq(super::now()))
+        .execute(conn)
+        .await
+        .map(drop)
 }

@@ -466,3 +466,19 @@ pub async fn upsert_all(
         .get_results(conn)
         .await
 }
+
+/// The ids of the live workstations of `district` with these external ids.
+#[tracing::instrument(skip_all)]
+pub async fn ids_by_external_ids(
+    conn: &mut AsyncPgConnection,
+    district: DistrictId,
+    keys: &[String],
+) -> QueryResult<Vec<(Option<String>, WorkstationId)>> {
+    workstations::table
+        .select((workstations::external_id, workstations::id))
+        .filter(workstations::district_id.eq(district))
+        .filter(workstations::external_id.eq_any(keys))
+        .filter(workstations::deleted_at.is_null())
+        .load(conn)
+        .await
+}

@@ -534,3 +534,94 @@ async fn workstations_sync_with_their_convenor_named_by_member_no() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn activities_sync_with_their_workstation_and_participants_by_district_keys() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    answer(
+        push(
+            &app,
+            &s.sync,
+            "",
+            json!([member("XC-001", "王芳"), member("XC-002", "李明")]),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    answer(
+        push_to(
+            &app,
+            &s.sync,
+            "workstations",
+            json!([{"external_id": "W1", "name": "金融街工作站", "kind": "street"}]),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let activity = |id: &str, station: &str, numbers: Value| {
+        json!({"external_id": id, "workstation_external_id": station, "kind": "visit",
+               "title": "走访", "held_on": "2026-03-01", "participant_member_nos": numbers,
+               "people_reached": 30})
+    };
+    let batch = json!([
+        activity("A1", "W1", json!(["XC-002", "XC-001", "XC-001"])),
+        activity("A2", "W9", json!([])),
+        activity("A3", "W1", json!(["XC-001", "XC-404"])),
+    ]);
+    let result = answer(
+        push_to(&app, &s.sync, "activities", batch.clone()).await,
+        StatusCode::MULTI_STATUS,
+    )
+    .await;
+    assert_eq!(statuses(&result), ["created", "error", "error"]);
+    assert_eq!(
+        result["results"][1]["problem"]["errors"][0]["pointer"],
+        "/workstation_external_id"
+    );
+    assert_eq!(
+        result["results"][2]["problem"]["errors"][0]["pointer"],
+        "/participant_member_nos/1"
+    );
+    let id = result["results"][0]["id"].as_str().unwrap().to_owned();
+    let got: Value = app
+        .get(&format!("/api/v1/activities/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["participant_ids"].as_array().unwrap().len(), 2);
+    assert_eq!(got["people_reached"], 30);
+    assert_eq!(got["external_id"], "A1");
+
+    let again = answer(
+        push_to(
+            &app,
+            &s.sync,
+            "activities",
+            json!([activity("A1", "W1", json!(["XC-001", "XC-002"]))]),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(statuses(&again), ["unchanged"]);
+    let gone = answer(
+        push_to(
+            &app,
+            &s.sync,
+            "activities",
+            json!([{"external_id": "A1", "deleted": true}]),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(statuses(&gone), ["deleted"]);
+    assert_eq!(
+        app.get(&format!("/api/v1/activities/{id}")).await.status(),
+        StatusCode::NOT_FOUND
+    );
+}
