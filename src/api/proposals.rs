@@ -113,6 +113,8 @@ pub struct ProposalView {
     pub merged_into_id: Option<ProposalId>,
     /// The proposals merged into this one.
     pub merged_ids: Vec<ProposalId>,
+    /// The district system's id, for proposals it syncs (`/sync/proposals`).
+    pub external_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// Increases with every change; sent as the `ETag`.
@@ -120,7 +122,11 @@ pub struct ProposalView {
 }
 
 impl ProposalView {
-    fn new(row: Proposal, cosigner_ids: Vec<MemberId>, merged_ids: Vec<ProposalId>) -> Self {
+    pub(crate) fn new(
+        row: Proposal,
+        cosigner_ids: Vec<MemberId>,
+        merged_ids: Vec<ProposalId>,
+    ) -> Self {
         let progress = progress(&row);
         Self {
             allowed_actions: machine::allowed_actions(row.status, progress),
@@ -152,6 +158,7 @@ impl ProposalView {
             forward_as: row.forward_as,
             merged_into_id: row.merged_into_id,
             merged_ids,
+            external_id: row.external_id,
             created_at: row.created_at,
             updated_at: row.updated_at,
             version: row.version,
@@ -301,8 +308,21 @@ async fn merge(
     current: Option<&DraftFields>,
     district: Option<DistrictId>,
 ) -> Result<Option<DraftFields>, ApiError> {
-    let c = current;
     let categories = crate::db::reference::proposal_category_codes(conn).await?;
+    merge_with(conn, checks, patch, current, district, &categories).await
+}
+
+/// [`merge`] with the category codes read already; without a district it asks the
+/// database nothing.
+pub(crate) async fn merge_with(
+    conn: &mut AsyncPgConnection,
+    checks: &mut Checks,
+    patch: ProposalPatch,
+    current: Option<&DraftFields>,
+    district: Option<DistrictId>,
+    categories: &HashSet<String>,
+) -> Result<Option<DraftFields>, ApiError> {
+    let c = current;
     let kind = checks.required("/kind", patch.kind, c.map(|c| c.kind), Ok);
     let title = checks.required("/title", patch.title, c.map(|c| c.title.clone()), |v| {
         values::line(&v, 200)

@@ -2,7 +2,7 @@
 //! its own ids, and each record is created, updated, left unchanged, deleted or refused,
 //! with set-based SQL: one statement per kind of write for the whole batch.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, post, web};
@@ -19,6 +19,7 @@ use crate::api::auth::Caller;
 use crate::api::departments::{DepartmentPatch, DepartmentView};
 use crate::api::input::{Checks, Field};
 use crate::api::members::{MemberPatch, MemberView};
+use crate::api::proposals::{ProposalPatch, ProposalView};
 use crate::api::workstations::{WorkstationPatch, WorkstationView};
 use crate::db::DbPool;
 use crate::db::activities::{self as activities, Activity, SyncedActivity};
@@ -26,9 +27,13 @@ use crate::db::audit::{self as audit, Change};
 use crate::db::departments::{self as departments, Department, DepartmentFields};
 use crate::db::districts::District;
 use crate::db::members::{self as members, Member, MemberFields};
+use crate::db::proposals::{self as proposals, DraftFields, Proposal};
 use crate::db::workstations::{self as workstations, Workstation, WorkstationFields};
-use crate::domain::ids::{ActivityId, DepartmentId, DistrictId, MemberId, WorkstationId};
+use crate::domain::ids::{
+    ActivityId, DepartmentId, DistrictId, MemberId, ProposalId, WorkstationId,
+};
 use crate::domain::kinds::text_enum;
+use crate::domain::proposal::ProposalStatus;
 use crate::error::{ApiError, FieldError, Problem};
 
 /// The most records a batch may hold.
@@ -44,7 +49,8 @@ pub fn configure(config: &mut ServiceConfig) {
             .service(sync_members)
             .service(sync_departments)
             .service(sync_workstations)
-            .service(sync_activities),
+            .service(sync_activities)
+            .service(sync_proposals),
     );
 }
 
@@ -221,6 +227,16 @@ sync_endpoint!(
      members of the district)."
 );
 
+sync_endpoint!(
+    sync_proposals,
+    "/proposals",
+    Proposals,
+    "Upsert or delete draft proposals by `external_id`: each record is a draft's create \
+     body without `district_id`, plus `external_id`, with the lead member named by \
+     `lead_member_no`. A proposal past its draft is neither changed nor deleted (409 in \
+     its result): its workflow moves stay actions."
+);
+
 /// A collection district systems sync by their own key.
 pub(crate) trait Synced: Send + Sync {
     type Row: Clone + Send + Sync;
@@ -250,6 +266,12 @@ pub(crate) trait Synced: Send + Sync {
     fn id_of(row: &Self::Row) -> uuid::Uuid;
     fn version_of(row: &Self::Row) -> i64;
     fn fields_of(row: &Self::Row) -> Self::Fields;
+
+    /// Why a row may no longer be changed by sync, if it may not.
+    fn frozen(_row: &Self::Row) -> Option<ApiError> {
+        None
+    }
+
     /// What the audit form of the rows needs besides them (read once per batch).
     type AuditContext: Send + Sync;
 
@@ -570,9 +592,15 @@ fn plan<C: Synced>(
                 fields,
             },
             Some(row) if C::fields_of(row) == fields => Step::Unchanged { row: row.clone() },
-            Some(row) => Step::Update {
-                row: row.clone(),
-                fields,
+            Some(row) => match C::frozen(row) {
+                Some(error) => Step::Refused {
+                    key: Some(key),
+                    error,
+                },
+                None => Step::Update {
+                    row: row.clone(),
+                    fields,
+                },
             },
         },
         Read::Delete { key } => match existing.get(&key) {
@@ -1220,6 +1248,170 @@ impl Synced for Activities {
     ) -> Result<Vec<Change>, ApiError> {
         let ids: Vec<ActivityId> = rows.iter().map(|row| row.id).collect();
         activities::mark_all_deleted(conn, &ids).await?;
+        Ok(Vec::new())
+    }
+}
+
+/// Proposals, keyed by `external_id`: drafts only (their workflow moves stay actions);
+/// the lead member is named by `lead_member_no`.
+pub(crate) struct Proposals;
+
+/// What reading proposals needs: the category codes and the district's members.
+pub(crate) struct ProposalContext {
+    categories: HashSet<String>,
+    members: HashMap<String, MemberId>,
+}
+
+impl Synced for Proposals {
+    type Row = Proposal;
+    type Fields = DraftFields;
+    type Context = ProposalContext;
+    const ENTITY: &'static str = "proposal";
+    const KEY: &'static str = "external_id";
+
+    async fn context(
+        conn: &mut AsyncPgConnection,
+        district: &District,
+        records: &[Value],
+    ) -> Result<ProposalContext, ApiError> {
+        let numbers: Vec<String> = records
+            .iter()
+            .filter_map(|record| record.get("lead_member_no")?.as_str().map(str::to_owned))
+            .collect();
+        Ok(ProposalContext {
+            categories: crate::db::reference::proposal_category_codes(conn).await?,
+            members: members::ids_by_numbers(conn, district.id, &numbers)
+                .await?
+                .into_iter()
+                .collect(),
+        })
+    }
+
+    async fn read(
+        conn: &mut AsyncPgConnection,
+        mut record: Value,
+        context: &ProposalContext,
+    ) -> Result<DraftFields, ApiError> {
+        take_external_id(&mut record)?;
+        refuse_field(&record, "lead_member_id", "lead_member_no")?;
+        let lead = match take_text(&mut record, "lead_member_no")? {
+            None => None,
+            Some(number) => Some(*context.members.get(&number).ok_or_else(|| {
+                ApiError::invalid(
+                    "/lead_member_no",
+                    "no live member of the district has this member_no",
+                )
+            })?),
+        };
+        let mut patch: ProposalPatch = serde_json::from_value(record)
+            .map_err(|error| ApiError::Validation(vec![FieldError::new("", error.to_string())]))?;
+        if let Some(lead) = lead {
+            patch.lead_member_id = Field::Value(lead);
+        }
+        let mut checks = Checks::default();
+        // No district to check the lead against (no query): it was found among the
+        // district's members.
+        let fields = crate::api::proposals::merge_with(
+            conn,
+            &mut checks,
+            patch,
+            None,
+            None,
+            &context.categories,
+        )
+        .await?;
+        checks.finish(fields)
+    }
+
+    fn key_of(row: &Proposal) -> String {
+        row.external_id.clone().unwrap_or_default()
+    }
+    fn id_of(row: &Proposal) -> uuid::Uuid {
+        row.id.0
+    }
+    fn version_of(row: &Proposal) -> i64 {
+        row.version
+    }
+    fn fields_of(row: &Proposal) -> DraftFields {
+        row.fields()
+    }
+
+    fn frozen(row: &Proposal) -> Option<ApiError> {
+        (row.status != ProposalStatus::Draft).then(|| {
+            ApiError::conflict(format!(
+                "the proposal is {}: only drafts change by sync; it moves by its actions",
+                row.status.as_str()
+            ))
+        })
+    }
+
+    /// Each proposal's co-signers and the proposals merged into it.
+    type AuditContext = (
+        HashMap<ProposalId, Vec<MemberId>>,
+        HashMap<ProposalId, Vec<ProposalId>>,
+    );
+
+    async fn audit_context(
+        conn: &mut AsyncPgConnection,
+        rows: &[&Proposal],
+    ) -> Result<Self::AuditContext, ApiError> {
+        let ids: Vec<ProposalId> = rows.iter().map(|row| row.id).collect();
+        let mut cosigners: HashMap<ProposalId, Vec<MemberId>> = HashMap::new();
+        for (proposal, member) in proposals::cosigners(conn, &ids).await? {
+            cosigners.entry(proposal).or_default().push(member);
+        }
+        let mut merged: HashMap<ProposalId, Vec<ProposalId>> = HashMap::new();
+        for (target, source) in proposals::merged_into(conn, &ids).await? {
+            merged.entry(target).or_default().push(source);
+        }
+        Ok((cosigners, merged))
+    }
+
+    fn audited(row: &Proposal, (cosigners, merged): &Self::AuditContext) -> Value {
+        json_of(ProposalView::new(
+            row.clone(),
+            cosigners.get(&row.id).cloned().unwrap_or_default(),
+            merged.get(&row.id).cloned().unwrap_or_default(),
+        ))
+    }
+
+    async fn lock(
+        conn: &mut AsyncPgConnection,
+        district: DistrictId,
+        keys: &[String],
+    ) -> QueryResult<Vec<Proposal>> {
+        proposals::lock_by_external_ids(conn, district, keys).await
+    }
+
+    async fn upsert(
+        conn: &mut AsyncPgConnection,
+        district: DistrictId,
+        rows: Vec<(uuid::Uuid, String, DraftFields)>,
+    ) -> QueryResult<Vec<Proposal>> {
+        let rows = rows
+            .into_iter()
+            .map(|(id, key, fields)| (ProposalId(id), key, fields))
+            .collect();
+        proposals::upsert_drafts(conn, district, rows).await
+    }
+
+    async fn undeletable(
+        _conn: &mut AsyncPgConnection,
+        rows: &[Proposal],
+    ) -> Result<HashMap<uuid::Uuid, ApiError>, ApiError> {
+        Ok(rows
+            .iter()
+            .filter_map(|row| Some((row.id.0, Self::frozen(row)?)))
+            .collect())
+    }
+
+    async fn delete(
+        conn: &mut AsyncPgConnection,
+        _district: DistrictId,
+        rows: &[Proposal],
+    ) -> Result<Vec<Change>, ApiError> {
+        let ids: Vec<ProposalId> = rows.iter().map(|row| row.id).collect();
+        proposals::mark_all_deleted(conn, &ids).await?;
         Ok(Vec::new())
     }
 }

@@ -40,6 +40,9 @@ pub struct Proposal {
     pub reject_reason: Option<String>,
     pub forward_as: Option<ForwardAs>,
     pub merged_into_id: Option<ProposalId>,
+    /// The district system's id, for records it syncs.
+    #[diesel(skip_update)]
+    pub external_id: Option<String>,
     #[diesel(skip_update)]
     pub created_at: DateTime<Utc>,
     #[diesel(skip_update)]
@@ -488,4 +491,91 @@ pub async fn stats(
         }
     }
     Ok(figures)
+}
+
+/// The live proposals of `district` with these external ids, locked until the
+/// transaction ends.
+#[tracing::instrument(skip_all)]
+pub async fn lock_by_external_ids(
+    conn: &mut AsyncPgConnection,
+    district: DistrictId,
+    keys: &[String],
+) -> QueryResult<Vec<Proposal>> {
+    proposals::table
+        .select(Proposal::as_select())
+        .filter(proposals::district_id.eq(district))
+        .filter(proposals::external_id.eq_any(keys))
+        .filter(proposals::deleted_at.is_null())
+        .for_update()
+        .load(conn)
+        .await
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = proposals)]
+struct SyncedProposalRow {
+    id: ProposalId,
+    district_id: DistrictId,
+    external_id: String,
+    #[diesel(embed)]
+    fields: DraftFields,
+}
+
+/// Creates or replaces drafts of `district` by external id, in one statement (the
+/// caller has made sure every replaced proposal is a draft).
+#[tracing::instrument(skip_all, fields(rows = rows.len()))]
+pub async fn upsert_drafts(
+    conn: &mut AsyncPgConnection,
+    district: DistrictId,
+    rows: Vec<(ProposalId, String, DraftFields)>,
+) -> QueryResult<Vec<Proposal>> {
+    use diesel::query_builder::DecoratableTarget;
+    use diesel::upsert::excluded;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows: Vec<SyncedProposalRow> = rows
+        .into_iter()
+        .map(|(id, external_id, fields)| SyncedProposalRow {
+            id,
+            district_id: district,
+            external_id,
+            fields,
+        })
+        .collect();
+    diesel::insert_into(proposals::table)
+        .values(rows)
+        .on_conflict((proposals::district_id, proposals::external_id))
+        .filter_target(
+            proposals::deleted_at
+                .is_null()
+                .and(proposals::external_id.is_not_null()),
+        )
+        .do_update()
+        .set((
+            proposals::kind.eq(excluded(proposals::kind)),
+            proposals::title.eq(excluded(proposals::title)),
+            proposals::body.eq(excluded(proposals::body)),
+            proposals::category.eq(excluded(proposals::category)),
+            proposals::lead_member_id.eq(excluded(proposals::lead_member_id)),
+            proposals::proposer_org.eq(excluded(proposals::proposer_org)),
+            proposals::is_key.eq(excluded(proposals::is_key)),
+            proposals::supervising_leader.eq(excluded(proposals::supervising_leader)),
+        ))
+        .returning(Proposal::as_returning())
+        .get_results(conn)
+        .await
+}
+
+/// Marks proposals deleted, in one statement.
+#[tracing::instrument(skip_all)]
+pub async fn mark_all_deleted(conn: &mut AsyncPgConnection, ids: &[ProposalId]) -> QueryResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    diesel::update(proposals::table.filter(proposals::id.eq_any(ids)))
+        .set(proposals::deleted_at.eq(super::now()))
+        .execute(conn)
+        .await
+        .map(drop)
 }

@@ -625,3 +625,104 @@ async fn activities_sync_with_their_workstation_and_participants_by_district_key
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn draft_proposals_sync_and_submitted_ones_stay_as_they_are() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    answer(
+        push(&app, &s.sync, "", json!([member("XC-001", "王芳")])).await,
+        StatusCode::OK,
+    )
+    .await;
+    let draft = |id: &str, title: &str| {
+        json!({"external_id": id, "kind": "member", "title": title, "body": "内容",
+               "category": "economy", "lead_member_no": "XC-001"})
+    };
+    let result = answer(
+        push_to(
+            &app,
+            &s.sync,
+            "proposals",
+            json!([
+                draft("P1", "关于垃圾分类的提案"),
+                draft("P2", "关于停车难的提案"),
+                {"external_id": "P3", "kind": "member", "title": "无人", "body": "内容",
+                 "category": "economy", "lead_member_no": "XC-404"},
+            ]),
+        )
+        .await,
+        StatusCode::MULTI_STATUS,
+    )
+    .await;
+    assert_eq!(statuses(&result), ["created", "created", "error"]);
+    assert_eq!(
+        result["results"][2]["problem"]["errors"][0]["pointer"],
+        "/lead_member_no"
+    );
+    let p1 = result["results"][0]["id"].as_str().unwrap().to_owned();
+    let got: Value = app
+        .get(&format!("/api/v1/proposals/{p1}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["status"], "draft");
+    assert_eq!(got["external_id"], "P1");
+
+    // Once submitted, a proposal moves by its actions only.
+    let submitted = app
+        .post(&format!("/api/v1/proposals/{p1}/submit"), &json!({}))
+        .await;
+    assert_eq!(submitted.status(), StatusCode::OK);
+    let result = answer(
+        push_to(
+            &app,
+            &s.sync,
+            "proposals",
+            json!([
+                draft("P1", "改过的标题"),
+                {"external_id": "P1", "deleted": true},
+                draft("P2", "关于停车难的提案（修改）"),
+            ]),
+        )
+        .await,
+        StatusCode::MULTI_STATUS,
+    )
+    .await;
+    assert_eq!(statuses(&result), ["error", "error", "updated"]);
+    assert_eq!(result["results"][0]["problem"]["status"], 409);
+    let kept: Value = app
+        .get(&format!("/api/v1/proposals/{p1}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(kept["title"], "关于垃圾分类的提案");
+    assert_eq!(kept["status"], "submitted");
+    // The same text again is no change, submitted or not.
+    let same = answer(
+        push_to(
+            &app,
+            &s.sync,
+            "proposals",
+            json!([draft("P1", "关于垃圾分类的提案")]),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(statuses(&same), ["unchanged"]);
+    let gone = answer(
+        push_to(
+            &app,
+            &s.sync,
+            "proposals",
+            json!([{"external_id": "P2", "deleted": true}]),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(statuses(&gone), ["deleted"]);
+}
