@@ -267,6 +267,20 @@ pub(crate) trait Synced: Send + Sync {
     fn version_of(row: &Self::Row) -> i64;
     fn fields_of(row: &Self::Row) -> Self::Fields;
 
+    /// The name a record must hold alone among the district's live records, if any.
+    fn unique_name(_fields: &Self::Fields) -> Option<&str> {
+        None
+    }
+
+    /// The ids of the district's live records holding these names.
+    fn names_taken(
+        _conn: &mut AsyncPgConnection,
+        _district: DistrictId,
+        _names: &[String],
+    ) -> impl Future<Output = QueryResult<Vec<(String, uuid::Uuid)>>> + Send {
+        std::future::ready(Ok(Vec::new()))
+    }
+
     /// Why a row may no longer be changed by sync, if it may not.
     fn frozen(_row: &Self::Row) -> Option<ApiError> {
         None
@@ -563,10 +577,11 @@ async fn run<C: Synced>(
                 })
                 .collect();
             let mut undeletable = C::undeletable(conn, &doomed).await?;
-            let plan: Vec<Step<C>> = reads
+            let mut plan: Vec<Step<C>> = reads
                 .into_iter()
                 .map(|read| plan(read, &existing, &mut undeletable))
                 .collect();
+            refuse_taken_names(conn, district.id, &mut plan).await?;
             let refused_any = plan.iter().any(|step| matches!(step, Step::Refused { .. }));
             if dry_run || (atomic && refused_any) {
                 let results = plan.iter().enumerate().map(|(i, s)| s.result(i)).collect();
@@ -577,6 +592,66 @@ async fn run<C: Synced>(
         })
         .await?;
     Ok(HttpResponse::build(status_of(&result, atomic)).json(result))
+}
+
+/// Refuses the creates and updates whose name another live record of the district holds,
+/// or an earlier record of the batch takes.
+async fn refuse_taken_names<C: Synced>(
+    conn: &mut AsyncPgConnection,
+    district: DistrictId,
+    plan: &mut [Step<C>],
+) -> Result<(), ApiError> {
+    let named = |step: &Step<C>| -> Option<(Option<uuid::Uuid>, String)> {
+        match step {
+            Step::Create { fields, .. } => Some((None, C::unique_name(fields)?.to_owned())),
+            Step::Update { row, fields } => {
+                Some((Some(C::id_of(row)), C::unique_name(fields)?.to_owned()))
+            }
+            _ => None,
+        }
+    };
+    let names: Vec<String> = plan
+        .iter()
+        .filter_map(|step| Some(named(step)?.1))
+        .collect();
+    if names.is_empty() {
+        return Ok(());
+    }
+    let taken: HashMap<String, uuid::Uuid> = C::names_taken(conn, district, &names)
+        .await?
+        .into_iter()
+        .collect();
+    let mut claimed: HashMap<String, usize> = HashMap::new();
+    for (index, step) in plan.iter_mut().enumerate() {
+        let Some((id, name)) = named(step) else {
+            continue;
+        };
+        let detail = match (taken.get(&name), claimed.get(&name)) {
+            (_, Some(earlier)) => Some(format!(
+                "is taken by an earlier record of the batch, at /records/{earlier}"
+            )),
+            (Some(holder), None) if Some(*holder) != id => {
+                Some("another live record of the district has this name".to_owned())
+            }
+            _ => None,
+        };
+        match detail {
+            Some(detail) => {
+                let key = step.result(index).external_id;
+                *step = Step::Refused {
+                    key,
+                    error: ApiError::Conflict {
+                        detail: format!("/name: {detail}"),
+                        errors: vec![FieldError::new("/name", detail)],
+                    },
+                };
+            }
+            None => {
+                claimed.insert(name, index);
+            }
+        }
+    }
+    Ok(())
 }
 
 fn plan<C: Synced>(
@@ -849,6 +924,18 @@ impl Synced for Departments {
     fn fields_of(row: &Department) -> DepartmentFields {
         row.fields()
     }
+
+    fn unique_name(fields: &DepartmentFields) -> Option<&str> {
+        Some(&fields.name)
+    }
+
+    async fn names_taken(
+        conn: &mut AsyncPgConnection,
+        district: DistrictId,
+        names: &[String],
+    ) -> QueryResult<Vec<(String, uuid::Uuid)>> {
+        departments::ids_by_names(conn, district, names).await
+    }
     type AuditContext = ();
 
     async fn audit_context(
@@ -987,6 +1074,18 @@ impl Synced for Workstations {
     }
     fn fields_of(row: &Workstation) -> WorkstationFields {
         row.fields()
+    }
+
+    fn unique_name(fields: &WorkstationFields) -> Option<&str> {
+        Some(&fields.name)
+    }
+
+    async fn names_taken(
+        conn: &mut AsyncPgConnection,
+        district: DistrictId,
+        names: &[String],
+    ) -> QueryResult<Vec<(String, uuid::Uuid)>> {
+        workstations::ids_by_names(conn, district, names).await
     }
     /// Each workstation's members (a batch does not change them).
     type AuditContext = HashMap<WorkstationId, Vec<MemberId>>;

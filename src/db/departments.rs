@@ -225,3 +225,20 @@ pub async fn mark_all_deleted(
         .await
         .map(drop)
 }
+
+/// The names of the district's live departments among `names`, with their ids.
+#[tracing::instrument(skip_all)]
+pub async fn ids_by_names(
+    conn: &mut AsyncPgConnection,
+    district: DistrictId,
+    names: &[String],
+) -> QueryResult<Vec<(String, uuid::Uuid)>> {
+    let rows: Vec<(String, DepartmentId)> = departments::table
+        .select((departments::name, departments::id))
+        .filter(departments::district_id.eq(district))
+        .filter(departments::name.eq_any(names))
+        .filter(departments::deleted_at.is_null())
+        .load(conn)
+        .await?;
+    Ok(rows.into_iter().map(|(name, id)| (name, id.0)).collect())
+}

@@ -482,3 +482,20 @@ pub async fn ids_by_external_ids(
         .load(conn)
         .await
 }
+
+/// The names of the district's live workstations among `names`, with their ids.
+#[tracing::instrument(skip_all)]
+pub async fn ids_by_names(
+    conn: &mut AsyncPgConnection,
+    district: DistrictId,
+    names: &[String],
+) -> QueryResult<Vec<(String, uuid::Uuid)>> {
+    let rows: Vec<(String, WorkstationId)> = workstations::table
+        .select((workstations::name, workstations::id))
+        .filter(workstations::district_id.eq(district))
+        .filter(workstations::name.eq_any(names))
+        .filter(workstations::deleted_at.is_null())
+        .load(conn)
+        .await?;
+    Ok(rows.into_iter().map(|(name, id)| (name, id.0)).collect())
+}

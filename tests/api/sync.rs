@@ -726,3 +726,61 @@ async fn draft_proposals_sync_and_submitted_ones_stay_as_they_are() {
     .await;
     assert_eq!(statuses(&gone), ["deleted"]);
 }
+
+#[tokio::test]
+async fn a_name_held_by_another_record_refuses_only_its_record() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let made = app
+        .post(
+            "/api/v1/departments",
+            &json!({"district_id": s.district, "name": "区教委", "kind": "government"}),
+        )
+        .await;
+    assert_eq!(made.status(), StatusCode::CREATED);
+    let unit =
+        |id: &str, name: &str| json!({"external_id": id, "name": name, "kind": "government"});
+    let result = answer(
+        push_to(
+            &app,
+            &s.sync,
+            "departments",
+            json!([
+                unit("D1", "区教委"),
+                unit("D2", "区财政局"),
+                unit("D3", "区财政局"),
+                unit("D4", "区民政局"),
+            ]),
+        )
+        .await,
+        StatusCode::MULTI_STATUS,
+    )
+    .await;
+    assert_eq!(statuses(&result), ["error", "created", "error", "created"]);
+    for index in [0, 2] {
+        let problem = &result["results"][index]["problem"];
+        assert_eq!(problem["status"], 409);
+        assert_eq!(problem["errors"][0]["pointer"], "/name");
+    }
+    // Renaming a synced record to its own name is no clash.
+    let again = answer(
+        push_to(
+            &app,
+            &s.sync,
+            "departments",
+            json!([unit("D2", "区财政局")]),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(statuses(&again), ["unchanged"]);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM departments WHERE deleted_at IS NULL"
+        )
+        .await,
+        3
+    );
+}
