@@ -550,7 +550,6 @@ async fn run<C: Synced>(
     let result = conn
         .transaction(async move |conn| {
             let district = district_of(conn, &caller, query.district_id).await?;
-            audit::lock_chain(conn).await?;
             let context = C::context(conn, &district, &records).await?;
             let mut reads = Vec::with_capacity(records.len());
             for record in records {
@@ -731,9 +730,9 @@ async fn apply<C: Synced>(
     let mut results = Vec::with_capacity(plan.len());
     for (index, step) in plan.iter().enumerate() {
         let mut result = step.result(index);
-        let (key, before) = match step {
-            Step::Create { key, .. } => (key.clone(), None),
-            Step::Update { row, .. } => (C::key_of(row), Some(row)),
+        let (key, before, generated) = match step {
+            Step::Create { id, key, .. } => (key.clone(), None, Some(*id)),
+            Step::Update { row, .. } => (C::key_of(row), Some(row), None),
             Step::Delete { row } => {
                 changes.push(
                     Change::new("delete", C::ENTITY, C::id_of(row), Some(district))
@@ -752,9 +751,15 @@ async fn apply<C: Synced>(
             .ok_or_else(|| ApiError::Internal("an upserted record was not returned".into()))?;
         result.id = Some(C::id_of(row));
         result.version = Some(C::version_of(row));
+        // A key another writer created after this batch read it was updated in place.
+        let raced = generated.is_some_and(|id| id != C::id_of(row));
+        if raced {
+            result.status = SyncOutcome::Updated;
+        }
         let change = match before {
             Some(before) => Change::new("update", C::ENTITY, C::id_of(row), Some(district))
                 .before(&C::audited(before, &context)),
+            None if raced => Change::new("update", C::ENTITY, C::id_of(row), Some(district)),
             None => Change::new("create", C::ENTITY, C::id_of(row), Some(district)),
         };
         changes.push(change.after(&C::audited(row, &context)));

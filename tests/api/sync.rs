@@ -784,3 +784,47 @@ async fn a_name_held_by_another_record_refuses_only_its_record() {
         3
     );
 }
+
+#[tokio::test]
+async fn a_key_created_by_another_writer_meanwhile_is_updated_in_place() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    // Another writer inserts XC-001 and has not committed when the batch reads.
+    let mut other = app.db().await;
+    let open = other.transaction().await.unwrap();
+    let row = open
+        .query_one(
+            "INSERT INTO members (id, district_id, member_no, name, sector, party, term) \
+             VALUES (gen_random_uuid(), $1::text::uuid, 'XC-001', '王芳', 'economy', 'cpc', 16) \
+             RETURNING id::text",
+            &[&s.district],
+        )
+        .await
+        .unwrap();
+    let id: String = row.get(0);
+    let batch = push(&app, &s.sync, "", json!([member("XC-001", "王芳芳")]));
+    let commit = async {
+        // The batch waits on the uncommitted key; let it get there, then commit.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        open.commit().await.unwrap();
+    };
+    let (response, ()) = tokio::join!(batch, commit);
+    let result = answer(response, StatusCode::OK).await;
+    assert_eq!(statuses(&result), ["updated"]);
+    assert_eq!(result["results"][0]["id"], id.as_str());
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM members WHERE deleted_at IS NULL"
+        )
+        .await,
+        1
+    );
+    let got: Value = app
+        .get(&format!("/api/v1/members/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(got["name"], "王芳芳");
+}
