@@ -311,11 +311,13 @@ pub(crate) trait Synced: Send + Sync {
         rows: Vec<(uuid::Uuid, String, Self::Fields)>,
     ) -> impl Future<Output = QueryResult<Vec<Self::Row>>> + Send;
 
-    /// The rows that may not be deleted, with why.
+    /// The rows that may not be deleted, with why (by default, none).
     fn undeletable(
-        conn: &mut AsyncPgConnection,
-        rows: &[Self::Row],
-    ) -> impl Future<Output = Result<HashMap<uuid::Uuid, ApiError>, ApiError>> + Send;
+        _conn: &mut AsyncPgConnection,
+        _rows: &[Self::Row],
+    ) -> impl Future<Output = Result<HashMap<uuid::Uuid, ApiError>, ApiError>> + Send {
+        std::future::ready(Ok(HashMap::new()))
+    }
 
     /// Deletes rows; answers the changes it made to other records.
     fn delete(
@@ -852,13 +854,6 @@ impl Synced for Members {
         members::upsert_all(conn, district, rows).await
     }
 
-    async fn undeletable(
-        _conn: &mut AsyncPgConnection,
-        _rows: &[Member],
-    ) -> Result<HashMap<uuid::Uuid, ApiError>, ApiError> {
-        Ok(HashMap::new())
-    }
-
     async fn delete(
         conn: &mut AsyncPgConnection,
         district: DistrictId,
@@ -972,13 +967,6 @@ impl Synced for Departments {
             .map(|(id, key, fields)| (DepartmentId(id), key, fields))
             .collect();
         departments::upsert_all(conn, district, rows).await
-    }
-
-    async fn undeletable(
-        _conn: &mut AsyncPgConnection,
-        _rows: &[Department],
-    ) -> Result<HashMap<uuid::Uuid, ApiError>, ApiError> {
-        Ok(HashMap::new())
     }
 
     async fn delete(
@@ -1336,13 +1324,6 @@ impl Synced for Activities {
             .map(|(id, key, synced)| (ActivityId(id), key, synced))
             .collect();
         activities::upsert_all(conn, district, rows).await
-    }
-
-    async fn undeletable(
-        _conn: &mut AsyncPgConnection,
-        _rows: &[Activity],
-    ) -> Result<HashMap<uuid::Uuid, ApiError>, ApiError> {
-        Ok(HashMap::new())
     }
 
     async fn delete(
