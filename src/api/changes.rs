@@ -76,7 +76,9 @@ pub struct ChangesQuery {
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
     /// Comma-separated collections (default: all of them): districts, departments,
-    /// members, workstations, activities, proposals, consultations, evaluations, rulings.
+    /// members, workstations, activities, proposals, consultations,
+    /// consultation_activities, evaluations, evaluation_visits, rectification_items,
+    /// rulings.
     pub collections: Option<String>,
     /// Only this district's records (a district key always reads only its own).
     pub district_id: Option<DistrictId>,
@@ -354,6 +356,29 @@ async fn load(
         .into_iter()
         .map(|row| json_of(row.id.0, api::consultations::ConsultationView::from(row)))
         .collect(),
+        Collection::ConsultationActivities => rows!(
+            conn,
+            consultation_activities,
+            crate::db::consultations::activities::ConsultationActivity,
+            ids
+        )
+        .into_iter()
+        .map(|row| json_of(row.id.0, api::consultations::ActivityView::from(row)))
+        .collect(),
+        Collection::EvaluationVisits => {
+            rows!(conn, evaluation_visits, crate::db::evaluations::Visit, ids)
+                .into_iter()
+                .map(|row| json_of(row.id.0, api::evaluations::VisitView::from(row)))
+                .collect()
+        }
+        Collection::RectificationItems => {
+            let rows = rows!(conn, rectification_items, crate::db::evaluations::Item, ids);
+            api::evaluations::item_views(conn, rows)
+                .await?
+                .into_iter()
+                .map(|view| json_of(view.id.0, view))
+                .collect()
+        }
         Collection::Evaluations => {
             let rows = rows!(conn, evaluations, crate::db::evaluations::Evaluation, ids);
             api::evaluations::views(conn, rows)

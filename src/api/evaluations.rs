@@ -1639,7 +1639,7 @@ impl ItemView {
 }
 
 /// Items with their notes.
-async fn item_views(
+pub(crate) async fn item_views(
     conn: &mut AsyncPgConnection,
     rows: Vec<Item>,
 ) -> Result<Vec<ItemView>, ApiError> {

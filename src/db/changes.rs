@@ -11,6 +11,9 @@ use crate::domain::ids::DistrictId;
 /// The table of a collection and the column naming its district.
 fn table(collection: Collection) -> (&'static str, &'static str) {
     match collection {
+        Collection::ConsultationActivities => ("consultation_activities", "district_id"),
+        Collection::EvaluationVisits => ("evaluation_visits", "district_id"),
+        Collection::RectificationItems => ("rectification_items", "district_id"),
         Collection::Districts => ("districts", "id"),
         Collection::Departments => ("departments", "district_id"),
         Collection::Members => ("members", "district_id"),
@@ -64,6 +67,14 @@ impl Changed {
     }
 }
 
+/// Whether a row of `collection` is deleted, in SQL (rectification items never are).
+fn deleted(collection: Collection) -> &'static str {
+    match collection {
+        Collection::RectificationItems => "false",
+        _ => "deleted_at IS NOT NULL",
+    }
+}
+
 /// The rows of `collection` changed after `after` by transactions below `horizon`, in
 /// feed order, at most `limit`.
 #[tracing::instrument(skip_all)]
@@ -76,8 +87,9 @@ pub async fn changed(
     limit: i64,
 ) -> QueryResult<Vec<Changed>> {
     let (table, district_column) = table(collection);
+    let deleted = deleted(collection);
     diesel::sql_query(format!(
-        "SELECT id, version, deleted_at IS NOT NULL AS deleted, change_txid, change_seq \
+        "SELECT id, version, {deleted} AS deleted, change_txid, change_seq \
          FROM {table} \
          WHERE (change_txid, change_seq) > ($1, $2) AND change_txid < $3 \
            AND ($4::uuid IS NULL OR {district_column} = $4) \
@@ -101,10 +113,11 @@ pub async fn live_below(
     district: Option<DistrictId>,
 ) -> QueryResult<Vec<Changed>> {
     let (table, district_column) = table(collection);
+    let deleted = deleted(collection);
     diesel::sql_query(format!(
         "SELECT id, version, false AS deleted, change_txid, change_seq \
          FROM {table} \
-         WHERE deleted_at IS NULL AND change_txid < $1 \
+         WHERE NOT ({deleted}) AND change_txid < $1 \
            AND ($2::uuid IS NULL OR {district_column} = $2) \
          ORDER BY id"
     ))

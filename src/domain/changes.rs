@@ -17,7 +17,10 @@ text_enum! {
         Activities = "activities",
         Proposals = "proposals",
         Consultations = "consultations",
+        ConsultationActivities = "consultation_activities",
         Evaluations = "evaluations",
+        EvaluationVisits = "evaluation_visits",
+        RectificationItems = "rectification_items",
         Rulings = "rulings",
     }
 }

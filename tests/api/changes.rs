@@ -59,6 +59,12 @@ fn mentions(items: &[Value], id: &str) -> usize {
     items.iter().filter(|item| item["id"] == id).count()
 }
 
+/// The latest change of a record among `items` (a record written again while others'
+/// transactions held the horizon can come once per write).
+fn latest<'a>(items: &'a [Value], id: &str) -> Option<&'a Value> {
+    items.iter().rev().find(|item| item["id"] == id)
+}
+
 #[tokio::test]
 async fn a_commit_behind_an_open_transaction_is_held_back_and_then_delivered() {
     let app = spawn_app().await;
@@ -142,11 +148,11 @@ async fn the_feed_answers_deletions_filters_and_bad_cursors() {
         StatusCode::NO_CONTENT
     );
     let (items, _) = read_until(&app, "0.0".into(), "&collections=members", |items| {
-        mentions(items, &member) == 1 && mentions(items, &other) == 1
+        latest(items, &member).is_some_and(|item| item["op"] == "delete")
+            && mentions(items, &other) == 1
     })
     .await;
-    // Two changes of one record since the cursor: delivered once, as it is now.
-    let deleted = items.iter().find(|item| item["id"] == member).unwrap();
+    let deleted = latest(&items, &member).unwrap();
     assert_eq!(deleted["op"], "delete");
     assert_eq!(deleted["record"], Value::Null);
     assert!(items.iter().all(|item| item["collection"] == "members"));
@@ -390,16 +396,29 @@ async fn the_snapshot_is_for_sync_keys_and_holds_only_their_district() {
     let own = app.member(&xicheng, "1", "王芳").await;
     app.member(&haidian, "1", "李明").await;
     let sync = app.key("sync", Some(&xicheng)).await;
-    let response = app
-        .request_as(Some(&sync), Method::GET, "/api/v1/sync/snapshot", None)
-        .await;
-    assert_eq!(response.status(), StatusCode::OK);
-    let text = response.text().await.unwrap();
-    let records: Vec<Value> = text
-        .lines()
-        .map(|line| serde_json::from_str::<Value>(line).unwrap())
-        .filter(|line| line["type"] == "record")
-        .collect();
+    // A record is in a snapshot once every transaction older than its own has ended
+    // (other tests' included); until then it is in the feed after the snapshot's cursor.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let records = loop {
+        let response = app
+            .request_as(Some(&sync), Method::GET, "/api/v1/sync/snapshot", None)
+            .await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let text = response.text().await.unwrap();
+        let records: Vec<Value> = text
+            .lines()
+            .map(|line| serde_json::from_str::<Value>(line).unwrap())
+            .filter(|line| line["type"] == "record")
+            .collect();
+        if mentions(&records, own["id"].as_str().unwrap()) == 1 {
+            break records;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the snapshot never held the member"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     let ids: Vec<&str> = records
         .iter()
         .map(|line| line["id"].as_str().unwrap())
@@ -413,4 +432,124 @@ async fn the_snapshot_is_for_sync_keys_and_holds_only_their_district() {
         .request_as(Some(&auditor), Method::GET, "/api/v1/sync/snapshot", None)
         .await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn the_feed_carries_records_that_live_under_others() {
+    let app = spawn_app().await;
+    let district = app.district("xicheng").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let member = app.member(&district, "1", "王芳").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let created = |response: reqwest::Response| async move {
+        assert!(response.status().is_success(), "{}", response.status());
+        let body: Value = response.json().await.unwrap();
+        body["id"].as_str().unwrap_or_default().to_owned()
+    };
+    let topic = created(
+        app.post(
+            "/api/v1/consultations",
+            &json!({"district_id": district, "year": 2026, "title": "议题"}),
+        )
+        .await,
+    )
+    .await;
+    let activity = created(
+        app.post(
+            &format!("/api/v1/consultations/{topic}/activities"),
+            &json!({"format": "thematic_meeting", "held_on": "2026-04-01"}),
+        )
+        .await,
+    )
+    .await;
+    let department = created(
+        app.post(
+            "/api/v1/departments",
+            &json!({"district_id": district, "name": "区教委", "kind": "government"}),
+        )
+        .await,
+    )
+    .await;
+    let evaluation = created(
+        app.post(
+            "/api/v1/evaluations",
+            &json!({"district_id": district, "department_id": department, "year": 2026}),
+        )
+        .await,
+    )
+    .await;
+    let at = |path: &str| format!("/api/v1/evaluations/{evaluation}/{path}");
+    created(app.put(&at(&format!("evaluators/{member}"))).await).await;
+    for step in [
+        format!("evaluators/{member}/training"),
+        "start_investigation".into(),
+    ] {
+        created(app.post(&at(&step), &json!({})).await).await;
+    }
+    let visit = created(
+        app.post(
+            &at("visits"),
+            &json!({"visited_on": "2026-05-06", "place": "大厅", "visited": "窗口"}),
+        )
+        .await,
+    )
+    .await;
+    created(app.post(&at("start_deliberation"), &json!({})).await).await;
+    let rated = app
+        .request(
+            Method::PUT,
+            &at(&format!("ratings/{member}/integrity")),
+            Some(&json!({"rating": "satisfied"})),
+        )
+        .await;
+    assert_eq!(rated.status(), StatusCode::CREATED);
+    created(
+        app.post(
+            &at("start_rectification"),
+            &json!({"text": "报告", "findings": [{"description": "问题", "due_on": "2026-12-31"}]}),
+        )
+        .await,
+    )
+    .await;
+    let items: Value = app
+        .get(&at("rectification-items"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let item = items["items"][0]["id"].as_str().unwrap().to_owned();
+    created(
+        app.post(
+            &at(&format!("rectification-items/{item}/notes")),
+            &json!({"text": "已整改一半"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        app.delete(&format!(
+            "/api/v1/consultations/{topic}/activities/{activity}"
+        ))
+        .await
+        .status(),
+        StatusCode::NO_CONTENT
+    );
+
+    let query = "&collections=consultation_activities,evaluation_visits,rectification_items";
+    let (items, _) = read_until(&app, "0.0".into(), query, |items| {
+        latest(items, &activity).is_some_and(|entry| entry["op"] == "delete")
+            && mentions(items, &visit) == 1
+            && latest(items, &item).is_some_and(|entry| entry["version"] == 2)
+    })
+    .await;
+    let of = |id: &str| latest(&items, id).unwrap();
+    assert_eq!(of(&activity)["op"], "delete");
+    assert_eq!(of(&activity)["collection"], "consultation_activities");
+    assert_eq!(of(&visit)["record"]["place"], "大厅");
+    assert_eq!(of(&item)["collection"], "rectification_items");
+    assert_eq!(of(&item)["record"]["notes"][0]["text"], "已整改一半");
 }
