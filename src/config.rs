@@ -20,6 +20,8 @@ pub struct Config {
     pub pool_size: usize,
     /// How long a request waits for a database connection before answering 503.
     pub pool_timeout: Duration,
+    /// The longest any one SQL statement may run before the database cancels it.
+    pub statement_timeout: Duration,
     pub log_format: LogFormat,
     /// Origins allowed to call the API from a browser; none by default.
     pub cors_origins: Vec<String>,
@@ -59,6 +61,17 @@ impl Config {
             "DATABASE_POOL_TIMEOUT_SECS",
             Some(5),
         )?;
+        let statement_timeout_ms: u64 = parse(
+            get("DATABASE_STATEMENT_TIMEOUT_MS"),
+            "DATABASE_STATEMENT_TIMEOUT_MS",
+            Some(5000),
+        )?;
+        if statement_timeout_ms == 0 {
+            return Err(ConfigError {
+                name: "DATABASE_STATEMENT_TIMEOUT_MS",
+                reason: "must be at least 1".into(),
+            });
+        }
         let log_format = match get("LOG_FORMAT").as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -83,6 +96,7 @@ impl Config {
             bind_addr,
             pool_size,
             pool_timeout: Duration::from_secs(pool_timeout_secs),
+            statement_timeout: Duration::from_millis(statement_timeout_ms),
             log_format,
             cors_origins,
         })
@@ -129,6 +143,7 @@ mod tests {
         assert_eq!(config.database_url, DEFAULT_DATABASE_URL);
         assert_eq!(config.bind_addr.to_string(), "127.0.0.1:8080");
         assert_eq!(config.pool_size, 10);
+        assert_eq!(config.statement_timeout, Duration::from_secs(5));
         assert_eq!(config.log_format, LogFormat::Text);
         assert!(config.cors_origins.is_empty());
     }
@@ -141,6 +156,10 @@ mod tests {
         assert_eq!(error.name, "LOG_FORMAT");
         let error = config(&[("DATABASE_POOL_SIZE", "0")]).unwrap_err();
         assert_eq!(error.name, "DATABASE_POOL_SIZE");
+        for bad in ["0", "soon"] {
+            let error = config(&[("DATABASE_STATEMENT_TIMEOUT_MS", bad)]).unwrap_err();
+            assert_eq!(error.name, "DATABASE_STATEMENT_TIMEOUT_MS");
+        }
     }
 
     #[test]

@@ -169,9 +169,33 @@ pub async fn run_migrations(url: &str) -> Result<Vec<String>, SetupError> {
 }
 
 /// Builds the connection pool. Connections are made lazily, so a database that goes away
-/// and comes back is picked up again without a restart.
-pub fn build_pool(url: &str, size: usize, timeout: Duration) -> Result<DbPool, SetupError> {
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new(url);
+/// and comes back is picked up again without a restart. Every connection cancels any
+/// statement that runs longer than `statement_timeout`.
+pub fn build_pool(
+    url: &str,
+    size: usize,
+    timeout: Duration,
+    statement_timeout: Duration,
+) -> Result<DbPool, SetupError> {
+    use diesel_async::SimpleAsyncConnection;
+    use diesel_async::pooled_connection::ManagerConfig;
+    use futures_util::FutureExt;
+    let statement_ms = statement_timeout.as_millis();
+    let mut manager_config = ManagerConfig::default();
+    manager_config.custom_setup = Box::new(move |url| {
+        let url = url.to_owned();
+        async move {
+            use diesel_async::AsyncConnection;
+            let mut conn = AsyncPgConnection::establish(&url).await?;
+            conn.batch_execute(&format!("SET statement_timeout = {statement_ms}"))
+                .await
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            Ok(conn)
+        }
+        .boxed()
+    });
+    let manager =
+        AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, manager_config);
     Pool::builder(manager)
         .max_size(size)
         .wait_timeout(Some(timeout))

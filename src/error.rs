@@ -327,6 +327,15 @@ impl From<DieselError> for ApiError {
             DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
                 return Self::conflict("the record was changed concurrently; retry the request");
             }
+            // The statement ran past the configured statement timeout (SQLSTATE 57014).
+            DieselError::DatabaseError(_, info)
+                if info
+                    .message()
+                    .contains("canceling statement due to statement timeout") =>
+            {
+                tracing::warn!(%error, "a statement ran past its timeout");
+                return Self::Unavailable;
+            }
             _ => {}
         }
         Self::Internal(error.to_string())

@@ -47,7 +47,12 @@ impl Application {
         if !applied.is_empty() {
             tracing::info!(?applied, "applied migrations");
         }
-        let pool = db::build_pool(&config.database_url, config.pool_size, config.pool_timeout)?;
+        let pool = db::build_pool(
+            &config.database_url,
+            config.pool_size,
+            config.pool_timeout,
+            config.statement_timeout,
+        )?;
         let listener = TcpListener::bind(config.bind_addr).map_err(|cause| StartError::Bind {
             addr: config.bind_addr.to_string(),
             cause,

@@ -4,6 +4,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use reqwest::StatusCode;
+use serde_json::{Value, json};
 
 use crate::helpers::{spawn_app_with, with_database};
 
@@ -172,4 +173,45 @@ async fn the_binary_logs_one_access_line_per_request_and_stops_cleanly_on_sigter
     assert_eq!(probe["span"]["method"], "GET");
     assert_eq!(probe["span"]["path"], "/api/v1/districts");
     assert!(probe["latency_ms"].is_number());
+}
+
+#[tokio::test]
+async fn a_statement_past_its_timeout_answers_503_and_changes_nothing() {
+    let app = spawn_app_with(|config| {
+        config.statement_timeout = Duration::from_millis(300);
+    })
+    .await;
+    app.district("xicheng").await;
+    // Another session holds the district's row, so a change of it waits on the lock.
+    let mut holder = app.db().await;
+    let held = holder.transaction().await.unwrap();
+    held.execute(
+        "SELECT 1 FROM districts WHERE code = 'xicheng' FOR UPDATE",
+        &[],
+    )
+    .await
+    .unwrap();
+    let waited = tokio::time::timeout(
+        Duration::from_secs(10),
+        app.patch("/api/v1/districts/xicheng", &json!({"term": 17})),
+    )
+    .await
+    .expect("the request answers while the row is still held");
+    assert_eq!(waited.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(waited.headers().contains_key("retry-after"));
+    assert_eq!(waited.headers()["content-type"], "application/problem+json");
+    held.rollback().await.unwrap();
+
+    let district: Value = app
+        .get("/api/v1/districts/xicheng")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(district["term"], 16);
+    assert_eq!(district["version"], 1);
+    let retried = app
+        .patch("/api/v1/districts/xicheng", &json!({"term": 17}))
+        .await;
+    assert_eq!(retried.status(), StatusCode::OK);
 }
