@@ -59,7 +59,7 @@ impl Config {
         let pool_timeout_secs: u64 = parse(
             get("DATABASE_POOL_TIMEOUT_SECS"),
             "DATABASE_POOL_TIMEOUT_SECS",
-            Some(5),
+            Some(1),
         )?;
         let statement_timeout_ms: u64 = parse(
             get("DATABASE_STATEMENT_TIMEOUT_MS"),
@@ -143,6 +143,7 @@ mod tests {
         assert_eq!(config.database_url, DEFAULT_DATABASE_URL);
         assert_eq!(config.bind_addr.to_string(), "127.0.0.1:8080");
         assert_eq!(config.pool_size, 10);
+        assert_eq!(config.pool_timeout, Duration::from_secs(1));
         assert_eq!(config.statement_timeout, Duration::from_secs(5));
         assert_eq!(config.log_format, LogFormat::Text);
         assert!(config.cors_origins.is_empty());

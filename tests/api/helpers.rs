@@ -304,6 +304,9 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     config.database_url = database_url.clone();
     config.bind_addr = "127.0.0.1:0".parse().expect("address");
     config.pool_size = 4;
+    // Tests run side by side on two cores: a request may wait longer for one of its four
+    // connections than the service's default allows.
+    config.pool_timeout = std::time::Duration::from_secs(5);
     adjust(&mut config);
     let app = Application::build(&config).await.expect("the app starts");
     let port = app.port();

@@ -215,3 +215,54 @@ async fn a_statement_past_its_timeout_answers_503_and_changes_nothing() {
         .await;
     assert_eq!(retried.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn an_exhausted_pool_answers_503_after_its_wait_not_a_hang() {
+    let app = spawn_app_with(|config| {
+        config.pool_size = 2;
+        config.pool_timeout = Duration::from_secs(1);
+        config.statement_timeout = Duration::from_secs(30);
+    })
+    .await;
+    app.district("xicheng").await;
+    app.district("haidian").await;
+    // Two changes wait on rows another session holds, each keeping its connection.
+    let mut holder = app.db().await;
+    let held = holder.transaction().await.unwrap();
+    held.execute("SELECT 1 FROM districts FOR UPDATE", &[])
+        .await
+        .unwrap();
+    let change = json!({"term": 17});
+    let first = app.patch("/api/v1/districts/xicheng", &change);
+    let second = app.patch("/api/v1/districts/haidian", &change);
+    let third = async {
+        let watcher = app.db().await;
+        loop {
+            let waiting: i64 = watcher
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity \
+                     WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            if waiting == 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let answer = tokio::time::timeout(Duration::from_secs(10), app.get("/api/v1/districts"))
+            .await
+            .expect("a request without a connection answers instead of hanging");
+        held.rollback().await.unwrap();
+        answer
+    };
+    let (first, second, third) = tokio::join!(first, second, third);
+    assert_eq!(third.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(third.headers().contains_key("retry-after"));
+    // The waiting changes went through once the rows were free.
+    assert_eq!(first.status(), StatusCode::OK);
+    assert_eq!(second.status(), StatusCode::OK);
+    assert_eq!(app.get("/api/v1/districts").await.status(), StatusCode::OK);
+}
