@@ -57,7 +57,10 @@ fn template_name() -> String {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for path in entries {
         let bytes = std::fs::read(&path).expect("migration file is readable");
-        for byte in path.to_string_lossy().bytes().chain(bytes) {
+        // The path within the migrations directory: two checkouts of the same migrations
+        // share one template.
+        let relative = path.strip_prefix(&dir).unwrap_or(&path).to_string_lossy();
+        for byte in relative.bytes().chain(bytes) {
             hash ^= u64::from(byte);
             hash = hash.wrapping_mul(0x0100_0000_01b3);
         }
