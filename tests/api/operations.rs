@@ -266,3 +266,62 @@ async fn an_exhausted_pool_answers_503_after_its_wait_not_a_hang() {
     assert_eq!(second.status(), StatusCode::OK);
     assert_eq!(app.get("/api/v1/districts").await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_killed_backend_is_replaced_and_the_next_request_succeeds() {
+    let app = spawn_app_with(|config| {
+        config.pool_size = 2;
+    })
+    .await;
+    app.district("xicheng").await;
+    // Every connection the pool holds is ended by the server.
+    let admin = app.db().await;
+    let killed: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()) AS ended",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(killed >= 1, "the pool had connections to end");
+    for _ in 0..3 {
+        let response = app.get("/api/v1/districts/xicheng").await;
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+}
+
+#[tokio::test]
+async fn oversized_and_deeply_nested_bodies_are_refused_as_4xx() {
+    let app = spawn_app_with(|_| {}).await;
+    let send = |body: String, path: &'static str| {
+        app.anonymous
+            .post(app.url(path))
+            .bearer_auth(&app.admin_token)
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+    };
+    // A 10 MB string, to a plain endpoint and to a batch endpoint.
+    let huge = format!(
+        "{{\"code\": \"x\", \"name\": \"{}\"}}",
+        "名".repeat(3_500_000)
+    );
+    for path in [
+        "/api/v1/districts",
+        "/api/v1/sync/members?district_id=01a21867-0000-7000-8000-000000000000",
+    ] {
+        let response = send(huge.clone(), path).await.unwrap();
+        assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+    }
+    // JSON nested 10,000 deep, well under the size limit.
+    let nested = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let response = send(nested, "/api/v1/districts").await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    assert_eq!(app.get("/api/v1/districts").await.status(), StatusCode::OK);
+}
