@@ -325,3 +325,105 @@ async fn oversized_and_deeply_nested_bodies_are_refused_as_4xx() {
     );
     assert_eq!(app.get("/api/v1/districts").await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn sigterm_during_a_slow_request_lets_it_finish_and_refuses_new_connections() {
+    let app = spawn_app_with(|_| {}).await;
+    app.district("xicheng").await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cppcc-api"))
+        .arg("serve")
+        .env("DATABASE_URL", &app.database_url)
+        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+        .env("RUST_LOG", "warn")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut serving = false;
+    for _ in 0..100 {
+        if app
+            .client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok()
+        {
+            serving = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(serving, "the binary serves");
+
+    // The request waits on a row another session holds: a slow request.
+    let mut holder = app.db().await;
+    let held = holder.transaction().await.unwrap();
+    held.execute("SELECT 1 FROM districts FOR UPDATE", &[])
+        .await
+        .unwrap();
+    let slow = app
+        .client
+        .patch(format!("{base}/api/v1/districts/xicheng"))
+        .header("Content-Type", "application/merge-patch+json")
+        .body(json!({"term": 17}).to_string())
+        .send();
+    let pid = child.id().unwrap().to_string();
+    let stop = async {
+        let watcher = app.db().await;
+        loop {
+            let waiting: i64 = watcher
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity \
+                     WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            if waiting == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        // A new connection is refused while the slow request finishes.
+        let fresh = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .unwrap();
+        let refused = fresh.get(format!("{base}/healthz")).send().await;
+        held.rollback().await.unwrap();
+        refused
+    };
+    let (slow, refused) = tokio::join!(slow, stop);
+    assert!(
+        refused.is_err(),
+        "a new connection during the stop is refused"
+    );
+    let slow = slow.expect("the slow request is answered");
+    assert_eq!(slow.status(), StatusCode::OK);
+    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("the service stops within 30 s")
+        .unwrap();
+    assert!(output.status.success(), "SIGTERM is a clean stop");
+    let district: Value = app
+        .get("/api/v1/districts/xicheng")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(district["term"], 17);
+}
