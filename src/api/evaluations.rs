@@ -1693,24 +1693,6 @@ async fn list_items(
     }))
 }
 
-/// An item of the evaluation in the caller's scope.
-async fn item_of(
-    conn: &mut AsyncPgConnection,
-    scope: Scope,
-    evaluation: EvaluationId,
-    id: ItemId,
-    lock: bool,
-) -> Result<Item, ApiError> {
-    let row = db::item(conn, id, scope, lock)
-        .await
-        .map_err(not_found_as("rectification item"))?;
-    if row.evaluation_id == evaluation {
-        Ok(row)
-    } else {
-        Err(ApiError::not_found("rectification item"))
-    }
-}
-
 /// Get a rectification item with its notes.
 #[utoipa::path(
     tag = "evaluations",
@@ -1732,7 +1714,9 @@ async fn get_item(
 ) -> Result<HttpResponse, ApiError> {
     let (evaluation, id) = path.into_inner();
     let mut conn = pool.get().await?;
-    let row = item_of(&mut conn, caller.scope(), evaluation, id, false).await?;
+    let row = db::item(&mut conn, evaluation, id, caller.scope(), false)
+        .await
+        .map_err(not_found_as(Item::WHAT))?;
     let view = item_views(&mut conn, vec![row])
         .await?
         .pop()
@@ -1763,14 +1747,34 @@ impl ItemStep {
     }
 }
 
+/// An item addressed under its evaluation: it is found only there.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ItemOf {
+    evaluation: EvaluationId,
+    item: ItemId,
+}
+
+impl std::fmt::Display for ItemOf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.item.fmt(f)
+    }
+}
+
+impl From<ItemOf> for uuid::Uuid {
+    fn from(id: ItemOf) -> Self {
+        id.item.0
+    }
+}
+
 impl Workflow for Item {
-    type Id = ItemId;
+    type Id = ItemOf;
     type View = ItemView;
     type Step = ItemStep;
     const ENTITY: &'static str = "rectification_item";
+    const WHAT: &'static str = "rectification item";
 
-    async fn lock(conn: &mut AsyncPgConnection, id: ItemId, scope: Scope) -> QueryResult<Self> {
-        db::item(conn, id, scope, true).await
+    async fn lock(conn: &mut AsyncPgConnection, id: ItemOf, scope: Scope) -> QueryResult<Self> {
+        db::item(conn, id.evaluation, id.item, scope, true).await
     }
 
     fn version(&self) -> i64 {
@@ -1844,14 +1848,11 @@ impl Workflow for Item {
 async fn item_step(
     pool: &DbPool,
     caller: Caller,
-    (evaluation, id): (EvaluationId, ItemId),
+    (evaluation, item): (EvaluationId, ItemId),
     condition: IfMatch,
     step: Result<ItemStep, ApiError>,
 ) -> Result<HttpResponse, ApiError> {
-    {
-        let mut conn = pool.get().await?;
-        item_of(&mut conn, caller.scope(), evaluation, id, false).await?;
-    }
+    let id = ItemOf { evaluation, item };
     let after = perform::<Item>(pool, caller, id, condition, step).await?;
     Ok(updated_response(&after))
 }

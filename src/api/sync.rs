@@ -248,6 +248,11 @@ pub(crate) trait Synced: Send + Sync {
     /// The field of a record holding the district system's key.
     const KEY: &'static str;
 
+    /// The key as a deletion names it, checked (by default an external id).
+    fn check_key(key: &str) -> Result<String, String> {
+        external_id(key)
+    }
+
     fn context(
         conn: &mut AsyncPgConnection,
         district: &District,
@@ -398,12 +403,7 @@ async fn read<C: Synced>(
         Err(error) => return Read::Refused { key, error },
     };
     if deleted {
-        let checked = if C::KEY == "member_no" {
-            key.as_deref().map(crate::domain::values::member_no)
-        } else {
-            key.as_deref().map(external_id)
-        };
-        return match checked {
+        return match key.as_deref().map(C::check_key) {
             Some(Ok(key)) => Read::Delete { key },
             _ => Read::Refused {
                 key,
@@ -785,6 +785,10 @@ impl Synced for Members {
     type Context = (i32, crate::db::reference::MemberCodes);
     const ENTITY: &'static str = "member";
     const KEY: &'static str = "member_no";
+
+    fn check_key(key: &str) -> Result<String, String> {
+        crate::domain::values::member_no(key)
+    }
 
     async fn context(
         conn: &mut AsyncPgConnection,

@@ -28,6 +28,8 @@ pub(crate) trait Workflow: Clone + Send + Sync + Sized {
     type Step: Send;
     /// The record's type in histories and the audit trail.
     const ENTITY: &'static str;
+    /// The record's name in a 404.
+    const WHAT: &'static str = Self::ENTITY;
 
     /// The live record in `scope`, locked until the transaction ends.
     fn lock(
@@ -85,7 +87,7 @@ pub(crate) async fn perform<W: Workflow>(
     conn.transaction(async move |conn| {
         let mut row = W::lock(conn, id, caller.scope())
             .await
-            .map_err(not_found_as(W::ENTITY))?;
+            .map_err(not_found_as(W::WHAT))?;
         condition.check(row.version())?;
         let step = step?;
         let before = W::view(conn, row.clone()).await?;

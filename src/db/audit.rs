@@ -132,7 +132,7 @@ pub async fn append(
 
 /// Takes the lock of the chain for the rest of the transaction, so that this writer's
 /// events follow the last one committed and no other writer's come between.
-pub async fn lock_chain(conn: &mut AsyncPgConnection) -> QueryResult<()> {
+async fn lock_chain(conn: &mut AsyncPgConnection) -> QueryResult<()> {
     diesel::sql_query(format!("SELECT pg_advisory_xact_lock({CHAIN_LOCK})"))
         .execute(conn)
         .await

@@ -490,17 +490,19 @@ pub async fn items(conn: &mut AsyncPgConnection, ids: &[EvaluationId]) -> QueryR
         .await
 }
 
-/// An item in `scope`, locked for a change when `lock`.
+/// An item of `evaluation` in `scope`, locked for a change when `lock`.
 #[tracing::instrument(skip_all)]
 pub async fn item(
     conn: &mut AsyncPgConnection,
+    evaluation: EvaluationId,
     id: ItemId,
     scope: crate::domain::access::Scope,
     lock: bool,
 ) -> QueryResult<Item> {
     let query = rectification_items::table
         .select(Item::as_select())
-        .filter(rectification_items::id.eq(id));
+        .filter(rectification_items::id.eq(id))
+        .filter(rectification_items::evaluation_id.eq(evaluation));
     let row: Item = if lock {
         query.for_update().first(conn).await?
     } else {
