@@ -51,6 +51,7 @@ async fn main() {
     let mut config = Config::from_lookup(|_| None).expect("default configuration");
     config.database_url = url.clone();
     config.bind_addr = "127.0.0.1:0".parse().expect("address");
+    config.metrics_addr = "127.0.0.1:0".parse().expect("address");
     let app = Application::build(&config).await.expect("the app starts");
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());

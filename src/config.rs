@@ -25,6 +25,10 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Origins allowed to call the API from a browser; none by default.
     pub cors_origins: Vec<String>,
+    /// Refused credentials a minute from one address before it must wait (429).
+    pub auth_failure_limit: u32,
+    /// Where `GET /metrics` is served; loopback by default.
+    pub metrics_addr: SocketAddr,
 }
 
 /// A setting that is present but unusable.
@@ -72,6 +76,22 @@ impl Config {
                 reason: "must be at least 1".into(),
             });
         }
+        let auth_failure_limit: u32 = parse(
+            get("AUTH_FAILURES_PER_MINUTE"),
+            "AUTH_FAILURES_PER_MINUTE",
+            Some(10),
+        )?;
+        if auth_failure_limit == 0 {
+            return Err(ConfigError {
+                name: "AUTH_FAILURES_PER_MINUTE",
+                reason: "must be at least 1".into(),
+            });
+        }
+        let metrics_addr = parse(
+            get("METRICS_ADDR"),
+            "METRICS_ADDR",
+            "127.0.0.1:9464".parse().ok(),
+        )?;
         let log_format = match get("LOG_FORMAT").as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -99,6 +119,8 @@ impl Config {
             statement_timeout: Duration::from_millis(statement_timeout_ms),
             log_format,
             cors_origins,
+            auth_failure_limit,
+            metrics_addr,
         })
     }
 }
@@ -147,6 +169,8 @@ mod tests {
         assert_eq!(config.statement_timeout, Duration::from_secs(5));
         assert_eq!(config.log_format, LogFormat::Text);
         assert!(config.cors_origins.is_empty());
+        assert_eq!(config.auth_failure_limit, 10);
+        assert!(config.metrics_addr.ip().is_loopback());
     }
 
     #[test]
@@ -157,6 +181,10 @@ mod tests {
         assert_eq!(error.name, "LOG_FORMAT");
         let error = config(&[("DATABASE_POOL_SIZE", "0")]).unwrap_err();
         assert_eq!(error.name, "DATABASE_POOL_SIZE");
+        let error = config(&[("AUTH_FAILURES_PER_MINUTE", "0")]).unwrap_err();
+        assert_eq!(error.name, "AUTH_FAILURES_PER_MINUTE");
+        let error = config(&[("METRICS_ADDR", "everywhere")]).unwrap_err();
+        assert_eq!(error.name, "METRICS_ADDR");
         for bad in ["0", "soon"] {
             let error = config(&[("DATABASE_STATEMENT_TIMEOUT_MS", bad)]).unwrap_err();
             assert_eq!(error.name, "DATABASE_STATEMENT_TIMEOUT_MS");

@@ -206,6 +206,15 @@ pub fn build_pool(
         .map_err(|error| SetupError::Pool(error.to_string()))
 }
 
+/// A connection from the pool, waiting at most the pool's timeout; a wait is counted in
+/// the metrics.
+pub async fn connection(
+    pool: &DbPool,
+) -> Result<DbConn, diesel_async::pooled_connection::deadpool::PoolError> {
+    crate::metrics::pool_wait(pool);
+    pool.get().await
+}
+
 /// The database's clock, for timestamps written beside trigger-maintained ones.
 pub fn now()
 -> diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>> {

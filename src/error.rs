@@ -7,6 +7,8 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::metrics::{self, DbFailure};
+
 /// One invalid part of a request, located by a JSON pointer into the body (or the name of
 /// the query parameter).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -301,6 +303,7 @@ impl From<DieselError> for ApiError {
             DieselError::NotFound => return Self::not_found("record"),
             DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
                 tracing::warn!(%error, "database connection lost");
+                metrics::db_failure(DbFailure::Unavailable);
                 return Self::Unavailable;
             }
             DieselError::DatabaseError(
@@ -334,17 +337,24 @@ impl From<DieselError> for ApiError {
                     .contains("canceling statement due to statement timeout") =>
             {
                 tracing::warn!(%error, "a statement ran past its timeout");
+                metrics::db_failure(DbFailure::StatementTimeout);
                 return Self::Unavailable;
             }
             _ => {}
         }
+        metrics::db_failure(DbFailure::Other);
         Self::Internal(error.to_string())
     }
 }
 
 impl From<diesel_async::pooled_connection::deadpool::PoolError> for ApiError {
     fn from(error: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
+        use diesel_async::pooled_connection::deadpool::PoolError;
         tracing::warn!(%error, "no database connection available");
+        metrics::db_failure(match error {
+            PoolError::Timeout(_) => DbFailure::PoolTimeout,
+            _ => DbFailure::Unavailable,
+        });
         Self::Unavailable
     }
 }

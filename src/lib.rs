@@ -6,6 +6,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod metrics;
 pub mod openapi;
 pub mod seed;
 pub mod telemetry;
@@ -32,10 +33,12 @@ pub enum StartError {
     Bind { addr: String, cause: std::io::Error },
 }
 
-/// A running service: its port and the server future.
+/// A running service: its ports and the server futures.
 pub struct Application {
     port: u16,
+    metrics_port: u16,
     server: Server,
+    metrics_server: Server,
 }
 
 impl Application {
@@ -53,32 +56,111 @@ impl Application {
             config.pool_timeout,
             config.statement_timeout,
         )?;
-        let listener = TcpListener::bind(config.bind_addr).map_err(|cause| StartError::Bind {
-            addr: config.bind_addr.to_string(),
-            cause,
-        })?;
-        let port = listener
-            .local_addr()
-            .map_err(|cause| StartError::Bind {
-                addr: config.bind_addr.to_string(),
+        let listener = bind(config.bind_addr)?;
+        let port = local_port(&listener, config.bind_addr)?;
+        let metrics_listener = bind(config.metrics_addr)?;
+        let metrics_port = local_port(&metrics_listener, config.metrics_addr)?;
+        let metrics = web::Data::new(metrics::Metrics::default());
+        let pool = web::Data::new(pool);
+        let bind_error = |addr: std::net::SocketAddr| {
+            move |cause| StartError::Bind {
+                addr: addr.to_string(),
                 cause,
-            })?
-            .port();
-        let server = serve(listener, pool, config).map_err(|cause| StartError::Bind {
-            addr: config.bind_addr.to_string(),
-            cause,
-        })?;
-        Ok(Self { port, server })
+            }
+        };
+        let server = serve(listener, pool.clone(), metrics.clone(), config)
+            .map_err(bind_error(config.bind_addr))?;
+        let metrics_server = serve_metrics(metrics_listener, pool, metrics)
+            .map_err(bind_error(config.metrics_addr))?;
+        Ok(Self {
+            port,
+            metrics_port,
+            server,
+            metrics_server,
+        })
     }
 
     pub fn port(&self) -> u16 {
         self.port
     }
 
-    /// Serves until the process is told to stop; in-flight requests are finished first.
-    pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+    /// The port `GET /metrics` is served on.
+    pub fn metrics_port(&self) -> u16 {
+        self.metrics_port
     }
+
+    /// Serves until the process is told to stop (SIGTERM or SIGINT): both listeners close
+    /// at once, and in-flight requests are finished first.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let api = self.server.handle();
+        let metrics = self.metrics_server.handle();
+        let stop = tokio::spawn(async move {
+            stop_signal().await;
+            tracing::info!("stopping: finishing the requests in flight");
+            futures_util::future::join(api.stop(true), metrics.stop(true)).await;
+        });
+        let served = futures_util::future::try_join(self.server, self.metrics_server).await;
+        stop.abort();
+        served.map(|_| ())
+    }
+}
+
+/// Resolves when the process is asked to stop.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = terminate.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+fn bind(addr: std::net::SocketAddr) -> Result<TcpListener, StartError> {
+    TcpListener::bind(addr).map_err(|cause| StartError::Bind {
+        addr: addr.to_string(),
+        cause,
+    })
+}
+
+fn local_port(listener: &TcpListener, addr: std::net::SocketAddr) -> Result<u16, StartError> {
+    listener
+        .local_addr()
+        .map(|local| local.port())
+        .map_err(|cause| StartError::Bind {
+            addr: addr.to_string(),
+            cause,
+        })
+}
+
+/// Serves `GET /metrics` over its own listener, with one worker.
+fn serve_metrics(
+    listener: TcpListener,
+    pool: web::Data<DbPool>,
+    metrics: web::Data<metrics::Metrics>,
+) -> std::io::Result<Server> {
+    Ok(HttpServer::new(move || {
+        App::new()
+            .app_data(pool.clone())
+            .app_data(metrics.clone())
+            .route("/metrics", web::get().to(metrics::serve))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .run())
 }
 
 fn cors(origins: &[String]) -> Cors {
@@ -107,17 +189,22 @@ fn cors(origins: &[String]) -> Cors {
 }
 
 /// Builds the HTTP server over an already bound listener.
-pub fn serve(listener: TcpListener, pool: DbPool, config: &Config) -> std::io::Result<Server> {
-    let pool = web::Data::new(pool);
+pub fn serve(
+    listener: TcpListener,
+    pool: web::Data<DbPool>,
+    metrics: web::Data<metrics::Metrics>,
+    config: &Config,
+) -> std::io::Result<Server> {
     let document = openapi::document();
     let routes = web::Data::new(api::RouteTable::from_document(&document));
-    let throttle = web::Data::new(api::auth::Throttle::default());
+    let throttle = web::Data::new(api::auth::Throttle::new(config.auth_failure_limit));
     let origins = config.cors_origins.clone();
     let server = HttpServer::new(move || {
         let (app, _) = api::routes(
             App::new()
                 .into_utoipa_app()
                 .app_data(pool.clone())
+                .app_data(metrics.clone())
                 .app_data(routes.clone())
                 .app_data(throttle.clone()),
         )
@@ -126,9 +213,11 @@ pub fn serve(listener: TcpListener, pool: DbPool, config: &Config) -> std::io::R
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document.clone()))
             .default_service(web::to(api::no_route))
             .wrap(cors(&origins))
+            .wrap(from_fn(metrics::record))
             .wrap(TracingLogger::<telemetry::RequestSpan>::new())
             .wrap(from_fn(telemetry::request_id))
     })
+    .disable_signals()
     .listen(listener)?
     .run();
     Ok(server)

@@ -273,7 +273,7 @@ async fn list(
     request: crate::db::pagination::PageRequest,
 ) -> Result<web::Json<Page<FeedItem<ActivityView>>>, ApiError> {
     filter.scope = caller.scope();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(pool).await?;
     let rows = db::list(&mut conn, &filter, &request).await?;
     Ok(web::Json(page(rows, &request, ActivityView::from)))
 }
@@ -324,7 +324,7 @@ pub(super) async fn list_workstation_activities(
     let query = query.into_inner();
     let request = query.page()?;
     {
-        let mut conn = pool.get().await?;
+        let mut conn = crate::db::connection(&pool).await?;
         crate::db::workstations::find(&mut conn, id, caller.scope())
             .await
             .map_err(not_found_as("workstation"))?;
@@ -355,7 +355,7 @@ async fn get_activity(
     path: web::Path<ActivityId>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let activity = db::find(&mut conn, path.into_inner(), caller.scope())
         .await
         .map_err(not_found_as("activity"))?;
@@ -381,7 +381,7 @@ pub(super) async fn create_activity(
 ) -> Result<HttpResponse, ApiError> {
     let workstation_id = path.into_inner();
     let patch = ActivityPatch::from(body.into_inner());
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let activity = conn
         .transaction(async move |conn| {
             let workstation = crate::db::workstations::find_for_reference(conn, workstation_id)
@@ -429,7 +429,7 @@ async fn update_activity(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let patch = body.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let activity = conn
         .transaction(async move |conn| {
             let current = db::lock(conn, id, caller.scope())
@@ -464,7 +464,7 @@ async fn delete_activity(
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     conn.transaction(async move |conn| {
         let current = db::lock(conn, id, caller.scope())
             .await

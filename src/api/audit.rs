@@ -173,7 +173,7 @@ async fn events_page(
     if let Some(cursor) = cursor {
         filter.after_seq = Some(decode_cursor(cursor)?);
     }
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(pool).await?;
     let mut events = db::list(&mut conn, &filter, limit + 1).await?;
     let next_cursor = if events.len() > usize::try_from(limit).unwrap_or(usize::MAX) {
         events.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
@@ -259,7 +259,7 @@ fn export(pool: DbPool, filter: AuditFilter, format: Export) -> HttpResponse {
     let body = futures_util::stream::unfold(state, move |state| async move {
         let (pool, mut filter) = state?;
         let batch = async {
-            let mut conn = pool.get().await?;
+            let mut conn = crate::db::connection(&pool).await?;
             Ok::<_, ApiError>(db::list(&mut conn, &filter, BATCH).await?)
         }
         .await;
@@ -396,7 +396,7 @@ async fn verify_audit_events(
             "from_seq must be at least 1 and to_seq at least from_seq".into(),
         ));
     }
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let to = match query.to_seq {
         Some(to) => to,
         None => db::last_seq(&mut conn).await?,

@@ -83,23 +83,30 @@ impl FromRequest for Caller {
 }
 
 /// Failed authentications (a credential presented and refused) per client address: after
-/// [`Throttle::LIMIT`] within [`Throttle::WINDOW`], the address is refused until the
-/// window ends.
-#[derive(Debug, Default)]
+/// `limit` within [`Throttle::WINDOW`], the address is refused until the window ends.
+#[derive(Debug)]
 pub struct Throttle {
+    limit: u32,
     failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
 }
 
 impl Throttle {
-    pub const LIMIT: u32 = 10;
     pub const WINDOW: Duration = Duration::from_secs(60);
+
+    /// A throttle allowing `limit` refused credentials a minute from one address.
+    pub fn new(limit: u32) -> Self {
+        Self {
+            limit,
+            failures: Mutex::default(),
+        }
+    }
 
     /// How long the address must wait, if it is throttled.
     fn wait(&self, address: IpAddr) -> Option<Duration> {
         let failures = self.failures.lock().ok()?;
         let (count, since) = failures.get(&address)?;
         let elapsed = since.elapsed();
-        (*count >= Self::LIMIT && elapsed < Self::WINDOW).then(|| Self::WINDOW - elapsed)
+        (*count >= self.limit && elapsed < Self::WINDOW).then(|| Self::WINDOW - elapsed)
     }
 
     fn fail(&self, address: IpAddr) {
@@ -157,7 +164,7 @@ async fn resolve(request: &ServiceRequest) -> Result<Caller, ApiError> {
     let pool = request
         .app_data::<web::Data<DbPool>>()
         .ok_or_else(|| ApiError::Internal("no database pool".into()))?;
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(pool).await?;
     let hash = token::hash(&token);
     let Some((key, stored)) = crate::db::keys::find_by_hash(&mut conn, &hash).await? else {
         return Err(ApiError::Unauthorized("the token is not known".into()));
@@ -206,9 +213,14 @@ pub async fn authenticate(
         .map(|address| address.ip())
         .unwrap_or(IpAddr::from([0, 0, 0, 0]));
     let throttle = request.app_data::<web::Data<Throttle>>().cloned();
-    if let Some(wait) = throttle
-        .as_ref()
-        .and_then(|throttle| throttle.wait(address))
+    // A request without credentials is not a guess; a wrong credential is. Only guesses
+    // are counted and only they are held back: a request with no credential from a
+    // throttled address still learns that it needs one (401).
+    let guessed = request.headers().contains_key(header::AUTHORIZATION);
+    if guessed
+        && let Some(wait) = throttle
+            .as_ref()
+            .and_then(|throttle| throttle.wait(address))
     {
         let error = ApiError::TooManyRequests {
             retry_after: wait.as_secs().max(1),
@@ -218,8 +230,6 @@ pub async fn authenticate(
     let caller = match resolve(&request).await {
         Ok(caller) => caller,
         Err(error) => {
-            // A request without credentials is not a guess; a wrong credential is.
-            let guessed = request.headers().contains_key(header::AUTHORIZATION);
             if guessed
                 && matches!(error, ApiError::Unauthorized(_))
                 && let Some(throttle) = &throttle

@@ -71,6 +71,7 @@ pub struct ChangePage {
 pub struct ChangesQuery {
     /// The `next_cursor` (or an item's `cursor`) of an earlier read, or a snapshot's
     /// cursor; from the beginning when absent.
+    #[param(pattern = r"^[0-9]{1,19}\.[0-9]{1,19}$")]
     pub after: Option<String>,
     /// Page size, 1 to 1,000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
@@ -79,6 +80,9 @@ pub struct ChangesQuery {
     /// members, workstations, activities, proposals, consultations,
     /// consultation_activities, evaluations, evaluation_visits, rectification_items,
     /// rulings.
+    #[param(
+        pattern = r"^(districts|departments|members|workstations|activities|proposals|consultations|consultation_activities|evaluations|evaluation_visits|rectification_items|rulings)(,(districts|departments|members|workstations|activities|proposals|consultations|consultation_activities|evaluations|evaluation_visits|rectification_items|rulings))*$"
+    )]
     pub collections: Option<String>,
     /// Only this district's records (a district key always reads only its own).
     pub district_id: Option<DistrictId>,
@@ -133,7 +137,7 @@ async fn list_changes(
             has_more: false,
         }));
     };
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let caller = &caller;
     let page = conn
         .build_transaction()
@@ -215,6 +219,9 @@ pub enum SnapshotLine {
 #[into_params(parameter_in = Query)]
 pub struct SnapshotQuery {
     /// Comma-separated collections (default: all of them), as for the feed.
+    #[param(
+        pattern = r"^(districts|departments|members|workstations|activities|proposals|consultations|consultation_activities|evaluations|evaluation_visits|rectification_items|rulings)(,(districts|departments|members|workstations|activities|proposals|consultations|consultation_activities|evaluations|evaluation_visits|rectification_items|rulings))*$"
+    )]
     pub collections: Option<String>,
     /// Only this district's records (a district key always reads only its own).
     pub district_id: Option<DistrictId>,
@@ -237,7 +244,7 @@ pub(crate) async fn get_snapshot(
     let query = query.into_inner();
     let wanted = collections_of(query.collections.as_deref())?;
     let district = district_of(&caller, query.district_id);
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let caller = &caller;
     let body = conn
         .build_transaction()

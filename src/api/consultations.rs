@@ -252,7 +252,7 @@ async fn list_consultations(
         is_key: query.is_key,
         q: query_text("q", query.q, 100)?,
     };
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let rows = db::list(&mut conn, &filter, &request).await?;
     Ok(web::Json(page(rows, &request, ConsultationView::from)))
 }
@@ -272,7 +272,7 @@ async fn get_consultation(
     path: web::Path<ConsultationId>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let row = db::find(&mut conn, path.into_inner(), caller.scope())
         .await
         .map_err(not_found_as("consultation"))?;
@@ -296,7 +296,7 @@ async fn create_consultation(
     body: web::Json<NewConsultation>,
 ) -> Result<HttpResponse, ApiError> {
     let (district_id, patch) = body.into_inner().split();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let row = conn
         .transaction(async move |conn| {
             let mut checks = Checks::default();
@@ -339,7 +339,7 @@ async fn update_consultation(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let patch = body.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let row = conn
         .transaction(async move |conn| {
             let current = db::lock(conn, id, caller.scope())
@@ -386,7 +386,7 @@ async fn delete_consultation(
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     conn.transaction(async move |conn| {
         let current = db::lock(conn, id, caller.scope())
             .await
@@ -421,7 +421,7 @@ async fn get_consultation_history(
     path: web::Path<ConsultationId>,
 ) -> Result<web::Json<WorkflowHistory>, ApiError> {
     let id = path.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     db::find(&mut conn, id, caller.scope())
         .await
         .map_err(not_found_as("consultation"))?;
@@ -682,7 +682,7 @@ async fn get_plan(
         (None, Some(own)) => own,
         (None, None) => return Err(ApiError::BadRequest("district_id is required".into())),
     };
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let topics: Vec<PlanTopic> = db::plan(&mut conn, district, query.year)
         .await?
         .into_iter()
@@ -927,7 +927,7 @@ async fn list_consultation_activities(
         ..Default::default()
     }
     .request()?;
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     db::find(&mut conn, id, caller.scope())
         .await
         .map_err(not_found_as("consultation"))?;
@@ -955,7 +955,7 @@ async fn create_consultation_activity(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let body = body.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let row = conn
         .transaction(async move |conn| {
             let topic = topic(conn, &caller, id).await?;
@@ -1024,7 +1024,7 @@ async fn get_consultation_activity(
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
     let (topic, id) = path.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let row = activity_of(&mut conn, &caller, topic, id, false).await?;
     Ok(read_response(&ActivityView::from(row), &condition))
 }
@@ -1053,7 +1053,7 @@ async fn update_consultation_activity(
 ) -> Result<HttpResponse, ApiError> {
     let (topic_id, id) = path.into_inner();
     let body = body.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let row = conn
         .transaction(async move |conn| {
             let topic = topic(conn, &caller, topic_id).await?;
@@ -1102,7 +1102,7 @@ async fn delete_consultation_activity(
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let (topic_id, id) = path.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     conn.transaction(async move |conn| {
         let topic = topic(conn, &caller, topic_id).await?;
         let current = activity_of(conn, &caller, topic_id, id, true).await?;
@@ -1166,7 +1166,7 @@ async fn get_consultation_lineage(
     path: web::Path<ConsultationId>,
 ) -> Result<web::Json<ConsultationLineage>, ApiError> {
     let id = path.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let row = db::find(&mut conn, id, caller.scope())
         .await
         .map_err(not_found_as("consultation"))?;

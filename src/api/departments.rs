@@ -184,7 +184,7 @@ async fn list_departments(
         kind: query.kind,
         q: query_text("q", query.q, 100)?,
     };
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let rows = db::list(&mut conn, &filter, &request).await?;
     Ok(web::Json(page(rows, &request, DepartmentView::from)))
 }
@@ -204,7 +204,7 @@ async fn get_department(
     path: web::Path<DepartmentId>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let department = db::find(&mut conn, path.into_inner(), caller.scope())
         .await
         .map_err(not_found_as("department"))?;
@@ -228,7 +228,7 @@ async fn create_department(
     body: web::Json<NewDepartment>,
 ) -> Result<HttpResponse, ApiError> {
     let (district_id, patch) = body.into_inner().split();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let department = conn
         .transaction(async move |conn| {
             let mut checks = Checks::default();
@@ -274,7 +274,7 @@ async fn update_department(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let patch = body.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let department = conn
         .transaction(async move |conn| {
             let current = db::lock(conn, id, caller.scope())
@@ -311,7 +311,7 @@ async fn delete_department(
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     conn.transaction(async move |conn| {
         let current = db::lock(conn, id, caller.scope())
             .await
@@ -359,7 +359,7 @@ async fn get_department_assessments(
     pool: web::Data<DbPool>,
     path: web::Path<DepartmentId>,
 ) -> Result<web::Json<crate::api::evaluations::AssessmentList>, ApiError> {
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let list = crate::api::evaluations::assessments(&mut conn, &caller, path.into_inner()).await?;
     Ok(web::Json(list))
 }

@@ -200,7 +200,7 @@ async fn list_districts(
         code: query_text("code", query.code, 40)?,
         q: query_text("q", query.q, 100)?,
     };
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let rows = db::list(&mut conn, &filter, &request).await?;
     Ok(web::Json(page(rows, &request, DistrictView::from)))
 }
@@ -225,7 +225,7 @@ async fn get_district(
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
     let key = district_key(&path.into_inner());
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let district = db::find(&mut conn, &key, caller.scope())
         .await
         .map_err(not_found_as("district"))?;
@@ -249,7 +249,7 @@ async fn create_district(
     body: web::Json<NewDistrict>,
 ) -> Result<HttpResponse, ApiError> {
     let fields = merge(body.into_inner().into(), None)?;
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let district = conn
         .transaction(async move |conn| {
             let district = db::insert(conn, fields).await?;
@@ -290,7 +290,7 @@ async fn update_district(
 ) -> Result<HttpResponse, ApiError> {
     let key = district_key(&path.into_inner());
     let patch = body.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let district = conn
         .transaction(async move |conn| {
             let current = db::lock(conn, &key)
@@ -329,7 +329,7 @@ async fn delete_district(
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let key = district_key(&path.into_inner());
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     conn.transaction(async move |conn| {
         let current = db::lock(conn, &key)
             .await
@@ -388,7 +388,7 @@ async fn get_district_history(
     let id = match district_key(&path.into_inner()) {
         DistrictKey::Id(id) => id,
         key @ DistrictKey::Code(_) => {
-            let mut conn = pool.get().await?;
+            let mut conn = crate::db::connection(&pool).await?;
             db::find(&mut conn, &key, caller.scope())
                 .await
                 .map_err(not_found_as("district"))?

@@ -249,7 +249,7 @@ async fn list_evaluations(
         year: query.year,
         phase: query.phase,
     };
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let rows = db::list(&mut conn, &filter, &request).await?;
     let live: Vec<Evaluation> = rows
         .iter()
@@ -349,7 +349,7 @@ async fn create_evaluation(
         department_id: body.department_id,
         year: body.year,
     };
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let created = conn
         .transaction(async move |conn| {
             let mut checks = Checks::default();
@@ -384,7 +384,7 @@ async fn get_evaluation(
     path: web::Path<EvaluationId>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let row = found(&mut conn, &caller, path.into_inner()).await?;
     Ok(read_response(&view(&mut conn, row).await?, &condition))
 }
@@ -409,7 +409,7 @@ async fn update_evaluation(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let patch = body.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let after = conn
         .transaction(async move |conn| {
             let current = locked(conn, &caller, id).await?;
@@ -455,7 +455,7 @@ async fn delete_evaluation(
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     conn.transaction(async move |conn| {
         let current = locked(conn, &caller, id).await?;
         condition.check(current.version)?;
@@ -484,7 +484,7 @@ async fn get_evaluation_history(
     path: web::Path<EvaluationId>,
 ) -> Result<web::Json<WorkflowHistory>, ApiError> {
     let id = path.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     found(&mut conn, &caller, id).await?;
     Ok(web::Json(
         workflow::history(&mut conn, "evaluation", id.0).await?,
@@ -793,7 +793,7 @@ async fn list_evaluators(
     pool: web::Data<DbPool>,
     path: web::Path<EvaluationId>,
 ) -> Result<web::Json<EvaluatorList>, ApiError> {
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let row = found(&mut conn, &caller, path.into_inner()).await?;
     Ok(web::Json(EvaluatorList {
         items: view(&mut conn, row).await?.evaluators,
@@ -828,7 +828,7 @@ async fn change_evaluators(
     condition: IfMatch,
     change: EvaluatorChange,
 ) -> Result<(bool, Option<EvaluatorView>), ApiError> {
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(pool).await?;
     conn.transaction(async move |conn| {
         let current = locked(conn, &caller, id).await?;
         condition.check(current.version)?;
@@ -1127,7 +1127,7 @@ async fn list_visits(
         ..Default::default()
     }
     .request()?;
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     found(&mut conn, &caller, id).await?;
     let rows = visit_db::list(&mut conn, id, &request).await?;
     Ok(web::Json(page(rows, &request, VisitView::from)))
@@ -1161,7 +1161,7 @@ async fn create_visit(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let body = body.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let row = conn
         .transaction(async move |conn| {
             let evaluation = locked(conn, &caller, id).await?;
@@ -1218,7 +1218,7 @@ async fn get_visit(
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
     let (evaluation, id) = path.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let row = visit_of(&mut conn, &caller, evaluation, id, false).await?;
     Ok(read_response(&VisitView::from(row), &condition))
 }
@@ -1247,7 +1247,7 @@ async fn update_visit(
 ) -> Result<HttpResponse, ApiError> {
     let (evaluation_id, id) = path.into_inner();
     let body = body.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let row = conn
         .transaction(async move |conn| {
             let evaluation = locked(conn, &caller, evaluation_id).await?;
@@ -1293,7 +1293,7 @@ async fn delete_visit(
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let (evaluation_id, id) = path.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     conn.transaction(async move |conn| {
         let evaluation = locked(conn, &caller, evaluation_id).await?;
         let current = visit_of(conn, &caller, evaluation_id, id, true).await?;
@@ -1361,7 +1361,7 @@ async fn list_ratings(
     path: web::Path<EvaluationId>,
 ) -> Result<web::Json<RatingList>, ApiError> {
     let id = path.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     found(&mut conn, &caller, id).await?;
     let items = db::ratings(&mut conn, id)
         .await?
@@ -1419,7 +1419,7 @@ async fn put_rating(
         values::paragraph(&v, 2000)
     });
     let rating = checks.finish(rating);
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let (created, after) = conn
         .transaction(async move |conn| {
             let evaluation = locked(conn, &caller, id).await?;
@@ -1533,7 +1533,7 @@ async fn get_rating_summary(
     path: web::Path<EvaluationId>,
 ) -> Result<web::Json<RatingSummary>, ApiError> {
     let id = path.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     found(&mut conn, &caller, id).await?;
     let evaluators = db::evaluators(&mut conn, &[id]).await?;
     let ratings = db::ratings(&mut conn, id).await?;
@@ -1686,7 +1686,7 @@ async fn list_items(
     path: web::Path<EvaluationId>,
 ) -> Result<web::Json<ItemList>, ApiError> {
     let id = path.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     found(&mut conn, &caller, id).await?;
     Ok(web::Json(ItemList {
         items: items_of(&mut conn, id).await?,
@@ -1713,7 +1713,7 @@ async fn get_item(
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
     let (evaluation, id) = path.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let row = db::item(&mut conn, evaluation, id, caller.scope(), false)
         .await
         .map_err(not_found_as(Item::WHAT))?;
@@ -2037,7 +2037,7 @@ async fn get_evaluation_lineage(
     path: web::Path<EvaluationId>,
 ) -> Result<web::Json<EvaluationLineage>, ApiError> {
     let id = path.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let row = found(&mut conn, &caller, id).await?;
     let subject = view(&mut conn, row).await?;
     let rectification_items = items_of(&mut conn, id).await?;

@@ -41,7 +41,7 @@ async fn healthz() -> web::Json<Health> {
 )]
 #[get("/readyz")]
 async fn readyz(pool: web::Data<DbPool>) -> Result<HttpResponse, ApiError> {
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     diesel::sql_query("SELECT 1")
         .execute(&mut conn)
         .await

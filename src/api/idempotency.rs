@@ -123,7 +123,7 @@ pub async fn idempotent(
     };
     let hash = fingerprint(&request, &body);
     let claimed = async {
-        let mut conn = pool.get().await?;
+        let mut conn = crate::db::connection(&pool).await?;
         if let Err(error) = db::purge(&mut conn).await {
             tracing::warn!(%error, "expired idempotency keys were not purged");
         }
@@ -171,7 +171,7 @@ pub async fn idempotent(
                 body: body.to_vec(),
             };
             let kept = async {
-                let mut conn = pool.get().await?;
+                let mut conn = crate::db::connection(&pool).await?;
                 if head.status().is_server_error() {
                     db::release(&mut conn, caller.key_id, &key).await?;
                 } else {

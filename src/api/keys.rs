@@ -200,7 +200,7 @@ async fn list_keys(
     _caller: Caller,
     pool: web::Data<DbPool>,
 ) -> Result<web::Json<ApiKeys>, ApiError> {
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let keys = db::list(&mut conn).await?;
     Ok(web::Json(ApiKeys {
         items: keys.into_iter().map(ApiKeyView::from).collect(),
@@ -221,7 +221,7 @@ async fn create_key(
     body: web::Json<NewKey>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let district_exists = match &body.district_id {
         Field::Value(id) => Some(
             crate::db::districts::find_for_reference(&mut conn, *id)
@@ -263,7 +263,7 @@ async fn revoke_key(
     pool: web::Data<DbPool>,
     path: web::Path<ApiKeyId>,
 ) -> Result<web::Json<ApiKeyView>, ApiError> {
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let key = withdraw(&mut conn, &caller.actor(), path.into_inner()).await?;
     Ok(web::Json(key.into()))
 }

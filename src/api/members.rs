@@ -430,7 +430,7 @@ async fn list_members(
         role: query_text("role", query.role, 40)?,
         q: query_text("q", query.q, 50)?,
     };
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let rows = db::list(&mut conn, &filter, &request).await?;
     Ok(web::Json(page(rows, &request, |row| {
         MemberView::from(row).for_caller(&caller)
@@ -452,7 +452,7 @@ async fn get_member(
     path: web::Path<MemberId>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let member = db::find(&mut conn, path.into_inner(), caller.scope())
         .await
         .map_err(not_found_as("member"))?;
@@ -480,7 +480,7 @@ async fn create_member(
 ) -> Result<HttpResponse, ApiError> {
     let (district_id, patch) = body.into_inner().split();
     let viewer = caller.clone();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let member = conn
         .transaction(async move |conn| {
             let mut checks = Checks::default();
@@ -530,7 +530,7 @@ async fn update_member(
     let id = path.into_inner();
     let patch = body.into_inner();
     let viewer = caller.clone();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let member = conn
         .transaction(async move |conn| {
             let current = db::lock(conn, id, caller.scope())
@@ -576,7 +576,7 @@ async fn delete_member(
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     conn.transaction(async move |conn| {
         let current = db::lock(conn, id, caller.scope())
             .await

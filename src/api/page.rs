@@ -149,6 +149,7 @@ macro_rules! list_query {
             #[param(minimum = 1, maximum = 200)]
             pub limit: Option<i64>,
             /// The `next_cursor` of the previous page.
+            #[param(min_length = 1, pattern = r"^[A-Za-z0-9_-]+$")]
             pub cursor: Option<String>,
             /// Sort order (default `created`, or `updated_at` with `updated_since`).
             #[param(inline)]

@@ -467,7 +467,7 @@ async fn list_proposals(
         overdue_on: query.overdue.filter(|overdue| *overdue).map(|_| today()),
         q: query_text("q", query.q, 100)?,
     };
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let rows = db::list(&mut conn, &filter, &request).await?;
     let live: Vec<Proposal> = rows
         .iter()
@@ -500,7 +500,7 @@ async fn get_proposal(
     path: web::Path<ProposalId>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let row = db::find(&mut conn, path.into_inner(), caller.scope())
         .await
         .map_err(not_found_as("proposal"))?;
@@ -521,7 +521,7 @@ async fn create_proposal(
     body: web::Json<NewProposal>,
 ) -> Result<HttpResponse, ApiError> {
     let (district_id, patch) = body.into_inner().split();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let created = conn
         .transaction(async move |conn| {
             let mut checks = Checks::default();
@@ -577,7 +577,7 @@ async fn update_proposal(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let patch = body.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let changed = conn
         .transaction(async move |conn| {
             let current = db::lock(conn, id, caller.scope())
@@ -625,7 +625,7 @@ async fn delete_proposal(
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     conn.transaction(async move |conn| {
         let current = db::lock(conn, id, caller.scope())
             .await
@@ -657,7 +657,7 @@ async fn get_proposal_history(
     path: web::Path<ProposalId>,
 ) -> Result<web::Json<WorkflowHistory>, ApiError> {
     let id = path.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     db::find(&mut conn, id, caller.scope())
         .await
         .map_err(not_found_as("proposal"))?;
@@ -684,7 +684,7 @@ async fn list_cosigners(
     pool: web::Data<DbPool>,
     path: web::Path<ProposalId>,
 ) -> Result<web::Json<Cosigners>, ApiError> {
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let row = db::find(&mut conn, path.into_inner(), caller.scope())
         .await
         .map_err(not_found_as("proposal"))?;
@@ -769,7 +769,7 @@ async fn add_cosigner(
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let (id, member) = path.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let (added, proposal) = conn
         .transaction(async move |conn| {
             change_cosigner(conn, &caller, id, member, &condition, true).await
@@ -803,7 +803,7 @@ async fn remove_cosigner(
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let (id, member) = path.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let (removed, _) = conn
         .transaction(async move |conn| {
             change_cosigner(conn, &caller, id, member, &condition, false).await
@@ -1321,7 +1321,7 @@ async fn proposal_stats(
     query: web::Query<StatsQuery>,
 ) -> Result<web::Json<ProposalStats>, ApiError> {
     let query = query.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let figures = db::stats(&mut conn, caller.scope(), query.district_id, query.year).await?;
     let rate = |part: i64, whole: i64| (whole > 0).then(|| part as f64 / whole as f64);
     Ok(web::Json(ProposalStats {
@@ -1378,7 +1378,7 @@ async fn get_proposal_lineage(
     path: web::Path<ProposalId>,
 ) -> Result<web::Json<ProposalLineage>, ApiError> {
     let id = path.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let row = db::find(&mut conn, id, caller.scope())
         .await
         .map_err(not_found_as("proposal"))?;

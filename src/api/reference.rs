@@ -51,7 +51,7 @@ fn items(entries: Vec<ListEntry>) -> web::Json<ListItems> {
 #[utoipa::path(tag = "reference", responses((status = 200, description = "The sectors", body = ListItems)))]
 #[get("/sectors")]
 async fn list_sectors(pool: web::Data<DbPool>) -> Result<web::Json<ListItems>, ApiError> {
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     Ok(items(db::sectors(&mut conn).await?))
 }
 
@@ -59,7 +59,7 @@ async fn list_sectors(pool: web::Data<DbPool>) -> Result<web::Json<ListItems>, A
 #[utoipa::path(tag = "reference", responses((status = 200, description = "The parties", body = ListItems)))]
 #[get("/parties")]
 async fn list_parties(pool: web::Data<DbPool>) -> Result<web::Json<ListItems>, ApiError> {
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     Ok(items(db::parties(&mut conn).await?))
 }
 
@@ -67,7 +67,7 @@ async fn list_parties(pool: web::Data<DbPool>) -> Result<web::Json<ListItems>, A
 #[utoipa::path(tag = "reference", responses((status = 200, description = "The member roles", body = ListItems)))]
 #[get("/member-roles")]
 async fn list_member_roles(pool: web::Data<DbPool>) -> Result<web::Json<ListItems>, ApiError> {
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     Ok(items(db::member_roles(&mut conn).await?))
 }
 
@@ -77,6 +77,6 @@ async fn list_member_roles(pool: web::Data<DbPool>) -> Result<web::Json<ListItem
 async fn list_proposal_categories(
     pool: web::Data<DbPool>,
 ) -> Result<web::Json<ListItems>, ApiError> {
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     Ok(items(db::proposal_categories(&mut conn).await?))
 }

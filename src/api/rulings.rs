@@ -394,7 +394,7 @@ async fn listed(
     filter: &RulingFilter,
     request: &crate::db::pagination::PageRequest,
 ) -> Result<web::Json<Page<FeedItem<RulingView>>>, ApiError> {
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(pool).await?;
     let rows = db::list(&mut conn, filter, request).await?;
     let live: Vec<Ruling> = rows
         .iter()
@@ -426,7 +426,7 @@ async fn create_ruling(
     body: web::Json<NewRulingBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (subject_type, subject_id, patch) = body.into_inner().split();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let created = conn
         .transaction(async move |conn| {
             let mut checks = Checks::default();
@@ -489,7 +489,7 @@ async fn get_ruling(
     path: web::Path<RulingId>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let row = db::find(&mut conn, path.into_inner(), caller.scope())
         .await
         .map_err(not_found_as("ruling"))?;
@@ -517,7 +517,7 @@ async fn update_ruling(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let patch = body.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let after = conn
         .transaction(async move |conn| {
             let current = db::lock(conn, id, caller.scope())
@@ -566,7 +566,7 @@ async fn delete_ruling(
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     conn.transaction(async move |conn| {
         let current = db::lock(conn, id, caller.scope())
             .await
@@ -597,7 +597,7 @@ async fn get_ruling_history(
     path: web::Path<RulingId>,
 ) -> Result<web::Json<WorkflowHistory>, ApiError> {
     let id = path.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     db::find(&mut conn, id, caller.scope())
         .await
         .map_err(not_found_as("ruling"))?;
@@ -843,7 +843,7 @@ async fn change_measure(
     condition: IfMatch,
     patch: Option<MeasurePatch>,
 ) -> Result<RulingView, ApiError> {
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(pool).await?;
     conn.transaction(async move |conn| {
         let current = db::lock(conn, id, caller.scope())
             .await
@@ -972,7 +972,7 @@ pub(crate) async fn on_subject(
     kind: SubjectType,
     id: uuid::Uuid,
 ) -> Result<web::Json<SubjectRulings>, ApiError> {
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(pool).await?;
     if subject_district(&mut conn, caller, kind, id)
         .await?
         .is_none()

@@ -548,7 +548,7 @@ async fn run<C: Synced>(
     }
     let atomic = query.atomic.unwrap_or(false);
     let dry_run = query.dry_run.unwrap_or(false);
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(pool).await?;
     let result = conn
         .transaction(async move |conn| {
             let district = district_of(conn, &caller, query.district_id).await?;

@@ -83,7 +83,7 @@ pub(crate) async fn perform<W: Workflow>(
     condition: IfMatch,
     step: Result<W::Step, ApiError>,
 ) -> Result<W::View, ApiError> {
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(pool).await?;
     conn.transaction(async move |conn| {
         let mut row = W::lock(conn, id, caller.scope())
             .await

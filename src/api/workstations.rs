@@ -360,7 +360,7 @@ async fn list_workstations(
         member_id: query.member_id,
         q: query_text("q", query.q, 100)?,
     };
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let rows = db::list(&mut conn, &filter, &request).await?;
     let ids: Vec<WorkstationId> = rows.iter().map(|row| row.id).collect();
     let mut members = db::member_ids(&mut conn, &ids).await?;
@@ -385,7 +385,7 @@ async fn get_workstation(
     path: web::Path<WorkstationId>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let row = db::find(&mut conn, path.into_inner(), caller.scope())
         .await
         .map_err(not_found_as("workstation"))?;
@@ -409,7 +409,7 @@ async fn create_workstation(
     body: web::Json<NewWorkstation>,
 ) -> Result<HttpResponse, ApiError> {
     let (district_id, patch) = body.into_inner().split();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let row = conn
         .transaction(async move |conn| {
             let mut checks = Checks::default();
@@ -458,7 +458,7 @@ async fn update_workstation(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let patch = body.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let changed = conn
         .transaction(async move |conn| {
             let current = db::lock(conn, id, caller.scope())
@@ -503,7 +503,7 @@ async fn delete_workstation(
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     conn.transaction(async move |conn| {
         let current = db::lock(conn, id, caller.scope())
             .await
@@ -539,7 +539,7 @@ async fn list_workstation_members(
     path: web::Path<WorkstationId>,
 ) -> Result<web::Json<WorkstationMembers>, ApiError> {
     let id = path.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     db::find(&mut conn, id, caller.scope())
         .await
         .map_err(not_found_as("workstation"))?;
@@ -568,7 +568,7 @@ async fn get_workstation_member(
     path: web::Path<(WorkstationId, MemberId)>,
 ) -> Result<web::Json<MembershipView>, ApiError> {
     let (id, member) = path.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     db::find(&mut conn, id, caller.scope())
         .await
         .map_err(not_found_as("workstation"))?;
@@ -602,7 +602,7 @@ async fn add_workstation_member(
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let (id, member) = path.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     let (added, membership) = conn
         .transaction(async move |conn| {
             let workstation = db::lock(conn, id, caller.scope())
@@ -656,7 +656,7 @@ async fn remove_workstation_member(
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let (id, member) = path.into_inner();
-    let mut conn = pool.get().await?;
+    let mut conn = crate::db::connection(&pool).await?;
     conn.transaction(async move |conn| {
         let workstation = db::lock(conn, id, caller.scope())
             .await

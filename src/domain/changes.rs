@@ -47,13 +47,23 @@ impl Cursor {
 
     pub fn parse(text: &str) -> Result<Self, String> {
         let invalid = || format!("`{text}` is not a cursor of this feed");
+        // Each part is 1 to 19 digits, as the API's schema says; one past the largest
+        // position means the same as the largest (after everything).
+        let part = |digits: &str| {
+            if (1..=19).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
+                digits
+                    .parse::<u64>()
+                    .map(|value| i64::try_from(value).unwrap_or(i64::MAX))
+                    .map_err(|_| invalid())
+            } else {
+                Err(invalid())
+            }
+        };
         let (txid, seq) = text.split_once('.').ok_or_else(invalid)?;
-        let txid: i64 = txid.parse().map_err(|_| invalid())?;
-        let seq: i64 = seq.parse().map_err(|_| invalid())?;
-        if txid < 0 || seq < 0 {
-            return Err(invalid());
-        }
-        Ok(Self { txid, seq })
+        Ok(Self {
+            txid: part(txid)?,
+            seq: part(seq)?,
+        })
     }
 }
 
@@ -65,10 +75,9 @@ pub fn collections(text: Option<&str>) -> Result<Vec<Collection>, String> {
     };
     let mut named = Vec::new();
     for part in text.split(',') {
-        let collection: Collection = part.trim().parse().map_err(|_| {
+        let collection: Collection = part.parse().map_err(|_| {
             format!(
-                "unknown collection `{}`; the feed carries {}",
-                part.trim(),
+                "unknown collection `{part}`; the feed carries {}",
                 Collection::ALL
                     .iter()
                     .map(|c| c.as_str())
@@ -97,9 +106,27 @@ mod tests {
         };
         assert_eq!(Cursor::parse(&cursor.encode()), Ok(cursor));
         assert_eq!(Cursor::parse(&Cursor::below(10).encode()).unwrap().txid, 9);
-        for bad in ["", "12", "a.b", "1.", ".1", "-1.2", "1.2.3"] {
+        for bad in [
+            "",
+            "12",
+            "a.b",
+            "1.",
+            ".1",
+            "-1.2",
+            "+1.2",
+            "1.2.3",
+            "12345678901234567890.1",
+        ] {
             assert!(Cursor::parse(bad).is_err(), "{bad}");
         }
+        // Positions past the largest mean the largest: after everything.
+        assert_eq!(
+            Cursor::parse("9999999999999999999.9999999999999999999"),
+            Ok(Cursor {
+                txid: i64::MAX,
+                seq: i64::MAX
+            })
+        );
     }
 
     #[test]
@@ -119,9 +146,13 @@ mod tests {
     fn collections_are_named_once_in_the_list_order() {
         assert_eq!(collections(None).unwrap(), Collection::ALL);
         assert_eq!(
-            collections(Some("members, departments,members")).unwrap(),
+            collections(Some("members,departments,members")).unwrap(),
             [Collection::Departments, Collection::Members]
         );
         assert!(collections(Some("members,keys")).is_err());
+        assert!(
+            collections(Some("members, departments")).is_err(),
+            "names are exact, as the schema's pattern says"
+        );
     }
 }

@@ -602,8 +602,13 @@ async fn repeated_failures_from_one_address_are_throttled() {
     assert_eq!(
         status,
         StatusCode::TOO_MANY_REQUESTS,
-        "the address waits, whatever it sends"
+        "the address waits, whatever credential it sends"
     );
+    // Found by schema fuzzing: a request with no credential is no guess, and is told it
+    // needs one rather than to wait.
+    let (status, headers) = status_with(&app, None, "/api/v1/districts").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(headers.get("retry-after").is_none());
     assert_eq!(status_with(&app, None, "/healthz").await.0, StatusCode::OK);
 }
 

@@ -144,6 +144,8 @@ async fn template() -> &'static str {
 /// A running service with its own database, dropped when the test ends.
 pub struct TestApp {
     pub address: String,
+    /// Where `GET /metrics` is served.
+    pub metrics_address: String,
     /// Sends an administrator's key with every request.
     pub client: reqwest::Client,
     /// Sends no key.
@@ -191,6 +193,30 @@ impl TestApp {
 
     pub async fn delete(&self, path: &str) -> Response {
         self.request(Method::DELETE, path, None).await
+    }
+
+    /// The text of `GET /metrics`.
+    pub async fn metrics(&self) -> String {
+        let response = self
+            .anonymous
+            .get(format!("{}/metrics", self.metrics_address))
+            .send()
+            .await
+            .expect("metrics are served");
+        assert_eq!(response.status(), 200);
+        response.text().await.expect("metrics text")
+    }
+
+    /// The value of one series of `GET /metrics` (its name with labels, exactly as
+    /// written), or 0 when it is absent.
+    pub async fn metric(&self, series: &str) -> f64 {
+        let text = self.metrics().await;
+        text.lines()
+            .find_map(|line| {
+                line.strip_prefix(series)
+                    .and_then(|rest| rest.strip_prefix(' '))
+            })
+            .map_or(0.0, |value| value.parse().expect("a number"))
     }
 
     /// Creates a key of `role` (in the district with this id, for clerk and sync keys) and
@@ -306,6 +332,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = Config::from_lookup(|_| None).expect("default configuration");
     config.database_url = database_url.clone();
     config.bind_addr = "127.0.0.1:0".parse().expect("address");
+    config.metrics_addr = "127.0.0.1:0".parse().expect("address");
     config.pool_size = 4;
     // Tests run side by side on two cores: a request may wait longer for one of its four
     // connections than the service's default allows.
@@ -313,6 +340,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     adjust(&mut config);
     let app = Application::build(&config).await.expect("the app starts");
     let port = app.port();
+    let metrics_port = app.metrics_port();
     tokio::spawn(app.run_until_stopped());
     let admin_token = admin_key(&database_url).await;
     let mut headers = reqwest::header::HeaderMap::new();
@@ -329,6 +357,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     };
     TestApp {
         address: format!("http://127.0.0.1:{port}"),
+        metrics_address: format!("http://127.0.0.1:{metrics_port}"),
         client: client(headers),
         anonymous: client(reqwest::header::HeaderMap::new()),
         admin_token,

@@ -124,6 +124,7 @@ async fn the_binary_logs_one_access_line_per_request_and_stops_cleanly_on_sigter
         .arg("serve")
         .env("DATABASE_URL", &app.database_url)
         .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+        .env("METRICS_ADDR", "127.0.0.1:0")
         .env("LOG_FORMAT", "json")
         .env("RUST_LOG", "info")
         .stderr(std::process::Stdio::piped())
@@ -182,6 +183,8 @@ async fn a_statement_past_its_timeout_answers_503_and_changes_nothing() {
     })
     .await;
     app.district("xicheng").await;
+    let timeouts = r#"cppcc_db_errors_total{kind="statement_timeout"}"#;
+    let before = app.metric(timeouts).await;
     // Another session holds the district's row, so a change of it waits on the lock.
     let mut holder = app.db().await;
     let held = holder.transaction().await.unwrap();
@@ -201,6 +204,10 @@ async fn a_statement_past_its_timeout_answers_503_and_changes_nothing() {
     assert!(waited.headers().contains_key("retry-after"));
     assert_eq!(waited.headers()["content-type"], "application/problem+json");
     held.rollback().await.unwrap();
+    assert!(
+        app.metric(timeouts).await > before,
+        "the cancelled statement is counted"
+    );
 
     let district: Value = app
         .get("/api/v1/districts/xicheng")
@@ -226,6 +233,8 @@ async fn an_exhausted_pool_answers_503_after_its_wait_not_a_hang() {
     .await;
     app.district("xicheng").await;
     app.district("haidian").await;
+    let timeouts_before = app.metric("cppcc_db_pool_timeouts_total").await;
+    let waits_before = app.metric("cppcc_db_pool_waits_total").await;
     // Two changes wait on rows another session holds, each keeping its connection.
     let mut holder = app.db().await;
     let held = holder.transaction().await.unwrap();
@@ -252,6 +261,10 @@ async fn an_exhausted_pool_answers_503_after_its_wait_not_a_hang() {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        let in_use = app
+            .metric(r#"cppcc_db_pool_connections{state="in_use"}"#)
+            .await;
+        assert_eq!(in_use, 2.0, "both connections are taken");
         let answer = tokio::time::timeout(Duration::from_secs(10), app.get("/api/v1/districts"))
             .await
             .expect("a request without a connection answers instead of hanging");
@@ -261,6 +274,8 @@ async fn an_exhausted_pool_answers_503_after_its_wait_not_a_hang() {
     let (first, second, third) = tokio::join!(first, second, third);
     assert_eq!(third.status(), StatusCode::SERVICE_UNAVAILABLE);
     assert!(third.headers().contains_key("retry-after"));
+    assert!(app.metric("cppcc_db_pool_timeouts_total").await > timeouts_before);
+    assert!(app.metric("cppcc_db_pool_waits_total").await > waits_before);
     // The waiting changes went through once the rows were free.
     assert_eq!(first.status(), StatusCode::OK);
     assert_eq!(second.status(), StatusCode::OK);
@@ -339,6 +354,7 @@ async fn sigterm_during_a_slow_request_lets_it_finish_and_refuses_new_connection
         .arg("serve")
         .env("DATABASE_URL", &app.database_url)
         .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+        .env("METRICS_ADDR", "127.0.0.1:0")
         .env("RUST_LOG", "warn")
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -426,4 +442,93 @@ async fn sigterm_during_a_slow_request_lets_it_finish_and_refuses_new_connection
         .await
         .unwrap();
     assert_eq!(district["term"], 17);
+}
+
+#[tokio::test]
+async fn metrics_count_and_time_requests_by_route_template_and_status() {
+    let app = spawn_app_with(|_| {}).await;
+    app.district("xicheng").await;
+    for _ in 0..3 {
+        assert_eq!(app.get("/api/v1/districts").await.status(), StatusCode::OK);
+    }
+    assert_eq!(
+        app.get("/api/v1/districts/xicheng").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get("/api/v1/districts/nowhere").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get("/no/such/thing/42").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let list = r#"method="GET",route="/api/v1/districts",status="200""#;
+    assert_eq!(
+        app.metric(&format!("cppcc_http_requests_total{{{list}}}"))
+            .await,
+        3.0
+    );
+    assert_eq!(
+        app.metric(&format!(
+            "cppcc_http_request_duration_seconds_bucket{{{list},le=\"+Inf\"}}"
+        ))
+        .await,
+        3.0
+    );
+    assert_eq!(
+        app.metric(&format!(
+            "cppcc_http_request_duration_seconds_count{{{list}}}"
+        ))
+        .await,
+        3.0
+    );
+    assert!(
+        app.metric(&format!(
+            "cppcc_http_request_duration_seconds_sum{{{list}}}"
+        ))
+        .await
+            > 0.0
+    );
+    // A path is counted under its template, and by status.
+    for (route, status) in [
+        ("/api/v1/districts/{district}", 200),
+        ("/api/v1/districts/{district}", 404),
+        ("unmatched", 404),
+    ] {
+        let series = format!(
+            r#"cppcc_http_requests_total{{method="GET",route="{route}",status="{status}"}}"#
+        );
+        assert_eq!(app.metric(&series).await, 1.0, "{series}");
+    }
+    let text = app.metrics().await;
+    assert!(!text.contains("xicheng"), "no path is a label");
+    assert!(!text.contains("/no/such"), "no path is a label");
+    // Buckets are cumulative.
+    let buckets: Vec<f64> = text
+        .lines()
+        .filter(|line| {
+            line.starts_with(&format!(
+                "cppcc_http_request_duration_seconds_bucket{{{list}"
+            ))
+        })
+        .map(|line| line.rsplit(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(buckets.len(), 14);
+    assert!(buckets.windows(2).all(|pair| pair[0] <= pair[1]));
+    for name in [
+        "cppcc_db_pool_max_connections",
+        r#"cppcc_db_pool_connections{state="idle"}"#,
+        "cppcc_db_pool_waiting",
+        r#"cppcc_db_errors_total{kind="other"}"#,
+    ] {
+        assert!(
+            text.lines()
+                .any(|line| line.starts_with(&format!("{name} "))),
+            "{name} is exposed"
+        );
+    }
+    assert_eq!(app.metric("cppcc_db_pool_max_connections").await, 4.0);
+    // The metrics are not on the API's listener.
+    assert_eq!(app.get("/metrics").await.status(), StatusCode::NOT_FOUND);
 }
