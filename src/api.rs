@@ -103,6 +103,15 @@ impl RouteTable {
             .flat_map(|(path, methods)| methods.iter().map(move |method| (*method, path.as_str())))
     }
 
+    /// The methods of the route whose template is exactly `path`, with no parameter.
+    pub fn methods_of_literal(&self, path: &str) -> Option<&[&'static str]> {
+        let path = path.trim_end_matches('/');
+        self.routes
+            .iter()
+            .find(|(template, _)| !template.contains('{') && template.trim_end_matches('/') == path)
+            .map(|(_, methods)| methods.as_slice())
+    }
+
     /// The methods of the route whose template matches `path`, if one does.
     pub fn methods_of(&self, path: &str) -> Option<&[&'static str]> {
         self.routes

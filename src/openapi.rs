@@ -108,6 +108,7 @@ pub fn finish(mut document: Document) -> Document {
             if is_api && method == HttpMethod::Post {
                 idempotent(operation);
             }
+            never_null(operation);
             let has_params = operation
                 .parameters
                 .as_ref()
@@ -178,6 +179,21 @@ pub fn finish(mut document: Document) -> Document {
                         error("If-Match does not name the current version", false),
                     );
                 }
+                if parameters
+                    .iter()
+                    .any(|p| matches!(p.name.as_str(), "cursor" | "to_seq" | "updated_since"))
+                {
+                    add(
+                        "422",
+                        error(
+                            "A parameter has the right shape but cannot be used: a cursor \
+                             this list did not issue, or one of another sort; `updated_since` \
+                             with another sort than `updated_at`; a range that ends before \
+                             it starts",
+                            false,
+                        ),
+                    );
+                }
                 if operation.request_body.is_some() {
                     add("400", error("The body is not valid JSON", false));
                     add("413", error("The body is larger than 256 KiB", false));
@@ -222,6 +238,37 @@ pub fn finish(mut document: Document) -> Document {
     document
 }
 
+/// A header or query parameter is sent or left out, never `null`: an optional one is
+/// optional by `required: false`, not by a `null` type.
+fn never_null(operation: &mut Operation) {
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::schema::{Schema, SchemaType, Type};
+    for parameter in operation.parameters.iter_mut().flatten() {
+        let RefOr::T(parameter) = parameter else {
+            continue;
+        };
+        if !matches!(
+            parameter.parameter_in,
+            ParameterIn::Header | ParameterIn::Query
+        ) {
+            continue;
+        }
+        if let Some(RefOr::T(Schema::Object(object))) = parameter.schema.as_mut()
+            && let SchemaType::Array(types) = &object.schema_type
+        {
+            let types: Vec<Type> = types
+                .iter()
+                .filter(|kind| **kind != Type::Null)
+                .cloned()
+                .collect();
+            object.schema_type = match types.as_slice() {
+                [single] => SchemaType::Type(single.clone()),
+                _ => SchemaType::Array(types),
+            };
+        }
+    }
+}
+
 /// Every POST takes an `Idempotency-Key`: its parameter, the answers it adds and the
 /// header that marks a stored answer.
 fn idempotent(operation: &mut Operation) {
@@ -244,7 +291,8 @@ fn idempotent(operation: &mut Operation) {
                     ObjectBuilder::new()
                         .schema_type(utoipa::openapi::schema::Type::String)
                         .min_length(Some(1))
-                        .max_length(Some(255)),
+                        .max_length(Some(255))
+                        .pattern(Some("^[!-~]{1,255}$")),
                 ))
                 .build(),
         ));

@@ -131,6 +131,7 @@ pub struct AuditQuery {
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
+    #[param(min_length = 1, pattern = r"^[A-Za-z0-9_-]+$")]
     pub cursor: Option<String>,
 }
 
@@ -143,12 +144,13 @@ fn encode_cursor(seq: i64) -> String {
 }
 
 fn decode_cursor(cursor: &str) -> Result<i64, ApiError> {
+    crate::api::page::check_cursor_shape(cursor)?;
     URL_SAFE_NO_PAD
         .decode(cursor)
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .and_then(|text| text.strip_prefix("seq:")?.parse().ok())
-        .ok_or_else(|| ApiError::BadRequest("cursor is not a valid cursor".into()))
+        .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor of this list"))
 }
 
 fn limit(limit: Option<i64>) -> Result<i64, ApiError> {
@@ -391,10 +393,13 @@ async fn verify_audit_events(
     query: web::Query<VerifyQuery>,
 ) -> Result<web::Json<Verification>, ApiError> {
     let from = query.from_seq.unwrap_or(1);
-    if from < 1 || query.to_seq.is_some_and(|to| to < from) {
+    if from < 1 || query.to_seq.is_some_and(|to| to < 1) {
         return Err(ApiError::BadRequest(
-            "from_seq must be at least 1 and to_seq at least from_seq".into(),
+            "from_seq and to_seq must be at least 1".into(),
         ));
+    }
+    if query.to_seq.is_some_and(|to| to < from) {
+        return Err(ApiError::invalid("to_seq", "must be at least from_seq"));
     }
     let mut conn = crate::db::connection(&pool).await?;
     let to = match query.to_seq {
@@ -478,6 +483,7 @@ pub struct HistoryQuery {
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
+    #[param(min_length = 1, pattern = r"^[A-Za-z0-9_-]+$")]
     pub cursor: Option<String>,
 }
 

@@ -667,7 +667,11 @@ pub struct ConsultationPlan {
 #[utoipa::path(
     tag = "consultations",
     params(PlanQuery),
-    responses((status = 200, description = "The plan", body = ConsultationPlan)),
+    responses(
+        (status = 200, description = "The plan", body = ConsultationPlan),
+        (status = 422, description = "No `district_id` with a key of no district",
+            body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
 )]
 #[get("/plan")]
 async fn get_plan(
@@ -680,7 +684,12 @@ async fn get_plan(
         (Some(asked), Some(own)) if asked != own => return Err(ApiError::not_found("district")),
         (Some(asked), _) => asked,
         (None, Some(own)) => own,
-        (None, None) => return Err(ApiError::BadRequest("district_id is required".into())),
+        (None, None) => {
+            return Err(ApiError::invalid(
+                "district_id",
+                "is required with a key of no district",
+            ));
+        }
     };
     let mut conn = crate::db::connection(&pool).await?;
     let topics: Vec<PlanTopic> = db::plan(&mut conn, district, query.year)
@@ -889,6 +898,7 @@ pub struct ActivityPageQuery {
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
+    #[param(min_length = 1, pattern = r"^[A-Za-z0-9_-]+$")]
     pub cursor: Option<String>,
     /// Include deleted activities, as tombstones.
     pub include_deleted: Option<bool>,

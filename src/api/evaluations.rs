@@ -1100,6 +1100,7 @@ pub struct VisitPageQuery {
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
     /// The `next_cursor` of the previous page.
+    #[param(min_length = 1, pattern = r"^[A-Za-z0-9_-]+$")]
     pub cursor: Option<String>,
     /// Include deleted visits, as tombstones.
     pub include_deleted: Option<bool>,

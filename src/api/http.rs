@@ -81,9 +81,20 @@ pub fn query_config() -> web::QueryConfig {
     })
 }
 
-/// Path segments: a malformed id is a 400 saying so.
+/// Path segments: a malformed id is a 400 saying so, unless the path is itself a route
+/// (`/proposals/stats` read as `/proposals/{id}`): then the method is not one it takes
+/// (405).
 pub fn path_config() -> web::PathConfig {
-    web::PathConfig::default().error_handler(|error, _request| {
+    web::PathConfig::default().error_handler(|error, request| {
+        let literal = request
+            .app_data::<web::Data<crate::api::RouteTable>>()
+            .and_then(|routes| routes.methods_of_literal(request.path()));
+        if let Some(methods) = literal {
+            return ApiError::MethodNotAllowed {
+                allowed: methods.iter().map(|method| (*method).to_owned()).collect(),
+            }
+            .into();
+        }
         let detail = match error {
             PathError::Deserialize(error) => format!("invalid path parameter: {error}"),
             other => format!("invalid path: {other}"),
@@ -102,8 +113,9 @@ pub fn etag(version: i64) -> String {
 #[into_params(parameter_in = Header)]
 pub struct IfMatchHeader {
     /// Apply the change only if the record's current `ETag` is one of these (or `*`);
-    /// otherwise 412.
-    #[param(rename = "If-Match", value_type = Option<String>, example = "\"3\"")]
+    /// otherwise 412. Tags are quoted (`"3"`) or bare (`3`).
+    #[param(rename = "If-Match", value_type = Option<String>, example = "\"3\"",
+        pattern = r#"^[ \t]*(\*|((W/)?"[!#-~]*"|[!#-+\--~]+)([ \t]*,[ \t]*((W/)?"[!#-~]*"|[!#-+\--~]+))*)[ \t]*$"#)]
     pub if_match: Option<String>,
 }
 
@@ -112,9 +124,14 @@ pub struct IfMatchHeader {
 #[into_params(parameter_in = Header)]
 pub struct IfNoneMatchHeader {
     /// Answer 304 with no body if the record's current `ETag` is one of these (or `*`).
-    #[param(rename = "If-None-Match", value_type = Option<String>, example = "\"3\"")]
+    /// Tags are quoted (`"3"`, `W/"3"`) or bare (`3`).
+    #[param(rename = "If-None-Match", value_type = Option<String>, example = "\"3\"",
+        pattern = r#"^[ \t]*(\*|((W/)?"[!#-~]*"|[!#-+\--~]+)([ \t]*,[ \t]*((W/)?"[!#-~]*"|[!#-+\--~]+))*)[ \t]*$"#)]
     pub if_none_match: Option<String>,
 }
+
+/// What `If-Match` and `If-None-Match` take, as the spec states it.
+pub const TAG_LIST_PATTERN: &str = r#"^[ \t]*(\*|((W/)?"[!#-~]*"|[!#-+\--~]+)([ \t]*,[ \t]*((W/)?"[!#-~]*"|[!#-+\--~]+))*)[ \t]*$"#;
 
 /// A parsed list of entity tags, or `*`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -129,32 +146,61 @@ pub struct EntityTag {
     opaque: String,
 }
 
+impl EntityTag {
+    /// Reads one tag off the front of `text`: `"3"`, `W/"3"` or a bare `3` (the same as
+    /// `"3"`); answers it and what follows.
+    fn read(text: &str) -> Option<(Self, &str)> {
+        let etagc = |b: u8| b == 0x21 || (0x23..=0x7e).contains(&b);
+        let (weak, quoted) = match text.strip_prefix("W/\"") {
+            Some(rest) => (true, Some(rest)),
+            None => (false, text.strip_prefix('"')),
+        };
+        let (opaque, after) = match quoted {
+            Some(rest) => {
+                let end = rest.find('"')?;
+                (&rest[..end], &rest[end + 1..])
+            }
+            None => {
+                let end = text.find([',', ' ', '\t']).unwrap_or(text.len());
+                let opaque = &text[..end];
+                if opaque.is_empty() {
+                    return None;
+                }
+                (opaque, &text[end..])
+            }
+        };
+        opaque.bytes().all(etagc).then(|| {
+            (
+                Self {
+                    weak,
+                    opaque: opaque.to_owned(),
+                },
+                after,
+            )
+        })
+    }
+}
+
 impl TagList {
+    /// `*`, or entity tags separated by commas: quoted as RFC 9110 writes them (`"3"`,
+    /// `W/"3"`) or bare (`3`, the same as `"3"`), as [`TAG_LIST_PATTERN`] says.
     fn parse(value: &str) -> Option<Self> {
-        let value = value.trim();
+        let space = [' ', '\t'];
+        let value = value.trim_matches(space);
         if value == "*" {
             return Some(Self::Any);
         }
         let mut tags = Vec::new();
-        for part in value.split(',') {
-            let part = part.trim();
-            if part.is_empty() {
-                continue;
+        let mut rest = value;
+        loop {
+            let (tag, after) = EntityTag::read(rest.trim_start_matches(space))?;
+            tags.push(tag);
+            rest = after.trim_start_matches(space);
+            if rest.is_empty() {
+                return Some(Self::Tags(tags));
             }
-            let (weak, quoted) = match part.strip_prefix("W/") {
-                Some(rest) => (true, rest),
-                None => (false, part),
-            };
-            let opaque = quoted.strip_prefix('"')?.strip_suffix('"')?;
-            if opaque.contains('"') {
-                return None;
-            }
-            tags.push(EntityTag {
-                weak,
-                opaque: opaque.to_owned(),
-            });
+            rest = rest.strip_prefix(',')?;
         }
-        (!tags.is_empty()).then_some(Self::Tags(tags))
     }
 
     /// Strong comparison, as `If-Match` requires.
@@ -334,8 +380,43 @@ mod tests {
         assert!(!tags.matches_strongly(2));
         assert!(tags.matches_weakly(2));
         assert!(!tags.matches_weakly(3));
-        assert_eq!(TagList::parse("3"), None);
         assert_eq!(TagList::parse(""), None);
+        // A bare tag is the quoted one.
+        assert_eq!(TagList::parse("3"), TagList::parse("\"3\""));
+        assert!(TagList::parse("3, \"4\"").unwrap().matches_strongly(4));
+        // Exactly what the spec's pattern takes: no empty elements, no quote or space
+        // inside a tag.
+        assert_eq!(TagList::parse("\"1\",,\"2\""), None);
+        assert_eq!(TagList::parse("\"a b\""), None);
+        assert_eq!(TagList::parse("a b"), None);
+        assert_eq!(TagList::parse("\"3"), None);
+        assert_eq!(TagList::parse("3\""), None);
+        assert_eq!(TagList::parse("\"3\"x"), None);
+        assert_eq!(TagList::parse("\"3\","), None);
+        assert_eq!(TagList::parse(",\"3\""), None);
+        // A comma may be inside a quoted tag.
+        let tags = TagList::parse("W/\"0W,\"\t ,\"7\"").unwrap();
+        assert!(tags.matches_strongly(7));
+        assert!(TagList::parse(" \"1\" ,\tW/\"x!\" ").is_some());
+    }
+
+    #[test]
+    fn the_spec_states_the_tag_list_pattern() {
+        let spec = serde_json::to_value(crate::api::spec()).unwrap();
+        for (path, header) in [
+            ("/api/v1/members/{id}", "If-Match"),
+            ("/api/v1/members/{id}", "If-None-Match"),
+        ] {
+            let operations = &spec["paths"][path];
+            let pattern = ["get", "patch", "delete"]
+                .iter()
+                .flat_map(|method| operations[method]["parameters"].as_array().cloned())
+                .flatten()
+                .find(|parameter| parameter["name"] == header)
+                .map(|parameter| parameter["schema"]["pattern"].clone())
+                .unwrap();
+            assert_eq!(pattern, TAG_LIST_PATTERN, "{header}");
+        }
     }
 
     #[test]

@@ -249,12 +249,16 @@ async fn create_key(
         }))
 }
 
-/// Revoke an API key: it stops working at once. Revoking twice is harmless.
+/// Revoke an API key: it stops working at once. Revoking twice is harmless. A key cannot
+/// revoke itself (409), so an administrator cannot lock themselves out by mistake; another
+/// admin key, or `keys revoke` on the command line, can.
 #[utoipa::path(
     tag = "keys",
     params(("id" = ApiKeyId, Path, description = "The key's id")),
     responses(
         (status = 200, description = "The revoked key", body = ApiKeyView),
+        (status = 409, description = "The key is the one making the request",
+            body = crate::error::Problem, content_type = "application/problem+json"),
     ),
 )]
 #[post("/{id}/revoke")]
@@ -263,7 +267,13 @@ async fn revoke_key(
     pool: web::Data<DbPool>,
     path: web::Path<ApiKeyId>,
 ) -> Result<web::Json<ApiKeyView>, ApiError> {
+    let id = path.into_inner();
+    if id == caller.key_id {
+        return Err(ApiError::conflict(
+            "a key cannot revoke itself; use another admin key or `keys revoke`",
+        ));
+    }
     let mut conn = crate::db::connection(&pool).await?;
-    let key = withdraw(&mut conn, &caller.actor(), path.into_inner()).await?;
+    let key = withdraw(&mut conn, &caller.actor(), id).await?;
     Ok(web::Json(key.into()))
 }

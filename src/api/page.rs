@@ -31,6 +31,22 @@ pub struct Tombstone {
     pub deleted_at: DateTime<Utc>,
 }
 
+/// Not the shape of any cursor (`^[A-Za-z0-9_-]+$`): the request does not match the spec
+/// (400). A cursor of that shape that the list did not issue cannot be used (422).
+pub fn check_cursor_shape(text: &str) -> Result<(), ApiError> {
+    let shaped = !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if shaped {
+        Ok(())
+    } else {
+        Err(ApiError::BadRequest(
+            "cursor must be a next_cursor of this list".into(),
+        ))
+    }
+}
+
 /// The paging parameters every list shares, as read from the query string.
 #[derive(Debug, Default)]
 pub struct PageParams {
@@ -57,18 +73,21 @@ impl PageParams {
             (None, None) => Order::Created,
         };
         if self.updated_since.is_some() && order != Order::UpdatedAt {
-            return Err(ApiError::BadRequest(
-                "updated_since reads the change feed, which is sorted by updated_at".into(),
+            return Err(ApiError::invalid(
+                "sort",
+                "must be updated_at (or absent) with updated_since: it reads the change feed",
             ));
         }
         let after = match self.cursor {
             None => None,
             Some(text) => {
+                check_cursor_shape(&text)?;
                 let cursor = Cursor::decode(&text)
-                    .ok_or_else(|| ApiError::BadRequest("cursor is not a valid cursor".into()))?;
+                    .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor of this list"))?;
                 if cursor.order != order {
-                    return Err(ApiError::BadRequest(
-                        "cursor belongs to a list in another sort order".into(),
+                    return Err(ApiError::invalid(
+                        "cursor",
+                        "belongs to the list in another sort order",
                     ));
                 }
                 Some(cursor)

@@ -61,7 +61,7 @@ pub struct Batch {
     /// Up to 1,000 records, each as the collection's create body (without `district_id`),
     /// keyed by the district system's id (for members: `member_no`); `"deleted": true`
     /// deletes the record with that key.
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<Object>, max_items = 1000)]
     pub records: Vec<Value>,
 }
 
@@ -157,8 +157,9 @@ async fn district_of(
         (Some(own), _) => own,
         (None, Some(asked)) => asked,
         (None, None) => {
-            return Err(ApiError::BadRequest(
-                "district_id is required for a key without a district".into(),
+            return Err(ApiError::invalid(
+                "district_id",
+                "is required with a key of no district",
             ));
         }
     };
@@ -177,7 +178,9 @@ macro_rules! sync_endpoint {
             responses(
                 (status = 200, description = "Every record applied (or, in a dry run, would be)", body = BatchResult),
                 (status = 207, description = "Some records refused (each with its problem); the others applied", body = BatchResult),
-                (status = 422, description = "An atomic batch with refused records: nothing applied", body = BatchResult),
+                (status = 422, description = "An atomic batch with refused records: nothing applied (the results); or a request that cannot be used: no `district_id` with a key of no district, an `Idempotency-Key` first sent with another request (problem details)",
+                    content((BatchResult = "application/json"), (Problem = "application/problem+json"))),
+                (status = 404, description = "No such district, or another than the key's", body = Problem, content_type = "application/problem+json"),
                 (status = 413, description = "The body is larger than 4 MiB", body = Problem, content_type = "application/problem+json"),
             ),
         )]
@@ -545,6 +548,17 @@ async fn run<C: Synced>(
             "/records",
             format!("a batch holds at most {MAX_BATCH} records"),
         ));
+    }
+    // Records that are not even objects are a malformed batch, refused whole; a record's
+    // fields are checked record by record.
+    let malformed: Vec<FieldError> = records
+        .iter()
+        .enumerate()
+        .filter(|(_, record)| !record.is_object())
+        .map(|(index, _)| FieldError::new(format!("/records/{index}"), "must be a JSON object"))
+        .collect();
+    if !malformed.is_empty() {
+        return Err(ApiError::Validation(malformed));
     }
     let atomic = query.atomic.unwrap_or(false);
     let dry_run = query.dry_run.unwrap_or(false);

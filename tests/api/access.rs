@@ -730,3 +730,31 @@ fn the_keys_command_prints_a_token_alone_and_revokes() {
     );
     drop(app);
 }
+
+/// Found by schema fuzzing: following the key list's ids, a client revoked the key it was
+/// using and locked itself out. A key cannot revoke itself; another admin key can.
+#[tokio::test]
+async fn a_key_cannot_revoke_itself_but_another_admin_key_can() {
+    let app = spawn_app().await;
+    let keys: Value = app.get("/api/v1/keys").await.json().await.unwrap();
+    let own = keys["items"][0]["id"].as_str().unwrap().to_owned();
+    let response = app
+        .post(&format!("/api/v1/keys/{own}/revoke"), &json!({}))
+        .await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    assert_eq!(app.get("/api/v1/districts").await.status(), StatusCode::OK);
+    let other = app.key("admin", None).await;
+    let response = app
+        .request_as(
+            Some(&other),
+            Method::POST,
+            &format!("/api/v1/keys/{own}/revoke"),
+            Some(&json!({})),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        app.get("/api/v1/districts").await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}

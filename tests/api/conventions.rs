@@ -114,7 +114,8 @@ async fn bad_query_parameters_are_400s() {
         "limit=0",
         "limit=201",
         "limit=ten",
-        "cursor=garbage",
+        "cursor=not%20a%20cursor",
+        "cursor=",
         "sort=population",
         "updated_since=yesterday",
         "include_deleted=perhaps",
@@ -123,6 +124,19 @@ async fn bad_query_parameters_are_400s() {
         let response = app.get(&format!("/api/v1/districts?{query}")).await;
         let (status, body) = problem(response).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+    }
+}
+
+/// Found by schema fuzzing: a cursor of the documented shape that the list did not issue
+/// matches the spec, so it is no 400; it cannot be used (422).
+#[tokio::test]
+async fn a_well_shaped_cursor_the_list_did_not_issue_is_a_422() {
+    let app = spawn_app().await;
+    for cursor in ["0", "garbage", "eyJvIjoiY3JlYXRlZCJ9"] {
+        let response = app.get(&format!("/api/v1/districts?cursor={cursor}")).await;
+        let (status, body) = problem(response).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{cursor}: {body}");
+        assert_eq!(body["errors"][0]["pointer"], "cursor");
     }
 }
 
@@ -152,6 +166,10 @@ async fn a_method_a_path_does_not_take_is_a_405_listing_the_allowed_ones() {
     let response = app.post("/api/v1/districts/xicheng", &json!({})).await;
     assert_eq!(response.headers()["allow"], "GET, PATCH, DELETE");
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    // Found by schema fuzzing: a route of its own, also readable as `/proposals/{id}`.
+    let response = app.patch("/api/v1/proposals/stats", &json!({})).await;
+    assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(response.headers()["allow"], "GET");
 }
 
 #[tokio::test]
@@ -222,6 +240,27 @@ async fn if_match_with_an_old_version_is_a_412_and_changes_nothing() {
         StatusCode::OK,
         "If-Match is ignored on reads"
     );
+    let response = app
+        .client
+        .delete(app.url("/api/v1/districts/xicheng"))
+        .header("If-Match", "\"2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::BAD_REQUEST,
+        "half a quoted tag"
+    );
+    // Found by schema fuzzing: clients that send the version bare are understood.
+    let response = app
+        .client
+        .delete(app.url("/api/v1/districts/xicheng"))
+        .header("If-Match", "2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT, "a bare tag");
 }
 
 #[tokio::test]
@@ -418,4 +457,17 @@ async fn cors_allows_only_configured_origins_and_exposes_the_etag() {
             .get("access-control-allow-origin")
             .is_none()
     );
+}
+
+/// Found by schema fuzzing: `updated_since` with another sort is two well-formed
+/// parameters that cannot be used together (422), not a malformed request.
+#[tokio::test]
+async fn updated_since_with_another_sort_is_a_422() {
+    let app = spawn_app().await;
+    let response = app
+        .get("/api/v1/districts?sort=created&updated_since=2000-01-01T00:00:00Z")
+        .await;
+    let (status, body) = problem(response).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(body["errors"][0]["pointer"], "sort");
 }

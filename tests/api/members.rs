@@ -250,7 +250,7 @@ async fn members_page_in_member_number_order() {
         .await;
     assert_eq!(
         response.status(),
-        StatusCode::BAD_REQUEST,
+        StatusCode::UNPROCESSABLE_ENTITY,
         "a cursor is tied to its sort"
     );
 }
