@@ -297,12 +297,39 @@ const CONSTRAINTS: &[ConstraintMeaning] = &[
     },
 ];
 
+/// Messages of the server ending connections or refusing them while it stops or starts
+/// (SQLSTATE 57P01-57P03).
+fn server_going_away(message: &str) -> bool {
+    message.starts_with("terminating connection") || message.starts_with("the database system is")
+}
+
 impl From<DieselError> for ApiError {
     fn from(error: DieselError) -> Self {
         match &error {
             DieselError::NotFound => return Self::not_found("record"),
-            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
+            // The connection is gone (no SQLSTATE: it could not even send), or the server
+            // is ending it, shutting down or starting up: the client may retry.
+            DieselError::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                _,
+            )
+            | DieselError::BrokenTransactionManager => {
                 tracing::warn!(%error, "database connection lost");
+                metrics::db_failure(DbFailure::Unavailable);
+                return Self::Unavailable;
+            }
+            DieselError::DatabaseError(_, info) if server_going_away(info.message()) => {
+                tracing::warn!(%error, "database server is not taking requests");
+                metrics::db_failure(DbFailure::Unavailable);
+                return Self::Unavailable;
+            }
+            DieselError::RollbackErrorOnCommit { commit_error, .. }
+                if matches!(
+                    commit_error.as_ref(),
+                    DieselError::DatabaseError(DatabaseErrorKind::UnableToSendCommand, _)
+                ) =>
+            {
+                tracing::warn!(%error, "database connection lost at commit");
                 metrics::db_failure(DbFailure::Unavailable);
                 return Self::Unavailable;
             }
@@ -362,6 +389,34 @@ impl From<diesel_async::pooled_connection::deadpool::PoolError> for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lost_or_stopping_database_is_a_503() {
+        let sent = DieselError::DatabaseError(
+            DatabaseErrorKind::UnableToSendCommand,
+            Box::new("connection closed".to_owned()),
+        );
+        assert!(matches!(ApiError::from(sent), ApiError::Unavailable));
+        for message in [
+            "terminating connection due to administrator command",
+            "the database system is shutting down",
+            "the database system is starting up",
+        ] {
+            let error = DieselError::DatabaseError(
+                DatabaseErrorKind::Unknown,
+                Box::new(message.to_owned()),
+            );
+            assert!(
+                matches!(ApiError::from(error), ApiError::Unavailable),
+                "{message}"
+            );
+        }
+        let other = DieselError::DatabaseError(
+            DatabaseErrorKind::Unknown,
+            Box::new("relation \"x\" does not exist".to_owned()),
+        );
+        assert!(matches!(ApiError::from(other), ApiError::Internal(_)));
+    }
 
     #[test]
     fn internal_errors_say_nothing_of_their_cause() {

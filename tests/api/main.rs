@@ -8,6 +8,7 @@ mod conventions;
 mod departments;
 mod districts;
 mod evaluations;
+mod faults;
 mod helpers;
 mod idempotency;
 mod members;

@@ -1,0 +1,93 @@
+"""Turns the wrk and pgbench outputs of bench/run into the results table (Markdown)."""
+
+import datetime
+import os
+import platform
+import re
+import sys
+
+
+def wrk(path):
+    text = open(path, encoding="utf-8").read()
+
+    def ms(label):
+        match = re.search(rf"^\s+{label}%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
+        value, unit = float(match.group(1)), match.group(2)
+        return value * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+    total = int(re.search(r"(\d+) requests in", text).group(1))
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    socket = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    return {
+        "rps": rps,
+        "total": total,
+        "p50": ms("50"),
+        "p99": ms("99"),
+        "non_2xx": int(non_2xx.group(1)) if non_2xx else 0,
+        "socket": sum(int(n) for n in socket.groups()) if socket else 0,
+    }
+
+
+def pgbench(path):
+    text = open(path, encoding="utf-8").read()
+    tps = float(re.search(r"tps = ([\d.]+)", text).group(1))
+    latency = float(re.search(r"latency average = ([\d.]+) ms", text).group(1))
+    return tps, latency
+
+
+def main():
+    results_path, pgbench_path, matches = sys.argv[1], sys.argv[2], sys.argv[3]
+    profile_path = sys.argv[4] if len(sys.argv) > 4 and sys.argv[4] else None
+    rows = []
+    for line in open(results_path, encoding="utf-8"):
+        name, records, path = line.rstrip("\n").split("\t")
+        rows.append((name, int(records), wrk(path)))
+    ceiling, ceiling_latency = pgbench(pgbench_path)
+    by_name = {name: figures for name, _, figures in rows}
+    reads = {"get_member_by_id", "list_members_filtered", "proposals_page_1",
+             "proposals_page_200", "search_proposals"}
+
+    out = []
+    out.append(f"# Benchmark, {datetime.date.today().isoformat()}")
+    out.append("")
+    out.append(f"Machine: {os.cpu_count()} cores, {platform.machine()}; release build, "
+               "logging at warn; wrk with 2 threads and 16 connections, each row 20 s after "
+               "a 5 s warm-up; data: 6 districts, 100,000 members, 2,000 workstations, "
+               f"200,000 proposals ({matches} contain the searched 停车).")
+    out.append("")
+    out.append("| Request | Requests/s | Records/s | p50 ms | p99 ms | Non-2xx | Socket errors | Ratio to pgbench |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name, records, f in rows:
+        ratio = f"{f['rps'] / ceiling:.2f}" if name in reads else ""
+        per_record = f"{f['rps'] * records:,.0f}" if records > 1 else ""
+        out.append(f"| {name} | {f['rps']:,.0f} | {per_record} | {f['p50']:.2f} | {f['p99']:.2f} "
+                   f"| {f['non_2xx']} | {f['socket']} | {ratio} |")
+    out.append(f"| pgbench -M prepared, same select (10 clients) | {ceiling:,.0f} | | "
+               f"{ceiling_latency:.2f} (mean) | | | | 1.00 |")
+    out.append("")
+
+    def check(label, ok, figure):
+        out.append(f"- {'met' if ok else 'NOT met'}: {label} ({figure})")
+
+    out.append("Targets (ratios from this one run):")
+    get_ratio = by_name["get_member_by_id"]["rps"] / ceiling
+    check("GET by id at least 0.5 of the pgbench ceiling", get_ratio >= 0.5, f"{get_ratio:.2f}")
+    page_ratio = by_name["proposals_page_200"]["rps"] / by_name["proposals_page_1"]["rps"]
+    check("page 200 costs the same as page 1, within 20 %", abs(1 - page_ratio) <= 0.2,
+          f"page 200 at {page_ratio:.2f} of page 1's rate")
+    p99 = by_name["search_proposals"]["p99"]
+    check("search under 20 ms p99 on 200,000 proposals", p99 < 20, f"{p99:.2f} ms")
+    failures = sum(f["non_2xx"] + f["socket"] for _, _, f in rows)
+    check("no non-2xx answer and no socket error", failures == 0, f"{failures}")
+    if profile_path and os.path.exists(profile_path):
+        out.append("")
+        out.append("Profile of the server under GET by id (perf, self time, top symbols):")
+        out.append("")
+        out.append("```")
+        out.extend(line.rstrip() for line in open(profile_path, encoding="utf-8"))
+        out.append("```")
+    print("\n".join(out))
+
+
+main()
