@@ -239,6 +239,7 @@ list_query! {
         /// Only activities in this district.
         district_id: DistrictId,
         /// Only activities in the district with this code.
+        #[param(max_length = 40, pattern = r"^[^\x00]*$")]
         district: String,
         /// Only activities at this workstation.
         workstation_id: WorkstationId,

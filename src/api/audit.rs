@@ -118,10 +118,13 @@ impl From<AuditEvent> for AuditEventView {
 pub struct AuditQuery {
     /// `district`, `department`, `member`, `workstation`, `activity`, `proposal` or
     /// `api_key`.
+    #[param(max_length = 200, pattern = r"^[^\x00]*$")]
     pub entity_type: Option<String>,
+    #[param(max_length = 200, pattern = r"^[^\x00]*$")]
     pub entity_id: Option<String>,
     pub actor_key_id: Option<ApiKeyId>,
     pub district_id: Option<DistrictId>,
+    #[param(max_length = 200, pattern = r"^[^\x00]*$")]
     pub action: Option<String>,
     /// Events at or after this time (RFC 3339).
     pub from: Option<DateTime<Utc>>,

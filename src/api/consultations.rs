@@ -220,11 +220,13 @@ list_query! {
     {
         district_id: DistrictId,
         /// The district's code.
+        #[param(max_length = 40, pattern = r"^[^\x00]*$")]
         district: String,
         year: i32,
         status: ConsultationStatus,
         is_key: bool,
         /// Text in the title.
+        #[param(max_length = 100, pattern = r"^[^\x00]*$")]
         q: String,
     }
 }

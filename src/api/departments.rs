@@ -156,9 +156,11 @@ list_query! {
         /// Only departments of this district.
         district_id: DistrictId,
         /// Only departments of the district with this code.
+        #[param(max_length = 40, pattern = r"^[^\x00]*$")]
         district: String,
         kind: DepartmentKind,
         /// Text in the name or short name.
+        #[param(max_length = 100, pattern = r"^[^\x00]*$")]
         q: String,
     }
 }

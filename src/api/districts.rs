@@ -167,8 +167,10 @@ list_query! {
     DistrictQuery, sort: DistrictSort { Created = "created", UpdatedAt = "updated_at", Name = "name" },
     {
         /// Only the district with this code.
+        #[param(max_length = 40, pattern = r"^[^\x00]*$")]
         code: String,
         /// Text in the name, English name or code.
+        #[param(max_length = 100, pattern = r"^[^\x00]*$")]
         q: String,
     }
 }

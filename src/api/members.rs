@@ -387,19 +387,25 @@ list_query! {
         /// Only members of this district.
         district_id: DistrictId,
         /// Only members of the district with this code.
+        #[param(max_length = 40, pattern = r"^[^\x00]*$")]
         district: String,
         /// Only members of this sector (code).
+        #[param(max_length = 40, pattern = r"^[^\x00]*$")]
         sector: String,
         /// Only members of this party (code).
+        #[param(max_length = 40, pattern = r"^[^\x00]*$")]
         party: String,
         /// Only members of this street's group.
+        #[param(max_length = 50, pattern = r"^[^\x00]*$")]
         street: String,
         /// Only members of this term.
         term: i32,
         status: MemberStatus,
         /// Only members holding this role (code).
+        #[param(max_length = 40, pattern = r"^[^\x00]*$")]
         role: String,
         /// Text in the name (Chinese included) or the member number.
+        #[param(max_length = 50, pattern = r"^[^\x00]*$")]
         q: String,
     }
 }

@@ -420,10 +420,12 @@ list_query! {
         /// Only proposals of this district.
         district_id: DistrictId,
         /// Only proposals of the district with this code.
+        #[param(max_length = 40, pattern = r"^[^\x00]*$")]
         district: String,
         status: ProposalStatus,
         kind: ProposalKind,
         /// A category code.
+        #[param(max_length = 40, pattern = r"^[^\x00]*$")]
         category: String,
         is_key: bool,
         /// Submitted (or, for drafts, created) in this year.
@@ -435,6 +437,7 @@ list_query! {
         /// `true`: only those assigned and past their reply due date.
         overdue: bool,
         /// Text in the title or body; any two characters of Chinese text are found.
+        #[param(max_length = 100, pattern = r"^[^\x00]*$")]
         q: String,
     }
 }

@@ -280,13 +280,16 @@ list_query! {
         /// Only workstations of this district.
         district_id: DistrictId,
         /// Only workstations of the district with this code.
+        #[param(max_length = 40, pattern = r"^[^\x00]*$")]
         district: String,
         kind: WorkstationKind,
         /// Only workstations in this street.
+        #[param(max_length = 50, pattern = r"^[^\x00]*$")]
         street: String,
         /// Only workstations this member belongs to.
         member_id: MemberId,
         /// Text in the name or address.
+        #[param(max_length = 100, pattern = r"^[^\x00]*$")]
         q: String,
     }
 }

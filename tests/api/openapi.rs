@@ -114,3 +114,42 @@ fn every_schema_reference_resolves() {
         }
     }
 }
+
+/// Found by schema fuzzing: a text filter with a NUL byte was refused while the spec took
+/// any string. Every free-text query or header parameter now states its shape (a pattern
+/// and, for filters, a length), and none may be null.
+#[test]
+fn every_text_parameter_states_what_it_takes() {
+    let spec = committed();
+    let mut vague = Vec::new();
+    for (path, operations) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            for parameter in operation["parameters"].as_array().into_iter().flatten() {
+                let place = parameter["in"].as_str().unwrap();
+                if place == "path" {
+                    continue;
+                }
+                let schema = &parameter["schema"];
+                assert_ne!(
+                    schema["type"]
+                        .as_array()
+                        .map(|types| types.contains(&Value::from("null"))),
+                    Some(true),
+                    "{method} {path} {}: a parameter is never null",
+                    parameter["name"]
+                );
+                let free_text = schema["type"] == "string"
+                    && schema.get("enum").is_none()
+                    && schema.get("format").is_none()
+                    && schema.get("pattern").is_none();
+                if free_text {
+                    vague.push(format!("{method} {path} {}", parameter["name"]));
+                }
+            }
+        }
+    }
+    assert!(
+        vague.is_empty(),
+        "text parameters without a pattern: {vague:#?}"
+    );
+}
