@@ -29,6 +29,8 @@ pub struct Config {
     pub auth_failure_limit: u32,
     /// Where `GET /metrics` is served; loopback by default.
     pub metrics_addr: SocketAddr,
+    /// How long a client may take to send a request body (its head: 5 s).
+    pub body_timeout: Duration,
 }
 
 /// A setting that is present but unusable.
@@ -92,6 +94,17 @@ impl Config {
             "METRICS_ADDR",
             "127.0.0.1:9464".parse().ok(),
         )?;
+        let body_timeout_secs: u64 = parse(
+            get("REQUEST_BODY_TIMEOUT_SECS"),
+            "REQUEST_BODY_TIMEOUT_SECS",
+            Some(10),
+        )?;
+        if body_timeout_secs == 0 {
+            return Err(ConfigError {
+                name: "REQUEST_BODY_TIMEOUT_SECS",
+                reason: "must be at least 1".into(),
+            });
+        }
         let log_format = match get("LOG_FORMAT").as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -121,6 +134,7 @@ impl Config {
             cors_origins,
             auth_failure_limit,
             metrics_addr,
+            body_timeout: Duration::from_secs(body_timeout_secs),
         })
     }
 }
@@ -170,6 +184,7 @@ mod tests {
         assert_eq!(config.log_format, LogFormat::Text);
         assert!(config.cors_origins.is_empty());
         assert_eq!(config.auth_failure_limit, 10);
+        assert_eq!(config.body_timeout, Duration::from_secs(10));
         assert!(config.metrics_addr.ip().is_loopback());
     }
 

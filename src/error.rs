@@ -95,6 +95,9 @@ pub enum ApiError {
     PreconditionFailed { expected: String },
     #[error("the request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// The body did not arrive within `REQUEST_BODY_TIMEOUT_SECS`.
+    #[error("the request body did not arrive in time")]
+    RequestTimeout,
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("this endpoint takes {}", .allowed.join(", "))]
@@ -135,6 +138,7 @@ impl ApiError {
             Self::WrongState { .. } => ("wrong-state", "Not allowed in the current status"),
             Self::PreconditionFailed { .. } => ("precondition-failed", "Precondition failed"),
             Self::PayloadTooLarge { .. } => ("payload-too-large", "Request body too large"),
+            Self::RequestTimeout => ("request-timeout", "Request body too slow"),
             Self::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
             Self::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
             Self::Unavailable => ("unavailable", "Service unavailable"),
@@ -188,6 +192,7 @@ impl ResponseError for ApiError {
             Self::Conflict { .. } | Self::WrongState { .. } => StatusCode::CONFLICT,
             Self::PreconditionFailed { .. } => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -214,6 +219,10 @@ impl ResponseError for ApiError {
         }
         if let Self::TooManyRequests { retry_after } = self {
             response.insert_header((header::RETRY_AFTER, retry_after.to_string()));
+        }
+        if matches!(self, Self::RequestTimeout) {
+            // What was left of the body is still on its way: the connection is not reused.
+            response.insert_header((header::CONNECTION, HeaderValue::from_static("close")));
         }
         if matches!(self, Self::Unavailable) {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));

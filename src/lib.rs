@@ -198,6 +198,7 @@ pub fn serve(
     let document = openapi::document();
     let routes = web::Data::new(api::RouteTable::from_document(&document));
     let throttle = web::Data::new(api::auth::Throttle::new(config.auth_failure_limit));
+    let body_deadline = web::Data::new(api::http::BodyDeadline(config.body_timeout));
     let origins = config.cors_origins.clone();
     let server = HttpServer::new(move || {
         let (app, _) = api::routes(
@@ -205,6 +206,7 @@ pub fn serve(
                 .into_utoipa_app()
                 .app_data(pool.clone())
                 .app_data(metrics.clone())
+                .app_data(body_deadline.clone())
                 .app_data(routes.clone())
                 .app_data(throttle.clone()),
         )
@@ -213,10 +215,13 @@ pub fn serve(
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document.clone()))
             .default_service(web::to(api::no_route))
             .wrap(cors(&origins))
+            .wrap(from_fn(api::http::body_deadline))
             .wrap(from_fn(metrics::record))
             .wrap(TracingLogger::<telemetry::RequestSpan>::new())
             .wrap(from_fn(telemetry::request_id))
     })
+    .client_request_timeout(std::time::Duration::from_secs(5))
+    .client_disconnect_timeout(std::time::Duration::from_secs(1))
     .disable_signals()
     .listen(listener)?
     .run();

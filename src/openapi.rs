@@ -197,6 +197,13 @@ pub fn finish(mut document: Document) -> Document {
                 if operation.request_body.is_some() {
                     add("400", error("The body is not valid JSON", false));
                     add("413", error("The body is larger than 256 KiB", false));
+                    add(
+                        "408",
+                        error(
+                            "The body did not arrive within REQUEST_BODY_TIMEOUT_SECS",
+                            false,
+                        ),
+                    );
                     add("415", error("The body is not JSON", false));
                     add(
                         "422",

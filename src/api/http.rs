@@ -45,8 +45,54 @@ fn json_error(error: JsonPayloadError) -> ApiError {
         JsonPayloadError::Deserialize(error) => {
             ApiError::BadRequest(format!("the body is not valid JSON: {error}"))
         }
+        JsonPayloadError::Payload(actix_web::error::PayloadError::Io(error))
+            if error.kind() == std::io::ErrorKind::TimedOut =>
+        {
+            ApiError::RequestTimeout
+        }
         other => ApiError::BadRequest(format!("the body could not be read: {other}")),
     }
+}
+
+/// How long a client may take to send a request's body, once its head has arrived.
+#[derive(Debug, Clone, Copy)]
+pub struct BodyDeadline(pub std::time::Duration);
+
+/// Bounds the time a body may take to arrive: a client that trickles it is answered 408
+/// (and its connection closed) instead of holding a worker's attention for ever. The head
+/// of a request is bounded by the server's own client request timeout.
+pub async fn body_deadline(
+    mut request: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    use actix_web::HttpMessage;
+    use actix_web::dev::Payload;
+    use actix_web::error::PayloadError;
+    use futures_util::StreamExt;
+    let limit = request
+        .app_data::<web::Data<BodyDeadline>>()
+        .map_or(std::time::Duration::from_secs(10), |deadline| deadline.0);
+    let deadline = tokio::time::Instant::now() + limit;
+    let payload = request.take_payload();
+    let timed = futures_util::stream::unfold(Some(payload), move |payload| async move {
+        let mut payload = payload?;
+        match tokio::time::timeout_at(deadline, payload.next()).await {
+            Ok(Some(chunk)) => Some((chunk, Some(payload))),
+            Ok(None) => None,
+            Err(_) => Some((
+                Err(PayloadError::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "the body did not arrive in time",
+                ))),
+                None,
+            )),
+        }
+    });
+    let boxed: std::pin::Pin<
+        Box<dyn futures_util::Stream<Item = Result<actix_web::web::Bytes, PayloadError>>>,
+    > = Box::pin(timed);
+    request.set_payload(Payload::from(boxed));
+    next.call(request).await
 }
 
 /// A body that is JSON but not the expected object: an unknown field, or not an object.

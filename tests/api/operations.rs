@@ -532,3 +532,163 @@ async fn metrics_count_and_time_requests_by_route_template_and_status() {
     // The metrics are not on the API's listener.
     assert_eq!(app.get("/metrics").await.status(), StatusCode::NOT_FOUND);
 }
+
+/// Resident memory of a process, in KiB (Linux).
+fn resident_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS in /proc/<pid>/status")
+}
+
+/// Sends `head` and then `trickle` one byte at a time, 200 ms apart, and answers what the
+/// server sent back before closing, and how long it took to close.
+async fn trickle(port: u16, head: String, trickle: &'static [u8]) -> (String, Duration) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let (mut reader, mut writer) = stream.into_split();
+    let sender = tokio::spawn(async move {
+        for byte in trickle {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if writer.write_all(&[*byte]).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(30), reader.read_to_end(&mut answer))
+        .await
+        .expect("the server closes a slow client's connection");
+    let _ = read;
+    sender.abort();
+    (
+        String::from_utf8_lossy(&answer).into_owned(),
+        started.elapsed(),
+    )
+}
+
+#[tokio::test]
+async fn slow_and_hostile_clients_are_cut_off_and_memory_stays_flat() {
+    let app = spawn_app_with(|_| {}).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cppcc-api"))
+        .arg("serve")
+        .env("DATABASE_URL", &app.database_url)
+        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+        .env("METRICS_ADDR", "127.0.0.1:0")
+        .env("REQUEST_BODY_TIMEOUT_SECS", "2")
+        .env("RUST_LOG", "error")
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let pid = child.id().unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut up = false;
+    for _ in 0..100 {
+        if client.get(format!("{base}/healthz")).send().await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(up, "the binary serves");
+    let token = app.admin_token.clone();
+    let post = |body: String| {
+        let (client, base, token) = (client.clone(), base.clone(), token.clone());
+        async move {
+            client
+                .post(format!("{base}/api/v1/districts"))
+                .bearer_auth(token)
+                .header("Content-Type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .map(|response| response.status())
+        }
+    };
+    for n in 0..20 {
+        let body = json!({"code": format!("warm{n}"), "name": format!("热身{n}"), "term": 16});
+        assert_eq!(post(body.to_string()).await.unwrap(), StatusCode::CREATED);
+    }
+    let before = resident_kib(pid);
+
+    // A head sent a byte at a time: refused once the head timeout passes.
+    let (answer, took) = trickle(
+        port,
+        "GET /api/v1/districts HTTP/1.1\r\nHost: x\r\n".into(),
+        b"X-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+    )
+    .await;
+    assert!(
+        took < Duration::from_secs(10),
+        "a slow head is cut off ({took:?})"
+    );
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
+
+    // A body sent a byte at a time: 408 problem details once REQUEST_BODY_TIMEOUT_SECS
+    // passes, and the connection is closed.
+    let slow_body = format!(
+        "POST /api/v1/districts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: 500\r\n\r\n{{"
+    );
+    let (answer, took) = trickle(port, slow_body.clone(), &[b' '; 100]).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("application/problem+json"), "{answer}");
+    assert!(
+        took < Duration::from_secs(8),
+        "a slow body is cut off ({took:?})"
+    );
+
+    // Many hostile requests at once: slow bodies, 10 MB strings, deep nesting.
+    let mut hostile = Vec::new();
+    for _ in 0..40 {
+        let head = slow_body.clone();
+        hostile.push(tokio::spawn(async move {
+            let (answer, _) = trickle(port, head, &[b' '; 100]).await;
+            assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        }));
+    }
+    let huge = format!(
+        r#"{{"code": "x", "name": "{}", "term": 16}}"#,
+        "长".repeat(3_500_000)
+    );
+    let nested = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    for round in 0..20 {
+        let status = post(huge.clone()).await;
+        // A body far past the limit may be cut off before it is all sent.
+        assert!(
+            status
+                .as_ref()
+                .map_or(true, |status| *status == StatusCode::PAYLOAD_TOO_LARGE),
+            "round {round}: {status:?}"
+        );
+        let status = post(nested.clone()).await.unwrap();
+        assert!(status.is_client_error(), "round {round}: {status}");
+    }
+    for task in hostile {
+        task.await.unwrap();
+    }
+    let after = resident_kib(pid);
+    println!("resident memory: {before} KiB before, {after} KiB after the hostile requests");
+    assert!(
+        after < before + 64 * 1024,
+        "memory grew from {before} KiB to {after} KiB"
+    );
+    // And the service still serves.
+    let body = json!({"code": "after", "name": "之后", "term": 16});
+    assert_eq!(post(body.to_string()).await.unwrap(), StatusCode::CREATED);
+}
