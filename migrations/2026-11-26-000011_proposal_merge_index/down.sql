@@ -1,0 +1,1 @@
+DROP INDEX proposals_merged_into_idx;
