@@ -350,7 +350,7 @@ pub async fn merged_into(
         .select((proposals::merged_into_id.assume_not_null(), proposals::id))
         .filter(proposals::merged_into_id.eq_any(ids))
         .filter(proposals::deleted_at.is_null())
-        .order(proposals::id)
+        .order((proposals::merged_into_id, proposals::id))
         .load(conn)
         .await
 }
