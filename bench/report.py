@@ -41,10 +41,10 @@ def main():
     profile_path = sys.argv[4] if len(sys.argv) > 4 and sys.argv[4] else None
     rows = []
     for line in open(results_path, encoding="utf-8"):
-        name, records, path = line.rstrip("\n").split("\t")
-        rows.append((name, int(records), wrk(path)))
+        name, records, path, clients = line.rstrip("\n").split("\t")
+        rows.append((name, int(records), wrk(path), int(clients)))
     ceiling, ceiling_latency = pgbench(pgbench_path)
-    by_name = {name: figures for name, _, figures in rows}
+    by_name = {name: figures for name, _, figures, _ in rows}
     reads = {"get_member_by_id", "list_members_filtered", "proposals_page_1",
              "proposals_page_200", "search_proposals"}
 
@@ -52,18 +52,18 @@ def main():
     out.append(f"# Benchmark, {datetime.date.today().isoformat()}")
     out.append("")
     out.append(f"Machine: {os.cpu_count()} cores, {platform.machine()}; release build, "
-               "logging at warn; wrk with 2 threads and 16 connections, each row 20 s after "
+               "logging at warn; wrk with 2 threads, each row 20 s after "
                "a 5 s warm-up; data: 6 districts, 100,000 members, 2,000 workstations, "
                f"200,000 proposals ({matches} contain the searched 停车).")
     out.append("")
-    out.append("| Request | Requests/s | Records/s | p50 ms | p99 ms | Non-2xx | Socket errors | Ratio to pgbench |")
-    out.append("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for name, records, f in rows:
+    out.append("| Request | Clients | Requests/s | Records/s | p50 ms | p99 ms | Non-2xx | Socket errors | Ratio to pgbench |")
+    out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, records, f, clients in rows:
         ratio = f"{f['rps'] / ceiling:.2f}" if name in reads else ""
         per_record = f"{f['rps'] * records:,.0f}" if records > 1 else ""
-        out.append(f"| {name} | {f['rps']:,.0f} | {per_record} | {f['p50']:.2f} | {f['p99']:.2f} "
+        out.append(f"| {name} | {clients} | {f['rps']:,.0f} | {per_record} | {f['p50']:.2f} | {f['p99']:.2f} "
                    f"| {f['non_2xx']} | {f['socket']} | {ratio} |")
-    out.append(f"| pgbench -M prepared, same select (10 clients) | {ceiling:,.0f} | | "
+    out.append(f"| pgbench -M prepared, the same select | 10 | {ceiling:,.0f} | | "
                f"{ceiling_latency:.2f} (mean) | | | | 1.00 |")
     out.append("")
 
@@ -78,7 +78,7 @@ def main():
           f"page 200 at {page_ratio:.2f} of page 1's rate")
     p99 = by_name["search_proposals"]["p99"]
     check("search under 20 ms p99 on 200,000 proposals", p99 < 20, f"{p99:.2f} ms")
-    failures = sum(f["non_2xx"] + f["socket"] for _, _, f in rows)
+    failures = sum(f["non_2xx"] + f["socket"] for _, _, f, _ in rows)
     check("no non-2xx answer and no socket error", failures == 0, f"{failures}")
     if profile_path and os.path.exists(profile_path):
         out.append("")
