@@ -306,39 +306,34 @@ const CONSTRAINTS: &[ConstraintMeaning] = &[
     },
 ];
 
-/// Messages of the server ending connections or refusing them while it stops or starts
-/// (SQLSTATE 57P01-57P03).
-fn server_going_away(message: &str) -> bool {
-    message.starts_with("terminating connection") || message.starts_with("the database system is")
+/// The connection is gone (no SQLSTATE: a command could not even be sent, at commit
+/// too), or the server is ending it, shutting down or starting up (SQLSTATE 57P01-57P03):
+/// the client may retry.
+fn connection_lost(error: &DieselError) -> bool {
+    match error {
+        DieselError::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _,
+        )
+        | DieselError::BrokenTransactionManager => true,
+        DieselError::DatabaseError(_, info) => {
+            info.message().starts_with("terminating connection")
+                || info.message().starts_with("the database system is")
+        }
+        DieselError::RollbackErrorOnCommit { commit_error, .. } => matches!(
+            commit_error.as_ref(),
+            DieselError::DatabaseError(DatabaseErrorKind::UnableToSendCommand, _)
+        ),
+        _ => false,
+    }
 }
 
 impl From<DieselError> for ApiError {
     fn from(error: DieselError) -> Self {
         match &error {
             DieselError::NotFound => return Self::not_found("record"),
-            // The connection is gone (no SQLSTATE: it could not even send), or the server
-            // is ending it, shutting down or starting up: the client may retry.
-            DieselError::DatabaseError(
-                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
-                _,
-            )
-            | DieselError::BrokenTransactionManager => {
-                tracing::warn!(%error, "database connection lost");
-                metrics::db_failure(DbFailure::Unavailable);
-                return Self::Unavailable;
-            }
-            DieselError::DatabaseError(_, info) if server_going_away(info.message()) => {
-                tracing::warn!(%error, "database server is not taking requests");
-                metrics::db_failure(DbFailure::Unavailable);
-                return Self::Unavailable;
-            }
-            DieselError::RollbackErrorOnCommit { commit_error, .. }
-                if matches!(
-                    commit_error.as_ref(),
-                    DieselError::DatabaseError(DatabaseErrorKind::UnableToSendCommand, _)
-                ) =>
-            {
-                tracing::warn!(%error, "database connection lost at commit");
+            _ if connection_lost(&error) => {
+                tracing::warn!(%error, "database connection lost or refused");
                 metrics::db_failure(DbFailure::Unavailable);
                 return Self::Unavailable;
             }

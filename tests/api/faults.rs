@@ -11,6 +11,8 @@ use reqwest::StatusCode;
 use serde_json::json;
 use tokio::sync::Mutex;
 
+use crate::helpers::{free_port, service_command, wait_until_ok};
+
 /// PostgreSQL's server programs (`initdb`, `pg_ctl`), the newest installed.
 fn postgres_bin() -> PathBuf {
     let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
@@ -79,11 +81,7 @@ impl Cluster {
                 .unwrap();
             assert!(status.success());
         }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let cluster = Self {
             bin: postgres_bin(),
             dir,
@@ -174,21 +172,12 @@ async fn a_stopped_database_is_503_then_recovered_and_no_acknowledged_write_is_l
         String::from_utf8_lossy(&token.stderr)
     );
     let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = tokio::process::Command::new(binary)
-        .arg("serve")
-        .env("DATABASE_URL", cluster.url())
-        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-        .env("METRICS_ADDR", "127.0.0.1:0")
+    let port = free_port();
+    let mut child = service_command(&cluster.url(), port)
         .env("DATABASE_POOL_TIMEOUT_SECS", "1")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(cluster.dir.join("service.log")).unwrap())
-        .kill_on_drop(true)
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
@@ -196,20 +185,7 @@ async fn a_stopped_database_is_503_then_recovered_and_no_acknowledged_write_is_l
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();
-    let mut up = false;
-    for _ in 0..100 {
-        if client
-            .get(format!("{base}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(up, "the service serves");
+    wait_until_ok(&format!("{base}/readyz")).await;
 
     // Four writers create districts without pause, before, during and after the outage.
     let outcomes = Arc::new(Mutex::new(Outcomes::default()));

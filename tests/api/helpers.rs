@@ -388,3 +388,41 @@ async fn admin_key(database_url: &str) -> String {
         .expect("the admin key is created")
         .1
 }
+
+/// A port nothing listens on at this moment.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// The service's own binary, set to serve `database_url` on `port` (its metrics on any
+/// free port) and killed if the test drops it; add settings, then spawn it.
+pub fn service_command(database_url: &str, port: u16) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_cppcc-api"));
+    command
+        .arg("serve")
+        .env("DATABASE_URL", database_url)
+        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+        .env("METRICS_ADDR", "127.0.0.1:0")
+        .kill_on_drop(true);
+    command
+}
+
+/// Waits up to 10 s for `url` to answer with a success status.
+pub async fn wait_until_ok(url: &str) {
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if client
+            .get(url)
+            .send()
+            .await
+            .is_ok_and(|response| response.status().is_success())
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{url} did not answer within 10 s");
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{spawn_app_with, with_database};
+use crate::helpers::{free_port, service_command, spawn_app_with, wait_until_ok, with_database};
 
 /// Cuts the service off its database: no new connections, existing ones killed.
 async fn cut_off(admin: &tokio_postgres::Client, name: &str) {
@@ -115,16 +115,8 @@ fn the_openapi_subcommand_prints_the_committed_document() {
 async fn the_binary_logs_one_access_line_per_request_and_stops_cleanly_on_sigterm() {
     // A database of its own, prepared by a test app, then served by the real binary.
     let app = spawn_app_with(|_| {}).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cppcc-api"))
-        .arg("serve")
-        .env("DATABASE_URL", &app.database_url)
-        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-        .env("METRICS_ADDR", "127.0.0.1:0")
+    let port = free_port();
+    let child = service_command(&app.database_url, port)
         .env("LOG_FORMAT", "json")
         .env("RUST_LOG", "info")
         .stderr(std::process::Stdio::piped())
@@ -345,36 +337,14 @@ async fn oversized_and_deeply_nested_bodies_are_refused_as_4xx() {
 async fn sigterm_during_a_slow_request_lets_it_finish_and_refuses_new_connections() {
     let app = spawn_app_with(|_| {}).await;
     app.district("xicheng").await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cppcc-api"))
-        .arg("serve")
-        .env("DATABASE_URL", &app.database_url)
-        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-        .env("METRICS_ADDR", "127.0.0.1:0")
+    let port = free_port();
+    let child = service_command(&app.database_url, port)
         .env("RUST_LOG", "warn")
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
-    let mut serving = false;
-    for _ in 0..100 {
-        if app
-            .client
-            .get(format!("{base}/healthz"))
-            .send()
-            .await
-            .is_ok()
-        {
-            serving = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(serving, "the binary serves");
+    wait_until_ok(&format!("{base}/healthz")).await;
 
     // The request waits on a row another session holds: a slow request.
     let mut holder = app.db().await;
@@ -576,33 +546,16 @@ async fn trickle(port: u16, head: String, trickle: &'static [u8]) -> (String, Du
 #[tokio::test]
 async fn slow_and_hostile_clients_are_cut_off_and_memory_stays_flat() {
     let app = spawn_app_with(|_| {}).await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cppcc-api"))
-        .arg("serve")
-        .env("DATABASE_URL", &app.database_url)
-        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-        .env("METRICS_ADDR", "127.0.0.1:0")
+    let port = free_port();
+    let child = service_command(&app.database_url, port)
         .env("REQUEST_BODY_TIMEOUT_SECS", "2")
         .env("RUST_LOG", "error")
-        .kill_on_drop(true)
         .spawn()
         .unwrap();
     let pid = child.id().unwrap();
     let base = format!("http://127.0.0.1:{port}");
+    wait_until_ok(&format!("{base}/healthz")).await;
     let client = reqwest::Client::new();
-    let mut up = false;
-    for _ in 0..100 {
-        if client.get(format!("{base}/healthz")).send().await.is_ok() {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(up, "the binary serves");
     let token = app.admin_token.clone();
     let post = |body: String| {
         let (client, base, token) = (client.clone(), base.clone(), token.clone());
