@@ -69,6 +69,14 @@ pub async fn body_deadline(
     use actix_web::dev::Payload;
     use actix_web::error::PayloadError;
     use futures_util::StreamExt;
+    // A request that announces no body (no length, not chunked: the server speaks HTTP/1.1
+    // only) has nothing to time.
+    let headers = request.headers();
+    if !headers.contains_key(header::CONTENT_LENGTH)
+        && !headers.contains_key(header::TRANSFER_ENCODING)
+    {
+        return next.call(request).await;
+    }
     let limit = request
         .app_data::<web::Data<BodyDeadline>>()
         .map_or(std::time::Duration::from_secs(10), |deadline| deadline.0);
