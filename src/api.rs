@@ -12,6 +12,7 @@ pub mod health;
 pub mod http;
 pub mod idempotency;
 pub mod input;
+pub mod key_cache;
 pub mod keys;
 pub mod members;
 pub mod page;

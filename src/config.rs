@@ -31,6 +31,9 @@ pub struct Config {
     pub metrics_addr: SocketAddr,
     /// How long a client may take to send a request body (its head: 5 s).
     pub body_timeout: Duration,
+    /// How long a verified API key may be trusted from memory; zero checks every request
+    /// against the database.
+    pub key_cache_ttl: Duration,
 }
 
 /// A setting that is present but unusable.
@@ -105,6 +108,7 @@ impl Config {
                 reason: "must be at least 1".into(),
             });
         }
+        let key_cache_secs: u64 = parse(get("API_KEY_CACHE_SECS"), "API_KEY_CACHE_SECS", Some(30))?;
         let log_format = match get("LOG_FORMAT").as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -135,6 +139,7 @@ impl Config {
             auth_failure_limit,
             metrics_addr,
             body_timeout: Duration::from_secs(body_timeout_secs),
+            key_cache_ttl: Duration::from_secs(key_cache_secs),
         })
     }
 }
@@ -186,6 +191,7 @@ mod tests {
         assert_eq!(config.auth_failure_limit, 10);
         assert_eq!(config.body_timeout, Duration::from_secs(10));
         assert!(config.metrics_addr.ip().is_loopback());
+        assert_eq!(config.key_cache_ttl, Duration::from_secs(30));
     }
 
     #[test]
@@ -200,6 +206,8 @@ mod tests {
         assert_eq!(error.name, "AUTH_FAILURES_PER_MINUTE");
         let error = config(&[("METRICS_ADDR", "everywhere")]).unwrap_err();
         assert_eq!(error.name, "METRICS_ADDR");
+        let error = config(&[("API_KEY_CACHE_SECS", "-1")]).unwrap_err();
+        assert_eq!(error.name, "API_KEY_CACHE_SECS");
         for bad in ["0", "soon"] {
             let error = config(&[("DATABASE_STATEMENT_TIMEOUT_MS", bad)]).unwrap_err();
             assert_eq!(error.name, "DATABASE_STATEMENT_TIMEOUT_MS");

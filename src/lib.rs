@@ -39,6 +39,7 @@ pub struct Application {
     metrics_port: u16,
     server: Server,
     metrics_server: Server,
+    key_listener: tokio::task::JoinHandle<()>,
 }
 
 impl Application {
@@ -62,21 +63,34 @@ impl Application {
         let metrics_port = local_port(&metrics_listener, config.metrics_addr)?;
         let metrics = web::Data::new(metrics::Metrics::default());
         let pool = web::Data::new(pool);
+        let keys = web::Data::new(api::key_cache::KeyCache::new(config.key_cache_ttl));
+        let key_listener = tokio::spawn({
+            let keys = keys.clone();
+            let url = config.database_url.clone();
+            async move { keys.listen(url).await }
+        });
         let bind_error = |addr: std::net::SocketAddr| {
             move |cause| StartError::Bind {
                 addr: addr.to_string(),
                 cause,
             }
         };
-        let server = serve(listener, pool.clone(), metrics.clone(), config)
-            .map_err(bind_error(config.bind_addr))?;
-        let metrics_server = serve_metrics(metrics_listener, pool, metrics)
+        let server = serve(
+            listener,
+            pool.clone(),
+            metrics.clone(),
+            keys.clone(),
+            config,
+        )
+        .map_err(bind_error(config.bind_addr))?;
+        let metrics_server = serve_metrics(metrics_listener, pool, metrics, keys)
             .map_err(bind_error(config.metrics_addr))?;
         Ok(Self {
             port,
             metrics_port,
             server,
             metrics_server,
+            key_listener,
         })
     }
 
@@ -101,6 +115,7 @@ impl Application {
         });
         let served = futures_util::future::try_join(self.server, self.metrics_server).await;
         stop.abort();
+        self.key_listener.abort();
         served.map(|_| ())
     }
 }
@@ -150,11 +165,13 @@ fn serve_metrics(
     listener: TcpListener,
     pool: web::Data<DbPool>,
     metrics: web::Data<metrics::Metrics>,
+    keys: web::Data<api::key_cache::KeyCache>,
 ) -> std::io::Result<Server> {
     Ok(HttpServer::new(move || {
         App::new()
             .app_data(pool.clone())
             .app_data(metrics.clone())
+            .app_data(keys.clone())
             .route("/metrics", web::get().to(metrics::serve))
     })
     .workers(1)
@@ -193,6 +210,7 @@ pub fn serve(
     listener: TcpListener,
     pool: web::Data<DbPool>,
     metrics: web::Data<metrics::Metrics>,
+    keys: web::Data<api::key_cache::KeyCache>,
     config: &Config,
 ) -> std::io::Result<Server> {
     let document = openapi::document();
@@ -206,6 +224,7 @@ pub fn serve(
                 .into_utoipa_app()
                 .app_data(pool.clone())
                 .app_data(metrics.clone())
+                .app_data(keys.clone())
                 .app_data(body_deadline.clone())
                 .app_data(routes.clone())
                 .app_data(throttle.clone()),

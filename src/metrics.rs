@@ -15,6 +15,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpResponse, web};
 
+use crate::api::key_cache::KeyCache;
 use crate::db::DbPool;
 
 /// Upper bounds of the latency buckets, in seconds.
@@ -64,7 +65,7 @@ impl Metrics {
     }
 
     /// Every metric, in the Prometheus text exposition format (version 0.0.4).
-    pub fn render(&self, pool: &DbPool) -> String {
+    pub fn render(&self, pool: &DbPool, keys: &KeyCache) -> String {
         let series = self
             .series
             .lock()
@@ -178,6 +179,34 @@ impl Metrics {
                 value.load(Ordering::Relaxed)
             );
         }
+        header(
+            &mut out,
+            "cppcc_api_key_cache_lookups_total",
+            "counter",
+            "Authenticated requests whose key was found verified in memory (hit) or was \
+             read from the database (miss).",
+        );
+        let (hits, misses, connects) = keys.counts();
+        for (result, value) in [("hit", hits), ("miss", misses)] {
+            let _ = writeln!(
+                out,
+                "cppcc_api_key_cache_lookups_total{{result=\"{result}\"}} {value}"
+            );
+        }
+        gauge(
+            &mut out,
+            "cppcc_api_key_cache_listening",
+            "1 while the key-change listener is connected and keys may be served from \
+             memory; 0 otherwise (every request reads its key from the database).",
+            usize::from(keys.is_listening()),
+        );
+        counter(
+            &mut out,
+            "cppcc_api_key_cache_listener_connects_total",
+            "Times the key-change listener connected; more than one means it lost its \
+             connection and made a new one.",
+            connects,
+        );
         out
     }
 }
@@ -284,10 +313,14 @@ pub async fn record(
 }
 
 /// `GET /metrics`.
-pub async fn serve(metrics: web::Data<Metrics>, pool: web::Data<DbPool>) -> HttpResponse {
+pub async fn serve(
+    metrics: web::Data<Metrics>,
+    pool: web::Data<DbPool>,
+    keys: web::Data<KeyCache>,
+) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(metrics.render(&pool))
+        .body(metrics.render(&pool, &keys))
 }
 
 #[cfg(test)]

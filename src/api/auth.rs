@@ -16,8 +16,10 @@ use actix_web::middleware::Next;
 use actix_web::{Error, FromRequest, HttpMessage, HttpRequest, web};
 use chrono::Utc;
 
+use crate::api::key_cache::KeyCache;
 use crate::db::DbPool;
 use crate::db::audit::Actor;
+use crate::db::keys::ApiKey;
 use crate::domain::access::{self, Scope};
 use crate::domain::ids::{ApiKeyId, DistrictId};
 use crate::domain::kinds::Role;
@@ -164,27 +166,38 @@ async fn resolve(request: &ServiceRequest) -> Result<Caller, ApiError> {
     let pool = request
         .app_data::<web::Data<DbPool>>()
         .ok_or_else(|| ApiError::Internal("no database pool".into()))?;
-    let mut conn = crate::db::connection(pool).await?;
+    let cache = request.app_data::<web::Data<KeyCache>>();
     let hash = token::hash(&token);
-    let Some((key, stored)) = crate::db::keys::find_by_hash(&mut conn, &hash).await? else {
-        return Err(ApiError::Unauthorized("the token is not known".into()));
+    let mut conn = None;
+    let key = match cache.and_then(|cache| cache.get(&hash)) {
+        Some(key) => key,
+        None => {
+            let seen = cache.map(|cache| cache.generation());
+            let conn = conn.insert(crate::db::connection(pool).await?);
+            let key = verified(conn, &hash).await?;
+            if let (Some(cache), Some(seen)) = (cache, seen) {
+                cache.put(hash.clone(), key.clone(), seen);
+            }
+            key
+        }
     };
-    if !token::same_hash(&hash, &stored) {
-        return Err(ApiError::Unauthorized("the token is not known".into()));
-    }
-    if key.revoked_at.is_some() {
-        return Err(ApiError::Unauthorized("the key was revoked".into()));
-    }
     if !key.is_active(Utc::now()) {
         return Err(ApiError::Unauthorized("the key has expired".into()));
     }
-    // The key row in hand says whether its last use is older than a minute; only then is
-    // the use written.
+    // The key in hand says whether its last use is older than a minute; only then is the
+    // use written.
     let stale = key
         .last_used_at
         .is_none_or(|used| Utc::now() - used > chrono::Duration::minutes(1));
     if stale {
+        let mut conn = match conn {
+            Some(conn) => conn,
+            None => crate::db::connection(pool).await?,
+        };
         crate::db::keys::mark_used(&mut conn, key.id).await?;
+        if let Some(cache) = cache {
+            cache.touch(&hash, Utc::now());
+        }
     }
     Ok(Caller {
         key_id: key.id,
@@ -200,6 +213,20 @@ async fn resolve(request: &ServiceRequest) -> Result<Caller, ApiError> {
             .and_then(|value| value.to_str().ok())
             .map(str::to_owned),
     })
+}
+
+/// The key with this token hash, checked against the database: known and not revoked.
+async fn verified(conn: &mut crate::db::DbConn, hash: &[u8]) -> Result<ApiKey, ApiError> {
+    let Some((key, stored)) = crate::db::keys::find_by_hash(conn, hash).await? else {
+        return Err(ApiError::Unauthorized("the token is not known".into()));
+    };
+    if !token::same_hash(hash, &stored) {
+        return Err(ApiError::Unauthorized("the token is not known".into()));
+    }
+    if key.revoked_at.is_some() {
+        return Err(ApiError::Unauthorized("the key was revoked".into()));
+    }
+    Ok(key)
 }
 
 /// Authenticates the request and applies the access policy; on success the [`Caller`]

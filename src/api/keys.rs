@@ -10,6 +10,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::auth::Caller;
 use crate::api::input::{Checks, Field};
+use crate::api::key_cache::KeyCache;
 use crate::db::DbPool;
 use crate::db::audit::{self as trail, Actor, Change};
 use crate::db::keys::{self as db, ApiKey, NewApiKey};
@@ -265,6 +266,7 @@ async fn create_key(
 async fn revoke_key(
     caller: Caller,
     pool: web::Data<DbPool>,
+    cache: web::Data<KeyCache>,
     path: web::Path<ApiKeyId>,
 ) -> Result<web::Json<ApiKeyView>, ApiError> {
     let id = path.into_inner();
@@ -275,5 +277,7 @@ async fn revoke_key(
     }
     let mut conn = crate::db::connection(&pool).await?;
     let key = withdraw(&mut conn, &caller.actor(), id).await?;
+    // Committed: no request answered after this one may be let in by a remembered key.
+    cache.forget_all();
     Ok(web::Json(key.into()))
 }

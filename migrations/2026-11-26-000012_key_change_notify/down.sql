@@ -1,0 +1,2 @@
+DROP TRIGGER api_keys_notify_change ON api_keys;
+DROP FUNCTION notify_api_key_change();
