@@ -71,6 +71,12 @@ async fn main() -> ExitCode {
         Err(error) => return fail(&error),
     };
     telemetry::init(config.log_format);
+    if cppcc_api::db::audit::UNAUDITED {
+        tracing::error!(
+            "this build (feature bench-unaudited) writes NO audit trail: it exists only to \
+             measure what the trail costs; never run it on real data"
+        );
+    }
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&config).await,
         Command::Migrate => migrate(&config).await,

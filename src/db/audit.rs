@@ -6,7 +6,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
 
 use crate::db::schema::audit_events;
-use crate::domain::audit::{EventContent, GENESIS};
+use crate::domain::audit::EventContent;
 use crate::domain::ids::{ApiKeyId, DistrictId};
 use crate::domain::kinds::Role;
 
@@ -113,8 +113,10 @@ impl AuditEvent {
     }
 }
 
-/// The lock that makes writers append to the chain one at a time, until they commit.
-const CHAIN_LOCK: i64 = 0x0063_7070_6363_0001;
+/// Whether this build skips writing the trail: only the benchmark's comparison build
+/// (feature `bench-unaudited`), which measures what the trail costs a write. Never a
+/// production build: such a binary says so when it starts.
+pub const UNAUDITED: bool = cfg!(feature = "bench-unaudited");
 
 /// Appends an event for `change`. Must run inside the write's transaction: if the append
 /// fails, the write does not happen.
@@ -123,96 +125,81 @@ pub async fn append(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     change: Change,
-) -> QueryResult<AuditEvent> {
-    let mut events = append_all(conn, actor, vec![change]).await?;
-    events
-        .pop()
-        .ok_or_else(|| diesel::result::Error::QueryBuilderError("no event was appended".into()))
+) -> QueryResult<()> {
+    append_all(conn, actor, vec![change]).await
 }
 
-/// Takes the lock of the chain for the rest of the transaction, so that this writer's
-/// events follow the last one committed and no other writer's come between.
-async fn lock_chain(conn: &mut AsyncPgConnection) -> QueryResult<()> {
-    diesel::sql_query(format!("SELECT pg_advisory_xact_lock({CHAIN_LOCK})"))
-        .execute(conn)
-        .await
-        .map(drop)
-}
-
-/// Appends one event per change, in order, chained, with one insert per 2,000 events.
-/// Must run inside the write's transaction.
+/// Appends one event per change, in order, chained. Must run inside the write's
+/// transaction, as its last statement: the chain's lock (taken by the database function
+/// `audit_append`, which gives each event its seq and hash) is held until the commit, so
+/// that this writer's events follow the last one committed and no other writer's come
+/// between.
 #[tracing::instrument(skip_all, fields(events = changes.len()))]
 pub async fn append_all(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
     changes: Vec<Change>,
-) -> QueryResult<Vec<AuditEvent>> {
-    if changes.is_empty() {
-        return Ok(Vec::new());
+) -> QueryResult<()> {
+    use diesel::sql_types::{Array, Jsonb, Nullable, Text, Timestamptz, Uuid};
+    if changes.is_empty() || UNAUDITED {
+        return Ok(());
     }
-    lock_chain(conn).await?;
-    let last: Option<(i64, String)> = audit_events::table
-        .select((audit_events::seq, audit_events::hash))
-        .order(audit_events::seq.desc())
-        .first(conn)
-        .await
-        .optional()?;
-    let (mut seq, mut prev_hash) =
-        last.map_or((1, GENESIS.to_owned()), |(seq, hash)| (seq + 1, hash));
     let occurred_at = Utc::now().trunc_subsecs(6);
-    let mut events = Vec::with_capacity(changes.len());
+    let key_id = actor.key_id.map(|id| id.to_string());
+    let district_id = actor.district_id.map(|id| id.to_string());
+    let role = actor.role.map(Role::as_str);
+    let prefixes: Vec<String> = changes
+        .iter()
+        .map(|change| {
+            EventContent {
+                seq: 0,
+                occurred_at,
+                actor_key_id: key_id.clone(),
+                actor_role: role,
+                actor_district_id: district_id.clone(),
+                request_id: actor.request_id.as_deref(),
+                idempotency_key: actor.idempotency_key.as_deref(),
+                action: change.action,
+                entity_type: change.entity_type,
+                entity_id: &change.entity_id,
+                district_id: change.district_id.map(|id| id.to_string()),
+                before: change.before.as_ref(),
+                after: change.after.as_ref(),
+            }
+            .canonical_prefix()
+        })
+        .collect();
+    let mut actions = Vec::with_capacity(changes.len());
+    let mut entity_types = Vec::with_capacity(changes.len());
+    let mut entity_ids = Vec::with_capacity(changes.len());
+    let mut districts = Vec::with_capacity(changes.len());
+    let mut befores = Vec::with_capacity(changes.len());
+    let mut afters = Vec::with_capacity(changes.len());
     for change in changes {
-        let mut event = AuditEvent {
-            seq,
-            occurred_at,
-            actor_key_id: actor.key_id,
-            actor_role: actor.role.map(|role| role.as_str().to_owned()),
-            actor_district_id: actor.district_id,
-            request_id: actor.request_id.clone(),
-            idempotency_key: actor.idempotency_key.clone(),
-            action: change.action.to_owned(),
-            entity_type: change.entity_type.to_owned(),
-            entity_id: change.entity_id,
-            district_id: change.district_id,
-            before: change.before,
-            after: change.after,
-            prev_hash,
-            hash: String::new(),
-        };
-        event.hash = event.content().hash(&event.prev_hash);
-        prev_hash = event.hash.clone();
-        seq += 1;
-        events.push(event);
+        actions.push(change.action);
+        entity_types.push(change.entity_type);
+        entity_ids.push(change.entity_id);
+        districts.push(change.district_id.map(uuid::Uuid::from));
+        befores.push(change.before);
+        afters.push(change.after);
     }
-    for chunk in events.chunks(2000) {
-        let rows: Vec<_> = chunk
-            .iter()
-            .map(|event| {
-                (
-                    audit_events::seq.eq(event.seq),
-                    audit_events::occurred_at.eq(event.occurred_at),
-                    audit_events::actor_key_id.eq(event.actor_key_id),
-                    audit_events::actor_role.eq(&event.actor_role),
-                    audit_events::actor_district_id.eq(event.actor_district_id),
-                    audit_events::request_id.eq(&event.request_id),
-                    audit_events::idempotency_key.eq(&event.idempotency_key),
-                    audit_events::action.eq(&event.action),
-                    audit_events::entity_type.eq(&event.entity_type),
-                    audit_events::entity_id.eq(&event.entity_id),
-                    audit_events::district_id.eq(event.district_id),
-                    audit_events::before.eq(&event.before),
-                    audit_events::after.eq(&event.after),
-                    audit_events::prev_hash.eq(&event.prev_hash),
-                    audit_events::hash.eq(&event.hash),
-                )
-            })
-            .collect();
-        diesel::insert_into(audit_events::table)
-            .values(rows)
-            .execute(conn)
-            .await?;
-    }
-    Ok(events)
+    diesel::sql_query("SELECT audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")
+        .bind::<Timestamptz, _>(occurred_at)
+        .bind::<Nullable<Uuid>, _>(actor.key_id.map(uuid::Uuid::from))
+        .bind::<Nullable<Text>, _>(role)
+        .bind::<Nullable<Uuid>, _>(actor.district_id.map(uuid::Uuid::from))
+        .bind::<Nullable<Text>, _>(actor.request_id.as_deref())
+        .bind::<Nullable<Text>, _>(actor.idempotency_key.as_deref())
+        .bind::<Array<Text>, _>(actions)
+        .bind::<Array<Text>, _>(entity_types)
+        .bind::<Array<Text>, _>(entity_ids)
+        .bind::<Array<Nullable<Uuid>>, _>(districts)
+        .bind::<Array<Nullable<Jsonb>>, _>(befores)
+        .bind::<Array<Nullable<Jsonb>>, _>(afters)
+        .bind::<Array<Text>, _>(prefixes)
+        .execute(conn)
+        .await
+        .map(drop)
 }
 
 /// Filters of the trail.

@@ -34,10 +34,24 @@ pub fn timestamp(time: DateTime<Utc>) -> String {
 impl EventContent<'_> {
     /// The event as one line of JSON with its keys sorted at every depth.
     pub fn canonical(&self) -> String {
+        format!("{}{}}}", self.canonical_prefix(), self.seq)
+    }
+
+    /// The canonical form up to the value of `seq`, the key that sorts last: the whole
+    /// form is this, the seq, and `}`. The database completes it when it gives the event
+    /// its place in the chain.
+    pub fn canonical_prefix(&self) -> String {
+        let mut out = String::new();
+        write_canonical(&self.without_seq(), &mut out);
+        out.pop();
+        out.push_str(",\"seq\":");
+        out
+    }
+
+    fn without_seq(&self) -> Value {
         let text = |value: Option<&str>| value.map_or(Value::Null, |v| Value::String(v.to_owned()));
         let owned = |value: &Option<String>| value.clone().map_or(Value::Null, Value::String);
-        let object = serde_json::json!({
-            "seq": self.seq,
+        serde_json::json!({
             "occurred_at": timestamp(self.occurred_at),
             "actor_key_id": owned(&self.actor_key_id),
             "actor_role": text(self.actor_role),
@@ -50,10 +64,7 @@ impl EventContent<'_> {
             "district_id": owned(&self.district_id),
             "before": self.before.cloned().unwrap_or(Value::Null),
             "after": self.after.cloned().unwrap_or(Value::Null),
-        });
-        let mut out = String::new();
-        write_canonical(&object, &mut out);
-        out
+        })
     }
 
     /// SHA-256 (hex) over the previous hash, a newline and the canonical event.
@@ -132,6 +143,19 @@ mod tests {
         let b = json!({"a": {"x": "西城", "y": [1, {"c": 3, "d": 2}]}, "b": 1});
         assert_eq!(event(&a).canonical(), event(&b).canonical());
         assert!(event(&a).canonical().starts_with("{\"action\":\"create\""));
+    }
+
+    #[test]
+    fn the_canonical_form_is_every_field_sorted_with_seq_last() {
+        let after = json!({"name": "西城区", "a": [1, 2]});
+        let content = event(&after);
+        let mut whole = content.without_seq();
+        whole["seq"] = json!(content.seq);
+        let mut expected = String::new();
+        write_canonical(&whole, &mut expected);
+        assert_eq!(content.canonical(), expected);
+        assert!(expected.ends_with(",\"seq\":1}"));
+        assert_eq!(format!("{}1}}", content.canonical_prefix()), expected);
     }
 
     #[test]

@@ -1,0 +1,2 @@
+DROP FUNCTION audit_append(timestamptz, uuid, text, uuid, text, text, text[], text[], text[],
+    uuid[], jsonb[], jsonb[], text[]);
