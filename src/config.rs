@@ -34,6 +34,8 @@ pub struct Config {
     /// How long a verified API key may be trusted from memory; zero checks every request
     /// against the database.
     pub key_cache_ttl: Duration,
+    /// Threads serving the API; by default one per CPU.
+    pub http_workers: usize,
 }
 
 /// A setting that is present but unusable.
@@ -109,6 +111,14 @@ impl Config {
             });
         }
         let key_cache_secs: u64 = parse(get("API_KEY_CACHE_SECS"), "API_KEY_CACHE_SECS", Some(30))?;
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        let http_workers: usize = parse(get("HTTP_WORKERS"), "HTTP_WORKERS", Some(cpus))?;
+        if http_workers == 0 {
+            return Err(ConfigError {
+                name: "HTTP_WORKERS",
+                reason: "must be at least 1".into(),
+            });
+        }
         let log_format = match get("LOG_FORMAT").as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -140,6 +150,7 @@ impl Config {
             metrics_addr,
             body_timeout: Duration::from_secs(body_timeout_secs),
             key_cache_ttl: Duration::from_secs(key_cache_secs),
+            http_workers,
         })
     }
 }
@@ -192,6 +203,7 @@ mod tests {
         assert_eq!(config.body_timeout, Duration::from_secs(10));
         assert!(config.metrics_addr.ip().is_loopback());
         assert_eq!(config.key_cache_ttl, Duration::from_secs(30));
+        assert!(config.http_workers >= 1);
     }
 
     #[test]
@@ -206,6 +218,8 @@ mod tests {
         assert_eq!(error.name, "AUTH_FAILURES_PER_MINUTE");
         let error = config(&[("METRICS_ADDR", "everywhere")]).unwrap_err();
         assert_eq!(error.name, "METRICS_ADDR");
+        let error = config(&[("HTTP_WORKERS", "0")]).unwrap_err();
+        assert_eq!(error.name, "HTTP_WORKERS");
         let error = config(&[("API_KEY_CACHE_SECS", "-1")]).unwrap_err();
         assert_eq!(error.name, "API_KEY_CACHE_SECS");
         for bad in ["0", "soon"] {

@@ -21,16 +21,55 @@ pub mod workstations;
 
 use std::time::Duration;
 
+use deadpool::managed::{Object, Pool};
 use diesel_async::AsyncPgConnection;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::pooled_connection::AsyncDieselConnectionManager;
-use diesel_async::pooled_connection::deadpool::{Object, Pool};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use tokio_postgres::NoTls;
 use tokio_postgres::config::Host;
 
-pub type DbPool = Pool<AsyncPgConnection>;
-pub type DbConn = Object<AsyncPgConnection>;
+pub type DbPool = Pool<Manager>;
+pub type PoolError = deadpool::managed::PoolError<diesel_async::pooled_connection::PoolError>;
+pub type DbConn = Object<Manager>;
+
+/// Connections for the pool: diesel-async's manager, except that a connection handed out
+/// within the last second is given out again without a test query. A busy service then
+/// spends no round trip per request on proving its connections; one idle for longer is
+/// tested first. Either way a connection whose socket is closed (the server ended it, or
+/// went away) or whose transaction was left broken is never given out.
+pub struct Manager(AsyncDieselConnectionManager<AsyncPgConnection>);
+
+impl Manager {
+    /// How recently a connection must have been handed out to be trusted untested.
+    const TRUSTED_FOR: Duration = Duration::from_secs(1);
+}
+
+impl deadpool::managed::Manager for Manager {
+    type Type = AsyncPgConnection;
+    type Error = diesel_async::pooled_connection::PoolError;
+
+    async fn create(&self) -> Result<AsyncPgConnection, Self::Error> {
+        self.0.create().await
+    }
+
+    async fn recycle(
+        &self,
+        conn: &mut AsyncPgConnection,
+        metrics: &deadpool::managed::Metrics,
+    ) -> deadpool::managed::RecycleResult<Self::Error> {
+        use diesel_async::pooled_connection::PoolableConnection;
+        if metrics.last_used() >= Self::TRUSTED_FOR {
+            return self.0.recycle(conn, metrics).await;
+        }
+        if conn.is_broken() {
+            return Err(deadpool::managed::RecycleError::Message(
+                "the connection is closed or its transaction broken".into(),
+            ));
+        }
+        Ok(())
+    }
+}
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
@@ -196,7 +235,7 @@ pub fn build_pool(
     });
     let manager =
         AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(url, manager_config);
-    Pool::builder(manager)
+    Pool::builder(Manager(manager))
         .max_size(size)
         .wait_timeout(Some(timeout))
         .create_timeout(Some(timeout))
@@ -208,9 +247,7 @@ pub fn build_pool(
 
 /// A connection from the pool, waiting at most the pool's timeout; a wait is counted in
 /// the metrics.
-pub async fn connection(
-    pool: &DbPool,
-) -> Result<DbConn, diesel_async::pooled_connection::deadpool::PoolError> {
+pub async fn connection(pool: &DbPool) -> Result<DbConn, PoolError> {
     crate::metrics::pool_wait(pool);
     pool.get().await
 }

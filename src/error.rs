@@ -378,9 +378,9 @@ impl From<DieselError> for ApiError {
     }
 }
 
-impl From<diesel_async::pooled_connection::deadpool::PoolError> for ApiError {
-    fn from(error: diesel_async::pooled_connection::deadpool::PoolError) -> Self {
-        use diesel_async::pooled_connection::deadpool::PoolError;
+impl From<crate::db::PoolError> for ApiError {
+    fn from(error: crate::db::PoolError) -> Self {
+        use deadpool::managed::PoolError;
         tracing::warn!(%error, "no database connection available");
         metrics::db_failure(match error {
             PoolError::Timeout(_) => DbFailure::PoolTimeout,

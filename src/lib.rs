@@ -239,6 +239,7 @@ pub fn serve(
             .wrap(TracingLogger::<telemetry::RequestSpan>::new())
             .wrap(from_fn(telemetry::request_id))
     })
+    .workers(config.http_workers)
     .client_request_timeout(std::time::Duration::from_secs(5))
     .client_disconnect_timeout(std::time::Duration::from_secs(1))
     .disable_signals()
