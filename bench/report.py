@@ -45,7 +45,7 @@ def main():
         rows.append((name, int(records), wrk(path), int(clients)))
     ceiling, ceiling_latency = pgbench(pgbench_path)
     by_name = {name: figures for name, _, figures, _ in rows}
-    reads = {"get_member_by_id", "list_members_filtered", "proposals_page_1",
+    reads = {"readyz", "get_member_by_id", "list_members_filtered", "proposals_page_1",
              "proposals_page_200", "search_proposals", "search_proposals_4_clients"}
 
     out = []
