@@ -99,7 +99,12 @@ impl RootSpanBuilder for RequestSpan {
             span.record("latency_ms", latency_ms);
         }
         let _entered = span.enter();
-        if status >= 500 {
+        // A 503 is the service protecting itself (the database is away, or busy past its
+        // waits), with the cause already logged once where it was met: a warning, so an
+        // outage is not also one error line per refused request. Any other 5xx is a bug.
+        if status == 503 {
+            tracing::warn!(status, latency_ms, "request refused: unavailable");
+        } else if status >= 500 {
             tracing::error!(status, latency_ms, "request failed");
         } else {
             tracing::info!(status, latency_ms, "request served");

@@ -176,6 +176,7 @@ async fn a_stopped_database_is_503_then_recovered_and_no_acknowledged_write_is_l
     let mut child = service_command(&cluster.url(), port)
         .env("DATABASE_POOL_TIMEOUT_SECS", "1")
         .env("RUST_LOG", "warn")
+        .env("LOG_FORMAT", "json")
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(cluster.dir.join("service.log")).unwrap())
         .spawn()
@@ -326,4 +327,27 @@ async fn a_stopped_database_is_503_then_recovered_and_no_acknowledged_write_is_l
         .collect();
     assert!(missing.is_empty(), "acknowledged but lost: {missing:?}");
     assert!(child.try_wait().unwrap().is_none(), "the process lives");
+
+    // The outage is logged as warnings (its cause once per failure, each refusal as a
+    // warning), never as an error line per refused request.
+    let log = std::fs::read_to_string(cluster.dir.join("service.log")).unwrap();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    let refusals: Vec<&serde_json::Value> =
+        lines.iter().filter(|line| line["status"] == 503).collect();
+    assert!(!refusals.is_empty(), "the refusals are logged");
+    assert!(
+        refusals.iter().all(|line| line["level"] == "WARN"),
+        "a 503 is a warning: {refusals:?}"
+    );
+    let errors: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|line| line["level"] == "ERROR")
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "no error line during an outage: {errors:?}"
+    );
 }
