@@ -60,65 +60,35 @@ impl Config {
         let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
         let database_url = get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
         let bind_addr = parse(get("BIND_ADDR"), "BIND_ADDR", "127.0.0.1:8080".parse().ok())?;
-        let pool_size = parse(get("DATABASE_POOL_SIZE"), "DATABASE_POOL_SIZE", Some(10))?;
-        if pool_size == 0 {
-            return Err(ConfigError {
-                name: "DATABASE_POOL_SIZE",
-                reason: "must be at least 1".into(),
-            });
-        }
+        let pool_size: usize = at_least_one(get("DATABASE_POOL_SIZE"), "DATABASE_POOL_SIZE", 10)?;
         let pool_timeout_secs: u64 = parse(
             get("DATABASE_POOL_TIMEOUT_SECS"),
             "DATABASE_POOL_TIMEOUT_SECS",
             Some(1),
         )?;
-        let statement_timeout_ms: u64 = parse(
+        let statement_timeout_ms: u64 = at_least_one(
             get("DATABASE_STATEMENT_TIMEOUT_MS"),
             "DATABASE_STATEMENT_TIMEOUT_MS",
-            Some(5000),
+            5000,
         )?;
-        if statement_timeout_ms == 0 {
-            return Err(ConfigError {
-                name: "DATABASE_STATEMENT_TIMEOUT_MS",
-                reason: "must be at least 1".into(),
-            });
-        }
-        let auth_failure_limit: u32 = parse(
+        let auth_failure_limit: u32 = at_least_one(
             get("AUTH_FAILURES_PER_MINUTE"),
             "AUTH_FAILURES_PER_MINUTE",
-            Some(10),
+            10,
         )?;
-        if auth_failure_limit == 0 {
-            return Err(ConfigError {
-                name: "AUTH_FAILURES_PER_MINUTE",
-                reason: "must be at least 1".into(),
-            });
-        }
         let metrics_addr = parse(
             get("METRICS_ADDR"),
             "METRICS_ADDR",
             "127.0.0.1:9464".parse().ok(),
         )?;
-        let body_timeout_secs: u64 = parse(
+        let body_timeout_secs: u64 = at_least_one(
             get("REQUEST_BODY_TIMEOUT_SECS"),
             "REQUEST_BODY_TIMEOUT_SECS",
-            Some(10),
+            10,
         )?;
-        if body_timeout_secs == 0 {
-            return Err(ConfigError {
-                name: "REQUEST_BODY_TIMEOUT_SECS",
-                reason: "must be at least 1".into(),
-            });
-        }
         let key_cache_secs: u64 = parse(get("API_KEY_CACHE_SECS"), "API_KEY_CACHE_SECS", Some(30))?;
         let cpus = std::thread::available_parallelism().map_or(1, usize::from);
-        let http_workers: usize = parse(get("HTTP_WORKERS"), "HTTP_WORKERS", Some(cpus))?;
-        if http_workers == 0 {
-            return Err(ConfigError {
-                name: "HTTP_WORKERS",
-                reason: "must be at least 1".into(),
-            });
-        }
+        let http_workers: usize = at_least_one(get("HTTP_WORKERS"), "HTTP_WORKERS", cpus)?;
         let log_format = match get("LOG_FORMAT").as_deref() {
             None | Some("text") => LogFormat::Text,
             Some("json") => LogFormat::Json,
@@ -153,6 +123,22 @@ impl Config {
             http_workers,
         })
     }
+}
+
+/// A count or a duration that must be at least 1: `value` parsed, or `default`.
+fn at_least_one<T>(value: Option<String>, name: &'static str, default: T) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + From<u8>,
+    T::Err: std::fmt::Display,
+{
+    let parsed = parse(value, name, Some(default))?;
+    if parsed < T::from(1) {
+        return Err(ConfigError {
+            name,
+            reason: "must be at least 1".into(),
+        });
+    }
+    Ok(parsed)
 }
 
 fn parse<T: std::str::FromStr>(

@@ -66,13 +66,15 @@ impl KeyCache {
         }
     }
 
-    fn enabled(&self) -> bool {
+    /// Whether keys are currently served from memory: remembering is on and the listener
+    /// is connected.
+    pub fn is_listening(&self) -> bool {
         !self.time_to_live.is_zero() && self.listening.load(Ordering::Acquire)
     }
 
     /// The verified key with this token hash, if it is kept and may be trusted.
     pub fn get(&self, hash: &[u8]) -> Option<ApiKey> {
-        let found = if self.enabled() {
+        let found = if self.is_listening() {
             self.entries.read().ok().and_then(|entries| {
                 let (key, stored_at) = entries.keys.get(hash)?;
                 (stored_at.elapsed() < self.time_to_live).then(|| key.clone())
@@ -102,7 +104,7 @@ impl KeyCache {
     /// Keeps a key verified against the database, unless anything was forgotten since
     /// `seen` (the key read may already be stale).
     pub fn put(&self, hash: Vec<u8>, key: ApiKey, seen: Generation) {
-        if !self.enabled() {
+        if !self.is_listening() {
             return;
         }
         if let Ok(mut entries) = self.entries.write()
@@ -140,11 +142,6 @@ impl KeyCache {
             self.misses.load(Ordering::Relaxed),
             self.connects.load(Ordering::Relaxed),
         )
-    }
-
-    /// Whether keys are currently served from memory.
-    pub fn is_listening(&self) -> bool {
-        self.enabled()
     }
 
     /// Starts or stops serving from memory; either way what is kept is forgotten, and a
