@@ -19,6 +19,7 @@ pub mod page;
 pub mod proposals;
 pub mod reference;
 pub mod rulings;
+pub mod sealer;
 pub mod sync;
 pub mod workflow;
 pub mod workstations;
@@ -41,6 +42,7 @@ where
         .configure(health::configure)
         .service(
             scope("/api/v1")
+                .wrap(actix_web::middleware::from_fn(sealer::wake_after_writes))
                 .wrap(actix_web::middleware::from_fn(idempotency::idempotent))
                 .wrap(actix_web::middleware::from_fn(auth::authenticate))
                 .configure(reference::configure)

@@ -40,6 +40,16 @@ pub struct Application {
     server: Server,
     metrics_server: Server,
     key_listener: tokio::task::JoinHandle<()>,
+    sealing: tokio::task::JoinHandle<()>,
+}
+
+/// What every server of the process shares.
+#[derive(Clone)]
+pub struct Shared {
+    pub pool: web::Data<DbPool>,
+    pub metrics: web::Data<metrics::Metrics>,
+    pub keys: web::Data<api::key_cache::KeyCache>,
+    pub sealer: web::Data<api::sealer::Sealer>,
 }
 
 impl Application {
@@ -64,33 +74,40 @@ impl Application {
         let metrics = web::Data::new(metrics::Metrics::default());
         let pool = web::Data::new(pool);
         let keys = web::Data::new(api::key_cache::KeyCache::new(config.key_cache_ttl));
+        let sealer = web::Data::new(api::sealer::Sealer::default());
         let key_listener = tokio::spawn({
             let keys = keys.clone();
             let url = config.database_url.clone();
             async move { keys.listen(url).await }
         });
+        let sealing = tokio::spawn({
+            let sealer = sealer.clone();
+            let pool = pool.clone();
+            async move { sealer.run(pool).await }
+        });
+        let shared = Shared {
+            pool,
+            metrics,
+            keys,
+            sealer,
+        };
         let bind_error = |addr: std::net::SocketAddr| {
             move |cause| StartError::Bind {
                 addr: addr.to_string(),
                 cause,
             }
         };
-        let server = serve(
-            listener,
-            pool.clone(),
-            metrics.clone(),
-            keys.clone(),
-            config,
-        )
-        .map_err(bind_error(config.bind_addr))?;
-        let metrics_server = serve_metrics(metrics_listener, pool, metrics, keys)
-            .map_err(bind_error(config.metrics_addr))?;
+        let server =
+            serve(listener, shared.clone(), config).map_err(bind_error(config.bind_addr))?;
+        let metrics_server =
+            serve_metrics(metrics_listener, shared).map_err(bind_error(config.metrics_addr))?;
         Ok(Self {
             port,
             metrics_port,
             server,
             metrics_server,
             key_listener,
+            sealing,
         })
     }
 
@@ -116,6 +133,7 @@ impl Application {
         let served = futures_util::future::try_join(self.server, self.metrics_server).await;
         stop.abort();
         self.key_listener.abort();
+        self.sealing.abort();
         served.map(|_| ())
     }
 }
@@ -161,17 +179,13 @@ fn local_port(listener: &TcpListener, addr: std::net::SocketAddr) -> Result<u16,
 }
 
 /// Serves `GET /metrics` over its own listener, with one worker.
-fn serve_metrics(
-    listener: TcpListener,
-    pool: web::Data<DbPool>,
-    metrics: web::Data<metrics::Metrics>,
-    keys: web::Data<api::key_cache::KeyCache>,
-) -> std::io::Result<Server> {
+fn serve_metrics(listener: TcpListener, shared: Shared) -> std::io::Result<Server> {
     Ok(HttpServer::new(move || {
         App::new()
-            .app_data(pool.clone())
-            .app_data(metrics.clone())
-            .app_data(keys.clone())
+            .app_data(shared.pool.clone())
+            .app_data(shared.metrics.clone())
+            .app_data(shared.keys.clone())
+            .app_data(shared.sealer.clone())
             .route("/metrics", web::get().to(metrics::serve))
     })
     .workers(1)
@@ -206,13 +220,7 @@ fn cors(origins: &[String]) -> Cors {
 }
 
 /// Builds the HTTP server over an already bound listener.
-pub fn serve(
-    listener: TcpListener,
-    pool: web::Data<DbPool>,
-    metrics: web::Data<metrics::Metrics>,
-    keys: web::Data<api::key_cache::KeyCache>,
-    config: &Config,
-) -> std::io::Result<Server> {
+pub fn serve(listener: TcpListener, shared: Shared, config: &Config) -> std::io::Result<Server> {
     let document = openapi::document();
     let routes = web::Data::new(api::RouteTable::from_document(&document));
     let throttle = web::Data::new(api::auth::Throttle::new(config.auth_failure_limit));
@@ -222,9 +230,10 @@ pub fn serve(
         let (app, _) = api::routes(
             App::new()
                 .into_utoipa_app()
-                .app_data(pool.clone())
-                .app_data(metrics.clone())
-                .app_data(keys.clone())
+                .app_data(shared.pool.clone())
+                .app_data(shared.metrics.clone())
+                .app_data(shared.keys.clone())
+                .app_data(shared.sealer.clone())
                 .app_data(body_deadline.clone())
                 .app_data(routes.clone())
                 .app_data(throttle.clone()),

@@ -16,6 +16,7 @@ use actix_web::middleware::Next;
 use actix_web::{Error, HttpResponse, web};
 
 use crate::api::key_cache::KeyCache;
+use crate::api::sealer::Sealer;
 use crate::db::DbPool;
 
 /// Upper bounds of the latency buckets, in seconds.
@@ -65,7 +66,7 @@ impl Metrics {
     }
 
     /// Every metric, in the Prometheus text exposition format (version 0.0.4).
-    pub fn render(&self, pool: &DbPool, keys: &KeyCache) -> String {
+    pub fn render(&self, pool: &DbPool, keys: &KeyCache, sealer: &Sealer) -> String {
         let series = self
             .series
             .lock()
@@ -207,6 +208,26 @@ impl Metrics {
              connection and made a new one.",
             connects,
         );
+        let (rounds, events, failures) = sealer.counts();
+        counter(
+            &mut out,
+            "cppcc_audit_seal_rounds_total",
+            "Rounds of this process's sealer that chained pending audit events.",
+            rounds,
+        );
+        counter(
+            &mut out,
+            "cppcc_audit_sealed_events_total",
+            "Audit events this process's sealer chained (readers of the trail seal too, \
+             and other processes: the chain's length is in the database).",
+            events,
+        );
+        counter(
+            &mut out,
+            "cppcc_audit_seal_failures_total",
+            "Rounds of the sealer that failed (the events stay pending for the next).",
+            failures,
+        );
         out
     }
 }
@@ -317,10 +338,11 @@ pub async fn serve(
     metrics: web::Data<Metrics>,
     pool: web::Data<DbPool>,
     keys: web::Data<KeyCache>,
+    sealer: web::Data<Sealer>,
 ) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(metrics.render(&pool, &keys))
+        .body(metrics.render(&pool, &keys, &sealer))
 }
 
 #[cfg(test)]

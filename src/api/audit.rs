@@ -167,6 +167,14 @@ fn limit(limit: Option<i64>) -> Result<i64, ApiError> {
     }
 }
 
+/// A connection to read the trail on, once every event committed so far is on the chain:
+/// a client reads its own writes' events.
+async fn sealed(pool: &DbPool) -> Result<crate::db::DbConn, ApiError> {
+    let mut conn = crate::db::connection(pool).await?;
+    db::seal(&mut conn).await?;
+    Ok(conn)
+}
+
 /// One page of events, in seq order.
 async fn events_page(
     pool: &DbPool,
@@ -178,7 +186,7 @@ async fn events_page(
     if let Some(cursor) = cursor {
         filter.after_seq = Some(decode_cursor(cursor)?);
     }
-    let mut conn = crate::db::connection(pool).await?;
+    let mut conn = sealed(pool).await?;
     let mut events = db::list(&mut conn, &filter, limit + 1).await?;
     let next_cursor = if events.len() > usize::try_from(limit).unwrap_or(usize::MAX) {
         events.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
@@ -260,11 +268,15 @@ fn export(pool: DbPool, filter: AuditFilter, format: Export) -> HttpResponse {
     const BATCH: i64 = 1000;
     let header = (format == Export::Csv)
         .then(|| Ok::<_, ApiError>(Bytes::from_static(CSV_HEADER.as_bytes())));
-    let state = Some((pool, filter));
+    let state = Some((pool, filter, true));
     let body = futures_util::stream::unfold(state, move |state| async move {
-        let (pool, mut filter) = state?;
+        let (pool, mut filter, first) = state?;
         let batch = async {
-            let mut conn = crate::db::connection(&pool).await?;
+            let mut conn = if first {
+                sealed(&pool).await?
+            } else {
+                crate::db::connection(&pool).await?
+            };
             Ok::<_, ApiError>(db::list(&mut conn, &filter, BATCH).await?)
         }
         .await;
@@ -290,7 +302,7 @@ fn export(pool: DbPool, filter: AuditFilter, format: Export) -> HttpResponse {
                         }
                     }
                 }
-                let next = full.then_some((pool, filter));
+                let next = full.then_some((pool, filter, false));
                 Some((Ok(Bytes::from(chunk)), next))
             }
         }
@@ -404,7 +416,7 @@ async fn verify_audit_events(
     if query.to_seq.is_some_and(|to| to < from) {
         return Err(ApiError::invalid("to_seq", "must be at least from_seq"));
     }
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = sealed(&pool).await?;
     let to = match query.to_seq {
         Some(to) => to,
         None => db::last_seq(&mut conn).await?,

@@ -129,11 +129,11 @@ pub async fn append(
     append_all(conn, actor, vec![change]).await
 }
 
-/// Appends one event per change, in order, chained. Must run inside the write's
-/// transaction, as its last statement: the chain's lock (taken by the database function
-/// `audit_append`, which gives each event its seq and hash) is held until the commit, so
-/// that this writer's events follow the last one committed and no other writer's come
-/// between.
+/// Appends one event per change, in order. Must run inside the write's transaction: the
+/// events (in `audit_pending`, through the database function `audit_append`) commit or
+/// vanish with the write. They take no lock: the [`Sealer`] chains them after the commit,
+/// keeping one write's events together and in order, and every reader of the trail seals
+/// first ([`seal`]), so what a client wrote is on the chain when it reads it.
 #[tracing::instrument(skip_all, fields(events = changes.len()))]
 pub async fn append_all(
     conn: &mut AsyncPgConnection,
@@ -200,6 +200,36 @@ pub async fn append_all(
         .execute(conn)
         .await
         .map(drop)
+}
+
+/// How many pending writes one sealing transaction chains at most.
+const SEAL_BATCH: i32 = 500;
+
+/// What one call of [`seal`] chained.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, QueryableByName)]
+pub struct Sealed {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pub writes: i32,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pub events: i32,
+}
+
+/// Chains every pending event committed before this call (the database function
+/// `audit_seal`, a transaction per batch, one sealer at a time across every process).
+#[tracing::instrument(skip_all)]
+pub async fn seal(conn: &mut AsyncPgConnection) -> QueryResult<Sealed> {
+    let mut total = Sealed::default();
+    loop {
+        let batch: Sealed = diesel::sql_query("SELECT writes, events FROM audit_seal($1)")
+            .bind::<diesel::sql_types::Integer, _>(SEAL_BATCH)
+            .get_result(conn)
+            .await?;
+        total.writes += batch.writes;
+        total.events += batch.events;
+        if batch.writes < SEAL_BATCH {
+            return Ok(total);
+        }
+    }
 }
 
 /// Filters of the trail.

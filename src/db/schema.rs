@@ -58,6 +58,25 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_pending (id) {
+        id -> Int8,
+        occurred_at -> Timestamptz,
+        actor_key_id -> Nullable<Uuid>,
+        actor_role -> Nullable<Text>,
+        actor_district_id -> Nullable<Uuid>,
+        request_id -> Nullable<Text>,
+        idempotency_key -> Nullable<Text>,
+        actions -> Array<Text>,
+        entity_types -> Array<Text>,
+        entity_ids -> Array<Text>,
+        district_ids -> Array<Nullable<Uuid>>,
+        befores -> Array<Nullable<Jsonb>>,
+        afters -> Array<Nullable<Jsonb>>,
+        prefixes -> Array<Text>,
+    }
+}
+
+diesel::table! {
     consultation_activities (id) {
         id -> Uuid,
         district_id -> Uuid,
@@ -460,6 +479,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     activities,
     api_keys,
     audit_events,
+    audit_pending,
     consultation_activities,
     consultations,
     departments,

@@ -13,6 +13,12 @@ async fn events(app: &TestApp, query: &str) -> Vec<Value> {
     page["items"].as_array().unwrap().clone()
 }
 
+/// Makes chaining fail (events stay pending) until `DROP TRIGGER refuse ON audit_events`.
+const HOLD_CHAINING: &str = "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ \
+     BEGIN RAISE EXCEPTION 'chain storage failed'; END $$; \
+     CREATE TRIGGER refuse BEFORE INSERT ON audit_events \
+     FOR EACH ROW EXECUTE FUNCTION refuse();";
+
 async fn verify(app: &TestApp) -> Value {
     app.get("/api/v1/audit-events/verify")
         .await
@@ -123,7 +129,7 @@ async fn a_write_whose_audit_append_fails_does_not_happen() {
         .batch_execute(
             "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ \
              BEGIN RAISE EXCEPTION 'audit storage failed'; END $$; \
-             CREATE TRIGGER refuse BEFORE INSERT ON audit_events \
+             CREATE TRIGGER refuse BEFORE INSERT ON audit_pending \
              FOR EACH ROW EXECUTE FUNCTION refuse();",
         )
         .await
@@ -157,23 +163,137 @@ async fn a_write_whose_audit_append_fails_does_not_happen() {
 async fn the_trail_is_append_only_in_the_database_itself() {
     let app = spawn_app().await;
     app.district("xicheng").await;
-    let db = app.db().await;
-    for statement in [
-        "UPDATE audit_events SET action = 'nothing'",
-        "DELETE FROM audit_events",
-        "TRUNCATE audit_events",
+    let db = app.sealed_db().await;
+    // One write's event held pending: chaining fails until the trigger goes.
+    db.batch_execute(HOLD_CHAINING).await.unwrap();
+    app.district("haidian").await;
+    for (statement, refusal) in [
+        ("UPDATE audit_events SET action = 'nothing'", "append-only"),
+        ("DELETE FROM audit_events", "append-only"),
+        ("TRUNCATE audit_events", "append-only"),
+        (
+            "UPDATE audit_pending SET actions = '{nothing}'",
+            "leaves only onto the chain",
+        ),
+        ("DELETE FROM audit_pending", "leaves only onto the chain"),
+        ("TRUNCATE audit_pending", "leaves only onto the chain"),
     ] {
         let error = db.batch_execute(statement).await.unwrap_err();
         assert!(
-            error
-                .as_db_error()
-                .unwrap()
-                .message()
-                .contains("append-only"),
+            error.as_db_error().unwrap().message().contains(refusal),
             "{statement}: {error}"
         );
     }
+    db.batch_execute("DROP TRIGGER refuse ON audit_events")
+        .await
+        .unwrap();
+    assert_eq!(
+        events(&app, "?entity_type=district").await.len(),
+        2,
+        "the pending event reached the chain"
+    );
     assert_eq!(verify(&app).await["ok"], true);
+}
+
+#[tokio::test]
+async fn a_write_is_answered_before_its_events_are_chained_and_they_are_chained_soon() {
+    let app = spawn_app().await;
+    app.sealed_db().await;
+    let db = app.db().await;
+    // Sealing is stopped: the write must not wait for it.
+    db.batch_execute(HOLD_CHAINING).await.unwrap();
+    let response = app
+        .post(
+            "/api/v1/districts",
+            &json!({"code": "xicheng", "name": "西城区", "term": 16}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED, "acknowledged");
+    let count = async |table: &str| -> i64 {
+        db.query_one(&format!("SELECT count(*) FROM {table}"), &[])
+            .await
+            .unwrap()
+            .get(0)
+    };
+    assert_eq!(
+        count("audit_pending").await,
+        1,
+        "its event waits, committed"
+    );
+    let failures = async || {
+        let metrics = app.metrics().await;
+        metrics
+            .lines()
+            .find_map(|line| line.strip_prefix("cppcc_audit_seal_failures_total "))
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    };
+    let mut waited = 0;
+    while failures().await == 0 {
+        assert!(waited < 40, "the sealer tried and failed within 2 s");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    let reader = app.get("/api/v1/audit-events").await;
+    assert_eq!(reader.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(count("audit_pending").await, 1, "nothing is lost");
+
+    // Storage comes back: the sealer chains the event without any reader asking.
+    db.batch_execute("DROP TRIGGER refuse ON audit_events")
+        .await
+        .unwrap();
+    let length = count("audit_events").await;
+    let mut waited = 0;
+    while count("audit_pending").await > 0 {
+        assert!(waited < 40, "the sealer chained it within 2 s");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    assert_eq!(count("audit_events").await, length + 1);
+    let districts = events(&app, "?entity_type=district").await;
+    assert_eq!(districts.len(), 1);
+    assert_eq!(districts[0]["after"]["name"], "西城区");
+    assert_eq!(verify(&app).await["ok"], true);
+}
+
+#[tokio::test]
+async fn a_write_is_chained_soon_after_it_is_answered_without_any_reader() {
+    let app = spawn_app().await;
+    app.sealed_db().await;
+    let db = app.db().await;
+    let response = app
+        .post(
+            "/api/v1/districts",
+            &json!({"code": "xicheng", "name": "西城区", "term": 16}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let mut waited = 0;
+    loop {
+        let chained: i64 = db
+            .query_one(
+                "SELECT count(*) FROM audit_events WHERE entity_type = 'district'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if chained == 1 {
+            break;
+        }
+        assert!(waited < 40, "chained within 2 s");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        waited += 1;
+    }
+    let metrics = app.metrics().await;
+    assert!(
+        metrics
+            .lines()
+            .any(|line| line.starts_with("cppcc_audit_sealed_events_total ")
+                && line != "cppcc_audit_sealed_events_total 0"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
@@ -464,7 +584,7 @@ async fn a_records_history_is_its_trail_within_the_callers_scope() {
 
 /// How many events the trail holds.
 async fn trail_length(app: &TestApp) -> i64 {
-    app.db()
+    app.sealed_db()
         .await
         .query_one("SELECT count(*) FROM audit_events", &[])
         .await

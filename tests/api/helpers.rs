@@ -259,6 +259,16 @@ impl TestApp {
         client
     }
 
+    /// A connection to the test database, once every audit event committed so far is on
+    /// the chain (as the service's own readers of the trail see it).
+    pub async fn sealed_db(&self) -> tokio_postgres::Client {
+        let db = self.db().await;
+        db.batch_execute("SELECT audit_seal(2147483647)")
+            .await
+            .expect("seal the trail");
+        db
+    }
+
     /// Creates a district and returns its body.
     pub async fn district(&self, code: &str) -> Value {
         let response = self

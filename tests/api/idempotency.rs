@@ -25,7 +25,7 @@ async fn post_with_key(
 }
 
 async fn count(app: &TestApp, table: &str) -> i64 {
-    app.db()
+    app.sealed_db()
         .await
         .query_one(&format!("SELECT count(*) FROM {table}"), &[])
         .await
@@ -60,7 +60,7 @@ async fn a_retried_post_gets_the_first_answer_and_writes_once() {
 
     // The event of the write names the key it was sent with.
     let stored: Option<String> = app
-        .db()
+        .sealed_db()
         .await
         .query_one(
             "SELECT idempotency_key FROM audit_events WHERE entity_type = 'district'",

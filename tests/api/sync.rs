@@ -37,7 +37,12 @@ fn statuses(result: &Value) -> Vec<&str> {
 }
 
 async fn count(app: &TestApp, sql: &str) -> i64 {
-    app.db().await.query_one(sql, &[]).await.unwrap().get(0)
+    app.sealed_db()
+        .await
+        .query_one(sql, &[])
+        .await
+        .unwrap()
+        .get(0)
 }
 
 struct Setup {
@@ -848,4 +853,56 @@ async fn a_batch_with_records_that_are_not_objects_is_refused_whole() {
         .collect();
     assert_eq!(pointers, ["/records/1", "/records/3"]);
     assert_eq!(count(&app, "SELECT count(*) FROM members").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_batches_keep_each_batchs_events_together_on_the_chain() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let batches = (0..6).map(|batch| {
+        let records: Vec<Value> = (0..5)
+            .map(|index| member(&format!("B{batch}-{index}"), "委员"))
+            .collect();
+        let app = &app;
+        let token = s.sync.clone();
+        async move { push(app, &token, "", json!(records)).await.status() }
+    });
+    for status in futures_util::future::join_all(batches).await {
+        assert_eq!(status, StatusCode::OK);
+    }
+    let page: Value = app
+        .get("/api/v1/audit-events?entity_type=member&limit=200")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let events = page["items"].as_array().unwrap();
+    assert_eq!(events.len(), 30);
+    for batch in events.chunks(5) {
+        let request = &batch[0]["request_id"];
+        let first = batch[0]["seq"].as_i64().unwrap();
+        for (offset, event) in batch.iter().enumerate() {
+            assert_eq!(&event["request_id"], request, "one batch's events together");
+            assert_eq!(event["seq"].as_i64().unwrap(), first + offset as i64);
+        }
+        let numbers: Vec<&str> = batch
+            .iter()
+            .map(|event| event["after"]["member_no"].as_str().unwrap())
+            .collect();
+        let prefix = numbers[0].split('-').next().unwrap();
+        assert_eq!(
+            numbers,
+            (0..5)
+                .map(|index| format!("{prefix}-{index}"))
+                .collect::<Vec<_>>(),
+            "in the batch's order"
+        );
+    }
+    let verification: Value = app
+        .get("/api/v1/audit-events/verify")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(verification["ok"], true, "{verification}");
 }

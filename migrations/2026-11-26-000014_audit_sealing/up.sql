@@ -1,0 +1,137 @@
+-- Writes no longer wait for each other to append to the chain. A write stores its events,
+-- unchained, in `audit_pending`, in its own transaction and without any lock: they commit
+-- or vanish with the write. A sealer (`audit_seal`, one at a time under the chain's lock)
+-- moves committed pending events onto the chain in the order it finds them, giving each
+-- its seq and hash:
+--   sha256(prev_hash || E'\n' || prefix || seq || '}')
+-- exactly the hash the service's verification recomputes. One row here is one write: its
+-- events stay together and in order on the chain.
+CREATE TABLE audit_pending (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    occurred_at timestamptz NOT NULL,
+    actor_key_id uuid,
+    actor_role text,
+    actor_district_id uuid,
+    request_id text,
+    idempotency_key text,
+    actions text[] NOT NULL,
+    entity_types text[] NOT NULL,
+    entity_ids text[] NOT NULL,
+    district_ids uuid[] NOT NULL,
+    befores jsonb[] NOT NULL,
+    afters jsonb[] NOT NULL,
+    prefixes text[] NOT NULL,
+    CHECK (cardinality(prefixes) > 0
+        AND cardinality(actions) = cardinality(prefixes)
+        AND cardinality(entity_types) = cardinality(prefixes)
+        AND cardinality(entity_ids) = cardinality(prefixes)
+        AND cardinality(district_ids) = cardinality(prefixes)
+        AND cardinality(befores) = cardinality(prefixes)
+        AND cardinality(afters) = cardinality(prefixes))
+);
+
+-- Pending events are not edited, and leave only onto the chain: a row may be deleted only
+-- by a transaction holding the chain's lock, which is what the sealer does after chaining
+-- it. A guard against mistakes, as the chain's own triggers are; the chain's hashes are
+-- what makes tampering evident.
+CREATE FUNCTION audit_pending_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' AND EXISTS (
+        SELECT 1 FROM pg_locks
+        WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted
+          AND classid = 6516848 AND objid = 1667432449 AND objsubid = 1
+    ) THEN
+        RETURN NULL;
+    END IF;
+    RAISE EXCEPTION 'audit_pending leaves only onto the chain: % is not allowed', TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+CREATE TRIGGER audit_pending_no_update BEFORE UPDATE OR DELETE OR TRUNCATE ON audit_pending
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_pending_guard();
+
+-- The service's append: the write's events, unchained, in its transaction. No lock, so
+-- concurrent writes commit (and flush) together. Returns the pending row's id.
+CREATE OR REPLACE FUNCTION audit_append(
+    p_occurred_at timestamptz,
+    p_actor_key_id uuid,
+    p_actor_role text,
+    p_actor_district_id uuid,
+    p_request_id text,
+    p_idempotency_key text,
+    p_actions text[],
+    p_entity_types text[],
+    p_entity_ids text[],
+    p_district_ids uuid[],
+    p_befores jsonb[],
+    p_afters jsonb[],
+    p_prefixes text[]
+) RETURNS bigint
+LANGUAGE plpgsql AS $$
+DECLARE
+    pending_id bigint;
+BEGIN
+    IF coalesce(cardinality(p_prefixes), 0) = 0 THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO audit_pending (occurred_at, actor_key_id, actor_role, actor_district_id,
+        request_id, idempotency_key, actions, entity_types, entity_ids, district_ids,
+        befores, afters, prefixes)
+    VALUES (p_occurred_at, p_actor_key_id, p_actor_role, p_actor_district_id, p_request_id,
+        p_idempotency_key, p_actions, p_entity_types, p_entity_ids, p_district_ids,
+        p_befores, p_afters, p_prefixes)
+    RETURNING id INTO pending_id;
+    RETURN pending_id;
+END;
+$$;
+
+-- Chains up to `p_limit` committed writes' pending events, oldest pending first, under the
+-- chain's lock (held to the commit, so sealers follow each other). Returns how many writes
+-- and events it sealed; fewer writes than `p_limit` means nothing committed is left.
+CREATE FUNCTION audit_seal(p_limit integer, OUT writes integer, OUT events integer)
+LANGUAGE plpgsql AS $$
+DECLARE
+    head_seq bigint;
+    head_hash text;
+    pending audit_pending;
+    n integer;
+    prevs text[];
+    hashes text[];
+    sealed bigint[] := '{}';
+BEGIN
+    writes := 0;
+    events := 0;
+    PERFORM pg_advisory_xact_lock(27989650700435457);
+    SELECT seq, hash INTO head_seq, head_hash FROM audit_events ORDER BY seq DESC LIMIT 1;
+    IF NOT FOUND THEN
+        head_seq := 0;
+        head_hash := repeat('0', 64);
+    END IF;
+    FOR pending IN SELECT * FROM audit_pending ORDER BY id LIMIT p_limit LOOP
+        n := cardinality(pending.prefixes);
+        prevs := '{}';
+        hashes := '{}';
+        FOR i IN 1..n LOOP
+            prevs := prevs || head_hash;
+            head_hash := encode(sha256(convert_to(
+                head_hash || E'\n' || pending.prefixes[i] || (head_seq + i)::text || '}',
+                'UTF8')), 'hex');
+            hashes := hashes || head_hash;
+        END LOOP;
+        INSERT INTO audit_events (seq, occurred_at, actor_key_id, actor_role,
+            actor_district_id, request_id, idempotency_key, action, entity_type, entity_id,
+            district_id, before, after, prev_hash, hash)
+        SELECT head_seq + i, pending.occurred_at, pending.actor_key_id, pending.actor_role,
+            pending.actor_district_id, pending.request_id, pending.idempotency_key,
+            pending.actions[i], pending.entity_types[i], pending.entity_ids[i],
+            pending.district_ids[i], pending.befores[i], pending.afters[i], prevs[i],
+            hashes[i]
+        FROM generate_series(1, n) AS i;
+        head_seq := head_seq + n;
+        sealed := sealed || pending.id;
+        writes := writes + 1;
+        events := events + n;
+    END LOOP;
+    DELETE FROM audit_pending WHERE id = ANY (sealed);
+END;
+$$;

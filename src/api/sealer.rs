@@ -1,0 +1,91 @@
+//! The audit trail's sealer: chains the events writes leave pending, soon after they
+//! commit.
+//!
+//! A write stores its events unchained in its own transaction (see
+//! [`crate::db::audit::append_all`]), so writes never wait for each other. This task
+//! chains them: woken after every successful write this process answers, and every second
+//! in any case (for writes of other processes: the command line, other instances). Readers
+//! of the trail seal before they read, so nothing depends on how soon this runs.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{Error, web};
+use tokio::sync::Notify;
+
+use crate::db::{self, DbPool};
+
+/// How long the sealer waits for a write before looking anyway.
+const BACKSTOP: Duration = Duration::from_secs(1);
+
+/// The process's sealer: its wake-up and its counts.
+#[derive(Debug, Default)]
+pub struct Sealer {
+    wake: Notify,
+    rounds: AtomicU64,
+    events: AtomicU64,
+    failures: AtomicU64,
+}
+
+impl Sealer {
+    /// Asks for a round soon; wake-ups that come while a round runs make one more round,
+    /// not one each.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Rounds that sealed something, events sealed, and rounds that failed.
+    pub fn counts(&self) -> (u64, u64, u64) {
+        (
+            self.rounds.load(Ordering::Relaxed),
+            self.events.load(Ordering::Relaxed),
+            self.failures.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Seals whenever woken, and every second, until the task is aborted. A failed round
+    /// (the database away) is logged and counted; the events wait in the database for the
+    /// next one.
+    pub async fn run(&self, pool: web::Data<DbPool>) {
+        loop {
+            let _ = tokio::time::timeout(BACKSTOP, self.wake.notified()).await;
+            match self.round(&pool).await {
+                Ok(0) => {}
+                Ok(events) => {
+                    self.rounds.fetch_add(1, Ordering::Relaxed);
+                    self.events.fetch_add(events, Ordering::Relaxed);
+                }
+                Err(error) => {
+                    self.failures.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(%error, "sealing the audit trail failed; retrying");
+                }
+            }
+        }
+    }
+
+    async fn round(&self, pool: &DbPool) -> Result<u64, String> {
+        let mut conn = pool.get().await.map_err(|error| error.to_string())?;
+        let sealed = db::audit::seal(&mut conn)
+            .await
+            .map_err(|error| error.to_string())?;
+        Ok(u64::try_from(sealed.events).unwrap_or(0))
+    }
+}
+
+/// Wakes the sealer after every successful write (its transaction has committed by the
+/// time its answer exists).
+pub async fn wake_after_writes(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let writes = !request.method().is_safe();
+    let sealer = request.app_data::<web::Data<Sealer>>().cloned();
+    let response = next.call(request).await?;
+    if let Some(sealer) = sealer.filter(|_| writes && response.status().is_success()) {
+        sealer.wake();
+    }
+    Ok(response)
+}
