@@ -86,17 +86,17 @@ END;
 $$;
 
 -- Chains up to `p_limit` committed writes' pending events, oldest pending first, under the
--- chain's lock (held to the commit, so sealers follow each other). Returns how many writes
--- and events it sealed; fewer writes than `p_limit` means nothing committed is left.
+-- chain's lock (held to the commit, so sealers follow each other). The hashes are computed
+-- in order, then every event of the round is inserted by one statement. Returns how many
+-- writes and events it sealed; fewer writes than `p_limit` means nothing committed is left.
 CREATE FUNCTION audit_seal(p_limit integer, OUT writes integer, OUT events integer)
 LANGUAGE plpgsql AS $$
 DECLARE
     head_seq bigint;
     head_hash text;
-    pending audit_pending;
-    n integer;
-    prevs text[];
-    hashes text[];
+    pending record;
+    prevs text[] := '{}';
+    hashes text[] := '{}';
     sealed bigint[] := '{}';
 BEGIN
     writes := 0;
@@ -107,31 +107,38 @@ BEGIN
         head_seq := 0;
         head_hash := repeat('0', 64);
     END IF;
-    FOR pending IN SELECT * FROM audit_pending ORDER BY id LIMIT p_limit LOOP
-        n := cardinality(pending.prefixes);
-        prevs := '{}';
-        hashes := '{}';
-        FOR i IN 1..n LOOP
+    FOR pending IN SELECT id, prefixes FROM audit_pending ORDER BY id LIMIT p_limit LOOP
+        FOR i IN 1..cardinality(pending.prefixes) LOOP
+            events := events + 1;
             prevs := prevs || head_hash;
             head_hash := encode(sha256(convert_to(
-                head_hash || E'\n' || pending.prefixes[i] || (head_seq + i)::text || '}',
+                head_hash || E'\n' || pending.prefixes[i] || (head_seq + events)::text || '}',
                 'UTF8')), 'hex');
             hashes := hashes || head_hash;
         END LOOP;
-        INSERT INTO audit_events (seq, occurred_at, actor_key_id, actor_role,
-            actor_district_id, request_id, idempotency_key, action, entity_type, entity_id,
-            district_id, before, after, prev_hash, hash)
-        SELECT head_seq + i, pending.occurred_at, pending.actor_key_id, pending.actor_role,
-            pending.actor_district_id, pending.request_id, pending.idempotency_key,
-            pending.actions[i], pending.entity_types[i], pending.entity_ids[i],
-            pending.district_ids[i], pending.befores[i], pending.afters[i], prevs[i],
-            hashes[i]
-        FROM generate_series(1, n) AS i;
-        head_seq := head_seq + n;
         sealed := sealed || pending.id;
         writes := writes + 1;
-        events := events + n;
     END LOOP;
+    IF writes = 0 THEN
+        RETURN;
+    END IF;
+    -- The events in the order their hashes were computed: by pending row, then position.
+    INSERT INTO audit_events (seq, occurred_at, actor_key_id, actor_role,
+        actor_district_id, request_id, idempotency_key, action, entity_type, entity_id,
+        district_id, before, after, prev_hash, hash)
+    SELECT head_seq + ord, e.occurred_at, e.actor_key_id, e.actor_role,
+        e.actor_district_id, e.request_id, e.idempotency_key, e.actions[e.i],
+        e.entity_types[e.i], e.entity_ids[e.i], e.district_ids[e.i], e.befores[e.i],
+        e.afters[e.i], h.prev, h.hash
+    FROM unnest(prevs, hashes) WITH ORDINALITY AS h (prev, hash, ord)
+    JOIN (
+        SELECT p.occurred_at, p.actor_key_id, p.actor_role, p.actor_district_id,
+            p.request_id, p.idempotency_key, p.actions, p.entity_types, p.entity_ids,
+            p.district_ids, p.befores, p.afters, i,
+            row_number() OVER (ORDER BY p.id, i) AS ord
+        FROM audit_pending AS p, generate_series(1, cardinality(p.prefixes)) AS i
+        WHERE p.id = ANY (sealed)
+    ) AS e USING (ord);
     DELETE FROM audit_pending WHERE id = ANY (sealed);
 END;
 $$;

@@ -3,8 +3,9 @@
 //!
 //! A write stores its events unchained in its own transaction (see
 //! [`crate::db::audit::append_all`]), so writes never wait for each other. This task
-//! chains them: woken after every successful write this process answers, and every second
-//! in any case (for writes of other processes: the command line, other instances). Readers
+//! chains them: woken after every successful write this process answers (then letting
+//! further writes gather for 50 ms, so a busy round chains many), and every second in any
+//! case (for writes of other processes: the command line, other instances). Readers
 //! of the trail seal before they read, so nothing depends on how soon this runs.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,6 +21,10 @@ use crate::db::{self, DbPool};
 
 /// How long the sealer waits for a write before looking anyway.
 const BACKSTOP: Duration = Duration::from_secs(1);
+
+/// How long the sealer lets writes gather after it is woken: under load a round then
+/// chains many writes in one transaction instead of a few in each of many.
+const GATHER: Duration = Duration::from_millis(50);
 
 /// The process's sealer: its wake-up and its counts.
 #[derive(Debug, Default)]
@@ -51,7 +56,12 @@ impl Sealer {
     /// next one.
     pub async fn run(&self, pool: web::Data<DbPool>) {
         loop {
-            let _ = tokio::time::timeout(BACKSTOP, self.wake.notified()).await;
+            if tokio::time::timeout(BACKSTOP, self.wake.notified())
+                .await
+                .is_ok()
+            {
+                tokio::time::sleep(GATHER).await;
+            }
             match self.round(&pool).await {
                 Ok(0) => {}
                 Ok(events) => {
