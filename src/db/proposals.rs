@@ -196,18 +196,21 @@ pub async fn list(
             .filter(proposals::reply_due_on.lt(today));
     }
     if let Some(q) = &filter.q {
-        let pattern = super::like_pattern(q);
-        query = query
-            .filter(
-                diesel::dsl::sql::<Bool>("search_bigrams @> cppcc_bigrams(")
+        // Every two characters of the text among the proposal's (its index), then the text
+        // itself; a single character has no bigram and is matched by the text alone.
+        if q.chars().nth(1).is_some() {
+            query = query.filter(
+                diesel::dsl::sql::<Bool>("search_terms @@ cppcc_bigram_query(")
                     .bind::<Text, _>(q.clone())
                     .sql(")"),
-            )
-            .filter(
-                proposals::title
-                    .ilike(pattern.clone())
-                    .or(proposals::body.ilike(pattern)),
             );
+        }
+        let pattern = super::like_pattern(q);
+        query = query.filter(
+            proposals::title
+                .ilike(pattern.clone())
+                .or(proposals::body.ilike(pattern)),
+        );
     }
     // The sorts by a field a proposal may not have yet list those that have it.
     match page.order {

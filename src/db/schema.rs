@@ -284,7 +284,7 @@ diesel::table! {
     }
 }
 
-// `search_bigrams`, a generated column, is left out: it is only read in SQL filters.
+// `search_terms`, a generated column, is left out: it is only read in SQL filters.
 diesel::table! {
     proposals (id) {
         id -> Uuid,

@@ -502,6 +502,48 @@ async fn overdue_proposals_are_computed_from_their_due_dates() {
 }
 
 #[tokio::test]
+async fn search_text_is_matched_literally_whatever_characters_it_holds() {
+    let app = spawn_app().await;
+    let d = district(&app, "xicheng").await;
+    let odd = draft(
+        &app,
+        &d,
+        r"关于'停车'\收费 & 标准:*调整|!(试行)的提案",
+        json!({}),
+    )
+    .await;
+    let plain = draft(&app, &d, "关于停车收费的提案", json!({})).await;
+    let found = async |q: &str| -> Vec<String> {
+        let url = reqwest::Url::parse_with_params(&app.url("/api/v1/proposals"), [("q", q)]);
+        let response = app.client.get(url.unwrap()).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{q}");
+        let page: Value = response.json().await.unwrap();
+        let mut ids: Vec<String> = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let mut both = vec![odd.clone(), plain.clone()];
+    both.sort();
+    for q in [r"'停车'\", "& 标", ":*调", "|!(", "(试行)", "'", r"\"] {
+        assert_eq!(found(q).await, [odd.as_str()], "{q}");
+    }
+    assert_eq!(found("停车").await, both, "a two-character term");
+    assert_eq!(
+        found("停").await,
+        both,
+        "one character, which has no bigram"
+    );
+    assert_eq!(found("车'").await, [odd.as_str()]);
+    assert!(found("停 车").await.is_empty());
+    assert!(found("'停车''").await.is_empty());
+}
+
+#[tokio::test]
 async fn proposals_are_found_by_any_two_chinese_characters_and_filtered() {
     let app = spawn_app().await;
     let d = district(&app, "xicheng").await;
