@@ -185,14 +185,7 @@ pub(crate) async fn views(
     rows: Vec<Proposal>,
 ) -> Result<Vec<ProposalView>, ApiError> {
     let ids: Vec<ProposalId> = rows.iter().map(|row| row.id).collect();
-    let mut cosigners: HashMap<ProposalId, Vec<MemberId>> = HashMap::new();
-    for (proposal, member) in db::cosigners(conn, &ids).await? {
-        cosigners.entry(proposal).or_default().push(member);
-    }
-    let mut merged: HashMap<ProposalId, Vec<ProposalId>> = HashMap::new();
-    for (target, source) in db::merged_into(conn, &ids).await? {
-        merged.entry(target).or_default().push(source);
-    }
+    let (mut cosigners, mut merged) = relations(conn, &ids).await?;
     Ok(rows
         .into_iter()
         .map(|row| {
@@ -202,6 +195,31 @@ pub(crate) async fn views(
         })
         .collect())
 }
+
+/// The co-signers of each of `ids`, and the proposals merged into each. Both reads are
+/// sent at once (pipelined): one round trip, not two.
+pub(crate) async fn relations(
+    conn: &AsyncPgConnection,
+    ids: &[ProposalId],
+) -> Result<Relations, ApiError> {
+    let (signer_rows, merged_rows) =
+        futures_util::try_join!(db::cosigners(conn, ids), db::merged_into(conn, ids))?;
+    let mut cosigners: HashMap<ProposalId, Vec<MemberId>> = HashMap::new();
+    for (proposal, member) in signer_rows {
+        cosigners.entry(proposal).or_default().push(member);
+    }
+    let mut merged: HashMap<ProposalId, Vec<ProposalId>> = HashMap::new();
+    for (target, source) in merged_rows {
+        merged.entry(target).or_default().push(source);
+    }
+    Ok((cosigners, merged))
+}
+
+/// Co-signers and merged proposals by proposal.
+pub(crate) type Relations = (
+    HashMap<ProposalId, Vec<MemberId>>,
+    HashMap<ProposalId, Vec<ProposalId>>,
+);
 
 async fn view(conn: &mut AsyncPgConnection, row: Proposal) -> Result<ProposalView, ApiError> {
     views(conn, vec![row])

@@ -1449,25 +1449,14 @@ impl Synced for Proposals {
     }
 
     /// Each proposal's co-signers and the proposals merged into it.
-    type AuditContext = (
-        HashMap<ProposalId, Vec<MemberId>>,
-        HashMap<ProposalId, Vec<ProposalId>>,
-    );
+    type AuditContext = crate::api::proposals::Relations;
 
     async fn audit_context(
         conn: &mut AsyncPgConnection,
         rows: &[&Proposal],
     ) -> Result<Self::AuditContext, ApiError> {
         let ids: Vec<ProposalId> = rows.iter().map(|row| row.id).collect();
-        let mut cosigners: HashMap<ProposalId, Vec<MemberId>> = HashMap::new();
-        for (proposal, member) in proposals::cosigners(conn, &ids).await? {
-            cosigners.entry(proposal).or_default().push(member);
-        }
-        let mut merged: HashMap<ProposalId, Vec<ProposalId>> = HashMap::new();
-        for (target, source) in proposals::merged_into(conn, &ids).await? {
-            merged.entry(target).or_default().push(source);
-        }
-        Ok((cosigners, merged))
+        crate::api::proposals::relations(conn, &ids).await
     }
 
     fn audited(row: &Proposal, (cosigners, merged): &Self::AuditContext) -> Value {

@@ -323,10 +323,11 @@ pub async fn next_number(
         .await
 }
 
-/// The co-signers of each of `ids`.
+/// The co-signers of each of `ids`. Takes the connection shared, so it can be sent
+/// pipelined with other reads.
 #[tracing::instrument(skip_all)]
 pub async fn cosigners(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     ids: &[ProposalId],
 ) -> QueryResult<Vec<(ProposalId, MemberId)>> {
     proposal_cosigners::table
@@ -339,14 +340,14 @@ pub async fn cosigners(
             proposal_cosigners::proposal_id,
             proposal_cosigners::member_id,
         ))
-        .load(conn)
+        .load(&mut conn)
         .await
 }
 
-/// The proposals merged into each of `ids`.
+/// The proposals merged into each of `ids` (shared connection, as [`cosigners`]).
 #[tracing::instrument(skip_all)]
 pub async fn merged_into(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     ids: &[ProposalId],
 ) -> QueryResult<Vec<(ProposalId, ProposalId)>> {
     proposals::table
@@ -354,7 +355,7 @@ pub async fn merged_into(
         .filter(proposals::merged_into_id.eq_any(ids))
         .filter(proposals::deleted_at.is_null())
         .order((proposals::merged_into_id, proposals::id))
-        .load(conn)
+        .load(&mut conn)
         .await
 }
 
