@@ -8,7 +8,7 @@ $$;
 DROP FUNCTION audit_seal(integer);
 DROP TABLE audit_pending;
 DROP FUNCTION audit_pending_guard();
-CREATE OR REPLACE FUNCTION audit_append(
+CREATE FUNCTION audit_append(
     p_occurred_at timestamptz,
     p_actor_key_id uuid,
     p_actor_role text,

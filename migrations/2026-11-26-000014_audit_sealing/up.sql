@@ -1,6 +1,6 @@
 -- Writes no longer wait for each other to append to the chain. A write stores its events,
--- unchained, in `audit_pending`, in its own transaction and without any lock: they commit
--- or vanish with the write. A sealer (`audit_seal`, one at a time under the chain's lock)
+-- unchained, as one row of `audit_pending`, in its own transaction and without any lock:
+-- they commit or vanish with the write. A sealer (`audit_seal`, one at a time under the chain's lock)
 -- moves committed pending events onto the chain in the order it finds them, giving each
 -- its seq and hash:
 --   sha256(prev_hash || E'\n' || prefix || seq || '}')
@@ -50,40 +50,10 @@ $$;
 CREATE TRIGGER audit_pending_no_update BEFORE UPDATE OR DELETE OR TRUNCATE ON audit_pending
     FOR EACH STATEMENT EXECUTE FUNCTION audit_pending_guard();
 
--- The service's append: the write's events, unchained, in its transaction. No lock, so
--- concurrent writes commit (and flush) together. Returns the pending row's id.
-CREATE OR REPLACE FUNCTION audit_append(
-    p_occurred_at timestamptz,
-    p_actor_key_id uuid,
-    p_actor_role text,
-    p_actor_district_id uuid,
-    p_request_id text,
-    p_idempotency_key text,
-    p_actions text[],
-    p_entity_types text[],
-    p_entity_ids text[],
-    p_district_ids uuid[],
-    p_befores jsonb[],
-    p_afters jsonb[],
-    p_prefixes text[]
-) RETURNS bigint
-LANGUAGE plpgsql AS $$
-DECLARE
-    pending_id bigint;
-BEGIN
-    IF coalesce(cardinality(p_prefixes), 0) = 0 THEN
-        RETURN NULL;
-    END IF;
-    INSERT INTO audit_pending (occurred_at, actor_key_id, actor_role, actor_district_id,
-        request_id, idempotency_key, actions, entity_types, entity_ids, district_ids,
-        befores, afters, prefixes)
-    VALUES (p_occurred_at, p_actor_key_id, p_actor_role, p_actor_district_id, p_request_id,
-        p_idempotency_key, p_actions, p_entity_types, p_entity_ids, p_district_ids,
-        p_befores, p_afters, p_prefixes)
-    RETURNING id INTO pending_id;
-    RETURN pending_id;
-END;
-$$;
+-- The service now inserts a write's events into audit_pending itself (one statement it
+-- keeps prepared), so the function that appended under the lock goes.
+DROP FUNCTION audit_append(timestamptz, uuid, text, uuid, text, text, text[], text[], text[],
+    uuid[], jsonb[], jsonb[], text[]);
 
 -- Chains up to `p_limit` committed writes' pending events, oldest pending first, under the
 -- chain's lock (held to the commit, so sealers follow each other). The hashes are computed

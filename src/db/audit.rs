@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
 
-use crate::db::schema::audit_events;
+use crate::db::schema::{audit_events, audit_pending};
 use crate::domain::audit::EventContent;
 use crate::domain::ids::{ApiKeyId, DistrictId};
 use crate::domain::kinds::Role;
@@ -130,8 +130,7 @@ pub async fn append(
 }
 
 /// Appends one event per change, in order. Must run inside the write's transaction: the
-/// events (in `audit_pending`, through the database function `audit_append`) commit or
-/// vanish with the write. They take no lock: the [`Sealer`] chains them after the commit,
+/// events (one row of `audit_pending`) commit or vanish with the write. They take no lock: the [`Sealer`] chains them after the commit,
 /// keeping one write's events together and in order, and every reader of the trail seals
 /// first ([`seal`]), so what a client wrote is on the chain when it reads it.
 #[tracing::instrument(skip_all, fields(events = changes.len()))]
@@ -140,7 +139,6 @@ pub async fn append_all(
     actor: &Actor,
     changes: Vec<Change>,
 ) -> QueryResult<()> {
-    use diesel::sql_types::{Array, Jsonb, Nullable, Text, Timestamptz, Uuid};
     if changes.is_empty() || UNAUDITED {
         return Ok(());
     }
@@ -183,20 +181,23 @@ pub async fn append_all(
         befores.push(change.before);
         afters.push(change.after);
     }
-    diesel::sql_query("SELECT audit_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)")
-        .bind::<Timestamptz, _>(occurred_at)
-        .bind::<Nullable<Uuid>, _>(actor.key_id.map(uuid::Uuid::from))
-        .bind::<Nullable<Text>, _>(role)
-        .bind::<Nullable<Uuid>, _>(actor.district_id.map(uuid::Uuid::from))
-        .bind::<Nullable<Text>, _>(actor.request_id.as_deref())
-        .bind::<Nullable<Text>, _>(actor.idempotency_key.as_deref())
-        .bind::<Array<Text>, _>(actions)
-        .bind::<Array<Text>, _>(entity_types)
-        .bind::<Array<Text>, _>(entity_ids)
-        .bind::<Array<Nullable<Uuid>>, _>(districts)
-        .bind::<Array<Nullable<Jsonb>>, _>(befores)
-        .bind::<Array<Nullable<Jsonb>>, _>(afters)
-        .bind::<Array<Text>, _>(prefixes)
+    // A statement diesel keeps prepared on the connection: one round trip.
+    diesel::insert_into(audit_pending::table)
+        .values((
+            audit_pending::occurred_at.eq(occurred_at),
+            audit_pending::actor_key_id.eq(actor.key_id.map(uuid::Uuid::from)),
+            audit_pending::actor_role.eq(role),
+            audit_pending::actor_district_id.eq(actor.district_id.map(uuid::Uuid::from)),
+            audit_pending::request_id.eq(actor.request_id.as_deref()),
+            audit_pending::idempotency_key.eq(actor.idempotency_key.as_deref()),
+            audit_pending::actions.eq(actions),
+            audit_pending::entity_types.eq(entity_types),
+            audit_pending::entity_ids.eq(entity_ids),
+            audit_pending::district_ids.eq(districts),
+            audit_pending::befores.eq(befores),
+            audit_pending::afters.eq(afters),
+            audit_pending::prefixes.eq(prefixes),
+        ))
         .execute(conn)
         .await
         .map(drop)
