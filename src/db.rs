@@ -252,12 +252,6 @@ pub async fn connection(pool: &DbPool) -> Result<DbConn, PoolError> {
     pool.get().await
 }
 
-/// The database's clock, for timestamps written beside trigger-maintained ones.
-pub fn now()
--> diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>> {
-    diesel::dsl::sql("now()")
-}
-
 /// Escapes `%`, `_` and `\\` so a search text matches literally inside `ILIKE`.
 pub fn like_pattern(text: &str) -> String {
     let escaped = text
@@ -341,7 +335,7 @@ macro_rules! record_queries {
             id: $id,
         ) -> diesel::QueryResult<()> {
             diesel::update($table::table.find(id))
-                .set($table::deleted_at.eq($crate::db::now()))
+                .set($table::deleted_at.eq(diesel::dsl::now))
                 .execute(conn)
                 .await
                 .map(drop)

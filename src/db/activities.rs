@@ -233,7 +233,7 @@ pub async fn mark_all_deleted(conn: &mut AsyncPgConnection, ids: &[ActivityId]) 
         return Ok(());
     }
     diesel::update(activities::table.filter(activities::id.eq_any(ids)))
-        .set(activities::deleted_at.eq(super::now()))
+        .set(activities::deleted_at.eq(diesel::dsl::now))
         .execute(conn)
         .await
         .map(drop)

@@ -220,7 +220,7 @@ pub async fn mark_all_deleted(
         return Ok(());
     }
     diesel::update(departments::table.filter(departments::id.eq_any(ids)))
-        .set(departments::deleted_at.eq(super::now()))
+        .set(departments::deleted_at.eq(diesel::dsl::now))
         .execute(conn)
         .await
         .map(drop)

@@ -201,7 +201,7 @@ pub async fn update(
 #[tracing::instrument(skip_all)]
 pub async fn soft_delete(conn: &mut AsyncPgConnection, id: DistrictId) -> QueryResult<()> {
     diesel::update(districts::table.find(id))
-        .set(districts::deleted_at.eq(super::now()))
+        .set(districts::deleted_at.eq(diesel::dsl::now))
         .execute(conn)
         .await
         .map(drop)

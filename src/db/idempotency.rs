@@ -120,7 +120,7 @@ pub async fn complete(
             idempotency_keys::status.eq(status),
             idempotency_keys::headers.eq(headers),
             idempotency_keys::body.eq(&answer.body),
-            idempotency_keys::completed_at.eq(super::now()),
+            idempotency_keys::completed_at.eq(diesel::dsl::now),
         ))
         .execute(conn)
         .await

@@ -104,7 +104,7 @@ pub async fn mark_used(conn: &mut AsyncPgConnection, id: ApiKeyId) -> QueryResul
                     diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
                 >("now() - interval '1 minute'"))),
         )
-        .set(api_keys::last_used_at.eq(super::now()))
+        .set(api_keys::last_used_at.eq(diesel::dsl::now))
         .execute(conn)
         .await
         .map(drop)

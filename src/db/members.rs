@@ -216,7 +216,7 @@ pub async fn soft_delete_all(conn: &mut AsyncPgConnection, ids: &[MemberId]) -> 
         .execute(conn)
         .await?;
     diesel::update(members::table.filter(members::id.eq_any(ids)))
-        .set(members::deleted_at.eq(super::now()))
+        .set(members::deleted_at.eq(diesel::dsl::now))
         .execute(conn)
         .await
         .map(drop)

@@ -578,7 +578,7 @@ pub async fn mark_all_deleted(conn: &mut AsyncPgConnection, ids: &[ProposalId]) 
         return Ok(());
     }
     diesel::update(proposals::table.filter(proposals::id.eq_any(ids)))
-        .set(proposals::deleted_at.eq(super::now()))
+        .set(proposals::deleted_at.eq(diesel::dsl::now))
         .execute(conn)
         .await
         .map(drop)

@@ -282,7 +282,7 @@ pub async fn update_measure(
 #[tracing::instrument(skip_all)]
 pub async fn delete_measure(conn: &mut AsyncPgConnection, id: MeasureId) -> QueryResult<()> {
     diesel::update(ruling_measures::table.find(id))
-        .set(ruling_measures::deleted_at.eq(super::now()))
+        .set(ruling_measures::deleted_at.eq(diesel::dsl::now))
         .execute(conn)
         .await
         .map(drop)

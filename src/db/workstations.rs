@@ -215,7 +215,7 @@ pub async fn soft_delete_all(
     .execute(conn)
     .await?;
     diesel::update(workstations::table.filter(workstations::id.eq_any(ids)))
-        .set(workstations::deleted_at.eq(super::now()))
+        .set(workstations::deleted_at.eq(diesel::dsl::now))
         .execute(conn)
         .await
         .map(drop)
