@@ -52,6 +52,17 @@ pub struct Shared {
     pub sealer: web::Data<api::sealer::Sealer>,
 }
 
+impl Shared {
+    /// Makes the shared state available to an app's handlers.
+    fn register(&self, config: &mut web::ServiceConfig) {
+        config
+            .app_data(self.pool.clone())
+            .app_data(self.metrics.clone())
+            .app_data(self.keys.clone())
+            .app_data(self.sealer.clone());
+    }
+}
+
 impl Application {
     /// Prepares the database (creating it if needed, applying migrations) and binds the
     /// listener; the server runs once [`Application::run_until_stopped`] is awaited.
@@ -182,10 +193,7 @@ fn local_port(listener: &TcpListener, addr: std::net::SocketAddr) -> Result<u16,
 fn serve_metrics(listener: TcpListener, shared: Shared) -> std::io::Result<Server> {
     Ok(HttpServer::new(move || {
         App::new()
-            .app_data(shared.pool.clone())
-            .app_data(shared.metrics.clone())
-            .app_data(shared.keys.clone())
-            .app_data(shared.sealer.clone())
+            .configure(|config| shared.register(config))
             .route("/metrics", web::get().to(metrics::serve))
     })
     .workers(1)
@@ -229,11 +237,8 @@ pub fn serve(listener: TcpListener, shared: Shared, config: &Config) -> std::io:
     let server = HttpServer::new(move || {
         let (app, _) = api::routes(
             App::new()
+                .configure(|config| shared.register(config))
                 .into_utoipa_app()
-                .app_data(shared.pool.clone())
-                .app_data(shared.metrics.clone())
-                .app_data(shared.keys.clone())
-                .app_data(shared.sealer.clone())
                 .app_data(body_deadline.clone())
                 .app_data(routes.clone())
                 .app_data(throttle.clone()),

@@ -268,15 +268,11 @@ fn export(pool: DbPool, filter: AuditFilter, format: Export) -> HttpResponse {
     const BATCH: i64 = 1000;
     let header = (format == Export::Csv)
         .then(|| Ok::<_, ApiError>(Bytes::from_static(CSV_HEADER.as_bytes())));
-    let state = Some((pool, filter, true));
+    let state = Some((pool, filter));
     let body = futures_util::stream::unfold(state, move |state| async move {
-        let (pool, mut filter, first) = state?;
+        let (pool, mut filter) = state?;
         let batch = async {
-            let mut conn = if first {
-                sealed(&pool).await?
-            } else {
-                crate::db::connection(&pool).await?
-            };
+            let mut conn = crate::db::connection(&pool).await?;
             Ok::<_, ApiError>(db::list(&mut conn, &filter, BATCH).await?)
         }
         .await;
@@ -302,7 +298,7 @@ fn export(pool: DbPool, filter: AuditFilter, format: Export) -> HttpResponse {
                         }
                     }
                 }
-                let next = full.then_some((pool, filter, false));
+                let next = full.then_some((pool, filter));
                 Some((Ok(Bytes::from(chunk)), next))
             }
         }
@@ -354,6 +350,8 @@ async fn list_audit_events(
         until_seq: None,
     };
     if let Some(format) = export_format(&request) {
+        // Sealed before the answer starts, so a failure is an answer, not a cut stream.
+        drop(sealed(&pool).await?);
         return Ok(export(pool.get_ref().clone(), filter, format));
     }
     let page = events_page(

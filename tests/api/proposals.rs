@@ -501,6 +501,20 @@ async fn overdue_proposals_are_computed_from_their_due_dates() {
     assert_eq!(ids, [late.as_str(), timely.as_str()]);
 }
 
+/// The ids of a page of proposals answered 200, sorted.
+async fn sorted_ids(response: reqwest::Response, query: &str) -> Vec<String> {
+    assert_eq!(response.status(), StatusCode::OK, "{query}");
+    let page: Value = response.json().await.unwrap();
+    let mut ids: Vec<String> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
 #[tokio::test]
 async fn search_text_is_matched_literally_whatever_characters_it_holds() {
     let app = spawn_app().await;
@@ -515,17 +529,7 @@ async fn search_text_is_matched_literally_whatever_characters_it_holds() {
     let plain = draft(&app, &d, "关于停车收费的提案", json!({})).await;
     let found = async |q: &str| -> Vec<String> {
         let url = reqwest::Url::parse_with_params(&app.url("/api/v1/proposals"), [("q", q)]);
-        let response = app.client.get(url.unwrap()).send().await.unwrap();
-        assert_eq!(response.status(), StatusCode::OK, "{q}");
-        let page: Value = response.json().await.unwrap();
-        let mut ids: Vec<String> = page["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p["id"].as_str().unwrap().to_owned())
-            .collect();
-        ids.sort();
-        ids
+        sorted_ids(app.client.get(url.unwrap()).send().await.unwrap(), q).await
     };
     let mut both = vec![odd.clone(), plain.clone()];
     both.sort();
@@ -570,19 +574,7 @@ async fn proposals_are_found_by_any_two_chinese_characters_and_filtered() {
     .await;
     let found = |query: &'static str| {
         let app = &app;
-        async move {
-            let response = app.get(&format!("/api/v1/proposals?{query}")).await;
-            assert_eq!(response.status(), StatusCode::OK, "{query}");
-            let page: Value = response.json().await.unwrap();
-            let mut ids: Vec<String> = page["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|p| p["id"].as_str().unwrap().to_owned())
-                .collect();
-            ids.sort();
-            ids
-        }
+        async move { sorted_ids(app.get(&format!("/api/v1/proposals?{query}")).await, query).await }
     };
     assert_eq!(
         found("q=%E5%9E%83%E5%9C%BE").await,
