@@ -19,6 +19,17 @@ const HOLD_CHAINING: &str = "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE p
      CREATE TRIGGER refuse BEFORE INSERT ON audit_events \
      FOR EACH ROW EXECUTE FUNCTION refuse();";
 
+/// Polls `done` every 50 ms until it holds; fails the test if it does not within 2 s.
+async fn within_two_seconds(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    for _ in 0..40 {
+        if done().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(done().await, "{what} within 2 s");
+}
+
 async fn verify(app: &TestApp) -> Value {
     app.get("/api/v1/audit-events/verify")
         .await
@@ -220,21 +231,10 @@ async fn a_write_is_answered_before_its_events_are_chained_and_they_are_chained_
         1,
         "its event waits, committed"
     );
-    let failures = async || {
-        let metrics = app.metrics().await;
-        metrics
-            .lines()
-            .find_map(|line| line.strip_prefix("cppcc_audit_seal_failures_total "))
-            .unwrap()
-            .parse::<u64>()
-            .unwrap()
-    };
-    let mut waited = 0;
-    while failures().await == 0 {
-        assert!(waited < 40, "the sealer tried and failed within 2 s");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        waited += 1;
-    }
+    within_two_seconds("the sealer tried and failed", async || {
+        app.metric("cppcc_audit_seal_failures_total").await > 0.0
+    })
+    .await;
     let reader = app.get("/api/v1/audit-events").await;
     assert_eq!(reader.status(), StatusCode::INTERNAL_SERVER_ERROR);
     assert_eq!(count("audit_pending").await, 1, "nothing is lost");
@@ -244,12 +244,10 @@ async fn a_write_is_answered_before_its_events_are_chained_and_they_are_chained_
         .await
         .unwrap();
     let length = count("audit_events").await;
-    let mut waited = 0;
-    while count("audit_pending").await > 0 {
-        assert!(waited < 40, "the sealer chained it within 2 s");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        waited += 1;
-    }
+    within_two_seconds("the sealer chained it", async || {
+        count("audit_pending").await == 0
+    })
+    .await;
     assert_eq!(count("audit_events").await, length + 1);
     let districts = events(&app, "?entity_type=district").await;
     assert_eq!(districts.len(), 1);
@@ -269,8 +267,7 @@ async fn a_write_is_chained_soon_after_it_is_answered_without_any_reader() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
-    let mut waited = 0;
-    loop {
+    within_two_seconds("chained", async || {
         let chained: i64 = db
             .query_one(
                 "SELECT count(*) FROM audit_events WHERE entity_type = 'district'",
@@ -279,21 +276,10 @@ async fn a_write_is_chained_soon_after_it_is_answered_without_any_reader() {
             .await
             .unwrap()
             .get(0);
-        if chained == 1 {
-            break;
-        }
-        assert!(waited < 40, "chained within 2 s");
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        waited += 1;
-    }
-    let metrics = app.metrics().await;
-    assert!(
-        metrics
-            .lines()
-            .any(|line| line.starts_with("cppcc_audit_sealed_events_total ")
-                && line != "cppcc_audit_sealed_events_total 0"),
-        "{metrics}"
-    );
+        chained == 1
+    })
+    .await;
+    assert!(app.metric("cppcc_audit_sealed_events_total").await > 0.0);
 }
 
 #[tokio::test]
