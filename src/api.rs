@@ -13,11 +13,15 @@ pub mod http;
 pub mod idempotency;
 pub mod input;
 pub mod key_cache;
+pub mod key_tasks;
 pub mod keys;
+pub mod meetings;
 pub mod members;
 pub mod page;
+pub mod performance;
 pub mod proposals;
 pub mod reference;
+pub mod reports;
 pub mod rulings;
 pub mod sealer;
 pub mod sync;
@@ -55,6 +59,10 @@ where
                 .configure(consultations::configure)
                 .configure(evaluations::configure)
                 .configure(rulings::configure)
+                .configure(meetings::configure)
+                .configure(reports::configure)
+                .configure(key_tasks::configure)
+                .configure(performance::configure)
                 .configure(changes::configure)
                 .configure(sync::configure)
                 .configure(keys::configure)

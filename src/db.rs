@@ -8,12 +8,16 @@ pub mod departments;
 pub mod districts;
 pub mod evaluations;
 pub mod idempotency;
+pub mod key_tasks;
 pub mod keys;
+pub mod meetings;
 pub mod members;
 
 pub mod pagination;
+pub mod performance;
 pub mod proposals;
 pub mod reference;
+pub mod reports;
 pub mod rulings;
 pub mod schema;
 pub mod workflow;

@@ -9,6 +9,7 @@ pub mod consultation;
 pub mod evaluation;
 pub mod ids;
 pub mod kinds;
+pub mod performance;
 pub mod proposal;
 pub mod ruling;
 pub mod token;

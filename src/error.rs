@@ -293,6 +293,12 @@ const CONSTRAINTS: &[ConstraintMeaning] = &[
         detail: "the department already has an evaluation in this year",
     },
     ConstraintMeaning {
+        name: "key_tasks_title_key",
+        status: StatusCode::CONFLICT,
+        pointer: "/title",
+        detail: "the district already has a key task with this title in this year",
+    },
+    ConstraintMeaning {
         name: "members_sector_fkey",
         status: StatusCode::UNPROCESSABLE_ENTITY,
         pointer: "/sector",

@@ -1,7 +1,6 @@
 //! The audit trail for auditors: `/api/v1/audit-events` (query and export), its
 //! verification, and the history of any record.
 
-use actix_web::http::header;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use base64::Engine;
@@ -14,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::auth::Caller;
+use crate::api::http::{accepted, csv_line_of};
 use crate::api::page::Page;
 use crate::db::DbPool;
 use crate::db::audit::{self as db, AuditEvent, AuditFilter, Change};
@@ -213,25 +213,13 @@ enum Export {
 }
 
 fn export_format(request: &HttpRequest) -> Option<Export> {
-    let accept = request.headers().get(header::ACCEPT)?.to_str().ok()?;
-    accept.split(',').find_map(
-        |part| match part.split(';').next().unwrap_or_default().trim() {
-            "text/csv" => Some(Export::Csv),
-            "application/x-ndjson" => Some(Export::NdJson),
-            _ => None,
-        },
-    )
+    match accepted(request, &["text/csv", "application/x-ndjson"])? {
+        "text/csv" => Some(Export::Csv),
+        _ => Some(Export::NdJson),
+    }
 }
 
 const CSV_HEADER: &str = "seq,occurred_at,actor_key_id,actor_role,actor_district_id,request_id,idempotency_key,action,entity_type,entity_id,district_id,before,after,prev_hash,hash\n";
-
-fn csv_field(value: &str) -> String {
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value.to_owned()
-    }
-}
 
 fn csv_line(event: &AuditEvent) -> String {
     let optional = |value: Option<String>| value.unwrap_or_default();
@@ -253,13 +241,7 @@ fn csv_line(event: &AuditEvent) -> String {
         event.prev_hash.clone(),
         event.hash.clone(),
     ];
-    let mut line = fields
-        .iter()
-        .map(|field| csv_field(field))
-        .collect::<Vec<_>>()
-        .join(",");
-    line.push('\n');
-    line
+    csv_line_of(&fields)
 }
 
 /// Streams every event the filter selects, a batch at a time, so memory stays flat

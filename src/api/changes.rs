@@ -79,9 +79,9 @@ pub struct ChangesQuery {
     /// Comma-separated collections (default: all of them): districts, departments,
     /// members, workstations, activities, proposals, consultations,
     /// consultation_activities, evaluations, evaluation_visits, rectification_items,
-    /// rulings.
+    /// rulings, meetings, reports, key_tasks.
     #[param(
-        pattern = r"^(districts|departments|members|workstations|activities|proposals|consultations|consultation_activities|evaluations|evaluation_visits|rectification_items|rulings)(,(districts|departments|members|workstations|activities|proposals|consultations|consultation_activities|evaluations|evaluation_visits|rectification_items|rulings))*$"
+        pattern = r"^(districts|departments|members|workstations|activities|proposals|consultations|consultation_activities|evaluations|evaluation_visits|rectification_items|rulings|meetings|reports|key_tasks)(,(districts|departments|members|workstations|activities|proposals|consultations|consultation_activities|evaluations|evaluation_visits|rectification_items|rulings|meetings|reports|key_tasks))*$"
     )]
     pub collections: Option<String>,
     /// Only this district's records (a district key always reads only its own).
@@ -220,7 +220,7 @@ pub enum SnapshotLine {
 pub struct SnapshotQuery {
     /// Comma-separated collections (default: all of them), as for the feed.
     #[param(
-        pattern = r"^(districts|departments|members|workstations|activities|proposals|consultations|consultation_activities|evaluations|evaluation_visits|rectification_items|rulings)(,(districts|departments|members|workstations|activities|proposals|consultations|consultation_activities|evaluations|evaluation_visits|rectification_items|rulings))*$"
+        pattern = r"^(districts|departments|members|workstations|activities|proposals|consultations|consultation_activities|evaluations|evaluation_visits|rectification_items|rulings|meetings|reports|key_tasks)(,(districts|departments|members|workstations|activities|proposals|consultations|consultation_activities|evaluations|evaluation_visits|rectification_items|rulings|meetings|reports|key_tasks))*$"
     )]
     pub collections: Option<String>,
     /// Only this district's records (a district key always reads only its own).
@@ -397,6 +397,26 @@ async fn load(
         Collection::Rulings => {
             let rows = rows!(conn, rulings, crate::db::rulings::Ruling, ids);
             api::rulings::views(conn, rows)
+                .await?
+                .into_iter()
+                .map(|view| json_of(view.id.0, view))
+                .collect()
+        }
+        Collection::Meetings => {
+            let rows = rows!(conn, meetings, crate::db::meetings::Meeting, ids);
+            api::meetings::views(conn, rows)
+                .await?
+                .into_iter()
+                .map(|view| json_of(view.id.0, view))
+                .collect()
+        }
+        Collection::Reports => rows!(conn, reports, crate::db::reports::Report, ids)
+            .into_iter()
+            .map(|row| json_of(row.id.0, api::reports::ReportView::from(row)))
+            .collect(),
+        Collection::KeyTasks => {
+            let rows = rows!(conn, key_tasks, crate::db::key_tasks::KeyTask, ids);
+            api::key_tasks::views(conn, rows)
                 .await?
                 .into_iter()
                 .map(|view| json_of(view.id.0, view))

@@ -422,6 +422,37 @@ pub fn query_text(
     Ok((!trimmed.is_empty()).then(|| trimmed.to_owned()))
 }
 
+/// The first of `offered` that the request's `Accept` header names (parameters and
+/// order of preference aside), if any.
+pub fn accepted<'a>(request: &actix_web::HttpRequest, offered: &[&'a str]) -> Option<&'a str> {
+    let accept = request
+        .headers()
+        .get(actix_web::http::header::ACCEPT)?
+        .to_str()
+        .ok()?;
+    accept.split(',').find_map(|part| {
+        let media = part.split(';').next().unwrap_or_default().trim();
+        offered.iter().copied().find(|offer| *offer == media)
+    })
+}
+
+/// One CSV line (RFC 4180): fields with a comma, quote or line break are quoted.
+pub fn csv_line_of(fields: &[String]) -> String {
+    let mut line = fields
+        .iter()
+        .map(|value| {
+            if value.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", value.replace('"', "\"\""))
+            } else {
+                value.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    line.push('\n');
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

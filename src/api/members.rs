@@ -33,7 +33,8 @@ pub fn configure(config: &mut ServiceConfig) {
             .service(get_member)
             .service(update_member)
             .service(delete_member)
-            .service(get_member_history),
+            .service(get_member_history)
+            .service(crate::api::performance::get_member_performance),
     );
 }
 

@@ -23,6 +23,9 @@ fn table(collection: Collection) -> (&'static str, &'static str) {
         Collection::Consultations => ("consultations", "district_id"),
         Collection::Evaluations => ("evaluations", "district_id"),
         Collection::Rulings => ("rulings", "district_id"),
+        Collection::Meetings => ("meetings", "district_id"),
+        Collection::Reports => ("reports", "district_id"),
+        Collection::KeyTasks => ("key_tasks", "district_id"),
     }
 }
 

@@ -217,6 +217,60 @@ diesel::table! {
 }
 
 diesel::table! {
+    key_task_notes (id) {
+        id -> Uuid,
+        district_id -> Uuid,
+        key_task_id -> Uuid,
+        noted_on -> Date,
+        text -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    key_tasks (id) {
+        id -> Uuid,
+        district_id -> Uuid,
+        year -> Int4,
+        title -> Text,
+        responsible_body -> Text,
+        status -> Text,
+        description -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int8,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    meeting_attendance (meeting_id, member_id) {
+        meeting_id -> Uuid,
+        member_id -> Uuid,
+        district_id -> Uuid,
+        status -> Text,
+        note -> Nullable<Text>,
+        recorded_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    meetings (id) {
+        id -> Uuid,
+        district_id -> Uuid,
+        kind -> Text,
+        title -> Text,
+        held_on -> Date,
+        place -> Nullable<Text>,
+        agenda -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int8,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     member_roles (code) {
         code -> Text,
         name_zh -> Text,
@@ -350,6 +404,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    reports (id) {
+        id -> Uuid,
+        district_id -> Uuid,
+        kind -> Text,
+        reported_on -> Date,
+        subject -> Text,
+        summary -> Nullable<Text>,
+        consultation_id -> Nullable<Uuid>,
+        evaluation_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int8,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     ruling_measures (id) {
         id -> Uuid,
         district_id -> Uuid,
@@ -386,6 +457,20 @@ diesel::table! {
         version -> Int8,
         deleted_at -> Nullable<Timestamptz>,
         evaluation_id -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    scoring_rules (version) {
+        version -> Int4,
+        from_year -> Int4,
+        points -> Jsonb,
+        penalties -> Jsonb,
+        competent_line -> Int4,
+        excellent_line -> Int4,
+        note -> Nullable<Text>,
+        published_at -> Timestamptz,
+        published_by -> Nullable<Uuid>,
     }
 }
 
@@ -454,6 +539,11 @@ diesel::joinable!(evaluation_visits -> evaluations (evaluation_id));
 diesel::joinable!(evaluations -> departments (department_id));
 diesel::joinable!(evaluations -> districts (district_id));
 diesel::joinable!(idempotency_keys -> api_keys (api_key_id));
+diesel::joinable!(key_task_notes -> key_tasks (key_task_id));
+diesel::joinable!(key_tasks -> districts (district_id));
+diesel::joinable!(meeting_attendance -> meetings (meeting_id));
+diesel::joinable!(meeting_attendance -> members (member_id));
+diesel::joinable!(meetings -> districts (district_id));
 diesel::joinable!(members -> districts (district_id));
 diesel::joinable!(members -> parties (party));
 diesel::joinable!(members -> sectors (sector));
@@ -463,6 +553,9 @@ diesel::joinable!(proposals -> districts (district_id));
 diesel::joinable!(proposals -> proposal_categories (category));
 diesel::joinable!(rectification_items -> evaluations (evaluation_id));
 diesel::joinable!(rectification_notes -> rectification_items (item_id));
+diesel::joinable!(reports -> consultations (consultation_id));
+diesel::joinable!(reports -> districts (district_id));
+diesel::joinable!(reports -> evaluations (evaluation_id));
 diesel::joinable!(ruling_measures -> departments (department_id));
 diesel::joinable!(ruling_measures -> rulings (ruling_id));
 diesel::joinable!(rulings -> consultations (consultation_id));
@@ -489,6 +582,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     evaluation_visits,
     evaluations,
     idempotency_keys,
+    key_task_notes,
+    key_tasks,
+    meeting_attendance,
+    meetings,
     member_roles,
     members,
     parties,
@@ -498,8 +595,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     proposals,
     rectification_items,
     rectification_notes,
+    reports,
     ruling_measures,
     rulings,
+    scoring_rules,
     sectors,
     workflow_steps,
     workstation_members,

@@ -23,7 +23,7 @@ pub fn check(role: Role, method: &str, template: &str) -> Result<(), Denied> {
         matches!(role, Role::Admin | Role::Sync)
     } else if reads {
         true
-    } else if area("/districts") {
+    } else if area("/districts") || area("/scoring-rules") {
         role == Role::Admin
     } else {
         matches!(role, Role::Admin | Role::Clerk)

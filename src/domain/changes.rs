@@ -22,6 +22,9 @@ text_enum! {
         EvaluationVisits = "evaluation_visits",
         RectificationItems = "rectification_items",
         Rulings = "rulings",
+        Meetings = "meetings",
+        Reports = "reports",
+        KeyTasks = "key_tasks",
     }
 }
 

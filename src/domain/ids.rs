@@ -89,3 +89,7 @@ typed_id!(EvaluationId, "a democratic evaluation");
 typed_id!(VisitId, "an investigation visit");
 typed_id!(ItemId, "a rectification item");
 typed_id!(NoteId, "a progress note");
+typed_id!(MeetingId, "a meeting");
+typed_id!(ReportId, "a report to the district party committee");
+typed_id!(KeyTaskId, "a key task");
+typed_id!(KeyTaskNoteId, "a key task's progress note");

@@ -172,3 +172,58 @@ mod tests {
         assert!("martian".parse::<MemberStatus>().is_err());
     }
 }
+
+text_enum! {
+    /// The kind of a meeting of the committee.
+    MeetingKind {
+        /// 全体会议, a plenary session.
+        Plenary = "plenary",
+        /// 常委会会议, a session of the standing committee.
+        StandingCommittee = "standing_committee",
+        /// 主席会议, a meeting of the chair and vice-chairs.
+        Chairs = "chairs",
+        /// 党组会议, a meeting of the party group.
+        PartyGroup = "party_group",
+        /// 专委会会议, a meeting of a special committee.
+        SpecialCommittee = "special_committee",
+        /// 讲堂, a lecture.
+        Lecture = "lecture",
+        /// 学习会, a study session.
+        Study = "study",
+        Other = "other",
+    }
+}
+
+text_enum! {
+    /// How a member attended a meeting.
+    AttendanceStatus {
+        /// 出席, attended.
+        Present = "present",
+        /// 请假, excused in advance.
+        Excused = "excused",
+        /// 缺席, absent without leave.
+        Absent = "absent",
+    }
+}
+
+text_enum! {
+    /// The kind of a report to the district party committee.
+    ReportKind {
+        /// 工作报告, on the committee's work.
+        WorkReport = "work_report",
+        /// 协商报告, the outcome of a consultation.
+        ConsultationReport = "consultation_report",
+        /// 评议报告, the outcome of a democratic evaluation.
+        EvaluationReport = "evaluation_report",
+        Other = "other",
+    }
+}
+
+text_enum! {
+    /// How far a key task has come.
+    KeyTaskStatus {
+        Planned = "planned",
+        InProgress = "in_progress",
+        Done = "done",
+    }
+}

@@ -21,6 +21,9 @@ struct Side {
     department: String,
     workstation: String,
     activity: String,
+    meeting: String,
+    report: String,
+    key_task: String,
 }
 
 async fn created(app: &TestApp, path: &str, body: Value) -> String {
@@ -143,7 +146,36 @@ async fn side(app: &TestApp, code: &str) -> Side {
         .await
         .unwrap();
     let item = items["items"][0]["id"].as_str().unwrap().to_owned();
+    let meeting = created(
+        app,
+        "/api/v1/meetings",
+        json!({"district_id": district, "kind": "plenary", "title": "全体会议", "held_on": "2026-01-10"}),
+    )
+    .await;
+    let response = app
+        .request(
+            Method::PUT,
+            &format!("/api/v1/meetings/{meeting}/attendance/{member}"),
+            Some(&json!({"status": "present"})),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let report = created(
+        app,
+        "/api/v1/reports",
+        json!({"district_id": district, "kind": "work_report", "reported_on": "2026-02-01", "subject": "工作报告"}),
+    )
+    .await;
+    let key_task = created(
+        app,
+        "/api/v1/key-tasks",
+        json!({"district_id": district, "year": 2026, "title": "重点工作", "responsible_body": "办公室"}),
+    )
+    .await;
     Side {
+        meeting,
+        report,
+        key_task,
         district,
         proposal,
         ruling,
@@ -173,6 +205,9 @@ fn concrete(template: &str, side: &Side, key_id: &str) -> String {
         "consultations" => &side.consultation,
         "rulings" => &side.ruling,
         "evaluations" => &side.evaluation,
+        "meetings" => &side.meeting,
+        "reports" => &side.report,
+        "key-tasks" => &side.key_task,
         "keys" => key_id,
         _ => "",
     };
@@ -184,16 +219,17 @@ fn concrete(template: &str, side: &Side, key_id: &str) -> String {
         .replace("{criterion}", "integrity")
         .replace("{district}", &side.district)
         .replace("{member_id}", &side.member)
+        .replace("{version}", "1")
         .replace("{id}", id);
     if template.contains('{') {
         return path;
     }
-    if template.ends_with("/plan") {
+    if template.ends_with("/plan") || collection == "performance" {
         return format!("{path}?district_id={}&year=2026", side.district);
     }
     match collection {
         "departments" | "members" | "workstations" | "activities" | "proposals"
-        | "consultations" | "rulings" | "evaluations" => {
+        | "consultations" | "rulings" | "evaluations" | "meetings" | "reports" | "key-tasks" => {
             format!("{path}?district_id={}", side.district)
         }
         _ => path,
@@ -226,7 +262,7 @@ fn expected(role: Role, method: &Method, template: &str, own: bool) -> StatusCod
         (Role::Auditor, _) => read,
         (_, "audit-events") => false,
         (Role::Sync, _) => read,
-        (Role::Clerk, "districts") => read,
+        (Role::Clerk, "districts" | "scoring-rules") => read,
         (Role::Clerk, _) => true,
         (Role::Anonymous, _) => false,
     };
@@ -234,8 +270,11 @@ fn expected(role: Role, method: &Method, template: &str, own: bool) -> StatusCod
         return StatusCode::FORBIDDEN;
     }
     let scoped = matches!(role, Role::Clerk | Role::Sync);
-    // A path naming a record, or a plan naming a district.
-    let names_a_record = template.contains('{') || template.ends_with("/plan");
+    // A path naming a record of a district, or a plan or ranking naming a district
+    // (scoring rules belong to no district).
+    let names_a_record =
+        (template.contains('{') || template.ends_with("/plan") || area == "performance")
+            && area != "scoring-rules";
     if scoped && !own && names_a_record {
         return StatusCode::NOT_FOUND;
     }
@@ -327,7 +366,8 @@ async fn every_endpoint_answers_every_role_as_the_policy_says() {
                 if method != Method::GET {
                     request = request.header("If-Match", "\"0\"");
                 }
-                let replaces = method == Method::PUT && template.contains("/ratings/");
+                let replaces = method == Method::PUT
+                    && (template.contains("/ratings/") || template.contains("/attendance/"));
                 if method == Method::POST || method == Method::PATCH || replaces {
                     request = request.json(&json!({}));
                 }

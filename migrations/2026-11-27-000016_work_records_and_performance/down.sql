@@ -1,0 +1,11 @@
+DROP INDEX consultation_activities_district_held_idx;
+DROP INDEX activities_district_held_idx;
+DROP INDEX proposals_submitted_idx;
+DROP FUNCTION performance_items(uuid, integer, uuid);
+DROP TABLE scoring_rules;
+DROP FUNCTION scoring_rules_immutable();
+DROP TABLE key_task_notes;
+DROP TABLE key_tasks;
+DROP TABLE reports;
+DROP TABLE meeting_attendance;
+DROP TABLE meetings;

@@ -1,0 +1,504 @@
+//! `/api/v1/key-tasks`: a district committee's yearly key tasks (重点工作), each with the
+//! body responsible for it, how far it has come, and dated progress notes.
+
+use std::collections::HashMap;
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::api::audit::{HistoryQuery, record, record_if_changed};
+use crate::api::auth::Caller;
+use crate::api::districts::referenced_district;
+use crate::api::http::{
+    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
+    no_content, query_text, read_response, updated_response,
+};
+use crate::api::input::{Checks, Field};
+use crate::api::page::{FeedItem, Page, list_query, page};
+use crate::db::DbPool;
+use crate::db::audit::Change;
+use crate::db::key_tasks::{self as db, KeyTask, KeyTaskFields, KeyTaskFilter, KeyTaskNote};
+use crate::domain::calendar::today;
+use crate::domain::ids::{DistrictId, KeyTaskId};
+use crate::domain::kinds::KeyTaskStatus;
+use crate::domain::values;
+use crate::error::{ApiError, not_found_as};
+
+pub fn configure(config: &mut ServiceConfig) {
+    config.service(
+        utoipa_actix_web::scope("/key-tasks")
+            .service(list_key_tasks)
+            .service(create_key_task)
+            .service(get_key_task)
+            .service(update_key_task)
+            .service(delete_key_task)
+            .service(note_key_task)
+            .service(get_key_task_history),
+    );
+}
+
+/// A dated progress note on a key task.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct KeyTaskNoteView {
+    pub noted_on: NaiveDate,
+    pub text: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<KeyTaskNote> for KeyTaskNoteView {
+    fn from(row: KeyTaskNote) -> Self {
+        Self {
+            noted_on: row.noted_on,
+            text: row.text,
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// A key task of a district's year (重点工作).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = KeyTask)]
+pub struct KeyTaskView {
+    pub id: KeyTaskId,
+    pub district_id: DistrictId,
+    #[schema(example = 2026)]
+    pub year: i32,
+    #[schema(example = "联系群众、广聚共识")]
+    pub title: String,
+    /// The body responsible for it (a special committee, the general office, ...).
+    #[schema(example = "提案委员会")]
+    pub responsible_body: String,
+    pub status: KeyTaskStatus,
+    pub description: Option<String>,
+    /// Progress notes, by the day noted.
+    pub notes: Vec<KeyTaskNoteView>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Increases with every change, notes included; sent as the `ETag`.
+    pub version: i64,
+}
+
+impl Versioned for KeyTaskView {
+    fn version(&self) -> i64 {
+        self.version
+    }
+}
+
+impl KeyTaskView {
+    fn new(row: KeyTask, notes: Vec<KeyTaskNoteView>) -> Self {
+        Self {
+            id: row.id,
+            district_id: row.district_id,
+            year: row.year,
+            title: row.title,
+            responsible_body: row.responsible_body,
+            status: row.status,
+            description: row.description,
+            notes,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            version: row.version,
+        }
+    }
+}
+
+/// Key tasks with their notes.
+pub(crate) async fn views(
+    conn: &mut AsyncPgConnection,
+    rows: Vec<KeyTask>,
+) -> Result<Vec<KeyTaskView>, ApiError> {
+    let ids: Vec<KeyTaskId> = rows.iter().map(|row| row.id).collect();
+    let mut by_task: HashMap<KeyTaskId, Vec<KeyTaskNoteView>> = HashMap::new();
+    for note in db::notes(conn, &ids).await? {
+        by_task
+            .entry(note.key_task_id)
+            .or_default()
+            .push(note.into());
+    }
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let notes = by_task.remove(&row.id).unwrap_or_default();
+            KeyTaskView::new(row, notes)
+        })
+        .collect())
+}
+
+async fn view(conn: &mut AsyncPgConnection, row: KeyTask) -> Result<KeyTaskView, ApiError> {
+    let mut all = views(conn, vec![row]).await?;
+    all.pop()
+        .ok_or_else(|| ApiError::Internal("a key task vanished".into()))
+}
+
+/// A new key task.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewKeyTask {
+    #[serde(default)]
+    #[schema(value_type = DistrictId, required = true)]
+    pub district_id: Field<DistrictId>,
+    /// 2000 to 2100.
+    #[serde(default)]
+    #[schema(value_type = i32, required = true, example = 2026)]
+    pub year: Field<i64>,
+    /// Unique among the district's key tasks of the year; at most 200 characters.
+    #[serde(default)]
+    #[schema(value_type = String, required = true, example = "联系群众、广聚共识")]
+    pub title: Field<String>,
+    /// At most 100 characters.
+    #[serde(default)]
+    #[schema(value_type = String, required = true, example = "提案委员会")]
+    pub responsible_body: Field<String>,
+    /// Defaults to `planned`.
+    #[serde(default)]
+    #[schema(value_type = KeyTaskStatus)]
+    pub status: Field<KeyTaskStatus>,
+    /// At most 5,000 characters.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub description: Field<String>,
+}
+
+/// Changes to a key task (JSON Merge Patch: absent fields are kept, `null` clears).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyTaskPatch {
+    #[serde(default)]
+    #[schema(value_type = i32)]
+    pub year: Field<i64>,
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub title: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub responsible_body: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = KeyTaskStatus)]
+    pub status: Field<KeyTaskStatus>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub description: Field<String>,
+}
+
+impl NewKeyTask {
+    fn split(self) -> (Field<DistrictId>, KeyTaskPatch) {
+        let patch = KeyTaskPatch {
+            year: self.year,
+            title: self.title,
+            responsible_body: self.responsible_body,
+            status: self.status,
+            description: self.description,
+        };
+        (self.district_id, patch)
+    }
+}
+
+fn merge(
+    checks: &mut Checks,
+    patch: KeyTaskPatch,
+    current: Option<&KeyTaskFields>,
+) -> Option<KeyTaskFields> {
+    let c = current;
+    let year = checks.required("/year", patch.year, c.map(|c| c.year), |v| {
+        values::in_range(v, 2000, 2100)
+    });
+    let title = checks.required("/title", patch.title, c.map(|c| c.title.clone()), |v| {
+        values::line(&v, 200)
+    });
+    let responsible_body = checks.required(
+        "/responsible_body",
+        patch.responsible_body,
+        c.map(|c| c.responsible_body.clone()),
+        |v| values::line(&v, 100),
+    );
+    let status = checks.required(
+        "/status",
+        patch.status,
+        Some(c.map_or(KeyTaskStatus::Planned, |c| c.status)),
+        Ok,
+    );
+    let description = checks.optional(
+        "/description",
+        patch.description,
+        c.and_then(|c| c.description.clone()),
+        |v| values::paragraph(&v, 5000),
+    );
+    Some(KeyTaskFields {
+        year: year?,
+        title: title?,
+        responsible_body: responsible_body?,
+        status: status?,
+        description,
+    })
+}
+
+list_query! {
+    /// Filters of the key task list.
+    KeyTaskQuery, sort: KeyTaskSort { Created = "created", UpdatedAt = "updated_at", Name = "name" },
+    {
+        district_id: DistrictId,
+        /// The district's code.
+        #[param(max_length = 40, pattern = r"^[^\x00]*$")]
+        district: String,
+        year: i32,
+        status: KeyTaskStatus,
+        /// Text in the title or the responsible body.
+        #[param(max_length = 100, pattern = r"^[^\x00]*$")]
+        q: String,
+    }
+}
+
+/// List key tasks (`sort=name` orders by title).
+#[utoipa::path(
+    tag = "key-tasks",
+    params(KeyTaskQuery),
+    responses((status = 200, description = "A page of key tasks", body = Page<FeedItem<KeyTaskView>>)),
+)]
+#[get("")]
+async fn list_key_tasks(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    query: web::Query<KeyTaskQuery>,
+) -> Result<web::Json<Page<FeedItem<KeyTaskView>>>, ApiError> {
+    let query = query.into_inner();
+    let request = query.page()?;
+    let filter = KeyTaskFilter {
+        scope: caller.scope(),
+        district_id: query.district_id,
+        district_code: query_text("district", query.district, 40)?,
+        year: query.year,
+        status: query.status,
+        q: query_text("q", query.q, 100)?,
+    };
+    let mut conn = crate::db::connection(&pool).await?;
+    let rows = db::list(&mut conn, &filter, &request).await?;
+    let live: Vec<KeyTask> = rows
+        .iter()
+        .filter(|row| row.deleted_at.is_none())
+        .cloned()
+        .collect();
+    let mut full: HashMap<KeyTaskId, KeyTaskView> = views(&mut conn, live)
+        .await?
+        .into_iter()
+        .map(|view| (view.id, view))
+        .collect();
+    Ok(web::Json(page(rows, &request, |row| {
+        full.remove(&row.id)
+            .unwrap_or_else(|| KeyTaskView::new(row, Vec::new()))
+    })))
+}
+
+/// Add a key task to a district's year.
+#[utoipa::path(
+    tag = "key-tasks",
+    request_body = NewKeyTask,
+    responses(
+        (status = 201, description = "The new key task", body = KeyTaskView,
+            headers(("ETag" = String), ("Location" = String, description = "The key task's URL"))),
+        (status = 409, description = "The district already has a key task with this title in the year", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("")]
+async fn create_key_task(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    body: web::Json<NewKeyTask>,
+) -> Result<HttpResponse, ApiError> {
+    let (district_id, patch) = body.into_inner().split();
+    let mut conn = crate::db::connection(&pool).await?;
+    let row = conn
+        .transaction(async move |conn| {
+            let mut checks = Checks::default();
+            let district =
+                referenced_district(conn, &mut checks, district_id, caller.scope()).await?;
+            let fields = merge(&mut checks, patch, None);
+            let (district, fields) = checks.finish(district.zip(fields))?;
+            let row = db::insert(conn, district.id, fields).await?;
+            let change = Change::new("create", "key_task", row.id, Some(district.id));
+            record(
+                conn,
+                &caller,
+                change.after(&KeyTaskView::new(row.clone(), Vec::new())),
+            )
+            .await?;
+            Ok::<_, ApiError>(row)
+        })
+        .await?;
+    let location = format!("/api/v1/key-tasks/{}", row.id);
+    Ok(created_response(
+        &KeyTaskView::new(row, Vec::new()),
+        location,
+    ))
+}
+
+/// Get a key task with its notes.
+#[utoipa::path(
+    tag = "key-tasks",
+    params(("id" = KeyTaskId, Path, description = "The key task's id"), IfNoneMatchHeader),
+    responses(
+        (status = 200, description = "The key task", body = KeyTaskView, headers(("ETag" = String))),
+    ),
+)]
+#[get("/{id}")]
+async fn get_key_task(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<KeyTaskId>,
+    condition: IfNoneMatch,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = crate::db::connection(&pool).await?;
+    let row = db::find(&mut conn, path.into_inner(), caller.scope())
+        .await
+        .map_err(not_found_as("key task"))?;
+    Ok(read_response(&view(&mut conn, row).await?, &condition))
+}
+
+/// Change a key task (JSON Merge Patch), its status included.
+#[utoipa::path(
+    tag = "key-tasks",
+    params(("id" = KeyTaskId, Path, description = "The key task's id"), IfMatchHeader),
+    request_body(content = KeyTaskPatch, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "The changed key task", body = KeyTaskView, headers(("ETag" = String))),
+        (status = 409, description = "The district already has a key task with this title in the year", body = crate::error::Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[patch("/{id}")]
+async fn update_key_task(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<KeyTaskId>,
+    condition: IfMatch,
+    body: web::Json<KeyTaskPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let patch = body.into_inner();
+    let mut conn = crate::db::connection(&pool).await?;
+    let after = conn
+        .transaction(async move |conn| {
+            let current = db::lock(conn, id, caller.scope())
+                .await
+                .map_err(not_found_as("key task"))?;
+            condition.check(current.version)?;
+            let mut checks = Checks::default();
+            let fields = merge(&mut checks, patch, Some(&current.fields()));
+            let fields = checks.finish(fields)?;
+            let before = view(conn, current.clone()).await?;
+            let row = db::update(conn, current, &fields).await?;
+            let change = Change::new("update", "key_task", id, Some(row.district_id));
+            let after = view(conn, row).await?;
+            record_if_changed(conn, &caller, change, &before, &after).await?;
+            Ok::<_, ApiError>(after)
+        })
+        .await?;
+    Ok(updated_response(&after))
+}
+
+/// Delete a key task.
+#[utoipa::path(
+    tag = "key-tasks",
+    params(("id" = KeyTaskId, Path, description = "The key task's id"), IfMatchHeader),
+    responses((status = 204, description = "Deleted")),
+)]
+#[delete("/{id}")]
+async fn delete_key_task(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<KeyTaskId>,
+    condition: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let mut conn = crate::db::connection(&pool).await?;
+    conn.transaction(async move |conn| {
+        let current = db::lock(conn, id, caller.scope())
+            .await
+            .map_err(not_found_as("key task"))?;
+        condition.check(current.version)?;
+        let before = view(conn, current.clone()).await?;
+        db::mark_deleted(conn, id).await?;
+        let change = Change::new("delete", "key_task", id, Some(current.district_id));
+        record(conn, &caller, change.before(&before)).await
+    })
+    .await?;
+    Ok(no_content())
+}
+
+/// A dated progress note.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeyTaskNoteBody {
+    /// Defaults to today (Beijing).
+    #[serde(default)]
+    #[schema(value_type = NaiveDate)]
+    pub noted_on: Field<NaiveDate>,
+    /// At most 5,000 characters.
+    #[serde(default)]
+    #[schema(value_type = String, required = true)]
+    pub text: Field<String>,
+}
+
+/// Add a progress note to a key task.
+#[utoipa::path(
+    tag = "key-tasks",
+    params(("id" = KeyTaskId, Path, description = "The key task's id"), IfMatchHeader),
+    request_body = KeyTaskNoteBody,
+    responses(
+        (status = 200, description = "The key task with the note", body = KeyTaskView, headers(("ETag" = String))),
+    ),
+)]
+#[post("/{id}/notes")]
+async fn note_key_task(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<KeyTaskId>,
+    condition: IfMatch,
+    body: web::Json<KeyTaskNoteBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let body = body.into_inner();
+    let mut checks = Checks::default();
+    let noted_on = checks.required("/noted_on", body.noted_on, Some(today()), Ok);
+    let text = checks.required("/text", body.text, None, |v| values::paragraph(&v, 5000));
+    let note = checks.finish(noted_on.zip(text));
+    let mut conn = crate::db::connection(&pool).await?;
+    let after = conn
+        .transaction(async move |conn| {
+            let current = db::lock(conn, id, caller.scope())
+                .await
+                .map_err(not_found_as("key task"))?;
+            condition.check(current.version)?;
+            let (noted_on, text) = note?;
+            let before = view(conn, current.clone()).await?;
+            db::add_note(conn, &current, noted_on, text).await?;
+            let row = db::touch(conn, id).await?;
+            let after = view(conn, row).await?;
+            let change = Change::new("add_note", "key_task", id, Some(current.district_id));
+            record(conn, &caller, change.before(&before).after(&after)).await?;
+            Ok::<_, ApiError>(after)
+        })
+        .await?;
+    Ok(updated_response(&after))
+}
+
+/// The audit trail of a key task.
+#[utoipa::path(
+    tag = "key-tasks",
+    params(("id" = KeyTaskId, Path, description = "The key task's id"), HistoryQuery),
+    responses(
+        (status = 200, description = "Its changes, oldest first", body = Page<crate::api::audit::AuditEventView>),
+    ),
+)]
+#[get("/{id}/history")]
+async fn get_key_task_history(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<KeyTaskId>,
+    query: web::Query<HistoryQuery>,
+) -> Result<web::Json<Page<crate::api::audit::AuditEventView>>, ApiError> {
+    let id = path.into_inner().to_string();
+    crate::api::audit::history(&pool, &caller, "key_task", id, query.into_inner()).await
+}

@@ -1,0 +1,632 @@
+//! `/api/v1/meetings`: the committee's meetings (plenary sessions, standing committee,
+//! chairs' and party group meetings, special committees, lectures, study sessions) and who
+//! attended them.
+
+use std::collections::HashMap;
+
+use actix_web::{HttpResponse, delete, get, patch, post, put, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::api::audit::{HistoryQuery, record, record_if_changed};
+use crate::api::auth::Caller;
+use crate::api::districts::referenced_district;
+use crate::api::http::{
+    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
+    no_content, query_text, read_response, updated_response,
+};
+use crate::api::input::{Checks, Field};
+use crate::api::page::{FeedItem, Page, list_query, page};
+use crate::db::DbPool;
+use crate::db::audit::Change;
+use crate::db::meetings::{self as db, Attendance, Meeting, MeetingFields, MeetingFilter};
+use crate::domain::ids::{DistrictId, MeetingId, MemberId};
+use crate::domain::kinds::{AttendanceStatus, MeetingKind};
+use crate::domain::values;
+use crate::error::{ApiError, Problem, not_found_as};
+
+pub fn configure(config: &mut ServiceConfig) {
+    config.service(
+        utoipa_actix_web::scope("/meetings")
+            .service(list_meetings)
+            .service(create_meeting)
+            .service(get_meeting)
+            .service(update_meeting)
+            .service(delete_meeting)
+            .service(get_meeting_history)
+            .service(list_attendance)
+            .service(put_attendance)
+            .service(delete_attendance),
+    );
+}
+
+/// A member's attendance of a meeting.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AttendanceView {
+    pub member_id: MemberId,
+    pub status: AttendanceStatus,
+    /// Why the member was excused or absent, say.
+    pub note: Option<String>,
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl From<Attendance> for AttendanceView {
+    fn from(row: Attendance) -> Self {
+        Self {
+            member_id: row.member_id,
+            status: row.status,
+            note: row.note,
+            recorded_at: row.recorded_at,
+        }
+    }
+}
+
+/// How many members attended, were excused and were absent.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct AttendanceCounts {
+    pub present: usize,
+    pub excused: usize,
+    pub absent: usize,
+}
+
+/// A meeting of the committee, with its attendance.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Meeting)]
+pub struct MeetingView {
+    pub id: MeetingId,
+    pub district_id: DistrictId,
+    pub kind: MeetingKind,
+    #[schema(example = "城市副中心讲堂（第十二期）")]
+    pub title: String,
+    pub held_on: NaiveDate,
+    pub place: Option<String>,
+    pub agenda: Option<String>,
+    pub attendance_counts: AttendanceCounts,
+    /// Every recorded attendance, in the order it was recorded.
+    pub attendance: Vec<AttendanceView>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Increases with every change, attendance included; sent as the `ETag`.
+    pub version: i64,
+}
+
+impl Versioned for MeetingView {
+    fn version(&self) -> i64 {
+        self.version
+    }
+}
+
+impl MeetingView {
+    fn new(row: Meeting, attendance: Vec<AttendanceView>) -> Self {
+        let mut counts = AttendanceCounts::default();
+        for entry in &attendance {
+            match entry.status {
+                AttendanceStatus::Present => counts.present += 1,
+                AttendanceStatus::Excused => counts.excused += 1,
+                AttendanceStatus::Absent => counts.absent += 1,
+            }
+        }
+        Self {
+            id: row.id,
+            district_id: row.district_id,
+            kind: row.kind,
+            title: row.title,
+            held_on: row.held_on,
+            place: row.place,
+            agenda: row.agenda,
+            attendance_counts: counts,
+            attendance,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            version: row.version,
+        }
+    }
+}
+
+/// Meetings with their attendance.
+pub(crate) async fn views(
+    conn: &mut AsyncPgConnection,
+    rows: Vec<Meeting>,
+) -> Result<Vec<MeetingView>, ApiError> {
+    let ids: Vec<MeetingId> = rows.iter().map(|row| row.id).collect();
+    let mut by_meeting: HashMap<MeetingId, Vec<AttendanceView>> = HashMap::new();
+    for entry in db::attendance(conn, &ids).await? {
+        by_meeting
+            .entry(entry.meeting_id)
+            .or_default()
+            .push(entry.into());
+    }
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let attendance = by_meeting.remove(&row.id).unwrap_or_default();
+            MeetingView::new(row, attendance)
+        })
+        .collect())
+}
+
+async fn view(conn: &mut AsyncPgConnection, row: Meeting) -> Result<MeetingView, ApiError> {
+    let mut all = views(conn, vec![row]).await?;
+    all.pop()
+        .ok_or_else(|| ApiError::Internal("a meeting vanished".into()))
+}
+
+/// A new meeting.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewMeeting {
+    #[serde(default)]
+    #[schema(value_type = DistrictId, required = true)]
+    pub district_id: Field<DistrictId>,
+    #[serde(default)]
+    #[schema(value_type = MeetingKind, required = true)]
+    pub kind: Field<MeetingKind>,
+    /// At most 200 characters.
+    #[serde(default)]
+    #[schema(value_type = String, required = true, example = "城市副中心讲堂（第十二期）")]
+    pub title: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = NaiveDate, required = true)]
+    pub held_on: Field<NaiveDate>,
+    /// At most 200 characters.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub place: Field<String>,
+    /// At most 5,000 characters.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub agenda: Field<String>,
+}
+
+/// Changes to a meeting (JSON Merge Patch: absent fields are kept, `null` clears).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MeetingPatch {
+    #[serde(default)]
+    #[schema(value_type = MeetingKind)]
+    pub kind: Field<MeetingKind>,
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub title: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = NaiveDate)]
+    pub held_on: Field<NaiveDate>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub place: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub agenda: Field<String>,
+}
+
+impl NewMeeting {
+    fn split(self) -> (Field<DistrictId>, MeetingPatch) {
+        let patch = MeetingPatch {
+            kind: self.kind,
+            title: self.title,
+            held_on: self.held_on,
+            place: self.place,
+            agenda: self.agenda,
+        };
+        (self.district_id, patch)
+    }
+}
+
+fn merge(
+    checks: &mut Checks,
+    patch: MeetingPatch,
+    current: Option<&MeetingFields>,
+) -> Option<MeetingFields> {
+    let c = current;
+    let kind = checks.required("/kind", patch.kind, c.map(|c| c.kind), Ok);
+    let title = checks.required("/title", patch.title, c.map(|c| c.title.clone()), |v| {
+        values::line(&v, 200)
+    });
+    let held_on = checks.required("/held_on", patch.held_on, c.map(|c| c.held_on), Ok);
+    let place = checks.optional(
+        "/place",
+        patch.place,
+        c.and_then(|c| c.place.clone()),
+        |v| values::line(&v, 200),
+    );
+    let agenda = checks.optional(
+        "/agenda",
+        patch.agenda,
+        c.and_then(|c| c.agenda.clone()),
+        |v| values::paragraph(&v, 5000),
+    );
+    Some(MeetingFields {
+        kind: kind?,
+        title: title?,
+        held_on: held_on?,
+        place,
+        agenda,
+    })
+}
+
+list_query! {
+    /// Filters of the meeting list.
+    MeetingQuery, sort: MeetingSort { Created = "created", UpdatedAt = "updated_at" },
+    {
+        district_id: DistrictId,
+        /// The district's code.
+        #[param(max_length = 40, pattern = r"^[^\x00]*$")]
+        district: String,
+        kind: MeetingKind,
+        /// Only meetings whose attendance lists this member (in any status).
+        member_id: MemberId,
+        /// Only meetings held on or after this day.
+        held_from: NaiveDate,
+        /// Only meetings held on or before this day.
+        held_to: NaiveDate,
+    }
+}
+
+/// List meetings.
+#[utoipa::path(
+    tag = "meetings",
+    params(MeetingQuery),
+    responses((status = 200, description = "A page of meetings", body = Page<FeedItem<MeetingView>>)),
+)]
+#[get("")]
+async fn list_meetings(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    query: web::Query<MeetingQuery>,
+) -> Result<web::Json<Page<FeedItem<MeetingView>>>, ApiError> {
+    let query = query.into_inner();
+    let request = query.page()?;
+    let filter = MeetingFilter {
+        scope: caller.scope(),
+        district_id: query.district_id,
+        district_code: query_text("district", query.district, 40)?,
+        kind: query.kind,
+        member_id: query.member_id,
+        held_from: query.held_from,
+        held_to: query.held_to,
+    };
+    let mut conn = crate::db::connection(&pool).await?;
+    let rows = db::list(&mut conn, &filter, &request).await?;
+    let live: Vec<Meeting> = rows
+        .iter()
+        .filter(|row| row.deleted_at.is_none())
+        .cloned()
+        .collect();
+    let mut full: HashMap<MeetingId, MeetingView> = views(&mut conn, live)
+        .await?
+        .into_iter()
+        .map(|view| (view.id, view))
+        .collect();
+    Ok(web::Json(page(rows, &request, |row| {
+        full.remove(&row.id)
+            .unwrap_or_else(|| MeetingView::new(row, Vec::new()))
+    })))
+}
+
+/// Record a meeting.
+#[utoipa::path(
+    tag = "meetings",
+    request_body = NewMeeting,
+    responses(
+        (status = 201, description = "The new meeting", body = MeetingView,
+            headers(("ETag" = String), ("Location" = String, description = "The meeting's URL"))),
+    ),
+)]
+#[post("")]
+async fn create_meeting(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    body: web::Json<NewMeeting>,
+) -> Result<HttpResponse, ApiError> {
+    let (district_id, patch) = body.into_inner().split();
+    let mut conn = crate::db::connection(&pool).await?;
+    let row = conn
+        .transaction(async move |conn| {
+            let mut checks = Checks::default();
+            let district =
+                referenced_district(conn, &mut checks, district_id, caller.scope()).await?;
+            let fields = merge(&mut checks, patch, None);
+            let (district, fields) = checks.finish(district.zip(fields))?;
+            let row = db::insert(conn, district.id, fields).await?;
+            let change = Change::new("create", "meeting", row.id, Some(district.id));
+            record(
+                conn,
+                &caller,
+                change.after(&MeetingView::new(row.clone(), Vec::new())),
+            )
+            .await?;
+            Ok::<_, ApiError>(row)
+        })
+        .await?;
+    let location = format!("/api/v1/meetings/{}", row.id);
+    Ok(created_response(
+        &MeetingView::new(row, Vec::new()),
+        location,
+    ))
+}
+
+/// Get a meeting with its attendance.
+#[utoipa::path(
+    tag = "meetings",
+    params(("id" = MeetingId, Path, description = "The meeting's id"), IfNoneMatchHeader),
+    responses(
+        (status = 200, description = "The meeting", body = MeetingView, headers(("ETag" = String))),
+    ),
+)]
+#[get("/{id}")]
+async fn get_meeting(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<MeetingId>,
+    condition: IfNoneMatch,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = crate::db::connection(&pool).await?;
+    let row = db::find(&mut conn, path.into_inner(), caller.scope())
+        .await
+        .map_err(not_found_as("meeting"))?;
+    Ok(read_response(&view(&mut conn, row).await?, &condition))
+}
+
+/// Change a meeting (JSON Merge Patch).
+#[utoipa::path(
+    tag = "meetings",
+    params(("id" = MeetingId, Path, description = "The meeting's id"), IfMatchHeader),
+    request_body(content = MeetingPatch, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "The changed meeting", body = MeetingView, headers(("ETag" = String))),
+    ),
+)]
+#[patch("/{id}")]
+async fn update_meeting(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<MeetingId>,
+    condition: IfMatch,
+    body: web::Json<MeetingPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let patch = body.into_inner();
+    let mut conn = crate::db::connection(&pool).await?;
+    let after = conn
+        .transaction(async move |conn| {
+            let current = db::lock(conn, id, caller.scope())
+                .await
+                .map_err(not_found_as("meeting"))?;
+            condition.check(current.version)?;
+            let mut checks = Checks::default();
+            let fields = merge(&mut checks, patch, Some(&current.fields()));
+            let fields = checks.finish(fields)?;
+            let before = view(conn, current.clone()).await?;
+            let row = db::update(conn, current, &fields).await?;
+            let change = Change::new("update", "meeting", id, Some(row.district_id));
+            let after = view(conn, row).await?;
+            record_if_changed(conn, &caller, change, &before, &after).await?;
+            Ok::<_, ApiError>(after)
+        })
+        .await?;
+    Ok(updated_response(&after))
+}
+
+/// Delete a meeting; its attendance stops counting for duty performance.
+#[utoipa::path(
+    tag = "meetings",
+    params(("id" = MeetingId, Path, description = "The meeting's id"), IfMatchHeader),
+    responses((status = 204, description = "Deleted")),
+)]
+#[delete("/{id}")]
+async fn delete_meeting(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<MeetingId>,
+    condition: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let mut conn = crate::db::connection(&pool).await?;
+    conn.transaction(async move |conn| {
+        let current = db::lock(conn, id, caller.scope())
+            .await
+            .map_err(not_found_as("meeting"))?;
+        condition.check(current.version)?;
+        let before = view(conn, current.clone()).await?;
+        db::mark_deleted(conn, id).await?;
+        let change = Change::new("delete", "meeting", id, Some(current.district_id));
+        record(conn, &caller, change.before(&before)).await
+    })
+    .await?;
+    Ok(no_content())
+}
+
+/// The audit trail of a meeting, attendance changes included.
+#[utoipa::path(
+    tag = "meetings",
+    params(("id" = MeetingId, Path, description = "The meeting's id"), HistoryQuery),
+    responses(
+        (status = 200, description = "Its changes, oldest first", body = Page<crate::api::audit::AuditEventView>),
+    ),
+)]
+#[get("/{id}/history")]
+async fn get_meeting_history(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<MeetingId>,
+    query: web::Query<HistoryQuery>,
+) -> Result<web::Json<Page<crate::api::audit::AuditEventView>>, ApiError> {
+    let id = path.into_inner().to_string();
+    crate::api::audit::history(&pool, &caller, "meeting", id, query.into_inner()).await
+}
+
+/// The attendance of a meeting.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AttendanceList {
+    /// In the order it was recorded.
+    pub items: Vec<AttendanceView>,
+}
+
+/// List a meeting's attendance.
+#[utoipa::path(
+    tag = "meetings",
+    params(("id" = MeetingId, Path, description = "The meeting's id")),
+    responses((status = 200, description = "Its attendance", body = AttendanceList)),
+)]
+#[get("/{id}/attendance")]
+async fn list_attendance(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<MeetingId>,
+) -> Result<web::Json<AttendanceList>, ApiError> {
+    let mut conn = crate::db::connection(&pool).await?;
+    let row = db::find(&mut conn, path.into_inner(), caller.scope())
+        .await
+        .map_err(not_found_as("meeting"))?;
+    Ok(web::Json(AttendanceList {
+        items: view(&mut conn, row).await?.attendance,
+    }))
+}
+
+/// A member's attendance of a meeting.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AttendanceBody {
+    #[serde(default)]
+    #[schema(value_type = AttendanceStatus, required = true)]
+    pub status: Field<AttendanceStatus>,
+    /// At most 500 characters.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub note: Field<String>,
+}
+
+/// Changes a member's attendance under the meeting's lock and `If-Match`: a change that
+/// changes something gives the meeting a new version and an audit event with the
+/// attendance before and after. `wanted` is the attendance to record (its problems are
+/// answered after the precondition's), or none to remove it. Answers the attendance before
+/// and after.
+async fn change_attendance(
+    pool: &DbPool,
+    caller: Caller,
+    (id, member): (MeetingId, MemberId),
+    condition: IfMatch,
+    wanted: Result<Option<(AttendanceStatus, Option<String>)>, ApiError>,
+) -> Result<(Option<AttendanceView>, Option<AttendanceView>), ApiError> {
+    let mut conn = crate::db::connection(pool).await?;
+    conn.transaction(async move |conn| {
+        let meeting = db::lock(conn, id, caller.scope())
+            .await
+            .map_err(not_found_as("meeting"))?;
+        condition.check(meeting.version)?;
+        let wanted = wanted?;
+        let existing = db::attendee(conn, id, member)
+            .await?
+            .map(AttendanceView::from);
+        let action = match &wanted {
+            Some((status, note)) => {
+                let attendee = crate::db::members::find(conn, member, caller.scope())
+                    .await
+                    .map_err(not_found_as("member"))?;
+                if attendee.district_id != meeting.district_id {
+                    return Err(ApiError::invalid(
+                        "/member_id",
+                        "the member belongs to another district than the meeting",
+                    ));
+                }
+                let same = existing
+                    .as_ref()
+                    .is_some_and(|e| e.status == *status && e.note == *note);
+                if same {
+                    return Ok((existing.clone(), existing));
+                }
+                db::set_attendance(conn, &meeting, member, *status, note.as_deref()).await?;
+                "set_attendance"
+            }
+            None => {
+                if existing.is_none() {
+                    return Err(ApiError::not_found("attendance"));
+                }
+                db::remove_attendance(conn, id, member).await?;
+                "remove_attendance"
+            }
+        };
+        db::touch(conn, id).await?;
+        let after = db::attendee(conn, id, member)
+            .await?
+            .map(AttendanceView::from);
+        let mut event = Change::new(action, "meeting", id, Some(meeting.district_id));
+        if let Some(before) = &existing {
+            event = event.before(before);
+        }
+        if let Some(after) = &after {
+            event = event.after(after);
+        }
+        record(conn, &caller, event).await?;
+        Ok((existing, after))
+    })
+    .await
+}
+
+/// Record how a member of the meeting's district attended it (present, excused or
+/// absent), replacing what was recorded before.
+#[utoipa::path(
+    tag = "meetings",
+    params(
+        ("id" = MeetingId, Path, description = "The meeting's id"),
+        ("member_id" = MemberId, Path, description = "The member's id"),
+        IfMatchHeader,
+    ),
+    request_body = AttendanceBody,
+    responses(
+        (status = 201, description = "Recorded", body = AttendanceView),
+        (status = 200, description = "Replaced, or already so recorded", body = AttendanceView),
+        (status = 412, description = "If-Match does not name the meeting's current version", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The member belongs to another district, or the body is invalid", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[put("/{id}/attendance/{member_id}")]
+async fn put_attendance(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<(MeetingId, MemberId)>,
+    condition: IfMatch,
+    body: web::Json<AttendanceBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let mut checks = Checks::default();
+    let status = checks.required("/status", body.status, None, Ok);
+    let note = checks.optional("/note", body.note, None, |v| values::paragraph(&v, 500));
+    let wanted = checks.finish(status).map(|status| Some((status, note)));
+    let (before, after) =
+        change_attendance(&pool, caller, path.into_inner(), condition, wanted).await?;
+    let after = after.ok_or_else(|| ApiError::Internal("an attendance vanished".into()))?;
+    Ok(if before.is_none() {
+        HttpResponse::Created().json(after)
+    } else {
+        HttpResponse::Ok().json(after)
+    })
+}
+
+/// Remove a member's attendance record.
+#[utoipa::path(
+    tag = "meetings",
+    params(
+        ("id" = MeetingId, Path, description = "The meeting's id"),
+        ("member_id" = MemberId, Path, description = "The member's id"),
+        IfMatchHeader,
+    ),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 404, description = "No such meeting, or no attendance of the member recorded", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match does not name the meeting's current version", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[delete("/{id}/attendance/{member_id}")]
+async fn delete_attendance(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<(MeetingId, MemberId)>,
+    condition: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    change_attendance(&pool, caller, path.into_inner(), condition, Ok(None)).await?;
+    Ok(no_content())
+}

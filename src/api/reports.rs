@@ -1,0 +1,447 @@
+//! `/api/v1/reports`: the committee's reports to the district party committee (向区委报告),
+//! each linked to the consultation or evaluation it carries, where there is one.
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel_async::{AsyncConnection, AsyncPgConnection};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::api::audit::{HistoryQuery, record, record_if_changed};
+use crate::api::auth::Caller;
+use crate::api::districts::referenced_district;
+use crate::api::http::{
+    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
+    no_content, query_text, read_response, updated_response,
+};
+use crate::api::input::{Checks, Field};
+use crate::api::page::{FeedItem, Page, list_query, page};
+use crate::db::DbPool;
+use crate::db::audit::Change;
+use crate::db::reports::{self as db, Report, ReportFields, ReportFilter};
+use crate::domain::access::Scope;
+use crate::domain::ids::{ConsultationId, DistrictId, EvaluationId, ReportId};
+use crate::domain::kinds::ReportKind;
+use crate::domain::values;
+use crate::error::{ApiError, not_found_as};
+
+pub fn configure(config: &mut ServiceConfig) {
+    config.service(
+        utoipa_actix_web::scope("/reports")
+            .service(list_reports)
+            .service(create_report)
+            .service(get_report)
+            .service(update_report)
+            .service(delete_report)
+            .service(get_report_history),
+    );
+}
+
+/// A report to the district party committee.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Report)]
+pub struct ReportView {
+    pub id: ReportId,
+    pub district_id: DistrictId,
+    pub kind: ReportKind,
+    pub reported_on: NaiveDate,
+    #[schema(example = "关于区政协2026年上半年工作情况的报告")]
+    pub subject: String,
+    pub summary: Option<String>,
+    /// The consultation whose report this carries (a `consultation_report` only).
+    pub consultation_id: Option<ConsultationId>,
+    /// The evaluation whose report this carries (an `evaluation_report` only).
+    pub evaluation_id: Option<EvaluationId>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Increases with every change; sent as the `ETag`.
+    pub version: i64,
+}
+
+impl From<Report> for ReportView {
+    fn from(row: Report) -> Self {
+        Self {
+            id: row.id,
+            district_id: row.district_id,
+            kind: row.kind,
+            reported_on: row.reported_on,
+            subject: row.subject,
+            summary: row.summary,
+            consultation_id: row.consultation_id,
+            evaluation_id: row.evaluation_id,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            version: row.version,
+        }
+    }
+}
+
+impl Versioned for ReportView {
+    fn version(&self) -> i64 {
+        self.version
+    }
+}
+
+/// A new report.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewReport {
+    #[serde(default)]
+    #[schema(value_type = DistrictId, required = true)]
+    pub district_id: Field<DistrictId>,
+    #[serde(default)]
+    #[schema(value_type = ReportKind, required = true)]
+    pub kind: Field<ReportKind>,
+    #[serde(default)]
+    #[schema(value_type = NaiveDate, required = true)]
+    pub reported_on: Field<NaiveDate>,
+    /// At most 200 characters.
+    #[serde(default)]
+    #[schema(value_type = String, required = true, example = "关于区政协2026年上半年工作情况的报告")]
+    pub subject: Field<String>,
+    /// At most 5,000 characters.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub summary: Field<String>,
+    /// A consultation of the same district; with `kind` `consultation_report` only.
+    #[serde(default)]
+    #[schema(value_type = Option<ConsultationId>)]
+    pub consultation_id: Field<ConsultationId>,
+    /// An evaluation of the same district; with `kind` `evaluation_report` only.
+    #[serde(default)]
+    #[schema(value_type = Option<EvaluationId>)]
+    pub evaluation_id: Field<EvaluationId>,
+}
+
+/// Changes to a report (JSON Merge Patch: absent fields are kept, `null` clears).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportPatch {
+    #[serde(default)]
+    #[schema(value_type = ReportKind)]
+    pub kind: Field<ReportKind>,
+    #[serde(default)]
+    #[schema(value_type = NaiveDate)]
+    pub reported_on: Field<NaiveDate>,
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub subject: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub summary: Field<String>,
+    #[serde(default)]
+    #[schema(value_type = Option<ConsultationId>)]
+    pub consultation_id: Field<ConsultationId>,
+    #[serde(default)]
+    #[schema(value_type = Option<EvaluationId>)]
+    pub evaluation_id: Field<EvaluationId>,
+}
+
+impl NewReport {
+    fn split(self) -> (Field<DistrictId>, ReportPatch) {
+        let patch = ReportPatch {
+            kind: self.kind,
+            reported_on: self.reported_on,
+            subject: self.subject,
+            summary: self.summary,
+            consultation_id: self.consultation_id,
+            evaluation_id: self.evaluation_id,
+        };
+        (self.district_id, patch)
+    }
+}
+
+/// The report's fields after `patch`; a linked consultation or evaluation must be a live
+/// one of `district`, and only a report of its kind may link it.
+async fn merge(
+    conn: &mut AsyncPgConnection,
+    checks: &mut Checks,
+    patch: ReportPatch,
+    current: Option<&ReportFields>,
+    district: Option<DistrictId>,
+) -> Result<Option<ReportFields>, ApiError> {
+    let c = current;
+    let kind = checks.required("/kind", patch.kind, c.map(|c| c.kind), Ok);
+    let reported_on = checks.required(
+        "/reported_on",
+        patch.reported_on,
+        c.map(|c| c.reported_on),
+        Ok,
+    );
+    let subject = checks.required(
+        "/subject",
+        patch.subject,
+        c.map(|c| c.subject.clone()),
+        |v| values::line(&v, 200),
+    );
+    let summary = checks.optional(
+        "/summary",
+        patch.summary,
+        c.and_then(|c| c.summary.clone()),
+        |v| values::paragraph(&v, 5000),
+    );
+    let consultation_id = checks.optional(
+        "/consultation_id",
+        patch.consultation_id,
+        c.and_then(|c| c.consultation_id),
+        Ok,
+    );
+    let evaluation_id = checks.optional(
+        "/evaluation_id",
+        patch.evaluation_id,
+        c.and_then(|c| c.evaluation_id),
+        Ok,
+    );
+    if let Some(kind) = kind {
+        if consultation_id.is_some() && kind != ReportKind::ConsultationReport {
+            checks.error(
+                "/consultation_id",
+                "only a consultation_report carries a consultation",
+            );
+        }
+        if evaluation_id.is_some() && kind != ReportKind::EvaluationReport {
+            checks.error(
+                "/evaluation_id",
+                "only an evaluation_report carries an evaluation",
+            );
+        }
+    }
+    if let Some(district) = district {
+        let scope = Scope::District(district);
+        if let Some(id) = consultation_id
+            && crate::db::consultations::find(conn, id, scope)
+                .await
+                .is_err()
+        {
+            checks.error(
+                "/consultation_id",
+                "no such consultation in the report's district",
+            );
+        }
+        if let Some(id) = evaluation_id
+            && crate::db::evaluations::find(conn, id, scope).await.is_err()
+        {
+            checks.error(
+                "/evaluation_id",
+                "no such evaluation in the report's district",
+            );
+        }
+    }
+    Ok((|| {
+        Some(ReportFields {
+            kind: kind?,
+            reported_on: reported_on?,
+            subject: subject?,
+            summary,
+            consultation_id,
+            evaluation_id,
+        })
+    })())
+}
+
+list_query! {
+    /// Filters of the report list.
+    ReportQuery, sort: ReportSort { Created = "created", UpdatedAt = "updated_at" },
+    {
+        district_id: DistrictId,
+        /// The district's code.
+        #[param(max_length = 40, pattern = r"^[^\x00]*$")]
+        district: String,
+        kind: ReportKind,
+        /// Only reports carrying this consultation.
+        consultation_id: ConsultationId,
+        /// Only reports carrying this evaluation.
+        evaluation_id: EvaluationId,
+        /// Only reports made on or after this day.
+        reported_from: NaiveDate,
+        /// Only reports made on or before this day.
+        reported_to: NaiveDate,
+    }
+}
+
+/// List reports to the district party committee.
+#[utoipa::path(
+    tag = "reports",
+    params(ReportQuery),
+    responses((status = 200, description = "A page of reports", body = Page<FeedItem<ReportView>>)),
+)]
+#[get("")]
+async fn list_reports(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    query: web::Query<ReportQuery>,
+) -> Result<web::Json<Page<FeedItem<ReportView>>>, ApiError> {
+    let query = query.into_inner();
+    let request = query.page()?;
+    let filter = ReportFilter {
+        scope: caller.scope(),
+        district_id: query.district_id,
+        district_code: query_text("district", query.district, 40)?,
+        kind: query.kind,
+        consultation_id: query.consultation_id,
+        evaluation_id: query.evaluation_id,
+        reported_from: query.reported_from,
+        reported_to: query.reported_to,
+    };
+    let mut conn = crate::db::connection(&pool).await?;
+    let rows = db::list(&mut conn, &filter, &request).await?;
+    Ok(web::Json(page(rows, &request, ReportView::from)))
+}
+
+/// Record a report to the district party committee.
+#[utoipa::path(
+    tag = "reports",
+    request_body = NewReport,
+    responses(
+        (status = 201, description = "The new report", body = ReportView,
+            headers(("ETag" = String), ("Location" = String, description = "The report's URL"))),
+    ),
+)]
+#[post("")]
+async fn create_report(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    body: web::Json<NewReport>,
+) -> Result<HttpResponse, ApiError> {
+    let (district_id, patch) = body.into_inner().split();
+    let mut conn = crate::db::connection(&pool).await?;
+    let row = conn
+        .transaction(async move |conn| {
+            let mut checks = Checks::default();
+            let district =
+                referenced_district(conn, &mut checks, district_id, caller.scope()).await?;
+            let fields = merge(
+                conn,
+                &mut checks,
+                patch,
+                None,
+                district.as_ref().map(|d| d.id),
+            )
+            .await?;
+            let (district, fields) = checks.finish(district.zip(fields))?;
+            let row = db::insert(conn, district.id, fields).await?;
+            let change = Change::new("create", "report", row.id, Some(district.id));
+            record(conn, &caller, change.after(&ReportView::from(row.clone()))).await?;
+            Ok::<_, ApiError>(row)
+        })
+        .await?;
+    let location = format!("/api/v1/reports/{}", row.id);
+    Ok(created_response(&ReportView::from(row), location))
+}
+
+/// Get a report.
+#[utoipa::path(
+    tag = "reports",
+    params(("id" = ReportId, Path, description = "The report's id"), IfNoneMatchHeader),
+    responses(
+        (status = 200, description = "The report", body = ReportView, headers(("ETag" = String))),
+    ),
+)]
+#[get("/{id}")]
+async fn get_report(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<ReportId>,
+    condition: IfNoneMatch,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = crate::db::connection(&pool).await?;
+    let row = db::find(&mut conn, path.into_inner(), caller.scope())
+        .await
+        .map_err(not_found_as("report"))?;
+    Ok(read_response(&ReportView::from(row), &condition))
+}
+
+/// Change a report (JSON Merge Patch).
+#[utoipa::path(
+    tag = "reports",
+    params(("id" = ReportId, Path, description = "The report's id"), IfMatchHeader),
+    request_body(content = ReportPatch, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "The changed report", body = ReportView, headers(("ETag" = String))),
+    ),
+)]
+#[patch("/{id}")]
+async fn update_report(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<ReportId>,
+    condition: IfMatch,
+    body: web::Json<ReportPatch>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let patch = body.into_inner();
+    let mut conn = crate::db::connection(&pool).await?;
+    let row = conn
+        .transaction(async move |conn| {
+            let current = db::lock(conn, id, caller.scope())
+                .await
+                .map_err(not_found_as("report"))?;
+            condition.check(current.version)?;
+            let mut checks = Checks::default();
+            let fields = merge(
+                conn,
+                &mut checks,
+                patch,
+                Some(&current.fields()),
+                Some(current.district_id),
+            )
+            .await?;
+            let fields = checks.finish(fields)?;
+            let before = ReportView::from(current.clone());
+            let row = db::update(conn, current, &fields).await?;
+            let change = Change::new("update", "report", id, Some(row.district_id));
+            let after = ReportView::from(row.clone());
+            record_if_changed(conn, &caller, change, &before, &after).await?;
+            Ok::<_, ApiError>(row)
+        })
+        .await?;
+    Ok(updated_response(&ReportView::from(row)))
+}
+
+/// Delete a report.
+#[utoipa::path(
+    tag = "reports",
+    params(("id" = ReportId, Path, description = "The report's id"), IfMatchHeader),
+    responses((status = 204, description = "Deleted")),
+)]
+#[delete("/{id}")]
+async fn delete_report(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<ReportId>,
+    condition: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let mut conn = crate::db::connection(&pool).await?;
+    conn.transaction(async move |conn| {
+        let current = db::lock(conn, id, caller.scope())
+            .await
+            .map_err(not_found_as("report"))?;
+        condition.check(current.version)?;
+        db::mark_deleted(conn, id).await?;
+        let change = Change::new("delete", "report", id, Some(current.district_id));
+        record(conn, &caller, change.before(&ReportView::from(current))).await
+    })
+    .await?;
+    Ok(no_content())
+}
+
+/// The audit trail of a report.
+#[utoipa::path(
+    tag = "reports",
+    params(("id" = ReportId, Path, description = "The report's id"), HistoryQuery),
+    responses(
+        (status = 200, description = "Its changes, oldest first", body = Page<crate::api::audit::AuditEventView>),
+    ),
+)]
+#[get("/{id}/history")]
+async fn get_report_history(
+    caller: Caller,
+    pool: web::Data<DbPool>,
+    path: web::Path<ReportId>,
+    query: web::Query<HistoryQuery>,
+) -> Result<web::Json<Page<crate::api::audit::AuditEventView>>, ApiError> {
+    let id = path.into_inner().to_string();
+    crate::api::audit::history(&pool, &caller, "report", id, query.into_inner()).await
+}
