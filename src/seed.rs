@@ -1,10 +1,13 @@
 //! `seed-demo`: the six Beijing districts of the source report, with departments,
 //! members, workstations and activities matching its numbers (Haidian's 33 workstations
 //! of 8 kinds and 300 online activities, Yanqing's 20 studios, Shijingshan's 36 evaluated
-//! departments, Tongzhou's 200-odd members). Names of people are made up.
+//! departments, Tongzhou's 200-odd members), and the committees' own work of the last
+//! three years ([`work_records`]). Names of people are made up.
 //!
 //! Every record is looked up by its natural key first, so running it again changes
 //! nothing.
+
+mod work_records;
 
 use chrono::{Days, NaiveDate};
 use diesel::prelude::*;
@@ -36,6 +39,10 @@ pub struct SeedReport {
     pub workstations: usize,
     pub workstation_members: usize,
     pub activities: usize,
+    pub meetings: usize,
+    pub attendance: usize,
+    pub reports: usize,
+    pub key_tasks: usize,
 }
 
 impl std::fmt::Display for SeedReport {
@@ -43,13 +50,18 @@ impl std::fmt::Display for SeedReport {
         write!(
             f,
             "created {} district(s), {} department(s), {} member(s), {} workstation(s), \
-             {} workstation membership(s), {} activity(ies)",
+             {} workstation membership(s), {} activity(ies), {} meeting(s) with {} \
+             attendance record(s), {} report(s), {} key task(s)",
             self.districts,
             self.departments,
             self.members,
             self.workstations,
             self.workstation_members,
-            self.activities
+            self.activities,
+            self.meetings,
+            self.attendance,
+            self.reports,
+            self.key_tasks
         )
     }
 }
@@ -68,6 +80,14 @@ struct DistrictSpec {
     studios: bool,
     /// Online activities (salons and online study) at its online workstations.
     online_activities: usize,
+    /// Lecture series held this year, by name and number of sessions.
+    lectures: &'static [(&'static str, usize)],
+    /// Party-group meetings over three years (four this year when none are given).
+    party_group_meetings: usize,
+    /// Reports to the district party committee over three years.
+    reports: usize,
+    /// Key tasks over three years.
+    key_tasks: usize,
 }
 
 const TERM: i32 = 16;
@@ -93,6 +113,10 @@ const DISTRICTS: &[DistrictSpec] = &[
         workstations: &[(WorkstationKind::Street, 8)],
         studios: false,
         online_activities: 0,
+        lectures: &[],
+        party_group_meetings: 0,
+        reports: 0,
+        key_tasks: 0,
     },
     DistrictSpec {
         code: "haidian",
@@ -123,6 +147,10 @@ const DISTRICTS: &[DistrictSpec] = &[
         ],
         studios: false,
         online_activities: 300,
+        lectures: &[],
+        party_group_meetings: 0,
+        reports: 0,
+        key_tasks: 0,
     },
     DistrictSpec {
         code: "shijingshan",
@@ -145,6 +173,10 @@ const DISTRICTS: &[DistrictSpec] = &[
         workstations: &[(WorkstationKind::Street, 3)],
         studios: false,
         online_activities: 0,
+        lectures: &[],
+        party_group_meetings: 0,
+        reports: 0,
+        key_tasks: 0,
     },
     DistrictSpec {
         code: "tongzhou",
@@ -164,6 +196,10 @@ const DISTRICTS: &[DistrictSpec] = &[
         workstations: &[(WorkstationKind::Street, 4)],
         studios: false,
         online_activities: 0,
+        lectures: &[("城市副中心讲堂", 19), ("委员讲堂", 13)],
+        party_group_meetings: 0,
+        reports: 0,
+        key_tasks: 65,
     },
     DistrictSpec {
         code: "huairou",
@@ -183,6 +219,10 @@ const DISTRICTS: &[DistrictSpec] = &[
         workstations: &[(WorkstationKind::Street, 3)],
         studios: false,
         online_activities: 0,
+        lectures: &[],
+        party_group_meetings: 37,
+        reports: 34,
+        key_tasks: 0,
     },
     DistrictSpec {
         code: "yanqing",
@@ -211,6 +251,10 @@ const DISTRICTS: &[DistrictSpec] = &[
         ],
         studios: true,
         online_activities: 0,
+        lectures: &[],
+        party_group_meetings: 0,
+        reports: 0,
+        key_tasks: 0,
     },
 ];
 
@@ -387,6 +431,7 @@ async fn seed_district(
                 report,
             )
             .await?;
+            seed_monthly_activities(conn, &station, station_index, &member_ids, report).await?;
             if *kind == WorkstationKind::Online && spec.online_activities > 0 {
                 let online_stations = spec
                     .workstations
@@ -399,7 +444,8 @@ async fn seed_district(
             station_index += 1;
         }
     }
-    Ok(())
+    let today = crate::domain::calendar::today();
+    work_records::seed(conn, spec, district.id, &member_ids, today, report).await
 }
 
 async fn seed_member(
@@ -543,6 +589,71 @@ async fn seed_workstation(
         audited(conn, change.before(before).after(after)).await?;
     }
     Ok(station)
+}
+
+/// One activity a month at every workstation this year, up to this month: its own six
+/// members and four others of the district take part.
+async fn seed_monthly_activities(
+    conn: &mut AsyncPgConnection,
+    station: &Workstation,
+    index: usize,
+    member_ids: &[MemberId],
+    report: &mut SeedReport,
+) -> Result<(), ApiError> {
+    use chrono::Datelike;
+    const KINDS: &[(ActivityKind, &str)] = &[
+        (ActivityKind::Visit, "委员走访"),
+        (ActivityKind::OpinionCollecting, "征求意见"),
+        (ActivityKind::Salon, "委员沙龙"),
+        (ActivityKind::Publicity, "政策宣传"),
+        (ActivityKind::Lecture, "委员讲堂"),
+    ];
+    let today = crate::domain::calendar::today();
+    for month in 1..=today.month() {
+        let Some(held_on) = NaiveDate::from_ymd_opt(today.year(), month, 1)
+            .and_then(|first| first.checked_add_days(Days::new((index as u64 * 3) % 25)))
+            .filter(|day| *day <= today)
+        else {
+            continue;
+        };
+        let (kind, label) = KINDS[(index + month as usize) % KINDS.len()];
+        let title = format!("{}年{month}月{label}", today.year());
+        let exists: Option<crate::domain::ids::ActivityId> = activities::table
+            .select(activities::id)
+            .filter(activities::workstation_id.eq(station.id))
+            .filter(activities::title.eq(&title))
+            .filter(activities::deleted_at.is_null())
+            .first(conn)
+            .await
+            .optional()?;
+        if exists.is_some() {
+            continue;
+        }
+        report.activities += 1;
+        let own = (0..6).map(|offset| member_ids[(index + offset * 11) % member_ids.len()]);
+        let guests = (0..4)
+            .map(|k| member_ids[(index * 4 + month as usize * 7 + k * 13) % member_ids.len()]);
+        let participants = own
+            .chain(guests)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let fields = ActivityFields {
+            kind,
+            title,
+            held_on,
+            participant_ids: participants,
+            people_reached: i32::try_from(30 + (index * 7 + month as usize * 11) % 120)
+                .unwrap_or(30),
+            opinions_collected: i32::try_from((index + month as usize) % 12).unwrap_or(0),
+            summary: None,
+        };
+        let activity =
+            db::activities::insert(conn, station.district_id, station.id, fields).await?;
+        let change = Change::new("create", "activity", activity.id, Some(station.district_id));
+        audited(conn, change.after(&ActivityView::from(activity))).await?;
+    }
+    Ok(())
 }
 
 async fn seed_online_activities(

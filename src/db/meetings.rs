@@ -232,3 +232,28 @@ pub async fn remove_attendance(
         .await
         .map(drop)
 }
+
+/// Records the attendance of many members at once (a meeting being entered whole).
+#[tracing::instrument(skip_all, fields(rows = attendance.len()))]
+pub async fn insert_attendance(
+    conn: &mut AsyncPgConnection,
+    meeting: &Meeting,
+    attendance: &[(MemberId, AttendanceStatus)],
+) -> QueryResult<()> {
+    let rows: Vec<_> = attendance
+        .iter()
+        .map(|(member, status)| {
+            (
+                meeting_attendance::meeting_id.eq(meeting.id),
+                meeting_attendance::member_id.eq(*member),
+                meeting_attendance::district_id.eq(meeting.district_id),
+                meeting_attendance::status.eq(*status),
+            )
+        })
+        .collect();
+    diesel::insert_into(meeting_attendance::table)
+        .values(rows)
+        .execute(conn)
+        .await
+        .map(drop)
+}

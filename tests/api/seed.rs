@@ -1,5 +1,7 @@
 use std::collections::BTreeSet;
 
+use chrono::Datelike;
+
 use diesel_async::{AsyncConnection, AsyncPgConnection};
 use serde_json::Value;
 
@@ -15,6 +17,9 @@ async fn snapshot(app: &TestApp) -> Vec<String> {
         "members",
         "workstations",
         "activities",
+        "meetings",
+        "reports",
+        "key_tasks",
     ] {
         for row in db
             .query(
@@ -39,6 +44,19 @@ async fn snapshot(app: &TestApp) -> Vec<String> {
     {
         let (station, member): (String, String) = (row.get(0), row.get(1));
         rows.push(format!("workstation_members {station} {member}"));
+    }
+    for row in db
+        .query(
+            "SELECT meeting_id::text, member_id::text, status FROM meeting_attendance \
+             ORDER BY 1, 2",
+            &[],
+        )
+        .await
+        .unwrap()
+    {
+        let (meeting, member, status): (String, String, String) =
+            (row.get(0), row.get(1), row.get(2));
+        rows.push(format!("meeting_attendance {meeting} {member} {status}"));
     }
     rows
 }
@@ -104,8 +122,81 @@ async fn the_demo_seed_matches_the_source_and_a_second_run_changes_nothing() {
     let departments = all_items(&app, "/api/v1/departments?district=shijingshan").await;
     assert_eq!(departments.len(), 36);
     assert!(departments.iter().any(|d| d["name"] == "区生态环境局"));
-    let online = all_items(&app, "/api/v1/activities?district=haidian").await;
-    assert_eq!(online.len(), 300);
+    let activities = all_items(&app, "/api/v1/activities?district=haidian").await;
+    let online = activities
+        .iter()
+        .filter(|a| a["title"].as_str().unwrap().starts_with("网上"))
+        .count();
+    assert_eq!(online, 300);
+    // Besides, one activity a month this year at each of the 33 workstations.
+    let this_month = (chrono::Utc::now() + chrono::Duration::hours(8)).month() as usize;
+    assert!(activities.len() >= 300 + 33 * (this_month - 1));
     let tongzhou = all_items(&app, "/api/v1/members?district=tongzhou").await;
     assert!(tongzhou.len() > 200);
+
+    // The committees' own work: Tongzhou's 19 + 13 lectures this year and 65 key tasks
+    // over three years, Huairou's 37 party-group meetings and 34 reports over three.
+    let lectures = all_items(&app, "/api/v1/meetings?district=tongzhou&kind=lecture").await;
+    assert_eq!(lectures.len(), 32);
+    let series = |name: &str| {
+        lectures
+            .iter()
+            .filter(|m| m["title"].as_str().unwrap().starts_with(name))
+            .count()
+    };
+    assert_eq!((series("城市副中心讲堂"), series("委员讲堂")), (19, 13));
+    let key_tasks = all_items(&app, "/api/v1/key-tasks?district=tongzhou").await;
+    assert_eq!(key_tasks.len(), 65);
+    let years: BTreeSet<i64> = key_tasks
+        .iter()
+        .map(|t| t["year"].as_i64().unwrap())
+        .collect();
+    assert_eq!(years.len(), 3);
+    let party_group = all_items(&app, "/api/v1/meetings?district=huairou&kind=party_group").await;
+    assert_eq!(party_group.len(), 37);
+    let reports = all_items(&app, "/api/v1/reports?district=huairou").await;
+    assert_eq!(reports.len(), 34);
+    let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
+    assert!(
+        lectures
+            .iter()
+            .chain(&party_group)
+            .all(|m| m["held_on"].as_str().unwrap() <= today.to_string().as_str()),
+        "no meeting is in the future"
+    );
+
+    // Attendance and activities make the ranking meaningful: totals differ, absences cost
+    // points, and each grade is someone's.
+    let tongzhou_id = tongzhou[0]["district_id"].as_str().unwrap();
+    let ranking: Value = app
+        .get(&format!(
+            "/api/v1/performance?district_id={tongzhou_id}&limit=200"
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let totals: BTreeSet<i64> = ranking["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["total"].as_i64().unwrap())
+        .collect();
+    assert!(totals.len() > 5, "{totals:?}");
+    let absent: i64 = ranking["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|entry| entry["by_kind"].as_array().unwrap())
+        .filter(|tally| tally["kind"] == "meeting_absent")
+        .map(|tally| tally["count"].as_i64().unwrap())
+        .sum();
+    assert!(absent > 0);
+    let grades: BTreeSet<&str> = ranking["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|entry| entry["grade"].as_str().unwrap())
+        .collect();
+    assert_eq!(grades.len(), 3, "every grade is someone's: {grades:?}");
 }
