@@ -149,7 +149,7 @@ VALUES (1, 2000,
 -- calendar year, with the record it comes from (and that record's parent, for a
 -- consultation activity its topic); of one member when `p_member` is given.
 -- Only live records count: a deleted record (or one under a deleted parent) stops
--- counting at once.
+-- counting at once, and so does a proposal its proposer withdrew.
 CREATE FUNCTION performance_items(p_district uuid, p_year integer, p_member uuid)
 RETURNS TABLE (member_id uuid, kind text, source_type text, source_id uuid,
     parent_id uuid, occurred_on date, title text)
@@ -159,6 +159,7 @@ LANGUAGE sql STABLE AS $$
                (p.submitted_at AT TIME ZONE 'Asia/Shanghai')::date AS submitted_on
         FROM proposals p
         WHERE p.district_id = p_district AND p.deleted_at IS NULL
+          AND p.status <> 'withdrawn'
           AND p.submitted_at >= make_timestamptz(p_year, 1, 1, 0, 0, 0, 'Asia/Shanghai')
           AND p.submitted_at < make_timestamptz(p_year + 1, 1, 1, 0, 0, 0, 'Asia/Shanghai')
     )

@@ -202,7 +202,7 @@ pub struct PenaltyPointsBody {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewScoringRulesBody {
-    /// The first year it is in force for, 2000 to 2100.
+    /// The first year it is in force for: this year or a later one, up to 2100.
     #[serde(default)]
     #[schema(value_type = i32, required = true, example = 2027)]
     pub from_year: Field<i64>,
@@ -259,8 +259,16 @@ fn merit_points(checks: &mut Checks, body: MeritPointsBody) -> Option<MeritPoint
 /// Checks a new version; every bad field is reported at once.
 fn new_rules(body: NewScoringRulesBody, caller: &Caller) -> Result<NewScoringRules, ApiError> {
     let mut checks = Checks::default();
+    // A past year keeps the rules it was scored under: a version applies from this year on.
+    let this_year = i64::from(today().year());
     let from_year = checks.required("/from_year", body.from_year, None, |v| {
-        values::in_range(v, 2000, 2100)
+        if v < this_year {
+            Err(format!(
+                "must be {this_year} or later: a past year keeps the rules it was scored under"
+            ))
+        } else {
+            values::in_range(v, this_year, 2100)
+        }
     });
     let merits = checks
         .required("/points", body.points, None, Ok)

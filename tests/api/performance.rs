@@ -577,7 +577,15 @@ async fn only_administrators_publish_rules_and_every_bad_field_is_named() {
             "/points/workstation_activity",
         ]
     );
-    let mut unknown = rules_body(2026, 1, 1);
+    // A past year keeps its rules: a version cannot start before this year.
+    let past = body_of(
+        app.post("/api/v1/scoring-rules", &rules_body(this_year() - 1, 1, 1))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(past["errors"][0]["pointer"], "/from_year");
+    let mut unknown = rules_body(this_year(), 1, 1);
     unknown["points"]["speeches"] = json!(3);
     let response = app.post("/api/v1/scoring-rules", &unknown).await;
     assert!(response.status().is_client_error());
