@@ -2,7 +2,8 @@
 -- proposals with their workflow history, written straight to the database (the API's own
 -- bulk path is measured separately). Member ids are derived from their number
 -- (md5('member' || n)) so that wrk and pgbench can read the same rows. A district's
--- records name only its own members: member n is in district 1 + n % 6.
+-- records name only its own members: member n is in district 1 + n % 6. A seventh district
+-- holds the duty-performance data: 1,000 members with a year of records each.
 \set ON_ERROR_STOP on
 BEGIN;
 
@@ -68,6 +69,104 @@ FROM generate_series(1, 200000) AS n
 CROSS JOIN (VALUES ('submit', 'draft', 'submitted'), ('file', 'submitted', 'filed'))
      AS s (action, from_status, to_status)
 WHERE n % 10 >= 3;
+
+-- Duty performance: district 7, 1,000 members (md5('pmember' || n)) and this (Beijing)
+-- year's records: 3,000 proposals led (half filed) with 6,000 co-signatures, 50
+-- workstations with 2,400 activities of 10 members, 10 consultation topics with 60
+-- activities of 100 members, 60 meetings attended by 500 members each (some excused or
+-- absent), 10 evaluations with 10 evaluators rating 4 criteria: about 70 items a member.
+CREATE TEMP TABLE bench_year AS
+SELECT (date_trunc('year', now() AT TIME ZONE 'Asia/Shanghai'))::date AS first_day,
+       extract(year FROM now() AT TIME ZONE 'Asia/Shanghai')::int AS year;
+
+INSERT INTO districts (id, code, name, name_en, term)
+VALUES (md5('district7')::uuid, 'huairou', '怀柔区', 'Huairou', 16);
+
+INSERT INTO members (id, district_id, member_no, name, sector, party, street, term)
+SELECT md5('pmember' || n)::uuid, md5('district7')::uuid, 'P-' || lpad(n::text, 4, '0'),
+       (ARRAY['王', '李', '张', '刘', '陈'])[1 + n % 5] || (ARRAY['芳', '明', '丽', '强'])[1 + n % 4],
+       (ARRAY['economy', 'medicine_health', 'cpc', 'cdl', 'education'])[1 + n % 5],
+       (ARRAY['cpc', 'rck', 'cdl'])[1 + n % 3],
+       (ARRAY['泉河街道', '龙山街道', '怀柔镇', '雁栖镇'])[1 + n % 4],
+       16
+FROM generate_series(1, 1000) AS n;
+
+INSERT INTO proposals (id, district_id, kind, title, body, category, lead_member_id, status,
+                       number, submitted_at, filed_at)
+SELECT md5('pproposal' || n)::uuid, md5('district7')::uuid, 'joint',
+       '关于生态涵养区建设的建议' || n, '建议完善生态补偿机制。', 'environment',
+       md5('pmember' || (1 + n % 1000))::uuid,
+       CASE WHEN n % 2 = 0 THEN 'filed' ELSE 'submitted' END,
+       CASE WHEN n % 2 = 0 THEN 'H-' || n END,
+       ((y.first_day + n % 300) + time '10:00') AT TIME ZONE 'Asia/Shanghai',
+       CASE WHEN n % 2 = 0 THEN ((y.first_day + n % 300 + 2) + time '10:00') AT TIME ZONE 'Asia/Shanghai' END
+FROM generate_series(1, 3000) AS n, bench_year AS y;
+
+INSERT INTO proposal_cosigners (proposal_id, member_id, district_id)
+SELECT md5('pproposal' || n)::uuid, md5('pmember' || (1 + (n + 17 * k) % 1000))::uuid,
+       md5('district7')::uuid
+FROM generate_series(1, 3000) AS n, generate_series(1, 2) AS k;
+
+INSERT INTO workstations (id, district_id, name, kind, street)
+SELECT md5('pworkstation' || n)::uuid, md5('district7')::uuid, '怀柔委员工作站' || n, 'street',
+       '泉河街道'
+FROM generate_series(1, 50) AS n;
+
+INSERT INTO activities (id, district_id, workstation_id, kind, title, held_on, participant_ids)
+SELECT md5('pactivity' || a)::uuid, md5('district7')::uuid,
+       md5('pworkstation' || (1 + a % 50))::uuid, 'visit', '委员走访' || a,
+       y.first_day + a % 300,
+       ARRAY(SELECT md5('pmember' || (1 + (a * 7 + k * 101) % 1000))::uuid
+             FROM generate_series(0, 9) AS k)
+FROM generate_series(1, 2400) AS a, bench_year AS y;
+
+INSERT INTO consultations (id, district_id, year, title, status)
+SELECT md5('pconsultation' || c)::uuid, md5('district7')::uuid, y.year, '协商议题' || c,
+       'in_progress'
+FROM generate_series(1, 10) AS c, bench_year AS y;
+
+INSERT INTO consultation_activities (id, district_id, consultation_id, format, held_on,
+                                     participant_ids)
+SELECT md5('pconsultation_activity' || a)::uuid, md5('district7')::uuid,
+       md5('pconsultation' || (1 + a % 10))::uuid, 'thematic_meeting', y.first_day + a * 4,
+       ARRAY(SELECT md5('pmember' || (1 + (a * 13 + k * 10) % 1000))::uuid
+             FROM generate_series(0, 99) AS k)
+FROM generate_series(1, 60) AS a, bench_year AS y;
+
+INSERT INTO meetings (id, district_id, kind, title, held_on)
+SELECT md5('pmeeting' || m)::uuid, md5('district7')::uuid,
+       (ARRAY['standing_committee', 'chairs', 'party_group', 'special_committee', 'lecture',
+              'study'])[1 + m % 6],
+       '会议' || m, y.first_day + m * 5
+FROM generate_series(1, 60) AS m, bench_year AS y;
+
+INSERT INTO meeting_attendance (meeting_id, member_id, district_id, status)
+SELECT md5('pmeeting' || m)::uuid, md5('pmember' || n)::uuid, md5('district7')::uuid,
+       CASE (n * 31 + m * 17) % 25 WHEN 0 THEN 'absent' WHEN 1 THEN 'excused'
+            WHEN 2 THEN 'excused' ELSE 'present' END
+FROM generate_series(1, 60) AS m, generate_series(1, 1000) AS n
+WHERE (n + m) % 2 = 0;
+
+INSERT INTO departments (id, district_id, name, kind)
+SELECT md5('pdepartment' || e)::uuid, md5('district7')::uuid, '怀柔区单位' || e, 'government'
+FROM generate_series(1, 10) AS e;
+
+INSERT INTO evaluations (id, district_id, department_id, year, phase)
+SELECT md5('pevaluation' || e)::uuid, md5('district7')::uuid, md5('pdepartment' || e)::uuid,
+       y.year, 'deliberation'
+FROM generate_series(1, 10) AS e, bench_year AS y;
+
+INSERT INTO evaluation_evaluators (evaluation_id, member_id, district_id, training_completed_at)
+SELECT md5('pevaluation' || e)::uuid, md5('pmember' || (1 + (e * 10 + k) % 1000))::uuid,
+       md5('district7')::uuid, now()
+FROM generate_series(1, 10) AS e, generate_series(0, 9) AS k;
+
+INSERT INTO evaluation_ratings (evaluation_id, member_id, criterion, district_id, rating)
+SELECT ee.evaluation_id, ee.member_id, c.criterion, ee.district_id, 'satisfied'
+FROM evaluation_evaluators ee
+CROSS JOIN (VALUES ('performance_of_duties'), ('work_style'), ('service_efficiency'),
+                   ('integrity')) AS c (criterion)
+WHERE ee.district_id = md5('district7')::uuid;
 
 COMMIT;
 ANALYZE;

@@ -682,17 +682,7 @@ async fn get_plan(
     query: web::Query<PlanQuery>,
 ) -> Result<web::Json<ConsultationPlan>, ApiError> {
     let query = query.into_inner();
-    let district = match (query.district_id, caller.scope().district()) {
-        (Some(asked), Some(own)) if asked != own => return Err(ApiError::not_found("district")),
-        (Some(asked), _) => asked,
-        (None, Some(own)) => own,
-        (None, None) => {
-            return Err(ApiError::invalid(
-                "district_id",
-                "is required with a key of no district",
-            ));
-        }
-    };
+    let district = crate::api::districts::district_to_read(query.district_id, caller.scope())?;
     let mut conn = crate::db::connection(&pool).await?;
     let topics: Vec<PlanTopic> = db::plan(&mut conn, district, query.year)
         .await?

@@ -352,6 +352,24 @@ async fn delete_district(
     Ok(no_content())
 }
 
+/// The district a district-wide read (a plan, a ranking) covers: the one asked for, or a
+/// district key's own. A district key asking for another gets 404; a key of no district
+/// must ask (422).
+pub(crate) fn district_to_read(
+    asked: Option<DistrictId>,
+    scope: Scope,
+) -> Result<DistrictId, ApiError> {
+    match (asked, scope.district()) {
+        (Some(asked), Some(own)) if asked != own => Err(ApiError::not_found("district")),
+        (Some(asked), _) => Ok(asked),
+        (None, Some(own)) => Ok(own),
+        (None, None) => Err(ApiError::invalid(
+            "district_id",
+            "is required with a key of no district",
+        )),
+    }
+}
+
 /// Reads the `district_id` of a new record: required, and a live district in the
 /// caller's scope, which stays locked against deletion until the transaction ends.
 pub(crate) async fn referenced_district(

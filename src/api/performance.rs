@@ -717,17 +717,7 @@ async fn get_ranking(
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
     let year = year_of(query.year)?;
-    let district = match (query.district_id, caller.scope().district()) {
-        (Some(asked), Some(own)) if asked != own => return Err(ApiError::not_found("district")),
-        (Some(asked), _) => asked,
-        (None, Some(own)) => own,
-        (None, None) => {
-            return Err(ApiError::invalid(
-                "district_id",
-                "is required with a key of no district",
-            ));
-        }
-    };
+    let district = crate::api::districts::district_to_read(query.district_id, caller.scope())?;
     let as_csv = accepted(&request, &["text/csv"]).is_some();
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
