@@ -262,6 +262,9 @@ list_query! {
         held_from: NaiveDate,
         /// Only meetings held on or before this day.
         held_to: NaiveDate,
+        /// Text in the title.
+        #[param(max_length = 100, pattern = r"^[^\x00]*$")]
+        q: String,
     }
 }
 
@@ -287,6 +290,7 @@ async fn list_meetings(
         member_id: query.member_id,
         held_from: query.held_from,
         held_to: query.held_to,
+        q: query_text("q", query.q, 100)?,
     };
     let mut conn = crate::db::connection(&pool).await?;
     let rows = db::list(&mut conn, &filter, &request).await?;

@@ -257,6 +257,9 @@ list_query! {
         reported_from: NaiveDate,
         /// Only reports made on or before this day.
         reported_to: NaiveDate,
+        /// Text in the subject.
+        #[param(max_length = 100, pattern = r"^[^\x00]*$")]
+        q: String,
     }
 }
 
@@ -283,6 +286,7 @@ async fn list_reports(
         evaluation_id: query.evaluation_id,
         reported_from: query.reported_from,
         reported_to: query.reported_to,
+        q: query_text("q", query.q, 100)?,
     };
     let mut conn = crate::db::connection(&pool).await?;
     let rows = db::list(&mut conn, &filter, &request).await?;

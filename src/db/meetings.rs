@@ -74,6 +74,8 @@ pub struct MeetingFilter {
     pub held_from: Option<NaiveDate>,
     /// Held on or before this day.
     pub held_to: Option<NaiveDate>,
+    /// Text in the title.
+    pub q: Option<String>,
 }
 
 #[tracing::instrument(skip_all)]
@@ -110,6 +112,9 @@ pub async fn list(
     }
     if let Some(to) = filter.held_to {
         query = query.filter(meetings::held_on.le(to));
+    }
+    if let Some(q) = &filter.q {
+        query = query.filter(meetings::title.ilike(super::like_pattern(q)));
     }
     paged!(query, page,
         id: meetings::id, updated_at: meetings::updated_at, deleted_at: meetings::deleted_at)

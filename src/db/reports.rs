@@ -66,6 +66,8 @@ pub struct ReportFilter {
     pub reported_from: Option<NaiveDate>,
     /// Reported on or before this day.
     pub reported_to: Option<NaiveDate>,
+    /// Text in the subject.
+    pub q: Option<String>,
 }
 
 #[tracing::instrument(skip_all)]
@@ -99,6 +101,9 @@ pub async fn list(
     }
     if let Some(to) = filter.reported_to {
         query = query.filter(reports::reported_on.le(to));
+    }
+    if let Some(q) = &filter.q {
+        query = query.filter(reports::subject.ilike(super::like_pattern(q)));
     }
     paged!(query, page,
         id: reports::id, updated_at: reports::updated_at, deleted_at: reports::deleted_at)

@@ -330,6 +330,14 @@ async fn a_report_carries_a_consultation_or_evaluation_of_its_own_district_and_k
     )
     .await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    for (q, found) in [("生态涵养", 1), ("财政预算", 0)] {
+        let searched = body_of(
+            app.get(&format!("/api/v1/reports?q={q}")).await,
+            StatusCode::OK,
+        )
+        .await;
+        assert_eq!(searched["items"].as_array().unwrap().len(), found, "{q}");
+    }
     let none = body_of(
         app.get(&format!("/api/v1/reports?consultation_id={own}"))
             .await,
