@@ -506,15 +506,14 @@ pub struct AttendanceBody {
 /// Changes a member's attendance under the meeting's lock and `If-Match`: a change that
 /// changes something gives the meeting a new version and an audit event with the
 /// attendance before and after. `wanted` is the attendance to record (its problems are
-/// answered after the precondition's), or none to remove it. Answers the attendance before
-/// and after.
+/// answered after the precondition's), or none to remove it.
 async fn change_attendance(
     pool: &DbPool,
     caller: Caller,
     (id, member): (MeetingId, MemberId),
     condition: IfMatch,
     wanted: Result<Option<(AttendanceStatus, Option<String>)>, ApiError>,
-) -> Result<(Option<AttendanceView>, Option<AttendanceView>), ApiError> {
+) -> Result<AttendanceChange, ApiError> {
     let mut conn = crate::db::connection(pool).await?;
     conn.transaction(async move |conn| {
         let meeting = db::lock(conn, id, caller.scope())
@@ -540,7 +539,11 @@ async fn change_attendance(
                     .as_ref()
                     .is_some_and(|e| e.status == *status && e.note == *note);
                 if same {
-                    return Ok((existing.clone(), existing));
+                    return Ok(AttendanceChange {
+                        before: existing.clone(),
+                        after: existing,
+                        meeting_version: meeting.version,
+                    });
                 }
                 db::set_attendance(conn, &meeting, member, *status, note.as_deref()).await?;
                 "set_attendance"
@@ -553,7 +556,7 @@ async fn change_attendance(
                 "remove_attendance"
             }
         };
-        db::touch(conn, id).await?;
+        let touched = db::touch(conn, id).await?;
         let after = db::attendee(conn, id, member)
             .await?
             .map(AttendanceView::from);
@@ -565,13 +568,25 @@ async fn change_attendance(
             event = event.after(after);
         }
         record(conn, &caller, event).await?;
-        Ok((existing, after))
+        Ok(AttendanceChange {
+            before: existing,
+            after,
+            meeting_version: touched.version,
+        })
     })
     .await
 }
 
+/// A member's attendance before and after a change, and the meeting's version after it.
+struct AttendanceChange {
+    before: Option<AttendanceView>,
+    after: Option<AttendanceView>,
+    meeting_version: i64,
+}
+
 /// Record how a member of the meeting's district attended it (present, excused or
-/// absent), replacing what was recorded before.
+/// absent), replacing what was recorded before. The `ETag` is the meeting's new version,
+/// for the next change's `If-Match`.
 #[utoipa::path(
     tag = "meetings",
     params(
@@ -581,8 +596,10 @@ async fn change_attendance(
     ),
     request_body = AttendanceBody,
     responses(
-        (status = 201, description = "Recorded", body = AttendanceView),
-        (status = 200, description = "Replaced, or already so recorded", body = AttendanceView),
+        (status = 201, description = "Recorded", body = AttendanceView,
+            headers(("ETag" = String, description = "The meeting's version after the change"))),
+        (status = 200, description = "Replaced, or already so recorded", body = AttendanceView,
+            headers(("ETag" = String, description = "The meeting's version after the change"))),
         (status = 412, description = "If-Match does not name the meeting's current version", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "The member belongs to another district, or the body is invalid", body = Problem, content_type = "application/problem+json"),
     ),
@@ -600,14 +617,21 @@ async fn put_attendance(
     let status = checks.required("/status", body.status, None, Ok);
     let note = checks.optional("/note", body.note, None, |v| values::paragraph(&v, 500));
     let wanted = checks.finish(status).map(|status| Some((status, note)));
-    let (before, after) =
-        change_attendance(&pool, caller, path.into_inner(), condition, wanted).await?;
-    let after = after.ok_or_else(|| ApiError::Internal("an attendance vanished".into()))?;
-    Ok(if before.is_none() {
-        HttpResponse::Created().json(after)
+    let change = change_attendance(&pool, caller, path.into_inner(), condition, wanted).await?;
+    let after = change
+        .after
+        .ok_or_else(|| ApiError::Internal("an attendance vanished".into()))?;
+    let mut response = if change.before.is_none() {
+        HttpResponse::Created()
     } else {
-        HttpResponse::Ok().json(after)
-    })
+        HttpResponse::Ok()
+    };
+    Ok(response
+        .insert_header((
+            actix_web::http::header::ETAG,
+            crate::api::http::etag(change.meeting_version),
+        ))
+        .json(after))
 }
 
 /// Remove a member's attendance record.
@@ -619,7 +643,8 @@ async fn put_attendance(
         IfMatchHeader,
     ),
     responses(
-        (status = 204, description = "Removed"),
+        (status = 204, description = "Removed",
+            headers(("ETag" = String, description = "The meeting's version after the change"))),
         (status = 404, description = "No such meeting, or no attendance of the member recorded", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "If-Match does not name the meeting's current version", body = Problem, content_type = "application/problem+json"),
     ),
@@ -631,6 +656,11 @@ async fn delete_attendance(
     path: web::Path<(MeetingId, MemberId)>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    change_attendance(&pool, caller, path.into_inner(), condition, Ok(None)).await?;
-    Ok(no_content())
+    let change = change_attendance(&pool, caller, path.into_inner(), condition, Ok(None)).await?;
+    Ok(HttpResponse::NoContent()
+        .insert_header((
+            actix_web::http::header::ETAG,
+            crate::api::http::etag(change.meeting_version),
+        ))
+        .finish())
 }

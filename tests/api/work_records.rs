@@ -68,18 +68,20 @@ async fn attendance_is_recorded_replaced_and_removed_for_members_of_the_meetings
     assert_eq!(created["version"], 1);
     assert_eq!(created["attendance"], json!([]));
 
-    let recorded = body_of(
-        attend(
-            &app,
-            &meeting_id,
-            &wang,
-            json!({"status": "present"}),
-            Some(1),
-        )
-        .await,
-        StatusCode::CREATED,
+    let response = attend(
+        &app,
+        &meeting_id,
+        &wang,
+        json!({"status": "present"}),
+        Some(1),
     )
     .await;
+    assert_eq!(
+        response.headers()["etag"],
+        "\"2\"",
+        "the meeting's new version, for the next If-Match"
+    );
+    let recorded = body_of(response, StatusCode::CREATED).await;
     assert_eq!(recorded["member_id"], wang.as_str());
     assert_eq!(recorded["status"], "present");
     body_of(
@@ -164,12 +166,9 @@ async fn attendance_is_recorded_replaced_and_removed_for_members_of_the_meetings
     )
     .await;
     assert_eq!(replaced["status"], "absent");
-    assert_eq!(
-        app.delete(&format!("{path}/attendance/{li}"))
-            .await
-            .status(),
-        StatusCode::NO_CONTENT
-    );
+    let removed = app.delete(&format!("{path}/attendance/{li}")).await;
+    assert_eq!(removed.status(), StatusCode::NO_CONTENT);
+    assert_eq!(removed.headers()["etag"], "\"5\"");
     assert_eq!(
         app.delete(&format!("{path}/attendance/{li}"))
             .await
