@@ -92,7 +92,7 @@ mod tests {
     }
 
     #[test]
-    fn clerks_write_their_records_but_not_districts_keys_or_the_trail() {
+    fn clerks_write_their_records_but_not_districts_rules_keys_or_the_trail() {
         assert!(check(Role::Clerk, "POST", "/api/v1/members").is_ok());
         assert!(
             check(
@@ -107,6 +107,17 @@ mod tests {
         assert!(check(Role::Clerk, "GET", "/api/v1/keys").is_err());
         assert!(check(Role::Clerk, "GET", "/api/v1/audit-events").is_err());
         assert!(check(Role::Clerk, "POST", "/api/v1/sync/members").is_err());
+        // Scoring rules apply to every district: administrators publish them.
+        assert!(check(Role::Clerk, "GET", "/api/v1/scoring-rules/{version}").is_ok());
+        assert!(check(Role::Clerk, "POST", "/api/v1/scoring-rules").is_err());
+        assert!(
+            check(
+                Role::Clerk,
+                "PUT",
+                "/api/v1/meetings/{id}/attendance/{member_id}"
+            )
+            .is_ok()
+        );
     }
 
     #[test]
