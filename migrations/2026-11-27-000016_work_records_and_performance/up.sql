@@ -11,11 +11,15 @@ CREATE TABLE meetings (
     held_on date NOT NULL,
     place text,
     agenda text,
+    -- The district system's id, for meetings it syncs (with their attendance).
+    external_id text CHECK (external_id ~ '^[A-Za-z0-9._/:-]{1,64}$'),
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),
     version bigint NOT NULL DEFAULT 1,
     deleted_at timestamptz
 );
+CREATE UNIQUE INDEX meetings_external_id_key ON meetings (district_id, external_id)
+    WHERE deleted_at IS NULL AND external_id IS NOT NULL;
 CREATE INDEX meetings_district_idx ON meetings (district_id, held_on, id);
 CREATE INDEX meetings_feed_idx ON meetings (updated_at, id);
 CREATE TRIGGER meetings_touch BEFORE UPDATE ON meetings

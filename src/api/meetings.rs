@@ -84,6 +84,8 @@ pub struct MeetingView {
     pub held_on: NaiveDate,
     pub place: Option<String>,
     pub agenda: Option<String>,
+    /// The district system's id, for meetings it syncs (`/sync/meetings`).
+    pub external_id: Option<String>,
     pub attendance_counts: AttendanceCounts,
     /// Every recorded attendance, in the order it was recorded.
     pub attendance: Vec<AttendanceView>,
@@ -100,7 +102,7 @@ impl Versioned for MeetingView {
 }
 
 impl MeetingView {
-    fn new(row: Meeting, attendance: Vec<AttendanceView>) -> Self {
+    pub(crate) fn new(row: Meeting, attendance: Vec<AttendanceView>) -> Self {
         let mut counts = AttendanceCounts::default();
         for entry in &attendance {
             match entry.status {
@@ -117,6 +119,7 @@ impl MeetingView {
             held_on: row.held_on,
             place: row.place,
             agenda: row.agenda,
+            external_id: row.external_id,
             attendance_counts: counts,
             attendance,
             created_at: row.created_at,
@@ -215,7 +218,7 @@ impl NewMeeting {
     }
 }
 
-fn merge(
+pub(crate) fn merge(
     checks: &mut Checks,
     patch: MeetingPatch,
     current: Option<&MeetingFields>,

@@ -19,6 +19,8 @@ pub struct Meeting {
     pub held_on: NaiveDate,
     pub place: Option<String>,
     pub agenda: Option<String>,
+    /// The district system's id, for meetings it syncs.
+    pub external_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub version: i64,
@@ -258,6 +260,173 @@ pub async fn insert_attendance(
         .collect();
     diesel::insert_into(meeting_attendance::table)
         .values(rows)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// A meeting with its attendance, as a sync batch compares and writes it.
+#[derive(Debug, Clone)]
+pub struct MeetingRecord {
+    pub meeting: Meeting,
+    pub attendance: Vec<Attendance>,
+}
+
+/// A meeting as a batch sets it: its fields and every member's attendance, by member.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncedMeeting {
+    pub fields: MeetingFields,
+    pub attendance: Vec<(MemberId, AttendanceStatus, Option<String>)>,
+}
+
+impl MeetingRecord {
+    pub fn synced(&self) -> SyncedMeeting {
+        let mut attendance: Vec<_> = self
+            .attendance
+            .iter()
+            .map(|entry| (entry.member_id, entry.status, entry.note.clone()))
+            .collect();
+        attendance.sort_by_key(|(member, _, _)| *member);
+        SyncedMeeting {
+            fields: self.meeting.fields(),
+            attendance,
+        }
+    }
+}
+
+/// These meetings with their attendance.
+async fn with_attendance(
+    conn: &mut AsyncPgConnection,
+    meetings: Vec<Meeting>,
+) -> QueryResult<Vec<MeetingRecord>> {
+    let ids: Vec<MeetingId> = meetings.iter().map(|meeting| meeting.id).collect();
+    let mut by_meeting: std::collections::HashMap<MeetingId, Vec<Attendance>> =
+        std::collections::HashMap::new();
+    for entry in attendance(conn, &ids).await? {
+        by_meeting.entry(entry.meeting_id).or_default().push(entry);
+    }
+    Ok(meetings
+        .into_iter()
+        .map(|meeting| MeetingRecord {
+            attendance: by_meeting.remove(&meeting.id).unwrap_or_default(),
+            meeting,
+        })
+        .collect())
+}
+
+/// The live meetings of `district` with these external ids and their attendance, locked
+/// until the transaction ends.
+#[tracing::instrument(skip_all)]
+pub async fn lock_by_external_ids(
+    conn: &mut AsyncPgConnection,
+    district: DistrictId,
+    keys: &[String],
+) -> QueryResult<Vec<MeetingRecord>> {
+    let rows = meetings::table
+        .select(Meeting::as_select())
+        .filter(meetings::district_id.eq(district))
+        .filter(meetings::external_id.eq_any(keys))
+        .filter(meetings::deleted_at.is_null())
+        .for_update()
+        .load(conn)
+        .await?;
+    with_attendance(conn, rows).await
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = meetings)]
+struct SyncedMeetingRow {
+    id: MeetingId,
+    district_id: DistrictId,
+    external_id: String,
+    #[diesel(embed)]
+    fields: MeetingFields,
+}
+
+/// Creates or replaces meetings of `district` by external id, with their whole
+/// attendance: one statement for the meetings, one to clear their attendance and one to
+/// write it.
+#[tracing::instrument(skip_all, fields(rows = rows.len()))]
+pub async fn upsert_all(
+    conn: &mut AsyncPgConnection,
+    district: DistrictId,
+    rows: Vec<(MeetingId, String, SyncedMeeting)>,
+) -> QueryResult<Vec<MeetingRecord>> {
+    use diesel::query_builder::DecoratableTarget;
+    use diesel::upsert::excluded;
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut wanted = std::collections::HashMap::new();
+    let mut inserts = Vec::with_capacity(rows.len());
+    for (id, external_id, synced) in rows {
+        wanted.insert(external_id.clone(), synced.attendance);
+        inserts.push(SyncedMeetingRow {
+            id,
+            district_id: district,
+            external_id,
+            fields: synced.fields,
+        });
+    }
+    let written: Vec<Meeting> = diesel::insert_into(meetings::table)
+        .values(inserts)
+        .on_conflict((meetings::district_id, meetings::external_id))
+        .filter_target(
+            meetings::deleted_at
+                .is_null()
+                .and(meetings::external_id.is_not_null()),
+        )
+        .do_update()
+        .set((
+            meetings::kind.eq(excluded(meetings::kind)),
+            meetings::title.eq(excluded(meetings::title)),
+            meetings::held_on.eq(excluded(meetings::held_on)),
+            meetings::place.eq(excluded(meetings::place)),
+            meetings::agenda.eq(excluded(meetings::agenda)),
+        ))
+        .returning(Meeting::as_returning())
+        .get_results(conn)
+        .await?;
+    let ids: Vec<MeetingId> = written.iter().map(|meeting| meeting.id).collect();
+    diesel::delete(meeting_attendance::table.filter(meeting_attendance::meeting_id.eq_any(&ids)))
+        .execute(conn)
+        .await?;
+    let attendance: Vec<_> = written
+        .iter()
+        .flat_map(|meeting| {
+            let entries = meeting
+                .external_id
+                .as_ref()
+                .and_then(|key| wanted.remove(key))
+                .unwrap_or_default();
+            entries.into_iter().map(move |(member, status, note)| {
+                (
+                    meeting_attendance::meeting_id.eq(meeting.id),
+                    meeting_attendance::member_id.eq(member),
+                    meeting_attendance::district_id.eq(district),
+                    meeting_attendance::status.eq(status),
+                    meeting_attendance::note.eq(note),
+                )
+            })
+        })
+        .collect();
+    if !attendance.is_empty() {
+        diesel::insert_into(meeting_attendance::table)
+            .values(attendance)
+            .execute(conn)
+            .await?;
+    }
+    with_attendance(conn, written).await
+}
+
+/// Marks meetings deleted, in one statement (their attendance stops counting with them).
+#[tracing::instrument(skip_all)]
+pub async fn mark_all_deleted(conn: &mut AsyncPgConnection, ids: &[MeetingId]) -> QueryResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    diesel::update(meetings::table.filter(meetings::id.eq_any(ids)))
+        .set(meetings::deleted_at.eq(diesel::dsl::now))
         .execute(conn)
         .await
         .map(drop)

@@ -263,6 +263,7 @@ diesel::table! {
         held_on -> Date,
         place -> Nullable<Text>,
         agenda -> Nullable<Text>,
+        external_id -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         version -> Int8,

@@ -630,6 +630,135 @@ async fn activities_sync_with_their_workstation_and_participants_by_district_key
 }
 
 #[tokio::test]
+async fn meetings_sync_with_their_whole_attendance_by_member_no() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    answer(
+        push(
+            &app,
+            &s.sync,
+            "",
+            json!([
+                member("XC-001", "王芳"),
+                member("XC-002", "李明"),
+                member("XC-003", "赵丽")
+            ]),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let meeting = |id: &str, attendance: Value| {
+        json!({"external_id": id, "kind": "standing_committee", "title": "常委会会议",
+               "held_on": "2026-03-10", "attendance": attendance})
+    };
+    let batch = json!([
+        meeting(
+            "M1",
+            json!([
+                {"member_no": "XC-002", "status": "present"},
+                {"member_no": "XC-001", "status": "excused", "note": "出差"},
+            ])
+        ),
+        meeting(
+            "M2",
+            json!([
+                {"member_no": "XC-404", "status": "present"},
+                {"member_no": "XC-001", "status": "late"},
+            ])
+        ),
+        meeting(
+            "M3",
+            json!([
+                {"member_no": "XC-003", "status": "absent"},
+                {"member_no": "XC-003", "status": "present"},
+            ])
+        ),
+    ]);
+    let result = answer(
+        push_to(&app, &s.sync, "meetings", batch).await,
+        StatusCode::MULTI_STATUS,
+    )
+    .await;
+    assert_eq!(statuses(&result), ["created", "error", "error"]);
+    let pointers = |index: usize| -> Vec<String> {
+        result["results"][index]["problem"]["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|error| error["pointer"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(pointers(1), ["/attendance/0/member_no", "/attendance/1"]);
+    assert_eq!(pointers(2), ["/attendance/1/member_no"]);
+    let id = result["results"][0]["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/meetings/{id}");
+    let got: Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(got["external_id"], "M1");
+    assert_eq!(
+        got["attendance_counts"],
+        json!({"present": 1, "excused": 1, "absent": 0})
+    );
+    assert_eq!(got["version"], 1);
+
+    // The same attendance in another order changes nothing; a changed one replaces it all.
+    let same = json!([meeting(
+        "M1",
+        json!([
+            {"member_no": "XC-001", "status": "excused", "note": "出差"},
+            {"member_no": "XC-002", "status": "present"},
+        ])
+    )]);
+    let again = answer(
+        push_to(&app, &s.sync, "meetings", same).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(statuses(&again), ["unchanged"]);
+    let changed = json!([meeting(
+        "M1",
+        json!([
+            {"member_no": "XC-003", "status": "absent"},
+        ])
+    )]);
+    let updated = answer(
+        push_to(&app, &s.sync, "meetings", changed).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(statuses(&updated), ["updated"]);
+    let got: Value = app.get(&path).await.json().await.unwrap();
+    assert_eq!(got["version"], 2);
+    assert_eq!(got["attendance"].as_array().unwrap().len(), 1);
+    assert_eq!(got["attendance"][0]["status"], "absent");
+    let events = count(
+        &app,
+        &format!(
+            "SELECT count(*) FROM audit_events WHERE entity_type = 'meeting' AND entity_id = '{id}'"
+        ),
+    )
+    .await;
+    assert_eq!(
+        events, 2,
+        "created and updated; the unchanged record wrote nothing"
+    );
+
+    let gone = answer(
+        push_to(
+            &app,
+            &s.sync,
+            "meetings",
+            json!([{"external_id": "M1", "deleted": true}]),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(statuses(&gone), ["deleted"]);
+    assert_eq!(app.get(&path).await.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
 async fn draft_proposals_sync_and_submitted_ones_stay_as_they_are() {
     let app = spawn_app().await;
     let s = setup(&app).await;
