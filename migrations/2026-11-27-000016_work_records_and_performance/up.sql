@@ -114,9 +114,12 @@ $$;
 
 -- Scoring rules: each version is published once and never changed or removed, so a
 -- score computed under it can always be computed again. `points` gives every merit
--- kind its points, `penalties` every penalty kind the points it takes away.
+-- kind its points, `penalties` every penalty kind the points it takes away. A district
+-- may have rules of its own, which then come before the common ones.
 CREATE TABLE scoring_rules (
     version integer PRIMARY KEY CHECK (version > 0),
+    -- A district's own rules; NULL: the rules of every district that has none of its own.
+    district_id uuid REFERENCES districts (id),
     from_year integer NOT NULL CHECK (from_year BETWEEN 2000 AND 2100),
     points jsonb NOT NULL CHECK (jsonb_typeof(points) = 'object'),
     penalties jsonb NOT NULL CHECK (jsonb_typeof(penalties) = 'object'),
@@ -139,7 +142,8 @@ CREATE TRIGGER scoring_rules_immutable BEFORE UPDATE OR DELETE ON scoring_rules
 CREATE TRIGGER scoring_rules_no_truncate BEFORE TRUNCATE ON scoring_rules
     FOR EACH STATEMENT EXECUTE FUNCTION scoring_rules_immutable();
 
--- The first version, in force from 2000 on until an administrator publishes another.
+-- The first version, common to every district, in force from 2000 on until an
+-- administrator publishes another.
 INSERT INTO scoring_rules (version, from_year, points, penalties, competent_line,
     excellent_line, note)
 VALUES (1, 2000,

@@ -71,6 +71,9 @@ pub struct PenaltyPoints {
 pub struct ScoringRulesView {
     /// 1, 2, ... in the order published.
     pub version: i32,
+    /// The district these are the own rules of; `null` for the rules common to every
+    /// district without rules of its own.
+    pub district_id: Option<DistrictId>,
     /// In force for this year and later ones, until a version from a later year.
     pub from_year: i32,
     pub points: MeritPoints,
@@ -97,6 +100,7 @@ impl TryFrom<ScoringRules> for ScoringRulesView {
             |error: serde_json::Error| ApiError::Internal(format!("stored scoring rules: {error}"));
         Ok(Self {
             version: row.version,
+            district_id: row.district_id,
             from_year: row.from_year,
             points: serde_json::from_value(row.points).map_err(unreadable)?,
             penalties: serde_json::from_value(row.penalties).map_err(unreadable)?,
@@ -115,18 +119,29 @@ pub struct ScoringRulesList {
     pub items: Vec<ScoringRulesView>,
 }
 
-/// List every published version of the scoring rules.
+/// Which versions to list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ScoringRulesQuery {
+    /// Only the versions that may apply to this district: its own and the common ones.
+    pub district_id: Option<DistrictId>,
+}
+
+/// List the published versions of the scoring rules.
 #[utoipa::path(
     tag = "performance",
-    responses((status = 200, description = "Every version, oldest first", body = ScoringRulesList)),
+    params(ScoringRulesQuery),
+    responses((status = 200, description = "The versions, oldest first", body = ScoringRulesList)),
 )]
 #[get("")]
 async fn list_scoring_rules(
     _caller: Caller,
     pool: web::Data<DbPool>,
+    query: web::Query<ScoringRulesQuery>,
 ) -> Result<web::Json<ScoringRulesList>, ApiError> {
     let mut conn = crate::db::connection(&pool).await?;
-    let items = db::all_rules(&mut conn)
+    let items = db::all_rules(&mut conn, query.district_id)
         .await?
         .into_iter()
         .map(ScoringRulesView::try_from)
@@ -202,6 +217,11 @@ pub struct PenaltyPointsBody {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewScoringRulesBody {
+    /// The district whose own rules these are (they then come before the common ones for
+    /// it); absent or `null` for rules common to every district.
+    #[serde(default)]
+    #[schema(value_type = Option<DistrictId>)]
+    pub district_id: Field<DistrictId>,
     /// The first year it is in force for: this year or a later one, up to 2100.
     #[serde(default)]
     #[schema(value_type = i32, required = true, example = 2027)]
@@ -296,6 +316,7 @@ fn new_rules(body: NewScoringRulesBody, caller: &Caller) -> Result<NewScoringRul
         checks.error("/excellent_line", "must be above the competent line");
     }
     let note = checks.optional("/note", body.note, None, |v| values::paragraph(&v, 2000));
+    let district_id = checks.optional("/district_id", body.district_id, None, Ok);
     let json = |value: serde_json::Result<serde_json::Value>| {
         value.map_err(|error| ApiError::Internal(format!("scoring rules as JSON: {error}")))
     };
@@ -310,6 +331,7 @@ fn new_rules(body: NewScoringRulesBody, caller: &Caller) -> Result<NewScoringRul
     })())?;
     let (from_year, merits, penalties, competent_line, excellent_line) = checked;
     Ok(NewScoringRules {
+        district_id,
         from_year,
         points: json(serde_json::to_value(merits))?,
         penalties: json(serde_json::to_value(penalties))?,
@@ -340,9 +362,16 @@ async fn publish_scoring_rules(
     let mut conn = crate::db::connection(&pool).await?;
     let view = conn
         .transaction(async move |conn| {
+            if let Some(district) = rules.district_id
+                && crate::db::districts::find_for_reference(conn, district)
+                    .await?
+                    .is_none()
+            {
+                return Err(ApiError::invalid("/district_id", "no such district"));
+            }
             let row = db::publish(conn, rules).await?;
             let view = ScoringRulesView::try_from(row)?;
-            let change = Change::new("publish", "scoring_rules", view.version, None);
+            let change = Change::new("publish", "scoring_rules", view.version, view.district_id);
             record(conn, &caller, change.after(&view)).await?;
             Ok::<_, ApiError>(view)
         })
@@ -359,7 +388,8 @@ pub struct MemberPerformanceQuery {
     /// The Beijing calendar year (default: this one).
     #[param(minimum = 2000, maximum = 2100)]
     pub year: Option<i32>,
-    /// The scoring rules version (default: the one in force for the year).
+    /// The scoring rules version, common or the district's own (default: the one in
+    /// force for the district and year).
     #[param(minimum = 1)]
     pub rules: Option<i32>,
 }
@@ -451,19 +481,29 @@ fn tallies(present: impl IntoIterator<Item = (ItemKind, i64, i64)>) -> Vec<KindT
     all
 }
 
-/// The rules for a year: the version asked for, or the one in force.
+/// The rules for a district's year: the version asked for (the common ones or the
+/// district's own), or the one in force.
 async fn rules_for(
     conn: &mut AsyncPgConnection,
+    district: DistrictId,
     year: i32,
     asked: Option<i32>,
 ) -> Result<ScoringRules, ApiError> {
     match asked {
         Some(version) => db::rules(conn, version)
             .await?
-            .ok_or_else(|| ApiError::invalid("rules", "no such scoring rules version")),
-        None => db::rules_for_year(conn, year).await?.ok_or_else(|| {
-            ApiError::invalid("year", "no scoring rules are in force for this year")
-        }),
+            .filter(|rules| rules.district_id.is_none_or(|own| own == district))
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "rules",
+                    "no such scoring rules version, common or of this district",
+                )
+            }),
+        None => db::rules_for_year(conn, district, year)
+            .await?
+            .ok_or_else(|| {
+                ApiError::invalid("year", "no scoring rules are in force for this year")
+            }),
     }
 }
 
@@ -510,7 +550,7 @@ pub(super) async fn get_member_performance(
     let member = crate::db::members::find(&mut conn, path.into_inner(), caller.scope())
         .await
         .map_err(not_found_as("member"))?;
-    let rules = rules_for(&mut conn, year, query.rules).await?;
+    let rules = rules_for(&mut conn, member.district_id, year, query.rules).await?;
     let scored = db::member_items(
         &mut conn,
         member.district_id,
@@ -561,7 +601,8 @@ pub struct RankingQuery {
     /// The Beijing calendar year (default: this one).
     #[param(minimum = 2000, maximum = 2100)]
     pub year: Option<i32>,
-    /// The scoring rules version (default: the one in force for the year).
+    /// The scoring rules version, common or the district's own (default: the one in
+    /// force for the district and year).
     #[param(minimum = 1)]
     pub rules: Option<i32>,
     /// Only members of this sector (a sector code).
@@ -743,7 +784,7 @@ async fn get_ranking(
     crate::db::districts::find_for_reference(&mut conn, district)
         .await?
         .ok_or_else(|| ApiError::not_found("district"))?;
-    let rules = rules_for(&mut conn, year, query.rules).await?;
+    let rules = rules_for(&mut conn, district, year, query.rules).await?;
     let rows = db::ranking(&mut conn, district, year, rules.version, &filter).await?;
     let mut items: Vec<RankedMemberView> = rows
         .into_iter()

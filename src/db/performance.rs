@@ -17,6 +17,8 @@ use crate::domain::performance::ItemKind;
 #[diesel(table_name = scoring_rules, check_for_backend(diesel::pg::Pg))]
 pub struct ScoringRules {
     pub version: i32,
+    /// A district's own rules, or (none) the common ones.
+    pub district_id: Option<DistrictId>,
     pub from_year: i32,
     /// Points per merit kind, as published.
     pub points: Value,
@@ -33,6 +35,7 @@ pub struct ScoringRules {
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = scoring_rules)]
 pub struct NewScoringRules {
+    pub district_id: Option<DistrictId>,
     pub from_year: i32,
     pub points: Value,
     pub penalties: Value,
@@ -42,14 +45,25 @@ pub struct NewScoringRules {
     pub published_by: Option<ApiKeyId>,
 }
 
-/// Every published version, oldest first.
+/// Every published version, oldest first; with a district, those that may apply to it
+/// (its own and the common ones).
 #[tracing::instrument(skip_all)]
-pub async fn all_rules(conn: &mut AsyncPgConnection) -> QueryResult<Vec<ScoringRules>> {
-    scoring_rules::table
+pub async fn all_rules(
+    conn: &mut AsyncPgConnection,
+    district: Option<DistrictId>,
+) -> QueryResult<Vec<ScoringRules>> {
+    let mut query = scoring_rules::table
         .select(ScoringRules::as_select())
         .order(scoring_rules::version)
-        .load(conn)
-        .await
+        .into_boxed();
+    if let Some(district) = district {
+        query = query.filter(
+            scoring_rules::district_id
+                .eq(district)
+                .or(scoring_rules::district_id.is_null()),
+        );
+    }
+    query.load(conn).await
 }
 
 /// One version, if published.
@@ -66,17 +80,25 @@ pub async fn rules(
         .optional()
 }
 
-/// The version in force for `year`: of those from that year or earlier, the one from the
-/// latest year, and of several from that year the last published.
+/// The version in force for `district` in `year`: of the district's own versions from that
+/// year or earlier, the one from the latest year (of several from that year, the last
+/// published); when it has none, the same of the common versions.
 #[tracing::instrument(skip_all)]
 pub async fn rules_for_year(
     conn: &mut AsyncPgConnection,
+    district: DistrictId,
     year: i32,
 ) -> QueryResult<Option<ScoringRules>> {
     scoring_rules::table
         .select(ScoringRules::as_select())
         .filter(scoring_rules::from_year.le(year))
+        .filter(
+            scoring_rules::district_id
+                .eq(district)
+                .or(scoring_rules::district_id.is_null()),
+        )
         .order((
+            scoring_rules::district_id.is_null(),
             scoring_rules::from_year.desc(),
             scoring_rules::version.desc(),
         ))

@@ -464,6 +464,7 @@ diesel::table! {
 diesel::table! {
     scoring_rules (version) {
         version -> Int4,
+        district_id -> Nullable<Uuid>,
         from_year -> Int4,
         points -> Jsonb,
         penalties -> Jsonb,

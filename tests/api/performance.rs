@@ -780,3 +780,106 @@ async fn the_ranking_pages_filters_and_exports_a_district() {
         .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+#[tokio::test]
+async fn a_districts_own_rules_come_before_the_common_ones_for_it_alone() {
+    let app = spawn_app().await;
+    let year = this_year();
+    let yanqing = id(&app.district("yanqing").await);
+    let dongcheng = id(&app.district("dongcheng").await);
+    let mut members = Vec::new();
+    for district in [&yanqing, &dongcheng] {
+        let member = id(&app.member(district, "1", "王芳").await);
+        let meeting = created(
+            app.post(
+                "/api/v1/meetings",
+                &json!({"district_id": district, "kind": "plenary", "title": "全体会议", "held_on": day("01-10")}),
+            )
+            .await,
+        )
+        .await;
+        let response = app
+            .request(
+                Method::PUT,
+                &format!("/api/v1/meetings/{meeting}/attendance/{member}"),
+                Some(&json!({"status": "present"})),
+            )
+            .await;
+        body_of(response, StatusCode::CREATED).await;
+        members.push(member);
+    }
+
+    // Dongcheng's own points scoring: every merit 20.
+    let mut own = rules_body(year, 20, 10);
+    own["district_id"] = json!(dongcheng);
+    let published = body_of(
+        app.post("/api/v1/scoring-rules", &own).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(published["version"], 2);
+    assert_eq!(published["district_id"], dongcheng.as_str());
+
+    let of = |member: &str, query: String| {
+        let app = &app;
+        let path = format!("/api/v1/members/{member}/performance?{query}");
+        async move { ok(app.get(&path).await).await }
+    };
+    let theirs = of(&members[1], format!("year={year}")).await;
+    assert_eq!(theirs["rules"]["version"], 2);
+    assert_eq!(theirs["total"], 20);
+    let others = of(&members[0], format!("year={year}")).await;
+    assert_eq!(
+        others["rules"]["version"], 1,
+        "another district keeps the common rules"
+    );
+    assert_eq!(others["total"], 4);
+    // Dongcheng's rules cannot be asked for in Yanqing.
+    let response = app
+        .get(&format!(
+            "/api/v1/members/{}/performance?year={year}&rules=2",
+            members[0]
+        ))
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    // Common rules published later still come after a district's own for it.
+    body_of(
+        app.post("/api/v1/scoring-rules", &rules_body(year, 7, 7))
+            .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(
+        of(&members[1], format!("year={year}")).await["rules"]["version"],
+        2
+    );
+    assert_eq!(
+        of(&members[0], format!("year={year}")).await["rules"]["version"],
+        3
+    );
+
+    let listed = |query: String| {
+        let app = &app;
+        async move {
+            let list = ok(app.get(&format!("/api/v1/scoring-rules{query}")).await).await;
+            list["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|rules| rules["version"].as_i64().unwrap())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(listed(String::new()).await, [1, 2, 3]);
+    assert_eq!(listed(format!("?district_id={yanqing}")).await, [1, 3]);
+    assert_eq!(listed(format!("?district_id={dongcheng}")).await, [1, 2, 3]);
+
+    let mut nowhere = rules_body(year, 1, 1);
+    nowhere["district_id"] = json!(uuid::Uuid::now_v7());
+    let problem = body_of(
+        app.post("/api/v1/scoring-rules", &nowhere).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    assert_eq!(problem["errors"][0]["pointer"], "/district_id");
+}
