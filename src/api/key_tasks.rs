@@ -390,7 +390,8 @@ async fn update_key_task(
             let before = view(conn, current.clone()).await?;
             let row = db::update(conn, current, &fields).await?;
             let change = Change::new("update", "key_task", id, Some(row.district_id));
-            let after = view(conn, row).await?;
+            // A change of the task leaves its notes as they were read.
+            let after = KeyTaskView::new(row, before.notes.clone());
             record_if_changed(conn, &caller, change, &before, &after).await?;
             Ok::<_, ApiError>(after)
         })

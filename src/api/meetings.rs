@@ -409,7 +409,8 @@ async fn update_meeting(
             let before = view(conn, current.clone()).await?;
             let row = db::update(conn, current, &fields).await?;
             let change = Change::new("update", "meeting", id, Some(row.district_id));
-            let after = view(conn, row).await?;
+            // A change of the meeting leaves its attendance as it was read.
+            let after = MeetingView::new(row, before.attendance.clone());
             record_if_changed(conn, &caller, change, &before, &after).await?;
             Ok::<_, ApiError>(after)
         })
@@ -504,6 +505,11 @@ pub struct AttendanceBody {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub note: Field<String>,
+}
+
+/// An attendance note, as given to a single record or in a sync batch.
+pub(crate) fn attendance_note(value: &str) -> Result<String, String> {
+    values::paragraph(value, 500)
 }
 
 /// Changes a member's attendance under the meeting's lock and `If-Match`: a change that
@@ -618,7 +624,7 @@ async fn put_attendance(
     let body = body.into_inner();
     let mut checks = Checks::default();
     let status = checks.required("/status", body.status, None, Ok);
-    let note = checks.optional("/note", body.note, None, |v| values::paragraph(&v, 500));
+    let note = checks.optional("/note", body.note, None, |v| attendance_note(&v));
     let wanted = checks.finish(status).map(|status| Some((status, note)));
     let change = change_attendance(&pool, caller, path.into_inner(), condition, wanted).await?;
     let after = change

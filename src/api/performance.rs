@@ -771,15 +771,15 @@ async fn get_ranking(
         .as_deref()
         .map(RankingCursor::decode)
         .transpose()?;
-    let mut filter = RankingFilter {
+    // CSV is the whole ranking: no page, so no cursor and no limit.
+    let filter = RankingFilter {
         sector: query_text("sector", query.sector, 40)?,
         street: query_text("street", query.street, 100)?,
-        after: after.map(|cursor| (cursor.total, cursor.id)),
+        after: after
+            .filter(|_| !as_csv)
+            .map(|cursor| (cursor.total, cursor.id)),
         limit: (!as_csv).then_some(limit + 1),
     };
-    if as_csv {
-        filter.after = None;
-    }
     let mut conn = crate::db::connection(&pool).await?;
     crate::db::districts::find_for_reference(&mut conn, district)
         .await?

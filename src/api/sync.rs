@@ -1605,7 +1605,7 @@ impl Synced for Meetings {
             }
             let note = match entry
                 .note
-                .map(|note| crate::domain::values::paragraph(&note, 500))
+                .map(|note| crate::api::meetings::attendance_note(&note))
                 .transpose()
             {
                 Ok(note) => note,

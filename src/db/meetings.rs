@@ -240,21 +240,26 @@ pub async fn remove_attendance(
         .map(drop)
 }
 
-/// Records the attendance of many members at once (a meeting being entered whole).
+/// Records many attendances of meetings of `district` at once (meetings entered whole),
+/// in one statement.
 #[tracing::instrument(skip_all, fields(rows = attendance.len()))]
 pub async fn insert_attendance(
     conn: &mut AsyncPgConnection,
-    meeting: &Meeting,
-    attendance: &[(MemberId, AttendanceStatus)],
+    district: DistrictId,
+    attendance: Vec<(MeetingId, MemberId, AttendanceStatus, Option<String>)>,
 ) -> QueryResult<()> {
+    if attendance.is_empty() {
+        return Ok(());
+    }
     let rows: Vec<_> = attendance
-        .iter()
-        .map(|(member, status)| {
+        .into_iter()
+        .map(|(meeting, member, status, note)| {
             (
-                meeting_attendance::meeting_id.eq(meeting.id),
-                meeting_attendance::member_id.eq(*member),
-                meeting_attendance::district_id.eq(meeting.district_id),
-                meeting_attendance::status.eq(*status),
+                meeting_attendance::meeting_id.eq(meeting),
+                meeting_attendance::member_id.eq(member),
+                meeting_attendance::district_id.eq(district),
+                meeting_attendance::status.eq(status),
+                meeting_attendance::note.eq(note),
             )
         })
         .collect();
@@ -391,7 +396,7 @@ pub async fn upsert_all(
     diesel::delete(meeting_attendance::table.filter(meeting_attendance::meeting_id.eq_any(&ids)))
         .execute(conn)
         .await?;
-    let attendance: Vec<_> = written
+    let attendance = written
         .iter()
         .flat_map(|meeting| {
             let entries = meeting
@@ -399,23 +404,12 @@ pub async fn upsert_all(
                 .as_ref()
                 .and_then(|key| wanted.remove(key))
                 .unwrap_or_default();
-            entries.into_iter().map(move |(member, status, note)| {
-                (
-                    meeting_attendance::meeting_id.eq(meeting.id),
-                    meeting_attendance::member_id.eq(member),
-                    meeting_attendance::district_id.eq(district),
-                    meeting_attendance::status.eq(status),
-                    meeting_attendance::note.eq(note),
-                )
-            })
+            entries
+                .into_iter()
+                .map(move |(member, status, note)| (meeting.id, member, status, note))
         })
         .collect();
-    if !attendance.is_empty() {
-        diesel::insert_into(meeting_attendance::table)
-            .values(attendance)
-            .execute(conn)
-            .await?;
-    }
+    insert_attendance(conn, district, attendance).await?;
     with_attendance(conn, written).await
 }
 

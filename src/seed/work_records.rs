@@ -176,12 +176,19 @@ async fn seed_meeting(
         agenda: None,
     };
     let meeting = db::meetings::insert(conn, district, fields).await?;
-    let attendance: Vec<(MemberId, AttendanceStatus)> = invited(kind, number, members.len())
+    let attendance: Vec<_> = invited(kind, number, members.len())
         .into_iter()
-        .map(|index| (members[index], attendance_of(index, number)))
+        .map(|index| {
+            (
+                meeting.id,
+                members[index],
+                attendance_of(index, number),
+                None,
+            )
+        })
         .collect();
-    db::meetings::insert_attendance(conn, &meeting, &attendance).await?;
     report.attendance += attendance.len();
+    db::meetings::insert_attendance(conn, district, attendance).await?;
     let views = crate::api::meetings::views(conn, vec![meeting.clone()]).await?;
     if let Some(view) = views.into_iter().next() {
         let change = Change::new("create", "meeting", meeting.id, Some(district));
