@@ -19,6 +19,7 @@ pub mod meetings;
 pub mod members;
 pub mod page;
 pub mod performance;
+pub mod policy;
 pub mod proposals;
 pub mod reference;
 pub mod reports;
@@ -29,10 +30,11 @@ pub mod workflow;
 pub mod workstations;
 
 use actix_web::dev::{ServiceFactory, ServiceRequest};
-use actix_web::{App, HttpResponse, web};
+use actix_web::{App, HttpMessage, HttpResponse, web};
 use utoipa::openapi::OpenApi as Document;
 use utoipa_actix_web::{AppExt, UtoipaApp, scope};
 
+use crate::domain::access::Policy;
 use crate::error::ApiError;
 
 /// Registers every API route on `app`, collecting their OpenAPI paths.
@@ -77,11 +79,21 @@ pub fn spec() -> Document {
     crate::openapi::finish(document)
 }
 
+/// One operation of the API as its OpenAPI document lists it.
+#[derive(Debug, Clone)]
+pub struct Operation {
+    pub method: &'static str,
+    /// The operation id: the handler's name.
+    pub id: String,
+    /// Who may call it; `None` for a route registered without a policy (refused).
+    pub policy: Option<Policy>,
+}
+
 /// The routes of the API as its OpenAPI document lists them: which methods each path
-/// template takes.
+/// template takes, and who may call each.
 #[derive(Debug, Clone, Default)]
 pub struct RouteTable {
-    routes: Vec<(String, Vec<&'static str>)>,
+    routes: Vec<(String, Vec<Operation>)>,
 }
 
 impl RouteTable {
@@ -91,17 +103,24 @@ impl RouteTable {
             .paths
             .iter()
             .map(|(path, item)| {
-                let methods = [
-                    ("GET", item.get.is_some()),
-                    ("POST", item.post.is_some()),
-                    ("PUT", item.put.is_some()),
-                    ("PATCH", item.patch.is_some()),
-                    ("DELETE", item.delete.is_some()),
+                let operations = [
+                    ("GET", &item.get),
+                    ("POST", &item.post),
+                    ("PUT", &item.put),
+                    ("PATCH", &item.patch),
+                    ("DELETE", &item.delete),
                 ]
                 .into_iter()
-                .filter_map(|(method, present)| present.then_some(method))
+                .filter_map(|(method, operation)| {
+                    let operation = operation.as_ref()?;
+                    Some(Operation {
+                        method,
+                        id: operation.operation_id.clone().unwrap_or_default(),
+                        policy: crate::openapi::policy_of(operation),
+                    })
+                })
                 .collect();
-                (path.clone(), methods)
+                (path.clone(), operations)
             })
             .collect();
         Self { routes }
@@ -109,33 +128,52 @@ impl RouteTable {
 
     /// Every (method, path template) pair.
     pub fn operations(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.routes.iter().flat_map(|(path, operations)| {
+            operations
+                .iter()
+                .map(move |operation| (operation.method, path.as_str()))
+        })
+    }
+
+    /// The operation the router matched: `template` is its route template (as
+    /// [`actix_web::HttpRequest::match_pattern`] gives it once routed).
+    pub fn operation(&self, method: &str, template: &str) -> Option<&Operation> {
         self.routes
             .iter()
-            .flat_map(|(path, methods)| methods.iter().map(move |method| (*method, path.as_str())))
+            .find(|(path, _)| path == template)?
+            .1
+            .iter()
+            .find(|operation| operation.method == method)
     }
 
     /// The methods of the route whose template is exactly `path`, with no parameter.
-    pub fn methods_of_literal(&self, path: &str) -> Option<&[&'static str]> {
-        let path = path.trim_end_matches('/');
+    pub fn methods_of_literal(&self, path: &str) -> Option<Vec<&'static str>> {
         self.routes
             .iter()
-            .find(|(template, _)| !template.contains('{') && template.trim_end_matches('/') == path)
-            .map(|(_, methods)| methods.as_slice())
+            .find(|(template, _)| !template.contains('{') && template == path)
+            .map(|(_, operations)| methods(operations))
     }
 
     /// The methods of the route whose template matches `path`, if one does.
-    pub fn methods_of(&self, path: &str) -> Option<&[&'static str]> {
+    pub fn methods_of(&self, path: &str) -> Option<Vec<&'static str>> {
         self.routes
             .iter()
             .find(|(template, _)| template_matches(template, path))
-            .map(|(_, methods)| methods.as_slice())
+            .map(|(_, operations)| methods(operations))
     }
 }
 
+fn methods(operations: &[Operation]) -> Vec<&'static str> {
+    operations
+        .iter()
+        .map(|operation| operation.method)
+        .collect()
+}
+
 /// Whether a concrete path fits a template such as `/api/v1/members/{id}`.
-fn template_matches(template: &str, path: &str) -> bool {
-    let template: Vec<&str> = template.trim_end_matches('/').split('/').collect();
-    let path: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+pub(crate) fn template_matches(template: &str, path: &str) -> bool {
+    let template: Vec<&str> = template.split('/').collect();
+    let path: Vec<&str> = path.split('/').collect();
     template.len() == path.len()
         && template.iter().zip(&path).all(|(expected, actual)| {
             (expected.starts_with('{') && !actual.is_empty()) || expected == actual
@@ -148,7 +186,10 @@ pub async fn no_route(
     request: actix_web::HttpRequest,
     routes: web::Data<RouteTable>,
 ) -> HttpResponse {
-    let error = match routes.methods_of(request.path()) {
+    // The path as the router reads it (escapes decoded), so an escaped spelling of a
+    // route's path is told the same methods.
+    request.extensions_mut().insert(auth::Unrouted);
+    let error = match routes.methods_of(request.match_info().as_str()) {
         Some(methods) => ApiError::MethodNotAllowed {
             allowed: methods.iter().map(|method| (*method).to_owned()).collect(),
         },
@@ -179,7 +220,62 @@ mod tests {
             "/api/v1/members/{id}",
             "/api/v1/members/42/x"
         ));
-        assert!(template_matches("/api/v1/members", "/api/v1/members/"));
+        // The router takes no trailing slash, and neither does the table.
+        assert!(!template_matches("/api/v1/members", "/api/v1/members/"));
+    }
+
+    #[test]
+    fn every_registered_route_has_an_access_policy() {
+        let routes = RouteTable::from_document(&spec());
+        let mut unguarded = Vec::new();
+        for (method, path) in routes.operations() {
+            let operation = routes.operation(method, path).unwrap();
+            let public = matches!(path, "/healthz" | "/readyz");
+            assert!(
+                public || path.starts_with("/api/v1/"),
+                "{method} {path} is outside the API"
+            );
+            if !public && operation.policy.is_none() {
+                unguarded.push(format!("{method} {path} ({})", operation.id));
+            }
+        }
+        assert!(
+            unguarded.is_empty(),
+            "registered without a policy: {unguarded:?}"
+        );
+    }
+
+    #[test]
+    fn keys_districts_scoring_rules_and_the_trail_have_their_narrow_policies() {
+        use crate::domain::kinds::Role;
+        let routes = RouteTable::from_document(&spec());
+        let roles = |method: &str, path: &str| {
+            routes
+                .operation(method, path)
+                .and_then(|operation| operation.policy.clone())
+                .map(|policy| policy.roles)
+                .unwrap_or_else(|| panic!("{method} {path}"))
+        };
+        for (method, path) in [
+            ("GET", "/api/v1/keys"),
+            ("POST", "/api/v1/keys"),
+            ("POST", "/api/v1/keys/{id}/revoke"),
+            ("POST", "/api/v1/districts"),
+            ("PATCH", "/api/v1/districts/{district}"),
+            ("DELETE", "/api/v1/districts/{district}"),
+            ("POST", "/api/v1/scoring-rules"),
+        ] {
+            assert_eq!(roles(method, path), vec![Role::Admin], "{method} {path}");
+        }
+        for path in ["/api/v1/audit-events", "/api/v1/audit-events/verify"] {
+            assert_eq!(roles("GET", path), vec![Role::Admin, Role::Auditor]);
+        }
+        for (method, path) in [
+            ("POST", "/api/v1/sync/members"),
+            ("GET", "/api/v1/sync/snapshot"),
+        ] {
+            assert_eq!(roles(method, path), vec![Role::Admin, Role::Sync]);
+        }
     }
 
     #[test]
@@ -187,7 +283,7 @@ mod tests {
         let routes = RouteTable::from_document(&spec());
         assert_eq!(
             routes.methods_of("/api/v1/members/1"),
-            Some(&["GET", "PATCH", "DELETE"][..])
+            Some(vec!["GET", "PATCH", "DELETE"])
         );
         assert!(
             routes

@@ -103,10 +103,12 @@ impl Config {
             .map(|value| {
                 value
                     .split(',')
-                    .map(|origin| origin.trim().to_owned())
+                    .map(str::trim)
                     .filter(|origin| !origin.is_empty())
-                    .collect()
+                    .map(origin)
+                    .collect::<Result<Vec<_>, _>>()
             })
+            .transpose()?
             .unwrap_or_default();
         Ok(Self {
             database_url,
@@ -123,6 +125,36 @@ impl Config {
             http_workers,
         })
     }
+}
+
+/// One browser origin of `CORS_ORIGINS`: `scheme://host[:port]` exactly as a browser
+/// sends it in `Origin` (http or https, no path, no trailing slash, no user, the host in
+/// lower case); anything else would never match and is refused at start.
+fn origin(value: &str) -> Result<String, ConfigError> {
+    let refuse = |reason: String| ConfigError {
+        name: "CORS_ORIGINS",
+        reason,
+    };
+    if value == "*" {
+        return Err(refuse(
+            "`*` is not supported: name each origin allowed to call the API".into(),
+        ));
+    }
+    let parsed = url::Url::parse(value)
+        .map_err(|error| refuse(format!("`{value}` is not an origin: {error}")))?;
+    let serialized = parsed.origin().ascii_serialization();
+    if !matches!(parsed.scheme(), "http" | "https") || serialized != value {
+        return Err(refuse(format!(
+            "`{value}` is not an origin (scheme://host[:port], http or https, nothing after \
+             the host or port){}",
+            if parsed.origin().is_tuple() {
+                format!("; did you mean `{serialized}`?")
+            } else {
+                String::new()
+            }
+        )));
+    }
+    Ok(serialized)
 }
 
 /// A count or a duration that must be at least 1: `value` parsed, or `default`.
@@ -173,6 +205,36 @@ mod tests {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn cors_origins_are_origins_or_the_start_fails_naming_them() {
+        let allowed = config(&[(
+            "CORS_ORIGINS",
+            "https://app.example.cn, http://127.0.0.1:5173",
+        )])
+        .unwrap();
+        assert_eq!(
+            allowed.cors_origins,
+            ["https://app.example.cn", "http://127.0.0.1:5173"]
+        );
+        for bad in [
+            "*",
+            "https://app.example.cn/",
+            "https://app.example.cn/path",
+            "app.example.cn",
+            "ftp://app.example.cn",
+            "https://user@app.example.cn",
+            "https://APP.example.cn",
+            "https://app.example.cn:443",
+            "https://app.example.cn?x=1",
+        ] {
+            let error = config(&[("CORS_ORIGINS", &format!("https://ok.cn,{bad}"))])
+                .err()
+                .unwrap_or_else(|| panic!("{bad} is refused"));
+            assert_eq!(error.name, "CORS_ORIGINS");
+            assert!(error.reason.contains(bad), "{bad}: {}", error.reason);
+        }
     }
 
     #[test]

@@ -249,6 +249,7 @@ pub fn serve(listener: TcpListener, shared: Shared, config: &Config) -> std::io:
             .default_service(web::to(api::no_route))
             .wrap(cors(&origins))
             .wrap(from_fn(api::http::body_deadline))
+            .wrap(from_fn(api::http::plain_paths))
             .wrap(from_fn(metrics::record))
             .wrap(TracingLogger::<telemetry::RequestSpan>::new())
             .wrap(from_fn(telemetry::request_id))

@@ -319,15 +319,17 @@ pub async fn record(
     let started = Instant::now();
     let metrics = request.app_data::<web::Data<Metrics>>().cloned();
     let method = request.method().as_str().to_owned();
-    let route = request
-        .match_pattern()
-        .unwrap_or_else(|| UNMATCHED.to_owned());
     let result = next.call(request).await;
     if let Some(metrics) = metrics {
-        let status = match &result {
-            Ok(response) => response.status().as_u16(),
-            Err(error) => error.as_response_error().status_code().as_u16(),
+        // Read once routed: the route the router matched, whatever the path's escapes.
+        let (status, route) = match &result {
+            Ok(response) => (
+                response.status().as_u16(),
+                response.request().match_pattern(),
+            ),
+            Err(error) => (error.as_response_error().status_code().as_u16(), None),
         };
+        let route = route.unwrap_or_else(|| UNMATCHED.to_owned());
         metrics.observe(&method, &route, status, started.elapsed().as_secs_f64());
     }
     result

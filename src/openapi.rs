@@ -7,6 +7,7 @@ use utoipa::openapi::{
     header::HeaderBuilder,
 };
 
+use crate::domain::access::{DistrictOf, Policy};
 use crate::error::{FieldError, Problem};
 
 #[derive(OpenApi)]
@@ -118,11 +119,14 @@ pub fn finish(mut document: Document) -> Document {
                 .as_ref()
                 .is_some_and(|params| !params.is_empty());
             if is_api {
-                operation.security =
-                    Some(vec![utoipa::openapi::security::SecurityRequirement::new(
+                // A guarded route names its roles already; an unguarded one is refused to
+                // everyone at run time, and a test fails on it.
+                operation.security.get_or_insert_with(|| {
+                    vec![utoipa::openapi::security::SecurityRequirement::new(
                         "bearer",
                         Vec::<String>::new(),
-                    )]);
+                    )]
+                });
                 let responses = &mut operation.responses.responses;
                 let mut add = |status: &str, response: utoipa::openapi::Response| {
                     responses
@@ -343,6 +347,54 @@ fn idempotent(operation: &mut Operation) {
             );
         }
     }
+}
+
+/// The operations of a path item, whatever their methods.
+pub fn operations_mut(
+    item: &mut utoipa::openapi::PathItem,
+) -> impl Iterator<Item = &mut Operation> {
+    [
+        item.get.as_mut(),
+        item.post.as_mut(),
+        item.put.as_mut(),
+        item.patch.as_mut(),
+        item.delete.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// The extension of an operation that states its access policy.
+const ACCESS_EXTENSION: &str = "x-access";
+
+/// Writes an operation's access policy into it: the roles as the scopes of its bearer
+/// requirement (OpenAPI 3.1 lets a non-OAuth scheme list role names there), and the whole
+/// policy as `x-access`, which the service reads back to decide requests.
+pub fn write_policy(operation: &mut Operation, policy: &Policy) {
+    let roles: Vec<&str> = policy.roles.iter().map(|role| role.as_str()).collect();
+    operation.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new(
+        "bearer",
+        roles.clone(),
+    )]);
+    operation
+        .extensions
+        .get_or_insert_with(Default::default)
+        .insert(
+            ACCESS_EXTENSION.to_owned(),
+            serde_json::json!({"roles": roles, "district": policy.district.as_str()}),
+        );
+}
+
+/// The access policy written into an operation, if it has one that reads back whole.
+pub fn policy_of(operation: &Operation) -> Option<Policy> {
+    let access = operation.extensions.as_ref()?.get(ACCESS_EXTENSION)?;
+    let roles = access["roles"]
+        .as_array()?
+        .iter()
+        .map(|role| role.as_str()?.parse().ok())
+        .collect::<Option<Vec<_>>>()?;
+    let district = DistrictOf::parse(access["district"].as_str()?)?;
+    Some(Policy { roles, district })
 }
 
 fn operation_mut<'a>(

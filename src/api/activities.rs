@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::api::policy::{read, write};
+
 use crate::api::audit::{HistoryQuery, record, record_if_changed};
-use crate::api::auth::Caller;
+use crate::api::auth::{Caller, Db};
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
     no_content, query_text, read_response, updated_response,
@@ -27,13 +29,14 @@ use crate::error::{ApiError, not_found_as};
 /// `/activities`; a workstation's own activity routes are registered by
 /// [`super::workstations::configure`], in its scope.
 pub fn configure(config: &mut ServiceConfig) {
+    use crate::domain::access::DistrictOf::*;
     config.service(
         utoipa_actix_web::scope("/activities")
-            .service(list_activities)
-            .service(get_activity)
-            .service(update_activity)
-            .service(delete_activity)
-            .service(get_activity_history),
+            .service(read(Filter, list_activities))
+            .service(read(Path, get_activity))
+            .service(write(Path, update_activity))
+            .service(write(Path, delete_activity))
+            .service(read(Path, get_activity_history)),
     );
 }
 
@@ -288,7 +291,7 @@ async fn list(
 #[get("")]
 async fn list_activities(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     query: web::Query<ActivityQuery>,
 ) -> Result<web::Json<Page<FeedItem<ActivityView>>>, ApiError> {
     let query = query.into_inner();
@@ -317,7 +320,7 @@ async fn list_activities(
 #[get("/{id}/activities")]
 pub(super) async fn list_workstation_activities(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<WorkstationId>,
     query: web::Query<WorkstationActivityQuery>,
 ) -> Result<web::Json<Page<FeedItem<ActivityView>>>, ApiError> {
@@ -352,7 +355,7 @@ pub(super) async fn list_workstation_activities(
 #[get("/{id}")]
 async fn get_activity(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<ActivityId>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -376,7 +379,7 @@ async fn get_activity(
 #[post("/{id}/activities")]
 pub(super) async fn create_activity(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<WorkstationId>,
     body: web::Json<NewActivity>,
 ) -> Result<HttpResponse, ApiError> {
@@ -423,7 +426,7 @@ pub(super) async fn create_activity(
 #[patch("/{id}")]
 async fn update_activity(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<ActivityId>,
     condition: IfMatch,
     body: web::Json<ActivityPatch>,
@@ -460,7 +463,7 @@ async fn update_activity(
 #[delete("/{id}")]
 async fn delete_activity(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<ActivityId>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -490,7 +493,7 @@ async fn delete_activity(
 #[get("/{id}/history")]
 async fn get_activity_history(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<ActivityId>,
     query: web::Query<HistoryQuery>,
 ) -> Result<web::Json<Page<crate::api::audit::AuditEventView>>, ApiError> {

@@ -12,22 +12,26 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::api::auth::Caller;
+use crate::api::policy::trail;
+
+use crate::api::auth::{Caller, Db};
 use crate::api::http::{accepted, csv_line_of};
 use crate::api::page::Page;
 use crate::db::DbPool;
 use crate::db::audit::{self as db, AuditEvent, AuditFilter, Change};
 use crate::db::pagination::{DEFAULT_LIMIT, MAX_LIMIT};
+use crate::domain::access::TRAIL_READERS;
 use crate::domain::audit::{GENESIS, timestamp};
 use crate::domain::ids::{ApiKeyId, DistrictId};
 use crate::domain::kinds::Role;
 use crate::error::ApiError;
 
 pub fn configure(config: &mut ServiceConfig) {
+    use crate::domain::access::DistrictOf::*;
     config.service(
         utoipa_actix_web::scope("/audit-events")
-            .service(list_audit_events)
-            .service(verify_audit_events),
+            .service(trail(Filter, list_audit_events))
+            .service(trail(Nothing, verify_audit_events)),
     );
 }
 
@@ -314,11 +318,12 @@ fn export(pool: DbPool, filter: AuditFilter, format: Export) -> HttpResponse {
 )]
 #[get("")]
 async fn list_audit_events(
-    _caller: Caller,
-    pool: web::Data<DbPool>,
+    caller: Caller,
+    pool: Db,
     request: HttpRequest,
     query: web::Query<AuditQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require(TRAIL_READERS, "reading the audit trail")?;
     let query = query.into_inner();
     let filter = AuditFilter {
         entity_type: text("entity_type", query.entity_type)?,
@@ -334,7 +339,7 @@ async fn list_audit_events(
     if let Some(format) = export_format(&request) {
         // Sealed before the answer starts, so a failure is an answer, not a cut stream.
         drop(sealed(&pool).await?);
-        return Ok(export(pool.get_ref().clone(), filter, format));
+        return Ok(export((*pool).clone(), filter, format));
     }
     let page = events_page(
         &pool,
@@ -383,10 +388,11 @@ pub struct Verification {
 )]
 #[get("/verify")]
 async fn verify_audit_events(
-    _caller: Caller,
-    pool: web::Data<DbPool>,
+    caller: Caller,
+    pool: Db,
     query: web::Query<VerifyQuery>,
 ) -> Result<web::Json<Verification>, ApiError> {
+    caller.require(TRAIL_READERS, "verifying the audit trail")?;
     let from = query.from_seq.unwrap_or(1);
     if from < 1 || query.to_seq.is_some_and(|to| to < 1) {
         return Err(ApiError::BadRequest(

@@ -1,7 +1,9 @@
-//! Authentication and the access policy: every `/api/v1` request goes through
-//! [`authenticate`], which resolves the bearer token to a [`Caller`] and applies
-//! [`crate::domain::access::check`]; handlers then scope their queries with
-//! [`Caller::scope`].
+//! Authentication and the access policy. Every `/api/v1` request goes through
+//! [`authenticate`], which resolves the bearer token to the key calling. Once the router
+//! has matched the request to a route, the route's own policy (see [`crate::api::policy`])
+//! decides whether that key may call it: the [`Caller`] and [`Db`] extractors, the only
+//! way a handler learns who calls or reaches the database, are given only to a caller
+//! the policy lets through. Handlers then scope their queries with [`Caller::scope`].
 
 use std::collections::HashMap;
 use std::future::{Ready, ready};
@@ -17,6 +19,7 @@ use actix_web::{Error, FromRequest, HttpMessage, HttpRequest, web};
 use chrono::Utc;
 
 use crate::api::key_cache::KeyCache;
+use crate::api::{RouteTable, template_matches};
 use crate::db::DbPool;
 use crate::db::audit::Actor;
 use crate::db::keys::ApiKey;
@@ -56,6 +59,12 @@ impl Caller {
         }
     }
 
+    /// The second lock of the handlers that matter most: the caller's role is checked
+    /// again inside the handler, whatever its route's policy let through.
+    pub fn require(&self, allowed: &[Role], what: &str) -> Result<(), ApiError> {
+        access::require(self.role, allowed, what).map_err(|denied| ApiError::Forbidden(denied.0))
+    }
+
     /// Who to name in the audit trail.
     pub fn actor(&self) -> Actor {
         Actor {
@@ -73,15 +82,108 @@ impl FromRequest for Caller {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(request: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        // Set by `authenticate`; its absence means a route outside the authenticated scope.
-        ready(
-            request
-                .extensions()
-                .get::<Caller>()
-                .cloned()
-                .ok_or_else(|| ApiError::Internal("no authenticated caller".into())),
-        )
+        ready(authorize(request))
     }
+}
+
+/// The database, for a handler whose caller the route's policy let through: handlers
+/// reach the pool only through it.
+pub struct Db(web::Data<DbPool>);
+
+impl std::ops::Deref for Db {
+    type Target = DbPool;
+
+    fn deref(&self) -> &DbPool {
+        &self.0
+    }
+}
+
+impl FromRequest for Db {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        ready(authorize(request).and_then(|_| {
+            request
+                .app_data::<web::Data<DbPool>>()
+                .cloned()
+                .map(Db)
+                .ok_or_else(|| ApiError::Internal("no database pool".into()))
+        }))
+    }
+}
+
+/// The key a request was authenticated with, before any route's policy is applied.
+#[derive(Debug, Clone)]
+struct Authenticated(Caller);
+
+/// The matched route's decision on the caller, made once per request.
+#[derive(Debug, Clone)]
+enum Decision {
+    Allowed(Caller),
+    Denied(String),
+}
+
+/// Marks a request answered without reaching a route: no route takes it (404, 405), or a
+/// middleware answered it first (an idempotent replay of the key's own answer).
+#[derive(Debug, Clone, Copy)]
+pub struct Unrouted;
+
+/// The id of the key that authenticated the request, for the middlewares inside
+/// [`authenticate`] (idempotency keys are kept per key).
+pub fn authenticated_key(request: &ServiceRequest) -> Option<ApiKeyId> {
+    request
+        .extensions()
+        .get::<Authenticated>()
+        .map(|authenticated| authenticated.0.key_id)
+}
+
+/// Applies the policy of the route the router matched to the authenticated caller. The
+/// route is the one routing chose (its template, as the router read the path with every
+/// escape decoded) and the request's method; a route with no policy is refused to every
+/// role, and so is a request that reached no route.
+fn authorize(request: &HttpRequest) -> Result<Caller, ApiError> {
+    let decided = request.extensions().get::<Decision>().cloned();
+    let decision = match decided {
+        Some(decision) => decision,
+        None => {
+            let decision = decide(request)?;
+            request.extensions_mut().insert(decision.clone());
+            decision
+        }
+    };
+    match decision {
+        Decision::Allowed(caller) => Ok(caller),
+        Decision::Denied(why) => Err(ApiError::Forbidden(why)),
+    }
+}
+
+fn decide(request: &HttpRequest) -> Result<Decision, ApiError> {
+    let caller = request
+        .extensions()
+        .get::<Authenticated>()
+        .map(|authenticated| authenticated.0.clone())
+        // Outside the authenticated scope: a bug in the routes, never a caller's doing.
+        .ok_or_else(|| ApiError::Internal("no authenticated caller".into()))?;
+    let routes = request
+        .app_data::<web::Data<RouteTable>>()
+        .ok_or_else(|| ApiError::Internal("no route table".into()))?;
+    let method = request.method().as_str();
+    let operation = request
+        .match_pattern()
+        .filter(|template| template_matches(template, request.match_info().as_str()))
+        .and_then(|template| routes.operation(method, &template));
+    let checked = match operation {
+        None => Err(access::unlisted(&format!("{method} {}", request.path()))),
+        Some(operation) => match &operation.policy {
+            None => Err(access::unlisted(&operation.id)),
+            Some(policy) => policy.check(caller.role, &operation.id),
+        },
+    };
+    Ok(match checked {
+        Ok(()) => Decision::Allowed(caller),
+        Err(denied) => Decision::Denied(denied.0),
+    })
 }
 
 /// Failed authentications (a credential presented and refused) per client address: after
@@ -125,15 +227,41 @@ impl Throttle {
     }
 }
 
-/// Query parameters that would carry a token; tokens are taken from the header only.
-const TOKEN_PARAMETERS: &[&str] = &["access_token", "token", "api_key", "apikey", "key"];
+/// Query parameter names that would carry a credential.
+const TOKEN_PARAMETERS: &[&str] = &[
+    "access_token",
+    "token",
+    "api_key",
+    "apikey",
+    "key",
+    "authorization",
+    "bearer",
+];
+
+/// Whether the query string carries a credential, under any name or escaping: a
+/// parameter named like one, or a value that is a token or a `Bearer` credential.
+fn query_carries_credential(query: &str) -> bool {
+    url::form_urlencoded::parse(query.as_bytes()).any(|(name, value)| {
+        let value = value.trim();
+        TOKEN_PARAMETERS.contains(&name.to_ascii_lowercase().as_str())
+            || token::well_formed(value)
+            || value
+                .get(..7)
+                .is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer "))
+    })
+}
+
+/// The token of `Authorization: Bearer <token>`; the scheme's name is case-insensitive
+/// (RFC 9110 §11.1) and one or more spaces may follow it.
+fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim_start_matches(' '))
+}
 
 fn bearer(request: &ServiceRequest) -> Result<String, ApiError> {
-    let query_has_token = request.query_string().split('&').any(|pair| {
-        let name = pair.split('=').next().unwrap_or_default();
-        TOKEN_PARAMETERS.contains(&name.to_ascii_lowercase().as_str())
-    });
-    if query_has_token {
+    if query_carries_credential(request.query_string()) {
         return Err(ApiError::Unauthorized(
             "tokens are accepted only in the Authorization header, never in the URL".into(),
         ));
@@ -147,13 +275,9 @@ fn bearer(request: &ServiceRequest) -> Result<String, ApiError> {
     let value = value
         .to_str()
         .map_err(|_| ApiError::Unauthorized("the Authorization header is malformed".into()))?;
-    let token = value
-        .strip_prefix("Bearer ")
-        .or_else(|| value.strip_prefix("bearer "))
-        .map(str::trim)
-        .ok_or_else(|| {
-            ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into())
-        })?;
+    let token = bearer_token(value).ok_or_else(|| {
+        ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into())
+    })?;
     if token::well_formed(token) {
         Ok(token.to_owned())
     } else {
@@ -266,16 +390,165 @@ pub async fn authenticate(
             return Ok(request.error_response(error).map_into_right_body());
         }
     };
-    let template = request
-        .match_pattern()
-        .unwrap_or_else(|| request.path().to_owned());
-    if let Err(denied) = access::check(caller.role, request.method().as_str(), &template) {
-        return Ok(request
-            .error_response(ApiError::Forbidden(denied.0))
-            .map_into_right_body());
+    request.extensions_mut().insert(Authenticated(caller));
+    let response = next.call(request).await?;
+    // Every argument of a handler is extracted before any is awaited, so a handler that
+    // takes the caller or the database has its route's decision made whatever else it
+    // failed on; a refusal is the answer, before any complaint about the request.
+    let decision = response.request().extensions().get::<Decision>().cloned();
+    let error = match decision {
+        Some(Decision::Allowed(_)) => return Ok(response.map_into_left_body()),
+        Some(Decision::Denied(why)) => ApiError::Forbidden(why),
+        // No route took the request (a 404 or 405), or a middleware answered it before
+        // routing (an idempotent replay of this key's own answer): it stands.
+        None if response.request().extensions().get::<Unrouted>().is_some() => {
+            return Ok(response.map_into_left_body());
+        }
+        // A handler that took neither the caller nor the database answered without its
+        // route's policy: its answer is withheld (and the role matrix test fails on it).
+        None => {
+            tracing::error!(
+                path = %response.request().path(),
+                "a route answered without applying its access policy"
+            );
+            ApiError::Internal("a route answered without its access policy".into())
+        }
+    };
+    let (request, _) = response.into_parts();
+    let response = actix_web::ResponseError::error_response(&error);
+    Ok(ServiceResponse::new(request, response).map_into_right_body())
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::dev::Service;
+    use actix_web::http::StatusCode;
+    use actix_web::{App, HttpResponse, get, post};
+    use utoipa_actix_web::AppExt;
+
+    use super::*;
+    use crate::api::policy::admin;
+    use crate::domain::access::DistrictOf;
+
+    /// Guarded: administrators only.
+    #[utoipa::path(responses((status = 200, description = "ok")))]
+    #[post("/guarded")]
+    async fn guarded(_caller: Caller) -> HttpResponse {
+        HttpResponse::Ok().finish()
     }
-    request.extensions_mut().insert(caller);
-    next.call(request)
-        .await
-        .map(ServiceResponse::map_into_left_body)
+
+    /// Registered without a policy.
+    #[utoipa::path(responses((status = 200, description = "ok")))]
+    #[get("/unguarded/{id}")]
+    async fn unguarded(_caller: Caller) -> HttpResponse {
+        HttpResponse::Ok().finish()
+    }
+
+    /// The status of a request to an app with the two routes above, authenticated as
+    /// `role`.
+    async fn status(role: Role, method: &str, path: &str) -> StatusCode {
+        let routes = |app: utoipa_actix_web::UtoipaApp<_>| {
+            app.service(
+                utoipa_actix_web::scope("/api/v1")
+                    .service(admin(DistrictOf::Nothing, guarded))
+                    .service(unguarded),
+            )
+        };
+        let (_, document) = routes(App::new().into_utoipa_app()).split_for_parts();
+        let table = web::Data::new(RouteTable::from_document(&document));
+        let (app, _) = routes(App::new().into_utoipa_app().app_data(table)).split_for_parts();
+        let app = app.wrap(actix_web::middleware::from_fn(
+            move |request: ServiceRequest, next: Next<_>| async move {
+                request.extensions_mut().insert(Authenticated(Caller {
+                    key_id: ApiKeyId::generate(),
+                    role,
+                    district_id: None,
+                    request_id: None,
+                    idempotency_key: None,
+                }));
+                next.call(request).await
+            },
+        ));
+        let app = actix_web::test::init_service(app).await;
+        let request = actix_web::test::TestRequest::default()
+            .method(method.parse().unwrap())
+            .uri(path)
+            .to_request();
+        match app.call(request).await {
+            Ok(response) => response.status(),
+            Err(error) => error.as_response_error().status_code(),
+        }
+    }
+
+    #[test]
+    fn the_bearer_scheme_is_case_insensitive() {
+        for value in [
+            "Bearer abc",
+            "bearer abc",
+            "BEARER abc",
+            "bEaReR abc",
+            "Bearer   abc",
+        ] {
+            assert_eq!(bearer_token(value), Some("abc"), "{value}");
+        }
+        for value in ["Basic abc", "Bearerabc", "Bearer", "Token abc"] {
+            assert_eq!(bearer_token(value), None, "{value}");
+        }
+    }
+
+    #[test]
+    fn a_credential_in_the_query_is_found_whatever_its_name_or_escaping() {
+        let (token, _) = token::generate().unwrap();
+        let escaped: String = token.bytes().map(|byte| format!("%{byte:02x}")).collect();
+        for query in [
+            format!("access_token={token}"),
+            "ACCESS%5FTOKEN=x".to_owned(),
+            format!("district_id={token}"),
+            format!("q={escaped}"),
+            format!("limit=5&cursor={token}"),
+            "q=Bearer%20abc".to_owned(),
+            "q=bearer+abc".to_owned(),
+            "Authorization=x".to_owned(),
+        ] {
+            assert!(query_carries_credential(&query), "{query}");
+        }
+        for query in ["district_id=5&q=王", "q=bearer", "limit=10"] {
+            assert!(!query_carries_credential(query), "{query}");
+        }
+    }
+
+    #[actix_web::test]
+    async fn a_route_without_a_policy_is_refused_to_every_role() {
+        for role in Role::ALL {
+            assert_eq!(
+                status(*role, "GET", "/api/v1/unguarded/1").await,
+                StatusCode::FORBIDDEN,
+                "{role:?}"
+            );
+        }
+    }
+
+    #[actix_web::test]
+    async fn the_policy_of_the_matched_route_decides_whatever_the_escapes() {
+        for path in [
+            "/api/v1/guarded",
+            "/api/v1/%67uarded",
+            "/api/v1/gu%61rded",
+            "/api/v1/guarde%64",
+            "/%61pi/v1/guarded",
+        ] {
+            assert_eq!(
+                status(Role::Admin, "POST", path).await,
+                StatusCode::OK,
+                "{path}"
+            );
+            for role in [Role::Clerk, Role::Sync, Role::Auditor] {
+                assert_eq!(
+                    status(role, "POST", path).await,
+                    StatusCode::FORBIDDEN,
+                    "{role:?} {path}"
+                );
+            }
+        }
+    }
 }

@@ -16,8 +16,9 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::api::auth::Caller;
-use crate::db::DbPool;
+use crate::api::policy::read;
+
+use crate::api::auth::{Caller, Db};
 use crate::db::changes::{self as db, Changed};
 use crate::db::schema;
 use crate::domain::changes::{Collection, Cursor, collections};
@@ -26,7 +27,8 @@ use crate::domain::kinds::text_enum;
 use crate::error::ApiError;
 
 pub fn configure(config: &mut ServiceConfig) {
-    config.service(utoipa_actix_web::scope("/changes").service(list_changes));
+    use crate::domain::access::DistrictOf::*;
+    config.service(utoipa_actix_web::scope("/changes").service(read(Query, list_changes)));
 }
 
 text_enum! {
@@ -115,7 +117,7 @@ fn collections_of(text: Option<&str>) -> Result<Vec<Collection>, ApiError> {
 #[get("")]
 async fn list_changes(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     query: web::Query<ChangesQuery>,
 ) -> Result<web::Json<ChangePage>, ApiError> {
     let query = query.into_inner();
@@ -238,7 +240,7 @@ pub struct SnapshotQuery {
 #[get("/snapshot")]
 pub(crate) async fn get_snapshot(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     query: web::Query<SnapshotQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();

@@ -12,8 +12,10 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::api::policy::{read, write};
+
 use crate::api::audit::{record, record_if_changed};
-use crate::api::auth::Caller;
+use crate::api::auth::{Caller, Db};
 use crate::api::districts::referenced_district;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
@@ -40,25 +42,26 @@ use crate::domain::values;
 use crate::error::{ApiError, FieldError, Problem, not_found_as};
 
 pub fn configure(config: &mut ServiceConfig) {
+    use crate::domain::access::DistrictOf::*;
     config.service(
         utoipa_actix_web::scope("/consultations")
-            .service(get_consultation_lineage)
-            .service(list_consultation_rulings)
-            .service(list_consultations)
-            .service(create_consultation)
-            .service(get_plan)
-            .service(get_consultation)
-            .service(update_consultation)
-            .service(delete_consultation)
-            .service(get_consultation_history)
-            .service(start_consultation)
-            .service(report_consultation)
-            .service(close_consultation)
-            .service(list_consultation_activities)
-            .service(create_consultation_activity)
-            .service(get_consultation_activity)
-            .service(update_consultation_activity)
-            .service(delete_consultation_activity),
+            .service(read(Path, get_consultation_lineage))
+            .service(read(Path, list_consultation_rulings))
+            .service(read(Filter, list_consultations))
+            .service(write(Body, create_consultation))
+            .service(read(Query, get_plan))
+            .service(read(Path, get_consultation))
+            .service(write(Path, update_consultation))
+            .service(write(Path, delete_consultation))
+            .service(read(Path, get_consultation_history))
+            .service(write(Path, start_consultation))
+            .service(write(Path, report_consultation))
+            .service(write(Path, close_consultation))
+            .service(read(Path, list_consultation_activities))
+            .service(write(Path, create_consultation_activity))
+            .service(read(Path, get_consultation_activity))
+            .service(write(Path, update_consultation_activity))
+            .service(write(Path, delete_consultation_activity)),
     );
 }
 
@@ -240,7 +243,7 @@ list_query! {
 #[get("")]
 async fn list_consultations(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     query: web::Query<ConsultationQuery>,
 ) -> Result<web::Json<Page<FeedItem<ConsultationView>>>, ApiError> {
     let query = query.into_inner();
@@ -270,7 +273,7 @@ async fn list_consultations(
 #[get("/{id}")]
 async fn get_consultation(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<ConsultationId>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -294,7 +297,7 @@ async fn get_consultation(
 #[post("")]
 async fn create_consultation(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     body: web::Json<NewConsultation>,
 ) -> Result<HttpResponse, ApiError> {
     let (district_id, patch) = body.into_inner().split();
@@ -334,7 +337,7 @@ async fn create_consultation(
 #[patch("/{id}")]
 async fn update_consultation(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<ConsultationId>,
     condition: IfMatch,
     body: web::Json<ConsultationPatch>,
@@ -383,7 +386,7 @@ async fn update_consultation(
 #[delete("/{id}")]
 async fn delete_consultation(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<ConsultationId>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -419,7 +422,7 @@ async fn delete_consultation(
 #[get("/{id}/history")]
 async fn get_consultation_history(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<ConsultationId>,
 ) -> Result<web::Json<WorkflowHistory>, ApiError> {
     let id = path.into_inner();
@@ -559,7 +562,7 @@ async fn perform(
 #[post("/{id}/start")]
 async fn start_consultation(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<ConsultationId>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -579,7 +582,7 @@ async fn start_consultation(
 #[post("/{id}/report")]
 async fn report_consultation(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<ConsultationId>,
     condition: IfMatch,
     body: web::Json<ReportBody>,
@@ -616,7 +619,7 @@ async fn report_consultation(
 #[post("/{id}/close")]
 async fn close_consultation(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<ConsultationId>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -671,6 +674,10 @@ pub struct ConsultationPlan {
     params(PlanQuery),
     responses(
         (status = 200, description = "The plan", body = ConsultationPlan),
+        (status = 400, description = "A year outside 2000–2100, or a parameter that cannot be read",
+            body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "A district key named another district",
+            body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 422, description = "No `district_id` with a key of no district",
             body = crate::error::Problem, content_type = "application/problem+json"),
     ),
@@ -678,10 +685,11 @@ pub struct ConsultationPlan {
 #[get("/plan")]
 async fn get_plan(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     query: web::Query<PlanQuery>,
 ) -> Result<web::Json<ConsultationPlan>, ApiError> {
     let query = query.into_inner();
+    crate::domain::calendar::year(query.year).map_err(ApiError::BadRequest)?;
     let district = crate::api::districts::district_to_read(query.district_id, caller.scope())?;
     let mut conn = crate::db::connection(&pool).await?;
     let topics: Vec<PlanTopic> = db::plan(&mut conn, district, query.year)
@@ -916,7 +924,7 @@ async fn topic(
 #[get("/{id}/activities")]
 async fn list_consultation_activities(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<ConsultationId>,
     query: web::Query<ActivityPageQuery>,
 ) -> Result<web::Json<Page<FeedItem<ActivityView>>>, ApiError> {
@@ -951,7 +959,7 @@ async fn list_consultation_activities(
 #[post("/{id}/activities")]
 async fn create_consultation_activity(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<ConsultationId>,
     body: web::Json<ActivityBody>,
 ) -> Result<HttpResponse, ApiError> {
@@ -1021,7 +1029,7 @@ async fn activity_of(
 #[get("/{id}/activities/{activity_id}")]
 async fn get_consultation_activity(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<(ConsultationId, ConsultationActivityId)>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -1048,7 +1056,7 @@ async fn get_consultation_activity(
 #[patch("/{id}/activities/{activity_id}")]
 async fn update_consultation_activity(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<(ConsultationId, ConsultationActivityId)>,
     condition: IfMatch,
     body: web::Json<ActivityBody>,
@@ -1099,7 +1107,7 @@ async fn update_consultation_activity(
 #[delete("/{id}/activities/{activity_id}")]
 async fn delete_consultation_activity(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<(ConsultationId, ConsultationActivityId)>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -1134,7 +1142,7 @@ async fn delete_consultation_activity(
 #[get("/{id}/rulings")]
 async fn list_consultation_rulings(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<ConsultationId>,
 ) -> Result<web::Json<crate::api::rulings::SubjectRulings>, ApiError> {
     let id = path.into_inner().0;
@@ -1164,7 +1172,7 @@ pub struct ConsultationLineage {
 #[get("/{id}/lineage")]
 async fn get_consultation_lineage(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<ConsultationId>,
 ) -> Result<web::Json<ConsultationLineage>, ApiError> {
     let id = path.into_inner();

@@ -7,8 +7,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::api::policy::{read, write};
+
 use crate::api::audit::{HistoryQuery, record, record_if_changed};
-use crate::api::auth::Caller;
+use crate::api::auth::{Caller, Db};
 use crate::api::districts::referenced_district;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
@@ -16,7 +18,6 @@ use crate::api::http::{
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
-use crate::db::DbPool;
 use crate::db::audit::Change;
 use crate::db::departments::{self as db, DepartmentFields, DepartmentFilter};
 use crate::domain::ids::{DepartmentId, DistrictId};
@@ -25,15 +26,16 @@ use crate::domain::values;
 use crate::error::{ApiError, Problem, not_found_as};
 
 pub fn configure(config: &mut ServiceConfig) {
+    use crate::domain::access::DistrictOf::*;
     config.service(
         utoipa_actix_web::scope("/departments")
-            .service(list_departments)
-            .service(create_department)
-            .service(get_department)
-            .service(update_department)
-            .service(delete_department)
-            .service(get_department_history)
-            .service(get_department_assessments),
+            .service(read(Filter, list_departments))
+            .service(write(Body, create_department))
+            .service(read(Path, get_department))
+            .service(write(Path, update_department))
+            .service(write(Path, delete_department))
+            .service(read(Path, get_department_history))
+            .service(read(Path, get_department_assessments)),
     );
 }
 
@@ -174,7 +176,7 @@ list_query! {
 #[get("")]
 async fn list_departments(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     query: web::Query<DepartmentQuery>,
 ) -> Result<web::Json<Page<FeedItem<DepartmentView>>>, ApiError> {
     let query = query.into_inner();
@@ -202,7 +204,7 @@ async fn list_departments(
 #[get("/{id}")]
 async fn get_department(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<DepartmentId>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -226,7 +228,7 @@ async fn get_department(
 #[post("")]
 async fn create_department(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     body: web::Json<NewDepartment>,
 ) -> Result<HttpResponse, ApiError> {
     let (district_id, patch) = body.into_inner().split();
@@ -269,7 +271,7 @@ async fn create_department(
 #[patch("/{id}")]
 async fn update_department(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<DepartmentId>,
     condition: IfMatch,
     body: web::Json<DepartmentPatch>,
@@ -308,7 +310,7 @@ async fn update_department(
 #[delete("/{id}")]
 async fn delete_department(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<DepartmentId>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -338,7 +340,7 @@ async fn delete_department(
 #[get("/{id}/history")]
 async fn get_department_history(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<DepartmentId>,
     query: web::Query<HistoryQuery>,
 ) -> Result<web::Json<Page<crate::api::audit::AuditEventView>>, ApiError> {
@@ -358,7 +360,7 @@ async fn get_department_history(
 #[get("/{id}/assessments")]
 async fn get_department_assessments(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<DepartmentId>,
 ) -> Result<web::Json<crate::api::evaluations::AssessmentList>, ApiError> {
     let mut conn = crate::db::connection(&pool).await?;

@@ -7,31 +7,34 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::api::policy::{admin, read};
+
 use crate::api::audit::{HistoryQuery, record, record_if_changed};
-use crate::api::auth::Caller;
+use crate::api::auth::{Caller, Db};
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
     no_content, query_text, read_response, updated_response,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
-use crate::db::DbPool;
 use crate::db::audit::Change;
 use crate::db::districts::{self as db, DistrictFields, DistrictFilter, DistrictKey};
+use crate::domain::access::ADMINS;
 use crate::domain::access::Scope;
 use crate::domain::ids::DistrictId;
 use crate::domain::values::{self, DistrictCode};
 use crate::error::{ApiError, not_found_as};
 
 pub fn configure(config: &mut ServiceConfig) {
+    use crate::domain::access::DistrictOf::*;
     config.service(
         utoipa_actix_web::scope("/districts")
-            .service(list_districts)
-            .service(create_district)
-            .service(get_district)
-            .service(update_district)
-            .service(delete_district)
-            .service(get_district_history),
+            .service(read(Filter, list_districts))
+            .service(admin(Nothing, create_district))
+            .service(read(Path, get_district))
+            .service(admin(Path, update_district))
+            .service(admin(Path, delete_district))
+            .service(read(Path, get_district_history)),
     );
 }
 
@@ -192,7 +195,7 @@ fn district_key(segment: &str) -> DistrictKey {
 #[get("")]
 async fn list_districts(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     query: web::Query<DistrictQuery>,
 ) -> Result<web::Json<Page<FeedItem<DistrictView>>>, ApiError> {
     let query = query.into_inner();
@@ -222,7 +225,7 @@ async fn list_districts(
 #[get("/{district}")]
 async fn get_district(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<String>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -247,9 +250,10 @@ async fn get_district(
 #[post("")]
 async fn create_district(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     body: web::Json<NewDistrict>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require(ADMINS, "creating districts")?;
     let fields = merge(body.into_inner().into(), None)?;
     let mut conn = crate::db::connection(&pool).await?;
     let district = conn
@@ -285,11 +289,12 @@ async fn create_district(
 #[patch("/{district}")]
 async fn update_district(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<String>,
     condition: IfMatch,
     body: web::Json<DistrictPatch>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require(ADMINS, "changing districts")?;
     let key = district_key(&path.into_inner());
     let patch = body.into_inner();
     let mut conn = crate::db::connection(&pool).await?;
@@ -326,10 +331,11 @@ async fn update_district(
 #[delete("/{district}")]
 async fn delete_district(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<String>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require(ADMINS, "deleting districts")?;
     let key = district_key(&path.into_inner());
     let mut conn = crate::db::connection(&pool).await?;
     conn.transaction(async move |conn| {
@@ -401,7 +407,7 @@ pub(crate) async fn referenced_district(
 #[get("/{district}/history")]
 async fn get_district_history(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<String>,
     query: web::Query<HistoryQuery>,
 ) -> Result<web::Json<Page<crate::api::audit::AuditEventView>>, ApiError> {

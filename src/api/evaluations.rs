@@ -14,8 +14,10 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::api::policy::{read, write};
+
 use crate::api::audit::{record, record_if_changed};
-use crate::api::auth::Caller;
+use crate::api::auth::{Caller, Db};
 use crate::api::districts::referenced_district;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
@@ -43,40 +45,41 @@ use crate::domain::values;
 use crate::error::{ApiError, FieldError, Problem, not_found_as};
 
 pub fn configure(config: &mut ServiceConfig) {
+    use crate::domain::access::DistrictOf::*;
     config.service(
         utoipa_actix_web::scope("/evaluations")
-            .service(list_evaluations)
-            .service(create_evaluation)
-            .service(get_evaluation)
-            .service(update_evaluation)
-            .service(delete_evaluation)
-            .service(get_evaluation_history)
-            .service(start_investigation)
-            .service(start_deliberation)
-            .service(start_rectification)
-            .service(conclude_evaluation)
-            .service(list_evaluators)
-            .service(add_evaluator)
-            .service(remove_evaluator)
-            .service(complete_training)
-            .service(list_visits)
-            .service(create_visit)
-            .service(get_visit)
-            .service(update_visit)
-            .service(delete_visit)
-            .service(get_rating_summary)
-            .service(list_ratings)
-            .service(put_rating)
-            .service(list_items)
-            .service(get_item)
-            .service(note_item)
-            .service(start_item)
-            .service(complete_item)
-            .service(verify_item)
-            .service(reopen_item)
-            .service(carry_over_item)
-            .service(list_evaluation_rulings)
-            .service(get_evaluation_lineage),
+            .service(read(Filter, list_evaluations))
+            .service(write(Body, create_evaluation))
+            .service(read(Path, get_evaluation))
+            .service(write(Path, update_evaluation))
+            .service(write(Path, delete_evaluation))
+            .service(read(Path, get_evaluation_history))
+            .service(write(Path, start_investigation))
+            .service(write(Path, start_deliberation))
+            .service(write(Path, start_rectification))
+            .service(write(Path, conclude_evaluation))
+            .service(read(Path, list_evaluators))
+            .service(write(Path, add_evaluator))
+            .service(write(Path, remove_evaluator))
+            .service(write(Path, complete_training))
+            .service(read(Path, list_visits))
+            .service(write(Path, create_visit))
+            .service(read(Path, get_visit))
+            .service(write(Path, update_visit))
+            .service(write(Path, delete_visit))
+            .service(read(Path, get_rating_summary))
+            .service(read(Path, list_ratings))
+            .service(write(Path, put_rating))
+            .service(read(Path, list_items))
+            .service(read(Path, get_item))
+            .service(write(Path, note_item))
+            .service(write(Path, start_item))
+            .service(write(Path, complete_item))
+            .service(write(Path, verify_item))
+            .service(write(Path, reopen_item))
+            .service(write(Path, carry_over_item))
+            .service(read(Path, list_evaluation_rulings))
+            .service(read(Path, get_evaluation_lineage)),
     );
 }
 
@@ -237,7 +240,7 @@ list_query! {
 #[get("")]
 async fn list_evaluations(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     query: web::Query<EvaluationQuery>,
 ) -> Result<web::Json<Page<FeedItem<EvaluationView>>>, ApiError> {
     let query = query.into_inner();
@@ -341,7 +344,7 @@ async fn merge(
 #[post("")]
 async fn create_evaluation(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     body: web::Json<NewEvaluation>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
@@ -380,7 +383,7 @@ async fn create_evaluation(
 #[get("/{id}")]
 async fn get_evaluation(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<EvaluationId>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -402,7 +405,7 @@ async fn get_evaluation(
 #[patch("/{id}")]
 async fn update_evaluation(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<EvaluationId>,
     condition: IfMatch,
     body: web::Json<EvaluationPatch>,
@@ -450,7 +453,7 @@ async fn update_evaluation(
 #[delete("/{id}")]
 async fn delete_evaluation(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<EvaluationId>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -480,7 +483,7 @@ async fn delete_evaluation(
 #[get("/{id}/history")]
 async fn get_evaluation_history(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<EvaluationId>,
 ) -> Result<web::Json<WorkflowHistory>, ApiError> {
     let id = path.into_inner();
@@ -656,7 +659,7 @@ async fn step(
 #[post("/{id}/start_investigation")]
 async fn start_investigation(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<EvaluationId>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -676,7 +679,7 @@ async fn start_investigation(
 #[post("/{id}/start_deliberation")]
 async fn start_deliberation(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<EvaluationId>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -722,7 +725,7 @@ pub struct EvaluationReport {
 #[post("/{id}/start_rectification")]
 async fn start_rectification(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<EvaluationId>,
     condition: IfMatch,
     body: web::Json<EvaluationReport>,
@@ -767,7 +770,7 @@ async fn start_rectification(
 #[post("/{id}/conclude")]
 async fn conclude_evaluation(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<EvaluationId>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -790,7 +793,7 @@ pub struct EvaluatorList {
 #[get("/{id}/evaluators")]
 async fn list_evaluators(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<EvaluationId>,
 ) -> Result<web::Json<EvaluatorList>, ApiError> {
     let mut conn = crate::db::connection(&pool).await?;
@@ -912,7 +915,7 @@ fn kept(evaluator: Option<EvaluatorView>) -> Result<EvaluatorView, ApiError> {
 #[put("/{id}/evaluators/{member_id}")]
 async fn add_evaluator(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<(EvaluationId, MemberId)>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -950,7 +953,7 @@ async fn add_evaluator(
 #[delete("/{id}/evaluators/{member_id}")]
 async fn remove_evaluator(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<(EvaluationId, MemberId)>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -984,7 +987,7 @@ async fn remove_evaluator(
 #[post("/{id}/evaluators/{member_id}/training")]
 async fn complete_training(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<(EvaluationId, MemberId)>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -1115,7 +1118,7 @@ pub struct VisitPageQuery {
 #[get("/{id}/visits")]
 async fn list_visits(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<EvaluationId>,
     query: web::Query<VisitPageQuery>,
 ) -> Result<web::Json<Page<FeedItem<VisitView>>>, ApiError> {
@@ -1156,7 +1159,7 @@ fn takes_visits(evaluation: &Evaluation, what: &str) -> Result<(), ApiError> {
 #[post("/{id}/visits")]
 async fn create_visit(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<EvaluationId>,
     body: web::Json<VisitBody>,
 ) -> Result<HttpResponse, ApiError> {
@@ -1214,7 +1217,7 @@ async fn visit_of(
 #[get("/{id}/visits/{visit_id}")]
 async fn get_visit(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<(EvaluationId, VisitId)>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -1241,7 +1244,7 @@ async fn get_visit(
 #[patch("/{id}/visits/{visit_id}")]
 async fn update_visit(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<(EvaluationId, VisitId)>,
     condition: IfMatch,
     body: web::Json<VisitBody>,
@@ -1289,7 +1292,7 @@ async fn update_visit(
 #[delete("/{id}/visits/{visit_id}")]
 async fn delete_visit(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<(EvaluationId, VisitId)>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -1358,7 +1361,7 @@ pub struct RatingList {
 #[get("/{id}/ratings")]
 async fn list_ratings(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<EvaluationId>,
 ) -> Result<web::Json<RatingList>, ApiError> {
     let id = path.into_inner();
@@ -1407,7 +1410,7 @@ pub struct RatingBody {
 #[put("/{id}/ratings/{member_id}/{criterion}")]
 async fn put_rating(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<(EvaluationId, MemberId, Criterion)>,
     condition: IfMatch,
     body: web::Json<RatingBody>,
@@ -1530,7 +1533,7 @@ pub struct RatingSummary {
 #[get("/{id}/ratings/summary")]
 async fn get_rating_summary(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<EvaluationId>,
 ) -> Result<web::Json<RatingSummary>, ApiError> {
     let id = path.into_inner();
@@ -1683,7 +1686,7 @@ async fn items_of(
 #[get("/{id}/rectification-items")]
 async fn list_items(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<EvaluationId>,
 ) -> Result<web::Json<ItemList>, ApiError> {
     let id = path.into_inner();
@@ -1709,7 +1712,7 @@ async fn list_items(
 #[get("/{id}/rectification-items/{item_id}")]
 async fn get_item(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<(EvaluationId, ItemId)>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -1889,7 +1892,7 @@ pub struct NoteBody {
 #[post("/{id}/rectification-items/{item_id}/notes")]
 async fn note_item(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<(EvaluationId, ItemId)>,
     condition: IfMatch,
     body: web::Json<NoteBody>,
@@ -1924,7 +1927,7 @@ macro_rules! item_action {
         #[post($path)]
         async fn $name(
             caller: Caller,
-            pool: web::Data<DbPool>,
+            pool: Db,
             path: web::Path<(EvaluationId, ItemId)>,
             condition: IfMatch,
         ) -> Result<HttpResponse, ApiError> {
@@ -1985,7 +1988,7 @@ pub struct CarryOverBody {
 #[post("/{id}/rectification-items/{item_id}/carry_over")]
 async fn carry_over_item(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<(EvaluationId, ItemId)>,
     condition: IfMatch,
     body: web::Json<CarryOverBody>,
@@ -2007,7 +2010,7 @@ async fn carry_over_item(
 #[get("/{id}/rulings")]
 async fn list_evaluation_rulings(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<EvaluationId>,
 ) -> Result<web::Json<SubjectRulings>, ApiError> {
     let id = path.into_inner().0;
@@ -2034,7 +2037,7 @@ pub struct EvaluationLineage {
 #[get("/{id}/lineage")]
 async fn get_evaluation_lineage(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<EvaluationId>,
 ) -> Result<web::Json<EvaluationLineage>, ApiError> {
     let id = path.into_inner();

@@ -58,6 +58,32 @@ fn json_error(error: JsonPayloadError) -> ApiError {
 #[derive(Debug, Clone, Copy)]
 pub struct BodyDeadline(pub std::time::Duration);
 
+/// A path with a dot segment (`.`, `..`, escaped or not) or an empty one (`//`) names
+/// nothing: 404, before routing could read `.` as an id. The path is read as the router
+/// reads it, every escape but `%2F`, `%25` and `%2B` decoded.
+pub async fn plain_paths(
+    request: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<
+    actix_web::dev::ServiceResponse<actix_web::body::EitherBody<impl actix_web::body::MessageBody>>,
+    actix_web::Error,
+> {
+    let path = request.match_info().as_str();
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    let last = segments.len().saturating_sub(1);
+    let odd = segments
+        .iter()
+        .enumerate()
+        .any(|(at, segment)| matches!(*segment, "." | "..") || (segment.is_empty() && at != last));
+    if odd {
+        let error = ApiError::NotFound("no such endpoint".into());
+        return Ok(request.error_response(error).map_into_right_body());
+    }
+    next.call(request)
+        .await
+        .map(actix_web::dev::ServiceResponse::map_into_left_body)
+}
+
 /// Bounds the time a body may take to arrive: a client that trickles it is answered 408
 /// (and its connection closed) instead of holding a worker's attention for ever. The head
 /// of a request is bounded by the server's own client request timeout.
@@ -142,7 +168,7 @@ pub fn path_config() -> web::PathConfig {
     web::PathConfig::default().error_handler(|error, request| {
         let literal = request
             .app_data::<web::Data<crate::api::RouteTable>>()
-            .and_then(|routes| routes.methods_of_literal(request.path()));
+            .and_then(|routes| routes.methods_of_literal(request.match_info().as_str()));
         if let Some(methods) = literal {
             return ApiError::MethodNotAllowed {
                 allowed: methods.iter().map(|method| (*method).to_owned()).collect(),
@@ -436,26 +462,66 @@ pub fn accepted<'a>(request: &actix_web::HttpRequest, offered: &[&'a str]) -> Op
     })
 }
 
-/// One CSV line (RFC 4180): fields with a comma, quote or line break are quoted.
+/// One CSV record (RFC 4180, written by the `csv` crate), every cell neutralised against
+/// formula injection first ([`neutral_cell`]).
 pub fn csv_line_of(fields: &[String]) -> String {
-    let mut line = fields
-        .iter()
-        .map(|value| {
-            if value.contains([',', '"', '\n', '\r']) {
-                format!("\"{}\"", value.replace('"', "\"\""))
-            } else {
-                value.clone()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(",");
-    line.push('\n');
-    line
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    let written = writer
+        .write_record(fields.iter().map(|field| neutral_cell(field).into_owned()))
+        .and_then(|()| writer.flush().map_err(csv::Error::from));
+    if let Err(error) = written {
+        // Writing to memory does not fail; should it, the record is left out, not garbled.
+        tracing::error!(%error, "a CSV record could not be written");
+    }
+    String::from_utf8(writer.into_inner().unwrap_or_default()).unwrap_or_default()
+}
+
+/// A cell a spreadsheet will not run (OWASP, CSV injection): one that begins with `=`,
+/// `+`, `-`, `@`, a tab or a carriage return is prefixed with `'`, unless it is a plain
+/// number (`-5`, `12.5`).
+pub fn neutral_cell(cell: &str) -> std::borrow::Cow<'_, str> {
+    let risky = cell.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    if risky && !is_plain_number(cell) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
+fn is_plain_number(cell: &str) -> bool {
+    let digits = cell.strip_prefix('-').unwrap_or(cell);
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
+    !whole.is_empty()
+        && !fraction.is_empty()
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && fraction.bytes().all(|b| b.is_ascii_digit())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_cells_that_a_spreadsheet_would_run_are_neutralised() {
+        for (cell, written) in [
+            ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"),
+            ("+1+1", "'+1+1"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tcmd", "'\tcmd"),
+            ("\rcmd", "'\rcmd"),
+            ("-5", "-5"),
+            ("12.5", "12.5"),
+            ("王芳", "王芳"),
+            ("a=b", "a=b"),
+        ] {
+            assert_eq!(neutral_cell(cell), written, "{cell:?}");
+        }
+        let line = csv_line_of(&["=1+1".to_owned(), "a,\"b\"".to_owned(), "-5".to_owned()]);
+        assert_eq!(line, "'=1+1,\"a,\"\"b\"\"\",-5\n");
+    }
 
     #[test]
     fn entity_tag_lists_are_parsed() {

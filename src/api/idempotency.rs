@@ -15,7 +15,7 @@ use actix_web::{Error, HttpMessage, HttpResponse, web};
 use futures_util::StreamExt;
 use sha2::{Digest, Sha256};
 
-use crate::api::auth::Caller;
+use crate::api::auth::Unrouted;
 use crate::api::sync::MAX_BATCH_BYTES as MAX_BODY_BYTES;
 use crate::db::DbPool;
 use crate::db::idempotency::{self as db, Claim, Stored};
@@ -90,6 +90,12 @@ fn replayed(stored: Stored) -> HttpResponse {
     response.body(stored.body)
 }
 
+/// This middleware's own answer, given before the request reaches its route.
+fn refused(request: ServiceRequest, error: ApiError) -> ServiceResponse<BoxBody> {
+    request.extensions_mut().insert(Unrouted);
+    request.error_response(error).map_into_boxed_body()
+}
+
 /// Applies idempotency keys to the POST requests of an authenticated scope.
 pub async fn idempotent(
     mut request: ServiceRequest,
@@ -101,7 +107,7 @@ pub async fn idempotent(
             .await
             .map(ServiceResponse::map_into_boxed_body);
     }
-    let caller = request.extensions().get::<Caller>().cloned();
+    let key_id = crate::api::auth::authenticated_key(&request);
     let key = match key_of(&request) {
         Ok(Some(key)) => key,
         Ok(None) => {
@@ -110,16 +116,16 @@ pub async fn idempotent(
                 .await
                 .map(ServiceResponse::map_into_boxed_body);
         }
-        Err(error) => return Ok(request.error_response(error).map_into_boxed_body()),
+        Err(error) => return Ok(refused(request, error)),
     };
-    let (Some(caller), Some(pool)) = (caller, request.app_data::<web::Data<DbPool>>().cloned())
+    let (Some(key_id), Some(pool)) = (key_id, request.app_data::<web::Data<DbPool>>().cloned())
     else {
         let error = ApiError::Internal("idempotency without a caller or a pool".into());
-        return Ok(request.error_response(error).map_into_boxed_body());
+        return Ok(refused(request, error));
     };
     let body = match body_of(&mut request).await {
         Ok(body) => body,
-        Err(error) => return Ok(request.error_response(error).map_into_boxed_body()),
+        Err(error) => return Ok(refused(request, error)),
     };
     let hash = fingerprint(&request, &body);
     let claimed = async {
@@ -127,25 +133,26 @@ pub async fn idempotent(
         if let Err(error) = db::purge(&mut conn).await {
             tracing::warn!(%error, "expired idempotency keys were not purged");
         }
-        Ok::<_, ApiError>(db::claim(&mut conn, caller.key_id, &key, &hash).await?)
+        Ok::<_, ApiError>(db::claim(&mut conn, key_id, &key, &hash).await?)
     }
     .await;
     match claimed {
-        Err(error) => Ok(request.error_response(error).map_into_boxed_body()),
+        Err(error) => Ok(refused(request, error)),
         Ok(Claim::Running) => {
             let error = ApiError::conflict(
                 "a request with this Idempotency-Key is still running; retry it later",
             );
-            Ok(request.error_response(error).map_into_boxed_body())
+            Ok(refused(request, error))
         }
         Ok(Claim::Mismatch) => {
             let error = ApiError::Validation(vec![FieldError::new(
                 "",
                 "this Idempotency-Key was first sent with another request (method, path or body)",
             )]);
-            Ok(request.error_response(error).map_into_boxed_body())
+            Ok(refused(request, error))
         }
         Ok(Claim::Done(stored)) => {
+            request.extensions_mut().insert(Unrouted);
             let (request, _) = request.into_parts();
             Ok(ServiceResponse::new(request, replayed(stored)))
         }
@@ -173,9 +180,9 @@ pub async fn idempotent(
             let kept = async {
                 let mut conn = crate::db::connection(&pool).await?;
                 if head.status().is_server_error() {
-                    db::release(&mut conn, caller.key_id, &key).await?;
+                    db::release(&mut conn, key_id, &key).await?;
                 } else {
-                    db::complete(&mut conn, caller.key_id, &key, &answer).await?;
+                    db::complete(&mut conn, key_id, &key, &answer).await?;
                 }
                 Ok::<_, ApiError>(())
             }

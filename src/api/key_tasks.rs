@@ -10,8 +10,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::api::policy::{read, write};
+
 use crate::api::audit::{HistoryQuery, record, record_if_changed};
-use crate::api::auth::Caller;
+use crate::api::auth::{Caller, Db};
 use crate::api::districts::referenced_district;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
@@ -19,7 +21,6 @@ use crate::api::http::{
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
-use crate::db::DbPool;
 use crate::db::audit::Change;
 use crate::db::key_tasks::{self as db, KeyTask, KeyTaskFields, KeyTaskFilter, KeyTaskNote};
 use crate::domain::calendar::today;
@@ -29,15 +30,16 @@ use crate::domain::values;
 use crate::error::{ApiError, not_found_as};
 
 pub fn configure(config: &mut ServiceConfig) {
+    use crate::domain::access::DistrictOf::*;
     config.service(
         utoipa_actix_web::scope("/key-tasks")
-            .service(list_key_tasks)
-            .service(create_key_task)
-            .service(get_key_task)
-            .service(update_key_task)
-            .service(delete_key_task)
-            .service(note_key_task)
-            .service(get_key_task_history),
+            .service(read(Filter, list_key_tasks))
+            .service(write(Body, create_key_task))
+            .service(read(Path, get_key_task))
+            .service(write(Path, update_key_task))
+            .service(write(Path, delete_key_task))
+            .service(write(Path, note_key_task))
+            .service(read(Path, get_key_task_history)),
     );
 }
 
@@ -261,7 +263,7 @@ list_query! {
 #[get("")]
 async fn list_key_tasks(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     query: web::Query<KeyTaskQuery>,
 ) -> Result<web::Json<Page<FeedItem<KeyTaskView>>>, ApiError> {
     let query = query.into_inner();
@@ -305,7 +307,7 @@ async fn list_key_tasks(
 #[post("")]
 async fn create_key_task(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     body: web::Json<NewKeyTask>,
 ) -> Result<HttpResponse, ApiError> {
     let (district_id, patch) = body.into_inner().split();
@@ -346,7 +348,7 @@ async fn create_key_task(
 #[get("/{id}")]
 async fn get_key_task(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<KeyTaskId>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -370,7 +372,7 @@ async fn get_key_task(
 #[patch("/{id}")]
 async fn update_key_task(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<KeyTaskId>,
     condition: IfMatch,
     body: web::Json<KeyTaskPatch>,
@@ -408,7 +410,7 @@ async fn update_key_task(
 #[delete("/{id}")]
 async fn delete_key_task(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<KeyTaskId>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -454,7 +456,7 @@ pub struct KeyTaskNoteBody {
 #[post("/{id}/notes")]
 async fn note_key_task(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<KeyTaskId>,
     condition: IfMatch,
     body: web::Json<KeyTaskNoteBody>,
@@ -496,7 +498,7 @@ async fn note_key_task(
 #[get("/{id}/history")]
 async fn get_key_task_history(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<KeyTaskId>,
     query: web::Query<HistoryQuery>,
 ) -> Result<web::Json<Page<crate::api::audit::AuditEventView>>, ApiError> {

@@ -8,23 +8,26 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::api::auth::Caller;
+use crate::api::policy::admin;
+
+use crate::api::auth::{Caller, Db};
 use crate::api::input::{Checks, Field};
 use crate::api::key_cache::KeyCache;
-use crate::db::DbPool;
 use crate::db::audit::{self as trail, Actor, Change};
 use crate::db::keys::{self as db, ApiKey, NewApiKey};
+use crate::domain::access::ADMINS;
 use crate::domain::ids::{ApiKeyId, DistrictId};
 use crate::domain::kinds::Role;
 use crate::domain::{token, values};
 use crate::error::{ApiError, not_found_as};
 
 pub fn configure(config: &mut ServiceConfig) {
+    use crate::domain::access::DistrictOf::*;
     config.service(
         utoipa_actix_web::scope("/keys")
-            .service(list_keys)
-            .service(create_key)
-            .service(revoke_key),
+            .service(admin(Nothing, list_keys))
+            .service(admin(Body, create_key))
+            .service(admin(Nothing, revoke_key)),
     );
 }
 
@@ -197,10 +200,8 @@ pub async fn withdraw(
 /// List API keys.
 #[utoipa::path(tag = "keys", responses((status = 200, description = "Every key", body = ApiKeys)))]
 #[get("")]
-async fn list_keys(
-    _caller: Caller,
-    pool: web::Data<DbPool>,
-) -> Result<web::Json<ApiKeys>, ApiError> {
+async fn list_keys(caller: Caller, pool: Db) -> Result<web::Json<ApiKeys>, ApiError> {
+    caller.require(ADMINS, "listing keys")?;
     let mut conn = crate::db::connection(&pool).await?;
     let keys = db::list(&mut conn).await?;
     Ok(web::Json(ApiKeys {
@@ -218,9 +219,10 @@ async fn list_keys(
 #[post("")]
 async fn create_key(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     body: web::Json<NewKey>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require(ADMINS, "creating keys")?;
     let body = body.into_inner();
     let mut conn = crate::db::connection(&pool).await?;
     let district_exists = match &body.district_id {
@@ -265,10 +267,11 @@ async fn create_key(
 #[post("/{id}/revoke")]
 async fn revoke_key(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     cache: web::Data<KeyCache>,
     path: web::Path<ApiKeyId>,
 ) -> Result<web::Json<ApiKeyView>, ApiError> {
+    caller.require(ADMINS, "revoking keys")?;
     let id = path.into_inner();
     if id == caller.key_id {
         return Err(ApiError::conflict(

@@ -11,8 +11,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::api::policy::{read, write};
+
 use crate::api::audit::{HistoryQuery, record, record_if_changed};
-use crate::api::auth::Caller;
+use crate::api::auth::{Caller, Db};
 use crate::api::districts::referenced_district;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
@@ -29,17 +31,18 @@ use crate::domain::values;
 use crate::error::{ApiError, Problem, not_found_as};
 
 pub fn configure(config: &mut ServiceConfig) {
+    use crate::domain::access::DistrictOf::*;
     config.service(
         utoipa_actix_web::scope("/meetings")
-            .service(list_meetings)
-            .service(create_meeting)
-            .service(get_meeting)
-            .service(update_meeting)
-            .service(delete_meeting)
-            .service(get_meeting_history)
-            .service(list_attendance)
-            .service(put_attendance)
-            .service(delete_attendance),
+            .service(read(Filter, list_meetings))
+            .service(write(Body, create_meeting))
+            .service(read(Path, get_meeting))
+            .service(write(Path, update_meeting))
+            .service(write(Path, delete_meeting))
+            .service(read(Path, get_meeting_history))
+            .service(read(Path, list_attendance))
+            .service(write(Path, put_attendance))
+            .service(write(Path, delete_attendance)),
     );
 }
 
@@ -280,7 +283,7 @@ list_query! {
 #[get("")]
 async fn list_meetings(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     query: web::Query<MeetingQuery>,
 ) -> Result<web::Json<Page<FeedItem<MeetingView>>>, ApiError> {
     let query = query.into_inner();
@@ -325,7 +328,7 @@ async fn list_meetings(
 #[post("")]
 async fn create_meeting(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     body: web::Json<NewMeeting>,
 ) -> Result<HttpResponse, ApiError> {
     let (district_id, patch) = body.into_inner().split();
@@ -366,7 +369,7 @@ async fn create_meeting(
 #[get("/{id}")]
 async fn get_meeting(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<MeetingId>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -389,7 +392,7 @@ async fn get_meeting(
 #[patch("/{id}")]
 async fn update_meeting(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<MeetingId>,
     condition: IfMatch,
     body: web::Json<MeetingPatch>,
@@ -427,7 +430,7 @@ async fn update_meeting(
 #[delete("/{id}")]
 async fn delete_meeting(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<MeetingId>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -458,7 +461,7 @@ async fn delete_meeting(
 #[get("/{id}/history")]
 async fn get_meeting_history(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<MeetingId>,
     query: web::Query<HistoryQuery>,
 ) -> Result<web::Json<Page<crate::api::audit::AuditEventView>>, ApiError> {
@@ -482,7 +485,7 @@ pub struct AttendanceList {
 #[get("/{id}/attendance")]
 async fn list_attendance(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<MeetingId>,
 ) -> Result<web::Json<AttendanceList>, ApiError> {
     let mut conn = crate::db::connection(&pool).await?;
@@ -616,7 +619,7 @@ struct AttendanceChange {
 #[put("/{id}/attendance/{member_id}")]
 async fn put_attendance(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<(MeetingId, MemberId)>,
     condition: IfMatch,
     body: web::Json<AttendanceBody>,
@@ -661,7 +664,7 @@ async fn put_attendance(
 #[delete("/{id}/attendance/{member_id}")]
 async fn delete_attendance(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<(MeetingId, MemberId)>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {

@@ -7,8 +7,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::api::policy::{read, write};
+
 use crate::api::audit::{HistoryQuery, record, record_if_changed};
-use crate::api::auth::Caller;
+use crate::api::auth::{Caller, Db};
 use crate::api::districts::referenced_district;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
@@ -16,7 +18,6 @@ use crate::api::http::{
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
-use crate::db::DbPool;
 use crate::db::audit::Change;
 use crate::db::members::{self as db, MemberFields, MemberFilter};
 use crate::db::reference::MemberCodes;
@@ -26,15 +27,16 @@ use crate::domain::values;
 use crate::error::{ApiError, Problem, not_found_as};
 
 pub fn configure(config: &mut ServiceConfig) {
+    use crate::domain::access::DistrictOf::*;
     config.service(
         utoipa_actix_web::scope("/members")
-            .service(list_members)
-            .service(create_member)
-            .service(get_member)
-            .service(update_member)
-            .service(delete_member)
-            .service(get_member_history)
-            .service(crate::api::performance::get_member_performance),
+            .service(read(Filter, list_members))
+            .service(write(Body, create_member))
+            .service(read(Path, get_member))
+            .service(write(Path, update_member))
+            .service(write(Path, delete_member))
+            .service(read(Path, get_member_history))
+            .service(read(Path, crate::api::performance::get_member_performance)),
     );
 }
 
@@ -420,7 +422,7 @@ list_query! {
 #[get("")]
 async fn list_members(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     query: web::Query<MemberQuery>,
 ) -> Result<web::Json<Page<FeedItem<MemberView>>>, ApiError> {
     let query = query.into_inner();
@@ -455,7 +457,7 @@ async fn list_members(
 #[get("/{id}")]
 async fn get_member(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<MemberId>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -482,7 +484,7 @@ async fn get_member(
 #[post("")]
 async fn create_member(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     body: web::Json<NewMember>,
 ) -> Result<HttpResponse, ApiError> {
     let (district_id, patch) = body.into_inner().split();
@@ -529,7 +531,7 @@ async fn create_member(
 #[patch("/{id}")]
 async fn update_member(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<MemberId>,
     condition: IfMatch,
     body: web::Json<MemberPatch>,
@@ -578,7 +580,7 @@ async fn update_member(
 #[delete("/{id}")]
 async fn delete_member(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<MemberId>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -612,7 +614,7 @@ async fn delete_member(
 #[get("/{id}/history")]
 async fn get_member_history(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<MemberId>,
     query: web::Query<HistoryQuery>,
 ) -> Result<web::Json<Page<crate::api::audit::AuditEventView>>, ApiError> {

@@ -12,19 +12,21 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::api::policy::{admin, read};
+
 use crate::api::audit::record;
-use crate::api::auth::Caller;
+use crate::api::auth::{Caller, Db};
 use crate::api::http::{
     IfNoneMatch, IfNoneMatchHeader, Versioned, accepted, created_response, csv_line_of, query_text,
     read_response,
 };
 use crate::api::input::{Checks, Field};
-use crate::db::DbPool;
 use crate::db::audit::Change;
 use crate::db::pagination::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::db::performance::{
     self as db, NewScoringRules, RankedMember, RankingFilter, ScoredItem, ScoringRules,
 };
+use crate::domain::access::ADMINS;
 use crate::domain::calendar::today;
 use crate::domain::ids::{DistrictId, MemberId};
 use crate::domain::kinds::MemberStatus;
@@ -33,14 +35,15 @@ use crate::domain::values;
 use crate::error::{ApiError, Problem, not_found_as};
 
 pub fn configure(config: &mut ServiceConfig) {
+    use crate::domain::access::DistrictOf::*;
     config
         .service(
             utoipa_actix_web::scope("/scoring-rules")
-                .service(list_scoring_rules)
-                .service(publish_scoring_rules)
-                .service(get_scoring_rules),
+                .service(read(Filter, list_scoring_rules))
+                .service(admin(Body, publish_scoring_rules))
+                .service(read(Path, get_scoring_rules)),
         )
-        .service(utoipa_actix_web::scope("/performance").service(get_ranking));
+        .service(utoipa_actix_web::scope("/performance").service(read(Query, get_ranking)));
 }
 
 /// Points per merit kind: what one item of the kind gives.
@@ -137,7 +140,7 @@ pub struct ScoringRulesQuery {
 #[get("")]
 async fn list_scoring_rules(
     _caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     query: web::Query<ScoringRulesQuery>,
 ) -> Result<web::Json<ScoringRulesList>, ApiError> {
     let mut conn = crate::db::connection(&pool).await?;
@@ -160,7 +163,7 @@ async fn list_scoring_rules(
 #[get("/{version}")]
 async fn get_scoring_rules(
     _caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<i32>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -355,9 +358,10 @@ fn new_rules(body: NewScoringRulesBody, caller: &Caller) -> Result<NewScoringRul
 #[post("")]
 async fn publish_scoring_rules(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     body: web::Json<NewScoringRulesBody>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require(ADMINS, "publishing scoring rules")?;
     let rules = new_rules(body.into_inner(), &caller)?;
     let mut conn = crate::db::connection(&pool).await?;
     let view = conn
@@ -508,14 +512,8 @@ async fn rules_for(
 }
 
 fn year_of(asked: Option<i32>) -> Result<i32, ApiError> {
-    let year = asked.unwrap_or_else(|| today().year());
-    if (2000..=2100).contains(&year) {
-        Ok(year)
-    } else {
-        Err(ApiError::BadRequest(
-            "year must be between 2000 and 2100".into(),
-        ))
-    }
+    crate::domain::calendar::year(asked.unwrap_or_else(|| today().year()))
+        .map_err(ApiError::BadRequest)
 }
 
 fn rules_used(rules: &ScoringRules) -> RulesUsed {
@@ -540,7 +538,7 @@ fn rules_used(rules: &ScoringRules) -> RulesUsed {
 #[get("/{id}/performance")]
 pub(super) async fn get_member_performance(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<MemberId>,
     query: web::Query<MemberPerformanceQuery>,
 ) -> Result<web::Json<MemberPerformance>, ApiError> {
@@ -752,7 +750,7 @@ fn csv(rows: Vec<RankedMemberView>) -> String {
 #[get("")]
 async fn get_ranking(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     request: HttpRequest,
     query: web::Query<RankingQuery>,
 ) -> Result<HttpResponse, ApiError> {

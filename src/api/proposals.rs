@@ -14,8 +14,10 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::api::policy::{read, write};
+
 use crate::api::audit::{record, record_if_changed};
-use crate::api::auth::Caller;
+use crate::api::auth::{Caller, Db};
 use crate::api::districts::referenced_district;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
@@ -38,29 +40,30 @@ use crate::domain::values;
 use crate::error::{ApiError, FieldError, Problem, not_found_as};
 
 pub fn configure(config: &mut ServiceConfig) {
+    use crate::domain::access::DistrictOf::*;
     config.service(
         utoipa_actix_web::scope("/proposals")
-            .service(get_proposal_lineage)
-            .service(list_proposal_rulings)
-            .service(list_proposals)
-            .service(create_proposal)
-            .service(proposal_stats)
-            .service(get_proposal)
-            .service(update_proposal)
-            .service(delete_proposal)
-            .service(get_proposal_history)
-            .service(list_cosigners)
-            .service(add_cosigner)
-            .service(remove_cosigner)
-            .service(submit_proposal)
-            .service(file_proposal)
-            .service(reject_proposal)
-            .service(merge_proposal)
-            .service(assign_proposal)
-            .service(extend_proposal)
-            .service(reply_proposal)
-            .service(feedback_proposal)
-            .service(withdraw_proposal),
+            .service(read(Path, get_proposal_lineage))
+            .service(read(Path, list_proposal_rulings))
+            .service(read(Filter, list_proposals))
+            .service(write(Body, create_proposal))
+            .service(read(Query, proposal_stats))
+            .service(read(Path, get_proposal))
+            .service(write(Path, update_proposal))
+            .service(write(Path, delete_proposal))
+            .service(read(Path, get_proposal_history))
+            .service(read(Path, list_cosigners))
+            .service(write(Path, add_cosigner))
+            .service(write(Path, remove_cosigner))
+            .service(write(Path, submit_proposal))
+            .service(write(Path, file_proposal))
+            .service(write(Path, reject_proposal))
+            .service(write(Path, merge_proposal))
+            .service(write(Path, assign_proposal))
+            .service(write(Path, extend_proposal))
+            .service(write(Path, reply_proposal))
+            .service(write(Path, feedback_proposal))
+            .service(write(Path, withdraw_proposal)),
     );
 }
 
@@ -469,7 +472,7 @@ list_query! {
 #[get("")]
 async fn list_proposals(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     query: web::Query<ProposalQuery>,
 ) -> Result<web::Json<Page<FeedItem<ProposalView>>>, ApiError> {
     let query = query.into_inner();
@@ -517,7 +520,7 @@ async fn list_proposals(
 #[get("/{id}")]
 async fn get_proposal(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<ProposalId>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -538,7 +541,7 @@ async fn get_proposal(
 #[post("")]
 async fn create_proposal(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     body: web::Json<NewProposal>,
 ) -> Result<HttpResponse, ApiError> {
     let (district_id, patch) = body.into_inner().split();
@@ -591,7 +594,7 @@ fn wrong_state(row: &Proposal, what: &str) -> ApiError {
 #[patch("/{id}")]
 async fn update_proposal(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<ProposalId>,
     condition: IfMatch,
     body: web::Json<ProposalPatch>,
@@ -641,7 +644,7 @@ async fn update_proposal(
 #[delete("/{id}")]
 async fn delete_proposal(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<ProposalId>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -674,7 +677,7 @@ async fn delete_proposal(
 #[get("/{id}/history")]
 async fn get_proposal_history(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<ProposalId>,
 ) -> Result<web::Json<WorkflowHistory>, ApiError> {
     let id = path.into_inner();
@@ -702,7 +705,7 @@ pub struct Cosigners {
 #[get("/{id}/cosigners")]
 async fn list_cosigners(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<ProposalId>,
 ) -> Result<web::Json<Cosigners>, ApiError> {
     let mut conn = crate::db::connection(&pool).await?;
@@ -785,7 +788,7 @@ async fn change_cosigner(
 #[put("/{id}/cosigners/{member_id}")]
 async fn add_cosigner(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<(ProposalId, MemberId)>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -819,7 +822,7 @@ async fn add_cosigner(
 #[delete("/{id}/cosigners/{member_id}")]
 async fn remove_cosigner(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<(ProposalId, MemberId)>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -1198,7 +1201,7 @@ macro_rules! action_handler {
         #[post($path)]
         async fn $name(
             caller: Caller,
-            pool: web::Data<DbPool>,
+            pool: Db,
             path: web::Path<ProposalId>,
             condition: IfMatch,
             body: web::Json<$body>,
@@ -1226,7 +1229,7 @@ macro_rules! plain_action_handler {
         #[post($path)]
         async fn $name(
             caller: Caller,
-            pool: web::Data<DbPool>,
+            pool: Db,
             path: web::Path<ProposalId>,
             condition: IfMatch,
         ) -> Result<HttpResponse, ApiError> {
@@ -1338,7 +1341,7 @@ pub struct ProposalStats {
 #[get("/stats")]
 async fn proposal_stats(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     query: web::Query<StatsQuery>,
 ) -> Result<web::Json<ProposalStats>, ApiError> {
     let query = query.into_inner();
@@ -1365,7 +1368,7 @@ async fn proposal_stats(
 #[get("/{id}/rulings")]
 async fn list_proposal_rulings(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<ProposalId>,
 ) -> Result<web::Json<crate::api::rulings::SubjectRulings>, ApiError> {
     let id = path.into_inner().0;
@@ -1395,7 +1398,7 @@ pub struct ProposalLineage {
 #[get("/{id}/lineage")]
 async fn get_proposal_lineage(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<ProposalId>,
 ) -> Result<web::Json<ProposalLineage>, ApiError> {
     let id = path.into_inner();

@@ -5,16 +5,19 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::db::DbPool;
+use crate::api::policy::read;
+
+use crate::api::auth::Db;
 use crate::db::reference::{self as db, ListEntry};
 use crate::error::ApiError;
 
 pub fn configure(config: &mut ServiceConfig) {
+    use crate::domain::access::DistrictOf::*;
     config
-        .service(list_sectors)
-        .service(list_parties)
-        .service(list_member_roles)
-        .service(list_proposal_categories);
+        .service(read(Nothing, list_sectors))
+        .service(read(Nothing, list_parties))
+        .service(read(Nothing, list_member_roles))
+        .service(read(Nothing, list_proposal_categories));
 }
 
 /// An entry of a controlled list: the code is the API value, the names are for people.
@@ -50,7 +53,7 @@ fn items(entries: Vec<ListEntry>) -> web::Json<ListItems> {
 /// List the sectors (界别) a member can belong to.
 #[utoipa::path(tag = "reference", responses((status = 200, description = "The sectors", body = ListItems)))]
 #[get("/sectors")]
-async fn list_sectors(pool: web::Data<DbPool>) -> Result<web::Json<ListItems>, ApiError> {
+async fn list_sectors(pool: Db) -> Result<web::Json<ListItems>, ApiError> {
     let mut conn = crate::db::connection(&pool).await?;
     Ok(items(db::sectors(&mut conn).await?))
 }
@@ -58,7 +61,7 @@ async fn list_sectors(pool: web::Data<DbPool>) -> Result<web::Json<ListItems>, A
 /// List the parties (党派) a member can belong to.
 #[utoipa::path(tag = "reference", responses((status = 200, description = "The parties", body = ListItems)))]
 #[get("/parties")]
-async fn list_parties(pool: web::Data<DbPool>) -> Result<web::Json<ListItems>, ApiError> {
+async fn list_parties(pool: Db) -> Result<web::Json<ListItems>, ApiError> {
     let mut conn = crate::db::connection(&pool).await?;
     Ok(items(db::parties(&mut conn).await?))
 }
@@ -66,7 +69,7 @@ async fn list_parties(pool: web::Data<DbPool>) -> Result<web::Json<ListItems>, A
 /// List the roles a member can hold in the committee.
 #[utoipa::path(tag = "reference", responses((status = 200, description = "The member roles", body = ListItems)))]
 #[get("/member-roles")]
-async fn list_member_roles(pool: web::Data<DbPool>) -> Result<web::Json<ListItems>, ApiError> {
+async fn list_member_roles(pool: Db) -> Result<web::Json<ListItems>, ApiError> {
     let mut conn = crate::db::connection(&pool).await?;
     Ok(items(db::member_roles(&mut conn).await?))
 }
@@ -74,9 +77,7 @@ async fn list_member_roles(pool: web::Data<DbPool>) -> Result<web::Json<ListItem
 /// List the categories a proposal can have.
 #[utoipa::path(tag = "reference", responses((status = 200, description = "The proposal categories", body = ListItems)))]
 #[get("/proposal-categories")]
-async fn list_proposal_categories(
-    pool: web::Data<DbPool>,
-) -> Result<web::Json<ListItems>, ApiError> {
+async fn list_proposal_categories(pool: Db) -> Result<web::Json<ListItems>, ApiError> {
     let mut conn = crate::db::connection(&pool).await?;
     Ok(items(db::proposal_categories(&mut conn).await?))
 }

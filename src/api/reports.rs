@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::api::policy::{read, write};
+
 use crate::api::audit::{HistoryQuery, record, record_if_changed};
-use crate::api::auth::Caller;
+use crate::api::auth::{Caller, Db};
 use crate::api::districts::referenced_district;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
@@ -17,7 +19,6 @@ use crate::api::http::{
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
-use crate::db::DbPool;
 use crate::db::audit::Change;
 use crate::db::reports::{self as db, Report, ReportFields, ReportFilter};
 use crate::domain::access::Scope;
@@ -27,14 +28,15 @@ use crate::domain::values;
 use crate::error::{ApiError, not_found_as};
 
 pub fn configure(config: &mut ServiceConfig) {
+    use crate::domain::access::DistrictOf::*;
     config.service(
         utoipa_actix_web::scope("/reports")
-            .service(list_reports)
-            .service(create_report)
-            .service(get_report)
-            .service(update_report)
-            .service(delete_report)
-            .service(get_report_history),
+            .service(read(Filter, list_reports))
+            .service(write(Body, create_report))
+            .service(read(Path, get_report))
+            .service(write(Path, update_report))
+            .service(write(Path, delete_report))
+            .service(read(Path, get_report_history)),
     );
 }
 
@@ -272,7 +274,7 @@ list_query! {
 #[get("")]
 async fn list_reports(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     query: web::Query<ReportQuery>,
 ) -> Result<web::Json<Page<FeedItem<ReportView>>>, ApiError> {
     let query = query.into_inner();
@@ -305,7 +307,7 @@ async fn list_reports(
 #[post("")]
 async fn create_report(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     body: web::Json<NewReport>,
 ) -> Result<HttpResponse, ApiError> {
     let (district_id, patch) = body.into_inner().split();
@@ -345,7 +347,7 @@ async fn create_report(
 #[get("/{id}")]
 async fn get_report(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<ReportId>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -368,7 +370,7 @@ async fn get_report(
 #[patch("/{id}")]
 async fn update_report(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<ReportId>,
     condition: IfMatch,
     body: web::Json<ReportPatch>,
@@ -412,7 +414,7 @@ async fn update_report(
 #[delete("/{id}")]
 async fn delete_report(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<ReportId>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -442,7 +444,7 @@ async fn delete_report(
 #[get("/{id}/history")]
 async fn get_report_history(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<ReportId>,
     query: web::Query<HistoryQuery>,
 ) -> Result<web::Json<Page<crate::api::audit::AuditEventView>>, ApiError> {

@@ -13,8 +13,10 @@ use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::api::policy::{read, write};
+
 use crate::api::audit::{record, record_if_changed};
-use crate::api::auth::Caller;
+use crate::api::auth::{Caller, Db};
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
     no_content, read_response, updated_response,
@@ -40,19 +42,20 @@ use crate::domain::values;
 use crate::error::{ApiError, Problem, not_found_as};
 
 pub fn configure(config: &mut ServiceConfig) {
+    use crate::domain::access::DistrictOf::*;
     config.service(
         utoipa_actix_web::scope("/rulings")
-            .service(list_rulings)
-            .service(create_ruling)
-            .service(get_ruling)
-            .service(update_ruling)
-            .service(delete_ruling)
-            .service(get_ruling_history)
-            .service(add_measure)
-            .service(update_measure)
-            .service(delete_measure)
-            .service(feedback_ruling)
-            .service(close_ruling),
+            .service(read(Filter, list_rulings))
+            .service(write(Body, create_ruling))
+            .service(read(Path, get_ruling))
+            .service(write(Path, update_ruling))
+            .service(write(Path, delete_ruling))
+            .service(read(Path, get_ruling_history))
+            .service(write(Path, add_measure))
+            .service(write(Path, update_measure))
+            .service(write(Path, delete_measure))
+            .service(write(Path, feedback_ruling))
+            .service(write(Path, close_ruling)),
     );
 }
 
@@ -373,7 +376,7 @@ list_query! {
 #[get("")]
 async fn list_rulings(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     query: web::Query<RulingQuery>,
 ) -> Result<web::Json<Page<FeedItem<RulingView>>>, ApiError> {
     let query = query.into_inner();
@@ -422,7 +425,7 @@ async fn listed(
 #[post("")]
 async fn create_ruling(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     body: web::Json<NewRulingBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (subject_type, subject_id, patch) = body.into_inner().split();
@@ -485,7 +488,7 @@ async fn create_ruling(
 #[get("/{id}")]
 async fn get_ruling(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<RulingId>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -510,7 +513,7 @@ async fn get_ruling(
 #[patch("/{id}")]
 async fn update_ruling(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<RulingId>,
     condition: IfMatch,
     body: web::Json<RulingPatch>,
@@ -561,7 +564,7 @@ async fn update_ruling(
 #[delete("/{id}")]
 async fn delete_ruling(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<RulingId>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -593,7 +596,7 @@ async fn delete_ruling(
 #[get("/{id}/history")]
 async fn get_ruling_history(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<RulingId>,
 ) -> Result<web::Json<WorkflowHistory>, ApiError> {
     let id = path.into_inner();
@@ -737,7 +740,7 @@ pub struct MeasureBody {
 #[post("/{id}/measures")]
 async fn add_measure(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<RulingId>,
     condition: IfMatch,
     body: web::Json<MeasureBody>,
@@ -783,7 +786,7 @@ pub struct FeedbackText {
 #[post("/{id}/feedback")]
 async fn feedback_ruling(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<RulingId>,
     condition: IfMatch,
     body: web::Json<FeedbackText>,
@@ -809,7 +812,7 @@ async fn feedback_ruling(
 #[post("/{id}/close")]
 async fn close_ruling(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<RulingId>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -922,7 +925,7 @@ async fn change_measure(
 #[patch("/{id}/measures/{measure_id}")]
 async fn update_measure(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<(RulingId, MeasureId)>,
     condition: IfMatch,
     body: web::Json<MeasurePatch>,
@@ -951,7 +954,7 @@ async fn update_measure(
 #[delete("/{id}/measures/{measure_id}")]
 async fn delete_measure(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<(RulingId, MeasureId)>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {

@@ -12,10 +12,12 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::api::policy::sync;
+
 use diesel::QueryResult;
 
 use crate::api::activities::{ActivityPatch, ActivityView};
-use crate::api::auth::Caller;
+use crate::api::auth::{Caller, Db};
 use crate::api::departments::{DepartmentPatch, DepartmentView};
 use crate::api::input::{Checks, Field};
 use crate::api::meetings::{AttendanceView, MeetingPatch, MeetingView};
@@ -45,16 +47,17 @@ pub const MAX_BATCH: usize = 1000;
 pub const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
 
 pub fn configure(config: &mut ServiceConfig) {
+    use crate::domain::access::DistrictOf::*;
     config.service(
         utoipa_actix_web::scope("/sync")
             .app_data(crate::api::http::json_config().limit(MAX_BATCH_BYTES))
-            .service(crate::api::changes::get_snapshot)
-            .service(sync_members)
-            .service(sync_departments)
-            .service(sync_workstations)
-            .service(sync_activities)
-            .service(sync_proposals)
-            .service(sync_meetings),
+            .service(sync(Query, crate::api::changes::get_snapshot))
+            .service(sync(Query, sync_members))
+            .service(sync(Query, sync_departments))
+            .service(sync(Query, sync_workstations))
+            .service(sync(Query, sync_activities))
+            .service(sync(Query, sync_proposals))
+            .service(sync(Query, sync_meetings)),
     );
 }
 
@@ -191,7 +194,7 @@ macro_rules! sync_endpoint {
         #[post($path)]
         async fn $name(
             caller: Caller,
-            pool: web::Data<DbPool>,
+            pool: Db,
             query: web::Query<SyncQuery>,
             body: web::Json<Batch>,
         ) -> Result<HttpResponse, ApiError> {

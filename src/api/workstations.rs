@@ -8,8 +8,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::api::policy::{read, write};
+
 use crate::api::audit::{HistoryQuery, record, record_if_changed};
-use crate::api::auth::Caller;
+use crate::api::auth::{Caller, Db};
 use crate::api::districts::referenced_district;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
@@ -17,7 +19,6 @@ use crate::api::http::{
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
-use crate::db::DbPool;
 use crate::db::audit::Change;
 use crate::db::workstations::{self as db, Membership, WorkstationFields, WorkstationFilter};
 use crate::domain::ids::{DistrictId, MemberId, WorkstationId};
@@ -26,20 +27,21 @@ use crate::domain::values;
 use crate::error::{ApiError, Problem, not_found_as};
 
 pub fn configure(config: &mut ServiceConfig) {
+    use crate::domain::access::DistrictOf::*;
     config.service(
         utoipa_actix_web::scope("/workstations")
-            .service(list_workstations)
-            .service(create_workstation)
-            .service(get_workstation)
-            .service(update_workstation)
-            .service(delete_workstation)
-            .service(list_workstation_members)
-            .service(get_workstation_member)
-            .service(add_workstation_member)
-            .service(remove_workstation_member)
-            .service(get_workstation_history)
-            .service(super::activities::list_workstation_activities)
-            .service(super::activities::create_activity),
+            .service(read(Filter, list_workstations))
+            .service(write(Body, create_workstation))
+            .service(read(Path, get_workstation))
+            .service(write(Path, update_workstation))
+            .service(write(Path, delete_workstation))
+            .service(read(Path, list_workstation_members))
+            .service(read(Path, get_workstation_member))
+            .service(write(Path, add_workstation_member))
+            .service(write(Path, remove_workstation_member))
+            .service(read(Path, get_workstation_history))
+            .service(read(Path, super::activities::list_workstation_activities))
+            .service(write(Path, super::activities::create_activity)),
     );
 }
 
@@ -349,7 +351,7 @@ async fn view(
 #[get("")]
 async fn list_workstations(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     query: web::Query<WorkstationQuery>,
 ) -> Result<web::Json<Page<FeedItem<WorkstationView>>>, ApiError> {
     let query = query.into_inner();
@@ -384,7 +386,7 @@ async fn list_workstations(
 #[get("/{id}")]
 async fn get_workstation(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<WorkstationId>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -408,7 +410,7 @@ async fn get_workstation(
 #[post("")]
 async fn create_workstation(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     body: web::Json<NewWorkstation>,
 ) -> Result<HttpResponse, ApiError> {
     let (district_id, patch) = body.into_inner().split();
@@ -454,7 +456,7 @@ async fn create_workstation(
 #[patch("/{id}")]
 async fn update_workstation(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<WorkstationId>,
     condition: IfMatch,
     body: web::Json<WorkstationPatch>,
@@ -501,7 +503,7 @@ async fn update_workstation(
 #[delete("/{id}")]
 async fn delete_workstation(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<WorkstationId>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -538,7 +540,7 @@ async fn delete_workstation(
 #[get("/{id}/members")]
 async fn list_workstation_members(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<WorkstationId>,
 ) -> Result<web::Json<WorkstationMembers>, ApiError> {
     let id = path.into_inner();
@@ -567,7 +569,7 @@ async fn list_workstation_members(
 #[get("/{id}/members/{member_id}")]
 async fn get_workstation_member(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<(WorkstationId, MemberId)>,
 ) -> Result<web::Json<MembershipView>, ApiError> {
     let (id, member) = path.into_inner();
@@ -600,7 +602,7 @@ async fn get_workstation_member(
 #[put("/{id}/members/{member_id}")]
 async fn add_workstation_member(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<(WorkstationId, MemberId)>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -654,7 +656,7 @@ async fn add_workstation_member(
 #[delete("/{id}/members/{member_id}")]
 async fn remove_workstation_member(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<(WorkstationId, MemberId)>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
@@ -687,7 +689,7 @@ async fn remove_workstation_member(
 #[get("/{id}/history")]
 async fn get_workstation_history(
     caller: Caller,
-    pool: web::Data<DbPool>,
+    pool: Db,
     path: web::Path<WorkstationId>,
     query: web::Query<HistoryQuery>,
 ) -> Result<web::Json<Page<crate::api::audit::AuditEventView>>, ApiError> {

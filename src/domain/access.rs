@@ -1,6 +1,8 @@
-//! Who may call what: the one policy every request of the API goes through, by role,
-//! method and route. District scoping (a district key sees only its district) is applied
-//! by the queries, with [`crate::domain::access::Scope`].
+//! Who may call what. Every route of the API is registered with a [`Policy`]: the roles
+//! that may call it and where it finds the district of what it touches. The decision is
+//! made on the route the router matched, and a route registered without a policy is
+//! refused to everyone. District scoping (a district key sees only its district) is
+//! applied by the queries, with [`Scope`].
 
 use crate::domain::ids::DistrictId;
 use crate::domain::kinds::Role;
@@ -9,33 +11,110 @@ use crate::domain::kinds::Role;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Denied(pub String);
 
-/// Whether a key of `role` may call `method` on the route `template`
-/// (e.g. `/api/v1/members/{id}`).
-pub fn check(role: Role, method: &str, template: &str) -> Result<(), Denied> {
-    let route = template.strip_prefix("/api/v1").unwrap_or(template);
-    let reads = method == "GET" || method == "HEAD";
-    let area = |prefix: &str| route == prefix || route.starts_with(&format!("{prefix}/"));
-    let allowed = if area("/keys") {
-        role == Role::Admin
-    } else if area("/audit-events") {
-        reads && matches!(role, Role::Admin | Role::Auditor)
-    } else if area("/sync") {
-        matches!(role, Role::Admin | Role::Sync)
-    } else if reads {
-        true
-    } else if area("/districts") || area("/scoring-rules") {
-        role == Role::Admin
-    } else {
-        matches!(role, Role::Admin | Role::Clerk)
-    };
-    if allowed {
-        return Ok(());
+/// Where a route finds the district of the records it touches; a district key (clerk or
+/// sync) touches its own district only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DistrictOf {
+    /// No district: keys, the controlled lists, scoring rules common to every district.
+    Nothing,
+    /// The record the path names (another district's is a 404 for a district key).
+    Path,
+    /// A list's filter: a district key sees its own district's records only.
+    Filter,
+    /// A query parameter naming one district (another is a 404 for a district key), or
+    /// the key's own.
+    Query,
+    /// The body's `district_id` (or the record it references): another district's is
+    /// refused like a reference to nothing.
+    Body,
+}
+
+impl DistrictOf {
+    pub const ALL: [Self; 5] = [
+        Self::Nothing,
+        Self::Path,
+        Self::Filter,
+        Self::Query,
+        Self::Body,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Nothing => "none",
+            Self::Path => "path",
+            Self::Filter => "filter",
+            Self::Query => "query",
+            Self::Body => "body",
+        }
     }
-    Err(Denied(match role {
-        Role::Auditor if !area("/keys") => "an auditor key reads and writes nothing".to_owned(),
-        Role::Sync if !reads => "a sync key writes only through the sync endpoints".to_owned(),
-        _ => format!("a {} key may not {method} {template}", role.as_str()),
-    }))
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|which| which.as_str() == value)
+    }
+}
+
+/// Who may call one route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub roles: Vec<Role>,
+    pub district: DistrictOf,
+}
+
+/// Every role: reads of the records a key's districts hold.
+pub const READERS: &[Role] = &[Role::Admin, Role::Clerk, Role::Sync, Role::Auditor];
+/// Administrators and the clerks of a district: writes of its records.
+pub const WRITERS: &[Role] = &[Role::Admin, Role::Clerk];
+/// Administrators alone: keys, districts, scoring rules.
+pub const ADMINS: &[Role] = &[Role::Admin];
+/// Administrators and auditors: the audit trail.
+pub const TRAIL_READERS: &[Role] = &[Role::Admin, Role::Auditor];
+/// Administrators and district systems: the sync endpoints.
+pub const SYNCERS: &[Role] = &[Role::Admin, Role::Sync];
+
+impl Policy {
+    pub fn new(roles: &[Role], district: DistrictOf) -> Self {
+        Self {
+            roles: roles.to_vec(),
+            district,
+        }
+    }
+
+    /// Whether a key of `role` may call the route; `operation` names it in the refusal.
+    pub fn check(&self, role: Role, operation: &str) -> Result<(), Denied> {
+        if self.roles.contains(&role) {
+            return Ok(());
+        }
+        let only = self
+            .roles
+            .iter()
+            .map(|role| role.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        Err(Denied(format!(
+            "{operation} is open to {only} keys only; this key's role is {}",
+            role.as_str()
+        )))
+    }
+}
+
+/// The decision for a route that was registered without a policy: nobody may call it.
+pub fn unlisted(operation: &str) -> Denied {
+    Denied(format!(
+        "{operation} has no access policy, so nobody may call it"
+    ))
+}
+
+/// A second lock inside the handlers that matter most (keys, the audit trail, districts,
+/// scoring rules): the caller's role is checked again, whatever the route's policy said.
+pub fn require(role: Role, allowed: &[Role], what: &str) -> Result<(), Denied> {
+    if allowed.contains(&role) {
+        Ok(())
+    } else {
+        Err(Denied(format!(
+            "{what} is not open to {} keys",
+            role.as_str()
+        )))
+    }
 }
 
 /// Which districts a key sees: one, or all.
@@ -68,64 +147,40 @@ mod tests {
     use super::*;
 
     #[test]
-    fn admins_may_do_everything() {
-        for (method, route) in [
-            ("DELETE", "/api/v1/districts/{district}"),
-            ("POST", "/api/v1/keys"),
-            ("GET", "/api/v1/audit-events"),
-            ("POST", "/api/v1/sync/members"),
-        ] {
-            assert!(
-                check(Role::Admin, method, route).is_ok(),
-                "{method} {route}"
-            );
+    fn a_policy_lets_its_roles_through_and_names_them_to_the_others() {
+        let policy = Policy::new(WRITERS, DistrictOf::Body);
+        assert!(policy.check(Role::Admin, "create_member").is_ok());
+        assert!(policy.check(Role::Clerk, "create_member").is_ok());
+        let Denied(why) = policy.check(Role::Auditor, "create_member").unwrap_err();
+        assert_eq!(
+            why,
+            "create_member is open to admin, clerk keys only; this key's role is auditor"
+        );
+        assert!(policy.check(Role::Sync, "create_member").is_err());
+    }
+
+    #[test]
+    fn keys_districts_and_the_trail_have_narrow_role_sets() {
+        assert_eq!(ADMINS, &[Role::Admin]);
+        assert!(!TRAIL_READERS.contains(&Role::Clerk));
+        assert!(!TRAIL_READERS.contains(&Role::Sync));
+        assert!(!SYNCERS.contains(&Role::Clerk));
+        assert!(!WRITERS.contains(&Role::Auditor));
+        assert!(!WRITERS.contains(&Role::Sync));
+    }
+
+    #[test]
+    fn the_second_lock_refuses_roles_outside_its_set() {
+        assert!(require(Role::Admin, ADMINS, "create keys").is_ok());
+        assert!(require(Role::Clerk, ADMINS, "create keys").is_err());
+    }
+
+    #[test]
+    fn district_sources_round_trip() {
+        for which in DistrictOf::ALL {
+            assert_eq!(DistrictOf::parse(which.as_str()), Some(which));
         }
-    }
-
-    #[test]
-    fn auditors_read_everything_and_write_nothing() {
-        assert!(check(Role::Auditor, "GET", "/api/v1/members").is_ok());
-        assert!(check(Role::Auditor, "GET", "/api/v1/audit-events/verify").is_ok());
-        assert!(check(Role::Auditor, "PATCH", "/api/v1/members/{id}").is_err());
-        assert!(check(Role::Auditor, "POST", "/api/v1/sync/members").is_err());
-        assert!(check(Role::Auditor, "GET", "/api/v1/keys").is_err());
-    }
-
-    #[test]
-    fn clerks_write_their_records_but_not_districts_rules_keys_or_the_trail() {
-        assert!(check(Role::Clerk, "POST", "/api/v1/members").is_ok());
-        assert!(
-            check(
-                Role::Clerk,
-                "PUT",
-                "/api/v1/workstations/{id}/members/{member_id}"
-            )
-            .is_ok()
-        );
-        assert!(check(Role::Clerk, "GET", "/api/v1/districts/{district}").is_ok());
-        assert!(check(Role::Clerk, "PATCH", "/api/v1/districts/{district}").is_err());
-        assert!(check(Role::Clerk, "GET", "/api/v1/keys").is_err());
-        assert!(check(Role::Clerk, "GET", "/api/v1/audit-events").is_err());
-        assert!(check(Role::Clerk, "POST", "/api/v1/sync/members").is_err());
-        // Scoring rules apply to every district: administrators publish them.
-        assert!(check(Role::Clerk, "GET", "/api/v1/scoring-rules/{version}").is_ok());
-        assert!(check(Role::Clerk, "POST", "/api/v1/scoring-rules").is_err());
-        assert!(
-            check(
-                Role::Clerk,
-                "PUT",
-                "/api/v1/meetings/{id}/attendance/{member_id}"
-            )
-            .is_ok()
-        );
-    }
-
-    #[test]
-    fn sync_keys_read_and_sync_only() {
-        assert!(check(Role::Sync, "GET", "/api/v1/members").is_ok());
-        assert!(check(Role::Sync, "POST", "/api/v1/sync/members").is_ok());
-        assert!(check(Role::Sync, "POST", "/api/v1/members").is_err());
-        assert!(check(Role::Sync, "DELETE", "/api/v1/members/{id}").is_err());
+        assert_eq!(DistrictOf::parse("anywhere"), None);
     }
 
     #[test]

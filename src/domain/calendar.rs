@@ -15,6 +15,22 @@ pub fn local(time: DateTime<Utc>) -> DateTime<FixedOffset> {
     time.with_timezone(&beijing())
 }
 
+/// The years the service's records and questions may name.
+pub const YEARS: std::ops::RangeInclusive<i32> = 2000..=2100;
+
+/// A year a query asks about, if it is one of [`YEARS`].
+pub fn year(year: i32) -> Result<i32, String> {
+    if YEARS.contains(&year) {
+        Ok(year)
+    } else {
+        Err(format!(
+            "year must be between {} and {}",
+            YEARS.start(),
+            YEARS.end()
+        ))
+    }
+}
+
 /// Today, in Beijing.
 pub fn today() -> NaiveDate {
     local(Utc::now()).date_naive()

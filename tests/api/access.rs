@@ -321,21 +321,60 @@ fn expected(role: Role, method: &Method, template: &str, own: bool) -> StatusCod
     }
 }
 
+/// A pseudo-random number (xorshift), so a failing case can be run again.
+fn next(seed: &mut u64) -> u64 {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    *seed
+}
+
+/// `path` with one character of its path part (not a slash) percent-escaped, in upper or
+/// lower hex.
+fn escape_one(path: &str, seed: &mut u64) -> String {
+    let (path, query) = path
+        .split_once('?')
+        .map_or((path, None), |(p, q)| (p, Some(q)));
+    let places: Vec<usize> = path
+        .char_indices()
+        .filter(|(_, c)| *c != '/')
+        .map(|(i, _)| i)
+        .collect();
+    let at = places[(next(seed) % places.len() as u64) as usize];
+    let byte = path.as_bytes()[at];
+    let escape = if next(seed).is_multiple_of(2) {
+        format!("%{byte:02X}")
+    } else {
+        format!("%{byte:02x}")
+    };
+    let escaped = format!("{}{escape}{}", &path[..at], &path[at + 1..]);
+    match query {
+        Some(query) => format!("{escaped}?{query}"),
+        None => escaped,
+    }
+}
+
+/// Tokens of a clerk, a sync and an auditor key (the district ones of `side`'s district),
+/// and the id of a spare key, only to be revoked.
+async fn keys_of(app: &TestApp, side: &Side) -> (String, String, String, String) {
+    let clerk = app.key("clerk", Some(&side.district)).await;
+    let sync = app.key("sync", Some(&side.district)).await;
+    let auditor = app.key("auditor", None).await;
+    let spare = created(
+        app,
+        "/api/v1/keys",
+        json!({"name": "spare", "role": "auditor"}),
+    )
+    .await;
+    (clerk, sync, auditor, spare)
+}
+
 #[tokio::test]
 async fn every_endpoint_answers_every_role_as_the_policy_says() {
     let app = spawn_app().await;
     let own = side(&app, "xicheng").await;
     let other = side(&app, "haidian").await;
-    let clerk = app.key("clerk", Some(&own.district)).await;
-    let sync = app.key("sync", Some(&own.district)).await;
-    let auditor = app.key("auditor", None).await;
-    // A key only to be revoked.
-    let spare_key = created(
-        &app,
-        "/api/v1/keys",
-        json!({"name": "spare", "role": "auditor"}),
-    )
-    .await;
+    let (clerk, sync, auditor, spare_key) = keys_of(&app, &own).await;
 
     let document = cppcc_api::openapi::document();
     let routes = cppcc_api::api::RouteTable::from_document(&document);
@@ -348,6 +387,7 @@ async fn every_endpoint_answers_every_role_as_the_policy_says() {
 
     let mut failures = Vec::new();
     let mut checked = 0;
+    let mut seed = 0x2026_1130_u64;
     for (method, template) in &operations {
         let method: Method = method.parse().unwrap();
         for (role, token) in [
@@ -371,14 +411,25 @@ async fn every_endpoint_answers_every_role_as_the_policy_says() {
                 if method == Method::POST || method == Method::PATCH || replaces {
                     request = request.json(&json!({}));
                 }
+                // The same request again with one character of its path escaped.
+                let variant = escape_one(&path, &mut seed);
+                let mut again = request.try_clone().unwrap().build().unwrap();
+                *again.url_mut() = reqwest::Url::parse(&app.url(&variant)).unwrap();
+                assert!(
+                    again.url().path().contains('%'),
+                    "{variant} is sent escaped"
+                );
                 let status = request.send().await.unwrap().status();
+                let escaped = app.anonymous.execute(again).await.unwrap().status();
                 let want = expected(role, &method, template, is_own);
                 checked += 1;
-                if status != want {
-                    failures.push(format!(
-                        "{role:?} {method} {path} ({}): {status}, expected {want}",
-                        if is_own { "own" } else { "other" }
-                    ));
+                for (sent, status) in [(&path, status), (&variant, escaped)] {
+                    if status != want {
+                        failures.push(format!(
+                            "{role:?} {method} {sent} ({}): {status}, expected {want}",
+                            if is_own { "own" } else { "other" }
+                        ));
+                    }
                 }
             }
         }
@@ -621,6 +672,40 @@ async fn a_token_in_the_query_string_is_refused() {
         StatusCode::UNAUTHORIZED,
         "even beside a valid header"
     );
+    // Under any name, escaped or not, in a parameter the operation knows or not.
+    let escaped: String = app
+        .admin_token
+        .bytes()
+        .map(|byte| format!("%{byte:02X}"))
+        .collect();
+    for query in [
+        format!("q={}", app.admin_token),
+        format!("code={escaped}"),
+        format!("AcCeSs%5Ftoken={}", app.admin_token),
+        format!("cursor=Bearer%20{}", app.admin_token),
+    ] {
+        let path = format!("/api/v1/districts?{query}");
+        let (status, _) =
+            status_with(&app, Some(&format!("Bearer {}", app.admin_token)), &path).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{query}");
+    }
+}
+
+#[tokio::test]
+async fn the_bearer_scheme_is_case_insensitive() {
+    let app = spawn_app().await;
+    for scheme in ["Bearer", "bearer", "BEARER", "bEARER"] {
+        let value = format!("{scheme} {}", app.admin_token);
+        let (status, _) = status_with(&app, Some(&value), "/api/v1/districts").await;
+        assert_eq!(status, StatusCode::OK, "{scheme}");
+    }
+    let (status, _) = status_with(
+        &app,
+        Some(&format!("Basic {}", app.admin_token)),
+        "/api/v1/districts",
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -906,4 +991,118 @@ async fn a_lost_key_listener_reconnects_and_forgets_what_it_may_have_missed() {
         assert_eq!(app.get("/api/v1/districts").await.status(), StatusCode::OK);
     }
     assert_eq!(app.metric(hit).await - hits, 1.0, "remembered again");
+}
+
+/// Spellings of `path` that a router may read as the same route, or as none: each
+/// character escaped in upper and lower hex, one escaped twice, doubled slashes, `/./`,
+/// `x/..`, a trailing slash and `;params` after each segment.
+fn spellings(path: &str) -> Vec<String> {
+    let mut spellings = Vec::new();
+    for (at, c) in path.char_indices().filter(|(_, c)| *c != '/') {
+        let byte = c as u32;
+        for escape in [
+            format!("%{byte:02X}"),
+            format!("%{byte:02x}"),
+            format!("%25{byte:02X}"),
+        ] {
+            spellings.push(format!("{}{escape}{}", &path[..at], &path[at + 1..]));
+        }
+    }
+    let slashes: Vec<usize> = path.match_indices('/').map(|(at, _)| at).collect();
+    for at in slashes {
+        let (before, after) = path.split_at(at);
+        spellings.push(format!("{before}/{after}"));
+        spellings.push(format!("{before}/.{after}"));
+        spellings.push(format!("{before}/x/..{after}"));
+        spellings.push(format!("{before}/..{after}"));
+        if at > 0 {
+            spellings.push(format!("{before};a=1{after}"));
+        }
+    }
+    spellings.push(format!("{path}/"));
+    spellings.push(format!("{path};a=1"));
+    spellings.push(format!("{path}/."));
+    spellings
+}
+
+#[tokio::test]
+async fn no_spelling_of_a_path_changes_who_may_call_it() {
+    let app = spawn_app().await;
+    let own = side(&app, "xicheng").await;
+    let (clerk, sync, auditor, spare) = keys_of(&app, &own).await;
+    // What only some roles may do: keys, districts, scoring rules, the trail, sync; and
+    // a write and a read every district key may or may not do.
+    let cases = [
+        ("GET", "/api/v1/keys".to_owned()),
+        ("POST", "/api/v1/keys".to_owned()),
+        ("POST", format!("/api/v1/keys/{spare}/revoke")),
+        ("POST", "/api/v1/districts".to_owned()),
+        ("PATCH", format!("/api/v1/districts/{}", own.district)),
+        ("POST", "/api/v1/scoring-rules".to_owned()),
+        ("GET", "/api/v1/audit-events".to_owned()),
+        ("GET", "/api/v1/audit-events/verify".to_owned()),
+        ("POST", "/api/v1/sync/members".to_owned()),
+        ("POST", "/api/v1/members".to_owned()),
+        ("DELETE", format!("/api/v1/members/{}", own.member)),
+    ];
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    let admin_keys = async || {
+        let keys = app.db().await;
+        let keys = keys.query("SELECT role FROM api_keys", &[]).await.unwrap();
+        keys.iter()
+            .filter(|row| row.get::<_, String>(0) == "admin")
+            .count()
+    };
+    for token in [&clerk, &sync, &auditor, &app.admin_token] {
+        if token == &app.admin_token {
+            assert_eq!(admin_keys().await, 1, "no other key made an administrator");
+        }
+        for (method, path) in &cases {
+            let body = (*method != "GET").then(|| json!({"name": "x", "role": "admin"}));
+            let plain = app
+                .raw_status(Some(token), method, path, body.as_ref())
+                .await;
+            for spelling in spellings(path) {
+                let status = app
+                    .raw_status(Some(token), method, &spelling, body.as_ref())
+                    .await;
+                checked += 1;
+                // The same route decides the same, or no route takes it. An escape that
+                // breaks an id is a 400 where the key may call the route at all.
+                let same = status == plain || status == 404 || (status == 400 && plain != 403);
+                if !same {
+                    failures.push(format!("{method} {spelling}: {status}, plainly {plain}"));
+                }
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {checked}:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn a_clerk_cannot_mint_an_admin_key_through_an_escaped_path() {
+    let app = spawn_app().await;
+    let district = app.district("xicheng").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let clerk = app.key("clerk", Some(&district)).await;
+    let body = json!({"name": "x", "role": "admin"});
+    for path in [
+        "/api/v1/%6Beys",
+        "/api/v1/%6beys",
+        "/api/v1/k%65ys",
+        "/%61pi/v1/keys",
+    ] {
+        let status = app
+            .raw_status(Some(&clerk), "POST", path, Some(&body))
+            .await;
+        assert_eq!(status, 403, "{path}");
+    }
 }

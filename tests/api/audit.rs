@@ -948,3 +948,61 @@ async fn a_verification_range_that_ends_before_it_starts_is_a_422() {
         .await;
     assert_eq!(response.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn no_csv_cell_the_service_writes_can_run_as_a_formula() {
+    let app = spawn_app().await;
+    let district = app.district("xicheng").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A name and a request id the client chose, each a formula.
+    let response = app
+        .client
+        .post(app.url("/api/v1/members"))
+        .header("X-Request-Id", "@SUM(1+1)")
+        .json(&serde_json::json!({
+            "district_id": district, "member_no": "M1", "name": "=HYPERLINK(\"http://x\")", "street": "-2+3",
+            "sector": "economy", "party": "cpc",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let year = chrono::Utc::now().format("%Y").to_string();
+    for (path, kept) in [
+        (
+            "/api/v1/audit-events?entity_type=member".to_owned(),
+            "'@SUM(1+1)",
+        ),
+        (
+            format!("/api/v1/performance?district_id={district}&year={year}"),
+            "'=HYPERLINK",
+        ),
+    ] {
+        let response = app
+            .client
+            .get(app.url(&path))
+            .header("Accept", "text/csv")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let text = response.text().await.unwrap();
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let mut cells = 0;
+        for record in reader.records() {
+            for cell in record.unwrap().iter() {
+                cells += 1;
+                let risky = cell.starts_with(['=', '+', '@', '\t', '\r'])
+                    || (cell.starts_with('-') && cell.parse::<f64>().is_err());
+                assert!(!risky, "{path}: {cell:?} would run in a spreadsheet");
+            }
+        }
+        assert!(cells > 0, "{path} wrote cells");
+        assert!(
+            text.contains(kept),
+            "{path}: the value is kept, neutralised"
+        );
+    }
+}

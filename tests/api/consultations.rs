@@ -278,3 +278,32 @@ async fn activities_take_only_the_districts_members_and_departments() {
         "one title per plan"
     );
 }
+
+#[tokio::test]
+async fn the_plan_checks_its_year_and_hides_another_district() {
+    let app = spawn_app().await;
+    let own = app.district("xicheng").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let other = app.district("haidian").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for year in ["-4714", "1999", "2101", "200000"] {
+        let path = format!("/api/v1/consultations/plan?district_id={own}&year={year}");
+        let response = app.get(&path).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{year}");
+        let problem: Value = response.json().await.unwrap();
+        assert!(
+            problem["detail"].as_str().unwrap().contains("year"),
+            "{problem}"
+        );
+    }
+    let clerk = app.key("clerk", Some(&own)).await;
+    let path = format!("/api/v1/consultations/plan?district_id={other}&year=2026");
+    let response = app
+        .request_as(Some(&clerk), reqwest::Method::GET, &path, None)
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}

@@ -250,6 +250,48 @@ impl TestApp {
         request.send().await.expect("request is sent")
     }
 
+    /// The status of a request whose target is sent exactly as written (no client
+    /// normalises its dot segments, slashes or escapes), over a connection of its own.
+    pub async fn raw_status(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        target: &str,
+        body: Option<&Value>,
+    ) -> u16 {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let host = self.address.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(host)
+            .await
+            .expect("connect to the service");
+        let body = body.map(Value::to_string).unwrap_or_default();
+        let mut head =
+            format!("{method} {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+        if let Some(token) = token {
+            head.push_str(&format!("Authorization: Bearer {token}\r\n"));
+        }
+        if method != "GET" {
+            head.push_str("If-Match: \"0\"\r\nContent-Type: application/json\r\n");
+            head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+        }
+        head.push_str("\r\n");
+        stream
+            .write_all(format!("{head}{body}").as_bytes())
+            .await
+            .expect("send the request");
+        let mut answer = Vec::new();
+        stream
+            .read_to_end(&mut answer)
+            .await
+            .expect("read the answer");
+        let answer = String::from_utf8_lossy(&answer);
+        answer
+            .split(' ')
+            .nth(1)
+            .and_then(|status| status.parse().ok())
+            .unwrap_or_else(|| panic!("no status line in {answer:?}"))
+    }
+
     /// A direct connection to this test's database, for checking what was stored.
     pub async fn db(&self) -> tokio_postgres::Client {
         let (client, connection) = tokio_postgres::connect(&self.database_url, NoTls)

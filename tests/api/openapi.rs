@@ -46,10 +46,15 @@ fn every_operation_has_an_id_a_tag_a_summary_and_its_error_answers() {
             assert!(operation["summary"].is_string(), "{id} has a summary");
             let responses = operation["responses"].as_object().unwrap();
             if path.starts_with("/api/") {
+                let roles = &operation["x-access"]["roles"];
+                assert!(
+                    roles.as_array().is_some_and(|roles| !roles.is_empty()),
+                    "{id} states who may call it"
+                );
                 assert_eq!(
                     operation["security"],
-                    serde_json::json!([{"bearer": []}]),
-                    "{id} requires the bearer key"
+                    serde_json::json!([{"bearer": roles}]),
+                    "{id} requires the bearer key of one of its roles"
                 );
                 assert!(
                     responses["401"]["headers"]
