@@ -241,6 +241,12 @@ const TOKEN_PARAMETERS: &[&str] = &[
 /// Whether the query string carries a credential, under any name or escaping: a
 /// parameter named like one, or a value that is a token or a `Bearer` credential.
 fn query_carries_credential(query: &str) -> bool {
+    let decoded: String = url::form_urlencoded::parse(query.as_bytes())
+        .map(|(name, value)| format!("{name}={value}&"))
+        .collect();
+    if token::contained_in(query) || token::contained_in(&decoded) {
+        return true;
+    }
     url::form_urlencoded::parse(query.as_bytes()).any(|(name, value)| {
         let value = value.trim();
         TOKEN_PARAMETERS.contains(&name.to_ascii_lowercase().as_str())
@@ -264,6 +270,11 @@ fn bearer(request: &ServiceRequest) -> Result<String, ApiError> {
     if query_carries_credential(request.query_string()) {
         return Err(ApiError::Unauthorized(
             "tokens are accepted only in the Authorization header, never in the URL".into(),
+        ));
+    }
+    if request.headers().get_all(header::AUTHORIZATION).count() > 1 {
+        return Err(ApiError::Unauthorized(
+            "send one Authorization header, not several".into(),
         ));
     }
     let value = request
@@ -509,6 +520,11 @@ mod tests {
             "q=Bearer%20abc".to_owned(),
             "q=bearer+abc".to_owned(),
             "Authorization=x".to_owned(),
+            token.clone(),
+            format!("x=1;token={token}"),
+            format!("x={token},"),
+            format!("x=prefix{token}"),
+            format!("x=Bearer:{escaped}"),
         ] {
             assert!(query_carries_credential(&query), "{query}");
         }

@@ -58,8 +58,8 @@ fn json_error(error: JsonPayloadError) -> ApiError {
 #[derive(Debug, Clone, Copy)]
 pub struct BodyDeadline(pub std::time::Duration);
 
-/// A path with a dot segment (`.`, `..`, escaped or not) or an empty one (`//`) names
-/// nothing: 404, before routing could read `.` as an id. The path is read as the router
+/// A path with a dot segment (`.`, `..`, escaped or not), an empty one (`//`) or a
+/// control character (`%00`) names nothing: 404, before routing could read `.` as an id. The path is read as the router
 /// reads it, every escape but `%2F`, `%25` and `%2B` decoded.
 pub async fn plain_paths(
     request: actix_web::dev::ServiceRequest,
@@ -71,10 +71,12 @@ pub async fn plain_paths(
     let path = request.match_info().as_str();
     let segments: Vec<&str> = path.split('/').skip(1).collect();
     let last = segments.len().saturating_sub(1);
-    let odd = segments
-        .iter()
-        .enumerate()
-        .any(|(at, segment)| matches!(*segment, "." | "..") || (segment.is_empty() && at != last));
+    // A control character (a NUL, which PostgreSQL refuses in text, included) names
+    // nothing either.
+    let odd = path.chars().any(char::is_control)
+        || segments.iter().enumerate().any(|(at, segment)| {
+            matches!(*segment, "." | "..") || (segment.is_empty() && at != last)
+        });
     if odd {
         let error = ApiError::NotFound("no such endpoint".into());
         return Ok(request.error_response(error).map_into_right_body());

@@ -28,6 +28,17 @@ pub fn well_formed(token: &str) -> bool {
         .is_some_and(|rest| rest.len() == 43 && URL_SAFE_NO_PAD.decode(rest).is_ok())
 }
 
+/// Whether `text` holds a token anywhere (a URL that carries one leaks it to logs).
+pub fn contained_in(text: &str) -> bool {
+    text.match_indices(PREFIX).any(|(at, _)| {
+        let rest = &text.as_bytes()[at + PREFIX.len()..];
+        rest.len() >= 43
+            && rest[..43]
+                .iter()
+                .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_'))
+    })
+}
+
 /// Compares two hashes in constant time.
 pub fn same_hash(a: &[u8], b: &[u8]) -> bool {
     constant_time_eq::constant_time_eq(a, b)

@@ -1106,3 +1106,44 @@ async fn a_clerk_cannot_mint_an_admin_key_through_an_escaped_path() {
         assert_eq!(status, 403, "{path}");
     }
 }
+
+#[tokio::test]
+async fn two_authorization_headers_are_refused_whatever_their_order() {
+    let app = spawn_app().await;
+    let auditor = app.key("auditor", None).await;
+    for pair in [[&app.admin_token, &auditor], [&auditor, &app.admin_token]] {
+        let mut request = app.anonymous.get(app.url("/api/v1/keys"));
+        for token in pair {
+            request = request.header("Authorization", format!("Bearer {token}"));
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+}
+
+#[tokio::test]
+async fn a_control_character_in_a_path_names_nothing() {
+    let app = spawn_app().await;
+    app.district("xicheng").await;
+    for path in [
+        "/api/v1/districts/%00",
+        "/api/v1/districts/xicheng%00",
+        "/api/v1/districts/%00/history",
+        "/api/v1/districts/x%0Ay",
+        "/api/v1/members/%7F",
+    ] {
+        let status = app
+            .raw_status(Some(&app.admin_token), "GET", path, None)
+            .await;
+        assert_eq!(status, 404, "{path}");
+    }
+    let status = app
+        .raw_status(
+            Some(&app.admin_token),
+            "DELETE",
+            "/api/v1/districts/%00",
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+}
