@@ -239,22 +239,19 @@ const TOKEN_PARAMETERS: &[&str] = &[
 ];
 
 /// Whether the query string carries a credential, under any name or escaping: a
-/// parameter named like one, or a value that is a token or a `Bearer` credential.
+/// parameter named like one, a `Bearer` credential, or a token anywhere in the raw
+/// string or in a decoded name or value.
 fn query_carries_credential(query: &str) -> bool {
-    let decoded: String = url::form_urlencoded::parse(query.as_bytes())
-        .map(|(name, value)| format!("{name}={value}&"))
-        .collect();
-    if token::contained_in(query) || token::contained_in(&decoded) {
-        return true;
-    }
-    url::form_urlencoded::parse(query.as_bytes()).any(|(name, value)| {
-        let value = value.trim();
-        TOKEN_PARAMETERS.contains(&name.to_ascii_lowercase().as_str())
-            || token::well_formed(value)
-            || value
-                .get(..7)
-                .is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer "))
-    })
+    token::contained_in(query)
+        || url::form_urlencoded::parse(query.as_bytes()).any(|(name, value)| {
+            let value = value.trim();
+            TOKEN_PARAMETERS.contains(&name.to_ascii_lowercase().as_str())
+                || token::contained_in(&name)
+                || token::contained_in(value)
+                || value
+                    .get(..7)
+                    .is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer "))
+        })
 }
 
 /// The token of `Authorization: Bearer <token>`; the scheme's name is case-insensitive

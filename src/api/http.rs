@@ -59,8 +59,9 @@ fn json_error(error: JsonPayloadError) -> ApiError {
 pub struct BodyDeadline(pub std::time::Duration);
 
 /// A path with a dot segment (`.`, `..`, escaped or not), an empty one (`//`) or a
-/// control character (`%00`) names nothing: 404, before routing could read `.` as an id. The path is read as the router
-/// reads it, every escape but `%2F`, `%25` and `%2B` decoded.
+/// control character (`%00`; PostgreSQL refuses a NUL in text) names nothing: 404, before
+/// routing could read `.` as an id. The path is read as the router reads it, every escape
+/// but `%2F`, `%25` and `%2B` decoded.
 pub async fn plain_paths(
     request: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
@@ -69,14 +70,9 @@ pub async fn plain_paths(
     actix_web::Error,
 > {
     let path = request.match_info().as_str();
-    let segments: Vec<&str> = path.split('/').skip(1).collect();
-    let last = segments.len().saturating_sub(1);
-    // A control character (a NUL, which PostgreSQL refuses in text, included) names
-    // nothing either.
     let odd = path.chars().any(char::is_control)
-        || segments.iter().enumerate().any(|(at, segment)| {
-            matches!(*segment, "." | "..") || (segment.is_empty() && at != last)
-        });
+        || path.contains("//")
+        || path.split('/').any(|segment| matches!(segment, "." | ".."));
     if odd {
         let error = ApiError::NotFound("no such endpoint".into());
         return Ok(request.error_response(error).map_into_right_body());

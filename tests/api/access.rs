@@ -321,6 +321,16 @@ fn expected(role: Role, method: &Method, template: &str, own: bool) -> StatusCod
     }
 }
 
+/// Fails listing every request that answered otherwise than expected.
+fn assert_none_failed(failures: &[String], checked: usize) {
+    assert!(
+        failures.is_empty(),
+        "{} of {checked}:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
 /// A pseudo-random number (xorshift), so a failing case can be run again.
 fn next(seed: &mut u64) -> u64 {
     *seed ^= *seed << 13;
@@ -434,12 +444,7 @@ async fn every_endpoint_answers_every_role_as_the_policy_says() {
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {checked}:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_none_failed(&failures, checked);
 }
 
 #[tokio::test]
@@ -1077,12 +1082,7 @@ async fn no_spelling_of_a_path_changes_who_may_call_it() {
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {checked}:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_none_failed(&failures, checked);
 }
 
 #[tokio::test]
