@@ -26,6 +26,7 @@ pub mod reports;
 pub mod rulings;
 pub mod sealer;
 pub mod sync;
+pub mod work;
 pub mod workflow;
 pub mod workstations;
 
@@ -48,8 +49,10 @@ where
         .configure(health::configure)
         .service(
             scope("/api/v1")
-                .wrap(actix_web::middleware::from_fn(sealer::wake_after_writes))
                 .wrap(actix_web::middleware::from_fn(idempotency::idempotent))
+                // Outside the unit of work of an idempotent request: it wakes the sealer
+                // once the request's write has committed.
+                .wrap(actix_web::middleware::from_fn(sealer::wake_after_writes))
                 .wrap(actix_web::middleware::from_fn(auth::authenticate))
                 .configure(reference::configure)
                 .configure(districts::configure)

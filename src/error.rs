@@ -102,9 +102,14 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("this endpoint takes {}", .allowed.join(", "))]
     MethodNotAllowed { allowed: Vec<String> },
-    /// The database cannot be reached right now; the client should retry.
+    /// The database cannot be reached right now; nothing was written, the client should
+    /// retry.
     #[error("the database is unavailable")]
     Unavailable,
+    /// The connection was lost while a write was being committed: it may or may not have
+    /// been written. A retry with the same `Idempotency-Key` answers which.
+    #[error("the outcome of the write is unknown")]
+    OutcomeUnknown,
     /// A bug or an unexpected failure. The cause is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -142,6 +147,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
             Self::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
             Self::Unavailable => ("unavailable", "Service unavailable"),
+            Self::OutcomeUnknown => ("outcome-unknown", "Outcome unknown"),
             Self::Internal(_) => ("internal", "Internal server error"),
         }
     }
@@ -154,6 +160,11 @@ impl ApiError {
             }
             Self::Validation(errors) => format!("{} fields are invalid", errors.len()),
             Self::Unavailable => "the database is unavailable; retry shortly".to_owned(),
+            Self::OutcomeUnknown => "the connection to the database was lost while the write \
+                was being committed: it may or may not have been written. Retry with the same \
+                Idempotency-Key to learn which (without one, read the record before writing \
+                again)"
+                .to_owned(),
             Self::Internal(_) => "an unexpected error occurred; it has been logged".to_owned(),
             other => other.to_string(),
         };
@@ -195,7 +206,7 @@ impl ResponseError for ApiError {
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::OutcomeUnknown => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -224,7 +235,7 @@ impl ResponseError for ApiError {
             // What was left of the body is still on its way: the connection is not reused.
             response.insert_header((header::CONNECTION, HeaderValue::from_static("close")));
         }
-        if matches!(self, Self::Unavailable) {
+        if matches!(self, Self::Unavailable | Self::OutcomeUnknown) {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
         }
         response.json(self.problem())
@@ -315,7 +326,7 @@ const CONSTRAINTS: &[ConstraintMeaning] = &[
 /// The connection is gone (no SQLSTATE: a command could not even be sent, at commit
 /// too), or the server is ending it, shutting down or starting up (SQLSTATE 57P01-57P03):
 /// the client may retry.
-fn connection_lost(error: &DieselError) -> bool {
+pub(crate) fn connection_lost(error: &DieselError) -> bool {
     match error {
         DieselError::DatabaseError(
             DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,

@@ -228,7 +228,11 @@ pub fn finish(mut document: Document) -> Document {
                 add(
                     "503",
                     error(
-                        "The database is unavailable; retry after the given delay",
+                        "`/problems/unavailable`: the database is unavailable and nothing \
+                         was written. `/problems/outcome-unknown`: the connection was lost \
+                         while a write was being committed, so it may or may not be written; \
+                         a retry with the same Idempotency-Key learns which. Either way, retry \
+                         after the given delay",
                         true,
                     ),
                 );

@@ -3,7 +3,7 @@
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -11,14 +11,14 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::api::policy::{read, write};
 
 use crate::api::audit::{HistoryQuery, record, record_if_changed};
-use crate::api::auth::{Caller, Db};
+use crate::api::auth::Caller;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
     no_content, query_text, read_response, updated_response,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
-use crate::db::DbPool;
+use crate::api::work::{Db, Write};
 use crate::db::activities::{self as db, ActivityFields, ActivityFilter};
 use crate::db::audit::Change;
 use crate::domain::ids::{ActivityId, DistrictId, MemberId, WorkstationId};
@@ -271,13 +271,13 @@ list_query! {
 }
 
 async fn list(
-    pool: &DbPool,
+    pool: &Db,
     caller: &Caller,
     mut filter: ActivityFilter,
     request: crate::db::pagination::PageRequest,
 ) -> Result<web::Json<Page<FeedItem<ActivityView>>>, ApiError> {
     filter.scope = caller.scope();
-    let mut conn = crate::db::connection(pool).await?;
+    let mut conn = pool.conn().await?;
     let rows = db::list(&mut conn, &filter, &request).await?;
     Ok(web::Json(page(rows, &request, ActivityView::from)))
 }
@@ -328,7 +328,7 @@ pub(super) async fn list_workstation_activities(
     let query = query.into_inner();
     let request = query.page()?;
     {
-        let mut conn = crate::db::connection(&pool).await?;
+        let mut conn = pool.conn().await?;
         crate::db::workstations::find(&mut conn, id, caller.scope())
             .await
             .map_err(not_found_as("workstation"))?;
@@ -359,7 +359,7 @@ async fn get_activity(
     path: web::Path<ActivityId>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let activity = db::find(&mut conn, path.into_inner(), caller.scope())
         .await
         .map_err(not_found_as("activity"))?;
@@ -385,9 +385,9 @@ pub(super) async fn create_activity(
 ) -> Result<HttpResponse, ApiError> {
     let workstation_id = path.into_inner();
     let patch = ActivityPatch::from(body.into_inner());
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let activity = conn
-        .transaction(async move |conn| {
+        .write(async move |conn| {
             let workstation = crate::db::workstations::find_for_reference(conn, workstation_id)
                 .await?
                 .filter(|workstation| caller.scope().covers(workstation.district_id))
@@ -433,9 +433,9 @@ async fn update_activity(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let patch = body.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let activity = conn
-        .transaction(async move |conn| {
+        .write(async move |conn| {
             let current = db::lock(conn, id, caller.scope())
                 .await
                 .map_err(not_found_as("activity"))?;
@@ -468,8 +468,8 @@ async fn delete_activity(
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
-    conn.transaction(async move |conn| {
+    let mut conn = pool.conn().await?;
+    conn.write(async move |conn| {
         let current = db::lock(conn, id, caller.scope())
             .await
             .map_err(not_found_as("activity"))?;

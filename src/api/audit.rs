@@ -14,10 +14,10 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::policy::trail;
 
-use crate::api::auth::{Caller, Db};
+use crate::api::auth::Caller;
 use crate::api::http::{accepted, csv_line_of};
 use crate::api::page::Page;
-use crate::db::DbPool;
+use crate::api::work::Db;
 use crate::db::audit::{self as db, AuditEvent, AuditFilter, Change};
 use crate::db::pagination::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::domain::access::TRAIL_READERS;
@@ -173,15 +173,15 @@ fn limit(limit: Option<i64>) -> Result<i64, ApiError> {
 
 /// A connection to read the trail on, once every event committed so far is on the chain:
 /// a client reads its own writes' events.
-async fn sealed(pool: &DbPool) -> Result<crate::db::DbConn, ApiError> {
-    let mut conn = crate::db::connection(pool).await?;
+async fn sealed(pool: &Db) -> Result<crate::api::work::Conn, ApiError> {
+    let mut conn = pool.conn().await?;
     db::seal(&mut conn).await?;
     Ok(conn)
 }
 
 /// One page of events, in seq order.
 async fn events_page(
-    pool: &DbPool,
+    pool: &Db,
     mut filter: AuditFilter,
     limit: i64,
     cursor: Option<&str>,
@@ -250,7 +250,7 @@ fn csv_line(event: &AuditEvent) -> String {
 
 /// Streams every event the filter selects, a batch at a time, so memory stays flat
 /// however long the trail is.
-fn export(pool: DbPool, filter: AuditFilter, format: Export) -> HttpResponse {
+fn export(pool: Db, filter: AuditFilter, format: Export) -> HttpResponse {
     const BATCH: i64 = 1000;
     let header = (format == Export::Csv)
         .then(|| Ok::<_, ApiError>(Bytes::from_static(CSV_HEADER.as_bytes())));
@@ -258,7 +258,7 @@ fn export(pool: DbPool, filter: AuditFilter, format: Export) -> HttpResponse {
     let body = futures_util::stream::unfold(state, move |state| async move {
         let (pool, mut filter) = state?;
         let batch = async {
-            let mut conn = crate::db::connection(&pool).await?;
+            let mut conn = pool.conn().await?;
             Ok::<_, ApiError>(db::list(&mut conn, &filter, BATCH).await?)
         }
         .await;
@@ -339,7 +339,7 @@ async fn list_audit_events(
     if let Some(format) = export_format(&request) {
         // Sealed before the answer starts, so a failure is an answer, not a cut stream.
         drop(sealed(&pool).await?);
-        return Ok(export((*pool).clone(), filter, format));
+        return Ok(export(pool.clone(), filter, format));
     }
     let page = events_page(
         &pool,
@@ -491,7 +491,7 @@ pub struct HistoryQuery {
 /// The trail of one record, oldest first; 404 when the caller's scope holds none of it.
 /// Members' contact data is removed for callers who may not see it.
 pub(crate) async fn history(
-    pool: &DbPool,
+    pool: &Db,
     caller: &Caller,
     entity_type: &'static str,
     entity_id: String,

@@ -86,33 +86,6 @@ impl FromRequest for Caller {
     }
 }
 
-/// The database, for a handler whose caller the route's policy let through: handlers
-/// reach the pool only through it.
-pub struct Db(web::Data<DbPool>);
-
-impl std::ops::Deref for Db {
-    type Target = DbPool;
-
-    fn deref(&self) -> &DbPool {
-        &self.0
-    }
-}
-
-impl FromRequest for Db {
-    type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
-
-    fn from_request(request: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        ready(authorize(request).and_then(|_| {
-            request
-                .app_data::<web::Data<DbPool>>()
-                .cloned()
-                .map(Db)
-                .ok_or_else(|| ApiError::Internal("no database pool".into()))
-        }))
-    }
-}
-
 /// The key a request was authenticated with, before any route's policy is applied.
 #[derive(Debug, Clone)]
 struct Authenticated(Caller);
@@ -142,7 +115,7 @@ pub fn authenticated_key(request: &ServiceRequest) -> Option<ApiKeyId> {
 /// route is the one routing chose (its template, as the router read the path with every
 /// escape decoded) and the request's method; a route with no policy is refused to every
 /// role, and so is a request that reached no route.
-fn authorize(request: &HttpRequest) -> Result<Caller, ApiError> {
+pub(crate) fn authorize(request: &HttpRequest) -> Result<Caller, ApiError> {
     let decided = request.extensions().get::<Decision>().cloned();
     let decision = match decided {
         Some(decision) => decision,
@@ -156,6 +129,14 @@ fn authorize(request: &HttpRequest) -> Result<Caller, ApiError> {
         Decision::Allowed(caller) => Ok(caller),
         Decision::Denied(why) => Err(ApiError::Forbidden(why)),
     }
+}
+
+/// Whether the route the request reached let its caller through.
+pub fn allowed(request: &HttpRequest) -> bool {
+    matches!(
+        request.extensions().get::<Decision>(),
+        Some(Decision::Allowed(_))
+    )
 }
 
 fn decide(request: &HttpRequest) -> Result<Decision, ApiError> {

@@ -18,7 +18,8 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::policy::read;
 
-use crate::api::auth::{Caller, Db};
+use crate::api::auth::Caller;
+use crate::api::work::Db;
 use crate::db::changes::{self as db, Changed};
 use crate::db::schema;
 use crate::domain::changes::{Collection, Cursor, collections};
@@ -139,7 +140,7 @@ async fn list_changes(
             has_more: false,
         }));
     };
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let caller = &caller;
     let page = conn
         .build_transaction()
@@ -246,7 +247,7 @@ pub(crate) async fn get_snapshot(
     let query = query.into_inner();
     let wanted = collections_of(query.collections.as_deref())?;
     let district = district_of(&caller, query.district_id);
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let caller = &caller;
     let body = conn
         .build_transaction()

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::QueryResult;
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
@@ -15,7 +15,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::api::policy::{read, write};
 
 use crate::api::audit::{record, record_if_changed};
-use crate::api::auth::{Caller, Db};
+use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
@@ -23,8 +23,8 @@ use crate::api::http::{
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
+use crate::api::work::{Db, Write};
 use crate::api::workflow::{self, Transition, Workflow, WorkflowHistory};
-use crate::db::DbPool;
 use crate::db::audit::Change;
 use crate::db::consultations::activities::{
     self as activity_db, ActivityFields, ConsultationActivity,
@@ -257,7 +257,7 @@ async fn list_consultations(
         is_key: query.is_key,
         q: query_text("q", query.q, 100)?,
     };
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let rows = db::list(&mut conn, &filter, &request).await?;
     Ok(web::Json(page(rows, &request, ConsultationView::from)))
 }
@@ -277,7 +277,7 @@ async fn get_consultation(
     path: web::Path<ConsultationId>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let row = db::find(&mut conn, path.into_inner(), caller.scope())
         .await
         .map_err(not_found_as("consultation"))?;
@@ -301,9 +301,9 @@ async fn create_consultation(
     body: web::Json<NewConsultation>,
 ) -> Result<HttpResponse, ApiError> {
     let (district_id, patch) = body.into_inner().split();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let row = conn
-        .transaction(async move |conn| {
+        .write(async move |conn| {
             let mut checks = Checks::default();
             let district =
                 referenced_district(conn, &mut checks, district_id, caller.scope()).await?;
@@ -344,9 +344,9 @@ async fn update_consultation(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let patch = body.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let row = conn
-        .transaction(async move |conn| {
+        .write(async move |conn| {
             let current = db::lock(conn, id, caller.scope())
                 .await
                 .map_err(not_found_as("consultation"))?;
@@ -391,8 +391,8 @@ async fn delete_consultation(
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
-    conn.transaction(async move |conn| {
+    let mut conn = pool.conn().await?;
+    conn.write(async move |conn| {
         let current = db::lock(conn, id, caller.scope())
             .await
             .map_err(not_found_as("consultation"))?;
@@ -426,7 +426,7 @@ async fn get_consultation_history(
     path: web::Path<ConsultationId>,
 ) -> Result<web::Json<WorkflowHistory>, ApiError> {
     let id = path.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     db::find(&mut conn, id, caller.scope())
         .await
         .map_err(not_found_as("consultation"))?;
@@ -540,7 +540,7 @@ impl Workflow for Consultation {
 
 /// Takes one step of a topic and answers the topic after it.
 async fn perform(
-    pool: &DbPool,
+    pool: &Db,
     caller: Caller,
     id: ConsultationId,
     condition: IfMatch,
@@ -691,7 +691,7 @@ async fn get_plan(
     let query = query.into_inner();
     crate::domain::calendar::year(query.year).map_err(ApiError::BadRequest)?;
     let district = crate::api::districts::district_to_read(query.district_id, caller.scope())?;
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let topics: Vec<PlanTopic> = db::plan(&mut conn, district, query.year)
         .await?
         .into_iter()
@@ -937,7 +937,7 @@ async fn list_consultation_activities(
         ..Default::default()
     }
     .request()?;
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     db::find(&mut conn, id, caller.scope())
         .await
         .map_err(not_found_as("consultation"))?;
@@ -965,9 +965,9 @@ async fn create_consultation_activity(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let body = body.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let row = conn
-        .transaction(async move |conn| {
+        .write(async move |conn| {
             let topic = topic(conn, &caller, id).await?;
             if !machine::takes_activities(topic.status) {
                 return Err(wrong_state(&topic, "recording an activity"));
@@ -1034,7 +1034,7 @@ async fn get_consultation_activity(
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
     let (topic, id) = path.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let row = activity_of(&mut conn, &caller, topic, id, false).await?;
     Ok(read_response(&ActivityView::from(row), &condition))
 }
@@ -1063,9 +1063,9 @@ async fn update_consultation_activity(
 ) -> Result<HttpResponse, ApiError> {
     let (topic_id, id) = path.into_inner();
     let body = body.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let row = conn
-        .transaction(async move |conn| {
+        .write(async move |conn| {
             let topic = topic(conn, &caller, topic_id).await?;
             let current = activity_of(conn, &caller, topic_id, id, true).await?;
             condition.check(current.version)?;
@@ -1112,8 +1112,8 @@ async fn delete_consultation_activity(
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let (topic_id, id) = path.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
-    conn.transaction(async move |conn| {
+    let mut conn = pool.conn().await?;
+    conn.write(async move |conn| {
         let topic = topic(conn, &caller, topic_id).await?;
         let current = activity_of(conn, &caller, topic_id, id, true).await?;
         condition.check(current.version)?;
@@ -1176,7 +1176,7 @@ async fn get_consultation_lineage(
     path: web::Path<ConsultationId>,
 ) -> Result<web::Json<ConsultationLineage>, ApiError> {
     let id = path.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let row = db::find(&mut conn, id, caller.scope())
         .await
         .map_err(not_found_as("consultation"))?;

@@ -2,7 +2,6 @@
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
-use diesel_async::AsyncConnection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -10,13 +9,14 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::api::policy::{admin, read};
 
 use crate::api::audit::{HistoryQuery, record, record_if_changed};
-use crate::api::auth::{Caller, Db};
+use crate::api::auth::Caller;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
     no_content, query_text, read_response, updated_response,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
+use crate::api::work::{Db, Write};
 use crate::db::audit::Change;
 use crate::db::districts::{self as db, DistrictFields, DistrictFilter, DistrictKey};
 use crate::domain::access::ADMINS;
@@ -205,7 +205,7 @@ async fn list_districts(
         code: query_text("code", query.code, 40)?,
         q: query_text("q", query.q, 100)?,
     };
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let rows = db::list(&mut conn, &filter, &request).await?;
     Ok(web::Json(page(rows, &request, DistrictView::from)))
 }
@@ -230,7 +230,7 @@ async fn get_district(
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
     let key = district_key(&path.into_inner());
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let district = db::find(&mut conn, &key, caller.scope())
         .await
         .map_err(not_found_as("district"))?;
@@ -255,9 +255,9 @@ async fn create_district(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(ADMINS, "creating districts")?;
     let fields = merge(body.into_inner().into(), None)?;
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let district = conn
-        .transaction(async move |conn| {
+        .write(async move |conn| {
             let district = db::insert(conn, fields).await?;
             let view = DistrictView::from(district.clone());
             record(
@@ -297,9 +297,9 @@ async fn update_district(
     caller.require(ADMINS, "changing districts")?;
     let key = district_key(&path.into_inner());
     let patch = body.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let district = conn
-        .transaction(async move |conn| {
+        .write(async move |conn| {
             let current = db::lock(conn, &key)
                 .await
                 .map_err(not_found_as("district"))?;
@@ -337,8 +337,8 @@ async fn delete_district(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(ADMINS, "deleting districts")?;
     let key = district_key(&path.into_inner());
-    let mut conn = crate::db::connection(&pool).await?;
-    conn.transaction(async move |conn| {
+    let mut conn = pool.conn().await?;
+    conn.write(async move |conn| {
         let current = db::lock(conn, &key)
             .await
             .map_err(not_found_as("district"))?;
@@ -414,7 +414,7 @@ async fn get_district_history(
     let id = match district_key(&path.into_inner()) {
         DistrictKey::Id(id) => id,
         key @ DistrictKey::Code(_) => {
-            let mut conn = crate::db::connection(&pool).await?;
+            let mut conn = pool.conn().await?;
             db::find(&mut conn, &key, caller.scope())
                 .await
                 .map_err(not_found_as("district"))?

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::QueryResult;
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
@@ -17,7 +17,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::api::policy::{read, write};
 
 use crate::api::audit::{record, record_if_changed};
-use crate::api::auth::{Caller, Db};
+use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
@@ -26,8 +26,8 @@ use crate::api::http::{
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
 use crate::api::rulings::{RulingView, SubjectRulings};
+use crate::api::work::{Db, Write};
 use crate::api::workflow::{self, Transition, Workflow, WorkflowHistory, perform};
-use crate::db::DbPool;
 use crate::db::audit::Change;
 use crate::db::evaluations::{
     self as db, Evaluation, EvaluationFields, EvaluationFilter, Evaluator, Finding, Item, Note,
@@ -252,7 +252,7 @@ async fn list_evaluations(
         year: query.year,
         phase: query.phase,
     };
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let rows = db::list(&mut conn, &filter, &request).await?;
     let live: Vec<Evaluation> = rows
         .iter()
@@ -352,9 +352,9 @@ async fn create_evaluation(
         department_id: body.department_id,
         year: body.year,
     };
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let created = conn
-        .transaction(async move |conn| {
+        .write(async move |conn| {
             let mut checks = Checks::default();
             let district =
                 referenced_district(conn, &mut checks, body.district_id, caller.scope()).await?;
@@ -387,7 +387,7 @@ async fn get_evaluation(
     path: web::Path<EvaluationId>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let row = found(&mut conn, &caller, path.into_inner()).await?;
     Ok(read_response(&view(&mut conn, row).await?, &condition))
 }
@@ -412,9 +412,9 @@ async fn update_evaluation(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let patch = body.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let after = conn
-        .transaction(async move |conn| {
+        .write(async move |conn| {
             let current = locked(conn, &caller, id).await?;
             condition.check(current.version)?;
             if current.phase != EvaluationPhase::Preparation {
@@ -458,8 +458,8 @@ async fn delete_evaluation(
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
-    conn.transaction(async move |conn| {
+    let mut conn = pool.conn().await?;
+    conn.write(async move |conn| {
         let current = locked(conn, &caller, id).await?;
         condition.check(current.version)?;
         if current.phase != EvaluationPhase::Preparation {
@@ -487,7 +487,7 @@ async fn get_evaluation_history(
     path: web::Path<EvaluationId>,
 ) -> Result<web::Json<WorkflowHistory>, ApiError> {
     let id = path.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     found(&mut conn, &caller, id).await?;
     Ok(web::Json(
         workflow::history(&mut conn, "evaluation", id.0).await?,
@@ -637,7 +637,7 @@ impl Workflow for Evaluation {
 }
 
 async fn step(
-    pool: &DbPool,
+    pool: &Db,
     caller: Caller,
     id: EvaluationId,
     condition: IfMatch,
@@ -796,7 +796,7 @@ async fn list_evaluators(
     pool: Db,
     path: web::Path<EvaluationId>,
 ) -> Result<web::Json<EvaluatorList>, ApiError> {
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let row = found(&mut conn, &caller, path.into_inner()).await?;
     Ok(web::Json(EvaluatorList {
         items: view(&mut conn, row).await?.evaluators,
@@ -825,14 +825,14 @@ impl EvaluatorChange {
 /// changes something gives the evaluation a new version and an audit event of it before
 /// and after. Answers whether something changed, and the evaluator after it.
 async fn change_evaluators(
-    pool: &DbPool,
+    pool: &Db,
     caller: Caller,
     (id, member): (EvaluationId, MemberId),
     condition: IfMatch,
     change: EvaluatorChange,
 ) -> Result<(bool, Option<EvaluatorView>), ApiError> {
-    let mut conn = crate::db::connection(pool).await?;
-    conn.transaction(async move |conn| {
+    let mut conn = pool.conn().await?;
+    conn.write(async move |conn| {
         let current = locked(conn, &caller, id).await?;
         condition.check(current.version)?;
         let existing = db::evaluator(conn, id, member).await?;
@@ -1131,7 +1131,7 @@ async fn list_visits(
         ..Default::default()
     }
     .request()?;
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     found(&mut conn, &caller, id).await?;
     let rows = visit_db::list(&mut conn, id, &request).await?;
     Ok(web::Json(page(rows, &request, VisitView::from)))
@@ -1165,9 +1165,9 @@ async fn create_visit(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let body = body.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let row = conn
-        .transaction(async move |conn| {
+        .write(async move |conn| {
             let evaluation = locked(conn, &caller, id).await?;
             takes_visits(&evaluation, "recording a visit")?;
             let fields = merge_visit(body, None)?;
@@ -1222,7 +1222,7 @@ async fn get_visit(
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
     let (evaluation, id) = path.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let row = visit_of(&mut conn, &caller, evaluation, id, false).await?;
     Ok(read_response(&VisitView::from(row), &condition))
 }
@@ -1251,9 +1251,9 @@ async fn update_visit(
 ) -> Result<HttpResponse, ApiError> {
     let (evaluation_id, id) = path.into_inner();
     let body = body.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let row = conn
-        .transaction(async move |conn| {
+        .write(async move |conn| {
             let evaluation = locked(conn, &caller, evaluation_id).await?;
             let current = visit_of(conn, &caller, evaluation_id, id, true).await?;
             condition.check(current.version)?;
@@ -1297,8 +1297,8 @@ async fn delete_visit(
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let (evaluation_id, id) = path.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
-    conn.transaction(async move |conn| {
+    let mut conn = pool.conn().await?;
+    conn.write(async move |conn| {
         let evaluation = locked(conn, &caller, evaluation_id).await?;
         let current = visit_of(conn, &caller, evaluation_id, id, true).await?;
         condition.check(current.version)?;
@@ -1365,7 +1365,7 @@ async fn list_ratings(
     path: web::Path<EvaluationId>,
 ) -> Result<web::Json<RatingList>, ApiError> {
     let id = path.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     found(&mut conn, &caller, id).await?;
     let items = db::ratings(&mut conn, id)
         .await?
@@ -1423,9 +1423,9 @@ async fn put_rating(
         values::paragraph(&v, 2000)
     });
     let rating = checks.finish(rating);
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let (created, after) = conn
-        .transaction(async move |conn| {
+        .write(async move |conn| {
             let evaluation = locked(conn, &caller, id).await?;
             let evaluator = db::evaluator(conn, id, member)
                 .await?
@@ -1537,7 +1537,7 @@ async fn get_rating_summary(
     path: web::Path<EvaluationId>,
 ) -> Result<web::Json<RatingSummary>, ApiError> {
     let id = path.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     found(&mut conn, &caller, id).await?;
     let evaluators = db::evaluators(&mut conn, &[id]).await?;
     let ratings = db::ratings(&mut conn, id).await?;
@@ -1690,7 +1690,7 @@ async fn list_items(
     path: web::Path<EvaluationId>,
 ) -> Result<web::Json<ItemList>, ApiError> {
     let id = path.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     found(&mut conn, &caller, id).await?;
     Ok(web::Json(ItemList {
         items: items_of(&mut conn, id).await?,
@@ -1717,7 +1717,7 @@ async fn get_item(
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
     let (evaluation, id) = path.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let row = db::item(&mut conn, evaluation, id, caller.scope(), false)
         .await
         .map_err(not_found_as(Item::WHAT))?;
@@ -1850,7 +1850,7 @@ impl Workflow for Item {
 
 /// Takes one step of an item of `evaluation`.
 async fn item_step(
-    pool: &DbPool,
+    pool: &Db,
     caller: Caller,
     (evaluation, item): (EvaluationId, ItemId),
     condition: IfMatch,
@@ -2041,7 +2041,7 @@ async fn get_evaluation_lineage(
     path: web::Path<EvaluationId>,
 ) -> Result<web::Json<EvaluationLineage>, ApiError> {
     let id = path.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let row = found(&mut conn, &caller, id).await?;
     let subject = view(&mut conn, row).await?;
     let rectification_items = items_of(&mut conn, id).await?;

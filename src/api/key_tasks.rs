@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -13,7 +13,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::api::policy::{read, write};
 
 use crate::api::audit::{HistoryQuery, record, record_if_changed};
-use crate::api::auth::{Caller, Db};
+use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
@@ -21,6 +21,7 @@ use crate::api::http::{
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
+use crate::api::work::{Db, Write};
 use crate::db::audit::Change;
 use crate::db::key_tasks::{self as db, KeyTask, KeyTaskFields, KeyTaskFilter, KeyTaskNote};
 use crate::domain::calendar::today;
@@ -276,7 +277,7 @@ async fn list_key_tasks(
         status: query.status,
         q: query_text("q", query.q, 100)?,
     };
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let rows = db::list(&mut conn, &filter, &request).await?;
     let live: Vec<KeyTask> = rows
         .iter()
@@ -311,9 +312,9 @@ async fn create_key_task(
     body: web::Json<NewKeyTask>,
 ) -> Result<HttpResponse, ApiError> {
     let (district_id, patch) = body.into_inner().split();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let row = conn
-        .transaction(async move |conn| {
+        .write(async move |conn| {
             let mut checks = Checks::default();
             let district =
                 referenced_district(conn, &mut checks, district_id, caller.scope()).await?;
@@ -352,7 +353,7 @@ async fn get_key_task(
     path: web::Path<KeyTaskId>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let row = db::find(&mut conn, path.into_inner(), caller.scope())
         .await
         .map_err(not_found_as("key task"))?;
@@ -379,9 +380,9 @@ async fn update_key_task(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let patch = body.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let after = conn
-        .transaction(async move |conn| {
+        .write(async move |conn| {
             let current = db::lock(conn, id, caller.scope())
                 .await
                 .map_err(not_found_as("key task"))?;
@@ -415,8 +416,8 @@ async fn delete_key_task(
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
-    conn.transaction(async move |conn| {
+    let mut conn = pool.conn().await?;
+    conn.write(async move |conn| {
         let current = db::lock(conn, id, caller.scope())
             .await
             .map_err(not_found_as("key task"))?;
@@ -467,9 +468,9 @@ async fn note_key_task(
     let noted_on = checks.required("/noted_on", body.noted_on, Some(today()), Ok);
     let text = checks.required("/text", body.text, None, |v| values::paragraph(&v, 5000));
     let note = checks.finish(noted_on.zip(text));
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let after = conn
-        .transaction(async move |conn| {
+        .write(async move |conn| {
             let current = db::lock(conn, id, caller.scope())
                 .await
                 .map_err(not_found_as("key task"))?;

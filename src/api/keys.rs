@@ -3,16 +3,17 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Duration, Utc};
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::policy::admin;
 
-use crate::api::auth::{Caller, Db};
+use crate::api::auth::Caller;
 use crate::api::input::{Checks, Field};
 use crate::api::key_cache::KeyCache;
+use crate::api::work::{Db, Write};
 use crate::db::audit::{self as trail, Actor, Change};
 use crate::db::keys::{self as db, ApiKey, NewApiKey};
 use crate::domain::access::ADMINS;
@@ -155,7 +156,7 @@ pub async fn issue(
     let (token, hash) = token::generate()
         .map_err(|error| ApiError::Internal(format!("no randomness for a token: {error}")))?;
     let actor = actor.clone();
-    conn.transaction(async move |conn| {
+    conn.write(async move |conn| {
         let key = db::insert(
             conn,
             NewApiKey {
@@ -183,7 +184,7 @@ pub async fn withdraw(
     id: ApiKeyId,
 ) -> Result<ApiKey, ApiError> {
     let actor = actor.clone();
-    conn.transaction(async move |conn| {
+    conn.write(async move |conn| {
         let before = db::find(conn, id).await.map_err(not_found_as("key"))?;
         let key = db::revoke(conn, id).await?;
         if before.revoked_at.is_none() {
@@ -202,7 +203,7 @@ pub async fn withdraw(
 #[get("")]
 async fn list_keys(caller: Caller, pool: Db) -> Result<web::Json<ApiKeys>, ApiError> {
     caller.require(ADMINS, "listing keys")?;
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let keys = db::list(&mut conn).await?;
     Ok(web::Json(ApiKeys {
         items: keys.into_iter().map(ApiKeyView::from).collect(),
@@ -224,7 +225,7 @@ async fn create_key(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(ADMINS, "creating keys")?;
     let body = body.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let district_exists = match &body.district_id {
         Field::Value(id) => Some(
             crate::db::districts::find_for_reference(&mut conn, *id)
@@ -278,9 +279,10 @@ async fn revoke_key(
             "a key cannot revoke itself; use another admin key or `keys revoke`",
         ));
     }
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let key = withdraw(&mut conn, &caller.actor(), id).await?;
-    // Committed: no request answered after this one may be let in by a remembered key.
-    cache.forget_all();
+    // Once committed, no request answered after this one may be let in by a remembered
+    // key.
+    pool.after_commit(move || cache.forget_all());
     Ok(web::Json(key.into()))
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, NaiveDate, Utc};
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -14,7 +14,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::api::policy::{read, write};
 
 use crate::api::audit::{HistoryQuery, record, record_if_changed};
-use crate::api::auth::{Caller, Db};
+use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
@@ -22,7 +22,7 @@ use crate::api::http::{
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
-use crate::db::DbPool;
+use crate::api::work::{Db, Write};
 use crate::db::audit::Change;
 use crate::db::meetings::{self as db, Attendance, Meeting, MeetingFields, MeetingFilter};
 use crate::domain::ids::{DistrictId, MeetingId, MemberId};
@@ -298,7 +298,7 @@ async fn list_meetings(
         held_to: query.held_to,
         q: query_text("q", query.q, 100)?,
     };
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let rows = db::list(&mut conn, &filter, &request).await?;
     let live: Vec<Meeting> = rows
         .iter()
@@ -332,9 +332,9 @@ async fn create_meeting(
     body: web::Json<NewMeeting>,
 ) -> Result<HttpResponse, ApiError> {
     let (district_id, patch) = body.into_inner().split();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let row = conn
-        .transaction(async move |conn| {
+        .write(async move |conn| {
             let mut checks = Checks::default();
             let district =
                 referenced_district(conn, &mut checks, district_id, caller.scope()).await?;
@@ -373,7 +373,7 @@ async fn get_meeting(
     path: web::Path<MeetingId>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let row = db::find(&mut conn, path.into_inner(), caller.scope())
         .await
         .map_err(not_found_as("meeting"))?;
@@ -399,9 +399,9 @@ async fn update_meeting(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let patch = body.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let after = conn
-        .transaction(async move |conn| {
+        .write(async move |conn| {
             let current = db::lock(conn, id, caller.scope())
                 .await
                 .map_err(not_found_as("meeting"))?;
@@ -435,8 +435,8 @@ async fn delete_meeting(
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
-    conn.transaction(async move |conn| {
+    let mut conn = pool.conn().await?;
+    conn.write(async move |conn| {
         let current = db::lock(conn, id, caller.scope())
             .await
             .map_err(not_found_as("meeting"))?;
@@ -488,7 +488,7 @@ async fn list_attendance(
     pool: Db,
     path: web::Path<MeetingId>,
 ) -> Result<web::Json<AttendanceList>, ApiError> {
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let row = db::find(&mut conn, path.into_inner(), caller.scope())
         .await
         .map_err(not_found_as("meeting"))?;
@@ -520,14 +520,14 @@ pub(crate) fn attendance_note(value: &str) -> Result<String, String> {
 /// attendance before and after. `wanted` is the attendance to record (its problems are
 /// answered after the precondition's), or none to remove it.
 async fn change_attendance(
-    pool: &DbPool,
+    pool: &Db,
     caller: Caller,
     (id, member): (MeetingId, MemberId),
     condition: IfMatch,
     wanted: Result<Option<(AttendanceStatus, Option<String>)>, ApiError>,
 ) -> Result<AttendanceChange, ApiError> {
-    let mut conn = crate::db::connection(pool).await?;
-    conn.transaction(async move |conn| {
+    let mut conn = pool.conn().await?;
+    conn.write(async move |conn| {
         let meeting = db::lock(conn, id, caller.scope())
             .await
             .map_err(not_found_as("meeting"))?;

@@ -2,7 +2,6 @@
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
-use diesel_async::AsyncConnection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -10,7 +9,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::api::policy::{read, write};
 
 use crate::api::audit::{HistoryQuery, record, record_if_changed};
-use crate::api::auth::{Caller, Db};
+use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
@@ -18,6 +17,7 @@ use crate::api::http::{
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
+use crate::api::work::{Db, Write};
 use crate::db::audit::Change;
 use crate::db::members::{self as db, MemberFields, MemberFilter};
 use crate::db::reference::MemberCodes;
@@ -439,7 +439,7 @@ async fn list_members(
         role: query_text("role", query.role, 40)?,
         q: query_text("q", query.q, 50)?,
     };
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let rows = db::list(&mut conn, &filter, &request).await?;
     Ok(web::Json(page(rows, &request, |row| {
         MemberView::from(row).for_caller(&caller)
@@ -461,7 +461,7 @@ async fn get_member(
     path: web::Path<MemberId>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let member = db::find(&mut conn, path.into_inner(), caller.scope())
         .await
         .map_err(not_found_as("member"))?;
@@ -489,9 +489,9 @@ async fn create_member(
 ) -> Result<HttpResponse, ApiError> {
     let (district_id, patch) = body.into_inner().split();
     let viewer = caller.clone();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let member = conn
-        .transaction(async move |conn| {
+        .write(async move |conn| {
             let mut checks = Checks::default();
             let district =
                 referenced_district(conn, &mut checks, district_id, caller.scope()).await?;
@@ -539,9 +539,9 @@ async fn update_member(
     let id = path.into_inner();
     let patch = body.into_inner();
     let viewer = caller.clone();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let member = conn
-        .transaction(async move |conn| {
+        .write(async move |conn| {
             let current = db::lock(conn, id, caller.scope())
                 .await
                 .map_err(not_found_as("member"))?;
@@ -585,8 +585,8 @@ async fn delete_member(
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
-    conn.transaction(async move |conn| {
+    let mut conn = pool.conn().await?;
+    conn.write(async move |conn| {
         let current = db::lock(conn, id, caller.scope())
             .await
             .map_err(not_found_as("member"))?;

@@ -7,7 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -15,12 +15,13 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::api::policy::{admin, read};
 
 use crate::api::audit::record;
-use crate::api::auth::{Caller, Db};
+use crate::api::auth::Caller;
 use crate::api::http::{
     IfNoneMatch, IfNoneMatchHeader, Versioned, accepted, created_response, csv_line_of, query_text,
     read_response,
 };
 use crate::api::input::{Checks, Field};
+use crate::api::work::{Db, Write};
 use crate::db::audit::Change;
 use crate::db::pagination::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::db::performance::{
@@ -143,7 +144,7 @@ async fn list_scoring_rules(
     pool: Db,
     query: web::Query<ScoringRulesQuery>,
 ) -> Result<web::Json<ScoringRulesList>, ApiError> {
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let items = db::all_rules(&mut conn, query.district_id)
         .await?
         .into_iter()
@@ -167,7 +168,7 @@ async fn get_scoring_rules(
     path: web::Path<i32>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let row = db::rules(&mut conn, path.into_inner())
         .await?
         .ok_or_else(|| ApiError::not_found("scoring rules version"))?;
@@ -363,9 +364,9 @@ async fn publish_scoring_rules(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(ADMINS, "publishing scoring rules")?;
     let rules = new_rules(body.into_inner(), &caller)?;
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let view = conn
-        .transaction(async move |conn| {
+        .write(async move |conn| {
             if let Some(district) = rules.district_id
                 && crate::db::districts::find_for_reference(conn, district)
                     .await?
@@ -544,7 +545,7 @@ pub(super) async fn get_member_performance(
 ) -> Result<web::Json<MemberPerformance>, ApiError> {
     let query = query.into_inner();
     let year = year_of(query.year)?;
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let member = crate::db::members::find(&mut conn, path.into_inner(), caller.scope())
         .await
         .map_err(not_found_as("member"))?;
@@ -778,7 +779,7 @@ async fn get_ranking(
             .map(|cursor| (cursor.total, cursor.id)),
         limit: (!as_csv).then_some(limit + 1),
     };
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     crate::db::districts::find_for_reference(&mut conn, district)
         .await?
         .ok_or_else(|| ApiError::not_found("district"))?;

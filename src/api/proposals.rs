@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, Datelike, Months, NaiveDate, Utc};
 use diesel::QueryResult;
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -17,7 +17,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::api::policy::{read, write};
 
 use crate::api::audit::{record, record_if_changed};
-use crate::api::auth::{Caller, Db};
+use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
@@ -25,8 +25,8 @@ use crate::api::http::{
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
+use crate::api::work::{Db, Write};
 use crate::api::workflow::{self, Transition, Workflow, WorkflowHistory};
-use crate::db::DbPool;
 use crate::db::audit::Change;
 use crate::db::proposals::{self as db, DraftFields, Proposal, ProposalFilter};
 use crate::domain::access::Scope;
@@ -491,7 +491,7 @@ async fn list_proposals(
         overdue_on: query.overdue.filter(|overdue| *overdue).map(|_| today()),
         q: query_text("q", query.q, 100)?,
     };
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let rows = db::list(&mut conn, &filter, &request).await?;
     let live: Vec<Proposal> = rows
         .iter()
@@ -524,7 +524,7 @@ async fn get_proposal(
     path: web::Path<ProposalId>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let row = db::find(&mut conn, path.into_inner(), caller.scope())
         .await
         .map_err(not_found_as("proposal"))?;
@@ -545,9 +545,9 @@ async fn create_proposal(
     body: web::Json<NewProposal>,
 ) -> Result<HttpResponse, ApiError> {
     let (district_id, patch) = body.into_inner().split();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let created = conn
-        .transaction(async move |conn| {
+        .write(async move |conn| {
             let mut checks = Checks::default();
             let district =
                 referenced_district(conn, &mut checks, district_id, caller.scope()).await?;
@@ -601,9 +601,9 @@ async fn update_proposal(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let patch = body.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let changed = conn
-        .transaction(async move |conn| {
+        .write(async move |conn| {
             let current = db::lock(conn, id, caller.scope())
                 .await
                 .map_err(not_found_as("proposal"))?;
@@ -649,8 +649,8 @@ async fn delete_proposal(
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
-    conn.transaction(async move |conn| {
+    let mut conn = pool.conn().await?;
+    conn.write(async move |conn| {
         let current = db::lock(conn, id, caller.scope())
             .await
             .map_err(not_found_as("proposal"))?;
@@ -681,7 +681,7 @@ async fn get_proposal_history(
     path: web::Path<ProposalId>,
 ) -> Result<web::Json<WorkflowHistory>, ApiError> {
     let id = path.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     db::find(&mut conn, id, caller.scope())
         .await
         .map_err(not_found_as("proposal"))?;
@@ -708,7 +708,7 @@ async fn list_cosigners(
     pool: Db,
     path: web::Path<ProposalId>,
 ) -> Result<web::Json<Cosigners>, ApiError> {
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let row = db::find(&mut conn, path.into_inner(), caller.scope())
         .await
         .map_err(not_found_as("proposal"))?;
@@ -793,11 +793,9 @@ async fn add_cosigner(
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let (id, member) = path.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let (added, proposal) = conn
-        .transaction(async move |conn| {
-            change_cosigner(conn, &caller, id, member, &condition, true).await
-        })
+        .write(async move |conn| change_cosigner(conn, &caller, id, member, &condition, true).await)
         .await?;
     Ok(if added {
         HttpResponse::Created().json(proposal)
@@ -827,9 +825,9 @@ async fn remove_cosigner(
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let (id, member) = path.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let (removed, _) = conn
-        .transaction(async move |conn| {
+        .write(async move |conn| {
             change_cosigner(conn, &caller, id, member, &condition, false).await
         })
         .await?;
@@ -1094,7 +1092,7 @@ impl Workflow for Proposal {
 
 /// Takes one workflow step and answers the proposal after it.
 async fn perform(
-    pool: &DbPool,
+    pool: &Db,
     caller: Caller,
     id: ProposalId,
     condition: IfMatch,
@@ -1345,7 +1343,7 @@ async fn proposal_stats(
     query: web::Query<StatsQuery>,
 ) -> Result<web::Json<ProposalStats>, ApiError> {
     let query = query.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let figures = db::stats(&mut conn, caller.scope(), query.district_id, query.year).await?;
     let rate = |part: i64, whole: i64| (whole > 0).then(|| part as f64 / whole as f64);
     Ok(web::Json(ProposalStats {
@@ -1402,7 +1400,7 @@ async fn get_proposal_lineage(
     path: web::Path<ProposalId>,
 ) -> Result<web::Json<ProposalLineage>, ApiError> {
     let id = path.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let row = db::find(&mut conn, id, caller.scope())
         .await
         .map_err(not_found_as("proposal"))?;

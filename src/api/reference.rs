@@ -7,7 +7,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::policy::read;
 
-use crate::api::auth::Db;
+use crate::api::work::Db;
 use crate::db::reference::{self as db, ListEntry};
 use crate::error::ApiError;
 
@@ -54,7 +54,7 @@ fn items(entries: Vec<ListEntry>) -> web::Json<ListItems> {
 #[utoipa::path(tag = "reference", responses((status = 200, description = "The sectors", body = ListItems)))]
 #[get("/sectors")]
 async fn list_sectors(pool: Db) -> Result<web::Json<ListItems>, ApiError> {
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     Ok(items(db::sectors(&mut conn).await?))
 }
 
@@ -62,7 +62,7 @@ async fn list_sectors(pool: Db) -> Result<web::Json<ListItems>, ApiError> {
 #[utoipa::path(tag = "reference", responses((status = 200, description = "The parties", body = ListItems)))]
 #[get("/parties")]
 async fn list_parties(pool: Db) -> Result<web::Json<ListItems>, ApiError> {
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     Ok(items(db::parties(&mut conn).await?))
 }
 
@@ -70,7 +70,7 @@ async fn list_parties(pool: Db) -> Result<web::Json<ListItems>, ApiError> {
 #[utoipa::path(tag = "reference", responses((status = 200, description = "The member roles", body = ListItems)))]
 #[get("/member-roles")]
 async fn list_member_roles(pool: Db) -> Result<web::Json<ListItems>, ApiError> {
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     Ok(items(db::member_roles(&mut conn).await?))
 }
 
@@ -78,6 +78,6 @@ async fn list_member_roles(pool: Db) -> Result<web::Json<ListItems>, ApiError> {
 #[utoipa::path(tag = "reference", responses((status = 200, description = "The proposal categories", body = ListItems)))]
 #[get("/proposal-categories")]
 async fn list_proposal_categories(pool: Db) -> Result<web::Json<ListItems>, ApiError> {
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     Ok(items(db::proposal_categories(&mut conn).await?))
 }

@@ -3,7 +3,7 @@
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -11,7 +11,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::api::policy::{read, write};
 
 use crate::api::audit::{HistoryQuery, record, record_if_changed};
-use crate::api::auth::{Caller, Db};
+use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
@@ -19,6 +19,7 @@ use crate::api::http::{
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
+use crate::api::work::{Db, Write};
 use crate::db::audit::Change;
 use crate::db::reports::{self as db, Report, ReportFields, ReportFilter};
 use crate::domain::access::Scope;
@@ -290,7 +291,7 @@ async fn list_reports(
         reported_to: query.reported_to,
         q: query_text("q", query.q, 100)?,
     };
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let rows = db::list(&mut conn, &filter, &request).await?;
     Ok(web::Json(page(rows, &request, ReportView::from)))
 }
@@ -311,9 +312,9 @@ async fn create_report(
     body: web::Json<NewReport>,
 ) -> Result<HttpResponse, ApiError> {
     let (district_id, patch) = body.into_inner().split();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let row = conn
-        .transaction(async move |conn| {
+        .write(async move |conn| {
             let mut checks = Checks::default();
             let district =
                 referenced_district(conn, &mut checks, district_id, caller.scope()).await?;
@@ -351,7 +352,7 @@ async fn get_report(
     path: web::Path<ReportId>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let row = db::find(&mut conn, path.into_inner(), caller.scope())
         .await
         .map_err(not_found_as("report"))?;
@@ -377,9 +378,9 @@ async fn update_report(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let patch = body.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let row = conn
-        .transaction(async move |conn| {
+        .write(async move |conn| {
             let current = db::lock(conn, id, caller.scope())
                 .await
                 .map_err(not_found_as("report"))?;
@@ -419,8 +420,8 @@ async fn delete_report(
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
-    conn.transaction(async move |conn| {
+    let mut conn = pool.conn().await?;
+    conn.write(async move |conn| {
         let current = db::lock(conn, id, caller.scope())
             .await
             .map_err(not_found_as("report"))?;

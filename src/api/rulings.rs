@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::QueryResult;
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -16,15 +16,15 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::api::policy::{read, write};
 
 use crate::api::audit::{record, record_if_changed};
-use crate::api::auth::{Caller, Db};
+use crate::api::auth::Caller;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
     no_content, read_response, updated_response,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
+use crate::api::work::{Db, Write};
 use crate::api::workflow::{self, Transition, Workflow, WorkflowHistory, perform};
-use crate::db::DbPool;
 use crate::db::audit::Change;
 use crate::db::rulings::{
     self as db, Measure, MeasureFields, NewRuling, Ruling, RulingFields, RulingFilter,
@@ -393,11 +393,11 @@ async fn list_rulings(
 }
 
 async fn listed(
-    pool: &DbPool,
+    pool: &Db,
     filter: &RulingFilter,
     request: &crate::db::pagination::PageRequest,
 ) -> Result<web::Json<Page<FeedItem<RulingView>>>, ApiError> {
-    let mut conn = crate::db::connection(pool).await?;
+    let mut conn = pool.conn().await?;
     let rows = db::list(&mut conn, filter, request).await?;
     let live: Vec<Ruling> = rows
         .iter()
@@ -429,9 +429,9 @@ async fn create_ruling(
     body: web::Json<NewRulingBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (subject_type, subject_id, patch) = body.into_inner().split();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let created = conn
-        .transaction(async move |conn| {
+        .write(async move |conn| {
             let mut checks = Checks::default();
             let subject_type = checks.required("/subject_type", subject_type, None, Ok);
             let subject_id = checks.required("/subject_id", subject_id, None, Ok);
@@ -492,7 +492,7 @@ async fn get_ruling(
     path: web::Path<RulingId>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let row = db::find(&mut conn, path.into_inner(), caller.scope())
         .await
         .map_err(not_found_as("ruling"))?;
@@ -520,9 +520,9 @@ async fn update_ruling(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let patch = body.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let after = conn
-        .transaction(async move |conn| {
+        .write(async move |conn| {
             let current = db::lock(conn, id, caller.scope())
                 .await
                 .map_err(not_found_as("ruling"))?;
@@ -569,8 +569,8 @@ async fn delete_ruling(
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
-    conn.transaction(async move |conn| {
+    let mut conn = pool.conn().await?;
+    conn.write(async move |conn| {
         let current = db::lock(conn, id, caller.scope())
             .await
             .map_err(not_found_as("ruling"))?;
@@ -600,7 +600,7 @@ async fn get_ruling_history(
     path: web::Path<RulingId>,
 ) -> Result<web::Json<WorkflowHistory>, ApiError> {
     let id = path.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     db::find(&mut conn, id, caller.scope())
         .await
         .map_err(not_found_as("ruling"))?;
@@ -840,14 +840,14 @@ pub struct MeasurePatch {
 /// A measure is one part of its ruling: it changes under the ruling's lock and `If-Match`,
 /// while the ruling is in handling, and the ruling takes a new version and an audit event.
 async fn change_measure(
-    pool: &DbPool,
+    pool: &Db,
     caller: Caller,
     (id, measure): (RulingId, MeasureId),
     condition: IfMatch,
     patch: Option<MeasurePatch>,
 ) -> Result<RulingView, ApiError> {
-    let mut conn = crate::db::connection(pool).await?;
-    conn.transaction(async move |conn| {
+    let mut conn = pool.conn().await?;
+    conn.write(async move |conn| {
         let current = db::lock(conn, id, caller.scope())
             .await
             .map_err(not_found_as("ruling"))?;
@@ -970,12 +970,12 @@ pub struct SubjectRulings {
 
 /// The rulings on one subject, after checking the caller sees it (404 otherwise).
 pub(crate) async fn on_subject(
-    pool: &DbPool,
+    pool: &Db,
     caller: &Caller,
     kind: SubjectType,
     id: uuid::Uuid,
 ) -> Result<web::Json<SubjectRulings>, ApiError> {
-    let mut conn = crate::db::connection(pool).await?;
+    let mut conn = pool.conn().await?;
     if subject_district(&mut conn, caller, kind, id)
         .await?
         .is_none()

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, post, web};
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -17,14 +17,14 @@ use crate::api::policy::sync;
 use diesel::QueryResult;
 
 use crate::api::activities::{ActivityPatch, ActivityView};
-use crate::api::auth::{Caller, Db};
+use crate::api::auth::Caller;
 use crate::api::departments::{DepartmentPatch, DepartmentView};
 use crate::api::input::{Checks, Field};
 use crate::api::meetings::{AttendanceView, MeetingPatch, MeetingView};
 use crate::api::members::{MemberPatch, MemberView};
 use crate::api::proposals::{ProposalPatch, ProposalView};
+use crate::api::work::{Db, Write};
 use crate::api::workstations::{WorkstationPatch, WorkstationView};
-use crate::db::DbPool;
 use crate::db::activities::{self as activities, Activity, SyncedActivity};
 use crate::db::audit::{self as audit, Change};
 use crate::db::departments::{self as departments, Department, DepartmentFields};
@@ -555,7 +555,7 @@ impl<C: Synced> Step<C> {
 
 /// Reads, checks and (unless it is a dry run or a refused atomic batch) applies a batch.
 async fn run<C: Synced>(
-    pool: &DbPool,
+    pool: &Db,
     caller: Caller,
     query: SyncQuery,
     records: Vec<Value>,
@@ -579,9 +579,9 @@ async fn run<C: Synced>(
     }
     let atomic = query.atomic.unwrap_or(false);
     let dry_run = query.dry_run.unwrap_or(false);
-    let mut conn = crate::db::connection(pool).await?;
+    let mut conn = pool.conn().await?;
     let result = conn
-        .transaction(async move |conn| {
+        .write(async move |conn| {
             let district = district_of(conn, &caller, query.district_id).await?;
             let context = C::context(conn, &district, &records).await?;
             let mut reads = Vec::with_capacity(records.len());

@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use diesel::QueryResult;
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use crate::api::audit::record as audit;
 use crate::api::auth::Caller;
 use crate::api::http::IfMatch;
-use crate::db::DbPool;
+use crate::api::work::{Db, Write};
 use crate::db::audit::Change;
 use crate::db::workflow::{self as db, Step};
 use crate::domain::access::Scope;
@@ -77,14 +77,14 @@ pub(crate) struct Transition {
 /// `step` is the body as checked; its problems are reported after the preconditions
 /// (the record exists, `If-Match` holds).
 pub(crate) async fn perform<W: Workflow>(
-    pool: &DbPool,
+    pool: &Db,
     caller: Caller,
     id: W::Id,
     condition: IfMatch,
     step: Result<W::Step, ApiError>,
 ) -> Result<W::View, ApiError> {
-    let mut conn = crate::db::connection(pool).await?;
-    conn.transaction(async move |conn| {
+    let mut conn = pool.conn().await?;
+    conn.write(async move |conn| {
         let mut row = W::lock(conn, id, caller.scope())
             .await
             .map_err(not_found_as(W::WHAT))?;

@@ -3,7 +3,7 @@
 
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, NaiveDate, Utc};
-use diesel_async::{AsyncConnection, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -11,7 +11,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::api::policy::{read, write};
 
 use crate::api::audit::{HistoryQuery, record, record_if_changed};
-use crate::api::auth::{Caller, Db};
+use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
@@ -19,6 +19,7 @@ use crate::api::http::{
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
+use crate::api::work::{Db, Write};
 use crate::db::audit::Change;
 use crate::db::workstations::{self as db, Membership, WorkstationFields, WorkstationFilter};
 use crate::domain::ids::{DistrictId, MemberId, WorkstationId};
@@ -365,7 +366,7 @@ async fn list_workstations(
         member_id: query.member_id,
         q: query_text("q", query.q, 100)?,
     };
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let rows = db::list(&mut conn, &filter, &request).await?;
     let ids: Vec<WorkstationId> = rows.iter().map(|row| row.id).collect();
     let mut members = db::member_ids(&mut conn, &ids).await?;
@@ -390,7 +391,7 @@ async fn get_workstation(
     path: web::Path<WorkstationId>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let row = db::find(&mut conn, path.into_inner(), caller.scope())
         .await
         .map_err(not_found_as("workstation"))?;
@@ -414,9 +415,9 @@ async fn create_workstation(
     body: web::Json<NewWorkstation>,
 ) -> Result<HttpResponse, ApiError> {
     let (district_id, patch) = body.into_inner().split();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let row = conn
-        .transaction(async move |conn| {
+        .write(async move |conn| {
             let mut checks = Checks::default();
             let district =
                 referenced_district(conn, &mut checks, district_id, caller.scope()).await?;
@@ -463,9 +464,9 @@ async fn update_workstation(
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let patch = body.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let changed = conn
-        .transaction(async move |conn| {
+        .write(async move |conn| {
             let current = db::lock(conn, id, caller.scope())
                 .await
                 .map_err(not_found_as("workstation"))?;
@@ -508,8 +509,8 @@ async fn delete_workstation(
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
-    conn.transaction(async move |conn| {
+    let mut conn = pool.conn().await?;
+    conn.write(async move |conn| {
         let current = db::lock(conn, id, caller.scope())
             .await
             .map_err(not_found_as("workstation"))?;
@@ -544,7 +545,7 @@ async fn list_workstation_members(
     path: web::Path<WorkstationId>,
 ) -> Result<web::Json<WorkstationMembers>, ApiError> {
     let id = path.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     db::find(&mut conn, id, caller.scope())
         .await
         .map_err(not_found_as("workstation"))?;
@@ -573,7 +574,7 @@ async fn get_workstation_member(
     path: web::Path<(WorkstationId, MemberId)>,
 ) -> Result<web::Json<MembershipView>, ApiError> {
     let (id, member) = path.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     db::find(&mut conn, id, caller.scope())
         .await
         .map_err(not_found_as("workstation"))?;
@@ -607,9 +608,9 @@ async fn add_workstation_member(
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let (id, member) = path.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
+    let mut conn = pool.conn().await?;
     let (added, membership) = conn
-        .transaction(async move |conn| {
+        .write(async move |conn| {
             let workstation = db::lock(conn, id, caller.scope())
                 .await
                 .map_err(not_found_as("workstation"))?;
@@ -661,8 +662,8 @@ async fn remove_workstation_member(
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let (id, member) = path.into_inner();
-    let mut conn = crate::db::connection(&pool).await?;
-    conn.transaction(async move |conn| {
+    let mut conn = pool.conn().await?;
+    conn.write(async move |conn| {
         let workstation = db::lock(conn, id, caller.scope())
             .await
             .map_err(not_found_as("workstation"))?;

@@ -1,14 +1,23 @@
-//! Stored answers to POST requests sent with an `Idempotency-Key`.
+//! Stored answers to POST requests sent with an `Idempotency-Key`. Every query here runs
+//! in the transaction of the request the key protects.
+
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use diesel::prelude::*;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel::sql_types::Integer;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 use crate::db::schema::idempotency_keys;
 use crate::domain::ids::ApiKeyId;
 
 /// How long an answer is kept.
 pub const KEPT_HOURS: i32 = 24;
+
+/// The first of the two keys of the advisory locks that mark a key's request as running
+/// (the second is a hash of the key).
+const LOCK_SPACE: i32 = 0x1de0;
 
 /// A stored answer.
 #[derive(Debug, Clone)]
@@ -19,134 +28,161 @@ pub struct Stored {
     pub body: Vec<u8>,
 }
 
+/// The answer a key holds, with what its first request was.
+#[derive(Debug)]
+pub struct Kept {
+    pub answer: Stored,
+    pub request_hash: Vec<u8>,
+    /// The length of the first request's body, when known.
+    pub request_bytes: Option<usize>,
+}
+
 /// What a key holds when a request claims it.
 #[derive(Debug)]
 pub enum Claim {
-    /// The key is new (or its answer expired): this request runs.
+    /// No answer: this request runs, and holds the key until its transaction ends.
     Fresh,
-    /// The first request with this key is still running.
+    /// Another request with this key is running: its transaction holds the key.
     Running,
-    /// The key was used with another request.
-    Mismatch,
-    /// The first request's answer.
-    Done(Stored),
+    /// The answer of the first request with this key.
+    Answered(Kept),
 }
 
 #[derive(Queryable)]
 struct Row {
     request_hash: Vec<u8>,
-    status: Option<i16>,
-    headers: Option<Value>,
-    body: Option<Vec<u8>>,
+    status: i16,
+    headers: Value,
+    body: Vec<u8>,
+    request_bytes: Option<i64>,
 }
 
-/// Claims `key` of `api_key` for a request whose hash is `hash`.
+diesel::define_sql_function! {
+    /// Takes a transaction-level advisory lock if no other transaction holds it.
+    fn pg_try_advisory_xact_lock(space: Integer, key: Integer) -> Bool;
+}
+
+/// The second key of the lock of `key` of `api_key`.
+fn lock_key(api_key: ApiKeyId, key: &str) -> i32 {
+    let digest = Sha256::new()
+        .chain_update(api_key.0.as_bytes())
+        .chain_update(key.as_bytes())
+        .finalize();
+    i32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
+}
+
+/// Claims `key` of `api_key` in the open transaction of `conn`: the lock taken here is
+/// held until that transaction ends, however it ends (a lost connection included).
 #[tracing::instrument(skip_all)]
 pub async fn claim(
     conn: &mut AsyncPgConnection,
     api_key: ApiKeyId,
     key: &str,
-    hash: &[u8],
 ) -> QueryResult<Claim> {
-    let key = key.to_owned();
-    let hash = hash.to_vec();
-    conn.transaction(async move |conn| {
-        diesel::delete(
-            idempotency_keys::table
-                .filter(idempotency_keys::api_key_id.eq(api_key))
-                .filter(idempotency_keys::key.eq(&key))
-                .filter(idempotency_keys::created_at.lt(expiry())),
-        )
-        .execute(conn)
-        .await?;
-        let inserted = diesel::insert_into(idempotency_keys::table)
-            .values((
-                idempotency_keys::api_key_id.eq(api_key),
-                idempotency_keys::key.eq(&key),
-                idempotency_keys::request_hash.eq(&hash),
-            ))
-            .on_conflict_do_nothing()
-            .execute(conn)
-            .await?;
-        if inserted == 1 {
-            return Ok(Claim::Fresh);
-        }
-        let row: Row = idempotency_keys::table
-            .select((
-                idempotency_keys::request_hash,
-                idempotency_keys::status,
-                idempotency_keys::headers,
-                idempotency_keys::body,
-            ))
-            .filter(idempotency_keys::api_key_id.eq(api_key))
-            .filter(idempotency_keys::key.eq(&key))
-            .first(conn)
-            .await?;
-        Ok(if row.request_hash != hash {
-            Claim::Mismatch
-        } else {
-            match row.status {
-                None => Claim::Running,
-                Some(status) => Claim::Done(Stored {
-                    status: u16::try_from(status).unwrap_or(500),
-                    headers: row
-                        .headers
-                        .and_then(|headers| serde_json::from_value(headers).ok())
-                        .unwrap_or_default(),
-                    body: row.body.unwrap_or_default(),
-                }),
-            }
-        })
+    let locked: bool = diesel::select(pg_try_advisory_xact_lock(
+        LOCK_SPACE,
+        lock_key(api_key, key),
+    ))
+    .get_result(conn)
+    .await?;
+    if !locked {
+        return Ok(Claim::Running);
+    }
+    let row: Option<Row> = idempotency_keys::table
+        .select((
+            idempotency_keys::request_hash,
+            idempotency_keys::status,
+            idempotency_keys::headers,
+            idempotency_keys::body,
+            idempotency_keys::request_bytes,
+        ))
+        .filter(idempotency_keys::api_key_id.eq(api_key))
+        .filter(idempotency_keys::key.eq(key))
+        .filter(idempotency_keys::created_at.ge(expiry()))
+        .first(conn)
+        .await
+        .optional()?;
+    Ok(match row {
+        None => Claim::Fresh,
+        Some(row) => Claim::Answered(Kept {
+            answer: Stored {
+                status: u16::try_from(row.status).unwrap_or(500),
+                headers: serde_json::from_value(row.headers).unwrap_or_default(),
+                body: row.body,
+            },
+            request_hash: row.request_hash,
+            request_bytes: row
+                .request_bytes
+                .and_then(|bytes| usize::try_from(bytes).ok()),
+        }),
     })
-    .await
 }
 
 fn expiry() -> diesel::expression::SqlLiteral<diesel::sql_types::Timestamptz> {
     diesel::dsl::sql(&format!("now() - interval '{KEPT_HOURS} hours'"))
 }
 
-/// Stores the answer of the request that claimed `key`.
+/// Stores the answer of the request holding `key`, in that request's transaction (over an
+/// expired answer of the same key, if one is left).
 #[tracing::instrument(skip_all)]
-pub async fn complete(
+pub async fn store(
     conn: &mut AsyncPgConnection,
     api_key: ApiKeyId,
     key: &str,
+    request_hash: &[u8],
+    request_bytes: usize,
     answer: &Stored,
 ) -> QueryResult<()> {
+    purge_now_and_then(conn).await?;
     let status = i16::try_from(answer.status).unwrap_or(500);
     let headers = serde_json::to_value(&answer.headers).unwrap_or(Value::Null);
-    diesel::update(idempotency_keys::table.find((api_key, key)))
+    let bytes = i64::try_from(request_bytes).unwrap_or(i64::MAX);
+    let values = (
+        idempotency_keys::api_key_id.eq(api_key),
+        idempotency_keys::key.eq(key),
+        idempotency_keys::request_hash.eq(request_hash),
+        idempotency_keys::status.eq(status),
+        idempotency_keys::headers.eq(&headers),
+        idempotency_keys::body.eq(&answer.body),
+        idempotency_keys::request_bytes.eq(bytes),
+        idempotency_keys::created_at.eq(diesel::dsl::now),
+    );
+    diesel::insert_into(idempotency_keys::table)
+        .values(values)
+        .on_conflict((idempotency_keys::api_key_id, idempotency_keys::key))
+        .do_update()
         .set((
+            idempotency_keys::request_hash.eq(request_hash),
             idempotency_keys::status.eq(status),
-            idempotency_keys::headers.eq(headers),
+            idempotency_keys::headers.eq(&headers),
             idempotency_keys::body.eq(&answer.body),
-            idempotency_keys::completed_at.eq(diesel::dsl::now),
+            idempotency_keys::request_bytes.eq(bytes),
+            idempotency_keys::created_at.eq(diesel::dsl::now),
         ))
         .execute(conn)
         .await
         .map(drop)
 }
 
-/// Gives `key` back: its request changed nothing and may be sent again.
-#[tracing::instrument(skip_all)]
-pub async fn release(
-    conn: &mut AsyncPgConnection,
-    api_key: ApiKeyId,
-    key: &str,
-) -> QueryResult<()> {
-    diesel::delete(idempotency_keys::table.find((api_key, key)))
-        .execute(conn)
-        .await
-        .map(drop)
-}
+/// Every this many stored answers, a batch of expired ones is removed.
+const PURGE_EVERY: u32 = 64;
+static STORED: AtomicU32 = AtomicU32::new(0);
 
-/// Removes a batch of expired answers.
-#[tracing::instrument(skip_all)]
-pub async fn purge(conn: &mut AsyncPgConnection) -> QueryResult<usize> {
+/// Removes a batch of expired answers every [`PURGE_EVERY`] answers stored, skipping any
+/// another transaction is removing.
+async fn purge_now_and_then(conn: &mut AsyncPgConnection) -> QueryResult<()> {
+    if !STORED
+        .fetch_add(1, Ordering::Relaxed)
+        .is_multiple_of(PURGE_EVERY)
+    {
+        return Ok(());
+    }
     diesel::sql_query(format!(
         "DELETE FROM idempotency_keys WHERE ctid IN (SELECT ctid FROM idempotency_keys \
-         WHERE created_at < now() - interval '{KEPT_HOURS} hours' LIMIT 100)"
+         WHERE created_at < now() - interval '{KEPT_HOURS} hours' LIMIT 100 \
+         FOR UPDATE SKIP LOCKED)"
     ))
     .execute(conn)
     .await
+    .map(drop)
 }

@@ -208,11 +208,11 @@ diesel::table! {
         api_key_id -> Uuid,
         key -> Text,
         request_hash -> Bytea,
-        status -> Nullable<Int2>,
-        headers -> Nullable<Jsonb>,
-        body -> Nullable<Bytea>,
+        status -> Int2,
+        headers -> Jsonb,
+        body -> Bytea,
         created_at -> Timestamptz,
-        completed_at -> Nullable<Timestamptz>,
+        request_bytes -> Nullable<Int8>,
     }
 }
 

@@ -125,10 +125,12 @@ impl Cluster {
 
     /// Stops at once, as a crash would: no checkpoint, clients cut off.
     fn stop_immediately(&self) {
-        self.run(
-            "pg_ctl",
-            &["-D", &self.data(), "-m", "immediate", "-w", "stop"],
-        );
+        self.stop("immediate");
+    }
+
+    /// Stops in `mode` (`fast`: every session ended, its transaction rolled back).
+    fn stop(&self, mode: &str) {
+        self.run("pg_ctl", &["-D", &self.data(), "-m", mode, "-w", "stop"]);
     }
 
     fn url(&self) -> String {
@@ -157,9 +159,15 @@ struct Outcomes {
     answers: Vec<(Instant, Duration, StatusCode, bool, bool)>,
 }
 
-#[tokio::test]
-async fn a_stopped_database_is_503_then_recovered_and_no_acknowledged_write_is_lost() {
-    let cluster = Cluster::create();
+/// The service's own process on `cluster`, with an administrator's token.
+struct Service {
+    child: tokio::process::Child,
+    base: String,
+    token: String,
+    client: reqwest::Client,
+}
+
+async fn serve(cluster: &Cluster) -> Service {
     let binary = env!("CARGO_BIN_EXE_cppcc-api");
     let token = Command::new(binary)
         .args(["keys", "create", "--role", "admin", "--name", "faults"])
@@ -173,7 +181,7 @@ async fn a_stopped_database_is_503_then_recovered_and_no_acknowledged_write_is_l
     );
     let token = String::from_utf8(token.stdout).unwrap().trim().to_owned();
     let port = free_port();
-    let mut child = service_command(&cluster.url(), port)
+    let child = service_command(&cluster.url(), port)
         .env("DATABASE_POOL_TIMEOUT_SECS", "1")
         .env("RUST_LOG", "warn")
         .env("LOG_FORMAT", "json")
@@ -187,6 +195,23 @@ async fn a_stopped_database_is_503_then_recovered_and_no_acknowledged_write_is_l
         .build()
         .unwrap();
     wait_until_ok(&format!("{base}/readyz")).await;
+    Service {
+        child,
+        base,
+        token,
+        client,
+    }
+}
+
+#[tokio::test]
+async fn a_stopped_database_is_503_then_recovered_and_no_acknowledged_write_is_lost() {
+    let cluster = Cluster::create();
+    let Service {
+        mut child,
+        base,
+        token,
+        client,
+    } = serve(&cluster).await;
 
     // Four writers create districts without pause, before, during and after the outage.
     let outcomes = Arc::new(Mutex::new(Outcomes::default()));
@@ -350,4 +375,108 @@ async fn a_stopped_database_is_503_then_recovered_and_no_acknowledged_write_is_l
         errors.is_empty(),
         "no error line during an outage: {errors:?}"
     );
+}
+
+/// A client of the cluster's database.
+async fn connect(cluster: &Cluster) -> tokio_postgres::Client {
+    let (db, connection) = tokio_postgres::connect(&cluster.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    db
+}
+
+#[tokio::test]
+async fn a_database_stopped_mid_request_leaves_the_key_free_and_the_retry_writes_once() {
+    let cluster = Cluster::create();
+    let service = serve(&cluster).await;
+    let send = || {
+        service
+            .client
+            .post(format!("{}/api/v1/districts", service.base))
+            .bearer_auth(&service.token)
+            .header("Idempotency-Key", "create-held")
+            .json(&json!({"code": "held", "name": "等待区", "term": 16}))
+            .send()
+    };
+
+    // Another session inserts the same code and keeps its transaction open: the request's
+    // insert waits on it, inside the request's transaction.
+    let holder = connect(&cluster).await;
+    holder
+        .batch_execute(
+            "BEGIN; INSERT INTO districts (id, code, name, term) \
+             VALUES (gen_random_uuid(), 'held', '占位', 16)",
+        )
+        .await
+        .unwrap();
+    let request = tokio::spawn(send());
+    let watcher = connect(&cluster).await;
+    let waiting = async {
+        loop {
+            let waiting: i64 = watcher
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity \
+                     WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO \"districts\"%'",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            if waiting == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("the request waits inside its transaction");
+    drop(watcher);
+
+    cluster.stop("fast");
+    let cut = request.await.unwrap().unwrap();
+    assert_eq!(cut.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let problem: serde_json::Value = cut.json().await.unwrap();
+    assert_eq!(
+        problem["type"], "/problems/unavailable",
+        "nothing was written"
+    );
+    drop(holder);
+
+    cluster.start();
+    // The key is free as soon as the database is back: never "still running".
+    let mut retried = send().await.unwrap();
+    let started = Instant::now();
+    while retried.status() == StatusCode::SERVICE_UNAVAILABLE
+        && started.elapsed() < Duration::from_secs(10)
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        retried = send().await.unwrap();
+    }
+    assert_eq!(retried.status(), StatusCode::CREATED);
+    assert!(retried.headers().get("idempotent-replayed").is_none());
+    let again = send().await.unwrap();
+    assert_eq!(again.status(), StatusCode::CREATED);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+
+    let db = connect(&cluster).await;
+    db.batch_execute("SELECT audit_seal(2147483647)")
+        .await
+        .unwrap();
+    let districts: i64 = db
+        .query_one("SELECT count(*) FROM districts WHERE code = 'held'", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(districts, 1);
+    let events: i64 = db
+        .query_one(
+            "SELECT count(*) FROM audit_events WHERE entity_type = 'district'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(events, 1);
 }

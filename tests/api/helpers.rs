@@ -14,7 +14,7 @@ static TEMPLATE: OnceCell<String> = OnceCell::const_new();
 static TRACING: OnceLock<()> = OnceLock::new();
 
 /// The server tests talk to: `DATABASE_URL` if set, else the local one.
-fn server_url() -> String {
+pub fn server_url() -> String {
     let _ = dotenvy::dotenv();
     std::env::var("DATABASE_URL")
         .ok()

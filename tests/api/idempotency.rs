@@ -165,11 +165,22 @@ async fn a_key_whose_first_request_is_running_is_refused_until_it_ends() {
     let meanwhile = async {
         let watcher = app.db().await;
         loop {
+            // The first request's transaction holds its key's lock (and stores nothing yet).
             let claimed: i64 = watcher
+                .query_one(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
+                     AND classid = 7648 AND objsubid = 2 AND granted",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            let stored: i64 = watcher
                 .query_one("SELECT count(*) FROM idempotency_keys", &[])
                 .await
                 .unwrap()
                 .get(0);
+            assert_eq!(stored, 0, "nothing is stored before the write commits");
             if claimed == 1 {
                 break;
             }
@@ -192,4 +203,39 @@ async fn a_key_whose_first_request_is_running_is_refused_until_it_ends() {
     // Without the key, the same step is refused: it was taken once.
     let plain = app.post(&path, &json!({})).await;
     assert_eq!(plain.status(), StatusCode::CONFLICT);
+}
+
+#[tokio::test]
+async fn a_key_does_not_raise_the_body_limit_of_the_route() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app().await;
+    let host = app.address.trim_start_matches("http://").to_owned();
+    // A 1 MiB body announced to a route that takes 256 KiB (the sync batches take 4 MiB):
+    // refused on its announced length, before the rest of it is waited for or read.
+    for key in [Some("big-1"), None] {
+        let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+        let mut head = format!(
+            "POST /api/v1/districts HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\
+             Authorization: Bearer {}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n",
+            app.admin_token,
+            1024 * 1024
+        );
+        if let Some(key) = key {
+            head.push_str(&format!("Idempotency-Key: {key}\r\n"));
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stream.write_all(&vec![b' '; 64 * 1024]).await.unwrap();
+        let mut answer = vec![0; 1024];
+        let read = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut answer))
+            .await
+            .expect("answered without waiting for the rest of the body")
+            .unwrap();
+        let answer = String::from_utf8_lossy(&answer[..read]);
+        assert!(answer.starts_with("HTTP/1.1 413"), "{key:?}: {answer}");
+        assert!(answer.contains("application/problem+json"), "{answer}");
+    }
+    // Refused before its body was read, the request wrote nothing and keeps no answer.
+    assert_eq!(count(&app, "idempotency_keys").await, 0);
 }

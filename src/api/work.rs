@@ -1,0 +1,216 @@
+//! The unit of work of a request: the one connection its handler reaches the database
+//! through, and how a write's transaction ends.
+//!
+//! A handler asks its [`Db`] for a connection and writes with [`Write::write`]. Most
+//! requests get a connection of their own from the pool, and `write` is their
+//! transaction: when its `COMMIT` is answered, the write is durable; when the connection
+//! is lost before the answer arrives, nobody can know whether it was, and the request is
+//! answered `503 outcome-unknown` (never "nothing was written").
+//!
+//! A `POST` sent with an `Idempotency-Key` is one transaction from the claim of its key to
+//! the stored answer (see [`crate::api::idempotency`]): its handler gets that
+//! transaction's connection, each `write` in it is a savepoint, and whatever must happen
+//! once the write is durable waits for the outer `COMMIT` ([`Db::after_commit`]).
+
+use std::cell::RefCell;
+use std::future::{Ready, ready};
+use std::rc::Rc;
+
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use diesel::result::Error as DieselError;
+use diesel_async::{AnsiTransactionManager, AsyncPgConnection, TransactionManager};
+
+use crate::db::{DbConn, DbPool};
+use crate::error::ApiError;
+
+/// The database, for a handler whose caller the route's policy let through: handlers
+/// reach the database only through it.
+#[derive(Clone)]
+pub struct Db {
+    pool: web::Data<DbPool>,
+    work: Option<Work>,
+}
+
+impl Db {
+    /// The request's connection: the transaction of its idempotency key if it has one,
+    /// else a connection of its own from the pool.
+    pub async fn conn(&self) -> Result<Conn, ApiError> {
+        match &self.work {
+            Some(work) => {
+                let conn = work.0.conn.borrow_mut().take().ok_or_else(|| {
+                    ApiError::Internal("the request's connection is already in use".into())
+                })?;
+                Ok(Conn {
+                    conn: Some(conn),
+                    home: Some(work.clone()),
+                })
+            }
+            None => Ok(Conn {
+                conn: Some(crate::db::connection(&self.pool).await?),
+                home: None,
+            }),
+        }
+    }
+
+    /// Runs `then` once the request's writes are durable: now, after a transaction of its
+    /// own has committed, or after the `COMMIT` of the request's unit of work (never, if it
+    /// is rolled back).
+    pub fn after_commit(&self, then: impl FnOnce() + 'static) {
+        match &self.work {
+            Some(work) => work.0.after_commit.borrow_mut().push(Box::new(then)),
+            None => then(),
+        }
+    }
+}
+
+impl FromRequest for Db {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        ready(crate::api::auth::authorize(request).and_then(|_| {
+            let pool = request
+                .app_data::<web::Data<DbPool>>()
+                .cloned()
+                .ok_or_else(|| ApiError::Internal("no database pool".into()))?;
+            let work = request.extensions().get::<Work>().cloned();
+            Ok(Db { pool, work })
+        }))
+    }
+}
+
+/// A request's connection; one from the pool goes back to it when dropped, the unit of
+/// work's goes back to the unit.
+pub struct Conn {
+    conn: Option<DbConn>,
+    home: Option<Work>,
+}
+
+impl std::ops::Deref for Conn {
+    type Target = AsyncPgConnection;
+
+    fn deref(&self) -> &AsyncPgConnection {
+        self.conn.as_ref().expect("a connection until dropped")
+    }
+}
+
+impl std::ops::DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut AsyncPgConnection {
+        self.conn.as_mut().expect("a connection until dropped")
+    }
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if let (Some(home), Some(conn)) = (&self.home, self.conn.take()) {
+            *home.0.conn.borrow_mut() = Some(conn);
+        }
+    }
+}
+
+/// The open transaction of a request that is one unit of work.
+#[derive(Clone)]
+pub struct Work(Rc<Unit>);
+
+struct Unit {
+    conn: RefCell<Option<DbConn>>,
+    after_commit: RefCell<Vec<Box<dyn FnOnce()>>>,
+}
+
+impl Work {
+    /// Hands `conn`, in an open transaction, to the request's handler.
+    pub fn lend(conn: DbConn) -> Self {
+        Self(Rc::new(Unit {
+            conn: RefCell::new(Some(conn)),
+            after_commit: RefCell::default(),
+        }))
+    }
+
+    /// The connection back, once the handler is done with it.
+    pub fn reclaim(&self) -> Result<DbConn, ApiError> {
+        self.0.conn.borrow_mut().take().ok_or_else(|| {
+            ApiError::Internal("the request's connection was kept past its answer".into())
+        })
+    }
+
+    /// What waits for the commit.
+    pub fn after_commit(&self) -> Vec<Box<dyn FnOnce()>> {
+        std::mem::take(&mut *self.0.after_commit.borrow_mut())
+    }
+}
+
+/// Opens a transaction on `conn` (a savepoint inside one already open).
+pub async fn begin(conn: &mut AsyncPgConnection) -> Result<(), ApiError> {
+    AnsiTransactionManager::begin_transaction(conn)
+        .await
+        .map_err(ApiError::from)
+}
+
+/// Ends the innermost transaction of `conn`, keeping nothing of it. A rollback that fails
+/// leaves the connection broken, and the pool does not hand it out again.
+pub async fn rollback(conn: &mut AsyncPgConnection) {
+    if let Err(error) = AnsiTransactionManager::rollback_transaction(conn).await {
+        tracing::warn!(%error, "a rollback failed; the connection is dropped");
+    }
+}
+
+/// Commits the innermost transaction of `conn`. A `COMMIT` whose answer never arrived
+/// is [`ApiError::OutcomeUnknown`]: the server may have committed it or not.
+pub async fn commit(conn: &mut AsyncPgConnection) -> Result<(), ApiError> {
+    let outermost = AnsiTransactionManager::transaction_manager_status_mut(conn)
+        .transaction_depth()
+        .is_ok_and(|depth| depth.is_some_and(|depth| depth.get() == 1));
+    match AnsiTransactionManager::commit_transaction(conn).await {
+        Ok(()) => Ok(()),
+        Err(error) if outermost && !refused_by_server(&error) => {
+            tracing::warn!(%error, "a COMMIT was sent and its answer lost");
+            crate::metrics::db_failure(crate::metrics::DbFailure::Unavailable);
+            Err(ApiError::OutcomeUnknown)
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Whether the server itself answered the `COMMIT` with an error, which means it rolled
+/// the transaction back (a serialization failure, a deferred constraint). Anything else
+/// (the connection closed, the server ending it, a reply that never came) leaves the
+/// outcome unknown.
+fn refused_by_server(error: &DieselError) -> bool {
+    match error {
+        DieselError::RollbackErrorOnCommit { commit_error, .. } => refused_by_server(commit_error),
+        DieselError::DatabaseError(..) => !crate::error::connection_lost(error),
+        _ => false,
+    }
+}
+
+/// A write: `work` runs in a transaction on this connection, which commits when it
+/// succeeds and keeps nothing when it fails.
+pub trait Write {
+    fn write<R>(
+        &mut self,
+        work: impl AsyncFnOnce(&mut AsyncPgConnection) -> Result<R, ApiError>,
+    ) -> impl Future<Output = Result<R, ApiError>>;
+}
+
+impl Write for AsyncPgConnection {
+    async fn write<R>(
+        &mut self,
+        work: impl AsyncFnOnce(&mut AsyncPgConnection) -> Result<R, ApiError>,
+    ) -> Result<R, ApiError> {
+        begin(self).await?;
+        match work(self).await {
+            Ok(value) => commit(self).await.map(|()| value),
+            Err(error) => {
+                rollback(self).await;
+                Err(error)
+            }
+        }
+    }
+}
+
+/// Whether `conn` is inside a transaction.
+pub fn in_transaction(conn: &mut AsyncPgConnection) -> bool {
+    AnsiTransactionManager::transaction_manager_status_mut(conn)
+        .transaction_depth()
+        .is_ok_and(|depth| depth.is_some())
+}
