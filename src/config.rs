@@ -36,6 +36,10 @@ pub struct Config {
     pub key_cache_ttl: Duration,
     /// Threads serving the API; by default one per CPU.
     pub http_workers: usize,
+    /// Secrets that sign cursors (`CURSOR_SECRETS`, comma-separated): the first signs,
+    /// each verifies; the database's own secret always verifies, and signs when none is
+    /// set.
+    pub cursor_secrets: Vec<String>,
 }
 
 /// A setting that is present but unusable.
@@ -110,6 +114,16 @@ impl Config {
             })
             .transpose()?
             .unwrap_or_default();
+        let cursor_secrets = get("CURSOR_SECRETS")
+            .map(|value| {
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .map(cursor_secret)
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
         Ok(Self {
             database_url,
             bind_addr,
@@ -123,6 +137,23 @@ impl Config {
             body_timeout: Duration::from_secs(body_timeout_secs),
             key_cache_ttl: Duration::from_secs(key_cache_secs),
             http_workers,
+            cursor_secrets,
+        })
+    }
+}
+
+/// One secret of `CURSOR_SECRETS`: at least 32 visible ASCII characters (as made by
+/// `openssl rand -base64 32`).
+fn cursor_secret(value: &str) -> Result<String, ConfigError> {
+    if value.len() >= 32 && value.bytes().all(|b| b.is_ascii_graphic()) {
+        Ok(value.to_owned())
+    } else {
+        Err(ConfigError {
+            name: "CURSOR_SECRETS",
+            reason: format!(
+                "each secret must be at least 32 visible ASCII characters (one is {} long)",
+                value.len()
+            ),
         })
     }
 }
@@ -273,6 +304,30 @@ mod tests {
         for bad in ["0", "soon"] {
             let error = config(&[("DATABASE_STATEMENT_TIMEOUT_MS", bad)]).unwrap_err();
             assert_eq!(error.name, "DATABASE_STATEMENT_TIMEOUT_MS");
+        }
+    }
+
+    #[test]
+    fn cursor_secrets_are_long_or_the_start_fails_without_showing_them() {
+        let long = "k".repeat(32);
+        let config = Config::from_lookup(|name| {
+            (name == "CURSOR_SECRETS").then(|| format!("{long}, {long}x"))
+        })
+        .unwrap();
+        assert_eq!(
+            config.cursor_secrets,
+            vec![long.clone(), format!("{long}x")]
+        );
+        for bad in [
+            "short-secret",
+            &format!("{long},"),
+            &format!("{long} with space"),
+        ] {
+            let error =
+                Config::from_lookup(|name| (name == "CURSOR_SECRETS").then(|| bad.to_owned()))
+                    .unwrap_err();
+            assert_eq!(error.name, "CURSOR_SECRETS");
+            assert!(!error.to_string().contains("short-secret"), "{error}");
         }
     }
 

@@ -94,6 +94,8 @@ pub enum SetupError {
     Migrate { url: String, cause: String },
     #[error("cannot build the connection pool: {0}")]
     Pool(String),
+    #[error("cannot read the cursor secret from the database: {0}")]
+    Secret(String),
 }
 
 /// The database URL as it may be shown in a log or an error: the password hidden.
@@ -254,6 +256,26 @@ pub fn build_pool(
 pub async fn connection(pool: &DbPool) -> Result<DbConn, PoolError> {
     crate::metrics::pool_wait(pool);
     pool.get().await
+}
+
+/// The secret the database made for signing cursors, the same for every instance.
+pub async fn cursor_secret(pool: &DbPool) -> Result<Vec<u8>, SetupError> {
+    use diesel::QueryableByName;
+    use diesel_async::RunQueryDsl;
+    #[derive(QueryableByName)]
+    struct Secret {
+        #[diesel(sql_type = diesel::sql_types::Bytea)]
+        secret: Vec<u8>,
+    }
+    let failed = |cause: String| SetupError::Secret(cause);
+    let mut conn = connection(pool)
+        .await
+        .map_err(|error| failed(error.to_string()))?;
+    let row: Secret = diesel::sql_query("SELECT secret FROM service_secrets WHERE name = 'cursor'")
+        .get_result(&mut conn)
+        .await
+        .map_err(|error| failed(error.to_string()))?;
+    Ok(row.secret)
 }
 
 /// Escapes `%`, `_` and `\\` so a search text matches literally inside `ILIKE`.

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod calendar;
 pub mod changes;
 pub mod consultation;
+pub mod cursor;
 pub mod evaluation;
 pub mod ids;
 pub mod kinds;

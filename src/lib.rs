@@ -78,6 +78,13 @@ impl Application {
             config.pool_timeout,
             config.statement_timeout,
         )?;
+        let mut cursor_secrets: Vec<Vec<u8>> = config
+            .cursor_secrets
+            .iter()
+            .map(|secret| secret.as_bytes().to_vec())
+            .collect();
+        cursor_secrets.push(db::cursor_secret(&pool).await?);
+        domain::cursor::install(cursor_secrets);
         let listener = bind(config.bind_addr)?;
         let port = local_port(&listener, config.bind_addr)?;
         let metrics_listener = bind(config.metrics_addr)?;

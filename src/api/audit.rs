@@ -1,6 +1,7 @@
 //! The audit trail for auditors: `/api/v1/audit-events` (query and export), its
 //! verification, and the history of any record.
 
+use crate::domain::cursor;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use base64::Engine;
@@ -147,14 +148,16 @@ fn text(name: &str, value: Option<String>) -> Result<Option<String>, ApiError> {
 }
 
 fn encode_cursor(seq: i64) -> String {
-    URL_SAFE_NO_PAD.encode(format!("seq:{seq}"))
+    cursor::seal(
+        cursor::Kind::Trail,
+        &URL_SAFE_NO_PAD.encode(format!("seq:{seq}")),
+    )
 }
 
-fn decode_cursor(cursor: &str) -> Result<i64, ApiError> {
-    crate::api::page::check_cursor_shape(cursor)?;
-    URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
+fn decode_cursor(text: &str) -> Result<i64, ApiError> {
+    crate::api::page::check_cursor_shape(text)?;
+    cursor::open(cursor::Kind::Trail, text)
+        .and_then(|text| URL_SAFE_NO_PAD.decode(text).ok())
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .and_then(|text| text.strip_prefix("seq:")?.parse().ok())
         .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor of this list"))

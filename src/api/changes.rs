@@ -22,7 +22,7 @@ use crate::api::auth::Caller;
 use crate::api::work::Db;
 use crate::db::changes::{self as db, Changed};
 use crate::db::schema;
-use crate::domain::changes::{Collection, Cursor, collections};
+use crate::domain::changes::{Collection, Cursor, Refused, collections};
 use crate::domain::ids::DistrictId;
 use crate::domain::kinds::text_enum;
 use crate::error::ApiError;
@@ -74,7 +74,7 @@ pub struct ChangePage {
 pub struct ChangesQuery {
     /// The `next_cursor` (or an item's `cursor`) of an earlier read, or a snapshot's
     /// cursor; from the beginning when absent.
-    #[param(pattern = r"^[0-9]{1,19}\.[0-9]{1,19}$")]
+    #[param(pattern = r"^[0-9]{1,19}\.[0-9]{1,19}\.[A-Za-z0-9_-]{22}$")]
     pub after: Option<String>,
     /// Page size, 1 to 1,000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
@@ -123,7 +123,12 @@ async fn list_changes(
 ) -> Result<web::Json<ChangePage>, ApiError> {
     let query = query.into_inner();
     let after = match query.after.as_deref() {
-        Some(text) => Cursor::parse(text).map_err(ApiError::BadRequest)?,
+        Some(text) => Cursor::parse(text).map_err(|refused| match refused {
+            Refused::Shape => ApiError::BadRequest(
+                "after must be a cursor of this feed (`txid.seq.signature`)".into(),
+            ),
+            Refused::Foreign => ApiError::invalid("after", "is not a cursor this feed issued"),
+        })?,
         None => Cursor::default(),
     };
     let limit = query.limit.unwrap_or(100);

@@ -3,6 +3,7 @@
 //! `/api/v1/members/{id}/performance` (a member's scored items of a year) and
 //! `/api/v1/performance` (a district's members ranked, as pages or CSV).
 
+use crate::domain::cursor;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -658,14 +659,14 @@ struct RankingCursor {
 
 impl RankingCursor {
     fn encode(&self) -> String {
-        URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default())
+        let text = URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).unwrap_or_default());
+        cursor::seal(cursor::Kind::Ranking, &text)
     }
 
     fn decode(text: &str) -> Result<Self, ApiError> {
         crate::api::page::check_cursor_shape(text)?;
-        URL_SAFE_NO_PAD
-            .decode(text)
-            .ok()
+        cursor::open(cursor::Kind::Ranking, text)
+            .and_then(|text| URL_SAFE_NO_PAD.decode(text).ok())
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor of this ranking"))
     }

@@ -3,6 +3,8 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::domain::cursor;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -61,13 +63,17 @@ pub struct Cursor {
 }
 
 impl Cursor {
+    /// The cursor as handed out: its fields, signed (see [`crate::domain::cursor`]).
     pub fn encode(&self) -> String {
         let json = serde_json::to_vec(self).unwrap_or_default();
-        URL_SAFE_NO_PAD.encode(json)
+        cursor::seal(cursor::Kind::Page, &URL_SAFE_NO_PAD.encode(json))
     }
 
+    /// A cursor this service issued, unaltered; `None` for any other text.
     pub fn decode(text: &str) -> Option<Self> {
-        let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(cursor::open(cursor::Kind::Page, text)?)
+            .ok()?;
         serde_json::from_slice(&bytes).ok()
     }
 }
@@ -219,8 +225,13 @@ mod tests {
             value: CursorValue::Text("王小明".into()),
             id: Uuid::now_v7(),
         };
-        assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
+        assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor.clone()));
         assert_eq!(Cursor::decode("not a cursor"), None);
         assert_eq!(Cursor::decode(&URL_SAFE_NO_PAD.encode("{}")), None);
+        // The same fields, unsigned or signed as another kind, are no cursor.
+        let unsigned = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap());
+        assert_eq!(Cursor::decode(&unsigned), None);
+        let foreign = cursor::seal(cursor::Kind::Trail, &unsigned);
+        assert_eq!(Cursor::decode(&foreign), None);
     }
 }

@@ -5,6 +5,7 @@
 //! nothing can be written at or before it later, because the feed only passes changes of
 //! transactions older than every transaction still running.
 
+use crate::domain::cursor;
 use crate::domain::kinds::text_enum;
 
 text_enum! {
@@ -44,30 +45,51 @@ impl Cursor {
         }
     }
 
+    /// The position as handed out: `txid.seq.signature`.
     pub fn encode(self) -> String {
-        format!("{}.{}", self.txid, self.seq)
+        let text = format!("{}.{}", self.txid, self.seq);
+        let tag = cursor::tag(cursor::Kind::Feed, &text);
+        format!("{text}.{tag}")
     }
 
-    pub fn parse(text: &str) -> Result<Self, String> {
-        let invalid = || format!("`{text}` is not a cursor of this feed");
-        // Each part is 1 to 19 digits, as the API's schema says; one past the largest
-        // position means the same as the largest (after everything).
+    /// A position this service handed out, unaltered. Text not of the shape is `Shape`
+    /// (the request does not match the API's schema); of the shape but not issued here,
+    /// or altered, is `Foreign`.
+    pub fn parse(text: &str) -> Result<Self, Refused> {
+        let (position, tag) = text.rsplit_once('.').ok_or(Refused::Shape)?;
+        let (txid, seq) = position.split_once('.').ok_or(Refused::Shape)?;
+        // Each part is 1 to 19 digits, as the API's schema says.
         let part = |digits: &str| {
             if (1..=19).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit()) {
-                digits
+                Ok(digits
                     .parse::<u64>()
-                    .map(|value| i64::try_from(value).unwrap_or(i64::MAX))
-                    .map_err(|_| invalid())
+                    .map_or(i64::MAX, |value| i64::try_from(value).unwrap_or(i64::MAX)))
             } else {
-                Err(invalid())
+                Err(Refused::Shape)
             }
         };
-        let (txid, seq) = text.split_once('.').ok_or_else(invalid)?;
-        Ok(Self {
-            txid: part(txid)?,
-            seq: part(seq)?,
-        })
+        let shaped_tag = tag.len() == cursor::TAG_CHARS
+            && tag
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let (txid, seq) = (part(txid)?, part(seq)?);
+        if !shaped_tag {
+            return Err(Refused::Shape);
+        }
+        if !cursor::verify(cursor::Kind::Feed, position, tag) {
+            return Err(Refused::Foreign);
+        }
+        Ok(Self { txid, seq })
     }
+}
+
+/// Why a feed cursor is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// Not `txid.seq.signature` with digits and base64url.
+    Shape,
+    /// Of that shape, but not handed out by this service, or altered.
+    Foreign,
 }
 
 /// The collections named in `text` (comma-separated), each once, in the list's order;
@@ -120,15 +142,18 @@ mod tests {
             "1.2.3",
             "12345678901234567890.1",
         ] {
-            assert!(Cursor::parse(bad).is_err(), "{bad}");
+            assert_eq!(Cursor::parse(bad), Err(Refused::Shape), "{bad}");
         }
-        // Positions past the largest mean the largest: after everything.
+        // The right shape, but not signed here, or altered: foreign.
+        let encoded = cursor.encode();
+        let (_, tag) = encoded.rsplit_once('.').unwrap();
+        for foreign in [format!("9212.78.{tag}"), format!("9213.77.{tag}")] {
+            assert_eq!(Cursor::parse(&foreign), Err(Refused::Foreign), "{foreign}");
+        }
+        let other = crate::domain::cursor::tag(crate::domain::cursor::Kind::Page, "9212.77");
         assert_eq!(
-            Cursor::parse("9999999999999999999.9999999999999999999"),
-            Ok(Cursor {
-                txid: i64::MAX,
-                seq: i64::MAX
-            })
+            Cursor::parse(&format!("9212.77.{other}")),
+            Err(Refused::Foreign)
         );
     }
 

@@ -9,10 +9,15 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app};
 
-/// One page of the feed after `cursor`.
+/// One page of the feed after `cursor` (from the beginning when it is empty).
 async fn read(app: &TestApp, cursor: &str, query: &str) -> Value {
+    let after = if cursor.is_empty() {
+        String::new()
+    } else {
+        format!("after={cursor}&")
+    };
     let response = app
-        .get(&format!("/api/v1/changes?after={cursor}&limit=1000{query}"))
+        .get(&format!("/api/v1/changes?{after}limit=1000{query}"))
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     response.json().await.unwrap()
@@ -76,7 +81,7 @@ async fn a_commit_behind_an_open_transaction_is_held_back_and_then_delivered() {
         .as_str()
         .unwrap()
         .to_owned();
-    let (_, cursor) = read_until(&app, "0.0".into(), "", |items| {
+    let (_, cursor) = read_until(&app, String::new(), "", |items| {
         mentions(items, &member) == 1
     })
     .await;
@@ -147,7 +152,7 @@ async fn the_feed_answers_deletions_filters_and_bad_cursors() {
             .status(),
         StatusCode::NO_CONTENT
     );
-    let (items, _) = read_until(&app, "0.0".into(), "&collections=members", |items| {
+    let (items, _) = read_until(&app, String::new(), "&collections=members", |items| {
         latest(items, &member).is_some_and(|item| item["op"] == "delete")
             && mentions(items, &other) == 1
     })
@@ -187,7 +192,7 @@ async fn the_feed_answers_deletions_filters_and_bad_cursors() {
     // An admin filters by district.
     let (items, _) = read_until(
         &app,
-        "0.0".into(),
+        String::new(),
         &format!("&district_id={haidian}"),
         |items| mentions(items, &other) == 1,
     )
@@ -198,6 +203,7 @@ async fn the_feed_answers_deletions_filters_and_bad_cursors() {
     for bad in [
         "after=12",
         "after=a.b",
+        "after=0.0",
         "limit=0",
         "limit=1001",
         "collections=members,keys",
@@ -209,6 +215,27 @@ async fn the_feed_answers_deletions_filters_and_bad_cursors() {
             "application/problem+json",
             "{bad}"
         );
+    }
+
+    // A cursor of the right shape that the feed did not hand out, or one altered: 422.
+    let page = read(&app, "", "").await;
+    let issued = page["next_cursor"].as_str().unwrap().to_owned();
+    let (position, tag) = issued.rsplit_once('.').unwrap();
+    let (txid, seq) = position.split_once('.').unwrap();
+    let earlier = format!(
+        "{txid}.{}.{tag}",
+        seq.parse::<i64>().unwrap().saturating_sub(1)
+    );
+    let forged_tag = format!("{position}.{}", "A".repeat(22));
+    for foreign in [earlier, forged_tag] {
+        let response = app.get(&format!("/api/v1/changes?after={foreign}")).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{foreign}"
+        );
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem["errors"][0]["pointer"], "after", "{problem}");
     }
 }
 
@@ -540,7 +567,7 @@ async fn the_feed_carries_records_that_live_under_others() {
     );
 
     let query = "&collections=consultation_activities,evaluation_visits,rectification_items";
-    let (items, _) = read_until(&app, "0.0".into(), query, |items| {
+    let (items, _) = read_until(&app, String::new(), query, |items| {
         latest(items, &activity).is_some_and(|entry| entry["op"] == "delete")
             && mentions(items, &visit) == 1
             && latest(items, &item).is_some_and(|entry| entry["version"] == 2)

@@ -140,6 +140,64 @@ async fn a_well_shaped_cursor_the_list_did_not_issue_is_a_422() {
     }
 }
 
+/// Cursors are signed: any one character of an issued cursor changed, or a cursor of
+/// one list sent to another, is refused with a 422 naming it (never a 500, never a page).
+#[tokio::test]
+async fn an_altered_or_foreign_cursor_is_a_422() {
+    let app = spawn_app().await;
+    for code in ["xicheng", "haidian", "dongcheng"] {
+        app.district(code).await;
+    }
+    let next = |path: String| {
+        let app = &app;
+        async move {
+            let page: serde_json::Value = app.get(&path).await.json().await.unwrap();
+            page["next_cursor"].as_str().unwrap().to_owned()
+        }
+    };
+    let lists = [
+        (
+            "/api/v1/districts?limit=1",
+            "/api/v1/districts?limit=1&cursor=",
+        ),
+        (
+            "/api/v1/audit-events?limit=1",
+            "/api/v1/audit-events?limit=1&cursor=",
+        ),
+    ];
+    let mut issued = Vec::new();
+    for (first, _) in lists {
+        issued.push(next(first.to_owned()).await);
+    }
+    for ((_, then), cursor) in lists.iter().zip(&issued) {
+        assert_eq!(
+            app.get(&format!("{then}{cursor}")).await.status(),
+            StatusCode::OK
+        );
+        for at in 0..cursor.len() {
+            let mut altered = cursor.clone().into_bytes();
+            altered[at] = if altered[at] == b'x' { b'y' } else { b'x' };
+            let altered = String::from_utf8(altered).unwrap();
+            let (status, body) = problem(app.get(&format!("{then}{altered}")).await).await;
+            assert_eq!(
+                status,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "{altered}: {body}"
+            );
+            assert_eq!(body["errors"][0]["pointer"], "cursor");
+        }
+    }
+    // Each list's cursor sent to the other.
+    for ((_, then), cursor) in lists.iter().zip(issued.iter().rev()) {
+        let (status, body) = problem(app.get(&format!("{then}{cursor}")).await).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{then}{cursor}: {body}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_bad_uuid_in_the_path_is_a_400() {
     let app = spawn_app().await;
