@@ -8,6 +8,7 @@ use utoipa::openapi::{
 };
 
 use crate::domain::access::{DistrictOf, Policy};
+use crate::domain::calendar::{Day, Moment};
 use crate::error::{FieldError, Problem};
 
 #[derive(OpenApi)]
@@ -40,7 +41,7 @@ use crate::error::{FieldError, Problem};
         (name = "audit", description = "The audit trail (administrators and auditors)"),
         (name = "operations", description = "Health and readiness"),
     ),
-    components(schemas(Problem, FieldError)),
+    components(schemas(Problem, FieldError, Day, Moment)),
     modifiers(&BearerScheme),
 )]
 struct ApiDoc;

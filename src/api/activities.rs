@@ -21,6 +21,7 @@ use crate::api::page::{FeedItem, Page, list_query, page};
 use crate::api::work::{Db, Write};
 use crate::db::activities::{self as db, ActivityFields, ActivityFilter};
 use crate::db::audit::Change;
+use crate::domain::calendar::Day;
 use crate::domain::ids::{ActivityId, DistrictId, MemberId, WorkstationId};
 use crate::domain::kinds::ActivityKind;
 use crate::domain::values;
@@ -105,8 +106,8 @@ pub struct NewActivity {
     #[schema(value_type = String, required = true, example = "垃圾分类街巷微协商")]
     pub title: Field<String>,
     #[serde(default)]
-    #[schema(value_type = NaiveDate, required = true)]
-    pub held_on: Field<NaiveDate>,
+    #[schema(value_type = Day, required = true)]
+    pub held_on: Field<Day>,
     /// Members of the workstation's district; defaults to none.
     #[serde(default)]
     #[schema(value_type = Vec<MemberId>)]
@@ -136,8 +137,8 @@ pub struct ActivityPatch {
     #[schema(value_type = String)]
     pub title: Field<String>,
     #[serde(default)]
-    #[schema(value_type = NaiveDate)]
-    pub held_on: Field<NaiveDate>,
+    #[schema(value_type = Day)]
+    pub held_on: Field<Day>,
     #[serde(default)]
     #[schema(value_type = Vec<MemberId>)]
     pub participant_ids: Field<Vec<MemberId>>,
@@ -184,7 +185,7 @@ pub(crate) async fn merge(
     let title = checks.required("/title", patch.title, c.map(|c| c.title.clone()), |v| {
         values::line(&v, 200)
     });
-    let held_on = checks.required("/held_on", patch.held_on, c.map(|c| c.held_on), Ok);
+    let held_on = checks.required("/held_on", patch.held_on, c.map(|c| c.held_on), Day::date);
     let participants_changed = matches!(patch.participant_ids, Field::Value(_));
     let participants = checks.list(
         "/participant_ids",
@@ -250,9 +251,9 @@ list_query! {
         /// Only activities this member took part in.
         member_id: MemberId,
         /// Only activities held on or after this day.
-        held_from: NaiveDate,
+        held_from: Day,
         /// Only activities held on or before this day.
-        held_to: NaiveDate,
+        held_to: Day,
     }
 }
 
@@ -264,9 +265,9 @@ list_query! {
         /// Only activities this member took part in.
         member_id: MemberId,
         /// Only activities held on or after this day.
-        held_from: NaiveDate,
+        held_from: Day,
         /// Only activities held on or before this day.
-        held_to: NaiveDate,
+        held_to: Day,
     }
 }
 
@@ -303,8 +304,8 @@ async fn list_activities(
         workstation_id: query.workstation_id,
         kind: query.kind,
         member_id: query.member_id,
-        held_from: query.held_from,
-        held_to: query.held_to,
+        held_from: query.held_from.map(Day::get),
+        held_to: query.held_to.map(Day::get),
     };
     list(&pool, &caller, filter, request).await
 }
@@ -337,8 +338,8 @@ pub(super) async fn list_workstation_activities(
         workstation_id: Some(id),
         kind: query.kind,
         member_id: query.member_id,
-        held_from: query.held_from,
-        held_to: query.held_to,
+        held_from: query.held_from.map(Day::get),
+        held_to: query.held_to.map(Day::get),
         ..ActivityFilter::default()
     };
     list(&pool, &caller, filter, request).await

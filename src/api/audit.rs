@@ -1,6 +1,7 @@
 //! The audit trail for auditors: `/api/v1/audit-events` (query and export), its
 //! verification, and the history of any record.
 
+use crate::domain::calendar::Moment;
 use crate::domain::cursor;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, web};
@@ -132,9 +133,9 @@ pub struct AuditQuery {
     #[param(max_length = 200, pattern = r"^[^\x00]*$")]
     pub action: Option<String>,
     /// Events at or after this time (RFC 3339).
-    pub from: Option<DateTime<Utc>>,
+    pub from: Option<Moment>,
     /// Events before this time (RFC 3339).
-    pub to: Option<DateTime<Utc>>,
+    pub to: Option<Moment>,
     /// Page size, 1 to 200 (default 50); exports ignore it.
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
@@ -334,8 +335,8 @@ async fn list_audit_events(
         actor_key_id: query.actor_key_id,
         district_id: query.district_id,
         action: text("action", query.action)?,
-        from: query.from,
-        to: query.to,
+        from: query.from.map(Moment::get),
+        to: query.to.map(Moment::get),
         after_seq: None,
         until_seq: None,
     };

@@ -31,6 +31,7 @@ use crate::db::consultations::activities::{
 };
 use crate::db::consultations::{self as db, Consultation, ConsultationFields, ConsultationFilter};
 use crate::domain::access::Scope;
+use crate::domain::calendar::Day;
 use crate::domain::consultation::{
     self as machine, ACTIVITIES_PER_TOPIC, ConsultationAction, ConsultationFormat,
     ConsultationStatus, KEY_TOPICS_PER_YEAR,
@@ -780,8 +781,8 @@ pub struct ActivityBody {
     pub format: Field<ConsultationFormat>,
     /// Required for a new activity.
     #[serde(default)]
-    #[schema(value_type = NaiveDate)]
-    pub held_on: Field<NaiveDate>,
+    #[schema(value_type = Day)]
+    pub held_on: Field<Day>,
     /// At most 200 characters.
     #[serde(default)]
     #[schema(value_type = Option<String>)]
@@ -814,7 +815,7 @@ async fn merge_activity(
     let mut checks = Checks::default();
     let c = current;
     let format = checks.required("/format", body.format, c.map(|c| c.format), Ok);
-    let held_on = checks.required("/held_on", body.held_on, c.map(|c| c.held_on), Ok);
+    let held_on = checks.required("/held_on", body.held_on, c.map(|c| c.held_on), Day::date);
     let place = checks.optional("/place", body.place, c.and_then(|c| c.place.clone()), |v| {
         values::line(&v, 200)
     });
@@ -931,6 +932,7 @@ async fn list_consultation_activities(
     let id = path.into_inner();
     let query = query.into_inner();
     let request = crate::api::page::PageParams {
+        list: "consultation activities",
         limit: query.limit,
         cursor: query.cursor,
         include_deleted: query.include_deleted,

@@ -34,6 +34,7 @@ use crate::db::evaluations::{
     RatingRow, Visit, VisitFields, visits as visit_db,
 };
 use crate::domain::access::Scope;
+use crate::domain::calendar::Day;
 use crate::domain::calendar::today;
 use crate::domain::evaluation::{
     self as machine, Criterion, EvaluationAction, EvaluationPhase, Grade, ItemAction, ItemStatus,
@@ -1049,8 +1050,8 @@ impl Versioned for VisitView {
 pub struct VisitBody {
     /// Required for a new visit.
     #[serde(default)]
-    #[schema(value_type = NaiveDate)]
-    pub visited_on: Field<NaiveDate>,
+    #[schema(value_type = Day)]
+    pub visited_on: Field<Day>,
     /// Required for a new visit; at most 200 characters.
     #[serde(default)]
     #[schema(value_type = String)]
@@ -1068,7 +1069,12 @@ pub struct VisitBody {
 fn merge_visit(body: VisitBody, current: Option<&VisitFields>) -> Result<VisitFields, ApiError> {
     let mut checks = Checks::default();
     let c = current;
-    let visited_on = checks.required("/visited_on", body.visited_on, c.map(|c| c.visited_on), Ok);
+    let visited_on = checks.required(
+        "/visited_on",
+        body.visited_on,
+        c.map(|c| c.visited_on),
+        Day::date,
+    );
     let place = checks.required("/place", body.place, c.map(|c| c.place.clone()), |v| {
         values::line(&v, 200)
     });
@@ -1125,6 +1131,7 @@ async fn list_visits(
     let id = path.into_inner();
     let query = query.into_inner();
     let request = crate::api::page::PageParams {
+        list: "evaluation visits",
         limit: query.limit,
         cursor: query.cursor,
         include_deleted: query.include_deleted,
@@ -1867,8 +1874,8 @@ async fn item_step(
 pub struct NoteBody {
     /// Defaults to today.
     #[serde(default)]
-    #[schema(value_type = NaiveDate)]
-    pub noted_on: Field<NaiveDate>,
+    #[schema(value_type = Day)]
+    pub noted_on: Field<Day>,
     /// At most 5,000 characters.
     #[serde(default)]
     #[schema(value_type = String, required = true)]
@@ -1899,7 +1906,7 @@ async fn note_item(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let mut checks = Checks::default();
-    let noted_on = checks.required("/noted_on", body.noted_on, Some(today()), Ok);
+    let noted_on = checks.required("/noted_on", body.noted_on, Some(today()), Day::date);
     let text = checks.required("/text", body.text, None, |v| values::paragraph(&v, 5000));
     let step = checks.finish(
         noted_on

@@ -24,6 +24,7 @@ use crate::api::page::{FeedItem, Page, list_query, page};
 use crate::api::work::{Db, Write};
 use crate::db::audit::Change;
 use crate::db::key_tasks::{self as db, KeyTask, KeyTaskFields, KeyTaskFilter, KeyTaskNote};
+use crate::domain::calendar::Day;
 use crate::domain::calendar::today;
 use crate::domain::ids::{DistrictId, KeyTaskId};
 use crate::domain::kinds::KeyTaskStatus;
@@ -437,8 +438,8 @@ async fn delete_key_task(
 pub struct KeyTaskNoteBody {
     /// Defaults to today (Beijing).
     #[serde(default)]
-    #[schema(value_type = NaiveDate)]
-    pub noted_on: Field<NaiveDate>,
+    #[schema(value_type = Day)]
+    pub noted_on: Field<Day>,
     /// At most 5,000 characters.
     #[serde(default)]
     #[schema(value_type = String, required = true)]
@@ -465,7 +466,7 @@ async fn note_key_task(
     let id = path.into_inner();
     let body = body.into_inner();
     let mut checks = Checks::default();
-    let noted_on = checks.required("/noted_on", body.noted_on, Some(today()), Ok);
+    let noted_on = checks.required("/noted_on", body.noted_on, Some(today()), Day::date);
     let text = checks.required("/text", body.text, None, |v| values::paragraph(&v, 5000));
     let note = checks.finish(noted_on.zip(text));
     let mut conn = pool.conn().await?;

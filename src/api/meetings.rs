@@ -25,6 +25,7 @@ use crate::api::page::{FeedItem, Page, list_query, page};
 use crate::api::work::{Db, Write};
 use crate::db::audit::Change;
 use crate::db::meetings::{self as db, Attendance, Meeting, MeetingFields, MeetingFilter};
+use crate::domain::calendar::Day;
 use crate::domain::ids::{DistrictId, MeetingId, MemberId};
 use crate::domain::kinds::{AttendanceStatus, MeetingKind};
 use crate::domain::values;
@@ -175,8 +176,8 @@ pub struct NewMeeting {
     #[schema(value_type = String, required = true, example = "城市副中心讲堂（第十二期）")]
     pub title: Field<String>,
     #[serde(default)]
-    #[schema(value_type = NaiveDate, required = true)]
-    pub held_on: Field<NaiveDate>,
+    #[schema(value_type = Day, required = true)]
+    pub held_on: Field<Day>,
     /// At most 200 characters.
     #[serde(default)]
     #[schema(value_type = Option<String>)]
@@ -198,8 +199,8 @@ pub struct MeetingPatch {
     #[schema(value_type = String)]
     pub title: Field<String>,
     #[serde(default)]
-    #[schema(value_type = NaiveDate)]
-    pub held_on: Field<NaiveDate>,
+    #[schema(value_type = Day)]
+    pub held_on: Field<Day>,
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub place: Field<String>,
@@ -231,7 +232,7 @@ pub(crate) fn merge(
     let title = checks.required("/title", patch.title, c.map(|c| c.title.clone()), |v| {
         values::line(&v, 200)
     });
-    let held_on = checks.required("/held_on", patch.held_on, c.map(|c| c.held_on), Ok);
+    let held_on = checks.required("/held_on", patch.held_on, c.map(|c| c.held_on), Day::date);
     let place = checks.optional(
         "/place",
         patch.place,
@@ -265,9 +266,9 @@ list_query! {
         /// Only meetings whose attendance lists this member (in any status).
         member_id: MemberId,
         /// Only meetings held on or after this day.
-        held_from: NaiveDate,
+        held_from: Day,
         /// Only meetings held on or before this day.
-        held_to: NaiveDate,
+        held_to: Day,
         /// Text in the title.
         #[param(max_length = 100, pattern = r"^[^\x00]*$")]
         q: String,
@@ -294,8 +295,8 @@ async fn list_meetings(
         district_code: query_text("district", query.district, 40)?,
         kind: query.kind,
         member_id: query.member_id,
-        held_from: query.held_from,
-        held_to: query.held_to,
+        held_from: query.held_from.map(Day::get),
+        held_to: query.held_to.map(Day::get),
         q: query_text("q", query.q, 100)?,
     };
     let mut conn = pool.conn().await?;

@@ -6,6 +6,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::db::pagination::{Cursor, DEFAULT_LIMIT, MAX_LIMIT, Order, PageRequest, PageRow};
+use crate::domain::calendar::Moment;
 use crate::error::ApiError;
 
 /// One page of a list.
@@ -50,10 +51,12 @@ pub fn check_cursor_shape(text: &str) -> Result<(), ApiError> {
 /// The paging parameters every list shares, as read from the query string.
 #[derive(Debug, Default)]
 pub struct PageParams {
+    /// The list's name: a cursor of one list is no cursor of another.
+    pub list: &'static str,
     pub limit: Option<i64>,
     pub cursor: Option<String>,
     pub sort: Option<Order>,
-    pub updated_since: Option<DateTime<Utc>>,
+    pub updated_since: Option<Moment>,
     pub include_deleted: Option<bool>,
 }
 
@@ -82,7 +85,7 @@ impl PageParams {
             None => None,
             Some(text) => {
                 check_cursor_shape(&text)?;
-                let cursor = Cursor::decode(&text)
+                let cursor = Cursor::decode(self.list, &text)
                     .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor of this list"))?;
                 if cursor.order != order {
                     return Err(ApiError::invalid(
@@ -94,10 +97,11 @@ impl PageParams {
             }
         };
         Ok(PageRequest {
+            list: self.list,
             limit,
             order,
             after,
-            updated_since: self.updated_since,
+            updated_since: self.updated_since.map(Moment::get),
             include_deleted: self.include_deleted.unwrap_or(false),
         })
     }
@@ -119,7 +123,7 @@ pub fn page<R: PageRow, V>(
                 value: row.sort_value(request.order),
                 id: row.row_id(),
             }
-            .encode()
+            .encode(request.list)
         })
     } else {
         None
@@ -175,7 +179,7 @@ macro_rules! list_query {
             pub sort: Option<$sort>,
             /// Change feed: only records changed at or after this time (RFC 3339),
             /// sorted by (`updated_at`, `id`).
-            pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
+            pub updated_since: Option<$crate::domain::calendar::Moment>,
             /// Include deleted records, as tombstones (`id`, `deleted_at`).
             pub include_deleted: Option<bool>,
         }
@@ -184,6 +188,7 @@ macro_rules! list_query {
             /// The paging part of the query.
             pub fn page(&self) -> Result<$crate::db::pagination::PageRequest, $crate::error::ApiError> {
                 $crate::api::page::PageParams {
+                    list: stringify!($name),
                     limit: self.limit,
                     cursor: self.cursor.clone(),
                     sort: self.sort.map(Into::into),

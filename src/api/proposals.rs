@@ -30,6 +30,7 @@ use crate::api::workflow::{self, Transition, Workflow, WorkflowHistory};
 use crate::db::audit::Change;
 use crate::db::proposals::{self as db, DraftFields, Proposal, ProposalFilter};
 use crate::domain::access::Scope;
+use crate::domain::calendar::Day;
 use crate::domain::calendar::{self, today};
 use crate::domain::ids::{DepartmentId, DistrictId, MemberId, ProposalId};
 use crate::domain::proposal::{
@@ -1138,8 +1139,8 @@ pub struct AssignBody {
     pub co_unit_ids: Field<Vec<DepartmentId>>,
     /// Defaults to two months from today.
     #[serde(default)]
-    #[schema(value_type = Option<NaiveDate>)]
-    pub reply_due_on: Field<NaiveDate>,
+    #[schema(value_type = Option<Day>)]
+    pub reply_due_on: Field<Day>,
 }
 
 /// The new reply due date: later than the current one by at most a month; once only.
@@ -1147,8 +1148,8 @@ pub struct AssignBody {
 #[serde(deny_unknown_fields)]
 pub struct ExtendBody {
     #[serde(default)]
-    #[schema(value_type = NaiveDate, required = true)]
-    pub reply_due_on: Field<NaiveDate>,
+    #[schema(value_type = Day, required = true)]
+    pub reply_due_on: Field<Day>,
 }
 
 /// The lead unit's reply.
@@ -1177,8 +1178,8 @@ pub struct FeedbackBody {
     pub verdict: Field<Verdict>,
     /// For a first `unsatisfied`: the new reply due date (default two months from today).
     #[serde(default)]
-    #[schema(value_type = Option<NaiveDate>)]
-    pub reply_due_on: Field<NaiveDate>,
+    #[schema(value_type = Option<Day>)]
+    pub reply_due_on: Field<Day>,
 }
 
 macro_rules! action_handler {
@@ -1270,14 +1271,14 @@ action_handler!(
     |checks, body| (|| {
         let lead_unit = checks.required("/lead_unit_id", body.lead_unit_id, None, Ok);
         let co_units = checks.list("/co_unit_ids", body.co_unit_ids, Some(Vec::new()), Ok).map(values::distinct);
-        let due = checks.optional("/reply_due_on", body.reply_due_on, None, Ok);
+        let due = checks.optional("/reply_due_on", body.reply_due_on, None, Day::date);
         Some(Step::Assign { lead_unit: lead_unit?, co_units: co_units?, due })
     })()
 );
 action_handler!(
     /// Extend the reply due date, once, by up to a month.
     extend_proposal, "/{id}/extend", ExtendBody,
-    |checks, body| checks.required("/reply_due_on", body.reply_due_on, None, Ok).map(|due| Step::Extend { due })
+    |checks, body| checks.required("/reply_due_on", body.reply_due_on, None, Day::date).map(|due| Step::Extend { due })
 );
 action_handler!(
     /// Record the lead unit's reply (答复, -> replied).
@@ -1295,7 +1296,7 @@ action_handler!(
     feedback_proposal, "/{id}/feedback", FeedbackBody,
     |checks, body| (|| {
         let verdict = checks.required("/verdict", body.verdict, None, Ok);
-        let due = checks.optional("/reply_due_on", body.reply_due_on, None, Ok);
+        let due = checks.optional("/reply_due_on", body.reply_due_on, None, Day::date);
         Some(Step::Feedback { verdict: verdict?, due })
     })()
 );

@@ -23,6 +23,7 @@ use crate::api::work::{Db, Write};
 use crate::db::audit::Change;
 use crate::db::reports::{self as db, Report, ReportFields, ReportFilter};
 use crate::domain::access::Scope;
+use crate::domain::calendar::Day;
 use crate::domain::ids::{ConsultationId, DistrictId, EvaluationId, ReportId};
 use crate::domain::kinds::ReportKind;
 use crate::domain::values;
@@ -97,8 +98,8 @@ pub struct NewReport {
     #[schema(value_type = ReportKind, required = true)]
     pub kind: Field<ReportKind>,
     #[serde(default)]
-    #[schema(value_type = NaiveDate, required = true)]
-    pub reported_on: Field<NaiveDate>,
+    #[schema(value_type = Day, required = true)]
+    pub reported_on: Field<Day>,
     /// At most 200 characters.
     #[serde(default)]
     #[schema(value_type = String, required = true, example = "关于区政协2026年上半年工作情况的报告")]
@@ -125,8 +126,8 @@ pub struct ReportPatch {
     #[schema(value_type = ReportKind)]
     pub kind: Field<ReportKind>,
     #[serde(default)]
-    #[schema(value_type = NaiveDate)]
-    pub reported_on: Field<NaiveDate>,
+    #[schema(value_type = Day)]
+    pub reported_on: Field<Day>,
     #[serde(default)]
     #[schema(value_type = String)]
     pub subject: Field<String>,
@@ -170,7 +171,7 @@ async fn merge(
         "/reported_on",
         patch.reported_on,
         c.map(|c| c.reported_on),
-        Ok,
+        Day::date,
     );
     let subject = checks.required(
         "/subject",
@@ -257,9 +258,9 @@ list_query! {
         /// Only reports carrying this evaluation.
         evaluation_id: EvaluationId,
         /// Only reports made on or after this day.
-        reported_from: NaiveDate,
+        reported_from: Day,
         /// Only reports made on or before this day.
-        reported_to: NaiveDate,
+        reported_to: Day,
         /// Text in the subject.
         #[param(max_length = 100, pattern = r"^[^\x00]*$")]
         q: String,
@@ -287,8 +288,8 @@ async fn list_reports(
         kind: query.kind,
         consultation_id: query.consultation_id,
         evaluation_id: query.evaluation_id,
-        reported_from: query.reported_from,
-        reported_to: query.reported_to,
+        reported_from: query.reported_from.map(Day::get),
+        reported_to: query.reported_to.map(Day::get),
         q: query_text("q", query.q, 100)?,
     };
     let mut conn = pool.conn().await?;

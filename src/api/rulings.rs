@@ -30,6 +30,7 @@ use crate::db::rulings::{
     self as db, Measure, MeasureFields, NewRuling, Ruling, RulingFields, RulingFilter,
 };
 use crate::domain::access::Scope;
+use crate::domain::calendar::Day;
 use crate::domain::calendar::today;
 use crate::domain::ids::{
     ConsultationId, DepartmentId, DistrictId, EvaluationId, MeasureId, ProposalId, RulingId,
@@ -205,8 +206,8 @@ pub struct NewRulingBody {
     pub content: Field<String>,
     /// Defaults to today.
     #[serde(default)]
-    #[schema(value_type = NaiveDate)]
-    pub issued_on: Field<NaiveDate>,
+    #[schema(value_type = Day)]
+    pub issued_on: Field<Day>,
     /// At least one department of the subject's district.
     #[serde(default)]
     #[schema(value_type = Vec<DepartmentId>, required = true)]
@@ -231,8 +232,8 @@ pub struct RulingPatch {
     #[schema(value_type = String)]
     pub content: Field<String>,
     #[serde(default)]
-    #[schema(value_type = NaiveDate)]
-    pub issued_on: Field<NaiveDate>,
+    #[schema(value_type = Day)]
+    pub issued_on: Field<Day>,
     #[serde(default)]
     #[schema(value_type = Vec<DepartmentId>)]
     pub department_ids: Field<Vec<DepartmentId>>,
@@ -286,7 +287,7 @@ async fn merge(
         "/issued_on",
         patch.issued_on,
         Some(c.map_or_else(today, |c| c.issued_on)),
-        Ok,
+        Day::date,
     );
     let departments = checks.list(
         "/department_ids",
@@ -719,8 +720,8 @@ pub struct MeasureBody {
     pub text: Field<String>,
     /// Defaults to today.
     #[serde(default)]
-    #[schema(value_type = NaiveDate)]
-    pub taken_on: Field<NaiveDate>,
+    #[schema(value_type = Day)]
+    pub taken_on: Field<Day>,
     /// Defaults to `planned`.
     #[serde(default)]
     #[schema(value_type = MeasureStatus)]
@@ -749,7 +750,7 @@ async fn add_measure(
     let mut checks = Checks::default();
     let department = checks.required("/department_id", body.department_id, None, Ok);
     let text = checks.required("/text", body.text, None, |v| values::paragraph(&v, 5000));
-    let taken_on = checks.required("/taken_on", body.taken_on, Some(today()), Ok);
+    let taken_on = checks.required("/taken_on", body.taken_on, Some(today()), Day::date);
     let status = checks.required("/status", body.status, Some(MeasureStatus::Planned), Ok);
     let step = checks.finish((|| {
         Some(Step::Measure {
@@ -830,8 +831,8 @@ pub struct MeasurePatch {
     #[schema(value_type = String)]
     pub text: Field<String>,
     #[serde(default)]
-    #[schema(value_type = NaiveDate)]
-    pub taken_on: Field<NaiveDate>,
+    #[schema(value_type = Day)]
+    pub taken_on: Field<Day>,
     #[serde(default)]
     #[schema(value_type = MeasureStatus)]
     pub status: Field<MeasureStatus>,
@@ -866,7 +867,7 @@ async fn change_measure(
                     values::paragraph(&v, 5000)
                 });
                 let taken_on =
-                    checks.required("/taken_on", patch.taken_on, Some(found.taken_on), Ok);
+                    checks.required("/taken_on", patch.taken_on, Some(found.taken_on), Day::date);
                 let status = checks.required("/status", patch.status, Some(found.status), Ok);
                 let fields = checks.finish((|| {
                     Some(MeasureFields {

@@ -22,6 +22,7 @@ use crate::api::page::{FeedItem, Page, list_query, page};
 use crate::api::work::{Db, Write};
 use crate::db::audit::Change;
 use crate::db::workstations::{self as db, Membership, WorkstationFields, WorkstationFilter};
+use crate::domain::calendar::Day;
 use crate::domain::ids::{DistrictId, MemberId, WorkstationId};
 use crate::domain::kinds::WorkstationKind;
 use crate::domain::values;
@@ -155,8 +156,8 @@ pub struct NewWorkstation {
     #[schema(value_type = Option<String>)]
     pub address: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<NaiveDate>)]
-    pub opened_on: Field<NaiveDate>,
+    #[schema(value_type = Option<Day>)]
+    pub opened_on: Field<Day>,
     /// A member of the same district.
     #[serde(default)]
     #[schema(value_type = Option<MemberId>)]
@@ -184,8 +185,8 @@ pub struct WorkstationPatch {
     #[schema(value_type = Option<String>)]
     pub address: Field<String>,
     #[serde(default)]
-    #[schema(value_type = Option<NaiveDate>)]
-    pub opened_on: Field<NaiveDate>,
+    #[schema(value_type = Option<Day>)]
+    pub opened_on: Field<Day>,
     #[serde(default)]
     #[schema(value_type = Option<MemberId>)]
     pub convenor_member_id: Field<MemberId>,
@@ -239,7 +240,7 @@ pub(crate) async fn merge(
         "/opened_on",
         patch.opened_on,
         c.and_then(|c| c.opened_on),
-        Ok,
+        Day::date,
     );
     let convenor_changed = matches!(patch.convenor_member_id, Field::Value(_));
     let convenor = checks.optional(

@@ -63,16 +63,17 @@ pub struct Cursor {
 }
 
 impl Cursor {
-    /// The cursor as handed out: its fields, signed (see [`crate::domain::cursor`]).
-    pub fn encode(&self) -> String {
+    /// The cursor as handed out for `list`: its fields, signed (see
+    /// [`crate::domain::cursor`]).
+    pub fn encode(&self, list: &'static str) -> String {
         let json = serde_json::to_vec(self).unwrap_or_default();
-        cursor::seal(cursor::Kind::Page, &URL_SAFE_NO_PAD.encode(json))
+        cursor::seal(cursor::Kind::Page(list), &URL_SAFE_NO_PAD.encode(json))
     }
 
-    /// A cursor this service issued, unaltered; `None` for any other text.
-    pub fn decode(text: &str) -> Option<Self> {
+    /// A cursor this service issued for `list`, unaltered; `None` for any other text.
+    pub fn decode(list: &'static str, text: &str) -> Option<Self> {
         let bytes = URL_SAFE_NO_PAD
-            .decode(cursor::open(cursor::Kind::Page, text)?)
+            .decode(cursor::open(cursor::Kind::Page(list), text)?)
             .ok()?;
         serde_json::from_slice(&bytes).ok()
     }
@@ -81,6 +82,8 @@ impl Cursor {
 /// One page of a list: which rows, in which order, from where.
 #[derive(Debug, Clone)]
 pub struct PageRequest {
+    /// The list the page is of; its cursors are its own.
+    pub list: &'static str,
     pub limit: i64,
     pub order: Order,
     pub after: Option<Cursor>,
@@ -219,19 +222,24 @@ mod tests {
             value: CursorValue::Time(Utc::now()),
             id: Uuid::now_v7(),
         };
-        assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor));
+        assert_eq!(Cursor::decode("test", &cursor.encode("test")), Some(cursor));
         let cursor = Cursor {
             order: Order::Name,
             value: CursorValue::Text("王小明".into()),
             id: Uuid::now_v7(),
         };
-        assert_eq!(Cursor::decode(&cursor.encode()), Some(cursor.clone()));
-        assert_eq!(Cursor::decode("not a cursor"), None);
-        assert_eq!(Cursor::decode(&URL_SAFE_NO_PAD.encode("{}")), None);
+        assert_eq!(
+            Cursor::decode("test", &cursor.encode("test")),
+            Some(cursor.clone())
+        );
+        assert_eq!(Cursor::decode("test", "not a cursor"), None);
+        assert_eq!(Cursor::decode("test", &URL_SAFE_NO_PAD.encode("{}")), None);
         // The same fields, unsigned or signed as another kind, are no cursor.
         let unsigned = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&cursor).unwrap());
-        assert_eq!(Cursor::decode(&unsigned), None);
+        assert_eq!(Cursor::decode("test", &unsigned), None);
         let foreign = cursor::seal(cursor::Kind::Trail, &unsigned);
-        assert_eq!(Cursor::decode(&foreign), None);
+        assert_eq!(Cursor::decode("test", &foreign), None);
+        let other_list = cursor::seal(cursor::Kind::Page("other"), &unsigned);
+        assert_eq!(Cursor::decode("test", &other_list), None);
     }
 }

@@ -31,6 +31,148 @@ pub fn year(year: i32) -> Result<i32, String> {
     }
 }
 
+/// The days a record may name: from the founding of the conference's present order to
+/// far enough ahead for any plan. Dates outside them are refused wherever a client sends
+/// one (bodies, filters), so none reaches the database.
+pub const FIRST_DAY: NaiveDate = NaiveDate::from_ymd_opt(1949, 1, 1).expect("a date");
+pub const LAST_DAY: NaiveDate = NaiveDate::from_ymd_opt(2200, 12, 31).expect("a date");
+
+/// The regular expression of [`FIRST_DAY`] to [`LAST_DAY`] as written (`YYYY-MM-DD`).
+const DAY_PATTERN: &str =
+    r"^(19(49|[5-9][0-9])|2[01][0-9][0-9]|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$";
+/// The same for the date part of a timestamp (RFC 3339).
+const MOMENT_PATTERN: &str =
+    r"^(19(49|[5-9][0-9])|2[01][0-9][0-9]|2200)-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ].+$";
+
+fn out_of_range(text: &str) -> String {
+    format!("`{text}` is outside the dates the service keeps ({FIRST_DAY} to {LAST_DAY})")
+}
+
+/// A date a client sent (`YYYY-MM-DD`), between [`FIRST_DAY`] and [`LAST_DAY`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Day(NaiveDate);
+
+impl Day {
+    pub fn new(date: NaiveDate) -> Result<Self, String> {
+        if (FIRST_DAY..=LAST_DAY).contains(&date) {
+            Ok(Self(date))
+        } else {
+            Err(out_of_range(&date.to_string()))
+        }
+    }
+
+    pub fn get(self) -> NaiveDate {
+        self.0
+    }
+
+    /// The date, as a field check that always passes (the range was checked on reading).
+    #[allow(clippy::unnecessary_wraps)]
+    pub fn date(self) -> Result<NaiveDate, String> {
+        Ok(self.0)
+    }
+}
+
+impl From<Day> for NaiveDate {
+    fn from(day: Day) -> Self {
+        day.0
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Day {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let date: NaiveDate = text.parse().map_err(|_| {
+            serde::de::Error::custom(format!("`{text}` is not a date (YYYY-MM-DD)"))
+        })?;
+        Self::new(date).map_err(|_| serde::de::Error::custom(out_of_range(&text)))
+    }
+}
+
+impl utoipa::PartialSchema for Day {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
+            .pattern(Some(DAY_PATTERN))
+            .description(Some(format!("A date from {FIRST_DAY} to {LAST_DAY}.")))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Day {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        schemas.push(("Day".to_owned(), <Self as utoipa::PartialSchema>::schema()));
+    }
+}
+
+/// A time a client sent (RFC 3339), on a day from [`FIRST_DAY`] to [`LAST_DAY`] (UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Moment(DateTime<Utc>);
+
+impl Moment {
+    pub fn new(time: DateTime<Utc>) -> Result<Self, String> {
+        if (FIRST_DAY..=LAST_DAY).contains(&time.date_naive()) {
+            Ok(Self(time))
+        } else {
+            Err(out_of_range(&time.to_rfc3339()))
+        }
+    }
+
+    pub fn get(self) -> DateTime<Utc> {
+        self.0
+    }
+}
+
+impl From<Moment> for DateTime<Utc> {
+    fn from(moment: Moment) -> Self {
+        moment.0
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Moment {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let time = DateTime::parse_from_rfc3339(&text)
+            .map_err(|_| serde::de::Error::custom(format!("`{text}` is not an RFC 3339 time")))?;
+        Self::new(time.with_timezone(&Utc))
+            .map_err(|_| serde::de::Error::custom(out_of_range(&text)))
+    }
+}
+
+impl utoipa::PartialSchema for Moment {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+            .pattern(Some(MOMENT_PATTERN))
+            .description(Some(format!(
+                "An RFC 3339 time on a day from {FIRST_DAY} to {LAST_DAY} (UTC)."
+            )))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Moment {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        schemas.push((
+            "Moment".to_owned(),
+            <Self as utoipa::PartialSchema>::schema(),
+        ));
+    }
+}
+
 /// Today, in Beijing.
 pub fn today() -> NaiveDate {
     local(Utc::now()).date_naive()
@@ -40,6 +182,61 @@ pub fn today() -> NaiveDate {
 mod tests {
     use super::*;
     use chrono::{Datelike, TimeZone};
+
+    #[test]
+    fn days_and_moments_outside_the_range_are_refused() {
+        let day = |text: &str| serde_json::from_value::<Day>(serde_json::json!(text));
+        assert_eq!(day("1949-01-01").unwrap().get(), FIRST_DAY);
+        assert_eq!(day("2200-12-31").unwrap().get(), LAST_DAY);
+        for bad in [
+            "1948-12-31",
+            "2201-01-01",
+            "-4714-11-24",
+            "+200000-01-01",
+            "0000-01-01",
+        ] {
+            let error = day(bad).unwrap_err().to_string();
+            assert!(error.contains("outside"), "{bad}: {error}");
+        }
+        assert!(day("2026-02-30").is_err());
+        let moment = |text: &str| serde_json::from_value::<Moment>(serde_json::json!(text));
+        assert!(moment("2026-11-30T08:00:00+08:00").is_ok());
+        for bad in [
+            "1948-12-31T23:59:59Z",
+            "2200-12-31T23:00:00-05:00",
+            "200000-01-01T00:00:00Z",
+            "-4714-11-24T00:00:00Z",
+        ] {
+            assert!(moment(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_patterns_the_spec_states_take_exactly_the_range() {
+        let day = regex::Regex::new(DAY_PATTERN).unwrap();
+        let moment = regex::Regex::new(MOMENT_PATTERN).unwrap();
+        let mut date = FIRST_DAY - chrono::Days::new(400);
+        while date <= LAST_DAY + chrono::Days::new(400) {
+            let text = date.format("%Y-%m-%d").to_string();
+            let inside = (FIRST_DAY..=LAST_DAY).contains(&date);
+            assert_eq!(day.is_match(&text), inside, "{text}");
+            assert_eq!(
+                moment.is_match(&format!("{text}T12:00:00Z")),
+                inside,
+                "{text}"
+            );
+            date = date + chrono::Days::new(1);
+        }
+        for outside in [
+            "12026-01-01",
+            "-4714-11-24",
+            "0001-01-01",
+            "2026-13-01",
+            "2026-00-10",
+        ] {
+            assert!(!day.is_match(outside), "{outside}");
+        }
+    }
 
     #[test]
     fn the_new_year_starts_at_midnight_in_beijing() {

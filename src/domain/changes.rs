@@ -150,7 +150,8 @@ mod tests {
         for foreign in [format!("9212.78.{tag}"), format!("9213.77.{tag}")] {
             assert_eq!(Cursor::parse(&foreign), Err(Refused::Foreign), "{foreign}");
         }
-        let other = crate::domain::cursor::tag(crate::domain::cursor::Kind::Page, "9212.77");
+        let other =
+            crate::domain::cursor::tag(crate::domain::cursor::Kind::Page("changes"), "9212.77");
         assert_eq!(
             Cursor::parse(&format!("9212.77.{other}")),
             Err(Refused::Foreign)

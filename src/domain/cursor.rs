@@ -21,8 +21,8 @@ const TAG_BYTES: usize = 16;
 /// What a cursor is for: one kind's cursor is no cursor of another.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
-    /// A page of a list of records.
-    Page,
+    /// A page of the list named (one list's cursor is no cursor of another).
+    Page(&'static str),
     /// A page of the audit trail.
     Trail,
     /// A page of the performance ranking.
@@ -32,12 +32,12 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn label(self) -> &'static [u8] {
+    fn label(self) -> (&'static str, &'static str) {
         match self {
-            Self::Page => b"page",
-            Self::Trail => b"trail",
-            Self::Ranking => b"ranking",
-            Self::Feed => b"feed",
+            Self::Page(list) => ("page", list),
+            Self::Trail => ("trail", ""),
+            Self::Ranking => ("ranking", ""),
+            Self::Feed => ("feed", ""),
         }
     }
 }
@@ -71,7 +71,10 @@ fn secrets() -> Arc<Vec<Vec<u8>>> {
 fn mac(secret: &[u8], kind: Kind, text: &str) -> Hmac<Sha256> {
     let mut mac =
         <Hmac<Sha256> as KeyInit>::new_from_slice(secret).expect("HMAC takes a key of any length");
-    mac.update(kind.label());
+    let (kind, list) = kind.label();
+    mac.update(kind.as_bytes());
+    mac.update(&[0]);
+    mac.update(list.as_bytes());
     mac.update(&[0]);
     mac.update(text.as_bytes());
     mac
@@ -113,16 +116,18 @@ mod tests {
 
     #[test]
     fn a_sealed_cursor_opens_only_unaltered_and_as_its_own_kind() {
-        let sealed = seal(Kind::Page, "eyJvIjoiY3JlYXRlZCJ9");
-        assert_eq!(open(Kind::Page, &sealed), Some("eyJvIjoiY3JlYXRlZCJ9"));
+        let members = Kind::Page("members");
+        let sealed = seal(members, "eyJvIjoiY3JlYXRlZCJ9");
+        assert_eq!(open(members, &sealed), Some("eyJvIjoiY3JlYXRlZCJ9"));
+        assert_eq!(open(Kind::Page("districts"), &sealed), None);
         assert_eq!(open(Kind::Trail, &sealed), None);
-        assert_eq!(open(Kind::Page, "eyJvIjoiY3JlYXRlZCJ9"), None);
-        assert_eq!(open(Kind::Page, ""), None);
+        assert_eq!(open(members, "eyJvIjoiY3JlYXRlZCJ9"), None);
+        assert_eq!(open(members, ""), None);
         for at in 0..sealed.len() {
             let mut altered = sealed.clone().into_bytes();
             altered[at] = if altered[at] == b'A' { b'B' } else { b'A' };
             let altered = String::from_utf8(altered).unwrap();
-            assert_eq!(open(Kind::Page, &altered), None, "altered at {at}");
+            assert_eq!(open(members, &altered), None, "altered at {at}");
         }
     }
 }
