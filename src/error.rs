@@ -106,6 +106,11 @@ pub enum ApiError {
     /// retry.
     #[error("the database is unavailable")]
     Unavailable,
+    /// The write met a concurrent one (a deadlock, a serialization failure) and was rolled
+    /// back, again after the retries the service makes itself: nothing was written, and
+    /// the client may retry.
+    #[error("the write met a concurrent one and was rolled back")]
+    Busy,
     /// The connection was lost while a write was being committed: it may or may not have
     /// been written. A retry with the same `Idempotency-Key` answers which.
     #[error("the outcome of the write is unknown")]
@@ -148,6 +153,7 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
             Self::Unavailable => ("unavailable", "Service unavailable"),
             Self::OutcomeUnknown => ("outcome-unknown", "Outcome unknown"),
+            Self::Busy => ("busy", "Busy"),
             Self::Internal(_) => ("internal", "Internal server error"),
         }
     }
@@ -160,6 +166,9 @@ impl ApiError {
             }
             Self::Validation(errors) => format!("{} fields are invalid", errors.len()),
             Self::Unavailable => "the database is unavailable; retry shortly".to_owned(),
+            Self::Busy => "the write met a concurrent one and was rolled back: nothing was \
+                written; retry shortly"
+                .to_owned(),
             Self::OutcomeUnknown => "the connection to the database was lost while the write \
                 was being committed: it may or may not have been written. Retry with the same \
                 Idempotency-Key to learn which (without one, read the record before writing \
@@ -206,7 +215,9 @@ impl ResponseError for ApiError {
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Unavailable | Self::OutcomeUnknown => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::OutcomeUnknown | Self::Busy => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -237,6 +248,9 @@ impl ResponseError for ApiError {
         }
         if matches!(self, Self::Unavailable | Self::OutcomeUnknown) {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
+        }
+        if matches!(self, Self::Busy) {
+            response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
         }
         response.json(self.problem())
     }
@@ -375,8 +389,18 @@ impl From<DieselError> for ApiError {
                     };
                 }
             }
+            // A serialization failure (40001) or a deadlock (40P01, which diesel does not
+            // name: PostgreSQL's message says it).
             DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => {
-                return Self::conflict("the record was changed concurrently; retry the request");
+                metrics::db_failure(DbFailure::Contention);
+                return Self::Busy;
+            }
+            DieselError::DatabaseError(_, info)
+                if info.message().starts_with("deadlock detected") =>
+            {
+                tracing::warn!(%error, "a deadlock was broken");
+                metrics::db_failure(DbFailure::Contention);
+                return Self::Busy;
             }
             // The statement ran past the configured statement timeout (SQLSTATE 57014).
             DieselError::DatabaseError(_, info)

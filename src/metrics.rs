@@ -167,11 +167,13 @@ impl Metrics {
             "counter",
             "Database failures by kind: a connection that could not be made or was lost \
              (unavailable), a statement cancelled by DATABASE_STATEMENT_TIMEOUT_MS \
-             (statement_timeout), anything else (other, answered 500).",
+             (statement_timeout), a deadlock or serialization failure (contention, counted \
+             on every attempt, retried ones included), anything else (other, answered 500).",
         );
         for (kind, value) in [
             ("unavailable", &DB.unavailable),
             ("statement_timeout", &DB.statement_timeouts),
+            ("contention", &DB.contention),
             ("other", &DB.other),
         ] {
             let _ = writeln!(
@@ -270,6 +272,7 @@ pub struct DbCounters {
     pool_timeouts: AtomicU64,
     unavailable: AtomicU64,
     statement_timeouts: AtomicU64,
+    contention: AtomicU64,
     other: AtomicU64,
 }
 
@@ -278,6 +281,7 @@ static DB: DbCounters = DbCounters {
     pool_timeouts: AtomicU64::new(0),
     unavailable: AtomicU64::new(0),
     statement_timeouts: AtomicU64::new(0),
+    contention: AtomicU64::new(0),
     other: AtomicU64::new(0),
 };
 
@@ -289,6 +293,8 @@ pub enum DbFailure {
     /// A connection that could not be made or was lost.
     Unavailable,
     StatementTimeout,
+    /// A deadlock or a serialization failure.
+    Contention,
     Other,
 }
 
@@ -298,6 +304,7 @@ pub fn db_failure(failure: DbFailure) {
         DbFailure::PoolTimeout => &DB.pool_timeouts,
         DbFailure::Unavailable => &DB.unavailable,
         DbFailure::StatementTimeout => &DB.statement_timeouts,
+        DbFailure::Contention => &DB.contention,
         DbFailure::Other => &DB.other,
     };
     counter.fetch_add(1, Ordering::Relaxed);

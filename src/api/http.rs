@@ -61,7 +61,9 @@ pub struct BodyDeadline(pub std::time::Duration);
 /// A path with a dot segment (`.`, `..`, escaped or not), an empty one (`//`) or a
 /// control character (`%00`; PostgreSQL refuses a NUL in text) names nothing: 404, before
 /// routing could read `.` as an id. The path is read as the router reads it, every escape
-/// but `%2F`, `%25` and `%2B` decoded.
+/// but `%2F`, `%25` and `%2B` decoded. A query string carrying a NUL (the one character
+/// PostgreSQL refuses in text: invalid UTF-8 is read as U+FFFD) is a 400, whatever
+/// parameter carries it.
 pub async fn plain_paths(
     request: actix_web::dev::ServiceRequest,
     next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
@@ -77,9 +79,18 @@ pub async fn plain_paths(
         let error = ApiError::NotFound("no such endpoint".into());
         return Ok(request.error_response(error).map_into_right_body());
     }
+    if carries_nul(request.query_string()) {
+        let error = ApiError::BadRequest("a query string may not carry a NUL byte (%00)".into());
+        return Ok(request.error_response(error).map_into_right_body());
+    }
     next.call(request)
         .await
         .map(actix_web::dev::ServiceResponse::map_into_left_body)
+}
+
+/// Whether a query string decodes to a NUL anywhere: `%00` (a raw NUL cannot cross HTTP).
+fn carries_nul(query: &str) -> bool {
+    query.as_bytes().windows(3).any(|window| window == b"%00")
 }
 
 /// Bounds the time a body may take to arrive: a client that trickles it is answered 408

@@ -581,12 +581,12 @@ async fn run<C: Synced>(
     let dry_run = query.dry_run.unwrap_or(false);
     let mut conn = pool.conn().await?;
     let result = conn
-        .write(async move |conn| {
+        .write_again(async |conn| {
             let district = district_of(conn, &caller, query.district_id).await?;
             let context = C::context(conn, &district, &records).await?;
             let mut reads = Vec::with_capacity(records.len());
-            for record in records {
-                reads.push(read::<C>(conn, record, &context).await);
+            for record in &records {
+                reads.push(read::<C>(conn, record.clone(), &context).await);
             }
             refuse_repeats(&mut reads, &format!("/{}", C::KEY));
             let keys: Vec<String> = reads
@@ -731,7 +731,7 @@ async fn apply<C: Synced>(
     district: DistrictId,
     plan: Vec<Step<C>>,
 ) -> Result<Vec<RecordResult>, ApiError> {
-    let upserts: Vec<(uuid::Uuid, String, C::Fields)> = plan
+    let mut upserts: Vec<(uuid::Uuid, String, C::Fields)> = plan
         .iter()
         .filter_map(|step| match step {
             Step::Create { id, key, fields } => Some((*id, key.clone(), fields.clone())),
@@ -739,6 +739,9 @@ async fn apply<C: Synced>(
             _ => None,
         })
         .collect();
+    // Rows are written in key order, as they were locked: two batches writing the same
+    // keys in different orders never wait on each other in a cycle.
+    upserts.sort_by(|a, b| a.1.cmp(&b.1));
     let written: HashMap<String, C::Row> = C::upsert(conn, district, upserts)
         .await?
         .into_iter()

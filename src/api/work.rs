@@ -183,12 +183,24 @@ fn refused_by_server(error: &DieselError) -> bool {
     }
 }
 
+/// How many times a write that met a concurrent one is run again before the answer is
+/// [`ApiError::Busy`].
+pub const RETRIES: u32 = 4;
+
 /// A write: `work` runs in a transaction on this connection, which commits when it
 /// succeeds and keeps nothing when it fails.
 pub trait Write {
     fn write<R>(
         &mut self,
         work: impl AsyncFnOnce(&mut AsyncPgConnection) -> Result<R, ApiError>,
+    ) -> impl Future<Output = Result<R, ApiError>>;
+
+    /// A write that can run again: one that met a concurrent write (a deadlock, a
+    /// serialization failure) and was rolled back runs again, up to [`RETRIES`] times,
+    /// after a short random pause.
+    fn write_again<R>(
+        &mut self,
+        work: impl AsyncFn(&mut AsyncPgConnection) -> Result<R, ApiError>,
     ) -> impl Future<Output = Result<R, ApiError>>;
 }
 
@@ -206,6 +218,29 @@ impl Write for AsyncPgConnection {
             }
         }
     }
+
+    async fn write_again<R>(
+        &mut self,
+        work: impl AsyncFn(&mut AsyncPgConnection) -> Result<R, ApiError>,
+    ) -> Result<R, ApiError> {
+        let mut attempt = 0;
+        loop {
+            match self.write(async |conn| work(conn).await).await {
+                Err(ApiError::Busy) if attempt < RETRIES => {
+                    attempt += 1;
+                    tokio::time::sleep(pause(attempt)).await;
+                }
+                answer => return answer,
+            }
+        }
+    }
+}
+
+/// The pause before attempt `attempt`: growing, and random so two writers that met do not
+/// meet again.
+fn pause(attempt: u32) -> std::time::Duration {
+    let spread = getrandom::u32().unwrap_or(0) % 10;
+    std::time::Duration::from_millis(u64::from(5 * 2_u32.pow(attempt) + spread))
 }
 
 /// Whether `conn` is inside a transaction.

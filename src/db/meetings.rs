@@ -332,6 +332,8 @@ pub async fn lock_by_external_ids(
         .filter(meetings::district_id.eq(district))
         .filter(meetings::external_id.eq_any(keys))
         .filter(meetings::deleted_at.is_null())
+        // One order for every batch: two batches never wait on each other in a cycle.
+        .order(meetings::external_id)
         .for_update()
         .load(conn)
         .await?;

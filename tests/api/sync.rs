@@ -1035,3 +1035,123 @@ async fn concurrent_batches_keep_each_batchs_events_together_on_the_chain() {
         .unwrap();
     assert_eq!(verification["ok"], true, "{verification}");
 }
+
+/// Pairs of batches that write the same new keys in opposite orders, let loose at the same
+/// moment (they once deadlocked, and one of each pair was a 500): both are answered 200
+/// (rows are locked and written in key order; a write that still meets another is run
+/// again), and every key is one member.
+#[tokio::test]
+async fn batches_writing_the_same_keys_in_opposite_orders_all_succeed() {
+    let app = spawn_app().await;
+    let setup = setup(&app).await;
+    for round in 0..3 {
+        let forward: Vec<Value> = (0..40)
+            .map(|n| member(&format!("r{round}-k{n:03}"), &format!("委员{round}-{n}")))
+            .collect();
+        let reversed: Vec<Value> = forward.iter().rev().cloned().collect();
+        // Both batches read and lock what they need, then wait at their insert until the
+        // table is let go: their inserts run side by side.
+        let mut holder = app.db().await;
+        let held = holder.transaction().await.unwrap();
+        held.batch_execute("LOCK TABLE members IN SHARE MODE")
+            .await
+            .unwrap();
+        let pair = futures_util::future::join(
+            push(&app, &setup.sync, "", json!(forward)),
+            push(&app, &setup.sync, "", json!(reversed)),
+        );
+        let release = async {
+            let watcher = app.db().await;
+            loop {
+                let waiting: i64 = watcher
+                    .query_one(
+                        "SELECT count(*) FROM pg_locks WHERE relation = 'members'::regclass \
+                         AND NOT granted",
+                        &[],
+                    )
+                    .await
+                    .unwrap()
+                    .get(0);
+                if waiting == 2 {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            held.commit().await.unwrap();
+        };
+        let ((first, second), ()) = tokio::join!(pair, release);
+        for response in [first, second] {
+            let result = answer(response, StatusCode::OK).await;
+            assert!(
+                statuses(&result)
+                    .iter()
+                    .all(|status| *status == "created" || *status == "updated"),
+                "{result}"
+            );
+        }
+    }
+    let members = count(
+        &app,
+        &format!(
+            "SELECT count(*) FROM members WHERE district_id = '{}' AND deleted_at IS NULL",
+            setup.district
+        ),
+    )
+    .await;
+    assert_eq!(members, 3 * 40);
+}
+
+/// A batch chosen as a deadlock's victim (another session holds one of its rows and then
+/// asks for one the batch holds) is run again by the service, and succeeds once the other
+/// session ends: the client sees a 200, not the deadlock.
+#[tokio::test]
+async fn a_batch_chosen_as_a_deadlocks_victim_is_run_again() {
+    let app = spawn_app().await;
+    let setup = setup(&app).await;
+    let both = json!([member("k000", "甲"), member("k001", "乙")]);
+    answer(push(&app, &setup.sync, "", both).await, StatusCode::OK).await;
+
+    let mut holder = app.db().await;
+    let held = holder.transaction().await.unwrap();
+    // The batch's side finds the deadlock (its wait is older and its timeout shorter).
+    held.batch_execute(
+        "SET LOCAL deadlock_timeout = '10s'; \
+         SELECT 1 FROM members WHERE member_no = 'k001' FOR UPDATE",
+    )
+    .await
+    .unwrap();
+    let renamed = json!([member("k000", "甲二"), member("k001", "乙二")]);
+    let batch = push(&app, &setup.sync, "", renamed);
+    let cycle = async {
+        let watcher = app.db().await;
+        loop {
+            let waiting: i64 = watcher
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity \
+                     WHERE wait_event_type = 'Lock' AND query LIKE '%FOR UPDATE%'",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .get(0);
+            if waiting == 1 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        // Now the batch holds k000 and waits for k001; asking for k000 closes the cycle.
+        held.batch_execute("SELECT 1 FROM members WHERE member_no = 'k000' FOR UPDATE")
+            .await
+            .expect("the other session is not the victim");
+        held.commit().await.unwrap();
+    };
+    let (response, ()) = tokio::join!(batch, cycle);
+    let result = answer(response, StatusCode::OK).await;
+    assert_eq!(statuses(&result), ["updated", "updated"]);
+    assert!(
+        app.metric("cppcc_db_errors_total{kind=\"contention\"}")
+            .await
+            >= 1.0,
+        "the deadlock was met and counted"
+    );
+}
