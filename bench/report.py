@@ -1,6 +1,7 @@
 """Turns the wrk and pgbench outputs of bench/run into the results table (Markdown)."""
 
 import datetime
+import json
 import os
 import platform
 import re
@@ -39,6 +40,7 @@ def pgbench(path):
 def main():
     results_path, pgbench_path, matches = sys.argv[1], sys.argv[2], sys.argv[3]
     profile_path = sys.argv[4] if len(sys.argv) > 4 and sys.argv[4] else None
+    memory_path = sys.argv[5] if len(sys.argv) > 5 and sys.argv[5] else None
     rows = []
     for line in open(results_path, encoding="utf-8"):
         name, records, path, clients = line.rstrip("\n").split("\t")
@@ -55,7 +57,8 @@ def main():
                "logging at warn; wrk with 2 threads, each row 20 s after "
                "a 5 s warm-up; data: 6 districts, 100,000 members, 2,000 workstations, "
                f"200,000 proposals ({matches} contain the searched 停车); a seventh district "
-               "of 1,000 members with about 70 scored items each this year.")
+               "of 1,000 members with about 70 scored items each this year; an eighth of 100,000 "
+               "members.")
     out.append("")
     out.append("| Request | Clients | Requests/s | Records/s | p50 ms | p99 ms | Non-2xx | Socket errors | Ratio to pgbench |")
     out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -66,6 +69,7 @@ def main():
                    f"| {f['non_2xx']} | {f['socket']} | {ratio} |")
     out.append(f"| pgbench -M prepared, the same select | 10 | {ceiling:,.0f} | | "
                f"{ceiling_latency:.2f} (mean) | | | | 1.00 |")
+    memory_at = len(out)
     out.append("")
 
     def check(label, ok, figure):
@@ -93,6 +97,22 @@ def main():
             p99 = by_name[name]["p99"]
             check(f"{name}: a district of 1,000 members ranked in under 200 ms (p99, 1 client)",
                   p99 < 200, f"{p99:.2f} ms")
+    if memory_path and os.path.exists(memory_path):
+        memory = json.load(open(memory_path, encoding="utf-8"))
+        added = memory["rss_peak_mib"] - memory["rss_before_mib"]
+        complete = memory["complete"] and len(set(memory["lines"])) == 1
+        memory_row = (f"| snapshot_memory: {memory['clients']} clients stream /sync/snapshot of a "
+                      f"100,000-member district at once | {memory['rss_before_mib']:.0f} MiB | "
+                      f"{memory['rss_peak_mib']:.0f} MiB | +{added:.0f} MiB | "
+                      f"{memory['lines'][0]:,} | {memory['seconds']:.1f} s |")
+        out.insert(memory_at, "")
+        out.insert(memory_at, memory_row)
+        out.insert(memory_at, "|---|---:|---:|---:|---:|---:|")
+        out.insert(memory_at, "| Memory | RSS before | RSS peak | Added | Lines per client | Took |")
+        out.insert(memory_at, "")
+        check("10 concurrent snapshots of a 100,000-member district add under 64 MiB to the "
+              "server's RSS, and each reads every record and the cursor",
+              added < 64 and complete, f"+{added:.0f} MiB")
     failures = sum(f["non_2xx"] + f["socket"] for _, _, f, _ in rows)
     check("no non-2xx answer and no socket error", failures == 0, f"{failures}")
     if profile_path and os.path.exists(profile_path):

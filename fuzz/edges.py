@@ -61,6 +61,33 @@ def time_kind(spec, schema):
     return None
 
 
+def time_fields(spec, schema, depth=0):
+    """(steps, kind) for every date or time in a body schema, in objects and arrays."""
+    schema = resolve(spec, schema)
+    if depth > 4 or not isinstance(schema, dict):
+        return
+    for name, field in schema.get("properties", {}).items():
+        kind = time_kind(spec, field)
+        if kind:
+            yield [name], kind
+            continue
+        field = resolve(spec, field)
+        if isinstance(field.get("items"), dict):
+            for steps, kind in time_fields(spec, field["items"], depth + 1):
+                yield [name, 0] + steps, kind
+        else:
+            for steps, kind in time_fields(spec, field, depth + 1):
+                yield [name] + steps, kind
+
+
+def nest(steps, value):
+    if not steps:
+        return value
+    if steps[0] == 0:
+        return [nest(steps[1:], value)]
+    return {steps[0]: nest(steps[1:], value)}
+
+
 def concrete(path):
     return "".join(
         ZERO_ID if part.startswith("{") else part
@@ -97,21 +124,18 @@ def main():
             schema = next(iter(content.values()), {}).get("schema")
             if not schema:
                 continue
-            schema = resolve(spec, schema)
-            for name, field in schema.get("properties", {}).items():
-                kind = time_kind(spec, field)
-                if not kind:
-                    continue
+            for steps, kind in time_fields(spec, schema):
+                pointer = "".join(f"/{step}" for step in steps)
                 for value in DAYS if kind == "date" else MOMENTS:
-                    status, answer = request(base, token, method.upper(), target, None,
-                                             {name: value})
+                    body = nest(steps, value)
+                    status, answer = request(base, token, method.upper(), target, None, body)
                     sent += 1
                     if not 400 <= status < 500:
-                        findings.append(f"{method.upper()} {path} {{{name}: {value}}}: {status}")
+                        findings.append(f"{method.upper()} {path} {json.dumps(body)}: {status}")
                     elif status == 422 and "{" not in path:
                         pointers = [e.get("pointer") for e in json.loads(answer).get("errors") or []]
-                        if f"/{name}" not in pointers:
-                            findings.append(f"{method.upper()} {path} {{{name}: {value}}}: 422 without /{name}: {pointers}")
+                        if pointer not in pointers:
+                            findings.append(f"{method.upper()} {path} {json.dumps(body)}: 422 without {pointer}: {pointers}")
     # Cursors: hand-made, altered, and of another list.
     lists = {}
     for path, item in spec["paths"].items():

@@ -213,6 +213,9 @@ pub async fn run_migrations(url: &str) -> Result<Vec<String>, SetupError> {
     })?
 }
 
+/// How long a connection may sit idle inside a transaction before the server ends it.
+const IDLE_IN_TRANSACTION_MS: u64 = 5 * 60 * 1000;
+
 /// Builds the connection pool. Connections are made lazily, so a database that goes away
 /// and comes back is picked up again without a restart. Every connection cancels any
 /// statement that runs longer than `statement_timeout`.
@@ -232,9 +235,14 @@ pub fn build_pool(
         async move {
             use diesel_async::AsyncConnection;
             let mut conn = AsyncPgConnection::establish(&url).await?;
-            conn.batch_execute(&format!("SET statement_timeout = {statement_ms}"))
-                .await
-                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            // A transaction whose client went silent (a partition, a process gone) gives
+            // its locks back after five minutes instead of a TCP keepalive's hours.
+            conn.batch_execute(&format!(
+                "SET statement_timeout = {statement_ms}; \
+                 SET idle_in_transaction_session_timeout = {IDLE_IN_TRANSACTION_MS}"
+            ))
+            .await
+            .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
             Ok(conn)
         }
         .boxed()

@@ -115,6 +115,10 @@ pub enum ApiError {
     /// been written. A retry with the same `Idempotency-Key` answers which.
     #[error("the outcome of the write is unknown")]
     OutcomeUnknown,
+    /// The request is a retry of one already answered: the middleware of idempotency keys
+    /// answers with the stored answer instead (never sent as such).
+    #[error("the request was answered before")]
+    Answered,
     /// A bug or an unexpected failure. The cause is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -154,7 +158,7 @@ impl ApiError {
             Self::Unavailable => ("unavailable", "Service unavailable"),
             Self::OutcomeUnknown => ("outcome-unknown", "Outcome unknown"),
             Self::Busy => ("busy", "Busy"),
-            Self::Internal(_) => ("internal", "Internal server error"),
+            Self::Internal(_) | Self::Answered => ("internal", "Internal server error"),
         }
     }
 
@@ -174,7 +178,9 @@ impl ApiError {
                 Idempotency-Key to learn which (without one, read the record before writing \
                 again)"
                 .to_owned(),
-            Self::Internal(_) => "an unexpected error occurred; it has been logged".to_owned(),
+            Self::Internal(_) | Self::Answered => {
+                "an unexpected error occurred; it has been logged".to_owned()
+            }
             other => other.to_string(),
         };
         let errors = match self {
@@ -218,7 +224,7 @@ impl ResponseError for ApiError {
             Self::Unavailable | Self::OutcomeUnknown | Self::Busy => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Internal(_) | Self::Answered => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 

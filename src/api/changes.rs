@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use actix_web::{HttpResponse, get, web};
 use diesel::prelude::*;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AnsiTransactionManager, AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -253,45 +253,112 @@ pub(crate) async fn get_snapshot(
     let wanted = collections_of(query.collections.as_deref())?;
     let district = district_of(&caller, query.district_id);
     let mut conn = pool.conn().await?;
-    let caller = &caller;
-    let body = conn
-        .build_transaction()
-        .repeatable_read()
-        .read_only()
-        .run(async move |conn| {
-            let horizon = db::horizon(conn).await?;
-            let mut body = Vec::new();
-            if let Some(district) = district {
-                for collection in &wanted {
-                    let rows = db::live_below(conn, *collection, horizon, district).await?;
-                    for chunk in rows.chunks(1000) {
-                        let ids: Vec<uuid::Uuid> = chunk.iter().map(|row| row.id).collect();
-                        let mut records = load(conn, caller, *collection, &ids).await?;
-                        for row in chunk {
-                            let Some(record) = records.remove(&row.id) else {
-                                continue;
-                            };
-                            line(
-                                &mut body,
-                                &SnapshotLine::Record {
-                                    collection: *collection,
-                                    id: row.id,
-                                    version: row.version,
-                                    record,
-                                },
-                            )?;
-                        }
-                    }
-                }
+    // Opened here, so a database that cannot be reached is an answer, not a cut stream.
+    AnsiTransactionManager::begin_transaction_sql(
+        &mut *conn,
+        "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+    )
+    .await?;
+    let horizon = match db::horizon(&mut conn).await {
+        Ok(horizon) => horizon,
+        Err(error) => {
+            crate::api::work::rollback(&mut conn).await;
+            return Err(error.into());
+        }
+    };
+    let snapshot = Snapshot {
+        conn,
+        caller,
+        district,
+        wanted,
+        at: 0,
+        after: None,
+        horizon,
+    };
+    let body = futures_util::stream::unfold(Some(snapshot), |snapshot| async move {
+        let mut snapshot = snapshot?;
+        match snapshot.next().await {
+            Ok(Some(lines)) => Some((Ok(lines), Some(snapshot))),
+            Ok(None) => None,
+            Err(error) => {
+                tracing::error!(%error, "a snapshot failed part-way; its stream is cut");
+                Some((Err(error), None))
             }
-            let cursor = Cursor::below(horizon).encode();
-            line(&mut body, &SnapshotLine::Cursor { cursor })?;
-            Ok::<_, ApiError>(body)
-        })
-        .await?;
+        }
+    });
     Ok(HttpResponse::Ok()
         .content_type("application/x-ndjson")
-        .body(body))
+        .streaming(body))
+}
+
+/// A snapshot being streamed: one repeatable-read transaction, read a batch at a time, so
+/// memory stays flat however large the district is. A stream dropped part-way (the client
+/// went away) drops its connection's open transaction with it: the pool never hands out
+/// a connection inside a transaction.
+struct Snapshot {
+    conn: crate::api::work::Conn,
+    caller: Caller,
+    /// Whose records: `None` when the caller sees none, `Some(None)` every district's.
+    district: Option<Option<DistrictId>>,
+    wanted: Vec<Collection>,
+    /// The collection being read, as an index of `wanted`; past the end, the cursor.
+    at: usize,
+    /// The last id read of that collection.
+    after: Option<uuid::Uuid>,
+    horizon: i64,
+}
+
+/// Records per batch of a snapshot.
+const SNAPSHOT_BATCH: i64 = 500;
+
+impl Snapshot {
+    /// The next lines of the snapshot; `None` once its cursor line has been given.
+    async fn next(&mut self) -> Result<Option<web::Bytes>, ApiError> {
+        let mut lines = Vec::new();
+        while let (Some(district), Some(collection)) = (self.district, self.wanted.get(self.at)) {
+            let collection = *collection;
+            let rows = db::live_below(
+                &mut self.conn,
+                collection,
+                self.horizon,
+                district,
+                self.after,
+                SNAPSHOT_BATCH,
+            )
+            .await?;
+            let Some(last) = rows.last() else {
+                self.at += 1;
+                self.after = None;
+                continue;
+            };
+            self.after = Some(last.id);
+            let ids: Vec<uuid::Uuid> = rows.iter().map(|row| row.id).collect();
+            let mut records = load(&mut self.conn, &self.caller, collection, &ids).await?;
+            for row in rows {
+                let Some(record) = records.remove(&row.id) else {
+                    continue;
+                };
+                line(
+                    &mut lines,
+                    &SnapshotLine::Record {
+                        collection,
+                        id: row.id,
+                        version: row.version,
+                        record,
+                    },
+                )?;
+            }
+            return Ok(Some(lines.into()));
+        }
+        if self.at == usize::MAX {
+            return Ok(None);
+        }
+        self.at = usize::MAX;
+        let cursor = Cursor::below(self.horizon).encode();
+        line(&mut lines, &SnapshotLine::Cursor { cursor })?;
+        crate::api::work::commit(&mut self.conn).await?;
+        Ok(Some(lines.into()))
+    }
 }
 
 fn line(body: &mut Vec<u8>, line: &SnapshotLine) -> Result<(), ApiError> {

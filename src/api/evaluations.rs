@@ -695,7 +695,7 @@ pub struct FindingBody {
     /// What must be rectified; at most 2,000 characters.
     pub description: String,
     /// When it is due.
-    pub due_on: NaiveDate,
+    pub due_on: Day,
 }
 
 /// The report (评议报告) and its findings.
@@ -746,7 +746,7 @@ async fn start_rectification(
         match values::paragraph(&finding.description, 2000) {
             Ok(description) => checked.push(Finding {
                 description,
-                due_on: finding.due_on,
+                due_on: finding.due_on.get(),
             }),
             Err(reason) => checks.error(&format!("/findings/{index}/description"), reason),
         }

@@ -30,9 +30,9 @@ use sha2::{Digest, Sha256};
 
 use crate::api::auth::Unrouted;
 use crate::api::sync::MAX_BATCH_BYTES as MAX_BODY_BYTES;
-use crate::api::work::{self, Work};
+use crate::api::work::{self, Outcome, Work};
 use crate::db::DbPool;
-use crate::db::idempotency::{self as db, Claim, Kept, Stored};
+use crate::db::idempotency::{self as db, Claim, Stored};
 use crate::domain::ids::ApiKeyId;
 use crate::error::{ApiError, FieldError};
 
@@ -81,23 +81,17 @@ impl Fingerprint {
         Self { digest, bytes: 0 }
     }
 
-    fn blank() -> Self {
-        Self {
-            digest: Sha256::new(),
-            bytes: 0,
-        }
-    }
-
     fn feed(&mut self, chunk: &[u8]) {
         let room = MAX_BODY_BYTES.saturating_sub(self.bytes);
         self.digest.update(&chunk[..chunk.len().min(room)]);
         self.bytes = self.bytes.saturating_add(chunk.len());
     }
 
-    fn finish(self) -> (Vec<u8>, usize) {
-        let mut digest = self.digest;
+    /// The hash so far, and the bytes read.
+    fn hash(&self) -> (Vec<u8>, usize) {
+        let mut digest = self.digest.clone();
         if self.bytes > MAX_BODY_BYTES {
-            digest.update(format!("\n…{}", self.bytes));
+            digest.update(b"\n...");
         }
         (digest.finalize().to_vec(), self.bytes)
     }
@@ -147,18 +141,25 @@ impl Tee {
         self.0.borrow().ended
     }
 
-    /// Reads the rest of the body, at most `limit` bytes in all, hashing it; `None` if it
-    /// could not be read.
-    async fn finish(mut self, limit: usize) -> Option<(Vec<u8>, usize)> {
-        while !self.0.borrow().ended && self.0.borrow().print.bytes <= limit {
+    /// Reads what the handler left of the body (at most [`MAX_BODY_BYTES`] in all, hashed
+    /// and never kept), and answers the request's fingerprint.
+    async fn fingerprint(mut self) -> Result<(Vec<u8>, usize), ApiError> {
+        while !self.ended() && self.0.borrow().print.bytes <= MAX_BODY_BYTES {
             match self.next().await {
                 Some(Ok(_)) | None => {}
-                Some(Err(_)) => return None,
+                Some(Err(PayloadError::Io(error)))
+                    if error.kind() == std::io::ErrorKind::TimedOut =>
+                {
+                    return Err(ApiError::RequestTimeout);
+                }
+                Some(Err(error)) => {
+                    return Err(ApiError::BadRequest(format!(
+                        "the body could not be read: {error}"
+                    )));
+                }
             }
         }
-        let mut feed = self.0.borrow_mut();
-        let print = std::mem::replace(&mut feed.print, Fingerprint::blank());
-        Some(print.finish())
+        Ok(self.0.borrow().print.hash())
     }
 }
 
@@ -180,7 +181,7 @@ fn refused(request: ServiceRequest, error: ApiError) -> ServiceResponse<BoxBody>
 
 /// Applies idempotency keys to the POST requests of an authenticated scope.
 pub async fn idempotent(
-    request: ServiceRequest,
+    mut request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
     if request.method() != Method::POST {
@@ -205,101 +206,58 @@ pub async fn idempotent(
         let error = ApiError::Internal("idempotency without a caller or a pool".into());
         return Ok(refused(request, error));
     };
-    let claimed = async {
-        let mut conn = crate::db::connection(&pool).await?;
-        work::begin(&mut conn).await?;
-        match db::claim(&mut conn, key_id, &key).await {
-            Ok(claim) => Ok((conn, claim)),
-            Err(error) => {
-                work::rollback(&mut conn).await;
-                Err(ApiError::from(error))
-            }
-        }
-    }
-    .await;
-    let (mut conn, claim) = match claimed {
-        Ok(claimed) => claimed,
-        Err(error) => return Ok(refused(request, error)),
-    };
-    match claim {
-        Claim::Running => {
-            work::rollback(&mut conn).await;
-            let error = ApiError::conflict(
-                "a request with this Idempotency-Key is still running; retry it later",
-            );
-            Ok(refused(request, error))
-        }
-        Claim::Answered(kept) => {
-            work::rollback(&mut conn).await;
-            drop(conn);
-            replay(request, kept).await
-        }
-        Claim::Fresh => run(request, next, conn, key_id, &key).await,
-    }
-}
-
-/// Answers a retry with the stored answer, if it is the same request as the first.
-async fn replay(
-    mut request: ServiceRequest,
-    kept: Kept,
-) -> Result<ServiceResponse<BoxBody>, Error> {
-    // A body longer than the first request's is another request: it is read no further.
-    let limit = kept.request_bytes.unwrap_or(MAX_BODY_BYTES);
-    let same = Tee::install(&mut request)
-        .finish(limit)
-        .await
-        .is_some_and(|(hash, _)| hash == kept.request_hash);
-    if !same {
-        let error = ApiError::Validation(vec![FieldError::new(
-            "",
-            "this Idempotency-Key was first sent with another request (method, path or body)",
-        )]);
-        return Ok(refused(request, error));
-    }
-    request.extensions_mut().insert(Unrouted);
-    let (request, _) = request.into_parts();
-    Ok(ServiceResponse::new(request, replayed(kept.answer)))
-}
-
-/// Runs the request in the transaction that holds its key, stores its answer there and
-/// commits once.
-async fn run(
-    mut request: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-    conn: crate::db::DbConn,
-    key_id: ApiKeyId,
-    key: &str,
-) -> Result<ServiceResponse<BoxBody>, Error> {
+    let announced_empty = announces_no_body(&request);
     let tee = Tee::install(&mut request);
-    let unit = Work::lend(conn);
-    request.extensions_mut().insert(unit.clone());
-    let response = next.call(request).await;
-    let mut conn = match unit.reclaim() {
-        Ok(conn) => conn,
-        Err(error) => {
-            // The handler kept the transaction's connection: it is dropped, and with it
-            // the transaction, unless something still holds it.
-            tracing::error!(%error, "an idempotent request's connection was not given back");
-            return response.map(ServiceResponse::map_into_boxed_body);
-        }
+    let claim = Claimed {
+        pool,
+        key_id,
+        key: key.clone(),
+        tee: tee.clone(),
+        replay: Rc::default(),
     };
-    let response = match response {
-        Ok(response) => response,
+    let unit = Work::new(Box::pin(claim.clone().open()));
+    request.extensions_mut().insert(unit.clone());
+    let response = next.call(request).await?;
+    if let Some(stored) = claim.replay.take() {
+        return Ok(answer_with(response, replayed(stored)));
+    }
+    let outcome = match unit.outcome() {
+        Ok(outcome) => outcome,
         Err(error) => {
-            work::rollback(&mut conn).await;
-            return Err(error);
+            tracing::error!(%error, "an idempotent request's connection was not given back");
+            return Ok(answer_with(response, error.error_response()));
         }
     };
     let status = response.status();
-    // A refusal given before the body was read to its end (too large, not JSON) wrote
-    // nothing and is not kept: waiting for the rest of the body would only serve a slow
-    // client.
-    let refused_unread = status.is_client_error() && !tee.ended();
-    if status.is_server_error() || refused_unread || !crate::api::auth::allowed(response.request())
-    {
-        work::rollback(&mut conn).await;
-        return Ok(response.map_into_boxed_body());
-    }
+    let allowed = crate::api::auth::allowed(response.request());
+    let mut conn = match outcome {
+        // The handler was refused the unit (still running elsewhere, another request, a
+        // database away): its answer says so, and nothing is stored.
+        Outcome::Failed => return Ok(response.map_into_boxed_body()),
+        Outcome::Open(mut conn) if status.is_server_error() || !allowed => {
+            work::rollback(&mut conn).await;
+            return Ok(response.map_into_boxed_body());
+        }
+        Outcome::Open(conn) => conn,
+        // Answered without the database: kept too (a refusal is an answer), unless it is
+        // a 5xx, not the route's, or given before the body was read to its end (413, 415:
+        // waiting for the rest would only serve a slow client).
+        Outcome::Unopened(opening) => {
+            let read = tee.ended() || announced_empty;
+            if status.is_server_error() || !allowed || !read {
+                return Ok(response.map_into_boxed_body());
+            }
+            match opening.await {
+                Ok(conn) => conn,
+                Err(error) => {
+                    return Ok(match claim.replay.take() {
+                        Some(stored) => answer_with(response, replayed(stored)),
+                        None => answer_with(response, error.error_response()),
+                    });
+                }
+            }
+        }
+    };
     let (request, response) = response.into_parts();
     let (head, body) = response.into_parts();
     let body = match to_bytes(body).await {
@@ -323,11 +281,9 @@ async fn run(
         body: body.to_vec(),
     };
     let kept = async {
-        let (hash, bytes) = tee
-            .finish(MAX_BODY_BYTES)
-            .await
-            .ok_or_else(|| ApiError::BadRequest("the body could not be read to its end".into()))?;
-        if let Err(error) = db::store(&mut conn, key_id, key, &hash, bytes, &answer).await {
+        // The body was read to its end when the unit opened.
+        let (hash, bytes) = tee.fingerprint().await?;
+        if let Err(error) = db::store(&mut conn, key_id, &key, &hash, bytes, &answer).await {
             work::rollback(&mut conn).await;
             return Err(ApiError::from(error));
         }
@@ -342,11 +298,76 @@ async fn run(
             Ok(ServiceResponse::new(request, head.set_body(body)).map_into_boxed_body())
         }
         Err(error) => {
-            if work::in_transaction(&mut conn) {
+            if matches!(error, ApiError::OutcomeUnknown) {
+                // It may have committed: what follows a commit is safe to do either way.
+                for then in unit.after_commit() {
+                    then();
+                }
+            } else if work::in_transaction(&mut conn) {
                 work::rollback(&mut conn).await;
             }
+            work::discard(conn);
             tracing::warn!(%error, key = %key, "an idempotent request's write was not committed");
             Ok(ServiceResponse::new(request, error.error_response()))
         }
+    }
+}
+
+/// Whether a request announces no body at all (no length, not chunked, or a length of 0).
+fn announces_no_body(request: &ServiceRequest) -> bool {
+    let headers = request.headers();
+    let length = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok());
+    !headers.contains_key(header::TRANSFER_ENCODING) && length.is_none_or(|length| length == "0")
+}
+
+/// `response`'s request, answered with `answer` instead.
+fn answer_with(
+    response: ServiceResponse<impl MessageBody + 'static>,
+    answer: HttpResponse,
+) -> ServiceResponse<BoxBody> {
+    let (request, _) = response.into_parts();
+    ServiceResponse::new(request, answer)
+}
+
+/// A request's claim on its key: opened when the handler first needs the database (or
+/// after it answered without), so no connection is held while the body arrives.
+#[derive(Clone)]
+struct Claimed {
+    pool: web::Data<DbPool>,
+    key_id: ApiKeyId,
+    key: String,
+    tee: Tee,
+    /// The first request's answer, when this one is its retry.
+    replay: Rc<RefCell<Option<Stored>>>,
+}
+
+impl Claimed {
+    /// Reads the rest of the body, then opens the transaction and claims the key in it:
+    /// the transaction's connection if the key is free; else why not (still running, 409;
+    /// another request's key, 422; the same request answered: the answer is kept for the
+    /// middleware, and the handler is stopped with [`ApiError::Answered`]).
+    async fn open(self) -> Result<crate::db::DbConn, ApiError> {
+        let (hash, _) = self.tee.clone().fingerprint().await?;
+        let mut conn = crate::db::connection(&self.pool).await?;
+        work::begin(&mut conn).await?;
+        let refusal = match db::claim(&mut conn, self.key_id, &self.key).await {
+            Ok(Claim::Fresh) => return Ok(conn),
+            Ok(Claim::Running) => ApiError::conflict(
+                "a request with this Idempotency-Key is still running; retry it later",
+            ),
+            Ok(Claim::Answered(kept)) if kept.request_hash == hash => {
+                *self.replay.borrow_mut() = Some(kept.answer);
+                ApiError::Answered
+            }
+            Ok(Claim::Answered(_)) => ApiError::Validation(vec![FieldError::new(
+                "",
+                "this Idempotency-Key was first sent with another request (method, path or body)",
+            )]),
+            Err(error) => ApiError::from(error),
+        };
+        work::rollback(&mut conn).await;
+        Err(refusal)
     }
 }

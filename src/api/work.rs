@@ -8,9 +8,11 @@
 //! answered `503 outcome-unknown` (never "nothing was written").
 //!
 //! A `POST` sent with an `Idempotency-Key` is one transaction from the claim of its key to
-//! the stored answer (see [`crate::api::idempotency`]): its handler gets that
-//! transaction's connection, each `write` in it is a savepoint, and whatever must happen
-//! once the write is durable waits for the outer `COMMIT` ([`Db::after_commit`]).
+//! the stored answer (see [`crate::api::idempotency`]): the transaction is opened when
+//! the handler first asks for a connection (its body has been read by then: no connection
+//! waits on a client), its handler gets that transaction's connection, each `write` in it
+//! is a savepoint, and whatever must happen once the write is durable waits for the outer
+//! `COMMIT` ([`Db::after_commit`]).
 
 use std::cell::RefCell;
 use std::future::{Ready, ready};
@@ -36,15 +38,10 @@ impl Db {
     /// else a connection of its own from the pool.
     pub async fn conn(&self) -> Result<Conn, ApiError> {
         match &self.work {
-            Some(work) => {
-                let conn = work.0.conn.borrow_mut().take().ok_or_else(|| {
-                    ApiError::Internal("the request's connection is already in use".into())
-                })?;
-                Ok(Conn {
-                    conn: Some(conn),
-                    home: Some(work.clone()),
-                })
-            }
+            Some(work) => Ok(Conn {
+                conn: Some(work.lend().await?),
+                home: Some(work.clone()),
+            }),
             None => Ok(Conn {
                 conn: Some(crate::db::connection(&self.pool).await?),
                 home: None,
@@ -52,9 +49,9 @@ impl Db {
         }
     }
 
-    /// Runs `then` once the request's writes are durable: now, after a transaction of its
-    /// own has committed, or after the `COMMIT` of the request's unit of work (never, if it
-    /// is rolled back).
+    /// Runs `then` once the request's writes are durable (call it after the write): now,
+    /// after a transaction of its own has committed, or after the `COMMIT` of the
+    /// request's unit of work (never, if it is rolled back).
     pub fn after_commit(&self, then: impl FnOnce() + 'static) {
         match &self.work {
             Some(work) => work.0.after_commit.borrow_mut().push(Box::new(then)),
@@ -103,39 +100,110 @@ impl std::ops::DerefMut for Conn {
 impl Drop for Conn {
     fn drop(&mut self) {
         if let (Some(home), Some(conn)) = (&self.home, self.conn.take()) {
-            *home.0.conn.borrow_mut() = Some(conn);
+            *home.0.slot.borrow_mut() = Slot::Back(conn);
         }
     }
 }
 
-/// The open transaction of a request that is one unit of work.
+/// How a unit of work opens its transaction: a future that runs only when first awaited.
+pub type Opening = futures_util::future::LocalBoxFuture<'static, Result<DbConn, ApiError>>;
+
+/// The transaction of a request that is one unit of work.
 #[derive(Clone)]
 pub struct Work(Rc<Unit>);
 
 struct Unit {
-    conn: RefCell<Option<DbConn>>,
+    slot: RefCell<Slot>,
     after_commit: RefCell<Vec<Box<dyn FnOnce()>>>,
 }
 
+enum Slot {
+    /// Not opened yet.
+    Unopened(Opening),
+    /// Open, and lent to the handler.
+    Lent,
+    /// Open, and given back.
+    Back(DbConn),
+    /// Opening it failed; the handler was told why.
+    Failed,
+}
+
+/// Where a unit of work stands once the handler has answered.
+pub enum Outcome {
+    /// The handler never asked for the database.
+    Unopened(Opening),
+    /// The open transaction.
+    Open(DbConn),
+    /// Opening it failed, and the handler answered with why.
+    Failed,
+}
+
 impl Work {
-    /// Hands `conn`, in an open transaction, to the request's handler.
-    pub fn lend(conn: DbConn) -> Self {
+    /// A unit that `opening` opens when the handler first asks for a connection.
+    pub fn new(opening: Opening) -> Self {
         Self(Rc::new(Unit {
-            conn: RefCell::new(Some(conn)),
+            slot: RefCell::new(Slot::Unopened(opening)),
             after_commit: RefCell::default(),
         }))
     }
 
-    /// The connection back, once the handler is done with it.
-    pub fn reclaim(&self) -> Result<DbConn, ApiError> {
-        self.0.conn.borrow_mut().take().ok_or_else(|| {
-            ApiError::Internal("the request's connection was kept past its answer".into())
-        })
+    /// The open transaction's connection, opening it first if needed.
+    async fn lend(&self) -> Result<DbConn, ApiError> {
+        let slot = std::mem::replace(&mut *self.0.slot.borrow_mut(), Slot::Lent);
+        match slot {
+            Slot::Back(conn) => Ok(conn),
+            Slot::Unopened(opening) => match opening.await {
+                Ok(conn) => Ok(conn),
+                Err(error) => {
+                    *self.0.slot.borrow_mut() = Slot::Failed;
+                    Err(error)
+                }
+            },
+            Slot::Lent => Err(ApiError::Internal(
+                "the request's connection is already in use".into(),
+            )),
+            Slot::Failed => {
+                *self.0.slot.borrow_mut() = Slot::Failed;
+                Err(ApiError::Internal(
+                    "the request's unit of work could not be opened".into(),
+                ))
+            }
+        }
+    }
+
+    /// Where the unit stands, once the handler is done with it.
+    pub fn outcome(&self) -> Result<Outcome, ApiError> {
+        match std::mem::replace(&mut *self.0.slot.borrow_mut(), Slot::Failed) {
+            Slot::Unopened(opening) => Ok(Outcome::Unopened(opening)),
+            Slot::Back(conn) => Ok(Outcome::Open(conn)),
+            Slot::Failed => Ok(Outcome::Failed),
+            Slot::Lent => Err(ApiError::Internal(
+                "the request's connection was kept past its answer".into(),
+            )),
+        }
     }
 
     /// What waits for the commit.
     pub fn after_commit(&self) -> Vec<Box<dyn FnOnce()>> {
         std::mem::take(&mut *self.0.after_commit.borrow_mut())
+    }
+}
+
+impl Drop for Unit {
+    fn drop(&mut self) {
+        // A connection still inside the unit's transaction (its request was dropped
+        // part-way) is closed rather than pooled: the server rolls it back at once, and
+        // no lock it holds outlives the request.
+        if let Slot::Back(conn) = std::mem::replace(self.slot.get_mut(), Slot::Failed) {
+            discard(conn);
+        }
+    }
+}
+
+/// Closes `conn` instead of giving it back to the pool, if it is inside a transaction.
+pub fn discard(mut conn: DbConn) {
+    if in_transaction(&mut conn) {
+        drop(deadpool::managed::Object::take(conn));
     }
 }
 

@@ -107,13 +107,16 @@ pub async fn changed(
     .await
 }
 
-/// The live rows of `collection` last written by transactions below `horizon`, by id.
+/// A page of the live rows of `collection` last written by transactions below `horizon`,
+/// by id: at most `limit`, after the id `after`.
 #[tracing::instrument(skip_all)]
 pub async fn live_below(
     conn: &mut AsyncPgConnection,
     collection: Collection,
     horizon: i64,
     district: Option<DistrictId>,
+    after: Option<uuid::Uuid>,
+    limit: i64,
 ) -> QueryResult<Vec<Changed>> {
     let (table, district_column) = table(collection);
     let deleted = deleted(collection);
@@ -122,10 +125,13 @@ pub async fn live_below(
          FROM {table} \
          WHERE NOT ({deleted}) AND change_txid < $1 \
            AND ($2::uuid IS NULL OR {district_column} = $2) \
-         ORDER BY id"
+           AND ($3::uuid IS NULL OR id > $3) \
+         ORDER BY id LIMIT $4"
     ))
     .bind::<BigInt, _>(horizon)
     .bind::<Nullable<SqlUuid>, _>(district.map(|id| id.0))
+    .bind::<Nullable<SqlUuid>, _>(after)
+    .bind::<BigInt, _>(limit)
     .load(conn)
     .await
 }

@@ -4,8 +4,8 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use diesel::prelude::*;
-use diesel::sql_types::Integer;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel::sql_types::BigInt;
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -14,10 +14,6 @@ use crate::domain::ids::ApiKeyId;
 
 /// How long an answer is kept.
 pub const KEPT_HOURS: i32 = 24;
-
-/// The first of the two keys of the advisory locks that mark a key's request as running
-/// (the second is a hash of the key).
-const LOCK_SPACE: i32 = 0x1de0;
 
 /// A stored answer.
 #[derive(Debug, Clone)]
@@ -59,16 +55,20 @@ struct Row {
 
 diesel::define_sql_function! {
     /// Takes a transaction-level advisory lock if no other transaction holds it.
-    fn pg_try_advisory_xact_lock(space: Integer, key: Integer) -> Bool;
+    fn pg_try_advisory_xact_lock(key: BigInt) -> Bool;
 }
 
-/// The second key of the lock of `key` of `api_key`.
-fn lock_key(api_key: ApiKeyId, key: &str) -> i32 {
+/// The advisory lock of `key` of `api_key`: 64 bits of a hash of both, prefixed so no
+/// other use of advisory locks could share it.
+fn lock_key(api_key: ApiKeyId, key: &str) -> i64 {
     let digest = Sha256::new()
+        .chain_update(b"idempotency-key\0")
         .chain_update(api_key.0.as_bytes())
         .chain_update(key.as_bytes())
         .finalize();
-    i32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
+    let mut bytes = [0; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(bytes)
 }
 
 /// Claims `key` of `api_key` in the open transaction of `conn`: the lock taken here is
@@ -79,12 +79,9 @@ pub async fn claim(
     api_key: ApiKeyId,
     key: &str,
 ) -> QueryResult<Claim> {
-    let locked: bool = diesel::select(pg_try_advisory_xact_lock(
-        LOCK_SPACE,
-        lock_key(api_key, key),
-    ))
-    .get_result(conn)
-    .await?;
+    let locked: bool = diesel::select(pg_try_advisory_xact_lock(lock_key(api_key, key)))
+        .get_result(conn)
+        .await?;
     if !locked {
         return Ok(Claim::Running);
     }
@@ -169,7 +166,8 @@ const PURGE_EVERY: u32 = 64;
 static STORED: AtomicU32 = AtomicU32::new(0);
 
 /// Removes a batch of expired answers every [`PURGE_EVERY`] answers stored, skipping any
-/// another transaction is removing.
+/// another transaction is removing; in a savepoint of its own, so its failure never
+/// touches the write it rides along with.
 async fn purge_now_and_then(conn: &mut AsyncPgConnection) -> QueryResult<()> {
     if !STORED
         .fetch_add(1, Ordering::Relaxed)
@@ -177,12 +175,19 @@ async fn purge_now_and_then(conn: &mut AsyncPgConnection) -> QueryResult<()> {
     {
         return Ok(());
     }
-    diesel::sql_query(format!(
-        "DELETE FROM idempotency_keys WHERE ctid IN (SELECT ctid FROM idempotency_keys \
-         WHERE created_at < now() - interval '{KEPT_HOURS} hours' LIMIT 100 \
-         FOR UPDATE SKIP LOCKED)"
-    ))
-    .execute(conn)
-    .await
-    .map(drop)
+    let purged = conn
+        .transaction(async |conn| {
+            diesel::sql_query(format!(
+                "DELETE FROM idempotency_keys WHERE ctid IN (SELECT ctid FROM idempotency_keys \
+                 WHERE created_at < now() - interval '{KEPT_HOURS} hours' LIMIT 100 \
+                 FOR UPDATE SKIP LOCKED)"
+            ))
+            .execute(conn)
+            .await
+        })
+        .await;
+    if let Err(error) = purged {
+        tracing::warn!(%error, "expired idempotency keys were not purged");
+    }
+    Ok(())
 }

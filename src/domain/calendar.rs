@@ -81,9 +81,18 @@ impl From<Day> for NaiveDate {
 impl<'de> serde::Deserialize<'de> for Day {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        let date: NaiveDate = text.parse().map_err(|_| {
-            serde::de::Error::custom(format!("`{text}` is not a date (YYYY-MM-DD)"))
-        })?;
+        let not_a_date =
+            || serde::de::Error::custom(format!("`{text}` is not a date (YYYY-MM-DD)"));
+        // Exactly as the spec writes it: no sign, no space, two digits for month and day.
+        let shaped = text.len() == 10
+            && text.bytes().enumerate().all(|(at, byte)| match at {
+                4 | 7 => byte == b'-',
+                _ => byte.is_ascii_digit(),
+            });
+        if !shaped {
+            return Err(not_a_date());
+        }
+        let date = NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|_| not_a_date())?;
         Self::new(date).map_err(|_| serde::de::Error::custom(out_of_range(&text)))
     }
 }
@@ -111,14 +120,17 @@ impl utoipa::ToSchema for Day {
     }
 }
 
-/// A time a client sent (RFC 3339), on a day from [`FIRST_DAY`] to [`LAST_DAY`] (UTC).
+/// A time a client sent (RFC 3339), on a day from [`FIRST_DAY`] to [`LAST_DAY`] as
+/// written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Moment(DateTime<Utc>);
 
 impl Moment {
-    pub fn new(time: DateTime<Utc>) -> Result<Self, String> {
+    /// A time whose day, as written (in its own offset), is in the range; the spec's
+    /// pattern says the same of the text.
+    pub fn new(time: DateTime<FixedOffset>) -> Result<Self, String> {
         if (FIRST_DAY..=LAST_DAY).contains(&time.date_naive()) {
-            Ok(Self(time))
+            Ok(Self(time.with_timezone(&Utc)))
         } else {
             Err(out_of_range(&time.to_rfc3339()))
         }
@@ -140,8 +152,7 @@ impl<'de> serde::Deserialize<'de> for Moment {
         let text = String::deserialize(deserializer)?;
         let time = DateTime::parse_from_rfc3339(&text)
             .map_err(|_| serde::de::Error::custom(format!("`{text}` is not an RFC 3339 time")))?;
-        Self::new(time.with_timezone(&Utc))
-            .map_err(|_| serde::de::Error::custom(out_of_range(&text)))
+        Self::new(time).map_err(|_| serde::de::Error::custom(out_of_range(&text)))
     }
 }
 
@@ -153,7 +164,7 @@ impl utoipa::PartialSchema for Moment {
             .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
             .pattern(Some(MOMENT_PATTERN))
             .description(Some(format!(
-                "An RFC 3339 time on a day from {FIRST_DAY} to {LAST_DAY} (UTC)."
+                "An RFC 3339 time on a day from {FIRST_DAY} to {LAST_DAY} (the day as written)."
             )))
             .into()
     }
@@ -188,27 +199,38 @@ mod tests {
         let day = |text: &str| serde_json::from_value::<Day>(serde_json::json!(text));
         assert_eq!(day("1949-01-01").unwrap().get(), FIRST_DAY);
         assert_eq!(day("2200-12-31").unwrap().get(), LAST_DAY);
-        for bad in [
-            "1948-12-31",
-            "2201-01-01",
-            "-4714-11-24",
-            "+200000-01-01",
-            "0000-01-01",
-        ] {
+        for bad in ["1948-12-31", "2201-01-01", "0000-01-01"] {
             let error = day(bad).unwrap_err().to_string();
             assert!(error.contains("outside"), "{bad}: {error}");
         }
+        for bad in ["-4714-11-24", "+200000-01-01", "200000-01-01"] {
+            let error = day(bad).unwrap_err().to_string();
+            assert!(error.contains("not a date"), "{bad}: {error}");
+        }
         assert!(day("2026-02-30").is_err());
+        // Only as the spec's pattern writes it.
+        for odd in [
+            " 2026-01-05",
+            "+2026-01-05",
+            "2026-1-5",
+            "2026-01-05 ",
+            "２０２６-01-05",
+        ] {
+            assert!(day(odd).is_err(), "{odd}");
+        }
         let moment = |text: &str| serde_json::from_value::<Moment>(serde_json::json!(text));
         assert!(moment("2026-11-30T08:00:00+08:00").is_ok());
         for bad in [
             "1948-12-31T23:59:59Z",
-            "2200-12-31T23:00:00-05:00",
+            "1948-12-31T20:00:00-05:00",
             "200000-01-01T00:00:00Z",
             "-4714-11-24T00:00:00Z",
         ] {
             assert!(moment(bad).is_err(), "{bad}");
         }
+        // The day as written decides, as the spec's pattern does.
+        assert!(moment("1949-01-01T00:30:00+08:00").is_ok());
+        assert!(moment("2200-12-31T23:00:00-05:00").is_ok());
     }
 
     #[test]

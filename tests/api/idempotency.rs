@@ -169,7 +169,7 @@ async fn a_key_whose_first_request_is_running_is_refused_until_it_ends() {
             let claimed: i64 = watcher
                 .query_one(
                     "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
-                     AND classid = 7648 AND objsubid = 2 AND granted",
+                     AND objsubid = 1 AND granted",
                     &[],
                 )
                 .await
@@ -238,4 +238,55 @@ async fn a_key_does_not_raise_the_body_limit_of_the_route() {
     }
     // Refused before its body was read, the request wrote nothing and keeps no answer.
     assert_eq!(count(&app, "idempotency_keys").await, 0);
+}
+
+/// A keyed request whose body is slow to arrive holds no database connection and no
+/// transaction while it waits: more such requests than the pool has connections leave
+/// every other request served at once.
+#[tokio::test]
+async fn a_keyed_request_waiting_for_its_body_holds_no_connection() {
+    use tokio::io::AsyncWriteExt;
+    let app = spawn_app().await;
+    let host = app.address.trim_start_matches("http://").to_owned();
+    let mut slow = Vec::new();
+    // The test pool has 4 connections; 8 requests trickle their bodies (a body route and a
+    // bodiless action alike).
+    for n in 0..8 {
+        let path = if n % 2 == 0 {
+            "/api/v1/members".to_owned()
+        } else {
+            "/api/v1/keys/00000000-0000-4000-8000-000000000000/revoke".to_owned()
+        };
+        let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: application/json\r\nIdempotency-Key: slow-{n}\r\n\
+             Content-Length: 100\r\n\r\n{{",
+            app.admin_token
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        slow.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    let listed = app.get("/api/v1/districts").await;
+    assert_eq!(listed.status(), StatusCode::OK);
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "served in {:?}",
+        started.elapsed()
+    );
+    let idle_in_transaction: i64 = app
+        .db()
+        .await
+        .query_one(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(idle_in_transaction, 0);
+    drop(slow);
 }
