@@ -238,7 +238,7 @@ pub async fn idempotent(
             work::rollback(&mut conn).await;
             return Ok(response.map_into_boxed_body());
         }
-        Outcome::Open(conn) => conn,
+        Outcome::Open(conn) => *conn,
         // Answered without the database: kept too (a refusal is an answer), unless it is
         // a 5xx, not the route's, or given before the body was read to its end (413, 415:
         // waiting for the rest would only serve a slow client).

@@ -100,7 +100,7 @@ impl std::ops::DerefMut for Conn {
 impl Drop for Conn {
     fn drop(&mut self) {
         if let (Some(home), Some(conn)) = (&self.home, self.conn.take()) {
-            *home.0.slot.borrow_mut() = Slot::Back(conn);
+            *home.0.slot.borrow_mut() = Slot::Back(Box::new(conn));
         }
     }
 }
@@ -123,7 +123,7 @@ enum Slot {
     /// Open, and lent to the handler.
     Lent,
     /// Open, and given back.
-    Back(DbConn),
+    Back(Box<DbConn>),
     /// Opening it failed; the handler was told why.
     Failed,
 }
@@ -133,7 +133,7 @@ pub enum Outcome {
     /// The handler never asked for the database.
     Unopened(Opening),
     /// The open transaction.
-    Open(DbConn),
+    Open(Box<DbConn>),
     /// Opening it failed, and the handler answered with why.
     Failed,
 }
@@ -151,7 +151,7 @@ impl Work {
     async fn lend(&self) -> Result<DbConn, ApiError> {
         let slot = std::mem::replace(&mut *self.0.slot.borrow_mut(), Slot::Lent);
         match slot {
-            Slot::Back(conn) => Ok(conn),
+            Slot::Back(conn) => Ok(*conn),
             Slot::Unopened(opening) => match opening.await {
                 Ok(conn) => Ok(conn),
                 Err(error) => {
@@ -195,7 +195,7 @@ impl Drop for Unit {
         // part-way) is closed rather than pooled: the server rolls it back at once, and
         // no lock it holds outlives the request.
         if let Slot::Back(conn) = std::mem::replace(self.slot.get_mut(), Slot::Failed) {
-            discard(conn);
+            discard(*conn);
         }
     }
 }
