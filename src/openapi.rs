@@ -188,15 +188,18 @@ pub fn finish(mut document: Document) -> Document {
                         error("If-Match does not name the current version", false),
                     );
                 }
-                if parameters
-                    .iter()
-                    .any(|p| matches!(p.name.as_str(), "cursor" | "to_seq" | "updated_since"))
-                {
+                if parameters.iter().any(|p| {
+                    matches!(
+                        p.name.as_str(),
+                        "cursor" | "after" | "to_seq" | "updated_since"
+                    )
+                }) {
                     add(
                         "422",
                         error(
                             "A parameter has the right shape but cannot be used: a cursor \
-                             this list did not issue, or one of another sort; `updated_since` \
+                             this list (or feed) did not issue, or one altered or of another \
+                             sort; `updated_since` \
                              with another sort than `updated_at`; a range that ends before \
                              it starts",
                             false,
