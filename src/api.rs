@@ -90,6 +90,18 @@ pub struct Operation {
     pub id: String,
     /// Who may call it; `None` for a route registered without a policy (refused).
     pub policy: Option<Policy>,
+    /// The names of its query parameters: any other is refused (400).
+    pub query: Vec<String>,
+}
+
+impl Operation {
+    /// The first query parameter of `query` this operation does not take, if any.
+    pub fn unknown_parameter(&self, query: &str) -> Option<String> {
+        url::form_urlencoded::parse(query.as_bytes())
+            .map(|(name, _)| name)
+            .find(|name| !self.query.iter().any(|known| known == name))
+            .map(std::borrow::Cow::into_owned)
+    }
 }
 
 /// The routes of the API as its OpenAPI document lists them: which methods each path
@@ -120,6 +132,20 @@ impl RouteTable {
                         method,
                         id: operation.operation_id.clone().unwrap_or_default(),
                         policy: crate::openapi::policy_of(operation),
+                        query: operation
+                            .parameters
+                            .iter()
+                            .flatten()
+                            .filter_map(|parameter| match parameter {
+                                utoipa::openapi::RefOr::T(parameter)
+                                    if parameter.parameter_in
+                                        == utoipa::openapi::path::ParameterIn::Query =>
+                                {
+                                    Some(parameter.name.clone())
+                                }
+                                _ => None,
+                            })
+                            .collect(),
                     })
                 })
                 .collect();

@@ -95,6 +95,9 @@ struct Authenticated(Caller);
 enum Decision {
     Allowed(Caller),
     Denied(String),
+    /// Let through by the policy, but the request does not match the operation (a query
+    /// parameter it does not take): 400.
+    Malformed(String),
 }
 
 /// Marks a request answered without reaching a route: no route takes it (404, 405), or a
@@ -128,6 +131,7 @@ pub(crate) fn authorize(request: &HttpRequest) -> Result<Caller, ApiError> {
     match decision {
         Decision::Allowed(caller) => Ok(caller),
         Decision::Denied(why) => Err(ApiError::Forbidden(why)),
+        Decision::Malformed(why) => Err(ApiError::BadRequest(why)),
     }
 }
 
@@ -161,9 +165,22 @@ fn decide(request: &HttpRequest) -> Result<Decision, ApiError> {
             Some(policy) => policy.check(caller.role, &operation.id),
         },
     };
-    Ok(match checked {
-        Ok(()) => Decision::Allowed(caller),
-        Err(denied) => Decision::Denied(denied.0),
+    if let Err(denied) = checked {
+        return Ok(Decision::Denied(denied.0));
+    }
+    // One rule for every operation, writes included: a query parameter it does not take
+    // is a 400, never ignored.
+    let unknown =
+        operation.and_then(|operation| operation.unknown_parameter(request.query_string()));
+    Ok(match unknown {
+        Some(name) => Decision::Malformed(format!(
+            "unknown query parameter `{name}`: this operation takes {}",
+            operation
+                .map(|operation| operation.query.join(", "))
+                .filter(|names| !names.is_empty())
+                .unwrap_or_else(|| "none".to_owned())
+        )),
+        None => Decision::Allowed(caller),
     })
 }
 
@@ -388,6 +405,8 @@ pub async fn authenticate(
     let error = match decision {
         Some(Decision::Allowed(_)) => return Ok(response.map_into_left_body()),
         Some(Decision::Denied(why)) => ApiError::Forbidden(why),
+        // A query parameter the operation does not take, whatever the handler answered.
+        Some(Decision::Malformed(why)) => ApiError::BadRequest(why),
         // No route took the request (a 404 or 405), or a middleware answered it before
         // routing (an idempotent replay of this key's own answer): it stands.
         None if response.request().extensions().get::<Unrouted>().is_some() => {

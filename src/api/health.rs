@@ -20,13 +20,22 @@ pub struct Health {
     pub status: &'static str,
 }
 
+/// No query parameter: these endpoints take none, and any is a 400 as everywhere.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NoQuery {}
+
 /// The process is alive.
 #[utoipa::path(
     tag = "operations",
-    responses((status = 200, description = "Alive", body = Health)),
+    responses(
+        (status = 200, description = "Alive", body = Health),
+        (status = 400, description = "A query parameter was sent", body = crate::error::Problem,
+            content_type = "application/problem+json"),
+    ),
 )]
 #[get("/healthz")]
-async fn healthz() -> web::Json<Health> {
+async fn healthz(_: web::Query<NoQuery>) -> web::Json<Health> {
     web::Json(Health { status: "ok" })
 }
 
@@ -35,12 +44,14 @@ async fn healthz() -> web::Json<Health> {
     tag = "operations",
     responses(
         (status = 200, description = "Ready", body = Health),
+        (status = 400, description = "A query parameter was sent", body = crate::error::Problem,
+            content_type = "application/problem+json"),
         (status = 503, description = "The database cannot be reached", body = crate::error::Problem,
             content_type = "application/problem+json", headers(("Retry-After" = u32))),
     ),
 )]
 #[get("/readyz")]
-async fn readyz(pool: web::Data<DbPool>) -> Result<HttpResponse, ApiError> {
+async fn readyz(_: web::Query<NoQuery>, pool: web::Data<DbPool>) -> Result<HttpResponse, ApiError> {
     let mut conn = crate::db::connection(&pool).await?;
     // A query diesel keeps prepared: one round trip (raw SQL would be prepared each time).
     diesel::select(diesel::IntoSql::into_sql::<diesel::sql_types::Integer>(

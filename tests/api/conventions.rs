@@ -769,3 +769,62 @@ async fn a_nul_in_any_query_parameter_is_a_400() {
     }
     assert!(sent > 100, "{sent} requests");
 }
+
+/// One rule for every operation of the spec, writes included: a query parameter it does
+/// not take is a 400 and changes nothing (`POST /keys?dry_run=true` once created a key).
+#[tokio::test]
+async fn an_unknown_query_parameter_is_a_400_on_every_operation() {
+    let app = spawn_app().await;
+    let spec: serde_json::Value =
+        serde_json::from_str(include_str!("../../openapi/openapi.json")).unwrap();
+    let zero = "00000000-0000-4000-8000-000000000000";
+    let keys_before = app
+        .get("/api/v1/keys")
+        .await
+        .json::<serde_json::Value>()
+        .await
+        .unwrap()["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    let mut sent = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        let target = path
+            .split('/')
+            .map(|part| if part.starts_with('{') { zero } else { part })
+            .collect::<Vec<_>>()
+            .join("/");
+        for (method, operation) in item.as_object().unwrap() {
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            let body = operation["requestBody"]
+                .is_object()
+                .then(|| serde_json::json!({"name": "unknown parameter", "role": "admin"}));
+            for query in ["dry_run=true", "unknown=1", "limit=1&x=2"] {
+                let url = format!("{target}?{query}");
+                let response = app.request(method.clone(), &url, body.as_ref()).await;
+                let status = response.status();
+                let takes_dry_run = operation["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|parameter| parameter["name"] == "dry_run");
+                if query == "dry_run=true" && takes_dry_run {
+                    continue;
+                }
+                assert_eq!(status, StatusCode::BAD_REQUEST, "{method} {url}");
+                sent += 1;
+            }
+        }
+    }
+    assert!(sent > 300, "{sent} requests");
+    let keys_after = app
+        .get("/api/v1/keys")
+        .await
+        .json::<serde_json::Value>()
+        .await
+        .unwrap()["items"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(keys_after, keys_before, "no key was created");
+}
