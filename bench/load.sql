@@ -174,13 +174,13 @@ ANALYZE;
 -- Snapshot memory: district 8 holds 100,000 members (md5('smember' || n)), read whole by
 -- /sync/snapshot ten times at once.
 INSERT INTO districts (id, code, name, name_en, term)
-VALUES (md5('district8')::uuid, 'yanqing', '延庆区', 'Yanqing', 16);
+VALUES (md5('district8')::uuid, 'miyun', '密云区', 'Miyun', 16);
 
 INSERT INTO members (id, district_id, member_no, name, sector, party, street, term)
 SELECT md5('smember' || n)::uuid, md5('district8')::uuid, 'S-' || lpad(n::text, 6, '0'),
        (ARRAY['王', '李', '张', '刘', '陈'])[1 + n % 5] || (ARRAY['芳', '明', '丽', '强'])[1 + n % 4],
        (ARRAY['economy', 'medicine_health', 'cpc', 'cdl', 'education'])[1 + n % 5],
        (ARRAY['cpc', 'rck', 'cdl'])[1 + n % 3],
-       (ARRAY['延庆镇', '康庄镇', '八达岭镇', '永宁镇'])[1 + n % 4],
+       (ARRAY['鼓楼街道', '果园街道', '溪翁庄镇', '穆家峪镇'])[1 + n % 4],
        16
 FROM generate_series(1, 100000) AS n;
