@@ -601,6 +601,27 @@ fn time_kind(schema: &serde_json::Value) -> Option<&'static str> {
         .find_map(time_kind)
 }
 
+/// Every operation of the committed spec: its method, its path template, that path with
+/// each parameter a fixed id, and the operation.
+fn spec_operations(
+    spec: &serde_json::Value,
+) -> Vec<(reqwest::Method, String, String, serde_json::Value)> {
+    let zero = "00000000-0000-4000-8000-000000000000";
+    let mut operations = Vec::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        let target = path
+            .split('/')
+            .map(|part| if part.starts_with('{') { zero } else { part })
+            .collect::<Vec<_>>()
+            .join("/");
+        for (method, operation) in item.as_object().unwrap() {
+            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            operations.push((method, path.clone(), target.clone(), operation.clone()));
+        }
+    }
+    operations
+}
+
 /// The dates and times of a body schema, however deep (in objects and arrays): the
 /// steps to each (property names, `0` for an array's first item) and its kind.
 fn time_fields(
@@ -676,56 +697,47 @@ async fn no_date_outside_the_stated_range_is_taken() {
             &moments[..]
         }
     };
-    let zero = "00000000-0000-4000-8000-000000000000";
     let (mut queries, mut bodies) = (0, 0);
-    for (path, item) in spec["paths"].as_object().unwrap() {
-        let target = path
-            .split('/')
-            .map(|part| if part.starts_with('{') { zero } else { part })
-            .collect::<Vec<_>>()
-            .join("/");
-        for (method, operation) in item.as_object().unwrap() {
-            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-            for parameter in operation["parameters"].as_array().into_iter().flatten() {
-                let Some(kind) = time_kind(&parameter["schema"]) else {
-                    continue;
-                };
-                if parameter["in"] != "query" {
-                    continue;
-                }
-                queries += 1;
-                for value in values(kind) {
-                    let name = parameter["name"].as_str().unwrap();
-                    let url = format!("{target}?{name}={}", value.replace('+', "%2B"));
-                    let status = app.request(method.clone(), &url, None).await.status();
-                    assert!(status.is_client_error(), "{method} {url}: {status}");
-                }
+    for (method, path, target, operation) in spec_operations(&spec) {
+        for parameter in operation["parameters"].as_array().into_iter().flatten() {
+            let Some(kind) = time_kind(&parameter["schema"]) else {
+                continue;
+            };
+            if parameter["in"] != "query" {
+                continue;
             }
-            let body = operation["requestBody"]["content"]
-                .as_object()
-                .and_then(|content| content.values().next())
-                .map_or(&serde_json::Value::Null, |content| &content["schema"]);
-            for (steps, kind) in time_fields(schemas, body, 0) {
-                bodies += 1;
-                let pointer: String = steps.iter().map(|step| format!("/{step}")).collect();
-                for value in values(kind) {
-                    let sent = nest(&steps, serde_json::json!(value));
-                    let response = app.request(method.clone(), &target, Some(&sent)).await;
-                    let status = response.status();
-                    assert!(status.is_client_error(), "{method} {path} {sent}: {status}");
-                    if status == StatusCode::UNPROCESSABLE_ENTITY && !path.contains('{') {
-                        let problem: serde_json::Value = response.json().await.unwrap();
-                        let pointers: Vec<&serde_json::Value> = problem["errors"]
-                            .as_array()
-                            .unwrap()
-                            .iter()
-                            .map(|error| &error["pointer"])
-                            .collect();
-                        assert!(
-                            pointers.contains(&&serde_json::json!(pointer)),
-                            "{method} {path} {sent}: {pointers:?}"
-                        );
-                    }
+            queries += 1;
+            for value in values(kind) {
+                let name = parameter["name"].as_str().unwrap();
+                let url = format!("{target}?{name}={}", value.replace('+', "%2B"));
+                let status = app.request(method.clone(), &url, None).await.status();
+                assert!(status.is_client_error(), "{method} {url}: {status}");
+            }
+        }
+        let body = operation["requestBody"]["content"]
+            .as_object()
+            .and_then(|content| content.values().next())
+            .map_or(&serde_json::Value::Null, |content| &content["schema"]);
+        for (steps, kind) in time_fields(schemas, body, 0) {
+            bodies += 1;
+            let pointer: String = steps.iter().map(|step| format!("/{step}")).collect();
+            for value in values(kind) {
+                let sent = nest(&steps, serde_json::json!(value));
+                let response = app.request(method.clone(), &target, Some(&sent)).await;
+                let status = response.status();
+                assert!(status.is_client_error(), "{method} {path} {sent}: {status}");
+                if status == StatusCode::UNPROCESSABLE_ENTITY && !path.contains('{') {
+                    let problem: serde_json::Value = response.json().await.unwrap();
+                    let pointers: Vec<&serde_json::Value> = problem["errors"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|error| &error["pointer"])
+                        .collect();
+                    assert!(
+                        pointers.contains(&&serde_json::json!(pointer)),
+                        "{method} {path} {sent}: {pointers:?}"
+                    );
                 }
             }
         }
@@ -743,27 +755,18 @@ async fn a_nul_in_any_query_parameter_is_a_400() {
     let app = spawn_app().await;
     let spec: serde_json::Value =
         serde_json::from_str(include_str!("../../openapi/openapi.json")).unwrap();
-    let zero = "00000000-0000-4000-8000-000000000000";
     let mut sent = 0;
-    for (path, item) in spec["paths"].as_object().unwrap() {
-        let target = path
-            .split('/')
-            .map(|part| if part.starts_with('{') { zero } else { part })
-            .collect::<Vec<_>>()
-            .join("/");
-        for (method, operation) in item.as_object().unwrap() {
-            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-            for parameter in operation["parameters"].as_array().into_iter().flatten() {
-                if parameter["in"] != "query" {
-                    continue;
-                }
-                let name = parameter["name"].as_str().unwrap();
-                for value in ["%00", "a%00b", "x%00"] {
-                    let url = format!("{target}?{name}={value}");
-                    let status = app.request(method.clone(), &url, None).await.status();
-                    assert_eq!(status, StatusCode::BAD_REQUEST, "{method} {url}");
-                    sent += 1;
-                }
+    for (method, _, target, operation) in spec_operations(&spec) {
+        for parameter in operation["parameters"].as_array().into_iter().flatten() {
+            if parameter["in"] != "query" {
+                continue;
+            }
+            let name = parameter["name"].as_str().unwrap();
+            for value in ["%00", "a%00b", "x%00"] {
+                let url = format!("{target}?{name}={value}");
+                let status = app.request(method.clone(), &url, None).await.status();
+                assert_eq!(status, StatusCode::BAD_REQUEST, "{method} {url}");
+                sent += 1;
             }
         }
     }
@@ -777,7 +780,6 @@ async fn an_unknown_query_parameter_is_a_400_on_every_operation() {
     let app = spawn_app().await;
     let spec: serde_json::Value =
         serde_json::from_str(include_str!("../../openapi/openapi.json")).unwrap();
-    let zero = "00000000-0000-4000-8000-000000000000";
     let keys_before = app
         .get("/api/v1/keys")
         .await
@@ -788,32 +790,24 @@ async fn an_unknown_query_parameter_is_a_400_on_every_operation() {
         .unwrap()
         .len();
     let mut sent = 0;
-    for (path, item) in spec["paths"].as_object().unwrap() {
-        let target = path
-            .split('/')
-            .map(|part| if part.starts_with('{') { zero } else { part })
-            .collect::<Vec<_>>()
-            .join("/");
-        for (method, operation) in item.as_object().unwrap() {
-            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-            let body = operation["requestBody"]
-                .is_object()
-                .then(|| serde_json::json!({"name": "unknown parameter", "role": "admin"}));
-            for query in ["dry_run=true", "unknown=1", "limit=1&x=2"] {
-                let url = format!("{target}?{query}");
-                let response = app.request(method.clone(), &url, body.as_ref()).await;
-                let status = response.status();
-                let takes_dry_run = operation["parameters"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .any(|parameter| parameter["name"] == "dry_run");
-                if query == "dry_run=true" && takes_dry_run {
-                    continue;
-                }
-                assert_eq!(status, StatusCode::BAD_REQUEST, "{method} {url}");
-                sent += 1;
+    for (method, _, target, operation) in spec_operations(&spec) {
+        let body = operation["requestBody"]
+            .is_object()
+            .then(|| serde_json::json!({"name": "unknown parameter", "role": "admin"}));
+        for query in ["dry_run=true", "unknown=1", "limit=1&x=2"] {
+            let url = format!("{target}?{query}");
+            let response = app.request(method.clone(), &url, body.as_ref()).await;
+            let status = response.status();
+            let takes_dry_run = operation["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|parameter| parameter["name"] == "dry_run");
+            if query == "dry_run=true" && takes_dry_run {
+                continue;
             }
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{method} {url}");
+            sent += 1;
         }
     }
     assert!(sent > 300, "{sent} requests");
