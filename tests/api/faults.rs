@@ -413,21 +413,13 @@ async fn a_database_stopped_mid_request_leaves_the_key_free_and_the_retry_writes
     let request = tokio::spawn(send());
     let watcher = connect(&cluster).await;
     let waiting = async {
-        loop {
-            let waiting: i64 = watcher
-                .query_one(
-                    "SELECT count(*) FROM pg_stat_activity \
+        crate::helpers::wait_until_count(
+            &watcher,
+            "SELECT count(*) FROM pg_stat_activity \
                      WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO \"districts\"%'",
-                    &[],
-                )
-                .await
-                .unwrap()
-                .get(0);
-            if waiting == 1 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            1,
+        )
+        .await;
     };
     tokio::time::timeout(Duration::from_secs(10), waiting)
         .await

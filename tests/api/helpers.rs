@@ -478,3 +478,15 @@ pub async fn wait_until_ok(url: &str) {
     }
     panic!("{url} did not answer within 10 s");
 }
+
+/// Waits until `sql` (a `SELECT count(*)`) counts `expected` rows on `db`: a session
+/// reached the lock it waits on, say.
+pub async fn wait_until_count(db: &tokio_postgres::Client, sql: &str, expected: i64) {
+    loop {
+        let count: i64 = db.query_one(sql, &[]).await.unwrap().get(0);
+        if count == expected {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}

@@ -238,21 +238,13 @@ async fn an_exhausted_pool_answers_503_after_its_wait_not_a_hang() {
     let second = app.patch("/api/v1/districts/haidian", &change);
     let third = async {
         let watcher = app.db().await;
-        loop {
-            let waiting: i64 = watcher
-                .query_one(
-                    "SELECT count(*) FROM pg_stat_activity \
+        crate::helpers::wait_until_count(
+            &watcher,
+            "SELECT count(*) FROM pg_stat_activity \
                      WHERE datname = current_database() AND wait_event_type = 'Lock'",
-                    &[],
-                )
-                .await
-                .unwrap()
-                .get(0);
-            if waiting == 2 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            2,
+        )
+        .await;
         let in_use = app
             .metric(r#"cppcc_db_pool_connections{state="in_use"}"#)
             .await;
@@ -363,21 +355,13 @@ async fn sigterm_during_a_slow_request_lets_it_finish_and_refuses_new_connection
     let pid = child.id().unwrap().to_string();
     let stop = async {
         let watcher = app.db().await;
-        loop {
-            let waiting: i64 = watcher
-                .query_one(
-                    "SELECT count(*) FROM pg_stat_activity \
+        crate::helpers::wait_until_count(
+            &watcher,
+            "SELECT count(*) FROM pg_stat_activity \
                      WHERE datname = current_database() AND wait_event_type = 'Lock'",
-                    &[],
-                )
-                .await
-                .unwrap()
-                .get(0);
-            if waiting == 1 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            1,
+        )
+        .await;
         assert!(
             Command::new("kill")
                 .args(["-TERM", &pid])

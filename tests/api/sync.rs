@@ -1062,21 +1062,13 @@ async fn batches_writing_the_same_keys_in_opposite_orders_all_succeed() {
         );
         let release = async {
             let watcher = app.db().await;
-            loop {
-                let waiting: i64 = watcher
-                    .query_one(
-                        "SELECT count(*) FROM pg_locks WHERE relation = 'members'::regclass \
+            crate::helpers::wait_until_count(
+                &watcher,
+                "SELECT count(*) FROM pg_locks WHERE relation = 'members'::regclass \
                          AND NOT granted",
-                        &[],
-                    )
-                    .await
-                    .unwrap()
-                    .get(0);
-                if waiting == 2 {
-                    break;
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
+                2,
+            )
+            .await;
             held.commit().await.unwrap();
         };
         let ((first, second), ()) = tokio::join!(pair, release);
@@ -1124,21 +1116,13 @@ async fn a_batch_chosen_as_a_deadlocks_victim_is_run_again() {
     let batch = push(&app, &setup.sync, "", renamed);
     let cycle = async {
         let watcher = app.db().await;
-        loop {
-            let waiting: i64 = watcher
-                .query_one(
-                    "SELECT count(*) FROM pg_stat_activity \
+        crate::helpers::wait_until_count(
+            &watcher,
+            "SELECT count(*) FROM pg_stat_activity \
                      WHERE wait_event_type = 'Lock' AND query LIKE '%FOR UPDATE%'",
-                    &[],
-                )
-                .await
-                .unwrap()
-                .get(0);
-            if waiting == 1 {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
+            1,
+        )
+        .await;
         // Now the batch holds k000 and waits for k001; asking for k000 closes the cycle.
         held.batch_execute("SELECT 1 FROM members WHERE member_no = 'k000' FOR UPDATE")
             .await
