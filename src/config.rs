@@ -25,8 +25,11 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Origins allowed to call the API from a browser; none by default.
     pub cors_origins: Vec<String>,
-    /// Refused credentials a minute from one address before it must wait (429).
+    /// Refusals of one credential a minute from one address before it must wait (429).
     pub auth_failure_limit: u32,
+    /// The proxies whose `Forwarded` and `X-Forwarded-For` headers name the client
+    /// (`TRUSTED_PROXIES`, comma-separated addresses or networks); none by default.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Where `GET /metrics` is served; loopback by default.
     pub metrics_addr: SocketAddr,
     /// How long a client may take to send a request body (its head: 5 s).
@@ -114,6 +117,17 @@ impl Config {
             })
             .transpose()?
             .unwrap_or_default();
+        let trusted_proxies = get("TRUSTED_PROXIES")
+            .map(|value| {
+                value
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|proxy| !proxy.is_empty())
+                    .map(proxy)
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .transpose()?
+            .unwrap_or_default();
         let cursor_secrets = get("CURSOR_SECRETS")
             .map(|value| {
                 value
@@ -133,6 +147,7 @@ impl Config {
             log_format,
             cors_origins,
             auth_failure_limit,
+            trusted_proxies,
             metrics_addr,
             body_timeout: Duration::from_secs(body_timeout_secs),
             key_cache_ttl: Duration::from_secs(key_cache_secs),
@@ -140,6 +155,18 @@ impl Config {
             cursor_secrets,
         })
     }
+}
+
+/// One entry of `TRUSTED_PROXIES`: an address (`10.0.0.5`, `::1`) or a network
+/// (`10.0.0.0/8`).
+fn proxy(value: &str) -> Result<ipnet::IpNet, ConfigError> {
+    value
+        .parse::<ipnet::IpNet>()
+        .or_else(|_| value.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| ConfigError {
+            name: "TRUSTED_PROXIES",
+            reason: format!("`{value}` is neither an IP address nor a network (10.0.0.0/8)"),
+        })
 }
 
 /// One secret of `CURSOR_SECRETS`: at least 32 visible ASCII characters (as made by
@@ -328,6 +355,23 @@ mod tests {
                     .unwrap_err();
             assert_eq!(error.name, "CURSOR_SECRETS");
             assert!(!error.to_string().contains("short-secret"), "{error}");
+        }
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_networks_or_the_start_fails_naming_them() {
+        let trusted = config(&[("TRUSTED_PROXIES", "10.0.0.5, 172.16.0.0/12,::1")]).unwrap();
+        let shown: Vec<String> = trusted
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(shown, ["10.0.0.5/32", "172.16.0.0/12", "::1/128"]);
+        assert!(config(&[]).unwrap().trusted_proxies.is_empty());
+        for bad in ["proxy.example", "10.0.0.0/33", "10.0.0.5:8080"] {
+            let error = config(&[("TRUSTED_PROXIES", bad)]).unwrap_err();
+            assert_eq!(error.name, "TRUSTED_PROXIES");
+            assert!(error.reason.contains(bad), "{error}");
         }
     }
 

@@ -238,7 +238,10 @@ fn cors(origins: &[String]) -> Cors {
 pub fn serve(listener: TcpListener, shared: Shared, config: &Config) -> std::io::Result<Server> {
     let document = openapi::document();
     let routes = web::Data::new(api::RouteTable::from_document(&document));
-    let throttle = web::Data::new(api::auth::Throttle::new(config.auth_failure_limit));
+    let throttle = web::Data::new(api::throttle::Throttle::new(config.auth_failure_limit));
+    let proxies = web::Data::new(api::throttle::TrustedProxies::new(
+        config.trusted_proxies.clone(),
+    ));
     let body_deadline = web::Data::new(api::http::BodyDeadline(config.body_timeout));
     let origins = config.cors_origins.clone();
     let server = HttpServer::new(move || {
@@ -248,7 +251,8 @@ pub fn serve(listener: TcpListener, shared: Shared, config: &Config) -> std::io:
                 .into_utoipa_app()
                 .app_data(body_deadline.clone())
                 .app_data(routes.clone())
-                .app_data(throttle.clone()),
+                .app_data(throttle.clone())
+                .app_data(proxies.clone()),
         )
         .split_for_parts();
         app.service(web::resource("/docs").route(web::get().to(api::docs_redirect)))

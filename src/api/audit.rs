@@ -17,6 +17,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::api::policy::trail;
 
 use crate::api::auth::Caller;
+use crate::api::contacts::{self, Personal};
 use crate::api::http::{accepted, csv_line_of};
 use crate::api::page::Page;
 use crate::api::work::Db;
@@ -25,7 +26,6 @@ use crate::db::pagination::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::domain::access::TRAIL_READERS;
 use crate::domain::audit::{GENESIS, timestamp};
 use crate::domain::ids::{ApiKeyId, DistrictId};
-use crate::domain::kinds::Role;
 use crate::error::ApiError;
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -85,7 +85,8 @@ pub struct AuditEventView {
     pub entity_type: String,
     pub entity_id: String,
     pub district_id: Option<DistrictId>,
-    /// The record before the change, as the API shows it (contact data included).
+    /// The record before the change, as the API shows it; members' contact data only for
+    /// the callers who may read it.
     pub before: Option<Value>,
     /// The record after the change.
     pub after: Option<Value>,
@@ -113,6 +114,20 @@ impl From<AuditEvent> for AuditEventView {
             after: event.after,
             prev_hash: event.prev_hash,
             hash: event.hash,
+        }
+    }
+}
+
+/// An event's records carry the contact data of its district's members (a member's
+/// record, and no other record has contact fields).
+impl Personal for AuditEventView {
+    fn district(&self) -> Option<DistrictId> {
+        self.district_id
+    }
+
+    fn hide_contacts(&mut self) {
+        for record in [&mut self.before, &mut self.after].into_iter().flatten() {
+            contacts::hide_in(record);
         }
     }
 }
@@ -189,7 +204,7 @@ async fn events_page(
     mut filter: AuditFilter,
     limit: i64,
     cursor: Option<&str>,
-    redact: impl Fn(&mut AuditEventView),
+    caller: &Caller,
 ) -> Result<Page<AuditEventView>, ApiError> {
     if let Some(cursor) = cursor {
         filter.after_seq = Some(decode_cursor(cursor)?);
@@ -204,11 +219,7 @@ async fn events_page(
     };
     let items = events
         .into_iter()
-        .map(|event| {
-            let mut view = AuditEventView::from(event);
-            redact(&mut view);
-            view
-        })
+        .map(|event| contacts::shown_to(caller, AuditEventView::from(event)))
         .collect();
     Ok(Page { items, next_cursor })
 }
@@ -229,7 +240,7 @@ fn export_format(request: &HttpRequest) -> Option<Export> {
 
 const CSV_HEADER: &str = "seq,occurred_at,actor_key_id,actor_role,actor_district_id,request_id,idempotency_key,action,entity_type,entity_id,district_id,before,after,prev_hash,hash\n";
 
-fn csv_line(event: &AuditEvent) -> String {
+fn csv_line(event: &AuditEventView) -> String {
     let optional = |value: Option<String>| value.unwrap_or_default();
     let json = |value: &Option<Value>| value.as_ref().map(Value::to_string).unwrap_or_default();
     let fields = [
@@ -254,13 +265,13 @@ fn csv_line(event: &AuditEvent) -> String {
 
 /// Streams every event the filter selects, a batch at a time, so memory stays flat
 /// however long the trail is.
-fn export(pool: Db, filter: AuditFilter, format: Export) -> HttpResponse {
+fn export(pool: Db, caller: Caller, filter: AuditFilter, format: Export) -> HttpResponse {
     const BATCH: i64 = 1000;
     let header = (format == Export::Csv)
         .then(|| Ok::<_, ApiError>(Bytes::from_static(CSV_HEADER.as_bytes())));
-    let state = Some((pool, filter));
+    let state = Some((pool, caller, filter));
     let body = futures_util::stream::unfold(state, move |state| async move {
-        let (pool, mut filter) = state?;
+        let (pool, caller, mut filter) = state?;
         let batch = async {
             let mut conn = pool.conn().await?;
             Ok::<_, ApiError>(db::list(&mut conn, &filter, BATCH).await?)
@@ -277,18 +288,16 @@ fn export(pool: Db, filter: AuditFilter, format: Export) -> HttpResponse {
                 filter.after_seq = events.last().map(|event| event.seq);
                 let mut chunk = String::new();
                 for event in events {
+                    let event = contacts::shown_to(&caller, AuditEventView::from(event));
                     match format {
                         Export::Csv => chunk.push_str(&csv_line(&event)),
                         Export::NdJson => {
-                            chunk.push_str(
-                                &serde_json::to_string(&AuditEventView::from(event))
-                                    .unwrap_or_default(),
-                            );
+                            chunk.push_str(&serde_json::to_string(&event).unwrap_or_default());
                             chunk.push('\n');
                         }
                     }
                 }
-                let next = full.then_some((pool, filter));
+                let next = full.then_some((pool, caller, filter));
                 Some((Ok(Bytes::from(chunk)), next))
             }
         }
@@ -343,14 +352,14 @@ async fn list_audit_events(
     if let Some(format) = export_format(&request) {
         // Sealed before the answer starts, so a failure is an answer, not a cut stream.
         drop(sealed(&pool).await?);
-        return Ok(export(pool.clone(), filter, format));
+        return Ok(export(pool.clone(), caller, filter, format));
     }
     let page = events_page(
         &pool,
         filter,
         limit(query.limit)?,
         query.cursor.as_deref(),
-        |_| {},
+        &caller,
     )
     .await?;
     Ok(HttpResponse::Ok().json(page))
@@ -493,7 +502,7 @@ pub struct HistoryQuery {
 }
 
 /// The trail of one record, oldest first; 404 when the caller's scope holds none of it.
-/// Members' contact data is removed for callers who may not see it.
+/// Members' contact data only for callers who may read it ([`contacts::shown_to`]).
 pub(crate) async fn history(
     pool: &Db,
     caller: &Caller,
@@ -507,29 +516,12 @@ pub(crate) async fn history(
         district_id: caller.scope().district(),
         ..AuditFilter::default()
     };
-    let redact = |view: &mut AuditEventView| {
-        let hidden = entity_type == "member"
-            && match view.district_id {
-                Some(district) => {
-                    !caller.sees_contacts_of(district) && caller.role != Role::Auditor
-                }
-                None => false,
-            };
-        if hidden {
-            for record in [&mut view.before, &mut view.after].into_iter().flatten() {
-                if let Value::Object(map) = record {
-                    map.remove("phone");
-                    map.remove("email");
-                }
-            }
-        }
-    };
     let page = events_page(
         pool,
         filter,
         limit(query.limit)?,
         query.cursor.as_deref(),
-        redact,
+        caller,
     )
     .await?;
     if page.items.is_empty() && query.cursor.is_none() {

@@ -5,11 +5,8 @@
 //! way a handler learns who calls or reaches the database, are given only to a caller
 //! the policy lets through. Handlers then scope their queries with [`Caller::scope`].
 
-use std::collections::HashMap;
 use std::future::{Ready, ready};
 use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -19,6 +16,7 @@ use actix_web::{Error, FromRequest, HttpMessage, HttpRequest, web};
 use chrono::Utc;
 
 use crate::api::key_cache::KeyCache;
+use crate::api::throttle::{Throttle, TrustedProxies};
 use crate::api::{RouteTable, template_matches};
 use crate::db::DbPool;
 use crate::db::audit::Actor;
@@ -46,16 +44,6 @@ impl Caller {
         match (self.role.is_district_scoped(), self.district_id) {
             (true, Some(district)) => Scope::District(district),
             _ => Scope::All,
-        }
-    }
-
-    /// Whether this caller sees the personal contact data of a member of `district`:
-    /// administrators, and clerks of that district.
-    pub fn sees_contacts_of(&self, district: DistrictId) -> bool {
-        match self.role {
-            Role::Admin => true,
-            Role::Clerk => self.district_id == Some(district),
-            Role::Sync | Role::Auditor => false,
         }
     }
 
@@ -98,6 +86,24 @@ enum Decision {
     /// Let through by the policy, but the request does not match the operation (a query
     /// parameter it does not take): 400.
     Malformed(String),
+    /// The path is a route of its own (`/proposals/stats`) that the router, finding no
+    /// such method there, read as another's parameter (`/proposals/{id}`): 405 with the
+    /// methods of the path as written.
+    WrongMethod(Vec<&'static str>),
+}
+
+impl Decision {
+    /// The caller, or the answer that refuses the request.
+    fn into_result(self) -> Result<Caller, ApiError> {
+        match self {
+            Self::Allowed(caller) => Ok(caller),
+            Self::Denied(why) => Err(ApiError::Forbidden(why)),
+            Self::Malformed(why) => Err(ApiError::BadRequest(why)),
+            Self::WrongMethod(allowed) => Err(ApiError::MethodNotAllowed {
+                allowed: allowed.iter().map(|method| (*method).to_owned()).collect(),
+            }),
+        }
+    }
 }
 
 /// Marks a request answered without reaching a route: no route takes it (404, 405), or a
@@ -128,11 +134,7 @@ pub(crate) fn authorize(request: &HttpRequest) -> Result<Caller, ApiError> {
             decision
         }
     };
-    match decision {
-        Decision::Allowed(caller) => Ok(caller),
-        Decision::Denied(why) => Err(ApiError::Forbidden(why)),
-        Decision::Malformed(why) => Err(ApiError::BadRequest(why)),
-    }
+    decision.into_result()
 }
 
 /// Whether the route the request reached let its caller through.
@@ -154,6 +156,13 @@ fn decide(request: &HttpRequest) -> Result<Decision, ApiError> {
         .app_data::<web::Data<RouteTable>>()
         .ok_or_else(|| ApiError::Internal("no route table".into()))?;
     let method = request.method().as_str();
+    // A path that is a route of its own is answered by that route's methods, before any
+    // policy or parameter of the route the router fell back to.
+    if let Some(methods) = routes.methods_of_literal(request.match_info().as_str())
+        && !methods.contains(&method)
+    {
+        return Ok(Decision::WrongMethod(methods));
+    }
     let operation = request
         .match_pattern()
         .filter(|template| template_matches(template, request.match_info().as_str()))
@@ -182,47 +191,6 @@ fn decide(request: &HttpRequest) -> Result<Decision, ApiError> {
         )),
         None => Decision::Allowed(caller),
     })
-}
-
-/// Failed authentications (a credential presented and refused) per client address: after
-/// `limit` within [`Throttle::WINDOW`], the address is refused until the window ends.
-#[derive(Debug)]
-pub struct Throttle {
-    limit: u32,
-    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
-}
-
-impl Throttle {
-    pub const WINDOW: Duration = Duration::from_secs(60);
-
-    /// A throttle allowing `limit` refused credentials a minute from one address.
-    pub fn new(limit: u32) -> Self {
-        Self {
-            limit,
-            failures: Mutex::default(),
-        }
-    }
-
-    /// How long the address must wait, if it is throttled.
-    fn wait(&self, address: IpAddr) -> Option<Duration> {
-        let failures = self.failures.lock().ok()?;
-        let (count, since) = failures.get(&address)?;
-        let elapsed = since.elapsed();
-        (*count >= self.limit && elapsed < Self::WINDOW).then(|| Self::WINDOW - elapsed)
-    }
-
-    fn fail(&self, address: IpAddr) {
-        if let Ok(mut failures) = self.failures.lock() {
-            if failures.len() > 100_000 {
-                failures.retain(|_, (_, since)| since.elapsed() < Self::WINDOW);
-            }
-            let entry = failures.entry(address).or_insert((0, Instant::now()));
-            if entry.1.elapsed() >= Self::WINDOW {
-                *entry = (0, Instant::now());
-            }
-            entry.0 += 1;
-        }
-    }
 }
 
 /// Query parameter names that would carry a credential.
@@ -359,40 +327,41 @@ async fn verified(conn: &mut crate::db::DbConn, hash: &[u8]) -> Result<ApiKey, A
     Ok(key)
 }
 
+/// A refused credential, counted by the throttle: 429 once its address has had it
+/// refused too often ([`Throttle`]). A request with no credential is not a guess and is
+/// told it needs one (401); a valid credential never reaches this.
+fn held_back(request: &ServiceRequest, error: ApiError) -> ApiError {
+    let (Some(throttle), Some(credential), ApiError::Unauthorized(_)) = (
+        request.app_data::<web::Data<Throttle>>(),
+        request.headers().get(header::AUTHORIZATION),
+        &error,
+    ) else {
+        return error;
+    };
+    let peer = request
+        .peer_addr()
+        .map_or(IpAddr::from([0, 0, 0, 0]), |address| address.ip());
+    let address = request
+        .app_data::<web::Data<TrustedProxies>>()
+        .map_or(peer, |proxies| proxies.client(peer, request.headers()));
+    match throttle.refused(address, credential.as_bytes()) {
+        Ok(()) => error,
+        Err(wait) => ApiError::TooManyRequests {
+            retry_after: wait.as_secs().max(1),
+        },
+    }
+}
+
 /// Authenticates the request and applies the access policy; on success the [`Caller`]
 /// is available to the handler.
 pub async fn authenticate(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
-    let address = request
-        .peer_addr()
-        .map(|address| address.ip())
-        .unwrap_or(IpAddr::from([0, 0, 0, 0]));
-    let throttle = request.app_data::<web::Data<Throttle>>().cloned();
-    // A request without credentials is not a guess; a wrong credential is. Only guesses
-    // are counted and only they are held back: a request with no credential from a
-    // throttled address still learns that it needs one (401).
-    let guessed = request.headers().contains_key(header::AUTHORIZATION);
-    if guessed
-        && let Some(wait) = throttle
-            .as_ref()
-            .and_then(|throttle| throttle.wait(address))
-    {
-        let error = ApiError::TooManyRequests {
-            retry_after: wait.as_secs().max(1),
-        };
-        return Ok(request.error_response(error).map_into_right_body());
-    }
     let caller = match resolve(&request).await {
         Ok(caller) => caller,
         Err(error) => {
-            if guessed
-                && matches!(error, ApiError::Unauthorized(_))
-                && let Some(throttle) = &throttle
-            {
-                throttle.fail(address);
-            }
+            let error = held_back(&request, error);
             return Ok(request.error_response(error).map_into_right_body());
         }
     };
@@ -402,11 +371,11 @@ pub async fn authenticate(
     // takes the caller or the database has its route's decision made whatever else it
     // failed on; a refusal is the answer, before any complaint about the request.
     let decision = response.request().extensions().get::<Decision>().cloned();
-    let error = match decision {
-        Some(Decision::Allowed(_)) => return Ok(response.map_into_left_body()),
-        Some(Decision::Denied(why)) => ApiError::Forbidden(why),
-        // A query parameter the operation does not take, whatever the handler answered.
-        Some(Decision::Malformed(why)) => ApiError::BadRequest(why),
+    let error = match decision.map(Decision::into_result) {
+        Some(Ok(_)) => return Ok(response.map_into_left_body()),
+        // Refused by its route (its policy, a query parameter the operation does not
+        // take, a method the path does not take), whatever the handler answered.
+        Some(Err(error)) => error,
         // No route took the request (a 404 or 405), or a middleware answered it before
         // routing (an idempotent replay of this key's own answer): it stands.
         None if response.request().extensions().get::<Unrouted>().is_some() => {

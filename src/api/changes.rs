@@ -402,7 +402,7 @@ async fn load(
         Collection::Members => rows!(conn, members, crate::db::members::Member, ids)
             .into_iter()
             .map(|row| {
-                let view = api::members::MemberView::from(row).for_caller(caller);
+                let view = api::contacts::shown_to(caller, api::members::MemberView::from(row));
                 json_of(view.id.0, view)
             })
             .collect(),

@@ -365,14 +365,20 @@ pub(crate) fn district_to_read(
     asked: Option<DistrictId>,
     scope: Scope,
 ) -> Result<DistrictId, ApiError> {
+    district_filter(asked, scope)?
+        .ok_or_else(|| ApiError::invalid("district_id", "is required with a key of no district"))
+}
+
+/// The district a read that may span districts is narrowed to: the one asked for, else
+/// the caller's own, else none (every district). Another district than the caller's own
+/// is a 404.
+pub(crate) fn district_filter(
+    asked: Option<DistrictId>,
+    scope: Scope,
+) -> Result<Option<DistrictId>, ApiError> {
     match (asked, scope.district()) {
         (Some(asked), Some(own)) if asked != own => Err(ApiError::not_found("district")),
-        (Some(asked), _) => Ok(asked),
-        (None, Some(own)) => Ok(own),
-        (None, None) => Err(ApiError::invalid(
-            "district_id",
-            "is required with a key of no district",
-        )),
+        (asked, own) => Ok(asked.or(own)),
     }
 }
 

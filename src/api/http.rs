@@ -170,20 +170,10 @@ pub fn query_config() -> web::QueryConfig {
     })
 }
 
-/// Path segments: a malformed id is a 400 saying so, unless the path is itself a route
-/// (`/proposals/stats` read as `/proposals/{id}`): then the method is not one it takes
-/// (405).
+/// Path segments: a malformed id is a 400 saying so. (A path that is itself a route,
+/// `/proposals/stats` read as `/proposals/{id}`, is the route's decision: 405.)
 pub fn path_config() -> web::PathConfig {
-    web::PathConfig::default().error_handler(|error, request| {
-        let literal = request
-            .app_data::<web::Data<crate::api::RouteTable>>()
-            .and_then(|routes| routes.methods_of_literal(request.match_info().as_str()));
-        if let Some(methods) = literal {
-            return ApiError::MethodNotAllowed {
-                allowed: methods.iter().map(|method| (*method).to_owned()).collect(),
-            }
-            .into();
-        }
+    web::PathConfig::default().error_handler(|error, _request| {
         let detail = match error {
             PathError::Deserialize(error) => format!("invalid path parameter: {error}"),
             other => format!("invalid path: {other}"),

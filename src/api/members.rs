@@ -10,6 +10,7 @@ use crate::api::policy::{read, write};
 
 use crate::api::audit::{HistoryQuery, record, record_if_changed};
 use crate::api::auth::Caller;
+use crate::api::contacts::{self, Personal};
 use crate::api::districts::referenced_district;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
@@ -71,13 +72,13 @@ pub struct MemberView {
     /// Whether the member lives in the district.
     pub resides_in_district: bool,
     pub status: MemberStatus,
-    /// Personal contact data: present only for administrators and the clerks of the
-    /// member's district.
+    /// Personal contact data: present only for administrators and the member's
+    /// district's clerks and sync key (never for auditors).
     #[serde(skip_serializing_if = "Contact::is_hidden")]
     #[schema(value_type = Option<String>)]
     pub phone: Contact,
-    /// Personal contact data: present only for administrators and the clerks of the
-    /// member's district.
+    /// Personal contact data: present only for administrators and the member's
+    /// district's clerks and sync key (never for auditors).
     #[serde(skip_serializing_if = "Contact::is_hidden")]
     #[schema(value_type = Option<String>)]
     pub email: Contact,
@@ -134,14 +135,14 @@ impl Serialize for Contact {
     }
 }
 
-impl MemberView {
-    /// The member as `caller` may see it (the audit trail keeps the full record).
-    pub fn for_caller(mut self, caller: &Caller) -> Self {
-        if !caller.sees_contacts_of(self.district_id) {
-            self.phone = Contact::Hidden;
-            self.email = Contact::Hidden;
-        }
-        self
+impl Personal for MemberView {
+    fn district(&self) -> Option<DistrictId> {
+        Some(self.district_id)
+    }
+
+    fn hide_contacts(&mut self) {
+        self.phone = Contact::Hidden;
+        self.email = Contact::Hidden;
     }
 }
 
@@ -442,7 +443,7 @@ async fn list_members(
     let mut conn = pool.conn().await?;
     let rows = db::list(&mut conn, &filter, &request).await?;
     Ok(web::Json(page(rows, &request, |row| {
-        MemberView::from(row).for_caller(&caller)
+        contacts::shown_to(&caller, MemberView::from(row))
     })))
 }
 
@@ -466,7 +467,7 @@ async fn get_member(
         .await
         .map_err(not_found_as("member"))?;
     Ok(read_response(
-        &MemberView::from(member).for_caller(&caller),
+        &contacts::shown_to(&caller, MemberView::from(member)),
         &condition,
     ))
 }
@@ -513,7 +514,7 @@ async fn create_member(
         .await?;
     let location = format!("/api/v1/members/{}", member.id);
     Ok(created_response(
-        &MemberView::from(member).for_caller(&viewer),
+        &contacts::shown_to(&viewer, MemberView::from(member)),
         location,
     ))
 }
@@ -564,9 +565,10 @@ async fn update_member(
             Ok::<_, ApiError>(member)
         })
         .await?;
-    Ok(updated_response(
-        &MemberView::from(member).for_caller(&viewer),
-    ))
+    Ok(updated_response(&contacts::shown_to(
+        &viewer,
+        MemberView::from(member),
+    )))
 }
 
 /// Delete a member; they leave every workstation they belonged to.

@@ -28,7 +28,7 @@ use crate::db::pagination::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::db::performance::{
     self as db, NewScoringRules, RankedMember, RankingFilter, ScoredItem, ScoringRules,
 };
-use crate::domain::access::ADMINS;
+use crate::domain::access::{ADMINS, READERS};
 use crate::domain::calendar::today;
 use crate::domain::ids::{DistrictId, MemberId};
 use crate::domain::kinds::MemberStatus;
@@ -129,7 +129,8 @@ pub struct ScoringRulesList {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ScoringRulesQuery {
-    /// Only the versions that may apply to this district: its own and the common ones.
+    /// Only the versions that may apply to this district: its own and the common ones. A
+    /// key of one district always lists only those of its own (another district: 404).
     pub district_id: Option<DistrictId>,
 }
 
@@ -137,16 +138,23 @@ pub struct ScoringRulesQuery {
 #[utoipa::path(
     tag = "performance",
     params(ScoringRulesQuery),
-    responses((status = 200, description = "The versions, oldest first", body = ScoringRulesList)),
+    responses(
+        (status = 200, description = "The versions, oldest first", body = ScoringRulesList),
+        (status = 404, description = "A district key named another district", body = Problem, content_type = "application/problem+json"),
+    ),
 )]
 #[get("")]
 async fn list_scoring_rules(
-    _caller: Caller,
+    caller: Caller,
     pool: Db,
     query: web::Query<ScoringRulesQuery>,
 ) -> Result<web::Json<ScoringRulesList>, ApiError> {
+    caller.require(READERS, "reading scoring rules")?;
+    // A district's own rules are its own: a key of one district lists its own and the
+    // common ones, never another's.
+    let district = crate::api::districts::district_filter(query.district_id, caller.scope())?;
     let mut conn = pool.conn().await?;
-    let items = db::all_rules(&mut conn, query.district_id)
+    let items = db::all_rules(&mut conn, district)
         .await?
         .into_iter()
         .map(ScoringRulesView::try_from)
@@ -164,14 +172,20 @@ async fn list_scoring_rules(
 )]
 #[get("/{version}")]
 async fn get_scoring_rules(
-    _caller: Caller,
+    caller: Caller,
     pool: Db,
     path: web::Path<i32>,
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require(READERS, "reading scoring rules")?;
     let mut conn = pool.conn().await?;
+    // Another district's own version is not there for this caller (404, not 403).
     let row = db::rules(&mut conn, path.into_inner())
         .await?
+        .filter(|row| {
+            row.district_id
+                .is_none_or(|district| caller.scope().covers(district))
+        })
         .ok_or_else(|| ApiError::not_found("scoring rules version"))?;
     Ok(read_response(&ScoringRulesView::try_from(row)?, &condition))
 }

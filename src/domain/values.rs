@@ -5,30 +5,64 @@
 
 use std::sync::LazyLock;
 
-/// Single-line text: trimmed, not empty, no control characters, at most `max` characters.
+/// Single-line text (a name, a title): see [`text`]; no control character at all.
 pub fn line(value: &str, max: usize) -> Result<String, String> {
-    let trimmed = value.trim();
-    if trimmed.is_empty() {
-        return Err("must not be empty".into());
-    }
-    if trimmed.chars().any(char::is_control) {
-        return Err("must not contain control characters".into());
-    }
-    check_length(trimmed, max)?;
-    Ok(trimmed.to_owned())
+    text(value, max, |c| c.is_control(), "control characters")
 }
 
 /// Multi-line text: like [`line`] but line breaks and tabs are kept.
 pub fn paragraph(value: &str, max: usize) -> Result<String, String> {
-    let trimmed = value.trim();
-    if trimmed.is_empty() {
-        return Err("must not be empty".into());
+    text(
+        value,
+        max,
+        |c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'),
+        "control characters other than line breaks and tabs",
+    )
+}
+
+/// Text a person wrote, as stored and compared: NFC-normalised (so one name has one
+/// spelling whatever the keyboard composed), trimmed, and refused when it is empty once
+/// its invisible characters (white space and Unicode's default-ignorable code points:
+/// zero-width spaces and joiners, fillers, variation selectors, …) are left out, when it
+/// carries a bidirectional control (the embeddings, overrides and isolates U+202A–U+202E
+/// and U+2066–U+2069, and the marks U+200E, U+200F, U+061C, which reorder what a reader
+/// sees), a non-character (U+FDD0–U+FDEF, U+xFFFE, U+xFFFF), a character `refused`
+/// names (`refused_as` says which), or more than `max` characters. The character properties are Unicode's own, as
+/// ICU4X publishes them.
+fn text(
+    value: &str,
+    max: usize,
+    refused: impl Fn(char) -> bool,
+    refused_as: &str,
+) -> Result<String, String> {
+    use icu_properties::CodePointSetData;
+    use icu_properties::props::{
+        BidiControl, DefaultIgnorableCodePoint, NoncharacterCodePoint, WhiteSpace,
+    };
+    let normalized = icu_normalizer::ComposingNormalizerBorrowed::new_nfc().normalize(value);
+    let trimmed = normalized.trim();
+    let ignorable = CodePointSetData::new::<DefaultIgnorableCodePoint>();
+    let white = CodePointSetData::new::<WhiteSpace>();
+    if trimmed
+        .chars()
+        .all(|c| white.contains(c) || ignorable.contains(c))
+    {
+        return Err("must not be empty (invisible characters alone do not count)".into());
+    }
+    if trimmed.chars().any(&refused) {
+        return Err(format!("must not contain {refused_as}"));
     }
     if trimmed
         .chars()
-        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        .any(|c| CodePointSetData::new::<BidiControl>().contains(c))
     {
-        return Err("must not contain control characters other than line breaks and tabs".into());
+        return Err("must not contain bidirectional controls (U+202A–U+202E, U+2066–U+2069, U+200E, U+200F, U+061C)".into());
+    }
+    if trimmed
+        .chars()
+        .any(|c| CodePointSetData::new::<NoncharacterCodePoint>().contains(c))
+    {
+        return Err("must not contain Unicode non-characters".into());
     }
     check_length(trimmed, max)?;
     Ok(trimmed.to_owned())
@@ -186,6 +220,56 @@ mod tests {
         assert!(DistrictCode::parse("1x").is_err());
         assert!(DistrictCode::parse("x").is_err());
         assert!(DistrictCode::parse("西城").is_err());
+    }
+
+    #[test]
+    fn text_is_nfc_and_refuses_invisible_bidi_and_non_characters() {
+        // "é" typed as e + combining acute is stored as the one composed character.
+        assert_eq!(line("Re\u{301}ne", 10).unwrap(), "R\u{e9}ne");
+        assert_eq!(
+            paragraph("e\u{301}\nline two", 20).unwrap(),
+            "\u{e9}\nline two"
+        );
+        for invisible in [
+            "\u{200b}",
+            " \u{200d}\u{feff} ",
+            "\u{3164}",
+            "\u{2060}\u{fe0f}",
+            "\u{ad}",
+        ] {
+            let error = line(invisible, 10).unwrap_err();
+            assert!(error.contains("empty"), "{invisible:?}: {error}");
+            assert!(paragraph(invisible, 10).is_err(), "{invisible:?}");
+        }
+        for bidi in [
+            '\u{202a}', '\u{202b}', '\u{202c}', '\u{202d}', '\u{202e}', '\u{2066}', '\u{2067}',
+            '\u{2068}', '\u{2069}',
+        ] {
+            let value = format!("王{bidi}芳");
+            assert!(
+                line(&value, 10).unwrap_err().contains("bidirectional"),
+                "{bidi:?}"
+            );
+            assert!(paragraph(&value, 10).is_err(), "{bidi:?}");
+        }
+        for non in [
+            '\u{fdd0}',
+            '\u{fdef}',
+            '\u{fffe}',
+            '\u{ffff}',
+            '\u{1fffe}',
+            '\u{10ffff}',
+        ] {
+            let value = format!("王{non}芳");
+            assert!(
+                line(&value, 10).unwrap_err().contains("non-characters"),
+                "{non:?}"
+            );
+        }
+        // Inside visible text, a joiner stays (emoji sequences need it).
+        assert!(line("家\u{200d}庭", 10).is_ok());
+        // The length is counted after normalising.
+        assert!(line(&"e\u{301}".repeat(5), 5).is_ok());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 
 /// One district's records, made through the API.
 struct Side {
@@ -525,54 +525,136 @@ async fn a_district_key_cannot_reference_another_district_in_a_body() {
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
 
+/// Every answer the API gives to a read, in every format it offers (JSON, CSV, NDJSON),
+/// for the districts' records: the member's record, lists, the feed, the snapshot,
+/// histories, the trail and its exports, rankings — whatever carries a member's data.
+async fn every_read(
+    app: &TestApp,
+    token: &str,
+    side: &Side,
+    key_id: &str,
+) -> Vec<(String, String)> {
+    let document = cppcc_api::openapi::document();
+    let spec = serde_json::to_value(&document).unwrap();
+    let mut answers = Vec::new();
+    for (template, item) in spec["paths"].as_object().unwrap() {
+        let Some(operation) = item.get("get") else {
+            continue;
+        };
+        if !template.starts_with("/api/v1") {
+            continue;
+        }
+        let mut path = concrete(template, side, key_id);
+        let takes = |name: &str| {
+            operation["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|parameter| parameter["name"] == name && parameter["in"] == "query")
+        };
+        if takes("district_id") && !path.contains("district_id=") {
+            let joiner = if path.contains('?') { '&' } else { '?' };
+            path = format!("{path}{joiner}district_id={}", side.district);
+        }
+        let accepts: Vec<String> = operation["responses"]["200"]["content"]
+            .as_object()
+            .map(|content| content.keys().cloned().collect())
+            .unwrap_or_else(|| vec!["application/json".to_owned()]);
+        for accept in accepts {
+            let response = app
+                .anonymous
+                .get(app.url(&path))
+                .bearer_auth(token)
+                .header("Accept", &accept)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status();
+            let text = response.text().await.unwrap();
+            answers.push((format!("GET {path} ({accept}) {status}"), text));
+        }
+    }
+    answers
+}
+
+/// One rule, wherever a member's data leaves the service: administrators, and the
+/// member's district's clerks and sync key, read its contact data; auditors and other
+/// districts' keys read it nowhere — not in records, lists, the feed, the snapshot, a
+/// history, the trail or an export, in no format.
 #[tokio::test]
-async fn contact_data_is_shown_to_admins_and_the_districts_clerks_only() {
+async fn contact_data_leaves_the_service_only_for_those_the_rule_lets_read_it() {
     let app = spawn_app().await;
     let own = side(&app, "xicheng").await;
-    let path = format!("/api/v1/members/{}", own.member);
-    app.patch(
-        &path,
-        &json!({"phone": "13800000000", "email": "wang@example.cn"}),
-    )
-    .await;
     let other = side(&app, "haidian").await;
-    let own_clerk = app.key("clerk", Some(&own.district)).await;
-    let other_clerk = app.key("clerk", Some(&other.district)).await;
-    let sync = app.key("sync", Some(&own.district)).await;
-    let auditor = app.key("auditor", None).await;
-    for (token, shown) in [
-        (app.admin_token.as_str(), true),
-        (own_clerk.as_str(), true),
-        (sync.as_str(), false),
-        (auditor.as_str(), false),
+    let (phone, email) = ("13912345678", "secret.wang@example.cn");
+    let path = format!("/api/v1/members/{}", own.member);
+    // Written twice, so the trail holds the values both before and after a change.
+    for body in [
+        json!({"phone": "13800000000", "email": "old.wang@example.cn"}),
+        json!({"phone": phone, "email": email}),
     ] {
-        let member: Value = app
-            .request_as(Some(token), Method::GET, &path, None)
-            .await
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(member.get("phone").is_some(), shown, "{member}");
-        assert_eq!(member.get("email").is_some(), shown, "{member}");
-        assert_eq!(member["name"], "王芳");
+        assert_eq!(app.patch(&path, &body).await.status(), StatusCode::OK);
     }
-    let response = app
-        .request_as(Some(&other_clerk), Method::GET, &path, None)
-        .await;
-    assert_eq!(response.status(), StatusCode::NOT_FOUND);
-    let list: Value = app
-        .request_as(Some(&auditor), Method::GET, "/api/v1/members", None)
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert!(
-        list["items"]
-            .as_array()
-            .unwrap()
+    let (own_clerk, own_sync, auditor, spare) = keys_of(&app, &own).await;
+    let other_clerk = app.key("clerk", Some(&other.district)).await;
+    let other_sync = app.key("sync", Some(&other.district)).await;
+    let readers = [
+        ("admin", app.admin_token.clone()),
+        ("own clerk", own_clerk),
+        ("own sync", own_sync),
+    ];
+    let others = [
+        ("auditor", auditor),
+        ("other clerk", other_clerk),
+        ("other sync", other_sync),
+    ];
+    for (who, token) in &readers {
+        let answers = every_read(&app, token, &own, &spare).await;
+        let showing: Vec<&str> = answers
             .iter()
-            .all(|m| m.get("phone").is_none())
-    );
+            .filter(|(_, text)| text.contains(phone) && text.contains(email))
+            .map(|(request, _)| request.as_str())
+            .collect();
+        // The record and the member's history for all three; the feed and the snapshot
+        // for the keys that may read them; the trail and its exports for the
+        // administrator.
+        let mut expected = vec![
+            (path.clone(), "application/json"),
+            (format!("{path}/history"), "application/json"),
+        ];
+        if *who != "own clerk" {
+            expected.push(("/api/v1/sync/snapshot".to_owned(), "application/x-ndjson"));
+            expected.push(("/api/v1/changes".to_owned(), "application/json"));
+        }
+        if *who == "admin" {
+            for accept in ["application/json", "text/csv", "application/x-ndjson"] {
+                expected.push(("/api/v1/audit-events".to_owned(), accept));
+            }
+        }
+        for (exit, accept) in expected {
+            let found = showing.iter().any(|request| {
+                request.starts_with(&format!("GET {exit}"))
+                    && request.contains(&format!("({accept}) 200"))
+            });
+            assert!(
+                found,
+                "{who}: GET {exit} ({accept}) does not carry the contact data; those that do: {showing:#?}"
+            );
+        }
+    }
+    for (who, token) in &others {
+        for side in [&own, &other] {
+            for (request, text) in every_read(&app, token, side, &spare).await {
+                assert!(
+                    !text.contains(phone)
+                        && !text.contains(email)
+                        && !text.contains("13800000000")
+                        && !text.contains("old.wang@example.cn"),
+                    "{who}: {request} carries contact data: {text}"
+                );
+            }
+        }
+    }
 }
 
 async fn status_with(
@@ -718,30 +800,111 @@ async fn the_bearer_scheme_is_case_insensitive() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
+/// GET /api/v1/districts with these headers: its status and headers.
+async fn districts_with(
+    app: &TestApp,
+    headers: &[(&str, &str)],
+) -> (StatusCode, reqwest::header::HeaderMap) {
+    let mut request = app.anonymous.get(app.url("/api/v1/districts"));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.unwrap();
+    (response.status(), response.headers().clone())
+}
+
+/// One office behind one address, a stale browser tab sending a revoked token over and
+/// over: that token is held back (429), every valid key of the office is not, and
+/// neither is another wrong token (its own count).
 #[tokio::test]
-async fn repeated_failures_from_one_address_are_throttled() {
+async fn refused_credentials_are_held_back_per_address_and_credential_and_valid_keys_never() {
     let app = spawn_app().await;
+    let stale = "Bearer nonsense";
     for _ in 0..10 {
-        let (status, _) = status_with(&app, Some("Bearer nonsense"), "/api/v1/districts").await;
+        let (status, _) = districts_with(&app, &[("Authorization", stale)]).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
     }
-    let (status, headers) = status_with(&app, Some("Bearer nonsense"), "/api/v1/districts").await;
+    let (status, headers) = districts_with(&app, &[("Authorization", stale)]).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(headers["content-type"], "application/problem+json");
     let wait: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
-    assert!((1..=60).contains(&wait));
-    let bearer = format!("Bearer {}", app.admin_token);
-    let (status, _) = status_with(&app, Some(&bearer), "/api/v1/districts").await;
+    assert!((1..=60).contains(&wait), "{wait}");
+    let valid = format!("Bearer {}", app.admin_token);
+    let another = app.key("auditor", None).await;
+    for _ in 0..20 {
+        for bearer in [valid.clone(), format!("Bearer {another}")] {
+            let (status, _) = districts_with(&app, &[("Authorization", &bearer)]).await;
+            assert_eq!(status, StatusCode::OK, "a valid key is never held back");
+        }
+    }
+    let (status, _) = districts_with(&app, &[("Authorization", "Bearer other-nonsense")]).await;
     assert_eq!(
         status,
-        StatusCode::TOO_MANY_REQUESTS,
-        "the address waits, whatever credential it sends"
+        StatusCode::UNAUTHORIZED,
+        "another credential counts apart"
     );
     // Found by schema fuzzing: a request with no credential is no guess, and is told it
     // needs one rather than to wait.
-    let (status, headers) = status_with(&app, None, "/api/v1/districts").await;
+    let (status, headers) = districts_with(&app, &[]).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(headers.get("retry-after").is_none());
     assert_eq!(status_with(&app, None, "/healthz").await.0, StatusCode::OK);
+}
+
+/// The address counted is the peer's, unless the peer is a trusted proxy: then the one
+/// its `Forwarded` or `X-Forwarded-For` names. A client cannot escape its count by
+/// writing those headers itself.
+#[tokio::test]
+async fn forwarding_headers_name_the_client_only_through_trusted_proxies() {
+    let stale = "Bearer nonsense";
+    // The test client connects from 127.0.0.1: untrusted here, so the headers it writes
+    // are ignored and every request counts against 127.0.0.1.
+    let app = spawn_app().await;
+    for n in 0..10 {
+        let client = format!("203.0.113.{n}");
+        let (status, _) = districts_with(
+            &app,
+            &[("Authorization", stale), ("X-Forwarded-For", &client)],
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    for forwarded in [
+        ("X-Forwarded-For", "198.51.100.1"),
+        ("Forwarded", "for=198.51.100.2"),
+    ] {
+        let (status, _) = districts_with(&app, &[("Authorization", stale), forwarded]).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{forwarded:?}");
+    }
+    // Behind a trusted proxy (127.0.0.1 here), each client it names has its own count.
+    let app = spawn_app_with(|config| {
+        config.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    for _ in 0..10 {
+        let (status, _) = districts_with(
+            &app,
+            &[("Authorization", stale), ("X-Forwarded-For", "203.0.113.9")],
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let held = [
+        ("X-Forwarded-For", "203.0.113.9"),
+        ("X-Forwarded-For", "1.2.3.4, 203.0.113.9"),
+        ("Forwarded", "for=203.0.113.9;proto=http"),
+    ];
+    for forwarded in held {
+        let (status, _) = districts_with(&app, &[("Authorization", stale), forwarded]).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{forwarded:?}");
+    }
+    for forwarded in [
+        ("X-Forwarded-For", "203.0.113.10"),
+        ("Forwarded", "for=\"[2001:db8::1]:4711\""),
+    ] {
+        let (status, _) = districts_with(&app, &[("Authorization", stale), forwarded]).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{forwarded:?}");
+    }
 }
 
 #[tokio::test]

@@ -512,9 +512,26 @@ async fn a_records_history_is_its_trail_within_the_callers_scope() {
         .await
         .unwrap();
     assert_eq!(seen["items"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        seen["items"][1]["after"]["email"], "wang@example.cn",
+        "the district's own sync key reads its contact data"
+    );
+    let auditor = app.key("auditor", None).await;
+    let seen: Value = app
+        .request_as(
+            Some(&auditor),
+            Method::GET,
+            &format!("{path}/history"),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen["items"].as_array().unwrap().len(), 2);
     assert!(
         seen["items"][1]["after"].get("email").is_none(),
-        "no contact data for sync keys"
+        "no contact data for auditors"
     );
     let stranger = app
         .key("clerk", Some(haidian["id"].as_str().unwrap()))

@@ -1,6 +1,6 @@
 //! The conventions every endpoint shares, tried on the districts collection.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::helpers::spawn_app;
@@ -283,6 +283,134 @@ async fn a_method_a_path_does_not_take_is_a_405_listing_the_allowed_ones() {
     let response = app.patch("/api/v1/proposals/stats", &json!({})).await;
     assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(response.headers()["allow"], "GET");
+}
+
+/// Found by schema fuzzing: `PATCH /consultations/plan?district_id=…` was read as
+/// `PATCH /consultations/{id}` and refused for its query (400). Every path without a
+/// parameter, asked with a method its spec entry does not list, is a 405 naming the
+/// methods it does list — whatever the query and whoever asks.
+#[tokio::test]
+async fn every_parameterless_path_answers_an_undeclared_method_with_405() {
+    let app = spawn_app().await;
+    let district = app.district("xicheng").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let clerk = app.key("clerk", Some(&district)).await;
+    let spec: Value = serde_json::from_str(include_str!("../../openapi/openapi.json")).unwrap();
+    let mut checked = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        if path.contains('{') || !path.starts_with("/api/") {
+            continue;
+        }
+        let declared: Vec<String> = item
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(|method| method.to_uppercase())
+            .collect();
+        for method in ["GET", "POST", "PUT", "PATCH", "DELETE"] {
+            if declared.iter().any(|known| known == method) {
+                continue;
+            }
+            for token in [app.admin_token.as_str(), clerk.as_str()] {
+                for query in ["", "?district_id=x&year=2000"] {
+                    let response = app
+                        .request_as(
+                            Some(token),
+                            Method::from_bytes(method.as_bytes()).unwrap(),
+                            &format!("{path}{query}"),
+                            Some(&json!({})),
+                        )
+                        .await;
+                    assert_eq!(
+                        response.status(),
+                        StatusCode::METHOD_NOT_ALLOWED,
+                        "{method} {path}{query}"
+                    );
+                    let allow = response.headers()["allow"].to_str().unwrap().to_owned();
+                    let mut allowed: Vec<&str> = allow.split(", ").collect();
+                    allowed.sort_unstable();
+                    let mut expected: Vec<&str> = declared.iter().map(String::as_str).collect();
+                    expected.sort_unstable();
+                    assert_eq!(allowed, expected, "{method} {path}: Allow");
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} requests were checked");
+}
+
+/// Every free-text field of every create (a string with no format, pattern or list of
+/// values in the spec) refuses, naming itself: text that is only invisible characters, a
+/// bidirectional override or isolate, and a Unicode non-character.
+#[tokio::test]
+async fn every_text_field_refuses_invisible_bidi_and_non_characters() {
+    let app = spawn_app().await;
+    let spec: Value = serde_json::from_str(include_str!("../../openapi/openapi.json")).unwrap();
+    let schemas = &spec["components"]["schemas"];
+    let mut checked = 0;
+    // The creates that name no parent record in their path (those that do read their
+    // fields with the same functions).
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        if path.contains('{') {
+            continue;
+        }
+        let Some(reference) =
+            item["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"].as_str()
+        else {
+            continue;
+        };
+        let schema = &schemas[reference.rsplit('/').next().unwrap()];
+        for (field, property) in schema["properties"].as_object().into_iter().flatten() {
+            let is_text = matches!(
+                &property["type"],
+                Value::String(kind) if kind == "string"
+            ) || property["type"] == json!(["string", "null"]);
+            let constrained = ["format", "pattern", "enum", "$ref"]
+                .iter()
+                .any(|key| property.get(*key).is_some());
+            if !is_text || constrained {
+                continue;
+            }
+            for value in [
+                "\u{200b}\u{3164} \u{feff}",
+                "王\u{202e}芳",
+                "王\u{2066}芳\u{2069}",
+                "王\u{fdd0}芳",
+            ] {
+                let response = app.post(path, &json!({ field.as_str(): value })).await;
+                let (status, body) = problem(response).await;
+                assert_eq!(
+                    status,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "{path} {field}: {value:?}"
+                );
+                let named = body["errors"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|error| error["pointer"] == format!("/{field}"));
+                assert!(named, "{path} {field}: {value:?} is not refused: {body}");
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} fields were checked");
+}
+
+/// Names are stored in NFC: the same name typed with a combining accent or composed is
+/// one spelling.
+#[tokio::test]
+async fn names_are_stored_in_their_composed_form() {
+    let app = spawn_app().await;
+    let district = app.district("xicheng").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let member = app.member(&district, "M1", "Re\u{301}ne \u{738b}").await;
+    assert_eq!(member["name"], "R\u{e9}ne \u{738b}");
 }
 
 #[tokio::test]

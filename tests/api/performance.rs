@@ -519,6 +519,71 @@ async fn a_new_rule_version_never_rewrites_a_score_computed_under_an_old_one() {
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
 
+/// A district's own rules belong to it: another district's keys find no such version
+/// (404) and never list it; its own keys, administrators and auditors read it.
+#[tokio::test]
+async fn a_districts_own_rules_are_invisible_to_other_districts_keys() {
+    let app = spawn_app().await;
+    let own = id(&app.district("xicheng").await);
+    let other = id(&app.district("haidian").await);
+    let mut body = rules_body(2026, 7, 1);
+    body["district_id"] = json!(own);
+    let published = body_of(
+        app.post("/api/v1/scoring-rules", &body).await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let version = published["version"].as_i64().unwrap();
+    let path = format!("/api/v1/scoring-rules/{version}");
+    let versions = |list: &Value| -> Vec<i64> {
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|rules| rules["version"].as_i64().unwrap())
+            .collect()
+    };
+    for (role, district, sees) in [
+        ("clerk", Some(&own), true),
+        ("sync", Some(&own), true),
+        ("auditor", None, true),
+        ("clerk", Some(&other), false),
+        ("sync", Some(&other), false),
+    ] {
+        let token = app.key(role, district.map(String::as_str)).await;
+        let read = app.request_as(Some(&token), Method::GET, &path, None).await;
+        let want = if sees {
+            StatusCode::OK
+        } else {
+            StatusCode::NOT_FOUND
+        };
+        assert_eq!(read.status(), want, "{role} of {district:?} reads {path}");
+        // No filter, the rules's own district, and the key's own district.
+        let mut queries = vec![String::new(), format!("?district_id={own}")];
+        queries.extend(district.map(|district| format!("?district_id={district}")));
+        for query in queries {
+            let response = app
+                .request_as(
+                    Some(&token),
+                    Method::GET,
+                    &format!("/api/v1/scoring-rules{query}"),
+                    None,
+                )
+                .await;
+            if !sees && query.contains(&own) {
+                assert_eq!(response.status(), StatusCode::NOT_FOUND, "{role} {query}");
+                continue;
+            }
+            let list = body_of(response, StatusCode::OK).await;
+            assert_eq!(
+                versions(&list).contains(&version),
+                sees,
+                "{role} of {district:?} lists {query}"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn only_administrators_publish_rules_and_every_bad_field_is_named() {
     let app = spawn_app().await;
