@@ -119,6 +119,10 @@ pub enum ApiError {
     /// answers with the stored answer instead (never sent as such).
     #[error("the request was answered before")]
     Answered,
+    /// An error answer a layer below the API wrote in its own form (a refused CORS
+    /// preflight, the framework's own refusals), restated as problem details.
+    #[error("{detail}")]
+    Http { status: StatusCode, detail: String },
     /// A bug or an unexpected failure. The cause is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
@@ -158,6 +162,7 @@ impl ApiError {
             Self::Unavailable => ("unavailable", "Service unavailable"),
             Self::OutcomeUnknown => ("outcome-unknown", "Outcome unknown"),
             Self::Busy => ("busy", "Busy"),
+            Self::Http { status, .. } => http_kind(*status),
             Self::Internal(_) | Self::Answered => ("internal", "Internal server error"),
         }
     }
@@ -224,6 +229,7 @@ impl ResponseError for ApiError {
             Self::Unavailable | Self::OutcomeUnknown | Self::Busy => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
+            Self::Http { status, .. } => *status,
             Self::Internal(_) | Self::Answered => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -259,6 +265,22 @@ impl ResponseError for ApiError {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("1")));
         }
         response.json(self.problem())
+    }
+}
+
+/// The problem type and title of an error status some layer below the API answered.
+fn http_kind(status: StatusCode) -> (&'static str, &'static str) {
+    match status.as_u16() {
+        400 => ("bad-request", "Bad request"),
+        401 => ("unauthorized", "Authentication required"),
+        403 => ("forbidden", "Not allowed"),
+        404 => ("not-found", "Not found"),
+        405 => ("method-not-allowed", "Method not allowed"),
+        408 => ("request-timeout", "Request timeout"),
+        413 => ("payload-too-large", "Request body too large"),
+        415 => ("unsupported-media-type", "Unsupported media type"),
+        500..=599 => ("internal", "Internal server error"),
+        _ => ("http", "Request refused"),
     }
 }
 

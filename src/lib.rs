@@ -259,6 +259,7 @@ pub fn serve(listener: TcpListener, shared: Shared, config: &Config) -> std::io:
             .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document.clone()))
             .default_service(web::to(api::no_route))
             .wrap(cors(&origins))
+            .wrap(from_fn(api::http::problem_answers))
             .wrap(from_fn(api::http::body_deadline))
             .wrap(from_fn(api::http::plain_paths))
             .wrap(from_fn(metrics::record))

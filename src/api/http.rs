@@ -159,6 +159,48 @@ fn body_shape_error(error: &serde_json::Error) -> ApiError {
     )])
 }
 
+/// Every error the application answers is problem+json: an error answer a layer below the
+/// API wrote in its own form (a refused CORS preflight or cross-origin request, the
+/// framework's own refusals) is restated as problem details with the same status, its
+/// message as the `detail`, and its headers (`Vary`, `Allow`, …) kept.
+pub async fn problem_answers(
+    request: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<
+    actix_web::dev::ServiceResponse<actix_web::body::EitherBody<impl actix_web::body::MessageBody>>,
+    actix_web::Error,
+> {
+    let response = next.call(request).await?;
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"application/problem+json"));
+    if is_problem || !(status.is_client_error() || status.is_server_error()) {
+        return Ok(response.map_into_left_body());
+    }
+    let detail = response.response().error().map_or_else(
+        || {
+            status
+                .canonical_reason()
+                .unwrap_or("refused")
+                .to_lowercase()
+        },
+        ToString::to_string,
+    );
+    let (request, original) = response.into_parts();
+    let mut answer = actix_web::ResponseError::error_response(&ApiError::Http { status, detail });
+    for (name, value) in original.headers() {
+        if name != header::CONTENT_TYPE
+            && name != header::CONTENT_LENGTH
+            && !answer.headers().contains_key(name)
+        {
+            answer.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    Ok(actix_web::dev::ServiceResponse::new(request, answer).map_into_right_body())
+}
+
 /// Query strings: an unreadable parameter is a 400 naming it.
 pub fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|error, _request| {

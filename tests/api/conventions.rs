@@ -700,6 +700,74 @@ async fn cors_allows_only_configured_origins_and_exposes_the_etag() {
     );
 }
 
+/// Every error the application answers is problem+json, those of the layers below the
+/// API included: refused CORS preflights (an origin, a method, a header not allowed), and
+/// the framework's own refusals.
+#[tokio::test]
+async fn refusals_below_the_api_are_problem_details_too() {
+    let app = crate::helpers::spawn_app_with(|config| {
+        config.cors_origins = vec!["https://app.example".into()];
+    })
+    .await;
+    let preflights = [
+        ("https://evil.example", "GET", "authorization"),
+        ("https://app.example", "TRACE", "authorization"),
+        ("https://app.example", "GET", "x-not-allowed"),
+        ("null", "POST", "content-type"),
+    ];
+    for (origin, method, headers) in preflights {
+        let response = app
+            .anonymous
+            .request(Method::OPTIONS, app.url("/api/v1/members"))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", method)
+            .header("Access-Control-Request-Headers", headers)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        assert!(
+            status.is_client_error(),
+            "{origin} {method} {headers}: {status}"
+        );
+        let (_, body) = problem(response).await;
+        assert_eq!(
+            body["status"],
+            status.as_u16(),
+            "{origin} {method} {headers}"
+        );
+        assert!(!body["detail"].as_str().unwrap().is_empty());
+    }
+    // An allowed preflight is still answered as one.
+    let response = app
+        .anonymous
+        .request(Method::OPTIONS, app.url("/api/v1/members"))
+        .header("Origin", "https://app.example")
+        .header("Access-Control-Request-Method", "POST")
+        .header(
+            "Access-Control-Request-Headers",
+            "authorization, content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
+    // The docs' own files: a name they do not have.
+    let (status, _) = problem(
+        app.anonymous
+            .get(app.url("/docs/no-such-file.js"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
 /// Found by schema fuzzing: `updated_since` with another sort is two well-formed
 /// parameters that cannot be used together (422), not a malformed request.
 #[tokio::test]
