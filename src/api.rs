@@ -220,7 +220,11 @@ pub async fn no_route(
     // The path as the router reads it (escapes decoded), so an escaped spelling of a
     // route's path is told the same methods.
     request.extensions_mut().insert(auth::Unrouted);
-    let error = match routes.methods_of(request.match_info().as_str()) {
+    let path = request.match_info().as_str();
+    // The OpenAPI document and the docs page are read, never written.
+    let documents = (path == "/openapi.json" || path == "/docs" || path.starts_with("/docs/"))
+        .then(|| vec!["GET"]);
+    let error = match routes.methods_of(path).or(documents) {
         Some(methods) => ApiError::MethodNotAllowed {
             allowed: methods.iter().map(|method| (*method).to_owned()).collect(),
         },

@@ -12,6 +12,16 @@ pub enum LogFormat {
     Json,
 }
 
+/// The forwarding header trusted proxies write.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ForwardingHeader {
+    /// `X-Forwarded-For: client, proxy1, …`
+    #[default]
+    XForwardedFor,
+    /// `Forwarded: for=client, for=proxy1, …` (RFC 7239).
+    Forwarded,
+}
+
 /// Everything the service needs to start.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -30,6 +40,8 @@ pub struct Config {
     /// The proxies whose `Forwarded` and `X-Forwarded-For` headers name the client
     /// (`TRUSTED_PROXIES`, comma-separated addresses or networks); none by default.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The forwarding header those proxies write (`FORWARDED_HEADER`).
+    pub forwarded_header: ForwardingHeader,
     /// Where `GET /metrics` is served; loopback by default.
     pub metrics_addr: SocketAddr,
     /// How long a client may take to send a request body (its head: 5 s).
@@ -128,6 +140,19 @@ impl Config {
             })
             .transpose()?
             .unwrap_or_default();
+        let forwarded_header = match get("FORWARDED_HEADER")
+            .map(|value| value.trim().to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("x-forwarded-for") => ForwardingHeader::XForwardedFor,
+            Some("forwarded") => ForwardingHeader::Forwarded,
+            Some(other) => {
+                return Err(ConfigError {
+                    name: "FORWARDED_HEADER",
+                    reason: format!("`{other}` is neither `x-forwarded-for` nor `forwarded`"),
+                });
+            }
+        };
         let cursor_secrets = get("CURSOR_SECRETS")
             .map(|value| {
                 value
@@ -148,6 +173,7 @@ impl Config {
             cors_origins,
             auth_failure_limit,
             trusted_proxies,
+            forwarded_header,
             metrics_addr,
             body_timeout: Duration::from_secs(body_timeout_secs),
             key_cache_ttl: Duration::from_secs(key_cache_secs),

@@ -370,6 +370,13 @@ const CONSTRAINTS: &[ConstraintMeaning] = &[
 /// the client may retry.
 pub(crate) fn connection_lost(error: &DieselError) -> bool {
     match error {
+        // A statement the client could not even encode (more than 65,535 parameters): the
+        // connection is fine, and the request is a bug to fix, not a retry to make.
+        DieselError::DatabaseError(DatabaseErrorKind::UnableToSendCommand, info)
+            if info.message().starts_with("error encoding message") =>
+        {
+            false
+        }
         DieselError::DatabaseError(
             DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
             _,

@@ -201,7 +201,21 @@ fn serve_metrics(listener: TcpListener, shared: Shared) -> std::io::Result<Serve
     Ok(HttpServer::new(move || {
         App::new()
             .configure(|config| shared.register(config))
-            .route("/metrics", web::get().to(metrics::serve))
+            .app_data(api::http::query_config())
+            .service(
+                web::resource("/metrics")
+                    .route(web::get().to(metrics::serve))
+                    .default_service(web::to(|| async {
+                        Err::<actix_web::HttpResponse, _>(error::ApiError::MethodNotAllowed {
+                            allowed: vec!["GET".to_owned()],
+                        })
+                    })),
+            )
+            .default_service(web::to(|| async {
+                Err::<actix_web::HttpResponse, _>(error::ApiError::NotFound(
+                    "no such endpoint: this listener serves /metrics".into(),
+                ))
+            }))
     })
     .workers(1)
     .disable_signals()
@@ -241,6 +255,7 @@ pub fn serve(listener: TcpListener, shared: Shared, config: &Config) -> std::io:
     let throttle = web::Data::new(api::throttle::Throttle::new(config.auth_failure_limit));
     let proxies = web::Data::new(api::throttle::TrustedProxies::new(
         config.trusted_proxies.clone(),
+        config.forwarded_header,
     ));
     let body_deadline = web::Data::new(api::http::BodyDeadline(config.body_timeout));
     let origins = config.cors_origins.clone();

@@ -325,7 +325,17 @@ pub async fn record(
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
     let metrics = request.app_data::<web::Data<Metrics>>().cloned();
-    let method = request.method().as_str().to_owned();
+    // A method a client made up is `other`: labels stay few whatever clients send.
+    let method = match request.method().as_str() {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        _ => "other",
+    };
     let result = next.call(request).await;
     if let Some(metrics) = metrics {
         // Read once routed: the route the router matched, whatever the path's escapes.
@@ -337,13 +347,14 @@ pub async fn record(
             Err(error) => (error.as_response_error().status_code().as_u16(), None),
         };
         let route = route.unwrap_or_else(|| UNMATCHED.to_owned());
-        metrics.observe(&method, &route, status, started.elapsed().as_secs_f64());
+        metrics.observe(method, &route, status, started.elapsed().as_secs_f64());
     }
     result
 }
 
 /// `GET /metrics`.
 pub async fn serve(
+    _: web::Query<crate::api::http::NoQuery>,
     metrics: web::Data<Metrics>,
     pool: web::Data<DbPool>,
     keys: web::Data<KeyCache>,

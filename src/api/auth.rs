@@ -344,7 +344,19 @@ fn held_back(request: &ServiceRequest, error: ApiError) -> ApiError {
     let address = request
         .app_data::<web::Data<TrustedProxies>>()
         .map_or(peer, |proxies| proxies.client(peer, request.headers()));
-    match throttle.refused(address, credential.as_bytes()) {
+    // Counted as the credential it carries, however the header spells it: the scheme's
+    // case and the white space around and within are folded (`bearer  T`, `BEARER\tT` and
+    // `Bearer T` are one credential), the credential itself kept as sent.
+    let credential = credential.to_str().map_or_else(
+        |_| credential.as_bytes().to_vec(),
+        |value| {
+            let mut words = value.split_whitespace();
+            let scheme = words.next().unwrap_or_default().to_ascii_lowercase();
+            let rest: Vec<&str> = words.collect();
+            format!("{scheme} {}", rest.join(" ")).into_bytes()
+        },
+    );
+    match throttle.refused(address, &credential) {
         Ok(()) => error,
         Err(wait) => ApiError::TooManyRequests {
             retry_after: wait.as_secs().max(1),

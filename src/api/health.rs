@@ -20,11 +20,6 @@ pub struct Health {
     pub status: &'static str,
 }
 
-/// No query parameter: these endpoints take none, and any is a 400 as everywhere.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NoQuery {}
-
 /// The process is alive.
 #[utoipa::path(
     tag = "operations",
@@ -35,7 +30,7 @@ struct NoQuery {}
     ),
 )]
 #[get("/healthz")]
-async fn healthz(_: web::Query<NoQuery>) -> web::Json<Health> {
+async fn healthz(_: web::Query<crate::api::http::NoQuery>) -> web::Json<Health> {
     web::Json(Health { status: "ok" })
 }
 
@@ -51,7 +46,10 @@ async fn healthz(_: web::Query<NoQuery>) -> web::Json<Health> {
     ),
 )]
 #[get("/readyz")]
-async fn readyz(_: web::Query<NoQuery>, pool: web::Data<DbPool>) -> Result<HttpResponse, ApiError> {
+async fn readyz(
+    _: web::Query<crate::api::http::NoQuery>,
+    pool: web::Data<DbPool>,
+) -> Result<HttpResponse, ApiError> {
     let mut conn = crate::db::connection(&pool).await?;
     // A query diesel keeps prepared: one round trip (raw SQL would be prepared each time).
     diesel::select(diesel::IntoSql::into_sql::<diesel::sql_types::Integer>(

@@ -79,6 +79,11 @@ pub async fn plain_paths(
         let error = ApiError::NotFound("no such endpoint".into());
         return Ok(request.error_response(error).map_into_right_body());
     }
+    // The OpenAPI document, served outside the API's routes, takes no parameter either.
+    if path == "/openapi.json" && !request.query_string().is_empty() {
+        let error = ApiError::BadRequest("unknown query parameter: the document takes none".into());
+        return Ok(request.error_response(error).map_into_right_body());
+    }
     if carries_nul(request.query_string()) {
         let error = ApiError::BadRequest("a query string may not carry a NUL byte (%00)".into());
         return Ok(request.error_response(error).map_into_right_body());
@@ -200,6 +205,12 @@ pub async fn problem_answers(
     }
     Ok(actix_web::dev::ServiceResponse::new(request, answer).map_into_right_body())
 }
+
+/// No query parameter: the endpoints that take this take none, and any is a 400 as
+/// everywhere.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoQuery {}
 
 /// Query strings: an unreadable parameter is a 400 naming it.
 pub fn query_config() -> web::QueryConfig {
@@ -489,18 +500,28 @@ pub fn query_text(
     Ok((!trimmed.is_empty()).then(|| trimmed.to_owned()))
 }
 
-/// The first of `offered` that the request's `Accept` header names (parameters and
-/// order of preference aside), if any.
+/// The one of `offered` that the request's `Accept` header prefers (RFC 9110 §12.5.1:
+/// by q-value, then as listed), naming it exactly; a type it gives `q=0` is refused, not
+/// chosen. `None` when it names none of them, or prefers JSON (`application/json`, or any
+/// type by a wildcard) to them: the caller answers its default, JSON.
 pub fn accepted<'a>(request: &actix_web::HttpRequest, offered: &[&'a str]) -> Option<&'a str> {
-    let accept = request
-        .headers()
-        .get(actix_web::http::header::ACCEPT)?
-        .to_str()
-        .ok()?;
-    accept.split(',').find_map(|part| {
-        let media = part.split(';').next().unwrap_or_default().trim();
-        offered.iter().copied().find(|offer| *offer == media)
-    })
+    use actix_web::http::header::{Accept, Header, Quality};
+    let accept = Accept::parse(request).ok()?;
+    let mut named: Vec<_> = accept
+        .iter()
+        .filter(|item| item.quality > Quality::ZERO)
+        .collect();
+    named.sort_by_key(|item| std::cmp::Reverse(item.quality));
+    for item in named {
+        let essence = item.item.essence_str();
+        if let Some(offer) = offered.iter().copied().find(|offer| essence == *offer) {
+            return Some(offer);
+        }
+        if essence == "application/json" || item.item.subtype() == actix_web::mime::STAR {
+            return None;
+        }
+    }
+    None
 }
 
 /// One CSV record (RFC 4180, written by the `csv` crate), every cell neutralised against
@@ -543,6 +564,31 @@ fn is_plain_number(cell: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_accept_header_is_read_by_preference_and_q_zero_refuses() {
+        let offered = ["text/csv", "application/x-ndjson"];
+        let chosen = |accept: &str| {
+            let request = actix_web::test::TestRequest::default()
+                .insert_header(("Accept", accept))
+                .to_http_request();
+            accepted(&request, &offered)
+        };
+        assert_eq!(chosen("text/csv"), Some("text/csv"));
+        assert_eq!(chosen("text/csv; charset=utf-8"), Some("text/csv"));
+        assert_eq!(chosen("text/csv;q=0"), None);
+        assert_eq!(
+            chosen("text/csv;q=0, application/x-ndjson"),
+            Some("application/x-ndjson")
+        );
+        assert_eq!(
+            chosen("text/csv;q=0.5, application/x-ndjson;q=0.9"),
+            Some("application/x-ndjson")
+        );
+        assert_eq!(chosen("application/json, text/csv;q=0.5"), None);
+        assert_eq!(chosen("*/*"), None);
+        assert_eq!(chosen("text/html"), None);
+    }
 
     #[test]
     fn csv_cells_that_a_spreadsheet_would_run_are_neutralised() {

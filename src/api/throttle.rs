@@ -9,8 +9,10 @@
 //! back that token alone.
 //!
 //! The client's address is the peer's, unless the peer is one of `TRUSTED_PROXIES`: then
-//! the address its `Forwarded` (RFC 7239) or, failing that, `X-Forwarded-For` header
-//! names, walked from the nearest hop back while each hop is itself a trusted proxy.
+//! the address the forwarding header those proxies write (`FORWARDED_HEADER`:
+//! `X-Forwarded-For` by default, or RFC 7239's `Forwarded`) names, walked from the nearest
+//! hop back while each hop is itself a trusted proxy. The other header is never read: a
+//! proxy passes on a header it does not write as the client sent it.
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -21,6 +23,8 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use ipnet::IpNet;
 use sha2::{Digest, Sha256};
+
+pub use crate::config::ForwardingHeader;
 
 /// Refused credentials per address and credential.
 #[derive(Debug)]
@@ -57,18 +61,24 @@ impl Throttle {
     }
 }
 
-/// The proxies whose forwarding headers are believed (`TRUSTED_PROXIES`: addresses or
-/// networks, `10.0.0.5`, `10.0.0.0/8`, `::1`); none by default.
+/// The proxies whose forwarding header is believed (`TRUSTED_PROXIES`: addresses or
+/// networks, `10.0.0.5`, `10.0.0.0/8`, `::1`; none by default), and which header they
+/// write.
 #[derive(Debug, Clone, Default)]
-pub struct TrustedProxies(Vec<IpNet>);
+pub struct TrustedProxies {
+    networks: Vec<IpNet>,
+    header: ForwardingHeader,
+}
 
 impl TrustedProxies {
-    pub fn new(networks: Vec<IpNet>) -> Self {
-        Self(networks)
+    pub fn new(networks: Vec<IpNet>, header: ForwardingHeader) -> Self {
+        Self { networks, header }
     }
 
     fn trusts(&self, address: IpAddr) -> bool {
-        self.0.iter().any(|network| network.contains(&address))
+        self.networks
+            .iter()
+            .any(|network| network.contains(&address))
     }
 
     /// The client's address: the peer's, or, while the hop in hand is a trusted proxy,
@@ -79,7 +89,7 @@ impl TrustedProxies {
         if !self.trusts(address) {
             return address;
         }
-        let mut hops = forwarded_for(headers);
+        let mut hops = forwarded_for(headers, self.header);
         while self.trusts(address) {
             match hops.pop() {
                 Some(Some(hop)) => address = hop,
@@ -90,35 +100,32 @@ impl TrustedProxies {
     }
 }
 
-/// The `for` addresses of the forwarding headers, the client first and the nearest hop
-/// last: `Forwarded` if the request has one, else `X-Forwarded-For`. `None` for a hop
-/// named without a readable address.
-fn forwarded_for(headers: &HeaderMap) -> Vec<Option<IpAddr>> {
-    let values = |name| {
-        headers
-            .get_all(name)
-            .map(|value| value.to_str().unwrap_or("unknown").to_owned())
-            .collect::<Vec<_>>()
-            .join(",")
+/// The `for` addresses of the forwarding header, the client first and the nearest hop
+/// last. `None` for a hop named without a readable address.
+fn forwarded_for(headers: &HeaderMap, which: ForwardingHeader) -> Vec<Option<IpAddr>> {
+    let name = match which {
+        ForwardingHeader::XForwardedFor => header::X_FORWARDED_FOR,
+        ForwardingHeader::Forwarded => header::FORWARDED,
     };
-    let forwarded = values(header::FORWARDED);
-    if !forwarded.trim().is_empty() {
-        return forwarded
-            .split(',')
-            .map(|element| {
-                element
-                    .split(';')
-                    .filter_map(|pair| pair.split_once('='))
-                    .find(|(name, _)| name.trim().eq_ignore_ascii_case("for"))
-                    .and_then(|(_, node)| node_address(node))
-            })
-            .collect();
-    }
-    let legacy = values(header::X_FORWARDED_FOR);
-    if legacy.trim().is_empty() {
+    let value = headers
+        .get_all(name)
+        .map(|value| value.to_str().unwrap_or("unknown").to_owned())
+        .collect::<Vec<_>>()
+        .join(",");
+    if value.trim().is_empty() {
         return Vec::new();
     }
-    legacy.split(',').map(node_address).collect()
+    value
+        .split(',')
+        .map(|element| match which {
+            ForwardingHeader::XForwardedFor => node_address(element),
+            ForwardingHeader::Forwarded => element
+                .split(';')
+                .filter_map(|pair| pair.split_once('='))
+                .find(|(name, _)| name.trim().eq_ignore_ascii_case("for"))
+                .and_then(|(_, node)| node_address(node)),
+        })
+        .collect()
 }
 
 /// The address of a node as forwarding headers write it: `192.0.2.1`, `192.0.2.1:8080`,
@@ -156,7 +163,10 @@ mod tests {
 
     #[test]
     fn forwarding_headers_are_believed_only_from_trusted_proxies() {
-        let proxies = TrustedProxies::new(vec!["10.0.0.0/8".parse().unwrap()]);
+        let proxies = TrustedProxies::new(
+            vec!["10.0.0.0/8".parse().unwrap()],
+            ForwardingHeader::XForwardedFor,
+        );
         let forwarded = headers(&[("x-forwarded-for", "203.0.113.7, 10.1.1.1")]);
         // A peer that is no proxy of ours: its headers are its own invention.
         assert_eq!(
@@ -182,24 +192,50 @@ mod tests {
     }
 
     #[test]
-    fn the_forwarded_header_comes_first_in_any_spelling_of_its_nodes() {
-        let proxies = TrustedProxies::new(vec!["10.0.0.5/32".parse().unwrap()]);
+    fn only_the_header_the_proxies_write_is_read_in_any_spelling_of_its_nodes() {
         let both = headers(&[
-            ("x-forwarded-for", "1.2.3.4"),
+            ("x-forwarded-for", "198.51.100.9"),
             (
                 "forwarded",
                 r#"for="[2001:db8::1]:4711";proto=https, For=192.0.2.60:80"#,
             ),
         ]);
-        assert_eq!(proxies.client(ip("10.0.0.5"), &both), ip("192.0.2.60"));
-        let proxies = TrustedProxies::new(vec![
-            "10.0.0.5/32".parse().unwrap(),
-            "192.0.2.60/32".parse().unwrap(),
-        ]);
-        assert_eq!(proxies.client(ip("10.0.0.5"), &both), ip("2001:db8::1"));
+        // A proxy that appends to X-Forwarded-For passes a client's own Forwarded on as
+        // it came: it is not read.
+        let appending = TrustedProxies::new(
+            vec!["10.0.0.5/32".parse().unwrap()],
+            ForwardingHeader::XForwardedFor,
+        );
+        assert_eq!(appending.client(ip("10.0.0.5"), &both), ip("198.51.100.9"));
+        let rfc = |networks: &[&str]| {
+            TrustedProxies::new(
+                networks.iter().map(|n| n.parse().unwrap()).collect(),
+                ForwardingHeader::Forwarded,
+            )
+        };
+        assert_eq!(
+            rfc(&["10.0.0.5/32"]).client(ip("10.0.0.5"), &both),
+            ip("192.0.2.60")
+        );
+        assert_eq!(
+            rfc(&["10.0.0.5/32", "192.0.2.60/32"]).client(ip("10.0.0.5"), &both),
+            ip("2001:db8::1")
+        );
         // An unknown hop stops the walk at the proxy that wrote it.
         let unknown = headers(&[("forwarded", "for=unknown")]);
-        assert_eq!(proxies.client(ip("10.0.0.5"), &unknown), ip("10.0.0.5"));
+        assert_eq!(
+            rfc(&["10.0.0.5/32"]).client(ip("10.0.0.5"), &unknown),
+            ip("10.0.0.5")
+        );
+        let ports = headers(&[("x-forwarded-for", "192.0.2.1:5000, [2001:db8::2]:443")]);
+        let both_trusted = TrustedProxies::new(
+            vec![
+                "10.0.0.5/32".parse().unwrap(),
+                "2001:db8::2/128".parse().unwrap(),
+            ],
+            ForwardingHeader::XForwardedFor,
+        );
+        assert_eq!(both_trusted.client(ip("10.0.0.5"), &ports), ip("192.0.2.1"));
     }
 
     #[test]

@@ -251,7 +251,10 @@ pub async fn insert_attendance(
     if attendance.is_empty() {
         return Ok(());
     }
-    let rows: Vec<_> = attendance
+    // One statement binds at most 65,535 parameters (five a row here), and a batch of
+    // meetings may carry more attendance than that: it is written in parts.
+    const ROWS_PER_STATEMENT: usize = 10_000;
+    let mut rows: Vec<_> = attendance
         .into_iter()
         .map(|(meeting, member, status, note)| {
             (
@@ -263,11 +266,14 @@ pub async fn insert_attendance(
             )
         })
         .collect();
-    diesel::insert_into(meeting_attendance::table)
-        .values(rows)
-        .execute(conn)
-        .await
-        .map(drop)
+    while !rows.is_empty() {
+        let rest = rows.split_off(rows.len().min(ROWS_PER_STATEMENT));
+        diesel::insert_into(meeting_attendance::table)
+            .values(std::mem::replace(&mut rows, rest))
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// A meeting with its attendance, as a sync batch compares and writes it.

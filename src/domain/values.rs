@@ -36,17 +36,10 @@ fn text(
     refused_as: &str,
 ) -> Result<String, String> {
     use icu_properties::CodePointSetData;
-    use icu_properties::props::{
-        BidiControl, DefaultIgnorableCodePoint, NoncharacterCodePoint, WhiteSpace,
-    };
+    use icu_properties::props::{BidiControl, NoncharacterCodePoint};
     let normalized = icu_normalizer::ComposingNormalizerBorrowed::new_nfc().normalize(value);
     let trimmed = normalized.trim();
-    let ignorable = CodePointSetData::new::<DefaultIgnorableCodePoint>();
-    let white = CodePointSetData::new::<WhiteSpace>();
-    if trimmed
-        .chars()
-        .all(|c| white.contains(c) || ignorable.contains(c))
-    {
+    if trimmed.chars().all(invisible) {
         return Err("must not be empty (invisible characters alone do not count)".into());
     }
     if trimmed.chars().any(&refused) {
@@ -66,6 +59,15 @@ fn text(
     }
     check_length(trimmed, max)?;
     Ok(trimmed.to_owned())
+}
+
+/// White space, or a default-ignorable code point (zero-width spaces and joiners, fillers,
+/// variation selectors, …): nothing a reader sees.
+fn invisible(c: char) -> bool {
+    use icu_properties::CodePointSetData;
+    use icu_properties::props::{DefaultIgnorableCodePoint, WhiteSpace};
+    CodePointSetData::new::<WhiteSpace>().contains(c)
+        || CodePointSetData::new::<DefaultIgnorableCodePoint>().contains(c)
 }
 
 fn check_length(value: &str, max: usize) -> Result<(), String> {
@@ -165,9 +167,15 @@ pub fn phone(value: &str) -> Result<String, String> {
 static EMAIL_FORBIDDEN: LazyLock<Vec<char>> =
     LazyLock::new(|| " \t\r\n\0<>()[]\\,;:\"".chars().collect());
 
-/// An email address, checked for shape only (one `@`, a dotted domain, at most 254 chars).
+/// An email address, checked for shape only (one `@`, a dotted domain, at most 254 chars),
+/// as text ([`line`]: NFC, no control, bidirectional control or non-character) with no
+/// invisible character anywhere.
 pub fn email(value: &str) -> Result<String, String> {
-    let value = value.trim();
+    let value = line(value, 254)?;
+    if value.chars().any(invisible) {
+        return Err("must be an email address (no white space or invisible characters)".into());
+    }
+    let value = value.as_str();
     let shape_ok = match value.split_once('@') {
         Some((local, domain)) => {
             !local.is_empty()
@@ -283,6 +291,17 @@ mod tests {
         assert!(email("wang@example.cn").is_ok());
         assert!(email("wang@localhost").is_err());
         assert!(email("wang example.cn").is_err());
+        for hidden in [
+            "\u{200b}@x.cn",
+            "e\u{202e}@b.cn",
+            "\u{2067}x@b.cn",
+            "a\u{7}b@b.cn",
+            "a\u{fdd0}@b.cn",
+            "a\u{feff}b@b.cn",
+        ] {
+            assert!(email(hidden).is_err(), "{hidden:?}");
+        }
+        assert_eq!(email("e\u{301}@b.cn").unwrap(), "\u{e9}@b.cn");
     }
 
     #[test]

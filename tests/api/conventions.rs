@@ -379,6 +379,9 @@ async fn every_text_field_refuses_invisible_bidi_and_non_characters() {
                 "王\u{202e}芳",
                 "王\u{2066}芳\u{2069}",
                 "王\u{fdd0}芳",
+                // Shaped like an address, for the fields that check one.
+                "a\u{202e}@b.cn",
+                "a\u{fdd0}@b.cn",
             ] {
                 let response = app.post(path, &json!({ field.as_str(): value })).await;
                 let (status, body) = problem(response).await;
@@ -766,6 +769,40 @@ async fn refusals_below_the_api_are_problem_details_too() {
     )
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// Found by an outside attack: the endpoints outside the API's routes (the OpenAPI
+/// document, the docs page, the metrics listener) took any method as a 404 and any
+/// query parameter. They answer like the API: 405 naming `GET`, 400 for a parameter,
+/// problem details throughout.
+#[tokio::test]
+async fn the_document_docs_and_metrics_answer_like_the_api() {
+    let app = spawn_app().await;
+    let metrics = format!("{}/metrics", app.metrics_address);
+    for url in [app.url("/openapi.json"), app.url("/docs/"), metrics.clone()] {
+        for method in [Method::POST, Method::DELETE, Method::PUT] {
+            let response = app
+                .anonymous
+                .request(method.clone(), &url)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.headers()["allow"], "GET", "{method} {url}");
+            let (status, _) = problem(response).await;
+            assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {url}");
+        }
+    }
+    for url in [app.url("/openapi.json?x=1"), format!("{metrics}?x=1")] {
+        let (status, _) = problem(app.anonymous.get(&url).send().await.unwrap()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{url}");
+    }
+    let elsewhere = format!("{}/elsewhere", app.metrics_address);
+    let (status, _) = problem(app.anonymous.get(&elsewhere).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        app.anonymous.get(&metrics).send().await.unwrap().status(),
+        StatusCode::OK
+    );
 }
 
 /// Found by schema fuzzing: `updated_since` with another sort is two well-formed

@@ -457,7 +457,25 @@ async fn metrics_count_and_time_requests_by_route_template_and_status() {
         );
         assert_eq!(app.metric(&series).await, 1.0, "{series}");
     }
+    // Found by an outside attack: a method a client made up was a label of its own.
+    for made_up in ["ZZMETHOD1", "ZZMETHOD2", "PROPFIND"] {
+        let response = app
+            .client
+            .request(
+                reqwest::Method::from_bytes(made_up.as_bytes()).unwrap(),
+                app.url("/api/v1/districts"),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_client_error(), "{made_up}");
+    }
     let text = app.metrics().await;
+    assert!(
+        !text.contains("ZZMETHOD") && !text.contains("PROPFIND"),
+        "no made-up method is a label"
+    );
+    assert!(text.contains(r#"method="other""#));
     assert!(!text.contains("xicheng"), "no path is a label");
     assert!(!text.contains("/no/such"), "no path is a label");
     // Buckets are cumulative.

@@ -629,6 +629,44 @@ async fn activities_sync_with_their_workstation_and_participants_by_district_key
     );
 }
 
+/// Found by an outside attack: three meetings of 6,000 attendees each (18,000 rows, far
+/// within the body and record limits) went past the 65,535 parameters one statement may
+/// bind, and were answered 503 "unavailable" for ever. Written in parts, they are synced.
+#[tokio::test]
+async fn a_batch_with_more_attendance_than_one_statement_binds_is_synced() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let numbers: Vec<String> = (0..6000).map(|n| format!("P-{n}")).collect();
+    for part in numbers.chunks(1000) {
+        let members: Vec<Value> = part.iter().map(|no| member(no, "委员")).collect();
+        answer(
+            push(&app, &s.sync, "", json!(members)).await,
+            StatusCode::OK,
+        )
+        .await;
+    }
+    let attendance: Vec<Value> = numbers
+        .iter()
+        .map(|no| json!({"member_no": no, "status": "present"}))
+        .collect();
+    let batch: Vec<Value> = (0..3)
+        .map(|n| {
+            json!({"external_id": format!("BIG-{n}"), "kind": "plenary", "title": "全体会议",
+                   "held_on": "2026-03-10", "attendance": attendance})
+        })
+        .collect();
+    let result = answer(
+        push_to(&app, &s.sync, "meetings", json!(batch)).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(statuses(&result), ["created", "created", "created"]);
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM meeting_attendance").await,
+        18_000
+    );
+}
+
 #[tokio::test]
 async fn meetings_sync_with_their_whole_attendance_by_member_no() {
     let app = spawn_app().await;
