@@ -177,11 +177,14 @@ pub async fn problem_answers(
 > {
     let response = next.call(request).await?;
     let status = response.status();
-    let is_problem = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|value| value.as_bytes().starts_with(b"application/problem+json"));
-    if is_problem || !(status.is_client_error() || status.is_server_error()) {
+    // Written by a layer below: an answer made from an error (problem details aside), or
+    // one without a body type. An answer the API wrote on purpose (a refused sync batch's
+    // results, a 422 in JSON) stands as it is.
+    let content_type = response.headers().get(header::CONTENT_TYPE);
+    let is_problem =
+        content_type.is_some_and(|value| value.as_bytes().starts_with(b"application/problem+json"));
+    let from_below = response.response().error().is_some() || content_type.is_none();
+    if is_problem || !from_below || !(status.is_client_error() || status.is_server_error()) {
         return Ok(response.map_into_left_body());
     }
     let detail = response.response().error().map_or_else(
