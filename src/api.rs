@@ -111,6 +111,8 @@ impl Operation {
 #[derive(Debug, Clone, Default)]
 pub struct RouteTable {
     routes: Vec<(String, Vec<Operation>)>,
+    /// Where each template is in `routes`: every request looks its route up here.
+    by_template: std::collections::HashMap<String, usize>,
 }
 
 impl RouteTable {
@@ -153,8 +155,23 @@ impl RouteTable {
                 .collect();
                 (path.clone(), operations)
             })
+            .collect::<Vec<_>>();
+        let by_template = routes
+            .iter()
+            .enumerate()
+            .map(|(index, (path, _))| (path.clone(), index))
             .collect();
-        Self { routes }
+        Self {
+            routes,
+            by_template,
+        }
+    }
+
+    fn operations_of(&self, template: &str) -> Option<&[Operation]> {
+        let index = *self.by_template.get(template)?;
+        self.routes
+            .get(index)
+            .map(|(_, operations)| operations.as_slice())
     }
 
     /// Every (method, path template) pair.
@@ -169,20 +186,17 @@ impl RouteTable {
     /// The operation the router matched: `template` is its route template (as
     /// [`actix_web::HttpRequest::match_pattern`] gives it once routed).
     pub fn operation(&self, method: &str, template: &str) -> Option<&Operation> {
-        self.routes
-            .iter()
-            .find(|(path, _)| path == template)?
-            .1
+        self.operations_of(template)?
             .iter()
             .find(|operation| operation.method == method)
     }
 
     /// The methods of the route whose template is exactly `path`, with no parameter.
     pub fn methods_of_literal(&self, path: &str) -> Option<Vec<&'static str>> {
-        self.routes
-            .iter()
-            .find(|(template, _)| !template.contains('{') && template == path)
-            .map(|(_, operations)| methods(operations))
+        if path.contains('{') {
+            return None;
+        }
+        self.operations_of(path).map(methods)
     }
 
     /// The methods of the route whose template matches `path`, if one does.
