@@ -32,11 +32,9 @@ pub fn json_config() -> web::JsonConfig {
 
 fn json_error(error: JsonPayloadError) -> ApiError {
     match error {
-        JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-            ApiError::PayloadTooLarge {
-                limit: MAX_BODY_BYTES,
-            }
-        }
+        // The limit of the route that refused it (a sync batch's is its own).
+        JsonPayloadError::OverflowKnownLength { limit, .. }
+        | JsonPayloadError::Overflow { limit } => ApiError::PayloadTooLarge { limit },
         JsonPayloadError::ContentType => ApiError::UnsupportedMediaType(
             "the body must be sent as application/json (or application/merge-patch+json for PATCH)"
                 .into(),

@@ -96,7 +96,31 @@ async fn each_body_limit_is_the_one_the_spec_states() {
         .await;
     assert_ne!(synced.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let member = app.post("/api/v1/members", &batch).await;
-    assert_eq!(member.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let (status, body) = problem(member).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(
+        body["detail"].as_str().unwrap().contains("262144"),
+        "{body}"
+    );
+    // Found by an outside attack: a batch over its own limit was told the other's.
+    let note = "x".repeat(5000);
+    let records: Vec<serde_json::Value> = (0..1000)
+        .map(|n| json!({"member_no": format!("m{n}"), "name": "委员", "bio": note}))
+        .collect();
+    let batch = json!({ "records": records });
+    assert!(batch.to_string().len() > 4 * 1024 * 1024);
+    let synced = app
+        .post(
+            &format!("/api/v1/sync/members?district_id={district}"),
+            &batch,
+        )
+        .await;
+    let (status, body) = problem(synced).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(
+        body["detail"].as_str().unwrap().contains("4194304"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
