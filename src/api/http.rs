@@ -48,8 +48,17 @@ fn json_error(error: JsonPayloadError) -> ApiError {
         {
             ApiError::RequestTimeout
         }
-        other => ApiError::BadRequest(format!("the body could not be read: {other}")),
+        // The reader's own words name its internals: the client is told what happened.
+        _ => unreadable_body(),
     }
+}
+
+/// A body cut short, or sent in a `Content-Encoding` that does not decode.
+pub fn unreadable_body() -> ApiError {
+    ApiError::BadRequest(
+        "the body could not be read: it was cut short, or its Content-Encoding does not decode"
+            .into(),
+    )
 }
 
 /// How long a client may take to send a request's body, once its head has arrived.

@@ -152,11 +152,7 @@ impl Tee {
                 {
                     return Err(ApiError::RequestTimeout);
                 }
-                Some(Err(error)) => {
-                    return Err(ApiError::BadRequest(format!(
-                        "the body could not be read: {error}"
-                    )));
-                }
+                Some(Err(_)) => return Err(crate::api::http::unreadable_body()),
             }
         }
         Ok(self.0.borrow().print.hash())

@@ -123,6 +123,38 @@ async fn each_body_limit_is_the_one_the_spec_states() {
     );
 }
 
+/// Found by an outside attack: a body whose Content-Encoding does not decode was told so
+/// in the reader's internal words. It is a 400 that says what happened, keyed or not.
+#[tokio::test]
+async fn a_body_that_does_not_decode_is_a_plain_400() {
+    let app = spawn_app().await;
+    for (encoding, key) in [
+        ("br", None),
+        ("gzip", None),
+        ("br", Some("k-1")),
+        ("deflate", Some("k-2")),
+    ] {
+        let mut request = app
+            .client
+            .post(app.url("/api/v1/districts"))
+            .header("Content-Type", "application/json")
+            .header("Content-Encoding", encoding)
+            .body(vec![0xffu8; 64]);
+        if let Some(key) = key {
+            request = request.header("Idempotency-Key", key);
+        }
+        let (status, body) = problem(request.send().await.unwrap()).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{encoding} {key:?}");
+        let detail = body["detail"].as_str().unwrap();
+        if encoding == "br" {
+            assert!(detail.contains("Content-Encoding"), "{detail}");
+        }
+        for internal in ["Custom", "kind", "Some("] {
+            assert!(!detail.contains(internal), "{encoding}: {detail}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn unknown_fields_are_rejected_by_name() {
     let app = spawn_app().await;
