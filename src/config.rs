@@ -118,28 +118,8 @@ impl Config {
                 });
             }
         };
-        let cors_origins = get("CORS_ORIGINS")
-            .map(|value| {
-                value
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|origin| !origin.is_empty())
-                    .map(origin)
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .transpose()?
-            .unwrap_or_default();
-        let trusted_proxies = get("TRUSTED_PROXIES")
-            .map(|value| {
-                value
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|proxy| !proxy.is_empty())
-                    .map(proxy)
-                    .collect::<Result<Vec<_>, _>>()
-            })
-            .transpose()?
-            .unwrap_or_default();
+        let cors_origins = comma_list(get("CORS_ORIGINS"), origin)?;
+        let trusted_proxies = comma_list(get("TRUSTED_PROXIES"), proxy)?;
         let forwarded_header = match get("FORWARDED_HEADER")
             .map(|value| value.trim().to_ascii_lowercase())
             .as_deref()
@@ -181,6 +161,24 @@ impl Config {
             cursor_secrets,
         })
     }
+}
+
+/// A comma-separated setting, each non-empty entry read by `entry`; none when unset.
+fn comma_list<T>(
+    value: Option<String>,
+    entry: impl Fn(&str) -> Result<T, ConfigError>,
+) -> Result<Vec<T>, ConfigError> {
+    value.map_or_else(
+        || Ok(Vec::new()),
+        |value| {
+            value
+                .split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(entry)
+                .collect()
+        },
+    )
 }
 
 /// One entry of `TRUSTED_PROXIES`: an address (`10.0.0.5`, `::1`) or a network
