@@ -27,6 +27,7 @@ pub enum ForwardingHeader {
 pub struct Config {
     pub database_url: String,
     pub bind_addr: SocketAddr,
+    /// Connections for requests, shared out among the HTTP workers' pools.
     pub pool_size: usize,
     /// How long a request waits for a database connection before answering 503.
     pub pool_timeout: Duration,

@@ -259,6 +259,69 @@ pub fn build_pool(
         .map_err(|error| SetupError::Pool(error.to_string()))
 }
 
+/// The pools of the HTTP workers: one each, so that a request's queries are written and
+/// read by the thread that serves it. A connection's I/O runs on the runtime that opened
+/// it; with one pool shared by the workers about half the queries would cross threads,
+/// two wake-ups each. `DATABASE_POOL_SIZE` is split among the workers (each has at least
+/// one connection); the metrics show the pools summed.
+pub struct Pools {
+    built: Vec<DbPool>,
+}
+
+/// The connections of every worker's pool together.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolsStatus {
+    pub max_size: usize,
+    pub size: usize,
+    pub available: usize,
+    pub waiting: usize,
+}
+
+impl Pools {
+    /// A pool for each of `workers`, `size` connections among them. No connection is
+    /// opened until one is asked for, on the worker that asks.
+    pub fn new(
+        url: &str,
+        size: usize,
+        workers: usize,
+        timeout: Duration,
+        statement_timeout: Duration,
+    ) -> Result<Self, SetupError> {
+        let built = shares(size, workers)
+            .into_iter()
+            .map(|share| build_pool(url, share, timeout, statement_timeout))
+            .collect::<Result<_, _>>()?;
+        Ok(Self { built })
+    }
+
+    /// The pool of the `worker`-th worker started (a worker started again takes the
+    /// pool after the last one's).
+    pub fn for_worker(&self, worker: usize) -> DbPool {
+        self.built[worker % self.built.len()].clone()
+    }
+
+    /// The connections of every pool, summed.
+    pub fn status(&self) -> PoolsStatus {
+        self.built
+            .iter()
+            .map(DbPool::status)
+            .fold(PoolsStatus::default(), |sum, status| PoolsStatus {
+                max_size: sum.max_size + status.max_size,
+                size: sum.size + status.size,
+                available: sum.available + status.available,
+                waiting: sum.waiting + status.waiting,
+            })
+    }
+}
+
+/// `size` connections shared out among `workers`, as evenly as they go, at least one each.
+fn shares(size: usize, workers: usize) -> Vec<usize> {
+    let workers = workers.max(1);
+    (0..workers)
+        .map(|worker| (size / workers + usize::from(worker < size % workers)).max(1))
+        .collect()
+}
+
 /// A connection from the pool, waiting at most the pool's timeout; a wait is counted in
 /// the metrics.
 pub async fn connection(pool: &DbPool) -> Result<DbConn, PoolError> {
@@ -387,6 +450,33 @@ mod tests {
         let shown = redacted_url("postgres://app:s3cret@db.example:6543/cppcc");
         assert_eq!(shown, "postgres://app:***@db.example:6543/cppcc");
         assert!(!shown.contains("s3cret"));
+    }
+
+    #[test]
+    fn the_pool_size_is_shared_out_among_the_workers() {
+        assert_eq!(shares(10, 2), vec![5, 5]);
+        assert_eq!(shares(10, 3), vec![4, 3, 3]);
+        assert_eq!(shares(4, 1), vec![4]);
+        // Every worker can reach the database, even with fewer connections than workers.
+        assert_eq!(shares(1, 3), vec![1, 1, 1]);
+    }
+
+    #[tokio::test]
+    async fn each_worker_has_a_pool_of_its_own_and_the_status_sums_them() {
+        let pools = Pools::new(
+            "postgres://postgres@127.0.0.1:1/none",
+            5,
+            2,
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+        )
+        .expect("pools are built without connecting");
+        assert_eq!(pools.for_worker(0).status().max_size, 3);
+        assert_eq!(pools.for_worker(1).status().max_size, 2);
+        // A worker started again takes a pool of its own again, not a new one.
+        assert_eq!(pools.for_worker(2).status().max_size, 3);
+        assert_eq!(pools.status().max_size, 5);
+        assert_eq!(pools.status().size, 0);
     }
 
     #[test]

@@ -22,7 +22,7 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::Config;
-use crate::db::{DbPool, SetupError};
+use crate::db::SetupError;
 
 /// Failures before the service can serve.
 #[derive(Debug, thiserror::Error)]
@@ -46,7 +46,7 @@ pub struct Application {
 /// What every server of the process shares.
 #[derive(Clone)]
 pub struct Shared {
-    pub pool: web::Data<DbPool>,
+    pub pools: web::Data<db::Pools>,
     pub metrics: web::Data<metrics::Metrics>,
     pub keys: web::Data<api::key_cache::KeyCache>,
     pub sealer: web::Data<api::sealer::Sealer>,
@@ -56,7 +56,7 @@ impl Shared {
     /// Makes the shared state available to an app's handlers.
     fn register(&self, config: &mut web::ServiceConfig) {
         config
-            .app_data(self.pool.clone())
+            .app_data(self.pools.clone())
             .app_data(self.metrics.clone())
             .app_data(self.keys.clone())
             .app_data(self.sealer.clone());
@@ -72,9 +72,17 @@ impl Application {
         if !applied.is_empty() {
             tracing::info!(?applied, "applied migrations");
         }
-        let pool = db::build_pool(
+        let pools = db::Pools::new(
             &config.database_url,
             config.pool_size,
+            config.http_workers,
+            config.pool_timeout,
+            config.statement_timeout,
+        )?;
+        // Sealing runs beside the requests, on this runtime, with a connection of its own.
+        let pool = db::build_pool(
+            &config.database_url,
+            1,
             config.pool_timeout,
             config.statement_timeout,
         )?;
@@ -104,7 +112,7 @@ impl Application {
             async move { sealer.run(pool).await }
         });
         let shared = Shared {
-            pool,
+            pools: web::Data::new(pools),
             metrics,
             keys,
             sealer,
@@ -259,10 +267,15 @@ pub fn serve(listener: TcpListener, shared: Shared, config: &Config) -> std::io:
     ));
     let body_deadline = web::Data::new(api::http::BodyDeadline(config.body_timeout));
     let origins = config.cors_origins.clone();
+    // Each worker its own pool (see `db::Pools`), in the order they start.
+    let started = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let server = HttpServer::new(move || {
+        let worker = started.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let pool = web::Data::new(shared.pools.for_worker(worker));
         let (app, _) = api::routes(
             App::new()
                 .configure(|config| shared.register(config))
+                .app_data(pool)
                 .into_utoipa_app()
                 .app_data(body_deadline.clone())
                 .app_data(routes.clone())

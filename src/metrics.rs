@@ -17,7 +17,7 @@ use actix_web::{Error, HttpResponse, web};
 
 use crate::api::key_cache::KeyCache;
 use crate::api::sealer::Sealer;
-use crate::db::DbPool;
+use crate::db::{DbPool, Pools};
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 13] = [
@@ -66,7 +66,7 @@ impl Metrics {
     }
 
     /// Every metric, in the Prometheus text exposition format (version 0.0.4).
-    pub fn render(&self, pool: &DbPool, keys: &KeyCache, sealer: &Sealer) -> String {
+    pub fn render(&self, pools: &Pools, keys: &KeyCache, sealer: &Sealer) -> String {
         let series = self
             .series
             .lock()
@@ -120,18 +120,18 @@ impl Metrics {
                 s.count
             );
         }
-        let status = pool.status();
+        let status = pools.status();
         gauge(
             &mut out,
             "cppcc_db_pool_max_connections",
-            "The most database connections the pool opens.",
+            "The most database connections the HTTP workers' pools open together.",
             status.max_size,
         );
         header(
             &mut out,
             "cppcc_db_pool_connections",
             "gauge",
-            "Open database connections: in use by a request, or idle in the pool.",
+            "Open database connections: in use by a request, or idle in a pool.",
         );
         let _ = writeln!(
             out,
@@ -356,13 +356,13 @@ pub async fn record(
 pub async fn serve(
     _: web::Query<crate::api::http::NoQuery>,
     metrics: web::Data<Metrics>,
-    pool: web::Data<DbPool>,
+    pools: web::Data<Pools>,
     keys: web::Data<KeyCache>,
     sealer: web::Data<Sealer>,
 ) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(metrics.render(&pool, &keys, &sealer))
+        .body(metrics.render(&pools, &keys, &sealer))
 }
 
 #[cfg(test)]

@@ -218,6 +218,8 @@ async fn a_statement_past_its_timeout_answers_503_and_changes_nothing() {
 #[tokio::test]
 async fn an_exhausted_pool_answers_503_after_its_wait_not_a_hang() {
     let app = spawn_app_with(|config| {
+        // One worker, so that both connections are the pool its requests draw from.
+        config.http_workers = 1;
         config.pool_size = 2;
         config.pool_timeout = Duration::from_secs(1);
         config.statement_timeout = Duration::from_secs(30);
