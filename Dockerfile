@@ -16,10 +16,14 @@ FROM debian:bookworm-slim
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --uid 10001 cppcc
+    && useradd --system --uid 10001 cppcc \
+    && mkdir -p /var/lib/cppcc-api && chown cppcc /var/lib/cppcc-api && chmod 700 /var/lib/cppcc-api
 COPY --from=build /app/target/release/cppcc-api /usr/local/bin/cppcc-api
 USER cppcc
-ENV BIND_ADDR=0.0.0.0:8080 LOG_FORMAT=json
+# The service's own files (the audit signing key it makes when none is given): mount a
+# volume here, or give AUDIT_SIGNING_KEY.
+ENV BIND_ADDR=0.0.0.0:8080 LOG_FORMAT=json DATA_DIR=/var/lib/cppcc-api
+VOLUME /var/lib/cppcc-api
 EXPOSE 8080
 ENTRYPOINT ["cppcc-api"]
 CMD ["serve"]

@@ -56,6 +56,18 @@ pub struct Config {
     /// each verifies; the database's own secret always verifies, and signs when none is
     /// set.
     pub cursor_secrets: Vec<String>,
+    /// The audit trail's signing key (`AUDIT_SIGNING_KEY`): an Ed25519 private key in
+    /// PKCS#8 PEM, or the path of a file holding one; when unset, a key the service makes
+    /// once in `data_dir`.
+    pub audit_signing_key: Option<String>,
+    /// Where the service keeps files of its own (`DATA_DIR`): never the database, never
+    /// the source tree.
+    pub data_dir: std::path::PathBuf,
+    /// How soon after the last checkpoint new events are signed (`AUDIT_CHECKPOINT_SECS`).
+    pub audit_checkpoint_interval: Duration,
+    /// Earlier signing keys whose checkpoints `verify` still trusts (`AUDIT_TRUSTED_KEYS`,
+    /// comma-separated public keys as `/audit-events/signing-keys` shows them).
+    pub audit_trusted_keys: Vec<ed25519_dalek::VerifyingKey>,
 }
 
 /// A setting that is present but unusable.
@@ -144,6 +156,23 @@ impl Config {
             })
             .transpose()?
             .unwrap_or_default();
+        let audit_checkpoint_secs: u64 =
+            at_least_one(get("AUDIT_CHECKPOINT_SECS"), "AUDIT_CHECKPOINT_SECS", 60)?;
+        let audit_trusted_keys = comma_list(get("AUDIT_TRUSTED_KEYS"), |value| {
+            crate::domain::checkpoint::parse_public_key(value).ok_or_else(|| ConfigError {
+                name: "AUDIT_TRUSTED_KEYS",
+                reason: format!("`{value}` is not an Ed25519 public key in base64 (32 bytes)"),
+            })
+        })?;
+        let data_dir = get("DATA_DIR")
+            .map(std::path::PathBuf::from)
+            .or_else(|| {
+                get("XDG_DATA_HOME").map(|dir| std::path::Path::new(&dir).join("cppcc-api"))
+            })
+            .or_else(|| {
+                get("HOME").map(|home| std::path::Path::new(&home).join(".local/share/cppcc-api"))
+            })
+            .unwrap_or_else(|| std::path::PathBuf::from("/var/lib/cppcc-api"));
         Ok(Self {
             database_url,
             bind_addr,
@@ -160,6 +189,10 @@ impl Config {
             key_cache_ttl: Duration::from_secs(key_cache_secs),
             http_workers,
             cursor_secrets,
+            audit_signing_key: get("AUDIT_SIGNING_KEY"),
+            data_dir,
+            audit_checkpoint_interval: Duration::from_secs(audit_checkpoint_secs),
+            audit_trusted_keys,
         })
     }
 }

@@ -3,6 +3,7 @@
 pub mod activities;
 pub mod audit;
 pub mod changes;
+pub mod checkpoints;
 pub mod consultations;
 pub mod departments;
 pub mod districts;
@@ -96,6 +97,8 @@ pub enum SetupError {
     Pool(String),
     #[error("cannot read the cursor secret from the database: {0}")]
     Secret(String),
+    #[error("cannot record the audit signing key in the database: {0}")]
+    SigningKey(String),
 }
 
 /// The database URL as it may be shown in a log or an error: the password hidden.
@@ -327,6 +330,20 @@ fn shares(size: usize, workers: usize) -> Vec<usize> {
 pub async fn connection(pool: &DbPool) -> Result<DbConn, PoolError> {
     crate::metrics::pool_wait(pool);
     pool.get().await
+}
+
+/// Records the audit signing key's public key, so that its checkpoints name it.
+pub async fn register_signing_key(
+    pool: &DbPool,
+    signer: &crate::domain::checkpoint::Signer,
+) -> Result<(), SetupError> {
+    let failed = |cause: String| SetupError::SigningKey(cause);
+    let mut conn = connection(pool)
+        .await
+        .map_err(|error| failed(error.to_string()))?;
+    checkpoints::register(&mut conn, signer)
+        .await
+        .map_err(|error| failed(error.to_string()))
 }
 
 /// The secret the database made for signing cursors, the same for every instance.

@@ -5,6 +5,7 @@ pub mod access;
 pub mod audit;
 pub mod calendar;
 pub mod changes;
+pub mod checkpoint;
 pub mod consultation;
 pub mod cursor;
 pub mod evaluation;

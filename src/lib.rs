@@ -2,6 +2,7 @@
 //! political consultative conference.
 
 pub mod api;
+pub mod audit_key;
 pub mod config;
 pub mod db;
 pub mod domain;
@@ -29,6 +30,8 @@ use crate::db::SetupError;
 pub enum StartError {
     #[error(transparent)]
     Database(#[from] SetupError),
+    #[error(transparent)]
+    SigningKey(#[from] audit_key::KeyError),
     #[error("cannot listen on {addr}: {cause}")]
     Bind { addr: String, cause: std::io::Error },
 }
@@ -50,6 +53,7 @@ pub struct Shared {
     pub metrics: web::Data<metrics::Metrics>,
     pub keys: web::Data<api::key_cache::KeyCache>,
     pub sealer: web::Data<api::sealer::Sealer>,
+    pub trusted_keys: web::Data<api::audit::TrustedKeys>,
 }
 
 impl Shared {
@@ -59,7 +63,8 @@ impl Shared {
             .app_data(self.pools.clone())
             .app_data(self.metrics.clone())
             .app_data(self.keys.clone())
-            .app_data(self.sealer.clone());
+            .app_data(self.sealer.clone())
+            .app_data(self.trusted_keys.clone());
     }
 }
 
@@ -92,6 +97,10 @@ impl Application {
             .map(|secret| secret.as_bytes().to_vec())
             .collect();
         cursor_secrets.push(db::cursor_secret(&pool).await?);
+        let signer = std::sync::Arc::new(audit_key::load(config)?);
+        db::register_signing_key(&pool, &signer).await?;
+        let mut trusted = vec![signer.public_key()];
+        trusted.extend(config.audit_trusted_keys.iter().copied());
         domain::cursor::install(cursor_secrets);
         let listener = bind(config.bind_addr)?;
         let port = local_port(&listener, config.bind_addr)?;
@@ -100,7 +109,10 @@ impl Application {
         let metrics = web::Data::new(metrics::Metrics::default());
         let pool = web::Data::new(pool);
         let keys = web::Data::new(api::key_cache::KeyCache::new(config.key_cache_ttl));
-        let sealer = web::Data::new(api::sealer::Sealer::default());
+        let sealer = web::Data::new(api::sealer::Sealer::new(
+            signer,
+            config.audit_checkpoint_interval,
+        ));
         let key_listener = tokio::spawn({
             let keys = keys.clone();
             let url = config.database_url.clone();
@@ -116,6 +128,7 @@ impl Application {
             metrics,
             keys,
             sealer,
+            trusted_keys: web::Data::new(api::audit::TrustedKeys(trusted)),
         };
         let bind_error = |addr: std::net::SocketAddr| {
             move |cause| StartError::Bind {

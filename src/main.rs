@@ -28,6 +28,25 @@ enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// The audit trail's signing key.
+    AuditKey {
+        #[command(subcommand)]
+        command: AuditKeyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditKeyCommand {
+    /// Make a new Ed25519 key (PKCS#8 PEM) for AUDIT_SIGNING_KEY: written to a new file
+    /// readable by its owner only, or to stdout.
+    Generate {
+        /// The file to write; an existing file is never overwritten.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Print the id and public key of the key the service signs with (AUDIT_SIGNING_KEY,
+    /// or the one it made in DATA_DIR), for auditors to keep.
+    Show,
 }
 
 #[derive(Subcommand)]
@@ -57,6 +76,15 @@ enum KeysCommand {
 async fn main() -> ExitCode {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
+    if let Some(Command::AuditKey {
+        command: AuditKeyCommand::Generate { out },
+    }) = &cli.command
+    {
+        return match generate_audit_key(out.as_deref()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => fail(error.as_ref()),
+        };
+    }
     if let Some(Command::Openapi) = cli.command {
         return match serde_json::to_string_pretty(&openapi::document()) {
             Ok(json) => {
@@ -82,6 +110,7 @@ async fn main() -> ExitCode {
         Command::Migrate => migrate(&config).await,
         Command::SeedDemo => seed_demo(&config).await,
         Command::Keys { command } => keys(&config, command).await,
+        Command::AuditKey { .. } => show_audit_key(&config),
         Command::Openapi => Ok(()),
     };
     match result {
@@ -91,6 +120,30 @@ async fn main() -> ExitCode {
 }
 
 type AnyError = Box<dyn std::error::Error>;
+
+fn generate_audit_key(out: Option<&std::path::Path>) -> Result<(), AnyError> {
+    use cppcc_api::audit_key;
+    let pem = audit_key::generate()?;
+    match out {
+        Some(path) => {
+            audit_key::write_new(path, &pem)
+                .map_err(|error| format!("cannot write {}: {error}", path.display()))?;
+            eprintln!("wrote {}", path.display());
+        }
+        None => print!("{pem}"),
+    }
+    Ok(())
+}
+
+fn show_audit_key(config: &Config) -> Result<(), AnyError> {
+    let signer = cppcc_api::audit_key::load(config)?;
+    println!(
+        "{}\t{}",
+        signer.id(),
+        cppcc_api::domain::checkpoint::public_key_text(&signer.public_key())
+    );
+    Ok(())
+}
 
 async fn serve(config: &Config) -> Result<(), AnyError> {
     let app = Application::build(config).await?;

@@ -230,6 +230,12 @@ impl Metrics {
             "Rounds of the sealer that failed (the events stay pending for the next).",
             failures,
         );
+        counter(
+            &mut out,
+            "cppcc_audit_checkpoints_total",
+            "Checkpoints of the audit trail this process signed.",
+            sealer.checkpoints(),
+        );
         out
     }
 }

@@ -22,6 +22,7 @@ use crate::api::http::{accepted, csv_line_of};
 use crate::api::page::Page;
 use crate::api::work::Db;
 use crate::db::audit::{self as db, AuditEvent, AuditFilter, Change};
+use crate::db::checkpoints::{self, Checkpoint};
 use crate::db::pagination::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::domain::access::TRAIL_READERS;
 use crate::domain::audit::{GENESIS, timestamp};
@@ -33,7 +34,9 @@ pub fn configure(config: &mut ServiceConfig) {
     config.service(
         utoipa_actix_web::scope("/audit-events")
             .service(trail(Filter, list_audit_events))
-            .service(trail(Nothing, verify_audit_events)),
+            .service(trail(Nothing, verify_audit_events))
+            .service(trail(Nothing, list_audit_checkpoints))
+            .service(trail(Nothing, list_audit_signing_keys)),
     );
 }
 
@@ -69,6 +72,9 @@ pub(crate) async fn record_if_changed<V: Serialize + crate::api::http::Versioned
 pub struct AuditEventView {
     /// Position in the trail: 1, 2, 3, … without gaps.
     pub seq: i64,
+    /// Exactly as the hash covers it: UTC, six fractional digits.
+    #[serde(serialize_with = "as_hashed")]
+    #[schema(value_type = String, format = DateTime, example = "2026-11-30T08:15:02.120000Z")]
     pub occurred_at: DateTime<Utc>,
     /// The API key that made the change; `null` for the command line.
     pub actor_key_id: Option<ApiKeyId>,
@@ -94,6 +100,11 @@ pub struct AuditEventView {
     pub prev_hash: String,
     /// SHA-256 (hex) over `prev_hash`, a newline and the event's canonical JSON.
     pub hash: String,
+}
+
+/// A time as the trail's hashes and signatures cover it.
+fn as_hashed<S: serde::Serializer>(time: &DateTime<Utc>, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(&timestamp(*time))
 }
 
 impl From<AuditEvent> for AuditEventView {
@@ -381,19 +392,146 @@ pub struct VerifyQuery {
 /// The outcome of a verification.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Verification {
-    /// Whether every event checked is intact and chained to the one before.
+    /// Whether every event checked is intact and chained to the one before, and agrees
+    /// with every signed checkpoint in the range.
     pub ok: bool,
     /// How many events were checked.
     pub checked: i64,
-    /// The hash of the last event checked: keep it to detect later changes.
+    /// The hash of the last event checked.
     pub head: Option<String>,
-    /// The first event that does not match (edited, or following a removed one).
+    /// The first event that does not match (edited, or following a removed one), when it
+    /// can be known.
     pub broken_seq: Option<i64>,
-    /// What is wrong with it.
+    /// The checkpoint that disagrees with the trail, or whose signature does not hold.
+    pub broken_checkpoint: Option<i64>,
+    /// What is wrong.
     pub reason: Option<String>,
+    /// How many signed checkpoints were checked.
+    pub checkpoints_checked: i64,
+    /// The newest checkpoint checked: keep it (with the key's public key) to find later a
+    /// removal of the events it covers.
+    pub last_checkpoint: Option<CheckpointView>,
+    /// Events after the newest checkpoint: until the next one signs them, only the chain
+    /// protects them, and their removal from the end cannot be told from their absence.
+    pub unsigned_events: i64,
 }
 
-/// Recompute the hash chain over a range of the trail.
+/// The keys whose checkpoints this service trusts: its own, and the earlier ones its
+/// operator named (`AUDIT_TRUSTED_KEYS`). Never a key read from the database.
+pub struct TrustedKeys(pub Vec<ed25519_dalek::VerifyingKey>);
+
+impl TrustedKeys {
+    fn get(&self, key_id: &str) -> Option<&ed25519_dalek::VerifyingKey> {
+        self.0
+            .iter()
+            .find(|key| crate::domain::checkpoint::key_id(key) == key_id)
+    }
+}
+
+/// Walks the checkpoints of a range beside its events, a page at a time.
+struct Checkpoints {
+    page: std::collections::VecDeque<Checkpoint>,
+    after_number: i64,
+    from: i64,
+    until: Option<i64>,
+    exhausted: bool,
+    /// The number the next checkpoint must have.
+    expected_number: Option<i64>,
+    previous_seq: i64,
+    /// The seq of the checkpoint before the last one taken (or of the range's start).
+    prior_seq: i64,
+    checked: i64,
+    last: Option<Checkpoint>,
+}
+
+impl Checkpoints {
+    fn new(from: i64, until: Option<i64>) -> Self {
+        Self {
+            page: std::collections::VecDeque::new(),
+            after_number: 0,
+            from,
+            until,
+            exhausted: false,
+            expected_number: None,
+            previous_seq: from - 1,
+            prior_seq: from - 1,
+            checked: 0,
+            last: None,
+        }
+    }
+
+    /// The next checkpoint, its number, key and signature checked; `Err` names what
+    /// does not hold.
+    async fn next(
+        &mut self,
+        conn: &mut AsyncPgConnection,
+        trusted: &TrustedKeys,
+    ) -> Result<Result<Option<Checkpoint>, (i64, String)>, ApiError> {
+        if self.page.is_empty() && !self.exhausted {
+            let page =
+                checkpoints::list(conn, self.after_number, Some(self.from), self.until, 1000)
+                    .await?;
+            self.exhausted = page.len() < 1000;
+            if let Some(last) = page.last() {
+                self.after_number = last.number;
+            }
+            self.page.extend(page);
+        }
+        let Some(checkpoint) = self.page.pop_front() else {
+            return Ok(Ok(None));
+        };
+        let number = checkpoint.number;
+        if let Some(expected) = self.expected_number
+            && number != expected
+        {
+            return Ok(Err((
+                expected,
+                format!("checkpoint {expected} is missing (the next one is {number})"),
+            )));
+        }
+        if checkpoint.seq <= self.previous_seq && self.expected_number.is_some() {
+            return Ok(Err((
+                number,
+                format!(
+                    "checkpoint {number} covers seq {}, not after the one before it (seq {})",
+                    checkpoint.seq, self.previous_seq
+                ),
+            )));
+        }
+        let Some(key) = trusted.get(&checkpoint.key_id) else {
+            return Ok(Err((
+                number,
+                format!(
+                    "checkpoint {number} is signed by key {}, which this service does not \
+                     trust (its own key, or one named in AUDIT_TRUSTED_KEYS)",
+                    checkpoint.key_id
+                ),
+            )));
+        };
+        if !crate::domain::checkpoint::verifies(key, &checkpoint.statement(), &checkpoint.signature)
+        {
+            return Ok(Err((
+                number,
+                format!("the signature of checkpoint {number} does not hold"),
+            )));
+        }
+        self.expected_number = Some(number + 1);
+        self.prior_seq = self.previous_seq;
+        self.previous_seq = checkpoint.seq;
+        self.checked += 1;
+        self.last = Some(checkpoint.clone());
+        Ok(Ok(Some(checkpoint)))
+    }
+}
+
+/// Recompute the hash chain over a range of the trail, and check it against the signed
+/// checkpoints.
+///
+/// Every event's hash is recomputed from its content and chained to the one before;
+/// every checkpoint in the range must carry a signature of a key this service trusts,
+/// follow the one before without a gap, and name a hash the trail has at its seq. A
+/// rewrite behind a checkpoint, even with every later hash recomputed, and the removal of
+/// events a checkpoint covers, are found.
 #[utoipa::path(
     tag = "audit",
     params(VerifyQuery),
@@ -403,6 +541,7 @@ pub struct Verification {
 async fn verify_audit_events(
     caller: Caller,
     pool: Db,
+    trusted: web::Data<TrustedKeys>,
     query: web::Query<VerifyQuery>,
 ) -> Result<web::Json<Verification>, ApiError> {
     caller.require(TRAIL_READERS, "verifying the audit trail")?;
@@ -416,24 +555,39 @@ async fn verify_audit_events(
         return Err(ApiError::invalid("to_seq", "must be at least from_seq"));
     }
     let mut conn = sealed(&pool).await?;
-    let to = match query.to_seq {
-        Some(to) => to,
-        None => db::last_seq(&mut conn).await?,
-    };
+    let last_seq = db::last_seq(&mut conn).await?;
+    let to = query.to_seq.unwrap_or(last_seq);
     let mut previous = if from == 1 {
         Some(GENESIS.to_owned())
     } else {
         db::hash_of(&mut conn, from - 1).await?
     };
-    let mut expected_seq = from;
-    let mut checked = 0;
-    let broken = |seq: i64, reason: &str, checked: i64| Verification {
+    let mut signed = Checkpoints::new(from, query.to_seq);
+    let mut outcome = Verification {
         ok: false,
-        checked,
+        checked: 0,
         head: None,
-        broken_seq: Some(seq),
-        reason: Some(reason.to_owned()),
+        broken_seq: None,
+        broken_checkpoint: None,
+        reason: None,
+        checkpoints_checked: 0,
+        last_checkpoint: None,
+        unsigned_events: 0,
     };
+    let finish = |mut outcome: Verification, signed: &Checkpoints| {
+        outcome.checkpoints_checked = signed.checked;
+        outcome.last_checkpoint = signed.last.clone().map(CheckpointView::from);
+        web::Json(outcome)
+    };
+    let mut pending = match signed.next(&mut conn, &trusted).await? {
+        Ok(next) => next,
+        Err((number, reason)) => {
+            outcome.broken_checkpoint = Some(number);
+            outcome.reason = Some(reason);
+            return Ok(finish(outcome, &signed));
+        }
+    };
+    let mut expected_seq = from;
     let mut filter = AuditFilter {
         after_seq: Some(from - 1),
         until_seq: Some(to),
@@ -446,49 +600,213 @@ async fn verify_audit_events(
         }
         filter.after_seq = events.last().map(|event| event.seq);
         for event in events {
-            if event.seq != expected_seq {
-                return Ok(web::Json(broken(
-                    expected_seq,
-                    "the event is missing",
-                    checked,
-                )));
+            let fault = if event.seq != expected_seq {
+                Some((expected_seq, "the event is missing"))
+            } else if previous.as_deref() != Some(event.prev_hash.as_str()) {
+                Some((event.seq, "prev_hash does not match the previous event"))
+            } else if event.content().hash(&event.prev_hash) != event.hash {
+                Some((event.seq, "the event does not match its hash"))
+            } else {
+                None
+            };
+            if let Some((seq, reason)) = fault {
+                outcome.broken_seq = Some(seq);
+                outcome.reason = Some(reason.to_owned());
+                return Ok(finish(outcome, &signed));
             }
-            if previous.as_deref() != Some(event.prev_hash.as_str()) {
-                return Ok(web::Json(broken(
-                    event.seq,
-                    "prev_hash does not match the previous event",
-                    checked,
-                )));
-            }
-            if event.content().hash(&event.prev_hash) != event.hash {
-                return Ok(web::Json(broken(
-                    event.seq,
-                    "the event does not match its hash",
-                    checked,
-                )));
-            }
-            checked += 1;
+            outcome.checked += 1;
             expected_seq += 1;
+            while let Some(checkpoint) = pending.take_if(|checkpoint| checkpoint.seq <= event.seq) {
+                if checkpoint.seq == event.seq && checkpoint.hash != event.hash {
+                    let since = signed.prior_seq + 1;
+                    outcome.broken_checkpoint = Some(checkpoint.number);
+                    outcome.reason = Some(format!(
+                        "the trail at seq {} does not have the hash checkpoint {} signed: \
+                         events from seq {since} to {} were changed after it was signed",
+                        event.seq, checkpoint.number, event.seq
+                    ));
+                    return Ok(finish(outcome, &signed));
+                }
+                pending = match signed.next(&mut conn, &trusted).await? {
+                    Ok(next) => next,
+                    Err((number, reason)) => {
+                        outcome.broken_checkpoint = Some(number);
+                        outcome.reason = Some(reason);
+                        return Ok(finish(outcome, &signed));
+                    }
+                };
+            }
             previous = Some(event.hash);
         }
     }
     if expected_seq <= to {
-        return Ok(web::Json(broken(
-            expected_seq,
-            "the event is missing",
-            checked,
-        )));
+        outcome.broken_seq = Some(expected_seq);
+        outcome.reason = Some("the event is missing".to_owned());
+        return Ok(finish(outcome, &signed));
     }
-    Ok(web::Json(Verification {
-        ok: true,
-        checked,
-        head: if checked > 0 { previous } else { None },
-        broken_seq: None,
-        reason: None,
+    if let Some(checkpoint) = pending {
+        // Signed, but beyond the trail's end: events it covers are gone.
+        outcome.broken_seq = Some(last_seq + 1);
+        outcome.broken_checkpoint = Some(checkpoint.number);
+        outcome.reason = Some(format!(
+            "checkpoint {} covers seq {}, but the trail ends at seq {last_seq}: events it \
+             covers were removed",
+            checkpoint.number, checkpoint.seq
+        ));
+        return Ok(finish(outcome, &signed));
+    }
+    outcome.ok = true;
+    outcome.head = previous.filter(|_| outcome.checked > 0);
+    outcome.unsigned_events = match (&signed.last, query.to_seq) {
+        (_, Some(_)) => 0,
+        (Some(last), None) => to - last.seq,
+        (None, None) => to - from + 1,
+    };
+    Ok(finish(outcome, &signed))
+}
+
+/// A signed statement of the chain's head.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = AuditCheckpoint)]
+pub struct CheckpointView {
+    /// 1, 2, 3, … without gaps.
+    pub number: i64,
+    /// The last event it covers.
+    pub seq: i64,
+    /// That event's hash.
+    pub hash: String,
+    /// When it was signed, exactly as signed: UTC, six fractional digits.
+    #[schema(value_type = String, format = DateTime, example = "2026-11-30T08:15:02.120000Z")]
+    pub signed_at: String,
+    /// The id of the key that signed it (see `/audit-events/signing-keys`).
+    pub key_id: String,
+    /// Ed25519 (RFC 8032) over the statement's text, 128 hex digits; the README gives
+    /// the text line by line.
+    pub signature: String,
+}
+
+impl From<Checkpoint> for CheckpointView {
+    fn from(checkpoint: Checkpoint) -> Self {
+        Self {
+            number: checkpoint.number,
+            seq: checkpoint.seq,
+            hash: checkpoint.hash,
+            signed_at: timestamp(checkpoint.signed_at),
+            key_id: checkpoint.key_id,
+            signature: checkpoint.signature,
+        }
+    }
+}
+
+const CHECKPOINT_LIST: cursor::Kind = cursor::Kind::Page("audit-checkpoints");
+
+/// The signed checkpoints of the trail, oldest first.
+///
+/// Each states the chain's hash at one `seq`, signed with the service's Ed25519 key. The
+/// service signs at least every `AUDIT_CHECKPOINT_SECS` while events arrive and at every
+/// 10,000 events. Keep the newest one you have seen: nobody without the key can make a
+/// trail that agrees with it and differs from the one it signed.
+#[utoipa::path(
+    tag = "audit",
+    params(HistoryQuery),
+    responses((status = 200, description = "A page of checkpoints", body = Page<CheckpointView>)),
+)]
+#[get("/checkpoints")]
+async fn list_audit_checkpoints(
+    caller: Caller,
+    pool: Db,
+    query: web::Query<HistoryQuery>,
+) -> Result<web::Json<Page<CheckpointView>>, ApiError> {
+    caller.require(TRAIL_READERS, "reading the audit trail's checkpoints")?;
+    let query = query.into_inner();
+    let limit = limit(query.limit)?;
+    let after = match query.cursor.as_deref() {
+        None => 0,
+        Some(text) => {
+            crate::api::page::check_cursor_shape(text)?;
+            cursor::open(CHECKPOINT_LIST, text)
+                .and_then(|text| URL_SAFE_NO_PAD.decode(text).ok())
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .and_then(|text| text.strip_prefix("number:")?.parse().ok())
+                .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor of this list"))?
+        }
+    };
+    let mut conn = pool.conn().await?;
+    let mut checkpoints = checkpoints::list(&mut conn, after, None, None, limit + 1).await?;
+    let next_cursor = if checkpoints.len() > usize::try_from(limit).unwrap_or(usize::MAX) {
+        checkpoints.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        checkpoints.last().map(|checkpoint| {
+            cursor::seal(
+                CHECKPOINT_LIST,
+                &URL_SAFE_NO_PAD.encode(format!("number:{}", checkpoint.number)),
+            )
+        })
+    } else {
+        None
+    };
+    Ok(web::Json(Page {
+        items: checkpoints.into_iter().map(CheckpointView::from).collect(),
+        next_cursor,
     }))
 }
 
-/// Paging of a record's history.
+/// A public key that signs, or signed, the trail's checkpoints.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AuditSigningKey)]
+pub struct SigningKeyView {
+    /// `ed25519:` and the first 16 hex digits of SHA-256 over the key's 32 bytes.
+    pub key_id: String,
+    /// Always `Ed25519`.
+    pub algorithm: &'static str,
+    /// The 32-byte public key, standard base64.
+    pub public_key: String,
+    /// When the key was first used by a service on this database.
+    pub valid_from: DateTime<Utc>,
+    /// When a newer key signed its first checkpoint; `null` while this key is the newest.
+    /// Its own checkpoints stay verifiable with it.
+    pub valid_until: Option<DateTime<Utc>>,
+    /// The first and last checkpoint it signed, if any.
+    pub first_checkpoint: Option<i64>,
+    pub last_checkpoint: Option<i64>,
+}
+
+/// The public keys of the trail's checkpoints, oldest first, old keys included.
+///
+/// Take a key's id and public key from the operator, not only from here: this list comes
+/// from the database the checkpoints protect.
+#[utoipa::path(
+    tag = "audit",
+    responses((status = 200, description = "Every key that has signed or signs", body = Page<SigningKeyView>)),
+)]
+#[get("/signing-keys")]
+async fn list_audit_signing_keys(
+    _: web::Query<crate::api::http::NoQuery>,
+    caller: Caller,
+    pool: Db,
+) -> Result<web::Json<Page<SigningKeyView>>, ApiError> {
+    caller.require(TRAIL_READERS, "reading the audit trail's signing keys")?;
+    let mut conn = pool.conn().await?;
+    let keys = checkpoints::keys(&mut conn).await?;
+    let items = keys
+        .into_iter()
+        .map(|key| SigningKeyView {
+            public_key: base64::engine::general_purpose::STANDARD.encode(&key.public_key),
+            key_id: key.key_id,
+            algorithm: "Ed25519",
+            valid_from: key.registered_at,
+            valid_until: key.superseded_at,
+            first_checkpoint: key.first_checkpoint,
+            last_checkpoint: key.last_checkpoint,
+        })
+        .collect();
+    Ok(web::Json(Page {
+        items,
+        next_cursor: None,
+    }))
+}
+
+/// Paging of a record's history and of the checkpoints: the page size and the previous
+/// page's cursor.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]

@@ -8,6 +8,7 @@
 //! case (for writes of other processes: the command line, other instances). Readers
 //! of the trail seal before they read, so nothing depends on how soon this runs.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -18,6 +19,7 @@ use actix_web::{Error, web};
 use tokio::sync::Notify;
 
 use crate::db::{self, DbPool};
+use crate::domain::checkpoint::Signer;
 
 /// How long the sealer waits for a write before looking anyway.
 const BACKSTOP: Duration = Duration::from_secs(1);
@@ -26,16 +28,37 @@ const BACKSTOP: Duration = Duration::from_secs(1);
 /// chains many writes in one transaction instead of a few in each of many.
 const GATHER: Duration = Duration::from_millis(50);
 
-/// The process's sealer: its wake-up and its counts.
-#[derive(Debug, Default)]
+/// The process's sealer: its wake-up, the key it signs checkpoints with, and its counts.
+#[derive(Debug)]
 pub struct Sealer {
     wake: Notify,
+    signer: Arc<Signer>,
+    /// How long after the last checkpoint new events are signed.
+    checkpoint_interval: Duration,
     rounds: AtomicU64,
     events: AtomicU64,
     failures: AtomicU64,
+    checkpoints: AtomicU64,
 }
 
 impl Sealer {
+    pub fn new(signer: Arc<Signer>, checkpoint_interval: Duration) -> Self {
+        Self {
+            wake: Notify::new(),
+            signer,
+            checkpoint_interval,
+            rounds: AtomicU64::new(0),
+            events: AtomicU64::new(0),
+            failures: AtomicU64::new(0),
+            checkpoints: AtomicU64::new(0),
+        }
+    }
+
+    /// Checkpoints this process signed.
+    pub fn checkpoints(&self) -> u64 {
+        self.checkpoints.load(Ordering::Relaxed)
+    }
+
     /// Asks for a round soon; wake-ups that come while a round runs make one more round,
     /// not one each.
     pub fn wake(&self) {
@@ -76,11 +99,17 @@ impl Sealer {
         }
     }
 
+    /// Chains what is pending, then signs a checkpoint if one is due.
     async fn round(&self, pool: &DbPool) -> Result<u64, String> {
         let mut conn = pool.get().await.map_err(|error| error.to_string())?;
         let sealed = db::audit::seal(&mut conn)
             .await
             .map_err(|error| error.to_string())?;
+        let signed = db::checkpoints::sign_due(&mut conn, &self.signer, self.checkpoint_interval)
+            .await
+            .map_err(|error| error.to_string())?;
+        self.checkpoints
+            .fetch_add(u64::try_from(signed).unwrap_or(0), Ordering::Relaxed);
         Ok(u64::try_from(sealed.events).unwrap_or(0))
     }
 }

@@ -38,6 +38,25 @@ diesel::table! {
 }
 
 diesel::table! {
+    audit_checkpoints (number) {
+        number -> Int8,
+        seq -> Int8,
+        hash -> Text,
+        signed_at -> Timestamptz,
+        key_id -> Text,
+        signature -> Text,
+    }
+}
+
+diesel::table! {
+    audit_signing_keys (key_id) {
+        key_id -> Text,
+        public_key -> Bytea,
+        registered_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     audit_events (seq) {
         seq -> Int8,
         occurred_at -> Timestamptz,
@@ -530,6 +549,7 @@ diesel::table! {
 
 diesel::joinable!(activities -> districts (district_id));
 diesel::joinable!(api_keys -> districts (district_id));
+diesel::joinable!(audit_checkpoints -> audit_signing_keys (key_id));
 diesel::joinable!(consultation_activities -> consultations (consultation_id));
 diesel::joinable!(consultation_activities -> districts (district_id));
 diesel::joinable!(consultations -> districts (district_id));
@@ -573,8 +593,10 @@ diesel::joinable!(workstations -> members (convenor_member_id));
 diesel::allow_tables_to_appear_in_same_query!(
     activities,
     api_keys,
+    audit_checkpoints,
     audit_events,
     audit_pending,
+    audit_signing_keys,
     consultation_activities,
     consultations,
     departments,

@@ -158,6 +158,41 @@ mod tests {
         assert_eq!(format!("{}1}}", content.canonical_prefix()), expected);
     }
 
+    /// The README's worked example: this text and hash are quoted there.
+    #[test]
+    fn the_readme_example_hashes_as_the_readme_says() {
+        let after = json!({"id": "019ad3f2-7d30-7c55-a1b2-c3d4e5f60718", "code": "xicheng",
+            "name": "西城区", "term": 16, "version": 1});
+        let content = EventContent {
+            seq: 3,
+            occurred_at: DateTime::parse_from_rfc3339("2026-11-30T08:15:02.12Z")
+                .unwrap()
+                .with_timezone(&Utc),
+            actor_key_id: Some("019ad3f2-6c1e-7a40-9d1b-3e0f5a2b7c11".into()),
+            actor_role: Some("admin"),
+            actor_district_id: None,
+            request_id: Some("019ad3f2-7d22-7b10-8e5c-1f2a3b4c5d6e"),
+            idempotency_key: None,
+            action: "create",
+            entity_type: "district",
+            entity_id: "019ad3f2-7d30-7c55-a1b2-c3d4e5f60718",
+            district_id: Some("019ad3f2-7d30-7c55-a1b2-c3d4e5f60718".into()),
+            before: None,
+            after: Some(&after),
+        };
+        let readme = include_str!("../../README.md");
+        assert!(
+            readme.contains(&content.canonical()),
+            "the README quotes the canonical form"
+        );
+        let hash = content.hash("5d0c6f0e3c1f6b1b8a1d2c3e4f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6");
+        assert_eq!(
+            hash,
+            "36acd4ec976495b5b4e1961816045f9628369c6572730e3d61b00c97d81fda1d"
+        );
+        assert!(readme.contains(&hash));
+    }
+
     #[test]
     fn the_hash_covers_the_previous_hash_and_every_field() {
         let after = json!({"name": "西城区"});

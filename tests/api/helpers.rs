@@ -153,7 +153,8 @@ pub struct TestApp {
     /// The administrator's token.
     pub admin_token: String,
     pub database_url: String,
-    database: String,
+    /// The database this instance made and drops; `None` for an instance beside another.
+    database: Option<String>,
 }
 
 impl TestApp {
@@ -344,7 +345,9 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        let name = self.database.clone();
+        let Some(name) = self.database.clone() else {
+            return;
+        };
         // The test's runtime is going away; drop the database from a thread of our own.
         let _ = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -414,7 +417,33 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         anonymous: client(reqwest::header::HeaderMap::new()),
         admin_token,
         database_url,
-        database,
+        database: Some(database),
+    }
+}
+
+/// Another instance of the service on `first`'s database (as behind a balancer), sending
+/// `first`'s administrator key. `first` owns the database: keep it alive as long.
+pub async fn spawn_beside(first: &TestApp, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let mut config = Config::from_lookup(|_| None).expect("default configuration");
+    config.database_url = first.database_url.clone();
+    config.bind_addr = "127.0.0.1:0".parse().expect("address");
+    config.metrics_addr = "127.0.0.1:0".parse().expect("address");
+    config.pool_size = 4;
+    config.pool_timeout = std::time::Duration::from_secs(5);
+    adjust(&mut config);
+    let app = Application::build(&config)
+        .await
+        .expect("the second instance starts");
+    let (port, metrics_port) = (app.port(), app.metrics_port());
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        metrics_address: format!("http://127.0.0.1:{metrics_port}"),
+        client: first.client.clone(),
+        anonymous: first.anonymous.clone(),
+        admin_token: first.admin_token.clone(),
+        database_url: first.database_url.clone(),
+        database: None,
     }
 }
 

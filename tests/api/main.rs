@@ -3,6 +3,7 @@
 mod access;
 mod audit;
 mod changes;
+mod checkpoints;
 mod commit_loss;
 mod consultations;
 mod conventions;
