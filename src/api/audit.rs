@@ -4,7 +4,7 @@
 use crate::domain::calendar::Moment;
 use crate::domain::cursor;
 use actix_web::web::Bytes;
-use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
@@ -14,7 +14,8 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::api::policy::trail;
+use crate::api::policy::{admin, trail};
+use crate::api::work::Write as _;
 
 use crate::api::auth::Caller;
 use crate::api::contacts::{self, Personal};
@@ -24,7 +25,7 @@ use crate::api::work::Db;
 use crate::db::audit::{self as db, AuditEvent, AuditFilter, Change};
 use crate::db::checkpoints::{self, Checkpoint};
 use crate::db::pagination::{DEFAULT_LIMIT, MAX_LIMIT};
-use crate::domain::access::TRAIL_READERS;
+use crate::domain::access::{ADMINS, TRAIL_READERS};
 use crate::domain::audit::{GENESIS, timestamp};
 use crate::domain::ids::{ApiKeyId, DistrictId};
 use crate::error::ApiError;
@@ -36,7 +37,8 @@ pub fn configure(config: &mut ServiceConfig) {
             .service(trail(Filter, list_audit_events))
             .service(trail(Nothing, verify_audit_events))
             .service(trail(Nothing, list_audit_checkpoints))
-            .service(trail(Nothing, list_audit_signing_keys)),
+            .service(trail(Nothing, list_audit_signing_keys))
+            .service(admin(Nothing, erase_audit_openings)),
     );
 }
 
@@ -100,6 +102,28 @@ pub struct AuditEventView {
     pub prev_hash: String,
     /// SHA-256 (hex) over `prev_hash`, a newline and the event's canonical JSON.
     pub hash: String,
+    /// 2: each contact value in `before`/`after` is a commitment
+    /// `{"commitment": sha256(salt ‖ value)}`; 1: an event chained before commitments,
+    /// whose hash covers its contact values in clear.
+    pub form: i16,
+    /// What opens each commitment (`after.phone` → its value and salt), for callers who
+    /// may read the members' contact data; `null` for every other caller. An erased
+    /// opening keeps only `erased_at`.
+    pub openings: Option<std::collections::BTreeMap<String, OpeningView>>,
+    /// Contact fields of a form-1 event left out for this caller: the event's hash cannot
+    /// be recomputed from this answer (the service's `verify` still does).
+    pub withheld: Vec<String>,
+}
+
+/// The value and salt behind one commitment.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(as = AuditOpening)]
+pub struct OpeningView {
+    /// `null` once erased.
+    pub value: Option<String>,
+    /// 16 bytes, hex; `null` once erased.
+    pub salt: Option<String>,
+    pub erased_at: Option<DateTime<Utc>>,
 }
 
 /// A time as the trail's hashes and signatures cover it.
@@ -125,8 +149,48 @@ impl From<AuditEvent> for AuditEventView {
             after: event.after,
             prev_hash: event.prev_hash,
             hash: event.hash,
+            form: event.form,
+            openings: None,
+            withheld: Vec::new(),
         }
     }
+}
+
+/// `events` as `caller` may read them: the openings of their commitments for callers who
+/// may read the contact data of the events' districts, none for others; and from events
+/// of the first form, hashed over clear values, those values only for the same callers.
+async fn views(
+    conn: &mut AsyncPgConnection,
+    events: Vec<AuditEvent>,
+    caller: &Caller,
+) -> Result<Vec<AuditEventView>, ApiError> {
+    let readable: Vec<i64> = events
+        .iter()
+        .filter(|event| contacts::readable_by(caller, event.district_id))
+        .map(|event| event.seq)
+        .collect();
+    let mut openings = std::collections::BTreeMap::<i64, std::collections::BTreeMap<_, _>>::new();
+    for row in db::openings(conn, &readable).await? {
+        openings.entry(row.seq).or_default().insert(
+            row.field,
+            OpeningView {
+                value: row.value,
+                salt: row.salt,
+                erased_at: row.erased_at,
+            },
+        );
+    }
+    Ok(events
+        .into_iter()
+        .map(|event| {
+            let seq = event.seq;
+            let mut view = AuditEventView::from(event);
+            if readable.binary_search(&seq).is_ok() {
+                view.openings = Some(openings.remove(&seq).unwrap_or_default());
+            }
+            contacts::shown_to(caller, view)
+        })
+        .collect())
 }
 
 /// An event's records carry the contact data of its district's members (a member's
@@ -136,9 +200,23 @@ impl Personal for AuditEventView {
         self.district_id
     }
 
+    /// Commitments stay (they are what the hash covers and tell nothing); clear values of
+    /// first-form events go, named in `withheld`; openings go.
     fn hide_contacts(&mut self) {
-        for record in [&mut self.before, &mut self.after].into_iter().flatten() {
-            contacts::hide_in(record);
+        self.openings = None;
+        for (side, record) in [("before", &mut self.before), ("after", &mut self.after)] {
+            let Some(Value::Object(fields)) = record else {
+                continue;
+            };
+            for name in contacts::FIELDS {
+                let clear = fields.get(name).is_some_and(|value| {
+                    !value.is_null() && !crate::domain::audit::is_commitment(value)
+                });
+                if clear {
+                    fields.remove(name);
+                    self.withheld.push(format!("{side}.{name}"));
+                }
+            }
         }
     }
 }
@@ -228,10 +306,7 @@ async fn events_page(
     } else {
         None
     };
-    let items = events
-        .into_iter()
-        .map(|event| contacts::shown_to(caller, AuditEventView::from(event)))
-        .collect();
+    let items = views(&mut conn, events, caller).await?;
     Ok(Page { items, next_cursor })
 }
 
@@ -249,7 +324,7 @@ fn export_format(request: &HttpRequest) -> Option<Export> {
     }
 }
 
-const CSV_HEADER: &str = "seq,occurred_at,actor_key_id,actor_role,actor_district_id,request_id,idempotency_key,action,entity_type,entity_id,district_id,before,after,prev_hash,hash\n";
+const CSV_HEADER: &str = "seq,occurred_at,actor_key_id,actor_role,actor_district_id,request_id,idempotency_key,action,entity_type,entity_id,district_id,before,after,prev_hash,hash,form,openings,withheld\n";
 
 fn csv_line(event: &AuditEventView) -> String {
     let optional = |value: Option<String>| value.unwrap_or_default();
@@ -270,6 +345,13 @@ fn csv_line(event: &AuditEventView) -> String {
         json(&event.after),
         event.prev_hash.clone(),
         event.hash.clone(),
+        event.form.to_string(),
+        event
+            .openings
+            .as_ref()
+            .and_then(|openings| serde_json::to_string(openings).ok())
+            .unwrap_or_default(),
+        event.withheld.join(";"),
     ];
     csv_line_of(&fields)
 }
@@ -285,7 +367,8 @@ fn export(pool: Db, caller: Caller, filter: AuditFilter, format: Export) -> Http
         let (pool, caller, mut filter) = state?;
         let batch = async {
             let mut conn = pool.conn().await?;
-            Ok::<_, ApiError>(db::list(&mut conn, &filter, BATCH).await?)
+            let events = db::list(&mut conn, &filter, BATCH).await?;
+            views(&mut conn, events, &caller).await
         }
         .await;
         match batch {
@@ -299,7 +382,6 @@ fn export(pool: Db, caller: Caller, filter: AuditFilter, format: Export) -> Http
                 filter.after_seq = events.last().map(|event| event.seq);
                 let mut chunk = String::new();
                 for event in events {
-                    let event = contacts::shown_to(&caller, AuditEventView::from(event));
                     match format {
                         Export::Csv => chunk.push_str(&csv_line(&event)),
                         Export::NdJson => {
@@ -803,6 +885,60 @@ async fn list_audit_signing_keys(
         items,
         next_cursor: None,
     }))
+}
+
+/// What an erasure erased.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = AuditErasure)]
+pub struct Erasure {
+    pub seq: i64,
+    /// The fields whose value and salt were erased now (`after.phone`, …); empty when
+    /// none was left.
+    pub erased: Vec<String>,
+}
+
+/// Erase the contact values behind one event's commitments.
+///
+/// For a member's request or a retention rule: the values and salts that open event
+/// `seq`'s commitments are deleted. The event, its commitments and its hash stay, so the
+/// chain and `verify` are untouched; the erasure is itself an event of the trail
+/// (`erase_contacts` on `audit_event` `seq`). Erasing again erases nothing and adds no
+/// event. The member's record keeps its contact data: change it there. Administrators
+/// only.
+#[utoipa::path(
+    tag = "audit",
+    params(("seq" = i64, Path, description = "The event's seq", minimum = 1)),
+    responses(
+        (status = 200, description = "The fields erased", body = Erasure),
+        (status = 404, description = "No such event", body = crate::error::Problem,
+            content_type = "application/problem+json"),
+    ),
+)]
+#[post("/{seq}/erase-contacts")]
+async fn erase_audit_openings(
+    caller: Caller,
+    pool: Db,
+    path: web::Path<i64>,
+) -> Result<web::Json<Erasure>, ApiError> {
+    caller.require(ADMINS, "erasing contact data from the audit trail")?;
+    let seq = path.into_inner();
+    let actor = caller.actor();
+    let mut conn = sealed(&pool).await?;
+    let erased = conn
+        .write(async move |conn| {
+            let event = db::find(conn, seq)
+                .await?
+                .ok_or_else(|| ApiError::not_found("audit event"))?;
+            let erased = db::erase_openings(conn, seq).await?;
+            if !erased.is_empty() {
+                let change = Change::new("erase_contacts", "audit_event", seq, event.district_id)
+                    .after(&serde_json::json!({ "seq": seq, "erased": erased }));
+                db::append(conn, &actor, change).await?;
+            }
+            Ok::<_, ApiError>(erased)
+        })
+        .await?;
+    Ok(web::Json(Erasure { seq, erased }))
 }
 
 /// Paging of a record's history and of the checkpoints: the page size and the previous

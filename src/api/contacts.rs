@@ -14,7 +14,7 @@ use crate::domain::ids::DistrictId;
 use crate::domain::kinds::Role;
 
 /// The contact fields of a member's record, as the API and the audit trail name them.
-pub const FIELDS: [&str; 2] = ["phone", "email"];
+pub const FIELDS: [&str; 2] = crate::domain::audit::PERSONAL_FIELDS;
 
 /// Something that may carry members' contact data.
 pub trait Personal {

@@ -5,8 +5,8 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
 
-use crate::db::schema::{audit_events, audit_pending};
-use crate::domain::audit::EventContent;
+use crate::db::schema::{audit_events, audit_openings, audit_pending};
+use crate::domain::audit::{EventContent, commit_personal};
 use crate::domain::ids::{ApiKeyId, DistrictId};
 use crate::domain::kinds::Role;
 
@@ -90,6 +90,64 @@ pub struct AuditEvent {
     pub after: Option<Value>,
     pub prev_hash: String,
     pub hash: String,
+    /// 1: contact values hashed in clear (events chained before commitments); 2: each
+    /// contact value replaced by its commitment.
+    pub form: i16,
+}
+
+/// The value and salt of one commitment of an event, unless erased.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = audit_openings, check_for_backend(diesel::pg::Pg))]
+pub struct OpeningRow {
+    pub seq: i64,
+    pub field: String,
+    pub value: Option<String>,
+    pub salt: Option<String>,
+    pub erased_at: Option<DateTime<Utc>>,
+}
+
+/// The openings of the events `seqs`.
+#[tracing::instrument(skip_all)]
+pub async fn openings(conn: &mut AsyncPgConnection, seqs: &[i64]) -> QueryResult<Vec<OpeningRow>> {
+    if seqs.is_empty() {
+        return Ok(Vec::new());
+    }
+    audit_openings::table
+        .select(OpeningRow::as_select())
+        .filter(audit_openings::seq.eq_any(seqs))
+        .order((audit_openings::seq, audit_openings::field))
+        .load(conn)
+        .await
+}
+
+/// Erases the values and salts of event `seq`'s commitments still held; returns the
+/// fields erased (none when nothing was left).
+#[tracing::instrument(skip_all)]
+pub async fn erase_openings(conn: &mut AsyncPgConnection, seq: i64) -> QueryResult<Vec<String>> {
+    diesel::update(
+        audit_openings::table
+            .filter(audit_openings::seq.eq(seq))
+            .filter(audit_openings::value.is_not_null()),
+    )
+    .set((
+        audit_openings::value.eq(None::<String>),
+        audit_openings::salt.eq(None::<String>),
+        audit_openings::erased_at.eq(Utc::now()),
+    ))
+    .returning(audit_openings::field)
+    .get_results(conn)
+    .await
+}
+
+/// Event `seq`, if the trail has it.
+#[tracing::instrument(skip_all)]
+pub async fn find(conn: &mut AsyncPgConnection, seq: i64) -> QueryResult<Option<AuditEvent>> {
+    audit_events::table
+        .select(AuditEvent::as_select())
+        .filter(audit_events::seq.eq(seq))
+        .first(conn)
+        .await
+        .optional()
 }
 
 impl AuditEvent {
@@ -138,11 +196,46 @@ pub async fn append(
 pub async fn append_all(
     conn: &mut AsyncPgConnection,
     actor: &Actor,
-    changes: Vec<Change>,
+    mut changes: Vec<Change>,
 ) -> QueryResult<()> {
     if changes.is_empty() || UNAUDITED {
         return Ok(());
     }
+    // Contact values leave the hashed form: each becomes a commitment under a salt of
+    // its own, and the value and salt are kept apart (`audit_openings`).
+    let fields = crate::domain::audit::PERSONAL_FIELDS.len();
+    let mut salts = vec![0_u8; 16 * 2 * fields * changes.len()];
+    getrandom::fill(&mut salts)
+        .map_err(|error| diesel::result::Error::QueryBuilderError(Box::new(error)))?;
+    let mut salts = salts.chunks_exact(16).map(|chunk| {
+        let mut salt = [0_u8; 16];
+        salt.copy_from_slice(chunk);
+        salt
+    });
+    let mut salt = move || salts.next().unwrap_or_default();
+    let openings: Vec<Option<Value>> = changes
+        .iter_mut()
+        .map(|change| {
+            let mut opened = Vec::new();
+            for (side, record) in [("before", &mut change.before), ("after", &mut change.after)] {
+                if let Some(record) = record {
+                    opened.extend(commit_personal(record, side, &mut salt));
+                }
+            }
+            (!opened.is_empty()).then(|| {
+                Value::Object(
+                    opened
+                        .into_iter()
+                        .map(|opening| {
+                            let pair =
+                                serde_json::json!({"value": opening.value, "salt": opening.salt});
+                            (opening.field, pair)
+                        })
+                        .collect(),
+                )
+            })
+        })
+        .collect();
     let occurred_at = Utc::now().trunc_subsecs(6);
     let key_id = actor.key_id.map(|id| id.to_string());
     let district_id = actor.district_id.map(|id| id.to_string());
@@ -198,6 +291,8 @@ pub async fn append_all(
             audit_pending::befores.eq(befores),
             audit_pending::afters.eq(afters),
             audit_pending::prefixes.eq(prefixes),
+            audit_pending::form.eq(2_i16),
+            audit_pending::openings.eq(openings),
         ))
         .execute(conn)
         .await
@@ -206,6 +301,12 @@ pub async fn append_all(
 
 /// How many pending writes one sealing transaction chains at most.
 const SEAL_BATCH: i32 = 500;
+
+/// How many events one sealing transaction chains before it stops (after the write that
+/// reaches it: a write's events stay together). Keeps every round well within the
+/// statement timeout whatever the backlog: 500 sync batches of 1,000 records each once
+/// made a round that never finished.
+const SEAL_EVENTS: i32 = 5_000;
 
 /// What one call of [`seal`] chained.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, QueryableByName)]
@@ -222,13 +323,14 @@ pub struct Sealed {
 pub async fn seal(conn: &mut AsyncPgConnection) -> QueryResult<Sealed> {
     let mut total = Sealed::default();
     loop {
-        let batch: Sealed = diesel::sql_query("SELECT writes, events FROM audit_seal($1)")
+        let batch: Sealed = diesel::sql_query("SELECT writes, events FROM audit_seal($1, $2)")
             .bind::<diesel::sql_types::Integer, _>(SEAL_BATCH)
+            .bind::<diesel::sql_types::Integer, _>(SEAL_EVENTS)
             .get_result(conn)
             .await?;
         total.writes += batch.writes;
         total.events += batch.events;
-        if batch.writes < SEAL_BATCH {
+        if batch.writes < SEAL_BATCH && batch.events < SEAL_EVENTS {
             return Ok(total);
         }
     }

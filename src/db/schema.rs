@@ -73,6 +73,7 @@ diesel::table! {
         after -> Nullable<Jsonb>,
         prev_hash -> Text,
         hash -> Text,
+        form -> Int2,
     }
 }
 
@@ -92,6 +93,18 @@ diesel::table! {
         befores -> Array<Nullable<Jsonb>>,
         afters -> Array<Nullable<Jsonb>>,
         prefixes -> Array<Text>,
+        form -> Int2,
+        openings -> Nullable<Array<Nullable<Jsonb>>>,
+    }
+}
+
+diesel::table! {
+    audit_openings (seq, field) {
+        seq -> Int8,
+        field -> Text,
+        value -> Nullable<Text>,
+        salt -> Nullable<Text>,
+        erased_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -595,6 +608,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     api_keys,
     audit_checkpoints,
     audit_events,
+    audit_openings,
     audit_pending,
     audit_signing_keys,
     consultation_activities,

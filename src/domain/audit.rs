@@ -107,6 +107,68 @@ fn write_canonical(value: &Value, out: &mut String) {
     }
 }
 
+/// The fields of a record that hold a person's contact data (a member's `phone` and
+/// `email`). The trail's hashes never cover their values: each is replaced in the hashed
+/// form by a commitment, and the value lives apart (see [`commit_personal`]).
+pub const PERSONAL_FIELDS: [&str; 2] = ["phone", "email"];
+
+/// What a commitment hides: the value and the salt that make its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opening {
+    /// `before.phone`, `after.email`, …
+    pub field: String,
+    pub value: String,
+    /// 16 random bytes, hex.
+    pub salt: String,
+}
+
+/// The commitment to `value` under `salt` (hex): SHA-256 (hex) over the salt's 16 bytes
+/// and the value's UTF-8 bytes.
+pub fn commitment(salt: &[u8; 16], value: &str) -> String {
+    let mut digest = Sha256::new();
+    digest.update(salt);
+    digest.update(value.as_bytes());
+    hex(&digest.finalize())
+}
+
+/// The form a commitment takes in a record: `{"commitment": "<64 hex digits>"}`.
+pub fn is_commitment(value: &Value) -> bool {
+    value
+        .as_object()
+        .is_some_and(|object| object.len() == 1 && object.contains_key("commitment"))
+}
+
+/// Replaces every personal field of `record` (one side of an event: `before` or `after`)
+/// that holds a value by its commitment under a fresh salt from `salt`, and returns what
+/// opens each commitment.
+pub fn commit_personal(
+    record: &mut Value,
+    side: &str,
+    mut salt: impl FnMut() -> [u8; 16],
+) -> Vec<Opening> {
+    let Value::Object(fields) = record else {
+        return Vec::new();
+    };
+    let mut openings = Vec::new();
+    for name in PERSONAL_FIELDS {
+        let Some(Value::String(value)) = fields.get(name) else {
+            continue;
+        };
+        let value = value.clone();
+        let salt = salt();
+        fields.insert(
+            name.to_owned(),
+            serde_json::json!({ "commitment": commitment(&salt, &value) }),
+        );
+        openings.push(Opening {
+            field: format!("{side}.{name}"),
+            value,
+            salt: hex(&salt),
+        });
+    }
+    openings
+}
+
 /// Lowercase hex.
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
@@ -156,6 +218,32 @@ mod tests {
         assert_eq!(content.canonical(), expected);
         assert!(expected.ends_with(",\"seq\":1}"));
         assert_eq!(format!("{}1}}", content.canonical_prefix()), expected);
+    }
+
+    #[test]
+    fn personal_values_are_replaced_by_commitments_that_their_openings_open() {
+        let mut record = json!({"name": "张三", "phone": "13800000000", "email": null});
+        let mut next = 0_u8;
+        let openings = commit_personal(&mut record, "after", || {
+            next += 1;
+            [next; 16]
+        });
+        assert_eq!(openings.len(), 1, "a null e-mail has nothing to hide");
+        assert_eq!(openings[0].field, "after.phone");
+        assert_eq!(openings[0].value, "13800000000");
+        assert_eq!(openings[0].salt, "01".repeat(16));
+        assert!(is_commitment(&record["phone"]));
+        assert_eq!(
+            record["phone"]["commitment"],
+            commitment(&[1; 16], "13800000000")
+        );
+        assert_ne!(
+            commitment(&[2; 16], "13800000000"),
+            commitment(&[1; 16], "13800000000")
+        );
+        assert_eq!(record["name"], "张三");
+        assert!(record["email"].is_null());
+        assert!(!record.to_string().contains("13800000000"));
     }
 
     /// The README's worked example: this text and hash are quoted there.

@@ -89,9 +89,13 @@ async fn every_write_is_in_the_trail_with_its_actor_request_and_states() {
     assert_eq!(created["actor_district_id"], district["id"]);
     assert_eq!(created["district_id"], district["id"]);
     assert_eq!(created["before"], Value::Null);
+    assert!(
+        created["after"]["phone"]["commitment"].is_string(),
+        "the hashed form holds a commitment: {created}"
+    );
     assert_eq!(
-        created["after"]["phone"], "13800000000",
-        "the trail keeps contact data"
+        created["openings"]["after.phone"]["value"], "13800000000",
+        "the trail keeps contact data apart"
     );
     assert_eq!(trail[1]["before"]["name"], "王芳");
     assert_eq!(trail[1]["after"]["name"], "王小芳");
@@ -502,7 +506,10 @@ async fn a_records_history_is_its_trail_within_the_callers_scope() {
         .unwrap();
     let items = history["items"].as_array().unwrap();
     assert_eq!(items.len(), 2);
-    assert_eq!(items[1]["after"]["email"], "wang@example.cn");
+    assert_eq!(
+        items[1]["openings"]["after.email"]["value"],
+        "wang@example.cn"
+    );
 
     let sync = app.key("sync", Some(xicheng["id"].as_str().unwrap())).await;
     let seen: Value = app
@@ -513,7 +520,7 @@ async fn a_records_history_is_its_trail_within_the_callers_scope() {
         .unwrap();
     assert_eq!(seen["items"].as_array().unwrap().len(), 2);
     assert_eq!(
-        seen["items"][1]["after"]["email"], "wang@example.cn",
+        seen["items"][1]["openings"]["after.email"]["value"], "wang@example.cn",
         "the district's own sync key reads its contact data"
     );
     let auditor = app.key("auditor", None).await;
@@ -530,9 +537,10 @@ async fn a_records_history_is_its_trail_within_the_callers_scope() {
         .unwrap();
     assert_eq!(seen["items"].as_array().unwrap().len(), 2);
     assert!(
-        seen["items"][1]["after"].get("email").is_none(),
+        seen["items"][1]["openings"].is_null() && !seen.to_string().contains("wang@example.cn"),
         "no contact data for auditors"
     );
+    assert!(seen["items"][1]["after"]["email"]["commitment"].is_string());
     let stranger = app
         .key("clerk", Some(haidian["id"].as_str().unwrap()))
         .await;

@@ -459,7 +459,7 @@ async fn a_database_stopped_mid_request_leaves_the_key_free_and_the_retry_writes
     assert_eq!(again.headers()["idempotent-replayed"], "true");
 
     let db = connect(&cluster).await;
-    db.batch_execute("SELECT audit_seal(2147483647)")
+    db.batch_execute("SELECT audit_seal(2147483647, 2147483647)")
         .await
         .unwrap();
     let districts: i64 = db

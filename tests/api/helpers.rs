@@ -306,7 +306,7 @@ impl TestApp {
     /// the chain (as the service's own readers of the trail see it).
     pub async fn sealed_db(&self) -> tokio_postgres::Client {
         let db = self.db().await;
-        db.batch_execute("SELECT audit_seal(2147483647)")
+        db.batch_execute("SELECT audit_seal(2147483647, 2147483647)")
             .await
             .expect("seal the trail");
         db

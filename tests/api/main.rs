@@ -5,6 +5,7 @@ mod audit;
 mod changes;
 mod checkpoints;
 mod commit_loss;
+mod commitments;
 mod consultations;
 mod conventions;
 mod departments;
