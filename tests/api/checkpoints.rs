@@ -3,12 +3,11 @@
 
 use std::time::Duration;
 
-use cppcc_api::domain::audit::EventContent;
 use cppcc_api::domain::checkpoint::{Signer, Statement, key_id, parse_public_key, verifies};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{TestApp, spawn_app_with, spawn_beside};
+use crate::helpers::{TestApp, event_hash, spawn_app_with, spawn_beside};
 
 /// An instance that signs a checkpoint within a second of its events.
 async fn signing_app() -> TestApp {
@@ -72,28 +71,6 @@ async fn stored_events(app: &TestApp) -> Vec<Value> {
         .collect()
 }
 
-/// The hash the service gives `event` after `prev_hash`, recomputed from its export.
-fn rehash(event: &Value, prev_hash: &str) -> String {
-    let text = |name: &str| event[name].as_str();
-    let owned = |name: &str| event[name].as_str().map(str::to_owned);
-    EventContent {
-        seq: event["seq"].as_i64().unwrap(),
-        occurred_at: text("occurred_at").unwrap().parse().unwrap(),
-        actor_key_id: owned("actor_key_id"),
-        actor_role: text("actor_role"),
-        actor_district_id: owned("actor_district_id"),
-        request_id: text("request_id"),
-        idempotency_key: text("idempotency_key"),
-        action: text("action").unwrap(),
-        entity_type: text("entity_type").unwrap(),
-        entity_id: text("entity_id").unwrap(),
-        district_id: owned("district_id"),
-        before: Some(&event["before"]).filter(|value| !value.is_null()),
-        after: Some(&event["after"]).filter(|value| !value.is_null()),
-    }
-    .hash(prev_hash)
-}
-
 /// What a superuser does to hide an edit: writes `events` (changed as they like) back
 /// from `from` on, every hash recomputed so that the chain holds together again.
 async fn rewrite(app: &TestApp, mut events: Vec<Value>, from: usize) {
@@ -103,7 +80,7 @@ async fn rewrite(app: &TestApp, mut events: Vec<Value>, from: usize) {
         .unwrap();
     for index in from..events.len() {
         let prev = events[index - 1]["hash"].as_str().unwrap().to_owned();
-        let hash = rehash(&events[index], &prev);
+        let hash = event_hash(&events[index], &prev);
         events[index]["prev_hash"] = Value::String(prev.clone());
         events[index]["hash"] = Value::String(hash.clone());
         let event = &events[index];

@@ -5,7 +5,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::helpers::{TestApp, spawn_app};
+use crate::helpers::{TestApp, event_hash, spawn_app};
 
 const PHONE: &str = "13912345678";
 const EMAIL: &str = "secret.wang@example.cn";
@@ -48,24 +48,7 @@ async fn export_as(app: &TestApp, token: &str) -> (String, Vec<Value>) {
 }
 
 fn recomputes(event: &Value) -> bool {
-    let text = |name: &str| event[name].as_str();
-    let owned = |name: &str| event[name].as_str().map(str::to_owned);
-    let content = cppcc_api::domain::audit::EventContent {
-        seq: event["seq"].as_i64().unwrap(),
-        occurred_at: text("occurred_at").unwrap().parse().unwrap(),
-        actor_key_id: owned("actor_key_id"),
-        actor_role: text("actor_role"),
-        actor_district_id: owned("actor_district_id"),
-        request_id: text("request_id"),
-        idempotency_key: text("idempotency_key"),
-        action: text("action").unwrap(),
-        entity_type: text("entity_type").unwrap(),
-        entity_id: text("entity_id").unwrap(),
-        district_id: owned("district_id"),
-        before: Some(&event["before"]).filter(|value| !value.is_null()),
-        after: Some(&event["after"]).filter(|value| !value.is_null()),
-    };
-    content.hash(event["prev_hash"].as_str().unwrap()) == event["hash"]
+    event_hash(event, event["prev_hash"].as_str().unwrap()) == event["hash"]
 }
 
 fn opens(commitment: &Value, opening: &Value) -> bool {

@@ -519,3 +519,25 @@ pub async fn wait_until_count(db: &tokio_postgres::Client, sql: &str, expected: 
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }
+
+/// The hash the service gives `event` after `prev_hash`, recomputed from its export.
+pub fn event_hash(event: &Value, prev_hash: &str) -> String {
+    let text = |name: &str| event[name].as_str();
+    let owned = |name: &str| event[name].as_str().map(str::to_owned);
+    cppcc_api::domain::audit::EventContent {
+        seq: event["seq"].as_i64().unwrap(),
+        occurred_at: text("occurred_at").unwrap().parse().unwrap(),
+        actor_key_id: owned("actor_key_id"),
+        actor_role: text("actor_role"),
+        actor_district_id: owned("actor_district_id"),
+        request_id: text("request_id"),
+        idempotency_key: text("idempotency_key"),
+        action: text("action").unwrap(),
+        entity_type: text("entity_type").unwrap(),
+        entity_id: text("entity_id").unwrap(),
+        district_id: owned("district_id"),
+        before: Some(&event["before"]).filter(|value| !value.is_null()),
+        after: Some(&event["after"]).filter(|value| !value.is_null()),
+    }
+    .hash(prev_hash)
+}
