@@ -184,3 +184,42 @@ SELECT md5('smember' || n)::uuid, md5('district8')::uuid, 'S-' || lpad(n::text, 
        (ARRAY['鼓楼街道', '果园街道', '溪翁庄镇', '穆家峪镇'])[1 + n % 4],
        16
 FROM generate_series(1, 100000) AS n;
+
+-- The audit trail: 1,000,000 events for verify to walk, written as 1,000 writes of 1,000
+-- events each (an update of a district-1 member, the record as the API shows it) and
+-- chained by the sealer's own function, so every hash is the one the service computes.
+-- The canonical prefix is the form README's "Verifying the trail on your own" gives.
+INSERT INTO audit_pending (occurred_at, request_id, actions, entity_types, entity_ids,
+    district_ids, befores, afters, prefixes, form)
+SELECT w.at, 'bench:load', array_agg('update'::text ORDER BY e.k), array_agg('member'::text ORDER BY e.k),
+       array_agg(e.member::text ORDER BY e.k), array_agg(md5('district1')::uuid ORDER BY e.k),
+       array_agg(NULL::jsonb ORDER BY e.k),
+       array_agg(jsonb_build_object('district_id', md5('district1')::uuid, 'id', e.member,
+           'member_no', e.member_no, 'name', '王芳', 'sector', 'economy', 'version', e.version)
+           ORDER BY e.k),
+       array_agg(format('{"action":"update","actor_district_id":null,"actor_key_id":null,'
+           '"actor_role":null,"after":{"district_id":"%s","id":"%s","member_no":"%s",'
+           '"name":"王芳","sector":"economy","version":%s},"before":null,"district_id":"%s",'
+           '"entity_id":"%s","entity_type":"member","idempotency_key":null,'
+           '"occurred_at":"%s","request_id":"bench:load","seq":',
+           md5('district1')::uuid, e.member, e.member_no, e.version, md5('district1')::uuid,
+           e.member, to_char(w.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
+           ORDER BY e.k),
+       2
+FROM (SELECT n, date_trunc('milliseconds', now()) - (1000 - n) * interval '1 minute' AS at
+      FROM generate_series(1, 1000) AS n) AS w
+CROSS JOIN LATERAL (
+    SELECT k, md5('member' || (1 + (w.n * 1000 + k) % 100000))::uuid AS member,
+           'M-' || lpad((1 + (w.n * 1000 + k) % 100000)::text, 6, '0') AS member_no,
+           1 + (w.n * 1000 + k) / 100000 AS version
+    FROM generate_series(0, 999) AS k) AS e
+GROUP BY w.n, w.at
+ORDER BY w.n;
+
+DO $$
+BEGIN
+    LOOP
+        EXIT WHEN (SELECT writes FROM audit_seal(500, 5000)) = 0;
+    END LOOP;
+END
+$$;

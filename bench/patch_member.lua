@@ -1,21 +1,25 @@
--- PATCH /api/v1/members/{id} with If-Match "1": every request changes a member not yet
--- changed, thread t taking ids OFFSET + t, OFFSET + t + 2, ... of $IDS_FILE (2 threads).
+-- PATCH /api/v1/members/{id} with If-Match of the member's current version: every request
+-- changes a member not yet changed in this run, thread t taking lines OFFSET + t,
+-- OFFSET + t + 2, ... of $VERSIONS_FILE ("id version" per line, read before the run, so
+-- a database reused from an earlier run is patched at its own versions).
 dofile(os.getenv("BENCH_DIR") .. "/threads.lua")
-local ids = {}
-for line in io.lines(os.getenv("IDS_FILE")) do
-    ids[#ids + 1] = line
+local members = {}
+for line in io.lines(os.getenv("VERSIONS_FILE")) do
+    local id, version = line:match("^(%S+) (%d+)$")
+    members[#members + 1] = { id = id, etag = '"' .. version .. '"' }
 end
 local next_index = nil
-wrk.method = "PATCH"
-wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
-wrk.headers["Content-Type"] = "application/merge-patch+json"
-wrk.headers["If-Match"] = '"1"'
+local headers = {
+    ["Authorization"] = "Bearer " .. os.getenv("TOKEN"),
+    ["Content-Type"] = "application/merge-patch+json",
+}
 
 request = function()
     if next_index == nil then
         next_index = tonumber(os.getenv("OFFSET")) + tid
     end
-    local id = ids[next_index]
+    local member = members[next_index]
     next_index = next_index + 2
-    return wrk.format(nil, "/api/v1/members/" .. id, nil, '{"street":"新街口街道"}')
+    headers["If-Match"] = member.etag
+    return wrk.format("PATCH", "/api/v1/members/" .. member.id, headers, '{"street":"新街口街道"}')
 end

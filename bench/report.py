@@ -43,7 +43,7 @@ def pgbench(path):
 def main():
     results_path, pgbench_path, matches = sys.argv[1], sys.argv[2], sys.argv[3]
     profile_path = sys.argv[4] if len(sys.argv) > 4 and sys.argv[4] else None
-    memory_path = sys.argv[5] if len(sys.argv) > 5 and sys.argv[5] else None
+    memories = [json.load(open(path, encoding="utf-8")) for path in sys.argv[5:] if path]
     rows = []
     for line in open(results_path, encoding="utf-8"):
         name, records, path, clients = line.rstrip("\n").split("\t")
@@ -75,7 +75,7 @@ def main():
                "a 5 s warm-up (the two POST rows in turns, each in two 10 s parts); data: 6 districts, 100,000 members, 2,000 workstations, "
                f"200,000 proposals ({matches} contain the searched 停车); a seventh district "
                "of 1,000 members with about 70 scored items each this year; an eighth of 100,000 "
-               "members.")
+               "members; an audit trail of 1,000,000 events.")
     out.append("")
     out.append("| Request | Clients | Requests/s | Records/s | p50 ms | p99 ms | Non-2xx | Socket errors | Ratio to pgbench |")
     out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
@@ -114,22 +114,35 @@ def main():
             p99 = by_name[name]["p99"]
             check(f"{name}: a district of 1,000 members ranked in under 200 ms (p99, 1 client)",
                   p99 < 200, f"{p99:.2f} ms")
-    if memory_path and os.path.exists(memory_path):
-        memory = json.load(open(memory_path, encoding="utf-8"))
+    memory_rows = []
+    for memory in memories:
         added = memory["rss_peak_mib"] - memory["rss_before_mib"]
-        complete = memory["complete"] and len(set(memory["lines"])) == 1
-        memory_row = (f"| snapshot_memory: {memory['clients']} clients stream /sync/snapshot of a "
-                      f"100,000-member district at once | {memory['rss_before_mib']:.0f} MiB | "
-                      f"{memory['rss_peak_mib']:.0f} MiB | +{added:.0f} MiB | "
-                      f"{memory['lines'][0]:,} | {memory['seconds']:.1f} s |")
-        out.insert(memory_at, "")
-        out.insert(memory_at, memory_row)
-        out.insert(memory_at, "|---|---:|---:|---:|---:|---:|")
-        out.insert(memory_at, "| Memory | RSS before | RSS peak | Added | Lines per client | Took |")
-        out.insert(memory_at, "")
-        check("10 concurrent snapshots of a 100,000-member district add under 64 MiB to the "
-              "server's RSS, and each reads every record and the cursor",
-              added < 64 and complete, f"+{added:.0f} MiB")
+        figures = (f"{memory['rss_before_mib']:.0f} MiB | {memory['rss_peak_mib']:.0f} MiB | "
+                   f"+{added:.0f} MiB")
+        if memory["kind"] == "snapshot":
+            complete = memory["complete"] and len(set(memory["lines"])) == 1
+            memory_rows.append(
+                f"| snapshot_memory: {memory['clients']} clients stream /sync/snapshot of a "
+                f"100,000-member district at once | {figures} | {memory['lines'][0]:,} lines "
+                f"per client | {memory['seconds']:.1f} s |")
+            check("10 concurrent snapshots of a 100,000-member district add under 64 MiB to "
+                  "the server's RSS, and each reads every record and the cursor",
+                  added < 64 and complete, f"+{added:.0f} MiB")
+        elif memory["kind"] == "verify":
+            rate = (memory["checked"] or 0) / memory["seconds"]
+            memory_rows.append(
+                f"| verify_trail: GET /audit-events/verify over the whole trail | {figures} | "
+                f"{memory['checked'] or 0:,} events, {memory['checkpoints_checked'] or 0:,} "
+                f"checkpoints, {rate:,.0f} events/s, ok: {str(memory['ok']).lower()} | "
+                f"{memory['seconds']:.1f} s |")
+            check("verify walks 1,000,000 events with the server's RSS flat (under 16 MiB "
+                  "added) and finds the trail intact",
+                  (memory["checked"] or 0) >= 1_000_000 and added < 16 and memory["ok"] is True,
+                  f"{memory['checked'] or 0:,} events at {rate:,.0f}/s, +{added:.0f} MiB")
+    if memory_rows:
+        out[memory_at:memory_at] = [
+            "", "| Memory | RSS before | RSS peak | Added | Read | Took |",
+            "|---|---:|---:|---:|---|---:|", *memory_rows, ""]
     failures = sum(f["non_2xx"] + f["socket"] for _, _, f, _ in rows)
     check("no non-2xx answer and no socket error", failures == 0, f"{failures}")
     if profile_path and os.path.exists(profile_path):

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -78,6 +78,7 @@ impl Sealer {
     /// (the database away) is logged and counted; the events wait in the database for the
     /// next one.
     pub async fn run(&self, pool: web::Data<DbPool>) {
+        let mut signing = SigningDue::default();
         loop {
             if tokio::time::timeout(BACKSTOP, self.wake.notified())
                 .await
@@ -85,7 +86,7 @@ impl Sealer {
             {
                 tokio::time::sleep(GATHER).await;
             }
-            match self.round(&pool).await {
+            match self.round(&pool, &mut signing).await {
                 Ok(0) => {}
                 Ok(events) => {
                     self.rounds.fetch_add(1, Ordering::Relaxed);
@@ -99,18 +100,52 @@ impl Sealer {
         }
     }
 
-    /// Chains what is pending, then signs a checkpoint if one is due.
-    async fn round(&self, pool: &DbPool) -> Result<u64, String> {
+    /// Chains what is pending, then signs a checkpoint if one may be due.
+    async fn round(&self, pool: &DbPool, signing: &mut SigningDue) -> Result<u64, String> {
         let mut conn = pool.get().await.map_err(|error| error.to_string())?;
         let sealed = db::audit::seal(&mut conn)
             .await
             .map_err(|error| error.to_string())?;
-        let signed = db::checkpoints::sign_due(&mut conn, &self.signer, self.checkpoint_interval)
-            .await
-            .map_err(|error| error.to_string())?;
-        self.checkpoints
-            .fetch_add(u64::try_from(signed).unwrap_or(0), Ordering::Relaxed);
-        Ok(u64::try_from(sealed.events).unwrap_or(0))
+        let events = u64::try_from(sealed.events).unwrap_or(0);
+        signing.events += events;
+        if signing.now(self.checkpoint_interval) {
+            let signed =
+                db::checkpoints::sign_due(&mut conn, &self.signer, self.checkpoint_interval)
+                    .await
+                    .map_err(|error| error.to_string())?;
+            signing.looked();
+            self.checkpoints
+                .fetch_add(u64::try_from(signed).unwrap_or(0), Ordering::Relaxed);
+        }
+        Ok(events)
+    }
+}
+
+/// When the sealer next looks whether a checkpoint is due: a round under load runs many
+/// times a second, and looking costs a transaction. It looks at once when it has itself
+/// chained a block's worth of events, and otherwise at most once a second (or once per
+/// interval, if shorter): a checkpoint of another instance's events, or of the interval,
+/// comes at most that much late.
+#[derive(Debug, Default)]
+struct SigningDue {
+    /// When it last looked; never, at first.
+    looked_at: Option<Instant>,
+    /// Events this process chained since.
+    events: u64,
+}
+
+impl SigningDue {
+    fn now(&self, interval: Duration) -> bool {
+        let block = u64::try_from(db::checkpoints::EVENTS_PER_CHECKPOINT).unwrap_or(u64::MAX);
+        self.events >= block
+            || self
+                .looked_at
+                .is_none_or(|at| at.elapsed() >= interval.min(BACKSTOP))
+    }
+
+    fn looked(&mut self) {
+        self.looked_at = Some(Instant::now());
+        self.events = 0;
     }
 }
 
@@ -127,4 +162,41 @@ pub async fn wake_after_writes(
         sealer.wake();
     }
     Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sealer_looks_for_a_due_checkpoint_first_then_once_a_second_or_per_block() {
+        let mut signing = SigningDue::default();
+        assert!(
+            signing.now(Duration::from_secs(60)),
+            "it looks in its first round"
+        );
+        signing.looked();
+        assert!(
+            !signing.now(Duration::from_secs(60)),
+            "not again within the second"
+        );
+        assert!(
+            signing.now(Duration::ZERO),
+            "a shorter interval is looked at as it passes"
+        );
+        signing.events = u64::try_from(db::checkpoints::EVENTS_PER_CHECKPOINT).unwrap() - 1;
+        assert!(!signing.now(Duration::from_secs(60)));
+        signing.events += 1;
+        assert!(
+            signing.now(Duration::from_secs(60)),
+            "a block's worth is looked at at once"
+        );
+        signing.looked();
+        assert_eq!(signing.events, 0);
+        signing.looked_at = Instant::now().checked_sub(BACKSTOP);
+        assert!(
+            signing.now(Duration::from_secs(60)),
+            "and every second in any case"
+        );
+    }
 }

@@ -202,17 +202,16 @@ pub async fn append_all(
         return Ok(());
     }
     // Contact values leave the hashed form: each becomes a commitment under a salt of
-    // its own, and the value and salt are kept apart (`audit_openings`).
-    let fields = crate::domain::audit::PERSONAL_FIELDS.len();
-    let mut salts = vec![0_u8; 16 * 2 * fields * changes.len()];
-    getrandom::fill(&mut salts)
-        .map_err(|error| diesel::result::Error::QueryBuilderError(Box::new(error)))?;
-    let mut salts = salts.chunks_exact(16).map(|chunk| {
+    // its own, and the value and salt are kept apart (`audit_openings`). Salts are drawn
+    // only for the values there are.
+    let mut failed = None;
+    let mut salt = || {
         let mut salt = [0_u8; 16];
-        salt.copy_from_slice(chunk);
+        if let Err(error) = getrandom::fill(&mut salt) {
+            failed = Some(error);
+        }
         salt
-    });
-    let mut salt = move || salts.next().unwrap_or_default();
+    };
     let openings: Vec<Option<Value>> = changes
         .iter_mut()
         .map(|change| {
@@ -236,6 +235,9 @@ pub async fn append_all(
             })
         })
         .collect();
+    if let Some(error) = failed {
+        return Err(diesel::result::Error::QueryBuilderError(Box::new(error)));
+    }
     let occurred_at = Utc::now().trunc_subsecs(6);
     let key_id = actor.key_id.map(|id| id.to_string());
     let district_id = actor.district_id.map(|id| id.to_string());

@@ -651,3 +651,32 @@ async fn slow_and_hostile_clients_are_cut_off_and_memory_stays_flat() {
     let body = json!({"code": "after", "name": "之后", "term": 16});
     assert_eq!(post(body.to_string()).await.unwrap(), StatusCode::CREATED);
 }
+
+#[tokio::test]
+async fn every_pooled_connection_has_its_timeouts_set_and_never_jit_compiles() {
+    use diesel::sql_types::Text;
+    use diesel_async::RunQueryDsl;
+    let app = spawn_app_with(|_| {}).await;
+    let pool = cppcc_api::db::build_pool(
+        &app.database_url,
+        1,
+        Duration::from_secs(1),
+        Duration::from_millis(1234),
+    )
+    .unwrap();
+    let mut conn = pool.get().await.unwrap();
+    let setting = async |conn: &mut diesel_async::AsyncPgConnection, name: &str| -> String {
+        diesel::select(diesel::dsl::sql::<Text>(&format!(
+            "current_setting('{name}')"
+        )))
+        .get_result(conn)
+        .await
+        .unwrap()
+    };
+    assert_eq!(setting(&mut conn, "statement_timeout").await, "1234ms");
+    assert_eq!(
+        setting(&mut conn, "idle_in_transaction_session_timeout").await,
+        "5min"
+    );
+    assert_eq!(setting(&mut conn, "jit").await, "off");
+}
