@@ -13,11 +13,11 @@ pub mod health;
 pub mod http;
 pub mod idempotency;
 pub mod input;
-pub mod key_cache;
 pub mod key_tasks;
 pub mod keys;
 pub mod meetings;
 pub mod members;
+pub mod metrics;
 pub mod page;
 pub mod performance;
 pub mod policy;
@@ -25,7 +25,6 @@ pub mod proposals;
 pub mod reference;
 pub mod reports;
 pub mod rulings;
-pub mod sealer;
 pub mod sync;
 pub mod throttle;
 pub mod work;
@@ -33,9 +32,9 @@ pub mod workflow;
 pub mod workstations;
 
 use actix_web::dev::{ServiceFactory, ServiceRequest};
-use actix_web::{App, HttpMessage, HttpResponse, web};
+use actix_web::{HttpMessage, HttpResponse, web};
 use utoipa::openapi::OpenApi as Document;
-use utoipa_actix_web::{AppExt, UtoipaApp, scope};
+use utoipa_actix_web::{UtoipaApp, scope};
 
 use crate::domain::access::Policy;
 use crate::error::ApiError;
@@ -54,7 +53,7 @@ where
                 .wrap(actix_web::middleware::from_fn(idempotency::idempotent))
                 // Outside the unit of work of an idempotent request: it wakes the sealer
                 // once the request's write has committed.
-                .wrap(actix_web::middleware::from_fn(sealer::wake_after_writes))
+                .wrap(actix_web::middleware::from_fn(audit::wake_after_writes))
                 .wrap(actix_web::middleware::from_fn(auth::authenticate))
                 .configure(reference::configure)
                 .configure(districts::configure)
@@ -75,13 +74,6 @@ where
                 .configure(keys::configure)
                 .configure(audit::configure),
         )
-}
-
-/// The OpenAPI document of [`routes`].
-pub fn spec() -> Document {
-    let (_, document) =
-        routes(App::new().into_utoipa_app().openapi(crate::openapi::base())).split_for_parts();
-    crate::openapi::finish(document)
 }
 
 /// One operation of the API as its OpenAPI document lists it.
@@ -135,7 +127,7 @@ impl RouteTable {
                     Some(Operation {
                         method,
                         id: operation.operation_id.clone().unwrap_or_default(),
-                        policy: crate::openapi::policy_of(operation),
+                        policy: policy::policy_of(operation),
                         query: operation
                             .parameters
                             .iter()
@@ -275,7 +267,7 @@ mod tests {
 
     #[test]
     fn every_registered_route_has_an_access_policy() {
-        let routes = RouteTable::from_document(&spec());
+        let routes = RouteTable::from_document(&crate::openapi::document());
         let mut unguarded = Vec::new();
         for (method, path) in routes.operations() {
             let operation = routes.operation(method, path).unwrap();
@@ -297,7 +289,7 @@ mod tests {
     #[test]
     fn keys_districts_scoring_rules_and_the_trail_have_their_narrow_policies() {
         use crate::domain::kinds::Role;
-        let routes = RouteTable::from_document(&spec());
+        let routes = RouteTable::from_document(&crate::openapi::document());
         let roles = |method: &str, path: &str| {
             routes
                 .operation(method, path)
@@ -329,7 +321,7 @@ mod tests {
 
     #[test]
     fn the_route_table_knows_every_operation() {
-        let routes = RouteTable::from_document(&spec());
+        let routes = RouteTable::from_document(&crate::openapi::document());
         assert_eq!(
             routes.methods_of("/api/v1/members/1"),
             Some(vec!["GET", "PATCH", "DELETE"])

@@ -332,7 +332,10 @@ fn shares(size: usize, workers: usize) -> Vec<usize> {
 /// A connection from the pool, waiting at most the pool's timeout; a wait is counted in
 /// the metrics.
 pub async fn connection(pool: &DbPool) -> Result<DbConn, PoolError> {
-    crate::metrics::pool_wait(pool);
+    let status = pool.status();
+    if status.available == 0 && status.size >= status.max_size {
+        crate::metrics::pool_waited();
+    }
     pool.get().await
 }
 

@@ -7,8 +7,10 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod key_cache;
 pub mod metrics;
 pub mod openapi;
+pub mod sealer;
 pub mod seed;
 pub mod telemetry;
 
@@ -51,8 +53,8 @@ pub struct Application {
 pub struct Shared {
     pub pools: web::Data<db::Pools>,
     pub metrics: web::Data<metrics::Metrics>,
-    pub keys: web::Data<api::key_cache::KeyCache>,
-    pub sealer: web::Data<api::sealer::Sealer>,
+    pub keys: web::Data<key_cache::KeyCache>,
+    pub sealer: web::Data<sealer::Sealer>,
     pub trusted_keys: web::Data<api::audit::TrustedKeys>,
 }
 
@@ -106,13 +108,13 @@ impl Application {
         let port = local_port(&listener, config.bind_addr)?;
         let metrics_listener = bind(config.metrics_addr)?;
         let metrics_port = local_port(&metrics_listener, config.metrics_addr)?;
-        let metrics = web::Data::new(metrics::Metrics::default());
         let pool = web::Data::new(pool);
-        let keys = web::Data::new(api::key_cache::KeyCache::new(config.key_cache_ttl));
-        let sealer = web::Data::new(api::sealer::Sealer::new(
+        let keys = web::Data::new(key_cache::KeyCache::new(config.key_cache_ttl));
+        let sealer = web::Data::new(sealer::Sealer::new(
             signer,
             config.audit_checkpoint_interval,
         ));
+        let metrics = web::Data::new(metrics::Metrics::new(keys.metrics(), sealer.metrics()));
         let key_listener = tokio::spawn({
             let keys = keys.clone();
             let url = config.database_url.clone();
@@ -225,7 +227,7 @@ fn serve_metrics(listener: TcpListener, shared: Shared) -> std::io::Result<Serve
             .app_data(api::http::query_config())
             .service(
                 web::resource("/metrics")
-                    .route(web::get().to(metrics::serve))
+                    .route(web::get().to(api::metrics::serve))
                     .default_service(web::to(|| async {
                         Err::<actix_web::HttpResponse, _>(error::ApiError::MethodNotAllowed {
                             allowed: vec!["GET".to_owned()],
@@ -303,7 +305,7 @@ pub fn serve(listener: TcpListener, shared: Shared, config: &Config) -> std::io:
             .wrap(from_fn(api::http::problem_answers))
             .wrap(from_fn(api::http::body_deadline))
             .wrap(from_fn(api::http::plain_paths))
-            .wrap(from_fn(metrics::record))
+            .wrap(from_fn(api::metrics::record))
             .wrap(TracingLogger::<telemetry::RequestSpan>::new())
             .wrap(from_fn(telemetry::request_id))
     })

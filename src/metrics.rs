@@ -1,295 +1,274 @@
-//! Operational metrics in the Prometheus text format, served by `GET /metrics` on their
-//! own listener (`METRICS_ADDR`, loopback by default), never on the API's.
+//! Operational metrics, kept with the Prometheus client library (`prometheus-client`).
 //!
-//! Requests are counted per application by the middleware [`record`]; database failures
-//! are counted where they are mapped to an answer ([`crate::error`]), for the process.
+//! This module depends on nothing else of the service: the parts that count (the store's
+//! failure mapping, the key cache, the sealer) reach down to it, and the HTTP layer times
+//! requests with it and serves `GET /metrics` on a listener of its own.
 
-use std::collections::BTreeMap;
-use std::fmt::Write as _;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::sync::LazyLock;
 
-use actix_web::body::MessageBody;
-use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::middleware::Next;
-use actix_web::{Error, HttpResponse, web};
-
-use crate::api::key_cache::KeyCache;
-use crate::api::sealer::Sealer;
-use crate::db::{DbPool, Pools};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 /// Upper bounds of the latency buckets, in seconds.
 const BUCKETS: [f64; 13] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-/// The route label of a request no route took: keeps the label set bounded whatever
-/// paths clients make up.
-const UNMATCHED: &str = "unmatched";
-
 /// One series of answers: the same method, route template and status.
-#[derive(Debug, Default, Clone)]
-struct Series {
-    /// Answers in each bucket (not cumulative; summed when written).
-    buckets: [u64; BUCKETS.len()],
-    count: u64,
-    sum: f64,
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub method: &'static str,
+    pub route: String,
+    pub status: u16,
 }
 
-impl Series {
-    fn observe(&mut self, seconds: f64) {
-        if let Some(index) = BUCKETS.iter().position(|bound| seconds <= *bound) {
-            self.buckets[index] += 1;
-        }
-        self.count += 1;
-        self.sum += seconds;
-    }
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: &'static str,
 }
 
-type SeriesKey = (String, String, u16);
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: &'static str,
+}
 
-/// The request metrics of one application.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ResultLabels {
+    result: &'static str,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(BUCKETS)
+}
+
+/// What the connection pools hold at the moment of a scrape.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PoolGauges {
+    pub max: usize,
+    pub in_use: usize,
+    pub idle: usize,
+    pub waiting: usize,
+}
+
+/// The metrics of one application: its requests and pools, and the counters of the
+/// process and of its key cache and sealer, registered together.
+#[derive(Debug)]
 pub struct Metrics {
-    series: Mutex<BTreeMap<SeriesKey, Series>>,
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    durations: Family<RequestLabels, Histogram, fn() -> Histogram>,
+    pool_max: Gauge,
+    pool_connections: Family<StateLabels, Gauge>,
+    pool_waiting: Gauge,
 }
 
 impl Metrics {
-    fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        if let Ok(mut series) = self.series.lock() {
-            series
-                .entry((method.to_owned(), route.to_owned(), status))
-                .or_default()
-                .observe(seconds);
-        }
-    }
-
-    /// Every metric, in the Prometheus text exposition format (version 0.0.4).
-    pub fn render(&self, pools: &Pools, keys: &KeyCache, sealer: &Sealer) -> String {
-        let series = self
-            .series
-            .lock()
-            .map(|series| series.clone())
-            .unwrap_or_default();
-        let mut out = String::new();
-        header(
-            &mut out,
-            "cppcc_http_requests_total",
-            "counter",
-            "Requests answered, by method, route template and status.",
+    pub fn new(keys: &KeyCacheMetrics, sealer: &SealerMetrics) -> Self {
+        let mut registry = Registry::default();
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "cppcc_http_requests",
+            "Requests answered, by method, route template and status",
+            requests.clone(),
         );
-        for ((method, route, status), s) in &series {
-            let _ = writeln!(
-                out,
-                "cppcc_http_requests_total{{{}}} {}",
-                labels(method, route, *status),
-                s.count
-            );
-        }
-        header(
-            &mut out,
+        let durations = Family::new_with_constructor(latency_histogram as fn() -> Histogram);
+        registry.register(
             "cppcc_http_request_duration_seconds",
-            "histogram",
             "Time from receiving a request to its answer being ready, by method, route \
-             template and status.",
+             template and status",
+            durations.clone(),
         );
-        for ((method, route, status), s) in &series {
-            let labels = labels(method, route, *status);
-            let mut cumulative = 0;
-            for (bound, count) in BUCKETS.iter().zip(s.buckets) {
-                cumulative += count;
-                let _ = writeln!(
-                    out,
-                    "cppcc_http_request_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {cumulative}"
-                );
-            }
-            let _ = writeln!(
-                out,
-                "cppcc_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
-                s.count
-            );
-            let _ = writeln!(
-                out,
-                "cppcc_http_request_duration_seconds_sum{{{labels}}} {}",
-                s.sum
-            );
-            let _ = writeln!(
-                out,
-                "cppcc_http_request_duration_seconds_count{{{labels}}} {}",
-                s.count
-            );
-        }
-        let status = pools.status();
-        gauge(
-            &mut out,
+        let pool_max = Gauge::default();
+        registry.register(
             "cppcc_db_pool_max_connections",
-            "The most database connections the HTTP workers' pools open together.",
-            status.max_size,
+            "The most database connections the HTTP workers' pools open together",
+            pool_max.clone(),
         );
-        header(
-            &mut out,
+        let pool_connections = Family::<StateLabels, Gauge>::default();
+        registry.register(
             "cppcc_db_pool_connections",
-            "gauge",
-            "Open database connections: in use by a request, or idle in a pool.",
+            "Open database connections: in use by a request, or idle in a pool",
+            pool_connections.clone(),
         );
-        let _ = writeln!(
-            out,
-            "cppcc_db_pool_connections{{state=\"in_use\"}} {}",
-            status.size.saturating_sub(status.available)
-        );
-        let _ = writeln!(
-            out,
-            "cppcc_db_pool_connections{{state=\"idle\"}} {}",
-            status.available
-        );
-        gauge(
-            &mut out,
+        let pool_waiting = Gauge::default();
+        registry.register(
             "cppcc_db_pool_waiting",
-            "Requests waiting for a database connection right now.",
-            status.waiting,
+            "Requests waiting for a database connection right now",
+            pool_waiting.clone(),
         );
-        counter(
-            &mut out,
-            "cppcc_db_pool_waits_total",
-            "Requests that found no idle connection and waited for one.",
-            DB.waits.load(Ordering::Relaxed),
+        let db = &*DB;
+        registry.register(
+            "cppcc_db_pool_waits",
+            "Requests that found no idle connection and waited for one",
+            db.waits.clone(),
         );
-        counter(
-            &mut out,
-            "cppcc_db_pool_timeouts_total",
-            "Requests that got no connection within DATABASE_POOL_TIMEOUT_SECS (answered 503).",
-            DB.pool_timeouts.load(Ordering::Relaxed),
+        registry.register(
+            "cppcc_db_pool_timeouts",
+            "Requests that got no connection within DATABASE_POOL_TIMEOUT_SECS (answered 503)",
+            db.pool_timeouts.clone(),
         );
-        header(
-            &mut out,
-            "cppcc_db_errors_total",
-            "counter",
+        registry.register(
+            "cppcc_db_errors",
             "Database failures by kind: a connection that could not be made or was lost \
              (unavailable), a statement cancelled by DATABASE_STATEMENT_TIMEOUT_MS \
              (statement_timeout), a deadlock or serialization failure (contention, counted \
-             on every attempt, retried ones included), anything else (other, answered 500).",
+             on every attempt, retried ones included), anything else (other, answered 500)",
+            db.errors.clone(),
         );
-        for (kind, value) in [
-            ("unavailable", &DB.unavailable),
-            ("statement_timeout", &DB.statement_timeouts),
-            ("contention", &DB.contention),
-            ("other", &DB.other),
-        ] {
-            let _ = writeln!(
-                out,
-                "cppcc_db_errors_total{{kind=\"{kind}\"}} {}",
-                value.load(Ordering::Relaxed)
-            );
-        }
-        header(
-            &mut out,
-            "cppcc_api_key_cache_lookups_total",
-            "counter",
+        registry.register(
+            "cppcc_api_key_cache_lookups",
             "Authenticated requests whose key was found verified in memory (hit) or was \
-             read from the database (miss).",
+             read from the database (miss)",
+            keys.lookups.clone(),
         );
-        let (hits, misses, connects) = keys.counts();
-        for (result, value) in [("hit", hits), ("miss", misses)] {
-            let _ = writeln!(
-                out,
-                "cppcc_api_key_cache_lookups_total{{result=\"{result}\"}} {value}"
-            );
-        }
-        gauge(
-            &mut out,
+        registry.register(
             "cppcc_api_key_cache_listening",
             "1 while the key-change listener is connected and keys may be served from \
-             memory; 0 otherwise (every request reads its key from the database).",
-            usize::from(keys.is_listening()),
+             memory; 0 otherwise (every request reads its key from the database)",
+            keys.listening.clone(),
         );
-        counter(
-            &mut out,
-            "cppcc_api_key_cache_listener_connects_total",
+        registry.register(
+            "cppcc_api_key_cache_listener_connects",
             "Times the key-change listener connected; more than one means it lost its \
-             connection and made a new one.",
-            connects,
+             connection and made a new one",
+            keys.listener_connects.clone(),
         );
-        let (rounds, events, failures) = sealer.counts();
-        counter(
-            &mut out,
-            "cppcc_audit_seal_rounds_total",
-            "Rounds of this process's sealer that chained pending audit events.",
-            rounds,
+        registry.register(
+            "cppcc_audit_seal_rounds",
+            "Rounds of this process's sealer that chained pending audit events",
+            sealer.rounds.clone(),
         );
-        counter(
-            &mut out,
-            "cppcc_audit_sealed_events_total",
+        registry.register(
+            "cppcc_audit_sealed_events",
             "Audit events this process's sealer chained (readers of the trail seal too, \
-             and other processes: the chain's length is in the database).",
-            events,
+             and other processes: the chain's length is in the database)",
+            sealer.events.clone(),
         );
-        counter(
-            &mut out,
-            "cppcc_audit_seal_failures_total",
-            "Rounds of the sealer that failed (the events stay pending for the next).",
-            failures,
+        registry.register(
+            "cppcc_audit_seal_failures",
+            "Rounds of the sealer that failed (the events stay pending for the next)",
+            sealer.failures.clone(),
         );
-        counter(
-            &mut out,
-            "cppcc_audit_checkpoints_total",
-            "Checkpoints of the audit trail this process signed.",
-            sealer.checkpoints(),
+        registry.register(
+            "cppcc_audit_checkpoints",
+            "Checkpoints of the audit trail this process signed",
+            sealer.checkpoints.clone(),
         );
+        // Every kind and result is listed from the start, at zero.
+        for kind in DbFailure::KINDS {
+            let _ = db.errors.get_or_create(&KindLabels { kind });
+        }
+        for result in ["hit", "miss"] {
+            let _ = keys.lookups.get_or_create(&ResultLabels { result });
+        }
+        Self {
+            registry,
+            requests,
+            durations,
+            pool_max,
+            pool_connections,
+            pool_waiting,
+        }
+    }
+
+    /// Counts and times one answer.
+    pub fn observe(&self, labels: RequestLabels, seconds: f64) {
+        self.durations.get_or_create(&labels).observe(seconds);
+        self.requests.get_or_create(&labels).inc();
+    }
+
+    /// Every metric in the OpenMetrics text format, the pools as `pools` stand.
+    pub fn render(&self, pools: PoolGauges) -> String {
+        let gauge = |value: usize| i64::try_from(value).unwrap_or(i64::MAX);
+        self.pool_max.set(gauge(pools.max));
+        for (state, value) in [("in_use", pools.in_use), ("idle", pools.idle)] {
+            self.pool_connections
+                .get_or_create(&StateLabels { state })
+                .set(gauge(value));
+        }
+        self.pool_waiting.set(gauge(pools.waiting));
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry)
+            .expect("encoding metrics to memory cannot fail");
         out
     }
 }
 
-fn header(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
+/// The key cache's counts.
+#[derive(Debug, Clone, Default)]
+pub struct KeyCacheMetrics {
+    lookups: Family<ResultLabels, Counter>,
+    listening: Gauge,
+    listener_connects: Counter,
 }
 
-fn gauge(out: &mut String, name: &str, help: &str, value: usize) {
-    header(out, name, "gauge", help);
-    let _ = writeln!(out, "{name} {value}");
+impl KeyCacheMetrics {
+    /// A key found verified in memory (`true`) or read from the database.
+    pub fn lookup(&self, hit: bool) {
+        let result = if hit { "hit" } else { "miss" };
+        self.lookups.get_or_create(&ResultLabels { result }).inc();
+    }
+
+    pub fn listening(&self, listening: bool) {
+        self.listening.set(i64::from(listening));
+    }
+
+    pub fn listener_connected(&self) {
+        self.listener_connects.inc();
+    }
+
+    /// Hits, misses and listener connections so far.
+    #[cfg(test)]
+    pub fn counts(&self) -> (u64, u64, u64) {
+        let lookups = |result| self.lookups.get_or_create(&ResultLabels { result }).get();
+        (
+            lookups("hit"),
+            lookups("miss"),
+            self.listener_connects.get(),
+        )
+    }
 }
 
-fn counter(out: &mut String, name: &str, help: &str, value: u64) {
-    header(out, name, "counter", help);
-    let _ = writeln!(out, "{name} {value}");
+/// The sealer's counts.
+#[derive(Debug, Clone, Default)]
+pub struct SealerMetrics {
+    rounds: Counter,
+    events: Counter,
+    failures: Counter,
+    checkpoints: Counter,
 }
 
-fn labels(method: &str, route: &str, status: u16) -> String {
-    format!(
-        "method=\"{}\",route=\"{}\",status=\"{status}\"",
-        escape(method),
-        escape(route)
-    )
+impl SealerMetrics {
+    /// A round that chained `events` (none: an idle round, not counted).
+    pub fn sealed(&self, events: u64) {
+        if events > 0 {
+            self.rounds.inc();
+            self.events.inc_by(events);
+        }
+    }
+
+    pub fn failed(&self) {
+        self.failures.inc();
+    }
+
+    pub fn signed(&self, checkpoints: u64) {
+        self.checkpoints.inc_by(checkpoints);
+    }
 }
 
-/// A label value as the text format wants it: backslash, quote and newline escaped.
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
-/// Database failures of the process, counted where they become answers.
+/// Database failures and waits of the process, counted where they happen.
 #[derive(Debug, Default)]
-pub struct DbCounters {
-    waits: AtomicU64,
-    pool_timeouts: AtomicU64,
-    unavailable: AtomicU64,
-    statement_timeouts: AtomicU64,
-    contention: AtomicU64,
-    other: AtomicU64,
+struct DbMetrics {
+    waits: Counter,
+    pool_timeouts: Counter,
+    errors: Family<KindLabels, Counter>,
 }
 
-static DB: DbCounters = DbCounters {
-    waits: AtomicU64::new(0),
-    pool_timeouts: AtomicU64::new(0),
-    unavailable: AtomicU64::new(0),
-    statement_timeouts: AtomicU64::new(0),
-    contention: AtomicU64::new(0),
-    other: AtomicU64::new(0),
-};
+static DB: LazyLock<DbMetrics> = LazyLock::new(DbMetrics::default);
 
 /// A database failure, as counted.
 #[derive(Debug, Clone, Copy)]
@@ -304,95 +283,82 @@ pub enum DbFailure {
     Other,
 }
 
+impl DbFailure {
+    /// The kinds `cppcc_db_errors_total` counts (a pool timeout has a counter of its own).
+    const KINDS: [&'static str; 4] = ["unavailable", "statement_timeout", "contention", "other"];
+}
+
 /// Counts a database failure.
 pub fn db_failure(failure: DbFailure) {
-    let counter = match failure {
-        DbFailure::PoolTimeout => &DB.pool_timeouts,
-        DbFailure::Unavailable => &DB.unavailable,
-        DbFailure::StatementTimeout => &DB.statement_timeouts,
-        DbFailure::Contention => &DB.contention,
-        DbFailure::Other => &DB.other,
+    let kind = match failure {
+        DbFailure::PoolTimeout => {
+            DB.pool_timeouts.inc();
+            return;
+        }
+        DbFailure::Unavailable => "unavailable",
+        DbFailure::StatementTimeout => "statement_timeout",
+        DbFailure::Contention => "contention",
+        DbFailure::Other => "other",
     };
-    counter.fetch_add(1, Ordering::Relaxed);
+    DB.errors.get_or_create(&KindLabels { kind }).inc();
 }
 
-/// Counts a request that found every connection of the pool in use, before it waits.
-pub fn pool_wait(pool: &DbPool) {
-    let status = pool.status();
-    if status.available == 0 && status.size >= status.max_size {
-        DB.waits.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-/// Times and counts every request by its route template (not its path).
-pub async fn record(
-    request: ServiceRequest,
-    next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let started = Instant::now();
-    let metrics = request.app_data::<web::Data<Metrics>>().cloned();
-    // A method a client made up is `other`: labels stay few whatever clients send.
-    let method = match request.method().as_str() {
-        "GET" => "GET",
-        "HEAD" => "HEAD",
-        "POST" => "POST",
-        "PUT" => "PUT",
-        "PATCH" => "PATCH",
-        "DELETE" => "DELETE",
-        "OPTIONS" => "OPTIONS",
-        _ => "other",
-    };
-    let result = next.call(request).await;
-    if let Some(metrics) = metrics {
-        // Read once routed: the route the router matched, whatever the path's escapes.
-        let (status, route) = match &result {
-            Ok(response) => (
-                response.status().as_u16(),
-                response.request().match_pattern(),
-            ),
-            Err(error) => (error.as_response_error().status_code().as_u16(), None),
-        };
-        let route = route.unwrap_or_else(|| UNMATCHED.to_owned());
-        metrics.observe(method, &route, status, started.elapsed().as_secs_f64());
-    }
-    result
-}
-
-/// `GET /metrics`.
-pub async fn serve(
-    _: web::Query<crate::api::http::NoQuery>,
-    metrics: web::Data<Metrics>,
-    pools: web::Data<Pools>,
-    keys: web::Data<KeyCache>,
-    sealer: web::Data<Sealer>,
-) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(metrics.render(&pools, &keys, &sealer))
+/// Counts a request that found every connection of its pool in use, before it waits.
+pub fn pool_waited() {
+    DB.waits.inc();
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn value(text: &str, series: &str) -> Option<f64> {
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+    }
+
     #[test]
-    fn a_series_falls_in_the_first_bucket_that_holds_it() {
-        let mut series = Series::default();
-        series.observe(0.0007);
-        series.observe(0.003);
-        series.observe(30.0);
-        assert_eq!(series.buckets[0], 1);
-        assert_eq!(series.buckets[2], 1);
+    fn an_answer_falls_in_the_first_bucket_that_holds_it_and_is_counted() {
+        let metrics = Metrics::new(&KeyCacheMetrics::default(), &SealerMetrics::default());
+        for seconds in [0.0007, 0.003, 30.0] {
+            let labels = RequestLabels {
+                method: "GET",
+                route: "/a".into(),
+                status: 200,
+            };
+            metrics.observe(labels, seconds);
+        }
+        let text = metrics.render(PoolGauges::default());
+        let labels = r#"method="GET",route="/a",status="200""#;
+        let bucket = |le: &str| {
+            value(
+                &text,
+                &format!("cppcc_http_request_duration_seconds_bucket{{le=\"{le}\",{labels}}}"),
+            )
+        };
+        assert_eq!(bucket("0.001"), Some(1.0));
+        assert_eq!(bucket("0.005"), Some(2.0), "buckets are cumulative");
+        assert_eq!(bucket("10.0"), Some(2.0), "30 s is only in +Inf");
+        assert_eq!(bucket("+Inf"), Some(3.0));
         assert_eq!(
-            series.buckets.iter().sum::<u64>(),
-            2,
-            "30 s is only in +Inf"
+            value(&text, &format!("cppcc_http_requests_total{{{labels}}}")),
+            Some(3.0)
         );
-        assert_eq!(series.count, 3);
     }
 
     #[test]
     fn label_values_are_escaped() {
-        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+        let metrics = Metrics::new(&KeyCacheMetrics::default(), &SealerMetrics::default());
+        let labels = RequestLabels {
+            method: "GET",
+            route: "a\"b\\c\nd".into(),
+            status: 200,
+        };
+        metrics.observe(labels, 0.1);
+        let text = metrics.render(PoolGauges::default());
+        assert!(
+            text.contains(r#"route="a\"b\\c\nd""#),
+            "the route's quote, backslash and newline are escaped: {text}"
+        );
     }
 }

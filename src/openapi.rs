@@ -6,8 +6,8 @@ use utoipa::openapi::{
     ContentBuilder, HttpMethod, OpenApi as Document, Ref, RefOr, ResponseBuilder,
     header::HeaderBuilder,
 };
+use utoipa_actix_web::AppExt;
 
-use crate::domain::access::{DistrictOf, Policy};
 use crate::domain::calendar::{Day, Moment};
 use crate::error::{FieldError, Problem};
 
@@ -357,54 +357,6 @@ fn idempotent(operation: &mut Operation) {
     }
 }
 
-/// The operations of a path item, whatever their methods.
-pub fn operations_mut(
-    item: &mut utoipa::openapi::PathItem,
-) -> impl Iterator<Item = &mut Operation> {
-    [
-        item.get.as_mut(),
-        item.post.as_mut(),
-        item.put.as_mut(),
-        item.patch.as_mut(),
-        item.delete.as_mut(),
-    ]
-    .into_iter()
-    .flatten()
-}
-
-/// The extension of an operation that states its access policy.
-const ACCESS_EXTENSION: &str = "x-access";
-
-/// Writes an operation's access policy into it: the roles as the scopes of its bearer
-/// requirement (OpenAPI 3.1 lets a non-OAuth scheme list role names there), and the whole
-/// policy as `x-access`, which the service reads back to decide requests.
-pub fn write_policy(operation: &mut Operation, policy: &Policy) {
-    let roles: Vec<&str> = policy.roles.iter().map(|role| role.as_str()).collect();
-    operation.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new(
-        "bearer",
-        roles.clone(),
-    )]);
-    operation
-        .extensions
-        .get_or_insert_with(Default::default)
-        .insert(
-            ACCESS_EXTENSION.to_owned(),
-            serde_json::json!({"roles": roles, "district": policy.district.as_str()}),
-        );
-}
-
-/// The access policy written into an operation, if it has one that reads back whole.
-pub fn policy_of(operation: &Operation) -> Option<Policy> {
-    let access = operation.extensions.as_ref()?.get(ACCESS_EXTENSION)?;
-    let roles = access["roles"]
-        .as_array()?
-        .iter()
-        .map(|role| role.as_str()?.parse().ok())
-        .collect::<Option<Vec<_>>>()?;
-    let district = DistrictOf::parse(access["district"].as_str()?)?;
-    Some(Policy { roles, district })
-}
-
 fn operation_mut<'a>(
     item: &'a mut utoipa::openapi::PathItem,
     method: &HttpMethod,
@@ -431,5 +383,7 @@ impl<T: utoipa::PartialSchema> SchemaRef for T {
 
 /// The whole document, as `GET /openapi.json` serves it and `openapi/openapi.json` holds it.
 pub fn document() -> Document {
-    crate::api::spec()
+    let (_, document) = crate::api::routes(actix_web::App::new().into_utoipa_app().openapi(base()))
+        .split_for_parts();
+    finish(document)
 }

@@ -3,6 +3,9 @@
 
 use crate::domain::calendar::Moment;
 use crate::domain::cursor;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use base64::Engine;
@@ -29,6 +32,7 @@ use crate::domain::access::{ADMINS, TRAIL_READERS};
 use crate::domain::audit::{GENESIS, timestamp};
 use crate::domain::ids::{ApiKeyId, DistrictId};
 use crate::error::ApiError;
+use crate::sealer::Sealer;
 
 pub fn configure(config: &mut ServiceConfig) {
     use crate::domain::access::DistrictOf::*;
@@ -982,4 +986,19 @@ pub(crate) async fn history(
         return Err(ApiError::not_found(entity_type));
     }
     Ok(web::Json(page))
+}
+
+/// Wakes the sealer after every successful write (its transaction has committed by the
+/// time its answer exists).
+pub async fn wake_after_writes(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let writes = !request.method().is_safe();
+    let sealer = request.app_data::<web::Data<Sealer>>().cloned();
+    let response = next.call(request).await?;
+    if let Some(sealer) = sealer.filter(|_| writes && response.status().is_success()) {
+        sealer.wake();
+    }
+    Ok(response)
 }

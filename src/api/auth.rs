@@ -15,7 +15,6 @@ use actix_web::middleware::Next;
 use actix_web::{Error, FromRequest, HttpMessage, HttpRequest, web};
 use chrono::Utc;
 
-use crate::api::key_cache::KeyCache;
 use crate::api::throttle::{Throttle, TrustedProxies};
 use crate::api::{RouteTable, template_matches};
 use crate::db::DbPool;
@@ -26,6 +25,7 @@ use crate::domain::ids::{ApiKeyId, DistrictId};
 use crate::domain::kinds::Role;
 use crate::domain::token;
 use crate::error::ApiError;
+use crate::key_cache::KeyCache;
 use crate::telemetry::RequestId;
 
 /// The authenticated caller of a request.

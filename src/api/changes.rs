@@ -83,10 +83,8 @@ pub struct ChangesQuery {
     /// members, workstations, activities, proposals, consultations,
     /// consultation_activities, evaluations, evaluation_visits, rectification_items,
     /// rulings, meetings, reports, key_tasks.
-    #[param(
-        pattern = r"^(districts|departments|members|workstations|activities|proposals|consultations|consultation_activities|evaluations|evaluation_visits|rectification_items|rulings|meetings|reports|key_tasks)(,(districts|departments|members|workstations|activities|proposals|consultations|consultation_activities|evaluations|evaluation_visits|rectification_items|rulings|meetings|reports|key_tasks))*$"
-    )]
-    pub collections: Option<String>,
+    #[param(inline)]
+    pub collections: Option<CollectionList>,
     /// Only this district's records (a district key always reads only its own).
     pub district_id: Option<DistrictId>,
 }
@@ -101,8 +99,30 @@ fn district_of(caller: &Caller, asked: Option<DistrictId>) -> Option<Option<Dist
     }
 }
 
-fn collections_of(text: Option<&str>) -> Result<Vec<Collection>, ApiError> {
-    collections(text).map_err(ApiError::BadRequest)
+/// A comma-separated list of collections, as a query parameter: its schema's pattern is
+/// made from [`Collection::ALL`], so a new collection is documented where it is served.
+#[derive(Debug, Deserialize)]
+#[serde(transparent)]
+pub struct CollectionList(String);
+
+impl utoipa::PartialSchema for CollectionList {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        let one = Collection::ALL
+            .iter()
+            .map(|collection| collection.as_str())
+            .collect::<Vec<_>>()
+            .join("|");
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .pattern(Some(format!("^({one})(,({one}))*$")))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for CollectionList {}
+
+fn collections_of(list: Option<&CollectionList>) -> Result<Vec<Collection>, ApiError> {
+    collections(list.map(|list| list.0.as_str())).map_err(ApiError::BadRequest)
 }
 
 /// Read the changes after a cursor, across collections, in commit-safe order.
@@ -137,7 +157,7 @@ async fn list_changes(
             "limit must be between 1 and 1000".into(),
         ));
     }
-    let wanted = collections_of(query.collections.as_deref())?;
+    let wanted = collections_of(query.collections.as_ref())?;
     let Some(district) = district_of(&caller, query.district_id) else {
         return Ok(web::Json(ChangePage {
             items: Vec::new(),
@@ -227,10 +247,8 @@ pub enum SnapshotLine {
 #[into_params(parameter_in = Query)]
 pub struct SnapshotQuery {
     /// Comma-separated collections (default: all of them), as for the feed.
-    #[param(
-        pattern = r"^(districts|departments|members|workstations|activities|proposals|consultations|consultation_activities|evaluations|evaluation_visits|rectification_items|rulings|meetings|reports|key_tasks)(,(districts|departments|members|workstations|activities|proposals|consultations|consultation_activities|evaluations|evaluation_visits|rectification_items|rulings|meetings|reports|key_tasks))*$"
-    )]
-    pub collections: Option<String>,
+    #[param(inline)]
+    pub collections: Option<CollectionList>,
     /// Only this district's records (a district key always reads only its own).
     pub district_id: Option<DistrictId>,
 }
@@ -250,7 +268,7 @@ pub(crate) async fn get_snapshot(
     query: web::Query<SnapshotQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let query = query.into_inner();
-    let wanted = collections_of(query.collections.as_deref())?;
+    let wanted = collections_of(query.collections.as_ref())?;
     let district = district_of(&caller, query.district_id);
     let mut conn = pool.conn().await?;
     // Opened here, so a database that cannot be reached is an answer, not a cut stream.

@@ -16,6 +16,9 @@ use crate::error::{ApiError, FieldError};
 
 /// The largest request body accepted.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// The largest body of a sync batch, the largest the service reads at all (the
+/// idempotency middleware reads no further).
+pub const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
 
 /// Body reading for every JSON endpoint: `application/json` or
 /// `application/merge-patch+json`, at most [`MAX_BODY_BYTES`], errors as problem details.
@@ -650,7 +653,7 @@ mod tests {
 
     #[test]
     fn the_spec_states_the_tag_list_pattern() {
-        let spec = serde_json::to_value(crate::api::spec()).unwrap();
+        let spec = serde_json::to_value(crate::openapi::document()).unwrap();
         for (path, header) in [
             ("/api/v1/members/{id}", "If-Match"),
             ("/api/v1/members/{id}", "If-None-Match"),

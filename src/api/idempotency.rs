@@ -29,7 +29,7 @@ use futures_util::{Stream, StreamExt};
 use sha2::{Digest, Sha256};
 
 use crate::api::auth::Unrouted;
-use crate::api::sync::MAX_BATCH_BYTES as MAX_BODY_BYTES;
+use crate::api::http::MAX_BATCH_BYTES as MAX_BODY_BYTES;
 use crate::api::work::{self, Outcome, Work};
 use crate::db::DbPool;
 use crate::db::idempotency::{self as db, Claim, Stored};

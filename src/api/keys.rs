@@ -12,7 +12,6 @@ use crate::api::policy::admin;
 
 use crate::api::auth::Caller;
 use crate::api::input::{Checks, Field};
-use crate::api::key_cache::KeyCache;
 use crate::api::work::{Db, Write};
 use crate::db::audit::{self as trail, Actor, Change};
 use crate::db::keys::{self as db, ApiKey, NewApiKey};
@@ -21,6 +20,7 @@ use crate::domain::ids::{ApiKeyId, DistrictId};
 use crate::domain::kinds::Role;
 use crate::domain::{token, values};
 use crate::error::{ApiError, not_found_as};
+use crate::key_cache::KeyCache;
 
 pub fn configure(config: &mut ServiceConfig) {
     use crate::domain::access::DistrictOf::*;

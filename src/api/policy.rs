@@ -6,7 +6,7 @@
 //! registered without one of these has no policy, and nobody may call it.
 
 use actix_web::dev::{AppService, HttpServiceFactory};
-use utoipa::openapi::path::Paths;
+use utoipa::openapi::path::{Operation, Paths};
 use utoipa::openapi::{RefOr, schema::Schema};
 use utoipa_actix_web::OpenApiFactory;
 
@@ -64,8 +64,8 @@ impl<F: OpenApiFactory> OpenApiFactory for Guarded<F> {
     fn paths(&self) -> Paths {
         let mut paths = self.factory.paths();
         for item in paths.paths.values_mut() {
-            for operation in crate::openapi::operations_mut(item) {
-                crate::openapi::write_policy(operation, &self.policy);
+            for operation in operations_mut(item) {
+                write_policy(operation, &self.policy);
             }
         }
         paths
@@ -74,4 +74,50 @@ impl<F: OpenApiFactory> OpenApiFactory for Guarded<F> {
     fn schemas(&self, schemas: &mut Vec<(String, RefOr<Schema>)>) {
         self.factory.schemas(schemas);
     }
+}
+
+/// The operations of a path item, whatever their methods.
+fn operations_mut(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        item.get.as_mut(),
+        item.post.as_mut(),
+        item.put.as_mut(),
+        item.patch.as_mut(),
+        item.delete.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// The extension of an operation that states its access policy.
+const ACCESS_EXTENSION: &str = "x-access";
+
+/// Writes an operation's access policy into it: the roles as the scopes of its bearer
+/// requirement (OpenAPI 3.1 lets a non-OAuth scheme list role names there), and the whole
+/// policy as `x-access`, which the service reads back to decide requests.
+fn write_policy(operation: &mut Operation, policy: &Policy) {
+    let roles: Vec<&str> = policy.roles.iter().map(|role| role.as_str()).collect();
+    operation.security = Some(vec![utoipa::openapi::security::SecurityRequirement::new(
+        "bearer",
+        roles.clone(),
+    )]);
+    operation
+        .extensions
+        .get_or_insert_with(Default::default)
+        .insert(
+            ACCESS_EXTENSION.to_owned(),
+            serde_json::json!({"roles": roles, "district": policy.district.as_str()}),
+        );
+}
+
+/// The access policy written into an operation, if it has one that reads back whole.
+pub fn policy_of(operation: &Operation) -> Option<Policy> {
+    let access = operation.extensions.as_ref()?.get(ACCESS_EXTENSION)?;
+    let roles = access["roles"]
+        .as_array()?
+        .iter()
+        .map(|role| role.as_str()?.parse().ok())
+        .collect::<Option<Vec<_>>>()?;
+    let district = DistrictOf::parse(access["district"].as_str()?)?;
+    Some(Policy { roles, district })
 }

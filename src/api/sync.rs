@@ -43,14 +43,12 @@ use crate::error::{ApiError, FieldError, Problem};
 
 /// The most records a batch may hold.
 pub const MAX_BATCH: usize = 1000;
-/// The largest batch body accepted.
-pub const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
 
 pub fn configure(config: &mut ServiceConfig) {
     use crate::domain::access::DistrictOf::*;
     config.service(
         utoipa_actix_web::scope("/sync")
-            .app_data(crate::api::http::json_config().limit(MAX_BATCH_BYTES))
+            .app_data(crate::api::http::json_config().limit(crate::api::http::MAX_BATCH_BYTES))
             .service(sync(Query, crate::api::changes::get_snapshot))
             .service(sync(Query, sync_members))
             .service(sync(Query, sync_departments))

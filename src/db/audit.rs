@@ -189,7 +189,7 @@ pub async fn append(
 
 /// Appends one event per change, in order. Must run inside the write's transaction: the
 /// events (one row of `audit_pending`) commit or vanish with the write. They take no lock:
-/// the sealer ([`crate::api::sealer::Sealer`]) chains them after the commit, keeping one
+/// the sealer ([`crate::sealer::Sealer`]) chains them after the commit, keeping one
 /// write's events together and in order, and every reader of the trail seals first
 /// ([`seal`]), so what a client wrote is on the chain when it reads it.
 #[tracing::instrument(skip_all, fields(events = changes.len()))]

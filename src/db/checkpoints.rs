@@ -69,15 +69,22 @@ pub async fn register(conn: &mut AsyncPgConnection, signer: &Signer) -> QueryRes
         .map(drop)
 }
 
+/// What [`sign_due`] did, and when a checkpoint falls due next by time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Signing {
+    pub signed: usize,
+    /// From then on, any event after the newest checkpoint is due to be signed.
+    pub next_due: DateTime<Utc>,
+}
+
 /// Signs the chain's head if a checkpoint is due: when `interval` has passed since the
 /// last one and events came after it, and for every 10,000 events whatever the time.
 /// One signer at a time across every process; each checkpoint gets the next number.
-/// Returns how many checkpoints it signed.
 pub async fn sign_due(
     conn: &mut AsyncPgConnection,
     signer: &Signer,
     interval: std::time::Duration,
-) -> QueryResult<usize> {
+) -> QueryResult<Signing> {
     let interval = chrono::Duration::from_std(interval).unwrap_or(chrono::Duration::MAX);
     conn.transaction(async |conn| {
         diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
@@ -99,7 +106,10 @@ pub async fn sign_due(
             .first(conn)
             .await?;
         let Some(head) = head else {
-            return Ok(0);
+            return Ok(Signing {
+                signed: 0,
+                next_due: Utc::now(),
+            });
         };
         let (mut number, mut covered, last_signed) =
             last.unwrap_or((0, 0, DateTime::<Utc>::MIN_UTC));
@@ -139,7 +149,13 @@ pub async fn sign_due(
             covered = seq;
             signed += 1;
         }
-        Ok(signed)
+        let last_signed = if signed > 0 { now } else { last_signed };
+        Ok(Signing {
+            signed,
+            next_due: last_signed
+                .checked_add_signed(interval)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
+        })
     })
     .await
 }

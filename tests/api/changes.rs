@@ -580,3 +580,50 @@ async fn the_feed_carries_records_that_live_under_others() {
     assert_eq!(of(&item)["collection"], "rectification_items");
     assert_eq!(of(&item)["record"]["notes"][0]["text"], "已整改一半");
 }
+
+#[tokio::test]
+async fn every_collection_is_served_documented_and_listed() {
+    use cppcc_api::domain::changes::Collection;
+    let app = spawn_app().await;
+    let spec = serde_json::to_value(cppcc_api::openapi::document()).unwrap();
+    for (path, operation) in [("/api/v1/changes", "get"), ("/api/v1/sync/snapshot", "get")] {
+        let parameter = spec["paths"][path][operation]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|parameter| parameter["name"] == "collections")
+            .unwrap_or_else(|| panic!("{path} takes collections"))
+            .clone();
+        let pattern = regex::Regex::new(parameter["schema"]["pattern"].as_str().unwrap()).unwrap();
+        let listed = spec["paths"]["/api/v1/changes"]["get"]["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|parameter| parameter["name"] == "collections")
+            .unwrap()["description"]
+            .as_str()
+            .unwrap()
+            .replace('\n', " ");
+        for collection in Collection::ALL {
+            let name = collection.as_str();
+            assert!(pattern.is_match(name), "{path}: the pattern takes {name}");
+            assert!(
+                listed.split([' ', ',', '.', ':']).any(|word| word == name),
+                "the feed's description lists {name}"
+            );
+            let response = app.get(&format!("{path}?collections={name}")).await;
+            assert_eq!(response.status(), 200, "{path} serves {name}");
+        }
+        let all = Collection::ALL
+            .iter()
+            .map(|collection| collection.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        assert!(pattern.is_match(&all));
+        assert!(!pattern.is_match("nothing"));
+        assert_eq!(
+            app.get(&format!("{path}?collections={all}")).await.status(),
+            200
+        );
+    }
+}

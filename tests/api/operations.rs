@@ -429,7 +429,7 @@ async fn metrics_count_and_time_requests_by_route_template_and_status() {
     );
     assert_eq!(
         app.metric(&format!(
-            "cppcc_http_request_duration_seconds_bucket{{{list},le=\"+Inf\"}}"
+            "cppcc_http_request_duration_seconds_bucket{{le=\"+Inf\",{list}}}"
         ))
         .await,
         3.0
@@ -484,9 +484,8 @@ async fn metrics_count_and_time_requests_by_route_template_and_status() {
     let buckets: Vec<f64> = text
         .lines()
         .filter(|line| {
-            line.starts_with(&format!(
-                "cppcc_http_request_duration_seconds_bucket{{{list}"
-            ))
+            line.starts_with("cppcc_http_request_duration_seconds_bucket{")
+                && line.contains(&format!(",{list}}}"))
         })
         .map(|line| line.rsplit(' ').next().unwrap().parse().unwrap())
         .collect();

@@ -15,13 +15,14 @@
 
 use std::collections::HashMap;
 use std::sync::RwLock;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 
 use crate::db::keys::ApiKey;
+use crate::metrics::KeyCacheMetrics;
 
 /// The notification channel the `api_keys` trigger notifies.
 pub const CHANNEL: &str = "cppcc_api_keys";
@@ -43,9 +44,7 @@ pub struct KeyCache {
     time_to_live: Duration,
     listening: AtomicBool,
     entries: RwLock<Entries>,
-    hits: AtomicU64,
-    misses: AtomicU64,
-    connects: AtomicU64,
+    metrics: KeyCacheMetrics,
 }
 
 /// A point in the cache's history: what was read from the database after it may be
@@ -60,9 +59,7 @@ impl KeyCache {
             time_to_live,
             listening: AtomicBool::new(false),
             entries: RwLock::default(),
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
-            connects: AtomicU64::new(0),
+            metrics: KeyCacheMetrics::default(),
         }
     }
 
@@ -82,12 +79,7 @@ impl KeyCache {
         } else {
             None
         };
-        let counter = if found.is_some() {
-            &self.hits
-        } else {
-            &self.misses
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
+        self.metrics.lookup(found.is_some());
         found
     }
 
@@ -134,20 +126,17 @@ impl KeyCache {
         }
     }
 
-    /// Uses answered from memory, from the database, and how many times the listener
-    /// connected, for the metrics.
-    pub fn counts(&self) -> (u64, u64, u64) {
-        (
-            self.hits.load(Ordering::Relaxed),
-            self.misses.load(Ordering::Relaxed),
-            self.connects.load(Ordering::Relaxed),
-        )
+    /// Its counts, for the metrics.
+    pub fn metrics(&self) -> &KeyCacheMetrics {
+        &self.metrics
     }
 
     /// Starts or stops serving from memory; either way what is kept is forgotten, and a
     /// key read from the database before the change is not kept after it.
     fn set_listening(&self, listening: bool) {
         self.listening.store(listening, Ordering::Release);
+        self.metrics
+            .listening(listening && !self.time_to_live.is_zero());
         self.forget_all();
     }
 
@@ -201,7 +190,7 @@ impl KeyCache {
                 }
             }
         }
-        self.connects.fetch_add(1, Ordering::Relaxed);
+        self.metrics.listener_connected();
         self.set_listening(true);
         while let Some(message) = messages.next().await {
             if let tokio_postgres::AsyncMessage::Notification(_) = message? {
@@ -246,7 +235,7 @@ mod tests {
         assert!(cache.get(b"h").is_some());
         cache.forget_all();
         assert!(cache.get(b"h").is_none());
-        assert_eq!(cache.counts(), (1, 1, 0));
+        assert_eq!(cache.metrics().counts(), (1, 1, 0));
     }
 
     #[test]
