@@ -1,0 +1,327 @@
+//! The investigation visits (调研走访) of an evaluation.
+
+use crate::api::work::Write as _;
+
+use super::{
+    ApiError, AsyncPgConnection, Caller, Change, Checks, DateTime, Day, Db, Deserialize,
+    DistrictId, Evaluation, EvaluationId, EvaluationPhase, FeedItem, Field, HttpResponse, IfMatch,
+    IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, IntoParams, NaiveDate, Page, Problem, Serialize,
+    ToSchema, Utc, Versioned, Visit, VisitFields, VisitId, created_response, delete, found, get,
+    locked, no_content, not_found_as, page, patch, post, read_response, record, record_if_changed,
+    updated_response, values, visit_db, web, wrong_state,
+};
+
+/// An investigation visit (调研走访) to the department.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = EvaluationVisit)]
+pub struct VisitView {
+    pub id: VisitId,
+    pub district_id: DistrictId,
+    pub evaluation_id: EvaluationId,
+    pub visited_on: NaiveDate,
+    pub place: String,
+    /// Who was visited (people, offices, service windows).
+    pub visited: String,
+    pub findings: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Increases with every change; sent as the `ETag`.
+    pub version: i64,
+}
+
+impl From<Visit> for VisitView {
+    fn from(row: Visit) -> Self {
+        Self {
+            id: row.id,
+            district_id: row.district_id,
+            evaluation_id: row.evaluation_id,
+            visited_on: row.visited_on,
+            place: row.place,
+            visited: row.visited,
+            findings: row.findings,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            version: row.version,
+        }
+    }
+}
+
+impl Versioned for VisitView {
+    fn version(&self) -> i64 {
+        self.version
+    }
+}
+
+/// A new visit (its body), or changes to one (JSON Merge Patch).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VisitBody {
+    /// Required for a new visit.
+    #[serde(default)]
+    #[schema(value_type = Day)]
+    pub visited_on: Field<Day>,
+    /// Required for a new visit; at most 200 characters.
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub place: Field<String>,
+    /// Required for a new visit; at most 200 characters.
+    #[serde(default)]
+    #[schema(value_type = String)]
+    pub visited: Field<String>,
+    /// At most 5,000 characters.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub findings: Field<String>,
+}
+
+fn merge_visit(body: VisitBody, current: Option<&VisitFields>) -> Result<VisitFields, ApiError> {
+    let mut checks = Checks::default();
+    let c = current;
+    let visited_on = checks.required(
+        "/visited_on",
+        body.visited_on,
+        c.map(|c| c.visited_on),
+        Day::date,
+    );
+    let place = checks.required("/place", body.place, c.map(|c| c.place.clone()), |v| {
+        values::line(&v, 200)
+    });
+    let visited = checks.required(
+        "/visited",
+        body.visited,
+        c.map(|c| c.visited.clone()),
+        |v| values::line(&v, 200),
+    );
+    let findings = checks.optional(
+        "/findings",
+        body.findings,
+        c.and_then(|c| c.findings.clone()),
+        |v| values::paragraph(&v, 5000),
+    );
+    checks.finish((|| {
+        Some(VisitFields {
+            visited_on: visited_on?,
+            place: place?,
+            visited: visited?,
+            findings,
+        })
+    })())
+}
+
+/// Paging of an evaluation's visits.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct VisitPageQuery {
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    #[param(min_length = 1, pattern = r"^[A-Za-z0-9_-]+$")]
+    pub cursor: Option<String>,
+    /// Include deleted visits, as tombstones.
+    pub include_deleted: Option<bool>,
+}
+
+/// List the investigation visits.
+#[utoipa::path(
+    tag = "evaluations",
+    params(("id" = EvaluationId, Path, description = "The evaluation's id"), VisitPageQuery),
+    responses((status = 200, description = "A page of its visits", body = Page<FeedItem<VisitView>>)),
+)]
+#[get("/{id}/visits")]
+pub(super) async fn list_visits(
+    caller: Caller,
+    pool: Db,
+    path: web::Path<EvaluationId>,
+    query: web::Query<VisitPageQuery>,
+) -> Result<web::Json<Page<FeedItem<VisitView>>>, ApiError> {
+    let id = path.into_inner();
+    let query = query.into_inner();
+    let request = crate::api::page::PageParams {
+        list: "evaluation visits",
+        limit: query.limit,
+        cursor: query.cursor,
+        include_deleted: query.include_deleted,
+        ..Default::default()
+    }
+    .request()?;
+    let mut conn = pool.conn().await?;
+    found(&mut conn, &caller, id).await?;
+    let rows = visit_db::list(&mut conn, id, &request).await?;
+    Ok(web::Json(page(rows, &request, VisitView::from)))
+}
+
+fn takes_visits(evaluation: &Evaluation, what: &str) -> Result<(), ApiError> {
+    if evaluation.phase == EvaluationPhase::Investigation {
+        Ok(())
+    } else {
+        Err(wrong_state(evaluation, what))
+    }
+}
+
+/// Record a visit, during the investigation.
+#[utoipa::path(
+    tag = "evaluations",
+    params(("id" = EvaluationId, Path, description = "The evaluation's id")),
+    request_body = VisitBody,
+    responses(
+        (status = 201, description = "The new visit", body = VisitView,
+            headers(("ETag" = String), ("Location" = String, description = "The visit's URL"))),
+        (status = 409, description = "Not in investigation", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/{id}/visits")]
+pub(super) async fn create_visit(
+    caller: Caller,
+    pool: Db,
+    path: web::Path<EvaluationId>,
+    body: web::Json<VisitBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let body = body.into_inner();
+    let mut conn = pool.conn().await?;
+    let row = conn
+        .write(async move |conn| {
+            let evaluation = locked(conn, &caller, id).await?;
+            takes_visits(&evaluation, "recording a visit")?;
+            let fields = merge_visit(body, None)?;
+            let row = visit_db::insert(conn, &evaluation, fields).await?;
+            let change = Change::new("create", "evaluation_visit", row.id, Some(row.district_id));
+            record(conn, &caller, change.after(&VisitView::from(row.clone()))).await?;
+            Ok::<_, ApiError>(row)
+        })
+        .await?;
+    let location = format!("/api/v1/evaluations/{id}/visits/{}", row.id);
+    Ok(created_response(&VisitView::from(row), location))
+}
+
+/// A visit of the evaluation in the caller's scope.
+async fn visit_of(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    evaluation: EvaluationId,
+    id: VisitId,
+    lock: bool,
+) -> Result<Visit, ApiError> {
+    let row = if lock {
+        visit_db::lock(conn, id, caller.scope()).await
+    } else {
+        visit_db::find(conn, id, caller.scope()).await
+    }
+    .map_err(not_found_as("visit"))?;
+    if row.evaluation_id == evaluation {
+        Ok(row)
+    } else {
+        Err(ApiError::not_found("visit"))
+    }
+}
+
+/// Get a visit.
+#[utoipa::path(
+    tag = "evaluations",
+    params(
+        ("id" = EvaluationId, Path, description = "The evaluation's id"),
+        ("visit_id" = VisitId, Path, description = "The visit's id"),
+        IfNoneMatchHeader,
+    ),
+    responses(
+        (status = 200, description = "The visit", body = VisitView, headers(("ETag" = String))),
+    ),
+)]
+#[get("/{id}/visits/{visit_id}")]
+pub(super) async fn get_visit(
+    caller: Caller,
+    pool: Db,
+    path: web::Path<(EvaluationId, VisitId)>,
+    condition: IfNoneMatch,
+) -> Result<HttpResponse, ApiError> {
+    let (evaluation, id) = path.into_inner();
+    let mut conn = pool.conn().await?;
+    let row = visit_of(&mut conn, &caller, evaluation, id, false).await?;
+    Ok(read_response(&VisitView::from(row), &condition))
+}
+
+/// Change a visit (JSON Merge Patch), during the investigation.
+#[utoipa::path(
+    tag = "evaluations",
+    params(
+        ("id" = EvaluationId, Path, description = "The evaluation's id"),
+        ("visit_id" = VisitId, Path, description = "The visit's id"),
+        IfMatchHeader,
+    ),
+    request_body(content = VisitBody, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "The changed visit", body = VisitView, headers(("ETag" = String))),
+        (status = 409, description = "Not in investigation", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[patch("/{id}/visits/{visit_id}")]
+pub(super) async fn update_visit(
+    caller: Caller,
+    pool: Db,
+    path: web::Path<(EvaluationId, VisitId)>,
+    condition: IfMatch,
+    body: web::Json<VisitBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (evaluation_id, id) = path.into_inner();
+    let body = body.into_inner();
+    let mut conn = pool.conn().await?;
+    let row = conn
+        .write(async move |conn| {
+            let evaluation = locked(conn, &caller, evaluation_id).await?;
+            let current = visit_of(conn, &caller, evaluation_id, id, true).await?;
+            condition.check(current.version)?;
+            takes_visits(&evaluation, "changing a visit")?;
+            let fields = merge_visit(body, Some(&current.fields()))?;
+            let before = VisitView::from(current.clone());
+            let row = visit_db::update(conn, current, &fields).await?;
+            let change = Change::new("update", "evaluation_visit", id, Some(row.district_id));
+            record_if_changed(
+                conn,
+                &caller,
+                change,
+                &before,
+                &VisitView::from(row.clone()),
+            )
+            .await?;
+            Ok::<_, ApiError>(row)
+        })
+        .await?;
+    Ok(updated_response(&VisitView::from(row)))
+}
+
+/// Delete a visit, during the investigation.
+#[utoipa::path(
+    tag = "evaluations",
+    params(
+        ("id" = EvaluationId, Path, description = "The evaluation's id"),
+        ("visit_id" = VisitId, Path, description = "The visit's id"),
+        IfMatchHeader,
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 409, description = "Not in investigation", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[delete("/{id}/visits/{visit_id}")]
+pub(super) async fn delete_visit(
+    caller: Caller,
+    pool: Db,
+    path: web::Path<(EvaluationId, VisitId)>,
+    condition: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let (evaluation_id, id) = path.into_inner();
+    let mut conn = pool.conn().await?;
+    conn.write(async move |conn| {
+        let evaluation = locked(conn, &caller, evaluation_id).await?;
+        let current = visit_of(conn, &caller, evaluation_id, id, true).await?;
+        condition.check(current.version)?;
+        takes_visits(&evaluation, "deleting a visit")?;
+        visit_db::mark_deleted(conn, id).await?;
+        let change = Change::new("delete", "evaluation_visit", id, Some(current.district_id));
+        record(conn, &caller, change.before(&VisitView::from(current))).await
+    })
+    .await?;
+    Ok(no_content())
+}
