@@ -1,0 +1,426 @@
+//! The activities (协商活动) held on a consultation topic.
+
+use crate::api::work::Write as _;
+
+use super::{
+    ActivityFields, ApiError, AsyncPgConnection, Caller, Change, Checks, Consultation,
+    ConsultationActivity, ConsultationActivityId, ConsultationFormat, ConsultationId, DateTime,
+    Day, Db, DepartmentId, Deserialize, DistrictId, FeedItem, Field, FieldError, HashSet,
+    HttpResponse, IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, IntoParams, MemberId,
+    NaiveDate, Page, Problem, Serialize, ToSchema, Utc, Versioned, activity_db, created_response,
+    db, delete, get, machine, no_content, not_found_as, page, patch, post, read_response, record,
+    record_if_changed, updated_response, values, web, wrong_state,
+};
+
+/// An activity held on a consultation topic.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ConsultationActivity)]
+pub struct ActivityView {
+    pub id: ConsultationActivityId,
+    pub district_id: DistrictId,
+    pub consultation_id: ConsultationId,
+    pub format: ConsultationFormat,
+    pub held_on: NaiveDate,
+    pub place: Option<String>,
+    /// Participating members of the district.
+    pub participant_ids: Vec<MemberId>,
+    /// Departments invited.
+    pub department_ids: Vec<DepartmentId>,
+    /// How many opinions were gathered.
+    pub opinions_gathered: i32,
+    pub summary: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Increases with every change; sent as the `ETag`.
+    pub version: i64,
+}
+
+impl From<ConsultationActivity> for ActivityView {
+    fn from(row: ConsultationActivity) -> Self {
+        Self {
+            id: row.id,
+            district_id: row.district_id,
+            consultation_id: row.consultation_id,
+            format: row.format,
+            held_on: row.held_on,
+            place: row.place,
+            participant_ids: row.participant_ids,
+            department_ids: row.department_ids,
+            opinions_gathered: row.opinions_gathered,
+            summary: row.summary,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+            version: row.version,
+        }
+    }
+}
+
+impl Versioned for ActivityView {
+    fn version(&self) -> i64 {
+        self.version
+    }
+}
+
+/// A new activity on a topic (its body), or changes to one (JSON Merge Patch).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActivityBody {
+    /// Required for a new activity.
+    #[serde(default)]
+    #[schema(value_type = ConsultationFormat)]
+    pub format: Field<ConsultationFormat>,
+    /// Required for a new activity.
+    #[serde(default)]
+    #[schema(value_type = Day)]
+    pub held_on: Field<Day>,
+    /// At most 200 characters.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub place: Field<String>,
+    /// Members of the topic's district.
+    #[serde(default)]
+    #[schema(value_type = Vec<MemberId>)]
+    pub participant_ids: Field<Vec<MemberId>>,
+    /// Departments of the topic's district.
+    #[serde(default)]
+    #[schema(value_type = Vec<DepartmentId>)]
+    pub department_ids: Field<Vec<DepartmentId>>,
+    #[serde(default)]
+    #[schema(value_type = i32, minimum = 0)]
+    pub opinions_gathered: Field<i64>,
+    /// At most 5,000 characters.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub summary: Field<String>,
+}
+
+/// The activity's fields after `body`, from `current`; participants and departments must
+/// belong to `district`.
+async fn merge_activity(
+    conn: &mut AsyncPgConnection,
+    body: ActivityBody,
+    current: Option<&ActivityFields>,
+    district: DistrictId,
+) -> Result<ActivityFields, ApiError> {
+    let mut checks = Checks::default();
+    let c = current;
+    let format = checks.required("/format", body.format, c.map(|c| c.format), Ok);
+    let held_on = checks.required("/held_on", body.held_on, c.map(|c| c.held_on), Day::date);
+    let place = checks.optional("/place", body.place, c.and_then(|c| c.place.clone()), |v| {
+        values::line(&v, 200)
+    });
+    let participants = checks.list(
+        "/participant_ids",
+        body.participant_ids,
+        Some(c.map_or_else(Vec::new, |c| c.participant_ids.clone())),
+        Ok,
+    );
+    let departments = checks.list(
+        "/department_ids",
+        body.department_ids,
+        Some(c.map_or_else(Vec::new, |c| c.department_ids.clone())),
+        Ok,
+    );
+    let opinions = checks.required(
+        "/opinions_gathered",
+        body.opinions_gathered,
+        Some(c.map_or(0, |c| c.opinions_gathered)),
+        |v| values::in_range(v, 0, i64::from(i32::MAX)),
+    );
+    let summary = checks.optional(
+        "/summary",
+        body.summary,
+        c.and_then(|c| c.summary.clone()),
+        |v| values::paragraph(&v, 5000),
+    );
+    let mut errors = Vec::new();
+    if let Some(ids) = &participants {
+        let found: HashSet<MemberId> =
+            crate::db::members::existing_in_district(conn, district, ids)
+                .await?
+                .into_iter()
+                .collect();
+        for (index, id) in ids.iter().enumerate() {
+            if !found.contains(id) {
+                errors.push(FieldError::new(
+                    format!("/participant_ids/{index}"),
+                    "is not a member of the topic's district",
+                ));
+            }
+        }
+    }
+    if let Some(ids) = &departments {
+        let found: HashSet<DepartmentId> =
+            crate::db::departments::existing_in_district(conn, district, ids)
+                .await?
+                .into_iter()
+                .collect();
+        for (index, id) in ids.iter().enumerate() {
+            if !found.contains(id) {
+                errors.push(FieldError::new(
+                    format!("/department_ids/{index}"),
+                    "is not a department of the topic's district",
+                ));
+            }
+        }
+    }
+    for error in errors {
+        checks.error(&error.pointer, error.detail);
+    }
+    checks.finish((|| {
+        Some(ActivityFields {
+            format: format?,
+            held_on: held_on?,
+            place,
+            participant_ids: values::distinct(participants?),
+            department_ids: values::distinct(departments?),
+            opinions_gathered: opinions?,
+            summary,
+        })
+    })())
+}
+
+/// Paging of a topic's activities.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ActivityPageQuery {
+    /// Page size, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    #[param(min_length = 1, pattern = r"^[A-Za-z0-9_-]+$")]
+    pub cursor: Option<String>,
+    /// Include deleted activities, as tombstones.
+    pub include_deleted: Option<bool>,
+}
+
+/// A topic in the caller's scope, with a lock when it is to change.
+async fn topic(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    id: ConsultationId,
+) -> Result<Consultation, ApiError> {
+    db::lock(conn, id, caller.scope())
+        .await
+        .map_err(not_found_as("consultation"))
+}
+
+/// List the activities of a topic.
+#[utoipa::path(
+    tag = "consultations",
+    params(("id" = ConsultationId, Path, description = "The topic's id"), ActivityPageQuery),
+    responses((status = 200, description = "A page of its activities", body = Page<FeedItem<ActivityView>>)),
+)]
+#[get("/{id}/activities")]
+pub(super) async fn list_consultation_activities(
+    caller: Caller,
+    pool: Db,
+    path: web::Path<ConsultationId>,
+    query: web::Query<ActivityPageQuery>,
+) -> Result<web::Json<Page<FeedItem<ActivityView>>>, ApiError> {
+    let id = path.into_inner();
+    let query = query.into_inner();
+    let request = crate::api::page::PageParams {
+        list: "consultation activities",
+        limit: query.limit,
+        cursor: query.cursor,
+        include_deleted: query.include_deleted,
+        ..Default::default()
+    }
+    .request()?;
+    let mut conn = pool.conn().await?;
+    db::find(&mut conn, id, caller.scope())
+        .await
+        .map_err(not_found_as("consultation"))?;
+    let rows = activity_db::list(&mut conn, id, &request).await?;
+    Ok(web::Json(page(rows, &request, ActivityView::from)))
+}
+
+/// Record an activity on a topic that is planned or in progress.
+#[utoipa::path(
+    tag = "consultations",
+    params(("id" = ConsultationId, Path, description = "The topic's id")),
+    request_body = ActivityBody,
+    responses(
+        (status = 201, description = "The new activity", body = ActivityView,
+            headers(("ETag" = String), ("Location" = String, description = "The activity's URL"))),
+        (status = 409, description = "The topic is reported or closed", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[post("/{id}/activities")]
+pub(super) async fn create_consultation_activity(
+    caller: Caller,
+    pool: Db,
+    path: web::Path<ConsultationId>,
+    body: web::Json<ActivityBody>,
+) -> Result<HttpResponse, ApiError> {
+    let id = path.into_inner();
+    let body = body.into_inner();
+    let mut conn = pool.conn().await?;
+    let row = conn
+        .write(async move |conn| {
+            let topic = topic(conn, &caller, id).await?;
+            if !machine::takes_activities(topic.status) {
+                return Err(wrong_state(&topic, "recording an activity"));
+            }
+            let fields = merge_activity(conn, body, None, topic.district_id).await?;
+            let row = activity_db::insert(conn, &topic, fields).await?;
+            let change = Change::new(
+                "create",
+                "consultation_activity",
+                row.id,
+                Some(row.district_id),
+            );
+            record(
+                conn,
+                &caller,
+                change.after(&ActivityView::from(row.clone())),
+            )
+            .await?;
+            Ok(row)
+        })
+        .await?;
+    let location = format!("/api/v1/consultations/{id}/activities/{}", row.id);
+    Ok(created_response(&ActivityView::from(row), location))
+}
+
+/// An activity of the topic in the caller's scope.
+async fn activity_of(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    topic: ConsultationId,
+    id: ConsultationActivityId,
+    lock: bool,
+) -> Result<ConsultationActivity, ApiError> {
+    let row = if lock {
+        activity_db::lock(conn, id, caller.scope()).await
+    } else {
+        activity_db::find(conn, id, caller.scope()).await
+    }
+    .map_err(not_found_as("activity"))?;
+    if row.consultation_id == topic {
+        Ok(row)
+    } else {
+        Err(ApiError::not_found("activity"))
+    }
+}
+
+/// Get an activity of a topic.
+#[utoipa::path(
+    tag = "consultations",
+    params(
+        ("id" = ConsultationId, Path, description = "The topic's id"),
+        ("activity_id" = ConsultationActivityId, Path, description = "The activity's id"),
+        IfNoneMatchHeader,
+    ),
+    responses(
+        (status = 200, description = "The activity", body = ActivityView, headers(("ETag" = String))),
+    ),
+)]
+#[get("/{id}/activities/{activity_id}")]
+pub(super) async fn get_consultation_activity(
+    caller: Caller,
+    pool: Db,
+    path: web::Path<(ConsultationId, ConsultationActivityId)>,
+    condition: IfNoneMatch,
+) -> Result<HttpResponse, ApiError> {
+    let (topic, id) = path.into_inner();
+    let mut conn = pool.conn().await?;
+    let row = activity_of(&mut conn, &caller, topic, id, false).await?;
+    Ok(read_response(&ActivityView::from(row), &condition))
+}
+
+/// Change an activity (JSON Merge Patch) while its topic takes activities.
+#[utoipa::path(
+    tag = "consultations",
+    params(
+        ("id" = ConsultationId, Path, description = "The topic's id"),
+        ("activity_id" = ConsultationActivityId, Path, description = "The activity's id"),
+        IfMatchHeader,
+    ),
+    request_body(content = ActivityBody, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "The changed activity", body = ActivityView, headers(("ETag" = String))),
+        (status = 409, description = "The topic is reported or closed", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[patch("/{id}/activities/{activity_id}")]
+pub(super) async fn update_consultation_activity(
+    caller: Caller,
+    pool: Db,
+    path: web::Path<(ConsultationId, ConsultationActivityId)>,
+    condition: IfMatch,
+    body: web::Json<ActivityBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (topic_id, id) = path.into_inner();
+    let body = body.into_inner();
+    let mut conn = pool.conn().await?;
+    let row = conn
+        .write(async move |conn| {
+            let topic = topic(conn, &caller, topic_id).await?;
+            let current = activity_of(conn, &caller, topic_id, id, true).await?;
+            condition.check(current.version)?;
+            if !machine::takes_activities(topic.status) {
+                return Err(wrong_state(&topic, "changing an activity"));
+            }
+            let fields =
+                merge_activity(conn, body, Some(&current.fields()), topic.district_id).await?;
+            let before = ActivityView::from(current.clone());
+            let row = activity_db::update(conn, current, &fields).await?;
+            let change = Change::new("update", "consultation_activity", id, Some(row.district_id));
+            record_if_changed(
+                conn,
+                &caller,
+                change,
+                &before,
+                &ActivityView::from(row.clone()),
+            )
+            .await?;
+            Ok(row)
+        })
+        .await?;
+    Ok(updated_response(&ActivityView::from(row)))
+}
+
+/// Delete an activity while its topic takes activities.
+#[utoipa::path(
+    tag = "consultations",
+    params(
+        ("id" = ConsultationId, Path, description = "The topic's id"),
+        ("activity_id" = ConsultationActivityId, Path, description = "The activity's id"),
+        IfMatchHeader,
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 409, description = "The topic is reported or closed", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+#[delete("/{id}/activities/{activity_id}")]
+pub(super) async fn delete_consultation_activity(
+    caller: Caller,
+    pool: Db,
+    path: web::Path<(ConsultationId, ConsultationActivityId)>,
+    condition: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let (topic_id, id) = path.into_inner();
+    let mut conn = pool.conn().await?;
+    conn.write(async move |conn| {
+        let topic = topic(conn, &caller, topic_id).await?;
+        let current = activity_of(conn, &caller, topic_id, id, true).await?;
+        condition.check(current.version)?;
+        if !machine::takes_activities(topic.status) {
+            return Err(wrong_state(&topic, "deleting an activity"));
+        }
+        activity_db::mark_deleted(conn, id).await?;
+        let change = Change::new(
+            "delete",
+            "consultation_activity",
+            id,
+            Some(current.district_id),
+        );
+        record(conn, &caller, change.before(&ActivityView::from(current))).await
+    })
+    .await?;
+    Ok(no_content())
+}
