@@ -24,7 +24,7 @@ use crate::api::http::{
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
 use crate::api::work::{Db, Write};
-use crate::api::workflow::{self, Transition, Workflow, WorkflowHistory};
+use crate::api::workflow::{self, Transition, Workflow, WorkflowHistory, action};
 use crate::db::audit::Change;
 use crate::db::consultations::activities::{
     self as activity_db, ActivityFields, ConsultationActivity,
@@ -547,93 +547,55 @@ impl Workflow for Consultation {
     }
 }
 
-/// Takes one step of a topic and answers the topic after it.
-async fn perform(
-    pool: &Db,
-    caller: Caller,
-    id: ConsultationId,
-    condition: IfMatch,
-    step: Result<Step, ApiError>,
-) -> Result<HttpResponse, ApiError> {
-    let after = workflow::perform::<Consultation>(pool, caller, id, condition, step).await?;
-    Ok(updated_response(&after))
-}
-
-/// Begin a planned topic (-> in_progress).
-#[utoipa::path(
+action!(
+    /// Begin a planned topic (-> in_progress).
+    start_consultation: Consultation, POST "/{id}/start",
     tag = "consultations",
     params(("id" = ConsultationId, Path, description = "The topic's id"), IfMatchHeader),
-    responses(
-        (status = 200, description = "The topic after the step", body = ConsultationView, headers(("ETag" = String))),
-        (status = 409, description = "Not allowed from the current status; the answer names the allowed actions", body = Problem, content_type = "application/problem+json"),
-    ),
-)]
-#[post("/{id}/start")]
-async fn start_consultation(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<ConsultationId>,
-    condition: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    perform(&pool, caller, path.into_inner(), condition, Ok(Step::Start)).await
-}
+    path = ConsultationId,
+    answer = (ConsultationView, "The topic after the step"),
+    refused = "Not allowed from the current status; the answer names the allowed actions",
+    step = Step::Start,
+);
 
-/// Store the outcome report and send it (-> reported).
-#[utoipa::path(
+action!(
+    /// Store the outcome report and send it (-> reported).
+    report_consultation: Consultation, POST "/{id}/report",
     tag = "consultations",
     params(("id" = ConsultationId, Path, description = "The topic's id"), IfMatchHeader),
-    request_body = ReportBody,
-    responses(
-        (status = 200, description = "The topic after the step", body = ConsultationView, headers(("ETag" = String))),
-        (status = 409, description = "Not allowed from the current status; the answer names the allowed actions", body = Problem, content_type = "application/problem+json"),
-    ),
-)]
-#[post("/{id}/report")]
-async fn report_consultation(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<ConsultationId>,
-    condition: IfMatch,
-    body: web::Json<ReportBody>,
-) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
-    let mut checks = Checks::default();
-    let title = checks.required("/title", body.title, None, |v| values::line(&v, 200));
-    let text = checks.required("/text", body.text, None, |v| values::paragraph(&v, 50_000));
-    let recipients = checks.list("/recipients", body.recipients, None, |v| {
-        values::line(&v, 100)
-    });
-    if recipients.as_ref().is_some_and(Vec::is_empty) {
-        checks.error("/recipients", "must name at least one recipient");
+    path = ConsultationId,
+    answer = (ConsultationView, "The topic after the step"),
+    refused = "Not allowed from the current status; the answer names the allowed actions",
+    body = ReportBody,
+    |checks, body| {
+        let title = checks.required("/title", body.title, None, |v| values::line(&v, 200));
+        let text = checks.required("/text", body.text, None, |v| values::paragraph(&v, 50_000));
+        let recipients = checks.list("/recipients", body.recipients, None, |v| {
+            values::line(&v, 100)
+        });
+        if recipients.as_ref().is_some_and(Vec::is_empty) {
+            checks.error("/recipients", "must name at least one recipient");
+        }
+        (|| {
+            Some(Step::Report {
+                title: title?,
+                text: text?,
+                recipients: recipients?,
+            })
+        })()
     }
-    let step = checks.finish((|| {
-        Some(Step::Report {
-            title: title?,
-            text: text?,
-            recipients: recipients?,
-        })
-    })());
-    perform(&pool, caller, path.into_inner(), condition, step).await
-}
+);
 
-/// Close a reported topic (-> closed).
-#[utoipa::path(
+action!(
+    /// Close a reported topic (-> closed).
+    close_consultation: Consultation, POST "/{id}/close",
     tag = "consultations",
     params(("id" = ConsultationId, Path, description = "The topic's id"), IfMatchHeader),
-    responses(
-        (status = 200, description = "The topic after the step", body = ConsultationView, headers(("ETag" = String))),
-        (status = 409, description = "Not allowed from the current status; the answer names the allowed actions", body = Problem, content_type = "application/problem+json"),
-    ),
-)]
-#[post("/{id}/close")]
-async fn close_consultation(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<ConsultationId>,
-    condition: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    perform(&pool, caller, path.into_inner(), condition, Ok(Step::Close)).await
-}
+    path = ConsultationId,
+    answer = (ConsultationView, "The topic after the step"),
+    refused = "Not allowed from the current status; the answer names the allowed actions",
+    step = Step::Close,
+);
 
 /// Which plan to show.
 #[derive(Debug, Deserialize, IntoParams)]

@@ -27,7 +27,7 @@ use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
 use crate::api::rulings::{RulingView, SubjectRulings};
 use crate::api::work::{Db, Write};
-use crate::api::workflow::{self, Transition, Workflow, WorkflowHistory, perform};
+use crate::api::workflow::{self, Transition, Workflow, WorkflowHistory, action};
 use crate::db::audit::Change;
 use crate::db::evaluations::{
     self as db, Evaluation, EvaluationFields, EvaluationFilter, Evaluator, Finding, Item, Note,
@@ -652,56 +652,27 @@ impl Workflow for Evaluation {
     }
 }
 
-async fn step(
-    pool: &Db,
-    caller: Caller,
-    id: EvaluationId,
-    condition: IfMatch,
-    step: Result<Step, ApiError>,
-) -> Result<HttpResponse, ApiError> {
-    let after = perform::<Evaluation>(pool, caller, id, condition, step).await?;
-    Ok(updated_response(&after))
-}
-
-/// Begin the investigation (-> investigation); needs at least one evaluator.
-#[utoipa::path(
+action!(
+    /// Begin the investigation (-> investigation); needs at least one evaluator.
+    start_investigation: Evaluation, POST "/{id}/start_investigation",
     tag = "evaluations",
     params(("id" = EvaluationId, Path, description = "The evaluation's id"), IfMatchHeader),
-    responses(
-        (status = 200, description = "The evaluation after the step", body = EvaluationView, headers(("ETag" = String))),
-        (status = 409, description = "Not allowed in the current phase (the answer names the allowed actions), or no evaluator yet", body = Problem, content_type = "application/problem+json"),
-    ),
-)]
-#[post("/{id}/start_investigation")]
-async fn start_investigation(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<EvaluationId>,
-    condition: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    step(&pool, caller, id, condition, Ok(Step::StartInvestigation)).await
-}
+    path = EvaluationId,
+    answer = (EvaluationView, "The evaluation after the step"),
+    refused = "Not allowed in the current phase (the answer names the allowed actions), or no evaluator yet",
+    step = Step::StartInvestigation,
+);
 
-/// Begin the deliberation (-> deliberation); needs at least one trained evaluator.
-#[utoipa::path(
+action!(
+    /// Begin the deliberation (-> deliberation); needs at least one trained evaluator.
+    start_deliberation: Evaluation, POST "/{id}/start_deliberation",
     tag = "evaluations",
     params(("id" = EvaluationId, Path, description = "The evaluation's id"), IfMatchHeader),
-    responses(
-        (status = 200, description = "The evaluation after the step", body = EvaluationView, headers(("ETag" = String))),
-        (status = 409, description = "Not allowed in the current phase (the answer names the allowed actions), or no trained evaluator", body = Problem, content_type = "application/problem+json"),
-    ),
-)]
-#[post("/{id}/start_deliberation")]
-async fn start_deliberation(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<EvaluationId>,
-    condition: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    step(&pool, caller, id, condition, Ok(Step::StartDeliberation)).await
-}
+    path = EvaluationId,
+    answer = (EvaluationView, "The evaluation after the step"),
+    refused = "Not allowed in the current phase (the answer names the allowed actions), or no trained evaluator",
+    step = Step::StartDeliberation,
+);
 
 /// A finding of the report; it becomes a rectification item.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -727,72 +698,53 @@ pub struct EvaluationReport {
     pub findings: Field<Vec<FindingBody>>,
 }
 
-/// Give the report (评议报告): its findings become rectification items (-> rectification);
-/// needs at least one rating.
-#[utoipa::path(
+action!(
+    /// Give the report (评议报告): its findings become rectification items (-> rectification);
+    /// needs at least one rating.
+    start_rectification: Evaluation, POST "/{id}/start_rectification",
     tag = "evaluations",
     params(("id" = EvaluationId, Path, description = "The evaluation's id"), IfMatchHeader),
-    request_body = EvaluationReport,
-    responses(
-        (status = 200, description = "The evaluation after the step", body = EvaluationView, headers(("ETag" = String))),
-        (status = 409, description = "Not allowed in the current phase (the answer names the allowed actions), or no rating yet", body = Problem, content_type = "application/problem+json"),
-    ),
-)]
-#[post("/{id}/start_rectification")]
-async fn start_rectification(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<EvaluationId>,
-    condition: IfMatch,
-    body: web::Json<EvaluationReport>,
-) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
-    let mut checks = Checks::default();
-    let text = checks.required("/text", body.text, None, |v| values::paragraph(&v, 50_000));
-    let findings = checks.required("/findings", body.findings, None, |v| {
-        if v.len() > 100 {
-            Err("must have at most 100 findings".to_owned())
-        } else {
-            Ok(v)
+    path = EvaluationId,
+    answer = (EvaluationView, "The evaluation after the step"),
+    refused = "Not allowed in the current phase (the answer names the allowed actions), or no rating yet",
+    body = EvaluationReport,
+    |checks, body| {
+        let text = checks.required("/text", body.text, None, |v| values::paragraph(&v, 50_000));
+        let findings = checks.required("/findings", body.findings, None, |v| {
+            if v.len() > 100 {
+                Err("must have at most 100 findings".to_owned())
+            } else {
+                Ok(v)
+            }
+        });
+        let mut checked = Vec::new();
+        for (index, finding) in findings.into_iter().flatten().enumerate() {
+            match values::paragraph(&finding.description, 2000) {
+                Ok(description) => checked.push(Finding {
+                    description,
+                    due_on: finding.due_on.get(),
+                }),
+                Err(reason) => checks.error(&format!("/findings/{index}/description"), reason),
+            }
         }
-    });
-    let mut checked = Vec::new();
-    for (index, finding) in findings.into_iter().flatten().enumerate() {
-        match values::paragraph(&finding.description, 2000) {
-            Ok(description) => checked.push(Finding {
-                description,
-                due_on: finding.due_on.get(),
-            }),
-            Err(reason) => checks.error(&format!("/findings/{index}/description"), reason),
-        }
+        text.map(|text| Step::StartRectification {
+            report_text: text,
+            findings: checked,
+        })
     }
-    let body = checks.finish(text.map(|text| Step::StartRectification {
-        report_text: text,
-        findings: checked,
-    }));
-    step(&pool, caller, path.into_inner(), condition, body).await
-}
+);
 
-/// Conclude (-> concluded): stores the score and grade; refused while any rectification
-/// item is neither verified nor carried over (the answer lists them).
-#[utoipa::path(
+action!(
+    /// Conclude (-> concluded): stores the score and grade; refused while any rectification
+    /// item is neither verified nor carried over (the answer lists them).
+    conclude_evaluation: Evaluation, POST "/{id}/conclude",
     tag = "evaluations",
     params(("id" = EvaluationId, Path, description = "The evaluation's id"), IfMatchHeader),
-    responses(
-        (status = 200, description = "The evaluation with its result", body = EvaluationView, headers(("ETag" = String))),
-        (status = 409, description = "Not allowed in the current phase (the answer names the allowed actions), or items still open (each named in `errors`)", body = Problem, content_type = "application/problem+json"),
-    ),
-)]
-#[post("/{id}/conclude")]
-async fn conclude_evaluation(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<EvaluationId>,
-    condition: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    step(&pool, caller, id, condition, Ok(Step::Conclude)).await
-}
+    path = EvaluationId,
+    answer = (EvaluationView, "The evaluation with its result"),
+    refused = "Not allowed in the current phase (the answer names the allowed actions), or items still open (each named in `errors`)",
+    step = Step::Conclude,
+);
 
 /// The rulings (批示) on an evaluation, with their measures and feedback.
 #[utoipa::path(

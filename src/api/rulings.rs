@@ -24,7 +24,7 @@ use crate::api::http::{
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
 use crate::api::work::{Db, Write};
-use crate::api::workflow::{self, Transition, Workflow, WorkflowHistory, perform};
+use crate::api::workflow::{self, Transition, Workflow, WorkflowHistory, action};
 use crate::db::audit::Change;
 use crate::db::rulings::{
     self as db, Measure, MeasureFields, NewRuling, Ruling, RulingFields, RulingFilter,
@@ -728,41 +728,30 @@ pub struct MeasureBody {
     pub status: Field<MeasureStatus>,
 }
 
-/// Record a department's measure; the first moves the ruling to in_handling.
-#[utoipa::path(
+action!(
+    /// Record a department's measure; the first moves the ruling to in_handling.
+    add_measure: Ruling, POST "/{id}/measures",
     tag = "rulings",
     params(("id" = RulingId, Path, description = "The ruling's id"), IfMatchHeader),
-    request_body = MeasureBody,
-    responses(
-        (status = 200, description = "The ruling with the measure", body = RulingView, headers(("ETag" = String))),
-        (status = 409, description = "The ruling is fed back or closed; the answer names the allowed actions", body = Problem, content_type = "application/problem+json"),
-    ),
-)]
-#[post("/{id}/measures")]
-async fn add_measure(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<RulingId>,
-    condition: IfMatch,
-    body: web::Json<MeasureBody>,
-) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
-    let mut checks = Checks::default();
-    let department = checks.required("/department_id", body.department_id, None, Ok);
-    let text = checks.required("/text", body.text, None, |v| values::paragraph(&v, 5000));
-    let taken_on = checks.required("/taken_on", body.taken_on, Some(today()), Day::date);
-    let status = checks.required("/status", body.status, Some(MeasureStatus::Planned), Ok);
-    let step = checks.finish((|| {
-        Some(Step::Measure {
-            department: department?,
-            text: text?,
-            taken_on: taken_on?,
-            status: status?,
-        })
-    })());
-    let after = perform::<Ruling>(&pool, caller, path.into_inner(), condition, step).await?;
-    Ok(updated_response(&after))
-}
+    path = RulingId,
+    answer = (RulingView, "The ruling with the measure"),
+    refused = "The ruling is fed back or closed; the answer names the allowed actions",
+    body = MeasureBody,
+    |checks, body| {
+        let department = checks.required("/department_id", body.department_id, None, Ok);
+        let text = checks.required("/text", body.text, None, |v| values::paragraph(&v, 5000));
+        let taken_on = checks.required("/taken_on", body.taken_on, Some(today()), Day::date);
+        let status = checks.required("/status", body.status, Some(MeasureStatus::Planned), Ok);
+        (|| {
+            Some(Step::Measure {
+                department: department?,
+                text: text?,
+                taken_on: taken_on?,
+                status: status?,
+            })
+        })()
+    }
+);
 
 /// The committee's feedback on how the ruling was carried out.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -774,53 +763,30 @@ pub struct FeedbackText {
     pub text: Field<String>,
 }
 
-/// Record the feedback to the committee (-> fed_back).
-#[utoipa::path(
+action!(
+    /// Record the feedback to the committee (-> fed_back).
+    feedback_ruling: Ruling, POST "/{id}/feedback",
     tag = "rulings",
     params(("id" = RulingId, Path, description = "The ruling's id"), IfMatchHeader),
-    request_body = FeedbackText,
-    responses(
-        (status = 200, description = "The ruling after the step", body = RulingView, headers(("ETag" = String))),
-        (status = 409, description = "Not allowed from the current status; the answer names the allowed actions", body = Problem, content_type = "application/problem+json"),
-    ),
-)]
-#[post("/{id}/feedback")]
-async fn feedback_ruling(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<RulingId>,
-    condition: IfMatch,
-    body: web::Json<FeedbackText>,
-) -> Result<HttpResponse, ApiError> {
-    let mut checks = Checks::default();
-    let text = checks.required("/text", body.into_inner().text, None, |v| {
-        values::paragraph(&v, 5000)
-    });
-    let step = checks.finish(text.map(|text| Step::Feedback { text }));
-    let after = perform::<Ruling>(&pool, caller, path.into_inner(), condition, step).await?;
-    Ok(updated_response(&after))
-}
+    path = RulingId,
+    answer = (RulingView, "The ruling after the step"),
+    refused = "Not allowed from the current status; the answer names the allowed actions",
+    body = FeedbackText,
+    |checks, body| checks
+        .required("/text", body.text, None, |v| values::paragraph(&v, 5000))
+        .map(|text| Step::Feedback { text })
+);
 
-/// Close a fed-back ruling (-> closed).
-#[utoipa::path(
+action!(
+    /// Close a fed-back ruling (-> closed).
+    close_ruling: Ruling, POST "/{id}/close",
     tag = "rulings",
     params(("id" = RulingId, Path, description = "The ruling's id"), IfMatchHeader),
-    responses(
-        (status = 200, description = "The ruling after the step", body = RulingView, headers(("ETag" = String))),
-        (status = 409, description = "Not allowed from the current status; the answer names the allowed actions", body = Problem, content_type = "application/problem+json"),
-    ),
-)]
-#[post("/{id}/close")]
-async fn close_ruling(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<RulingId>,
-    condition: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    let after =
-        perform::<Ruling>(&pool, caller, path.into_inner(), condition, Ok(Step::Close)).await?;
-    Ok(updated_response(&after))
-}
+    path = RulingId,
+    answer = (RulingView, "The ruling after the step"),
+    refused = "Not allowed from the current status; the answer names the allowed actions",
+    step = Step::Close,
+);
 
 /// Changes to a measure (JSON Merge Patch).
 #[derive(Debug, Default, Deserialize, ToSchema)]

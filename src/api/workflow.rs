@@ -72,6 +72,92 @@ pub(crate) struct Transition {
     pub payload: Value,
 }
 
+/// Takes one step of a record ([`perform`]) and answers the record after it, with its
+/// `ETag`: what every workflow action answers.
+pub(crate) async fn answer<W: Workflow>(
+    pool: &Db,
+    caller: Caller,
+    id: W::Id,
+    condition: IfMatch,
+    step: Result<W::Step, ApiError>,
+) -> Result<actix_web::HttpResponse, ApiError>
+where
+    W::View: Serialize + crate::api::http::Versioned,
+{
+    let after = perform::<W>(pool, caller, id, condition, step).await?;
+    Ok(crate::api::http::updated_response(&after))
+}
+
+/// Declares the handler of one workflow action of the record `$record`: `POST $path` with
+/// `If-Match`, one step through [`answer`], and its OpenAPI operation (`$tag`, `$params`,
+/// the record after the step, and the refusal `$refused`). With `body`, the step is read
+/// from the body with a [`crate::api::input::Checks`] (`|checks, body| …`, `None` when a
+/// field is wrong); without, it is `step`. Every action of every workflow is declared
+/// with it.
+macro_rules! action {
+    (
+        $(#[$doc:meta])*
+        $name:ident: $record:ty, POST $path:literal,
+        tag = $tag:literal, params($($params:tt)*), path = $path_ty:ty,
+        answer = ($view:ty, $answered:literal), refused = $refused:literal,
+        step = $step:expr $(,)?
+    ) => {
+        $(#[$doc])*
+        #[utoipa::path(
+            tag = $tag,
+            params($($params)*),
+            responses(
+                (status = 200, description = $answered, body = $view, headers(("ETag" = String))),
+                (status = 409, description = $refused, body = Problem, content_type = "application/problem+json"),
+            ),
+        )]
+        #[post($path)]
+        pub(crate) async fn $name(
+            caller: Caller,
+            pool: Db,
+            path: web::Path<$path_ty>,
+            condition: IfMatch,
+        ) -> Result<HttpResponse, ApiError> {
+            let id = path.into_inner().into();
+            $crate::api::workflow::answer::<$record>(&pool, caller, id, condition, Ok($step)).await
+        }
+    };
+    (
+        $(#[$doc:meta])*
+        $name:ident: $record:ty, POST $path:literal,
+        tag = $tag:literal, params($($params:tt)*), path = $path_ty:ty,
+        answer = ($view:ty, $answered:literal), refused = $refused:literal,
+        body = $body:ty, |$checks:ident, $input:ident| $parse:expr $(,)?
+    ) => {
+        $(#[$doc])*
+        #[utoipa::path(
+            tag = $tag,
+            params($($params)*),
+            request_body = $body,
+            responses(
+                (status = 200, description = $answered, body = $view, headers(("ETag" = String))),
+                (status = 409, description = $refused, body = Problem, content_type = "application/problem+json"),
+            ),
+        )]
+        #[post($path)]
+        pub(crate) async fn $name(
+            caller: Caller,
+            pool: Db,
+            path: web::Path<$path_ty>,
+            condition: IfMatch,
+            body: web::Json<$body>,
+        ) -> Result<HttpResponse, ApiError> {
+            let $input = body.into_inner();
+            let mut $checks = $crate::api::input::Checks::default();
+            let step = $parse;
+            let step = $checks.finish(step);
+            let id = path.into_inner().into();
+            $crate::api::workflow::answer::<$record>(&pool, caller, id, condition, step).await
+        }
+    };
+}
+pub(crate) use action;
+
 /// Takes one step of a record: all of it (record, history, audit event) or none of it.
 ///
 /// `step` is the body as checked; its problems are reported after the preconditions

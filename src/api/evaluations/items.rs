@@ -1,12 +1,13 @@
 //! The rectification items (整改事项) an evaluation's report opens, and their workflow.
 
+use crate::api::workflow::action;
+
 use super::{
-    ApiError, AsyncPgConnection, Caller, Checks, DateTime, Day, Db, Deserialize, DistrictId,
-    EvaluationId, EvaluationPhase, Field, HashMap, HttpResponse, IfMatch, IfMatchHeader,
-    IfNoneMatch, IfNoneMatchHeader, Item, ItemAction, ItemId, ItemStatus, NaiveDate, Note, Problem,
-    QueryResult, Scope, Serialize, ToSchema, Transition, Utc, Versioned, Workflow, db, found, get,
-    json, machine, not_found_as, perform, post, read_response, today, updated_response, values,
-    web, workflow,
+    ApiError, AsyncPgConnection, Caller, DateTime, Day, Db, Deserialize, DistrictId, EvaluationId,
+    EvaluationPhase, Field, HashMap, HttpResponse, IfMatch, IfMatchHeader, IfNoneMatch,
+    IfNoneMatchHeader, Item, ItemAction, ItemId, ItemStatus, NaiveDate, Note, Problem, QueryResult,
+    Scope, Serialize, ToSchema, Transition, Utc, Versioned, Workflow, db, found, get, json,
+    machine, not_found_as, post, read_response, today, values, web, workflow,
 };
 
 /// A dated progress note on a rectification item.
@@ -287,17 +288,10 @@ impl Workflow for Item {
     }
 }
 
-/// Takes one step of an item of `evaluation`.
-async fn item_step(
-    pool: &Db,
-    caller: Caller,
-    (evaluation, item): (EvaluationId, ItemId),
-    condition: IfMatch,
-    step: Result<ItemStep, ApiError>,
-) -> Result<HttpResponse, ApiError> {
-    let id = ItemOf { evaluation, item };
-    let after = perform::<Item>(pool, caller, id, condition, step).await?;
-    Ok(updated_response(&after))
+impl From<(EvaluationId, ItemId)> for ItemOf {
+    fn from((evaluation, item): (EvaluationId, ItemId)) -> Self {
+        Self { evaluation, item }
+    }
 }
 
 /// A dated progress note.
@@ -314,90 +308,83 @@ pub struct NoteBody {
     pub text: Field<String>,
 }
 
-/// Add a progress note to an item that is open, in progress or done.
-#[utoipa::path(
+action!(
+    /// Add a progress note to an item that is open, in progress or done.
+    note_item: Item, POST "/{id}/rectification-items/{item_id}/notes",
     tag = "evaluations",
     params(
         ("id" = EvaluationId, Path, description = "The evaluation's id"),
         ("item_id" = ItemId, Path, description = "The item's id"),
         IfMatchHeader,
     ),
-    request_body = NoteBody,
-    responses(
-        (status = 200, description = "The item with the note", body = ItemView, headers(("ETag" = String))),
-        (status = 409, description = "The item is settled, or the evaluation is not in rectification", body = Problem, content_type = "application/problem+json"),
-    ),
-)]
-#[post("/{id}/rectification-items/{item_id}/notes")]
-pub(super) async fn note_item(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<(EvaluationId, ItemId)>,
-    condition: IfMatch,
-    body: web::Json<NoteBody>,
-) -> Result<HttpResponse, ApiError> {
-    let body = body.into_inner();
-    let mut checks = Checks::default();
-    let noted_on = checks.required("/noted_on", body.noted_on, Some(today()), Day::date);
-    let text = checks.required("/text", body.text, None, |v| values::paragraph(&v, 5000));
-    let step = checks.finish(
+    path = (EvaluationId, ItemId),
+    answer = (ItemView, "The item with the note"),
+    refused = "The item is settled, or the evaluation is not in rectification",
+    body = NoteBody,
+    |checks, body| {
+        let noted_on = checks.required("/noted_on", body.noted_on, Some(today()), Day::date);
+        let text = checks.required("/text", body.text, None, |v| values::paragraph(&v, 5000));
         noted_on
             .zip(text)
-            .map(|(noted_on, text)| ItemStep::Note { noted_on, text }),
-    );
-    item_step(&pool, caller, path.into_inner(), condition, step).await
-}
+            .map(|(noted_on, text)| ItemStep::Note { noted_on, text })
+    }
+);
 
-macro_rules! item_action {
-    ($name:ident, $path:literal, $step:expr, $doc:literal) => {
-        #[doc = $doc]
-        #[utoipa::path(
-            tag = "evaluations",
-            params(
-                ("id" = EvaluationId, Path, description = "The evaluation's id"),
-                ("item_id" = ItemId, Path, description = "The item's id"),
-                IfMatchHeader,
-            ),
-            responses(
-                (status = 200, description = "The item after the step", body = ItemView, headers(("ETag" = String))),
-                (status = 409, description = "Not allowed from the item's status (the answer names the allowed actions), or the evaluation is not in rectification", body = Problem, content_type = "application/problem+json"),
-            ),
-        )]
-        #[post($path)]
-        pub(super) async fn $name(
-            caller: Caller,
-            pool: Db,
-            path: web::Path<(EvaluationId, ItemId)>,
-            condition: IfMatch,
-        ) -> Result<HttpResponse, ApiError> {
-            item_step(&pool, caller, path.into_inner(), condition, Ok($step)).await
-        }
-    };
-}
-
-item_action!(
-    start_item,
-    "/{id}/rectification-items/{item_id}/start",
-    ItemStep::Start,
-    "Begin work on an open item (-> in_progress)."
+action!(
+    /// Begin work on an open item (-> in_progress).
+    start_item: Item, POST "/{id}/rectification-items/{item_id}/start",
+    tag = "evaluations",
+    params(
+        ("id" = EvaluationId, Path, description = "The evaluation's id"),
+        ("item_id" = ItemId, Path, description = "The item's id"),
+        IfMatchHeader,
+    ),
+    path = (EvaluationId, ItemId),
+    answer = (ItemView, "The item after the step"),
+    refused = "Not allowed from the item's status (the answer names the allowed actions), or the evaluation is not in rectification",
+    step = ItemStep::Start,
 );
-item_action!(
-    complete_item,
-    "/{id}/rectification-items/{item_id}/complete",
-    ItemStep::Complete,
-    "Report an item done (-> done)."
+action!(
+    /// Report an item done (-> done).
+    complete_item: Item, POST "/{id}/rectification-items/{item_id}/complete",
+    tag = "evaluations",
+    params(
+        ("id" = EvaluationId, Path, description = "The evaluation's id"),
+        ("item_id" = ItemId, Path, description = "The item's id"),
+        IfMatchHeader,
+    ),
+    path = (EvaluationId, ItemId),
+    answer = (ItemView, "The item after the step"),
+    refused = "Not allowed from the item's status (the answer names the allowed actions), or the evaluation is not in rectification",
+    step = ItemStep::Complete,
 );
-item_action!(
-    verify_item,
-    "/{id}/rectification-items/{item_id}/verify",
-    ItemStep::Verify,
-    "Confirm a done item after checking it (-> verified)."
+action!(
+    /// Confirm a done item after checking it (-> verified).
+    verify_item: Item, POST "/{id}/rectification-items/{item_id}/verify",
+    tag = "evaluations",
+    params(
+        ("id" = EvaluationId, Path, description = "The evaluation's id"),
+        ("item_id" = ItemId, Path, description = "The item's id"),
+        IfMatchHeader,
+    ),
+    path = (EvaluationId, ItemId),
+    answer = (ItemView, "The item after the step"),
+    refused = "Not allowed from the item's status (the answer names the allowed actions), or the evaluation is not in rectification",
+    step = ItemStep::Verify,
 );
-item_action!(
-    reopen_item,
-    "/{id}/rectification-items/{item_id}/reopen",
-    ItemStep::Reopen,
-    "Send a done item back when the check finds it unfinished (-> in_progress)."
+action!(
+    /// Send a done item back when the check finds it unfinished (-> in_progress).
+    reopen_item: Item, POST "/{id}/rectification-items/{item_id}/reopen",
+    tag = "evaluations",
+    params(
+        ("id" = EvaluationId, Path, description = "The evaluation's id"),
+        ("item_id" = ItemId, Path, description = "The item's id"),
+        IfMatchHeader,
+    ),
+    path = (EvaluationId, ItemId),
+    answer = (ItemView, "The item after the step"),
+    refused = "Not allowed from the item's status (the answer names the allowed actions), or the evaluation is not in rectification",
+    step = ItemStep::Reopen,
 );
 
 /// Why an item is carried over.
@@ -410,32 +397,20 @@ pub struct CarryOverBody {
     pub reason: Field<String>,
 }
 
-/// Carry an unfinished item over to later work, with the reason (-> carried_over).
-#[utoipa::path(
+action!(
+    /// Carry an unfinished item over to later work, with the reason (-> carried_over).
+    carry_over_item: Item, POST "/{id}/rectification-items/{item_id}/carry_over",
     tag = "evaluations",
     params(
         ("id" = EvaluationId, Path, description = "The evaluation's id"),
         ("item_id" = ItemId, Path, description = "The item's id"),
         IfMatchHeader,
     ),
-    request_body = CarryOverBody,
-    responses(
-        (status = 200, description = "The item after the step", body = ItemView, headers(("ETag" = String))),
-        (status = 409, description = "Not allowed from the item's status (the answer names the allowed actions), or the evaluation is not in rectification", body = Problem, content_type = "application/problem+json"),
-    ),
-)]
-#[post("/{id}/rectification-items/{item_id}/carry_over")]
-pub(super) async fn carry_over_item(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<(EvaluationId, ItemId)>,
-    condition: IfMatch,
-    body: web::Json<CarryOverBody>,
-) -> Result<HttpResponse, ApiError> {
-    let mut checks = Checks::default();
-    let reason = checks.required("/reason", body.into_inner().reason, None, |v| {
-        values::paragraph(&v, 2000)
-    });
-    let step = checks.finish(reason.map(|reason| ItemStep::CarryOver { reason }));
-    item_step(&pool, caller, path.into_inner(), condition, step).await
-}
+    path = (EvaluationId, ItemId),
+    answer = (ItemView, "The item after the step"),
+    refused = "Not allowed from the item's status (the answer names the allowed actions), or the evaluation is not in rectification",
+    body = CarryOverBody,
+    |checks, body| checks
+        .required("/reason", body.reason, None, |v| values::paragraph(&v, 2000))
+        .map(|reason| ItemStep::CarryOver { reason })
+);

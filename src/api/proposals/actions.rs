@@ -3,13 +3,14 @@
 
 use chrono::Datelike as _;
 
+use crate::api::workflow::action;
+
 use super::{
-    ApiError, AsyncPgConnection, Caller, Change, Checks, Day, Db, DepartmentId, Deserialize,
-    DistrictId, Field, FieldError, ForwardAs, HashSet, HttpResponse, IfMatch, IfMatchHeader,
-    Months, NaiveDate, Problem, Proposal, ProposalAction, ProposalId, ProposalStatus, ProposalView,
-    QueryResult, ReplyResult, Scope, ToSchema, Transition, Utc, Value, Verdict, Workflow, calendar,
-    db, json, machine, post, progress, record_if_changed, today, updated_response, values, view,
-    web, workflow, wrong_state,
+    ApiError, AsyncPgConnection, Caller, Change, Day, Db, DepartmentId, Deserialize, DistrictId,
+    Field, FieldError, ForwardAs, HashSet, HttpResponse, IfMatch, IfMatchHeader, Months, NaiveDate,
+    Problem, Proposal, ProposalAction, ProposalId, ProposalStatus, ProposalView, QueryResult,
+    ReplyResult, Scope, ToSchema, Transition, Utc, Value, Verdict, Workflow, calendar, db, json,
+    machine, post, progress, record_if_changed, today, values, view, web, wrong_state,
 };
 
 /// A workflow step with what was sent for it, checked.
@@ -264,18 +265,6 @@ impl Workflow for Proposal {
     }
 }
 
-/// Takes one workflow step and answers the proposal after it.
-async fn perform(
-    pool: &Db,
-    caller: Caller,
-    id: ProposalId,
-    condition: IfMatch,
-    step: Result<Step, ApiError>,
-) -> Result<HttpResponse, ApiError> {
-    let after = workflow::perform::<Proposal>(pool, caller, id, condition, step).await?;
-    Ok(updated_response(&after))
-}
-
 /// Why a proposal is not filed, and what it is passed on as.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -355,92 +344,72 @@ pub struct FeedbackBody {
     pub reply_due_on: Field<Day>,
 }
 
-macro_rules! action_handler {
-    (
-        $(#[$doc:meta])* $name:ident, $path:literal, $body:ty,
-        |$checks:ident, $input:ident| $parse:expr
-    ) => {
-        $(#[$doc])*
-        #[utoipa::path(
-            tag = "proposals",
-            params(("id" = ProposalId, Path, description = "The proposal's id"), IfMatchHeader),
-            request_body = $body,
-            responses(
-                (status = 200, description = "The proposal after the step", body = ProposalView, headers(("ETag" = String))),
-                (status = 409, description = "The step is not allowed from the current status; the answer names it and the allowed actions", body = Problem, content_type = "application/problem+json"),
-            ),
-        )]
-        #[post($path)]
-        pub(super) async fn $name(
-            caller: Caller,
-            pool: Db,
-            path: web::Path<ProposalId>,
-            condition: IfMatch,
-            body: web::Json<$body>,
-        ) -> Result<HttpResponse, ApiError> {
-            let $input = body.into_inner();
-            let mut $checks = Checks::default();
-            let step = $parse;
-            let step = $checks.finish(step);
-            perform(&pool, caller, path.into_inner(), condition, step).await
-        }
-    };
-}
-
-macro_rules! plain_action_handler {
-    ($(#[$doc:meta])* $name:ident, $path:literal, $step:expr) => {
-        $(#[$doc])*
-        #[utoipa::path(
-            tag = "proposals",
-            params(("id" = ProposalId, Path, description = "The proposal's id"), IfMatchHeader),
-            responses(
-                (status = 200, description = "The proposal after the step", body = ProposalView, headers(("ETag" = String))),
-                (status = 409, description = "The step is not allowed from the current status; the answer names it and the allowed actions", body = Problem, content_type = "application/problem+json"),
-            ),
-        )]
-        #[post($path)]
-        pub(super) async fn $name(
-            caller: Caller,
-            pool: Db,
-            path: web::Path<ProposalId>,
-            condition: IfMatch,
-        ) -> Result<HttpResponse, ApiError> {
-            perform(&pool, caller, path.into_inner(), condition, Ok($step)).await
-        }
-    };
-}
-
-plain_action_handler!(
+action!(
     /// Submit a draft (-> submitted).
-    submit_proposal, "/{id}/submit", Step::Submit
+    submit_proposal: Proposal, POST "/{id}/submit",
+    tag = "proposals",
+    params(("id" = ProposalId, Path, description = "The proposal's id"), IfMatchHeader),
+    path = ProposalId,
+    answer = (ProposalView, "The proposal after the step"),
+    refused = "The step is not allowed from the current status; the answer names it and the allowed actions",
+    step = Step::Submit,
 );
-plain_action_handler!(
+action!(
     /// File a submitted proposal (立案, -> filed): it gets its number.
-    file_proposal, "/{id}/file", Step::File
+    file_proposal: Proposal, POST "/{id}/file",
+    tag = "proposals",
+    params(("id" = ProposalId, Path, description = "The proposal's id"), IfMatchHeader),
+    path = ProposalId,
+    answer = (ProposalView, "The proposal after the step"),
+    refused = "The step is not allowed from the current status; the answer names it and the allowed actions",
+    step = Step::File,
 );
-plain_action_handler!(
+action!(
     /// Withdraw a proposal before filing (-> withdrawn).
-    withdraw_proposal, "/{id}/withdraw", Step::Withdraw
+    withdraw_proposal: Proposal, POST "/{id}/withdraw",
+    tag = "proposals",
+    params(("id" = ProposalId, Path, description = "The proposal's id"), IfMatchHeader),
+    path = ProposalId,
+    answer = (ProposalView, "The proposal after the step"),
+    refused = "The step is not allowed from the current status; the answer names it and the allowed actions",
+    step = Step::Withdraw,
 );
-
-action_handler!(
+action!(
     /// Do not file a submitted proposal (不立案, -> not_filed), with a reason; it may be
     /// passed on as an opinion or as social conditions.
-    reject_proposal, "/{id}/reject", RejectBody,
+    reject_proposal: Proposal, POST "/{id}/reject",
+    tag = "proposals",
+    params(("id" = ProposalId, Path, description = "The proposal's id"), IfMatchHeader),
+    path = ProposalId,
+    answer = (ProposalView, "The proposal after the step"),
+    refused = "The step is not allowed from the current status; the answer names it and the allowed actions",
+    body = RejectBody,
     |checks, body| (|| {
         let reason = checks.required("/reason", body.reason, None, |v| values::paragraph(&v, 2000));
         let forward_as = checks.optional("/forward_as", body.forward_as, None, Ok);
         Some(Step::Reject { reason: reason?, forward_as })
     })()
 );
-action_handler!(
+action!(
     /// Merge a submitted proposal into a filed one of the same district (并案, -> merged).
-    merge_proposal, "/{id}/merge", MergeBody,
+    merge_proposal: Proposal, POST "/{id}/merge",
+    tag = "proposals",
+    params(("id" = ProposalId, Path, description = "The proposal's id"), IfMatchHeader),
+    path = ProposalId,
+    answer = (ProposalView, "The proposal after the step"),
+    refused = "The step is not allowed from the current status; the answer names it and the allowed actions",
+    body = MergeBody,
     |checks, body| checks.required("/into_id", body.into_id, None, Ok).map(|into| Step::Merge { into })
 );
-action_handler!(
+action!(
     /// Assign a filed proposal to its handling units (交办, -> assigned).
-    assign_proposal, "/{id}/assign", AssignBody,
+    assign_proposal: Proposal, POST "/{id}/assign",
+    tag = "proposals",
+    params(("id" = ProposalId, Path, description = "The proposal's id"), IfMatchHeader),
+    path = ProposalId,
+    answer = (ProposalView, "The proposal after the step"),
+    refused = "The step is not allowed from the current status; the answer names it and the allowed actions",
+    body = AssignBody,
     |checks, body| (|| {
         let lead_unit = checks.required("/lead_unit_id", body.lead_unit_id, None, Ok);
         let co_units = checks.list("/co_unit_ids", body.co_unit_ids, Some(Vec::new()), Ok).map(values::distinct);
@@ -448,14 +417,26 @@ action_handler!(
         Some(Step::Assign { lead_unit: lead_unit?, co_units: co_units?, due })
     })()
 );
-action_handler!(
+action!(
     /// Extend the reply due date, once, by up to a month.
-    extend_proposal, "/{id}/extend", ExtendBody,
+    extend_proposal: Proposal, POST "/{id}/extend",
+    tag = "proposals",
+    params(("id" = ProposalId, Path, description = "The proposal's id"), IfMatchHeader),
+    path = ProposalId,
+    answer = (ProposalView, "The proposal after the step"),
+    refused = "The step is not allowed from the current status; the answer names it and the allowed actions",
+    body = ExtendBody,
     |checks, body| checks.required("/reply_due_on", body.reply_due_on, None, Day::date).map(|due| Step::Extend { due })
 );
-action_handler!(
+action!(
     /// Record the lead unit's reply (答复, -> replied).
-    reply_proposal, "/{id}/reply", ReplyBody,
+    reply_proposal: Proposal, POST "/{id}/reply",
+    tag = "proposals",
+    params(("id" = ProposalId, Path, description = "The proposal's id"), IfMatchHeader),
+    path = ProposalId,
+    answer = (ProposalView, "The proposal after the step"),
+    refused = "The step is not allowed from the current status; the answer names it and the allowed actions",
+    body = ReplyBody,
     |checks, body| (|| {
         let text = checks.required("/text", body.text, None, |v| values::paragraph(&v, 20_000));
         let document_no = checks.optional("/document_no", body.document_no, None, |v| values::line(&v, 50));
@@ -463,10 +444,16 @@ action_handler!(
         Some(Step::Reply { text: text?, document_no, result: result? })
     })()
 );
-action_handler!(
+action!(
     /// Record the proposer's verdict (-> closed; a first `unsatisfied` sends it back to its
     /// units, -> assigned).
-    feedback_proposal, "/{id}/feedback", FeedbackBody,
+    feedback_proposal: Proposal, POST "/{id}/feedback",
+    tag = "proposals",
+    params(("id" = ProposalId, Path, description = "The proposal's id"), IfMatchHeader),
+    path = ProposalId,
+    answer = (ProposalView, "The proposal after the step"),
+    refused = "The step is not allowed from the current status; the answer names it and the allowed actions",
+    body = FeedbackBody,
     |checks, body| (|| {
         let verdict = checks.required("/verdict", body.verdict, None, Ok);
         let due = checks.optional("/reply_due_on", body.reply_due_on, None, Day::date);
