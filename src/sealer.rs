@@ -95,7 +95,7 @@ impl Sealer {
             .await
             .map_err(|error| error.to_string())?;
         let events = u64::try_from(sealed.events).unwrap_or(0);
-        if signing.now(events, woken, Utc::now()) {
+        if signing.should_look(events, woken, Utc::now()) {
             let done = db::checkpoints::sign_due(&mut conn, &self.signer, self.checkpoint_interval)
                 .await
                 .map_err(|error| error.to_string())?;
@@ -106,14 +106,15 @@ impl Sealer {
     }
 }
 
-/// When the sealer looks whether a checkpoint is due. Looking costs a transaction and a
-/// round under load runs many times a second, so it looks when it can be due: in a round
-/// after writes (woken by one, or chaining events) once the interval since the newest
-/// checkpoint has passed (as the last look found it), at once when it has itself chained
-/// a block's worth of events, and when the interval passes after writes of its own that
-/// no checkpoint covers yet (it wakes for that),
-/// and in any case once a second (events of other instances; a checkpoint another
-/// instance signed moves the time on). A checkpoint is signed at most a second late.
+/// When the sealer looks whether a checkpoint is due. Looking costs a transaction, and a
+/// round under load runs many times a second, so it looks only when one can be due:
+/// - once the interval since the newest checkpoint (as the last look found it) has passed
+///   after writes of this process (it wakes for that moment);
+/// - at once when it has itself chained a block's worth of events;
+/// - once a second in any case, for other instances' events (a checkpoint another
+///   instance signed moves the due time on).
+///
+/// A checkpoint is thus signed at most a second after it is due.
 #[derive(Debug, Default)]
 struct SigningDue {
     /// When it last looked; never, at first.
@@ -127,8 +128,9 @@ struct SigningDue {
 }
 
 impl SigningDue {
-    /// Whether to look in a round that chained `events`, woken by a write or not, at `now`.
-    fn now(&mut self, events: u64, woken: bool, now: DateTime<Utc>) -> bool {
+    /// Records a round that chained `events`, woken by a write or not, and answers
+    /// whether to look at `now`.
+    fn should_look(&mut self, events: u64, woken: bool, now: DateTime<Utc>) -> bool {
         self.events += events;
         self.owed |= events > 0 || woken;
         let block = u64::try_from(db::checkpoints::EVENTS_PER_CHECKPOINT).unwrap_or(u64::MAX);
@@ -164,10 +166,13 @@ mod tests {
         let seconds = chrono::Duration::seconds;
         let start = Utc::now();
         let mut signing = SigningDue::default();
-        assert!(signing.now(0, false, start), "it looks in its first round");
+        assert!(
+            signing.should_look(0, false, start),
+            "it looks in its first round"
+        );
         signing.looked(start + seconds(60));
         assert!(
-            !signing.now(0, false, start),
+            !signing.should_look(0, false, start),
             "an idle round within the second does not"
         );
         assert_eq!(
@@ -176,7 +181,7 @@ mod tests {
             "nothing owed: it waits a second"
         );
         assert!(
-            !signing.now(5, false, start),
+            !signing.should_look(5, false, start),
             "nor one that chained events not yet due"
         );
         assert_eq!(
@@ -189,26 +194,32 @@ mod tests {
             BACKSTOP / 2
         );
         assert_eq!(signing.wait(start + seconds(61)), Duration::ZERO);
-        assert!(signing.now(0, false, start + seconds(61)), "then it looks");
+        assert!(
+            signing.should_look(0, false, start + seconds(61)),
+            "then it looks"
+        );
         signing.looked(start + seconds(121));
         assert!(
-            !signing.now(0, true, start + seconds(61)),
+            !signing.should_look(0, true, start + seconds(61)),
             "a write's wake-up before due"
         );
         assert!(
-            signing.now(0, true, start + seconds(121)),
+            signing.should_look(0, true, start + seconds(121)),
             "and once due (a reader may have chained its events)"
         );
         signing.looked(start + seconds(181));
         let block = u64::try_from(db::checkpoints::EVENTS_PER_CHECKPOINT).unwrap();
-        assert!(!signing.now(block - 1, false, start + seconds(121)));
+        assert!(!signing.should_look(block - 1, false, start + seconds(121)));
         assert!(
-            signing.now(1, false, start + seconds(121)),
+            signing.should_look(1, false, start + seconds(121)),
             "a block's worth is looked at at once"
         );
         signing.looked(start + seconds(181));
         assert_eq!((signing.events, signing.owed), (0, false));
         signing.looked_at = Instant::now().checked_sub(BACKSTOP);
-        assert!(signing.now(0, false, start), "and every second in any case");
+        assert!(
+            signing.should_look(0, false, start),
+            "and every second in any case"
+        );
     }
 }
