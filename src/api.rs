@@ -8,6 +8,7 @@ pub mod consultations;
 pub mod contacts;
 pub mod departments;
 pub mod districts;
+pub mod edit;
 pub mod evaluations;
 pub mod health;
 pub mod http;

@@ -387,11 +387,174 @@ pub fn now_not_null() -> diesel::expression::SqlLiteral<diesel::sql_types::Times
     diesel::dsl::sql("now()")
 }
 
+/// One row of a district-owned record, as every runner reads it: conditional requests
+/// ([`Row::version`]), the audit trail ([`Row::id`], [`Row::district`]), workflows and
+/// sync. [`row!`] writes it for a row with `id`, `version` and `district_id` columns.
+pub trait Row: Clone + Send + Sync + 'static {
+    type Id: Copy + Send + Sync + std::fmt::Display + Into<uuid::Uuid>;
+
+    fn id(&self) -> Self::Id;
+
+    /// What `ETag` and `If-Match` carry.
+    fn version(&self) -> i64;
+
+    /// The district that owns it.
+    fn district(&self) -> crate::domain::ids::DistrictId;
+}
+
+/// The queries a record a client edits has: written by [`record_queries!`].
+pub trait Stored: Row {
+    /// The fields a client sets.
+    type Fields: PartialEq + Send + Sync;
+
+    /// The live record in `scope`, locked for a change until the transaction ends.
+    fn lock(
+        conn: &mut AsyncPgConnection,
+        id: Self::Id,
+        scope: crate::domain::access::Scope,
+    ) -> impl Future<Output = diesel::QueryResult<Self>> + Send;
+
+    /// Writes `fields`; a change that changes nothing is not written.
+    fn update(
+        conn: &mut AsyncPgConnection,
+        current: Self,
+        fields: &Self::Fields,
+    ) -> impl Future<Output = diesel::QueryResult<Self>> + Send;
+
+    /// Marks the record deleted (a tombstone in the change feed).
+    fn mark_deleted(
+        conn: &mut AsyncPgConnection,
+        id: Self::Id,
+    ) -> impl Future<Output = diesel::QueryResult<()>> + Send;
+}
+
+/// [`Row`] for a row struct with `id: $id`, `version` and `district_id` fields.
+macro_rules! row {
+    ($row:ty, $id:ty) => {
+        impl $crate::db::Row for $row {
+            type Id = $id;
+
+            fn id(&self) -> $id {
+                self.id
+            }
+
+            fn version(&self) -> i64 {
+                self.version
+            }
+
+            fn district(&self) -> $crate::domain::ids::DistrictId {
+                self.district_id
+            }
+        }
+    };
+}
+pub(crate) use row;
+
+/// The fields a client sets on a record, declared once: the struct (inserted and written
+/// as a change set), the row's `fields()` that reads them back, and `excluded()`, which
+/// sets every one of them from the row an `INSERT … ON CONFLICT DO UPDATE` was refused
+/// for. A sync upsert writes `excluded()`, so a field added here is synced with no other
+/// change.
+macro_rules! record_fields {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident for $row:ident in $table:ident {
+            $( $(#[$field_meta:meta])* pub $field:ident: $ty:ty, )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, diesel::Insertable, diesel::AsChangeset)]
+        #[diesel(table_name = $table, treat_none_as_null = true)]
+        pub struct $name {
+            $( $(#[$field_meta])* pub $field: $ty, )+
+        }
+
+        impl $row {
+            /// Its client-set fields.
+            pub fn fields(&self) -> $name {
+                $name {
+                    $( $field: Clone::clone(&self.$field), )+
+                }
+            }
+        }
+
+        impl $name {
+            /// Every field, set from the row the insert was refused for (`excluded.…`).
+            pub fn excluded() -> impl diesel::AsChangeset<
+                Target = $table::table,
+                Changeset: diesel::query_builder::QueryFragment<diesel::pg::Pg>
+                    + Send
+                    + 'static,
+            > {
+                ( $( $table::$field.eq(diesel::upsert::excluded($table::$field)), )+ )
+            }
+        }
+    };
+}
+pub(crate) use record_fields;
+
 /// The queries every district-owned record has: a live record by id, the same locked
-/// for a change until the transaction ends, a full update of its client-set fields, and
-/// the soft delete.
+/// for a change until the transaction ends, a full update of its client-set fields, the
+/// soft delete and a new version with nothing else changed ([`touch`]); and the record's
+/// [`Row`] and [`Stored`] that runners use.
 macro_rules! record_queries {
     ($table:ident, $row:ty, $fields:ty, $id:ty) => {
+        $crate::db::row!($row, $id);
+
+        impl $crate::db::Stored for $row {
+            type Fields = $fields;
+
+            fn lock(
+                conn: &mut diesel_async::AsyncPgConnection,
+                id: $id,
+                scope: $crate::domain::access::Scope,
+            ) -> impl Future<Output = diesel::QueryResult<Self>> + Send {
+                lock(conn, id, scope)
+            }
+
+            fn update(
+                conn: &mut diesel_async::AsyncPgConnection,
+                current: Self,
+                fields: &$fields,
+            ) -> impl Future<Output = diesel::QueryResult<Self>> + Send {
+                update(conn, current, fields)
+            }
+
+            fn mark_deleted(
+                conn: &mut diesel_async::AsyncPgConnection,
+                id: $id,
+            ) -> impl Future<Output = diesel::QueryResult<()>> + Send {
+                mark_deleted(conn, id)
+            }
+        }
+
+        /// Gives the record a new version with nothing else changed (a part of it kept
+        /// in another table changed), so it goes into the change feed.
+        #[tracing::instrument(skip_all)]
+        pub async fn touch(
+            conn: &mut diesel_async::AsyncPgConnection,
+            id: $id,
+        ) -> diesel::QueryResult<$row> {
+            diesel::update($table::table.find(id))
+                .set($table::updated_at.eq($crate::db::now_not_null()))
+                .returning(<$row>::as_returning())
+                .get_result(conn)
+                .await
+        }
+
+        /// [`touch`] for many records, in one statement.
+        #[tracing::instrument(skip_all)]
+        pub async fn touch_all(
+            conn: &mut diesel_async::AsyncPgConnection,
+            ids: &[$id],
+        ) -> diesel::QueryResult<()> {
+            diesel::update($table::table.filter($table::id.eq_any(ids)))
+                .set($table::updated_at.eq($crate::db::now_not_null()))
+                .execute(conn)
+                .await
+                .map(drop)
+        }
+
         /// A live record by id, if `scope` covers its district.
         #[tracing::instrument(skip_all)]
         pub async fn find(

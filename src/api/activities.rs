@@ -8,13 +8,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::api::edit::{self, Editable};
 use crate::api::policy::{read, write};
 
-use crate::api::audit::{HistoryQuery, record, record_if_changed};
+use crate::api::audit::{HistoryQuery, record};
 use crate::api::auth::Caller;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
-    no_content, query_text, read_response, updated_response,
+    query_text, read_response,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
@@ -175,11 +176,11 @@ fn count(value: i64) -> Result<i32, String> {
 /// Participants must be live members of `district`.
 pub(crate) async fn merge(
     conn: &mut AsyncPgConnection,
+    checks: &mut Checks,
     patch: ActivityPatch,
     current: Option<&ActivityFields>,
     district: DistrictId,
-) -> Result<ActivityFields, ApiError> {
-    let mut checks = Checks::default();
+) -> Result<Option<ActivityFields>, ApiError> {
     let c = current;
     let kind = checks.required("/kind", patch.kind, c.map(|c| c.kind), Ok);
     let title = checks.required("/title", patch.title, c.map(|c| c.title.clone()), |v| {
@@ -223,7 +224,7 @@ pub(crate) async fn merge(
         c.and_then(|c| c.summary.clone()),
         |v| values::paragraph(&v, 5000),
     );
-    checks.finish((|| {
+    Ok((|| {
         Some(ActivityFields {
             kind: kind?,
             title: title?,
@@ -393,7 +394,9 @@ pub(super) async fn create_activity(
                 .await?
                 .filter(|workstation| caller.scope().covers(workstation.district_id))
                 .ok_or_else(|| ApiError::not_found("workstation"))?;
-            let fields = merge(conn, patch, None, workstation.district_id).await?;
+            let mut checks = Checks::default();
+            let fields = merge(conn, &mut checks, patch, None, workstation.district_id).await?;
+            let fields = checks.finish(fields)?;
             let activity =
                 db::insert(conn, workstation.district_id, workstation.id, fields).await?;
             let change = Change::new(
@@ -432,25 +435,14 @@ async fn update_activity(
     condition: IfMatch,
     body: web::Json<ActivityPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let patch = body.into_inner();
-    let mut conn = pool.conn().await?;
-    let activity = conn
-        .write(async move |conn| {
-            let current = db::lock(conn, id, caller.scope())
-                .await
-                .map_err(not_found_as("activity"))?;
-            condition.check(current.version)?;
-            let fields = merge(conn, patch, Some(&current.fields()), current.district_id).await?;
-            let before = ActivityView::from(current.clone());
-            let activity = db::update(conn, current, &fields).await?;
-            let change = Change::new("update", "activity", id, Some(activity.district_id));
-            let after = ActivityView::from(activity.clone());
-            record_if_changed(conn, &caller, change, &before, &after).await?;
-            Ok::<_, ApiError>(activity)
-        })
-        .await?;
-    Ok(updated_response(&ActivityView::from(activity)))
+    edit::update::<db::Activity>(
+        &pool,
+        caller,
+        path.into_inner(),
+        condition,
+        body.into_inner(),
+    )
+    .await
 }
 
 /// Delete an activity.
@@ -468,19 +460,37 @@ async fn delete_activity(
     path: web::Path<ActivityId>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let mut conn = pool.conn().await?;
-    conn.write(async move |conn| {
-        let current = db::lock(conn, id, caller.scope())
-            .await
-            .map_err(not_found_as("activity"))?;
-        condition.check(current.version)?;
-        db::mark_deleted(conn, id).await?;
-        let change = Change::new("delete", "activity", id, Some(current.district_id));
-        record(conn, &caller, change.before(&ActivityView::from(current))).await
-    })
-    .await?;
-    Ok(no_content())
+    edit::delete::<db::Activity>(&pool, caller, path.into_inner(), condition).await
+}
+
+impl Editable for db::Activity {
+    type Key = ActivityId;
+    type Parent = ();
+    type Patch = ActivityPatch;
+    type View = ActivityView;
+    const ENTITY: &'static str = "activity";
+
+    async fn locked(
+        conn: &mut AsyncPgConnection,
+        caller: &Caller,
+        id: ActivityId,
+    ) -> Result<((), Self), ApiError> {
+        edit::own(conn, caller, id, "activity").await
+    }
+
+    async fn merge(
+        conn: &mut AsyncPgConnection,
+        checks: &mut Checks,
+        _parent: &(),
+        row: &Self,
+        patch: ActivityPatch,
+    ) -> Result<Option<ActivityFields>, ApiError> {
+        merge(conn, checks, patch, Some(&row.fields()), row.district_id).await
+    }
+
+    async fn view(_conn: &mut AsyncPgConnection, row: Self) -> Result<ActivityView, ApiError> {
+        Ok(ActivityView::from(row))
+    }
 }
 
 /// The audit trail of an activity.

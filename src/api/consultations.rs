@@ -12,14 +12,15 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::api::edit::{self, Edit, Editable};
 use crate::api::policy::{read, write};
 
-use crate::api::audit::{record, record_if_changed};
+use crate::api::audit::record;
 use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
-    no_content, query_text, read_response, updated_response,
+    query_text, read_response,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
@@ -351,36 +352,14 @@ async fn update_consultation(
     condition: IfMatch,
     body: web::Json<ConsultationPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let patch = body.into_inner();
-    let mut conn = pool.conn().await?;
-    let row = conn
-        .write(async move |conn| {
-            let current = db::lock(conn, id, caller.scope())
-                .await
-                .map_err(not_found_as("consultation"))?;
-            condition.check(current.version)?;
-            if !machine::takes_activities(current.status) {
-                return Err(wrong_state(&current, "changing the topic"));
-            }
-            let mut checks = Checks::default();
-            let fields = merge(&mut checks, patch, Some(&current.fields()));
-            let fields = checks.finish(fields)?;
-            let before = ConsultationView::from(current.clone());
-            let row = db::update(conn, current, &fields).await?;
-            let change = Change::new("update", "consultation", id, Some(row.district_id));
-            record_if_changed(
-                conn,
-                &caller,
-                change,
-                &before,
-                &ConsultationView::from(row.clone()),
-            )
-            .await?;
-            Ok(row)
-        })
-        .await?;
-    Ok(updated_response(&ConsultationView::from(row)))
+    edit::update::<Consultation>(
+        &pool,
+        caller,
+        path.into_inner(),
+        condition,
+        body.into_inner(),
+    )
+    .await
 }
 
 /// Delete a planned topic; refused (409) once it has begun.
@@ -399,27 +378,49 @@ async fn delete_consultation(
     path: web::Path<ConsultationId>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let mut conn = pool.conn().await?;
-    conn.write(async move |conn| {
-        let current = db::lock(conn, id, caller.scope())
-            .await
-            .map_err(not_found_as("consultation"))?;
-        condition.check(current.version)?;
-        if current.status != ConsultationStatus::Planned {
-            return Err(wrong_state(&current, "deleting"));
+    edit::delete::<Consultation>(&pool, caller, path.into_inner(), condition).await
+}
+
+impl Editable for Consultation {
+    type Key = ConsultationId;
+    type Parent = ();
+    type Patch = ConsultationPatch;
+    type View = ConsultationView;
+    const ENTITY: &'static str = "consultation";
+
+    async fn locked(
+        conn: &mut AsyncPgConnection,
+        caller: &Caller,
+        id: ConsultationId,
+    ) -> Result<((), Self), ApiError> {
+        edit::own(conn, caller, id, "consultation").await
+    }
+
+    fn allows(_parent: &(), row: &Self, edit: Edit) -> Result<(), ApiError> {
+        match edit {
+            Edit::Update if !machine::takes_activities(row.status) => {
+                Err(wrong_state(row, "changing the topic"))
+            }
+            Edit::Delete if row.status != ConsultationStatus::Planned => {
+                Err(wrong_state(row, "deleting"))
+            }
+            _ => Ok(()),
         }
-        db::mark_deleted(conn, id).await?;
-        let change = Change::new("delete", "consultation", id, Some(current.district_id));
-        record(
-            conn,
-            &caller,
-            change.before(&ConsultationView::from(current)),
-        )
-        .await
-    })
-    .await?;
-    Ok(no_content())
+    }
+
+    async fn merge(
+        _conn: &mut AsyncPgConnection,
+        checks: &mut Checks,
+        _parent: &(),
+        row: &Self,
+        patch: ConsultationPatch,
+    ) -> Result<Option<ConsultationFields>, ApiError> {
+        Ok(merge(checks, patch, Some(&row.fields())))
+    }
+
+    async fn view(_conn: &mut AsyncPgConnection, row: Self) -> Result<ConsultationView, ApiError> {
+        Ok(ConsultationView::from(row))
+    }
 }
 
 /// The workflow history of a topic.

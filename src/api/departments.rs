@@ -6,14 +6,16 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::api::edit::{self, Editable};
 use crate::api::policy::{read, write};
+use diesel_async::AsyncPgConnection;
 
-use crate::api::audit::{HistoryQuery, record, record_if_changed};
+use crate::api::audit::{HistoryQuery, record};
 use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
-    no_content, query_text, read_response, updated_response,
+    query_text, read_response,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
@@ -276,27 +278,14 @@ async fn update_department(
     condition: IfMatch,
     body: web::Json<DepartmentPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let patch = body.into_inner();
-    let mut conn = pool.conn().await?;
-    let department = conn
-        .write(async move |conn| {
-            let current = db::lock(conn, id, caller.scope())
-                .await
-                .map_err(not_found_as("department"))?;
-            condition.check(current.version)?;
-            let mut checks = Checks::default();
-            let fields = merge(&mut checks, patch, Some(&current.fields()));
-            let fields = checks.finish(fields)?;
-            let before = DepartmentView::from(current.clone());
-            let department = db::update(conn, current, &fields).await?;
-            let change = Change::new("update", "department", id, Some(department.district_id));
-            let after = DepartmentView::from(department.clone());
-            record_if_changed(conn, &caller, change, &before, &after).await?;
-            Ok::<_, ApiError>(department)
-        })
-        .await?;
-    Ok(updated_response(&DepartmentView::from(department)))
+    edit::update::<db::Department>(
+        &pool,
+        caller,
+        path.into_inner(),
+        condition,
+        body.into_inner(),
+    )
+    .await
 }
 
 /// Delete a department.
@@ -314,19 +303,37 @@ async fn delete_department(
     path: web::Path<DepartmentId>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let mut conn = pool.conn().await?;
-    conn.write(async move |conn| {
-        let current = db::lock(conn, id, caller.scope())
-            .await
-            .map_err(not_found_as("department"))?;
-        condition.check(current.version)?;
-        db::mark_deleted(conn, id).await?;
-        let change = Change::new("delete", "department", id, Some(current.district_id));
-        record(conn, &caller, change.before(&DepartmentView::from(current))).await
-    })
-    .await?;
-    Ok(no_content())
+    edit::delete::<db::Department>(&pool, caller, path.into_inner(), condition).await
+}
+
+impl Editable for db::Department {
+    type Key = DepartmentId;
+    type Parent = ();
+    type Patch = DepartmentPatch;
+    type View = DepartmentView;
+    const ENTITY: &'static str = "department";
+
+    async fn locked(
+        conn: &mut AsyncPgConnection,
+        caller: &Caller,
+        id: DepartmentId,
+    ) -> Result<((), Self), ApiError> {
+        edit::own(conn, caller, id, "department").await
+    }
+
+    async fn merge(
+        _conn: &mut AsyncPgConnection,
+        checks: &mut Checks,
+        _parent: &(),
+        row: &Self,
+        patch: DepartmentPatch,
+    ) -> Result<Option<DepartmentFields>, ApiError> {
+        Ok(merge(checks, patch, Some(&row.fields())))
+    }
+
+    async fn view(_conn: &mut AsyncPgConnection, row: Self) -> Result<DepartmentView, ApiError> {
+        Ok(DepartmentView::from(row))
+    }
 }
 
 /// The audit trail of a department.

@@ -6,13 +6,15 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::api::edit::{self, Editable};
 use crate::api::policy::{admin, read};
+use diesel_async::AsyncPgConnection;
 
-use crate::api::audit::{HistoryQuery, record, record_if_changed};
+use crate::api::audit::{HistoryQuery, record};
 use crate::api::auth::Caller;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
-    no_content, query_text, read_response, updated_response,
+    query_text, read_response,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
@@ -131,10 +133,10 @@ impl From<NewDistrict> for DistrictPatch {
 
 /// The district's fields after `patch`, from `current` (none for a new district).
 fn merge(
+    checks: &mut Checks,
     patch: DistrictPatch,
     current: Option<DistrictFields>,
-) -> Result<DistrictFields, ApiError> {
-    let mut checks = Checks::default();
+) -> Option<DistrictFields> {
     let current = current.as_ref();
     let code = checks.required(
         "/code",
@@ -155,14 +157,14 @@ fn merge(
         |name| values::line(&name, 100),
     );
     let term = checks.required("/term", patch.term, current.map(|c| c.term), values::term);
-    checks.finish((|| {
+    (|| {
         Some(DistrictFields {
             code: code?,
             name: name?,
             name_en,
             term: term?,
         })
-    })())
+    })()
 }
 
 list_query! {
@@ -254,7 +256,9 @@ async fn create_district(
     body: web::Json<NewDistrict>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(ADMINS, "creating districts")?;
-    let fields = merge(body.into_inner().into(), None)?;
+    let mut checks = Checks::default();
+    let fields = merge(&mut checks, body.into_inner().into(), None);
+    let fields = checks.finish(fields)?;
     let mut conn = pool.conn().await?;
     let district = conn
         .write(async move |conn| {
@@ -296,24 +300,7 @@ async fn update_district(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(ADMINS, "changing districts")?;
     let key = district_key(&path.into_inner());
-    let patch = body.into_inner();
-    let mut conn = pool.conn().await?;
-    let district = conn
-        .write(async move |conn| {
-            let current = db::lock(conn, &key)
-                .await
-                .map_err(not_found_as("district"))?;
-            condition.check(current.version)?;
-            let fields = merge(patch, Some(current.fields()))?;
-            let before = DistrictView::from(current.clone());
-            let district = db::update(conn, current, &fields).await?;
-            let change = Change::new("update", "district", district.id, Some(district.id));
-            let after = DistrictView::from(district.clone());
-            record_if_changed(conn, &caller, change, &before, &after).await?;
-            Ok::<_, ApiError>(district)
-        })
-        .await?;
-    Ok(updated_response(&DistrictView::from(district)))
+    edit::update::<db::District>(&pool, caller, key, condition, body.into_inner()).await
 }
 
 /// Delete a district; refused while it still has members, departments or workstations.
@@ -337,25 +324,54 @@ async fn delete_district(
 ) -> Result<HttpResponse, ApiError> {
     caller.require(ADMINS, "deleting districts")?;
     let key = district_key(&path.into_inner());
-    let mut conn = pool.conn().await?;
-    conn.write(async move |conn| {
-        let current = db::lock(conn, &key)
+    edit::delete::<db::District>(&pool, caller, key, condition).await
+}
+
+impl Editable for db::District {
+    type Key = DistrictKey;
+    type Parent = ();
+    type Patch = DistrictPatch;
+    type View = DistrictView;
+    const ENTITY: &'static str = "district";
+
+    /// A district by id or code; the route's policy lets only administrators here.
+    async fn locked(
+        conn: &mut AsyncPgConnection,
+        _caller: &Caller,
+        key: DistrictKey,
+    ) -> Result<((), Self), ApiError> {
+        let row = db::lock(conn, &key)
             .await
             .map_err(not_found_as("district"))?;
-        condition.check(current.version)?;
-        let (members, departments, workstations) = db::dependents(conn, current.id).await?;
+        Ok(((), row))
+    }
+
+    async fn merge(
+        _conn: &mut AsyncPgConnection,
+        checks: &mut Checks,
+        _parent: &(),
+        row: &Self,
+        patch: DistrictPatch,
+    ) -> Result<Option<DistrictFields>, ApiError> {
+        Ok(merge(checks, patch, Some(row.fields())))
+    }
+
+    async fn view(_conn: &mut AsyncPgConnection, row: Self) -> Result<DistrictView, ApiError> {
+        Ok(DistrictView::from(row))
+    }
+
+    /// Refused while members, departments or workstations are live in it.
+    async fn remove(conn: &mut AsyncPgConnection, row: &Self) -> Result<Vec<Change>, ApiError> {
+        let (members, departments, workstations) = db::dependents(conn, row.id).await?;
         if members + departments + workstations > 0 {
             return Err(ApiError::conflict(format!(
                 "the district still has {members} member(s), {departments} department(s) and \
                  {workstations} workstation(s); delete them first"
             )));
         }
-        db::soft_delete(conn, current.id).await?;
-        let change = Change::new("delete", "district", current.id, Some(current.id));
-        record(conn, &caller, change.before(&DistrictView::from(current))).await
-    })
-    .await?;
-    Ok(no_content())
+        db::soft_delete(conn, row.id).await?;
+        Ok(Vec::new())
+    }
 }
 
 /// The district a district-wide read (a plan, a ranking) covers: the one asked for, or a

@@ -14,9 +14,10 @@ use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::api::edit::{self, Edit, Editable};
 use crate::api::policy::{read, write};
 
-use crate::api::audit::{record, record_if_changed};
+use crate::api::audit::record;
 use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::http::{
@@ -426,35 +427,14 @@ async fn update_evaluation(
     condition: IfMatch,
     body: web::Json<EvaluationPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let patch = body.into_inner();
-    let mut conn = pool.conn().await?;
-    let after = conn
-        .write(async move |conn| {
-            let current = locked(conn, &caller, id).await?;
-            condition.check(current.version)?;
-            if current.phase != EvaluationPhase::Preparation {
-                return Err(wrong_state(&current, "changing the evaluation"));
-            }
-            let mut checks = Checks::default();
-            let fields = merge(
-                conn,
-                &mut checks,
-                patch,
-                Some(&current.fields()),
-                Some(current.district_id),
-            )
-            .await?;
-            let fields = checks.finish(fields)?;
-            let before = view(conn, current.clone()).await?;
-            let row = db::update(conn, current, &fields).await?;
-            let after = view(conn, row).await?;
-            let change = Change::new("update", "evaluation", id, Some(after.district_id));
-            record_if_changed(conn, &caller, change, &before, &after).await?;
-            Ok(after)
-        })
-        .await?;
-    Ok(updated_response(&after))
+    edit::update::<Evaluation>(
+        &pool,
+        caller,
+        path.into_inner(),
+        condition,
+        body.into_inner(),
+    )
+    .await
 }
 
 /// Delete an evaluation in preparation.
@@ -473,21 +453,57 @@ async fn delete_evaluation(
     path: web::Path<EvaluationId>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let mut conn = pool.conn().await?;
-    conn.write(async move |conn| {
-        let current = locked(conn, &caller, id).await?;
-        condition.check(current.version)?;
-        if current.phase != EvaluationPhase::Preparation {
-            return Err(wrong_state(&current, "deleting"));
+    edit::delete::<Evaluation>(&pool, caller, path.into_inner(), condition).await
+}
+
+impl Editable for Evaluation {
+    type Key = EvaluationId;
+    type Parent = ();
+    type Patch = EvaluationPatch;
+    type View = EvaluationView;
+    const ENTITY: &'static str = "evaluation";
+
+    async fn locked(
+        conn: &mut AsyncPgConnection,
+        caller: &Caller,
+        id: EvaluationId,
+    ) -> Result<((), Self), ApiError> {
+        edit::own(conn, caller, id, "evaluation").await
+    }
+
+    fn allows(_parent: &(), row: &Self, edit: Edit) -> Result<(), ApiError> {
+        if row.phase == EvaluationPhase::Preparation {
+            return Ok(());
         }
-        let before = view(conn, current).await?;
-        db::mark_deleted(conn, id).await?;
-        let change = Change::new("delete", "evaluation", id, Some(before.district_id));
-        record(conn, &caller, change.before(&before)).await
-    })
-    .await?;
-    Ok(no_content())
+        Err(wrong_state(
+            row,
+            match edit {
+                Edit::Update => "changing the evaluation",
+                Edit::Delete => "deleting",
+            },
+        ))
+    }
+
+    async fn merge(
+        conn: &mut AsyncPgConnection,
+        checks: &mut Checks,
+        _parent: &(),
+        row: &Self,
+        patch: EvaluationPatch,
+    ) -> Result<Option<EvaluationFields>, ApiError> {
+        merge(
+            conn,
+            checks,
+            patch,
+            Some(&row.fields()),
+            Some(row.district_id),
+        )
+        .await
+    }
+
+    async fn view(conn: &mut AsyncPgConnection, row: Self) -> Result<EvaluationView, ApiError> {
+        view(conn, row).await
+    }
 }
 
 /// The workflow history of an evaluation.

@@ -10,14 +10,15 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::api::edit::{self, Editable};
 use crate::api::policy::{read, write};
 
-use crate::api::audit::{HistoryQuery, record, record_if_changed};
+use crate::api::audit::{HistoryQuery, record};
 use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
-    no_content, query_text, read_response, updated_response,
+    query_text, read_response, updated_response,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
@@ -379,28 +380,14 @@ async fn update_key_task(
     condition: IfMatch,
     body: web::Json<KeyTaskPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let patch = body.into_inner();
-    let mut conn = pool.conn().await?;
-    let after = conn
-        .write(async move |conn| {
-            let current = db::lock(conn, id, caller.scope())
-                .await
-                .map_err(not_found_as("key task"))?;
-            condition.check(current.version)?;
-            let mut checks = Checks::default();
-            let fields = merge(&mut checks, patch, Some(&current.fields()));
-            let fields = checks.finish(fields)?;
-            let before = view(conn, current.clone()).await?;
-            let row = db::update(conn, current, &fields).await?;
-            let change = Change::new("update", "key_task", id, Some(row.district_id));
-            // A change of the task leaves its notes as they were read.
-            let after = KeyTaskView::new(row, before.notes.clone());
-            record_if_changed(conn, &caller, change, &before, &after).await?;
-            Ok::<_, ApiError>(after)
-        })
-        .await?;
-    Ok(updated_response(&after))
+    edit::update::<KeyTask>(
+        &pool,
+        caller,
+        path.into_inner(),
+        condition,
+        body.into_inner(),
+    )
+    .await
 }
 
 /// Delete a key task.
@@ -416,20 +403,46 @@ async fn delete_key_task(
     path: web::Path<KeyTaskId>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let mut conn = pool.conn().await?;
-    conn.write(async move |conn| {
-        let current = db::lock(conn, id, caller.scope())
-            .await
-            .map_err(not_found_as("key task"))?;
-        condition.check(current.version)?;
-        let before = view(conn, current.clone()).await?;
-        db::mark_deleted(conn, id).await?;
-        let change = Change::new("delete", "key_task", id, Some(current.district_id));
-        record(conn, &caller, change.before(&before)).await
-    })
-    .await?;
-    Ok(no_content())
+    edit::delete::<KeyTask>(&pool, caller, path.into_inner(), condition).await
+}
+
+impl Editable for KeyTask {
+    type Key = KeyTaskId;
+    type Parent = ();
+    type Patch = KeyTaskPatch;
+    type View = KeyTaskView;
+    const ENTITY: &'static str = "key_task";
+
+    async fn locked(
+        conn: &mut AsyncPgConnection,
+        caller: &Caller,
+        id: KeyTaskId,
+    ) -> Result<((), Self), ApiError> {
+        edit::own(conn, caller, id, "key task").await
+    }
+
+    async fn merge(
+        _conn: &mut AsyncPgConnection,
+        checks: &mut Checks,
+        _parent: &(),
+        row: &Self,
+        patch: KeyTaskPatch,
+    ) -> Result<Option<KeyTaskFields>, ApiError> {
+        Ok(merge(checks, patch, Some(&row.fields())))
+    }
+
+    async fn view(conn: &mut AsyncPgConnection, row: Self) -> Result<KeyTaskView, ApiError> {
+        view(conn, row).await
+    }
+
+    /// A change of the task leaves its notes as they were read.
+    async fn view_after(
+        _conn: &mut AsyncPgConnection,
+        row: Self,
+        before: &KeyTaskView,
+    ) -> Result<KeyTaskView, ApiError> {
+        Ok(KeyTaskView::new(row, before.notes.clone()))
+    }
 }
 
 /// A dated progress note.

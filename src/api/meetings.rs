@@ -13,12 +13,13 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::policy::{read, write};
 
-use crate::api::audit::{HistoryQuery, record, record_if_changed};
+use crate::api::audit::{HistoryQuery, record};
 use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
+use crate::api::edit::{self, Editable};
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
-    no_content, query_text, read_response, updated_response,
+    query_text, read_response,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
@@ -398,28 +399,14 @@ async fn update_meeting(
     condition: IfMatch,
     body: web::Json<MeetingPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let patch = body.into_inner();
-    let mut conn = pool.conn().await?;
-    let after = conn
-        .write(async move |conn| {
-            let current = db::lock(conn, id, caller.scope())
-                .await
-                .map_err(not_found_as("meeting"))?;
-            condition.check(current.version)?;
-            let mut checks = Checks::default();
-            let fields = merge(&mut checks, patch, Some(&current.fields()));
-            let fields = checks.finish(fields)?;
-            let before = view(conn, current.clone()).await?;
-            let row = db::update(conn, current, &fields).await?;
-            let change = Change::new("update", "meeting", id, Some(row.district_id));
-            // A change of the meeting leaves its attendance as it was read.
-            let after = MeetingView::new(row, before.attendance.clone());
-            record_if_changed(conn, &caller, change, &before, &after).await?;
-            Ok::<_, ApiError>(after)
-        })
-        .await?;
-    Ok(updated_response(&after))
+    edit::update::<Meeting>(
+        &pool,
+        caller,
+        path.into_inner(),
+        condition,
+        body.into_inner(),
+    )
+    .await
 }
 
 /// Delete a meeting; its attendance stops counting for duty performance.
@@ -435,20 +422,46 @@ async fn delete_meeting(
     path: web::Path<MeetingId>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let mut conn = pool.conn().await?;
-    conn.write(async move |conn| {
-        let current = db::lock(conn, id, caller.scope())
-            .await
-            .map_err(not_found_as("meeting"))?;
-        condition.check(current.version)?;
-        let before = view(conn, current.clone()).await?;
-        db::mark_deleted(conn, id).await?;
-        let change = Change::new("delete", "meeting", id, Some(current.district_id));
-        record(conn, &caller, change.before(&before)).await
-    })
-    .await?;
-    Ok(no_content())
+    edit::delete::<Meeting>(&pool, caller, path.into_inner(), condition).await
+}
+
+impl Editable for Meeting {
+    type Key = MeetingId;
+    type Parent = ();
+    type Patch = MeetingPatch;
+    type View = MeetingView;
+    const ENTITY: &'static str = "meeting";
+
+    async fn locked(
+        conn: &mut AsyncPgConnection,
+        caller: &Caller,
+        id: MeetingId,
+    ) -> Result<((), Self), ApiError> {
+        edit::own(conn, caller, id, "meeting").await
+    }
+
+    async fn merge(
+        _conn: &mut AsyncPgConnection,
+        checks: &mut Checks,
+        _parent: &(),
+        row: &Self,
+        patch: MeetingPatch,
+    ) -> Result<Option<MeetingFields>, ApiError> {
+        Ok(merge(checks, patch, Some(&row.fields())))
+    }
+
+    async fn view(conn: &mut AsyncPgConnection, row: Self) -> Result<MeetingView, ApiError> {
+        view(conn, row).await
+    }
+
+    /// A change of the meeting leaves its attendance as it was read.
+    async fn view_after(
+        _conn: &mut AsyncPgConnection,
+        row: Self,
+        before: &MeetingView,
+    ) -> Result<MeetingView, ApiError> {
+        Ok(MeetingView::new(row, before.attendance.clone()))
+    }
 }
 
 /// The audit trail of a meeting, attendance changes included.

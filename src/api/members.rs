@@ -6,15 +6,17 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::api::edit::{self, Editable};
 use crate::api::policy::{read, write};
+use diesel_async::AsyncPgConnection;
 
-use crate::api::audit::{HistoryQuery, record, record_if_changed};
+use crate::api::audit::{HistoryQuery, record};
 use crate::api::auth::Caller;
 use crate::api::contacts::{self, Personal};
 use crate::api::districts::referenced_district;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
-    no_content, query_text, read_response, updated_response,
+    query_text, read_response,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
@@ -537,38 +539,14 @@ async fn update_member(
     condition: IfMatch,
     body: web::Json<MemberPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let patch = body.into_inner();
-    let viewer = caller.clone();
-    let mut conn = pool.conn().await?;
-    let member = conn
-        .write(async move |conn| {
-            let current = db::lock(conn, id, caller.scope())
-                .await
-                .map_err(not_found_as("member"))?;
-            condition.check(current.version)?;
-            let codes = crate::db::reference::member_codes(conn).await?;
-            let mut checks = Checks::default();
-            let fields = merge(
-                &mut checks,
-                patch,
-                Some(&current.fields()),
-                current.term,
-                &codes,
-            );
-            let fields = checks.finish(fields)?;
-            let before = MemberView::from(current.clone());
-            let member = db::update(conn, current, &fields).await?;
-            let change = Change::new("update", "member", id, Some(member.district_id));
-            let after = MemberView::from(member.clone());
-            record_if_changed(conn, &caller, change, &before, &after).await?;
-            Ok::<_, ApiError>(member)
-        })
-        .await?;
-    Ok(updated_response(&contacts::shown_to(
-        &viewer,
-        MemberView::from(member),
-    )))
+    edit::update::<db::Member>(
+        &pool,
+        caller,
+        path.into_inner(),
+        condition,
+        body.into_inner(),
+    )
+    .await
 }
 
 /// Delete a member; they leave every workstation they belonged to.
@@ -586,23 +564,50 @@ async fn delete_member(
     path: web::Path<MemberId>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let mut conn = pool.conn().await?;
-    conn.write(async move |conn| {
-        let current = db::lock(conn, id, caller.scope())
-            .await
-            .map_err(not_found_as("member"))?;
-        condition.check(current.version)?;
-        let stations = crate::db::workstations::ids_involving(conn, id).await?;
-        let stations_before = crate::api::workstations::views(conn, &stations).await?;
-        db::soft_delete(conn, id).await?;
-        let change = Change::new("delete", "member", id, Some(current.district_id));
-        record(conn, &caller, change.before(&MemberView::from(current))).await?;
-        crate::api::workstations::record_changes(conn, &caller, "remove_member", stations_before)
-            .await
-    })
-    .await?;
-    Ok(no_content())
+    edit::delete::<db::Member>(&pool, caller, path.into_inner(), condition).await
+}
+
+impl Editable for db::Member {
+    type Key = MemberId;
+    type Parent = ();
+    type Patch = MemberPatch;
+    type View = MemberView;
+    const ENTITY: &'static str = "member";
+
+    async fn locked(
+        conn: &mut AsyncPgConnection,
+        caller: &Caller,
+        id: MemberId,
+    ) -> Result<((), Self), ApiError> {
+        edit::own(conn, caller, id, "member").await
+    }
+
+    async fn merge(
+        conn: &mut AsyncPgConnection,
+        checks: &mut Checks,
+        _parent: &(),
+        row: &Self,
+        patch: MemberPatch,
+    ) -> Result<Option<MemberFields>, ApiError> {
+        let codes = crate::db::reference::member_codes(conn).await?;
+        Ok(merge(checks, patch, Some(&row.fields()), row.term, &codes))
+    }
+
+    async fn view(_conn: &mut AsyncPgConnection, row: Self) -> Result<MemberView, ApiError> {
+        Ok(MemberView::from(row))
+    }
+
+    /// The member leaves the workstations they belonged to or convened.
+    async fn remove(conn: &mut AsyncPgConnection, row: &Self) -> Result<Vec<Change>, ApiError> {
+        let stations = crate::db::workstations::ids_involving(conn, row.id).await?;
+        let before = crate::api::workstations::views(conn, &stations).await?;
+        db::soft_delete(conn, row.id).await?;
+        crate::api::workstations::changes(conn, "remove_member", before).await
+    }
+
+    fn shown(caller: &Caller, view: MemberView) -> MemberView {
+        contacts::shown_to(caller, view)
+    }
 }
 
 /// The audit trail of a member (contact data only for those who may see it).

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::api::edit::{self, Edit, Editable};
 use crate::api::policy::{read, write};
 
 use crate::api::audit::{record, record_if_changed};
@@ -21,7 +22,7 @@ use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
-    no_content, query_text, read_response, updated_response,
+    no_content, query_text, read_response,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
@@ -609,37 +610,14 @@ async fn update_proposal(
     condition: IfMatch,
     body: web::Json<ProposalPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let patch = body.into_inner();
-    let mut conn = pool.conn().await?;
-    let changed = conn
-        .write(async move |conn| {
-            let current = db::lock(conn, id, caller.scope())
-                .await
-                .map_err(not_found_as("proposal"))?;
-            condition.check(current.version)?;
-            if current.status != ProposalStatus::Draft {
-                return Err(wrong_state(&current, "changing the text"));
-            }
-            let mut checks = Checks::default();
-            let fields = merge(
-                conn,
-                &mut checks,
-                patch,
-                Some(&current.fields()),
-                Some(current.district_id),
-            )
-            .await?;
-            let fields = checks.finish(fields)?;
-            let before = view(conn, current.clone()).await?;
-            let row = db::update(conn, current, &fields).await?;
-            let after = view(conn, row).await?;
-            let change = Change::new("update", "proposal", id, Some(after.district_id));
-            record_if_changed(conn, &caller, change, &before, &after).await?;
-            Ok(after)
-        })
-        .await?;
-    Ok(updated_response(&changed))
+    edit::update::<Proposal>(
+        &pool,
+        caller,
+        path.into_inner(),
+        condition,
+        body.into_inner(),
+    )
+    .await
 }
 
 /// Delete a draft; a submitted proposal is withdrawn instead (409).
@@ -658,23 +636,57 @@ async fn delete_proposal(
     path: web::Path<ProposalId>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let mut conn = pool.conn().await?;
-    conn.write(async move |conn| {
-        let current = db::lock(conn, id, caller.scope())
-            .await
-            .map_err(not_found_as("proposal"))?;
-        condition.check(current.version)?;
-        if current.status != ProposalStatus::Draft {
-            return Err(wrong_state(&current, "deleting"));
+    edit::delete::<Proposal>(&pool, caller, path.into_inner(), condition).await
+}
+
+impl Editable for Proposal {
+    type Key = ProposalId;
+    type Parent = ();
+    type Patch = ProposalPatch;
+    type View = ProposalView;
+    const ENTITY: &'static str = "proposal";
+
+    async fn locked(
+        conn: &mut AsyncPgConnection,
+        caller: &Caller,
+        id: ProposalId,
+    ) -> Result<((), Self), ApiError> {
+        edit::own(conn, caller, id, "proposal").await
+    }
+
+    fn allows(_parent: &(), row: &Self, edit: Edit) -> Result<(), ApiError> {
+        if row.status == ProposalStatus::Draft {
+            return Ok(());
         }
-        let before = view(conn, current).await?;
-        db::mark_deleted(conn, id).await?;
-        let change = Change::new("delete", "proposal", id, Some(before.district_id));
-        record(conn, &caller, change.before(&before)).await
-    })
-    .await?;
-    Ok(no_content())
+        Err(wrong_state(
+            row,
+            match edit {
+                Edit::Update => "changing the text",
+                Edit::Delete => "deleting",
+            },
+        ))
+    }
+
+    async fn merge(
+        conn: &mut AsyncPgConnection,
+        checks: &mut Checks,
+        _parent: &(),
+        row: &Self,
+        patch: ProposalPatch,
+    ) -> Result<Option<DraftFields>, ApiError> {
+        merge(
+            conn,
+            checks,
+            patch,
+            Some(&row.fields()),
+            Some(row.district_id),
+        )
+        .await
+    }
+
+    async fn view(conn: &mut AsyncPgConnection, row: Self) -> Result<ProposalView, ApiError> {
+        view(conn, row).await
+    }
 }
 
 /// The workflow history of a proposal: every action, from which status to which, by

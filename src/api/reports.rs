@@ -8,14 +8,15 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::api::edit::{self, Editable};
 use crate::api::policy::{read, write};
 
-use crate::api::audit::{HistoryQuery, record, record_if_changed};
+use crate::api::audit::{HistoryQuery, record};
 use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
-    no_content, query_text, read_response, updated_response,
+    query_text, read_response,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
@@ -377,34 +378,14 @@ async fn update_report(
     condition: IfMatch,
     body: web::Json<ReportPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let patch = body.into_inner();
-    let mut conn = pool.conn().await?;
-    let row = conn
-        .write(async move |conn| {
-            let current = db::lock(conn, id, caller.scope())
-                .await
-                .map_err(not_found_as("report"))?;
-            condition.check(current.version)?;
-            let mut checks = Checks::default();
-            let fields = merge(
-                conn,
-                &mut checks,
-                patch,
-                Some(&current.fields()),
-                Some(current.district_id),
-            )
-            .await?;
-            let fields = checks.finish(fields)?;
-            let before = ReportView::from(current.clone());
-            let row = db::update(conn, current, &fields).await?;
-            let change = Change::new("update", "report", id, Some(row.district_id));
-            let after = ReportView::from(row.clone());
-            record_if_changed(conn, &caller, change, &before, &after).await?;
-            Ok::<_, ApiError>(row)
-        })
-        .await?;
-    Ok(updated_response(&ReportView::from(row)))
+    edit::update::<Report>(
+        &pool,
+        caller,
+        path.into_inner(),
+        condition,
+        body.into_inner(),
+    )
+    .await
 }
 
 /// Delete a report.
@@ -420,19 +401,44 @@ async fn delete_report(
     path: web::Path<ReportId>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let mut conn = pool.conn().await?;
-    conn.write(async move |conn| {
-        let current = db::lock(conn, id, caller.scope())
-            .await
-            .map_err(not_found_as("report"))?;
-        condition.check(current.version)?;
-        db::mark_deleted(conn, id).await?;
-        let change = Change::new("delete", "report", id, Some(current.district_id));
-        record(conn, &caller, change.before(&ReportView::from(current))).await
-    })
-    .await?;
-    Ok(no_content())
+    edit::delete::<Report>(&pool, caller, path.into_inner(), condition).await
+}
+
+impl Editable for Report {
+    type Key = ReportId;
+    type Parent = ();
+    type Patch = ReportPatch;
+    type View = ReportView;
+    const ENTITY: &'static str = "report";
+
+    async fn locked(
+        conn: &mut AsyncPgConnection,
+        caller: &Caller,
+        id: ReportId,
+    ) -> Result<((), Self), ApiError> {
+        edit::own(conn, caller, id, "report").await
+    }
+
+    async fn merge(
+        conn: &mut AsyncPgConnection,
+        checks: &mut Checks,
+        _parent: &(),
+        row: &Self,
+        patch: ReportPatch,
+    ) -> Result<Option<ReportFields>, ApiError> {
+        merge(
+            conn,
+            checks,
+            patch,
+            Some(&row.fields()),
+            Some(row.district_id),
+        )
+        .await
+    }
+
+    async fn view(_conn: &mut AsyncPgConnection, row: Self) -> Result<ReportView, ApiError> {
+        Ok(ReportView::from(row))
+    }
 }
 
 /// The audit trail of a report.

@@ -13,9 +13,10 @@ use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::api::edit::{self, Edit, Editable};
 use crate::api::policy::{read, write};
 
-use crate::api::audit::{record, record_if_changed};
+use crate::api::audit::record;
 use crate::api::auth::Caller;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
@@ -519,38 +520,14 @@ async fn update_ruling(
     condition: IfMatch,
     body: web::Json<RulingPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let patch = body.into_inner();
-    let mut conn = pool.conn().await?;
-    let after = conn
-        .write(async move |conn| {
-            let current = db::lock(conn, id, caller.scope())
-                .await
-                .map_err(not_found_as("ruling"))?;
-            condition.check(current.version)?;
-            if current.status != RulingStatus::Issued {
-                return Err(wrong_state(&current, "changing the ruling"));
-            }
-            let mut checks = Checks::default();
-            let fields = merge(
-                conn,
-                &mut checks,
-                patch,
-                Some(&current.fields()),
-                Some(current.subject_type),
-                Some(current.district_id),
-            )
-            .await?;
-            let fields = checks.finish(fields)?;
-            let before = view(conn, current.clone()).await?;
-            let row = db::update(conn, current, &fields).await?;
-            let after = view(conn, row).await?;
-            let change = Change::new("update", "ruling", id, Some(after.district_id));
-            record_if_changed(conn, &caller, change, &before, &after).await?;
-            Ok(after)
-        })
-        .await?;
-    Ok(updated_response(&after))
+    edit::update::<Ruling>(
+        &pool,
+        caller,
+        path.into_inner(),
+        condition,
+        body.into_inner(),
+    )
+    .await
 }
 
 /// Delete a ruling while it is issued (a ruling recorded in error).
@@ -569,23 +546,52 @@ async fn delete_ruling(
     path: web::Path<RulingId>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let mut conn = pool.conn().await?;
-    conn.write(async move |conn| {
-        let current = db::lock(conn, id, caller.scope())
-            .await
-            .map_err(not_found_as("ruling"))?;
-        condition.check(current.version)?;
-        if current.status != RulingStatus::Issued {
-            return Err(wrong_state(&current, "deleting"));
+    edit::delete::<Ruling>(&pool, caller, path.into_inner(), condition).await
+}
+
+impl Editable for Ruling {
+    type Key = RulingId;
+    type Parent = ();
+    type Patch = RulingPatch;
+    type View = RulingView;
+    const ENTITY: &'static str = "ruling";
+
+    async fn locked(
+        conn: &mut AsyncPgConnection,
+        caller: &Caller,
+        id: RulingId,
+    ) -> Result<((), Self), ApiError> {
+        edit::own(conn, caller, id, "ruling").await
+    }
+
+    fn allows(_parent: &(), row: &Self, edit: Edit) -> Result<(), ApiError> {
+        if row.status == RulingStatus::Issued {
+            return Ok(());
         }
-        let before = view(conn, current).await?;
-        db::mark_deleted(conn, id).await?;
-        let change = Change::new("delete", "ruling", id, Some(before.district_id));
-        record(conn, &caller, change.before(&before)).await
-    })
-    .await?;
-    Ok(no_content())
+        Err(wrong_state(
+            row,
+            match edit {
+                Edit::Update => "changing the ruling",
+                Edit::Delete => "deleting",
+            },
+        ))
+    }
+
+    async fn merge(
+        conn: &mut AsyncPgConnection,
+        checks: &mut Checks,
+        _parent: &(),
+        row: &Self,
+        patch: RulingPatch,
+    ) -> Result<Option<RulingFields>, ApiError> {
+        let fields = Some(&row.fields());
+        let (subject, district) = (Some(row.subject_type), Some(row.district_id));
+        merge(conn, checks, patch, fields, subject, district).await
+    }
+
+    async fn view(conn: &mut AsyncPgConnection, row: Self) -> Result<RulingView, ApiError> {
+        view(conn, row).await
+    }
 }
 
 /// The workflow history of a ruling.

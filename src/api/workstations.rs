@@ -8,14 +8,15 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::api::edit::{self, Editable};
 use crate::api::policy::{read, write};
 
-use crate::api::audit::{HistoryQuery, record, record_if_changed};
+use crate::api::audit::{HistoryQuery, record};
 use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
-    no_content, query_text, read_response, updated_response,
+    no_content, query_text, read_response,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
@@ -314,24 +315,40 @@ pub(crate) async fn views(
         .collect())
 }
 
-/// Records, for each workstation as it was in `before`, the change that has happened to
-/// it since (none if its version is the same).
+/// Records the changes of the workstations `before` shows, as they are now, under
+/// `action`.
 pub(crate) async fn record_changes(
     conn: &mut AsyncPgConnection,
     caller: &Caller,
     action: &'static str,
     before: Vec<WorkstationView>,
 ) -> Result<(), ApiError> {
-    let ids: Vec<WorkstationId> = before.iter().map(|station| station.id).collect();
-    let after = views(conn, &ids).await?;
-    for old in before {
-        let Some(new) = after.iter().find(|station| station.id == old.id) else {
-            continue;
-        };
-        let change = Change::new(action, "workstation", old.id, Some(old.district_id));
-        record_if_changed(conn, caller, change, &old, new).await?;
+    for change in changes(conn, action, before).await? {
+        record(conn, caller, change).await?;
     }
     Ok(())
+}
+
+/// The changes of the workstations `before` shows, as they are now, under `action`:
+/// one for each that has a new version.
+pub(crate) async fn changes(
+    conn: &mut AsyncPgConnection,
+    action: &'static str,
+    before: Vec<WorkstationView>,
+) -> Result<Vec<Change>, ApiError> {
+    let ids: Vec<WorkstationId> = before.iter().map(|station| station.id).collect();
+    let after = views(conn, &ids).await?;
+    Ok(before
+        .into_iter()
+        .filter_map(|old| {
+            let new = after.iter().find(|station| station.id == old.id)?;
+            (new.version != old.version).then(|| {
+                Change::new(action, "workstation", old.id, Some(old.district_id))
+                    .before(&old)
+                    .after(new)
+            })
+        })
+        .collect())
 }
 
 /// A workstation with its member list.
@@ -463,34 +480,14 @@ async fn update_workstation(
     condition: IfMatch,
     body: web::Json<WorkstationPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let patch = body.into_inner();
-    let mut conn = pool.conn().await?;
-    let changed = conn
-        .write(async move |conn| {
-            let current = db::lock(conn, id, caller.scope())
-                .await
-                .map_err(not_found_as("workstation"))?;
-            condition.check(current.version)?;
-            let before = view(conn, current.clone()).await?;
-            let mut checks = Checks::default();
-            let fields = merge(
-                conn,
-                &mut checks,
-                patch,
-                Some(&current.fields()),
-                Some(current.district_id),
-            )
-            .await?;
-            let fields = checks.finish(fields)?;
-            let row = db::update(conn, current, &fields).await?;
-            let after = view(conn, row).await?;
-            let change = Change::new("update", "workstation", id, Some(after.district_id));
-            record_if_changed(conn, &caller, change, &before, &after).await?;
-            Ok::<_, ApiError>(after)
-        })
-        .await?;
-    Ok(updated_response(&changed))
+    edit::update::<db::Workstation>(
+        &pool,
+        caller,
+        path.into_inner(),
+        condition,
+        body.into_inner(),
+    )
+    .await
 }
 
 /// Delete a workstation; refused while it has activities.
@@ -509,26 +506,56 @@ async fn delete_workstation(
     path: web::Path<WorkstationId>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let id = path.into_inner();
-    let mut conn = pool.conn().await?;
-    conn.write(async move |conn| {
-        let current = db::lock(conn, id, caller.scope())
-            .await
-            .map_err(not_found_as("workstation"))?;
-        condition.check(current.version)?;
-        let activities = db::activity_count(conn, id).await?;
+    edit::delete::<db::Workstation>(&pool, caller, path.into_inner(), condition).await
+}
+
+impl Editable for db::Workstation {
+    type Key = WorkstationId;
+    type Parent = ();
+    type Patch = WorkstationPatch;
+    type View = WorkstationView;
+    const ENTITY: &'static str = "workstation";
+
+    async fn locked(
+        conn: &mut AsyncPgConnection,
+        caller: &Caller,
+        id: WorkstationId,
+    ) -> Result<((), Self), ApiError> {
+        edit::own(conn, caller, id, "workstation").await
+    }
+
+    async fn merge(
+        conn: &mut AsyncPgConnection,
+        checks: &mut Checks,
+        _parent: &(),
+        row: &Self,
+        patch: WorkstationPatch,
+    ) -> Result<Option<WorkstationFields>, ApiError> {
+        merge(
+            conn,
+            checks,
+            patch,
+            Some(&row.fields()),
+            Some(row.district_id),
+        )
+        .await
+    }
+
+    async fn view(conn: &mut AsyncPgConnection, row: Self) -> Result<WorkstationView, ApiError> {
+        view(conn, row).await
+    }
+
+    /// Refused while activities are recorded at it; its memberships go with it.
+    async fn remove(conn: &mut AsyncPgConnection, row: &Self) -> Result<Vec<Change>, ApiError> {
+        let activities = db::activity_count(conn, row.id).await?;
         if activities > 0 {
             return Err(ApiError::conflict(format!(
                 "the workstation still has {activities} activity(ies); delete them first"
             )));
         }
-        let before = view(conn, current).await?;
-        db::soft_delete(conn, id).await?;
-        let change = Change::new("delete", "workstation", id, Some(before.district_id));
-        record(conn, &caller, change.before(&before)).await
-    })
-    .await?;
-    Ok(no_content())
+        db::soft_delete(conn, row.id).await?;
+        Ok(Vec::new())
+    }
 }
 
 /// List the members of a workstation.

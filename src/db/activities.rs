@@ -30,30 +30,16 @@ pub struct Activity {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
-/// The fields a client sets (the workstation, and so the district, is fixed at creation).
-#[derive(Debug, Clone, PartialEq, Insertable, AsChangeset)]
-#[diesel(table_name = activities, treat_none_as_null = true)]
-pub struct ActivityFields {
-    pub kind: ActivityKind,
-    pub title: String,
-    pub held_on: NaiveDate,
-    pub participant_ids: Vec<MemberId>,
-    pub people_reached: i32,
-    pub opinions_collected: i32,
-    pub summary: Option<String>,
-}
-
-impl Activity {
-    pub fn fields(&self) -> ActivityFields {
-        ActivityFields {
-            kind: self.kind,
-            title: self.title.clone(),
-            held_on: self.held_on,
-            participant_ids: self.participant_ids.clone(),
-            people_reached: self.people_reached,
-            opinions_collected: self.opinions_collected,
-            summary: self.summary.clone(),
-        }
+super::record_fields! {
+    /// The fields a client sets (the workstation, and so the district, is fixed at creation).
+    pub struct ActivityFields for Activity in activities {
+        pub kind: ActivityKind,
+        pub title: String,
+        pub held_on: NaiveDate,
+        pub participant_ids: Vec<MemberId>,
+        pub people_reached: i32,
+        pub opinions_collected: i32,
+        pub summary: Option<String>,
     }
 }
 
@@ -215,13 +201,7 @@ pub async fn upsert_all(
         .do_update()
         .set((
             activities::workstation_id.eq(excluded(activities::workstation_id)),
-            activities::kind.eq(excluded(activities::kind)),
-            activities::title.eq(excluded(activities::title)),
-            activities::held_on.eq(excluded(activities::held_on)),
-            activities::participant_ids.eq(excluded(activities::participant_ids)),
-            activities::people_reached.eq(excluded(activities::people_reached)),
-            activities::opinions_collected.eq(excluded(activities::opinions_collected)),
-            activities::summary.eq(excluded(activities::summary)),
+            ActivityFields::excluded(),
         ))
         .returning(Activity::as_returning())
         .get_results(conn)

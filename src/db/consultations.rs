@@ -35,24 +35,13 @@ pub struct Consultation {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
-/// The fields a client sets on a topic (the district is fixed at creation).
-#[derive(Debug, Clone, PartialEq, Insertable, AsChangeset)]
-#[diesel(table_name = consultations, treat_none_as_null = true)]
-pub struct ConsultationFields {
-    pub year: i32,
-    pub title: String,
-    pub is_key: bool,
-    pub lead_committee: Option<String>,
-}
-
-impl Consultation {
-    pub fn fields(&self) -> ConsultationFields {
-        ConsultationFields {
-            year: self.year,
-            title: self.title.clone(),
-            is_key: self.is_key,
-            lead_committee: self.lead_committee.clone(),
-        }
+super::record_fields! {
+    /// The fields a client sets on a topic (the district is fixed at creation).
+    pub struct ConsultationFields for Consultation in consultations {
+        pub year: i32,
+        pub title: String,
+        pub is_key: bool,
+        pub lead_committee: Option<String>,
     }
 }
 
@@ -212,30 +201,16 @@ pub mod activities {
         pub deleted_at: Option<DateTime<Utc>>,
     }
 
-    /// The fields a client sets on an activity.
-    #[derive(Debug, Clone, PartialEq, Insertable, AsChangeset)]
-    #[diesel(table_name = consultation_activities, treat_none_as_null = true)]
-    pub struct ActivityFields {
-        pub format: ConsultationFormat,
-        pub held_on: NaiveDate,
-        pub place: Option<String>,
-        pub participant_ids: Vec<MemberId>,
-        pub department_ids: Vec<DepartmentId>,
-        pub opinions_gathered: i32,
-        pub summary: Option<String>,
-    }
-
-    impl ConsultationActivity {
-        pub fn fields(&self) -> ActivityFields {
-            ActivityFields {
-                format: self.format,
-                held_on: self.held_on,
-                place: self.place.clone(),
-                participant_ids: self.participant_ids.clone(),
-                department_ids: self.department_ids.clone(),
-                opinions_gathered: self.opinions_gathered,
-                summary: self.summary.clone(),
-            }
+    crate::db::record_fields! {
+        /// The fields a client sets on an activity.
+        pub struct ActivityFields for ConsultationActivity in consultation_activities {
+            pub format: ConsultationFormat,
+            pub held_on: NaiveDate,
+            pub place: Option<String>,
+            pub participant_ids: Vec<MemberId>,
+            pub department_ids: Vec<DepartmentId>,
+            pub opinions_gathered: i32,
+            pub summary: Option<String>,
         }
     }
 

@@ -25,22 +25,12 @@ pub struct Department {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
-/// The fields a client sets (the district is fixed at creation).
-#[derive(Debug, Clone, PartialEq, Insertable, AsChangeset)]
-#[diesel(table_name = departments, treat_none_as_null = true)]
-pub struct DepartmentFields {
-    pub name: String,
-    pub short_name: Option<String>,
-    pub kind: DepartmentKind,
-}
-
-impl Department {
-    pub fn fields(&self) -> DepartmentFields {
-        DepartmentFields {
-            name: self.name.clone(),
-            short_name: self.short_name.clone(),
-            kind: self.kind,
-        }
+super::record_fields! {
+    /// The fields a client sets (the district is fixed at creation).
+    pub struct DepartmentFields for Department in departments {
+        pub name: String,
+        pub short_name: Option<String>,
+        pub kind: DepartmentKind,
     }
 }
 
@@ -180,7 +170,6 @@ pub async fn upsert_all(
     rows: Vec<(DepartmentId, String, DepartmentFields)>,
 ) -> QueryResult<Vec<Department>> {
     use diesel::query_builder::DecoratableTarget;
-    use diesel::upsert::excluded;
     if rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -202,11 +191,7 @@ pub async fn upsert_all(
                 .and(departments::external_id.is_not_null()),
         )
         .do_update()
-        .set((
-            departments::name.eq(excluded(departments::name)),
-            departments::short_name.eq(excluded(departments::short_name)),
-            departments::kind.eq(excluded(departments::kind)),
-        ))
+        .set(DepartmentFields::excluded())
         .returning(Department::as_returning())
         .get_results(conn)
         .await

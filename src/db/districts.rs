@@ -23,24 +23,13 @@ pub struct District {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
-/// The fields a client sets.
-#[derive(Debug, Clone, PartialEq, Insertable, AsChangeset)]
-#[diesel(table_name = districts, treat_none_as_null = true)]
-pub struct DistrictFields {
-    pub code: String,
-    pub name: String,
-    pub name_en: Option<String>,
-    pub term: i32,
-}
-
-impl District {
-    pub fn fields(&self) -> DistrictFields {
-        DistrictFields {
-            code: self.code.clone(),
-            name: self.name.clone(),
-            name_en: self.name_en.clone(),
-            term: self.term,
-        }
+super::record_fields! {
+    /// The fields a client sets.
+    pub struct DistrictFields for District in districts {
+        pub code: String,
+        pub name: String,
+        pub name_en: Option<String>,
+        pub term: i32,
     }
 }
 
@@ -196,6 +185,49 @@ pub async fn update(
         .returning(District::as_returning())
         .get_result(conn)
         .await
+}
+
+impl super::Row for District {
+    type Id = DistrictId;
+
+    fn id(&self) -> DistrictId {
+        self.id
+    }
+
+    fn version(&self) -> i64 {
+        self.version
+    }
+
+    /// A district is its own.
+    fn district(&self) -> DistrictId {
+        self.id
+    }
+}
+
+impl super::Stored for District {
+    type Fields = DistrictFields;
+
+    async fn lock(conn: &mut AsyncPgConnection, id: DistrictId, scope: Scope) -> QueryResult<Self> {
+        if !scope.covers(id) {
+            return Err(diesel::result::Error::NotFound);
+        }
+        lock(conn, &DistrictKey::Id(id)).await
+    }
+
+    fn update(
+        conn: &mut AsyncPgConnection,
+        current: Self,
+        fields: &DistrictFields,
+    ) -> impl Future<Output = QueryResult<Self>> + Send {
+        update(conn, current, fields)
+    }
+
+    fn mark_deleted(
+        conn: &mut AsyncPgConnection,
+        id: DistrictId,
+    ) -> impl Future<Output = QueryResult<()>> + Send {
+        soft_delete(conn, id)
+    }
 }
 
 #[tracing::instrument(skip_all)]

@@ -38,20 +38,11 @@ pub struct Evaluation {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
-/// The fields a client sets on an evaluation (the district is fixed at creation).
-#[derive(Debug, Clone, PartialEq, Insertable, AsChangeset)]
-#[diesel(table_name = evaluations)]
-pub struct EvaluationFields {
-    pub department_id: DepartmentId,
-    pub year: i32,
-}
-
-impl Evaluation {
-    pub fn fields(&self) -> EvaluationFields {
-        EvaluationFields {
-            department_id: self.department_id,
-            year: self.year,
-        }
+super::record_fields! {
+    /// The fields a client sets on an evaluation (the district is fixed at creation).
+    pub struct EvaluationFields for Evaluation in evaluations {
+        pub department_id: DepartmentId,
+        pub year: i32,
     }
 }
 
@@ -130,16 +121,6 @@ pub async fn insert(
 pub async fn save(conn: &mut AsyncPgConnection, row: &Evaluation) -> QueryResult<Evaluation> {
     diesel::update(evaluations::table.find(row.id))
         .set(row)
-        .returning(Evaluation::as_returning())
-        .get_result(conn)
-        .await
-}
-
-/// Marks an evaluation changed (new version, into the change feed).
-#[tracing::instrument(skip_all)]
-pub async fn touch(conn: &mut AsyncPgConnection, id: EvaluationId) -> QueryResult<Evaluation> {
-    diesel::update(evaluations::table.find(id))
-        .set(evaluations::updated_at.eq(super::now_not_null()))
         .returning(Evaluation::as_returning())
         .get_result(conn)
         .await
@@ -267,24 +248,13 @@ pub struct Visit {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
-/// The fields a client sets on a visit.
-#[derive(Debug, Clone, PartialEq, Insertable, AsChangeset)]
-#[diesel(table_name = evaluation_visits, treat_none_as_null = true)]
-pub struct VisitFields {
-    pub visited_on: NaiveDate,
-    pub place: String,
-    pub visited: String,
-    pub findings: Option<String>,
-}
-
-impl Visit {
-    pub fn fields(&self) -> VisitFields {
-        VisitFields {
-            visited_on: self.visited_on,
-            place: self.place.clone(),
-            visited: self.visited.clone(),
-            findings: self.findings.clone(),
-        }
+super::record_fields! {
+    /// The fields a client sets on a visit.
+    pub struct VisitFields for Visit in evaluation_visits {
+        pub visited_on: NaiveDate,
+        pub place: String,
+        pub visited: String,
+        pub findings: Option<String>,
     }
 }
 

@@ -25,26 +25,14 @@ pub struct KeyTask {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
-/// The fields a client sets (the district is fixed at creation).
-#[derive(Debug, Clone, PartialEq, Insertable, AsChangeset)]
-#[diesel(table_name = key_tasks, treat_none_as_null = true)]
-pub struct KeyTaskFields {
-    pub year: i32,
-    pub title: String,
-    pub responsible_body: String,
-    pub status: KeyTaskStatus,
-    pub description: Option<String>,
-}
-
-impl KeyTask {
-    pub fn fields(&self) -> KeyTaskFields {
-        KeyTaskFields {
-            year: self.year,
-            title: self.title.clone(),
-            responsible_body: self.responsible_body.clone(),
-            status: self.status,
-            description: self.description.clone(),
-        }
+super::record_fields! {
+    /// The fields a client sets (the district is fixed at creation).
+    pub struct KeyTaskFields for KeyTask in key_tasks {
+        pub year: i32,
+        pub title: String,
+        pub responsible_body: String,
+        pub status: KeyTaskStatus,
+        pub description: Option<String>,
     }
 }
 
@@ -134,16 +122,6 @@ pub async fn insert(
             district_id,
             fields,
         })
-        .returning(KeyTask::as_returning())
-        .get_result(conn)
-        .await
-}
-
-/// Gives a key task a new version (a note was added).
-#[tracing::instrument(skip_all)]
-pub async fn touch(conn: &mut AsyncPgConnection, id: KeyTaskId) -> QueryResult<KeyTask> {
-    diesel::update(key_tasks::table.find(id))
-        .set(key_tasks::updated_at.eq(super::now_not_null()))
         .returning(KeyTask::as_returning())
         .get_result(conn)
         .await

@@ -27,26 +27,14 @@ pub struct Meeting {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
-/// The fields a client sets (the district is fixed at creation).
-#[derive(Debug, Clone, PartialEq, Insertable, AsChangeset)]
-#[diesel(table_name = meetings, treat_none_as_null = true)]
-pub struct MeetingFields {
-    pub kind: MeetingKind,
-    pub title: String,
-    pub held_on: NaiveDate,
-    pub place: Option<String>,
-    pub agenda: Option<String>,
-}
-
-impl Meeting {
-    pub fn fields(&self) -> MeetingFields {
-        MeetingFields {
-            kind: self.kind,
-            title: self.title.clone(),
-            held_on: self.held_on,
-            place: self.place.clone(),
-            agenda: self.agenda.clone(),
-        }
+super::record_fields! {
+    /// The fields a client sets (the district is fixed at creation).
+    pub struct MeetingFields for Meeting in meetings {
+        pub kind: MeetingKind,
+        pub title: String,
+        pub held_on: NaiveDate,
+        pub place: Option<String>,
+        pub agenda: Option<String>,
     }
 }
 
@@ -147,16 +135,6 @@ pub async fn insert(
             district_id,
             fields,
         })
-        .returning(Meeting::as_returning())
-        .get_result(conn)
-        .await
-}
-
-/// Gives a meeting a new version (its attendance changed).
-#[tracing::instrument(skip_all)]
-pub async fn touch(conn: &mut AsyncPgConnection, id: MeetingId) -> QueryResult<Meeting> {
-    diesel::update(meetings::table.find(id))
-        .set(meetings::updated_at.eq(super::now_not_null()))
         .returning(Meeting::as_returning())
         .get_result(conn)
         .await
@@ -366,7 +344,6 @@ pub async fn upsert_all(
     rows: Vec<(MeetingId, String, SyncedMeeting)>,
 ) -> QueryResult<Vec<MeetingRecord>> {
     use diesel::query_builder::DecoratableTarget;
-    use diesel::upsert::excluded;
     if rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -390,13 +367,7 @@ pub async fn upsert_all(
                 .and(meetings::external_id.is_not_null()),
         )
         .do_update()
-        .set((
-            meetings::kind.eq(excluded(meetings::kind)),
-            meetings::title.eq(excluded(meetings::title)),
-            meetings::held_on.eq(excluded(meetings::held_on)),
-            meetings::place.eq(excluded(meetings::place)),
-            meetings::agenda.eq(excluded(meetings::agenda)),
-        ))
+        .set(MeetingFields::excluded())
         .returning(Meeting::as_returning())
         .get_results(conn)
         .await?;

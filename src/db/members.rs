@@ -33,42 +33,22 @@ pub struct Member {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
-/// The fields a client sets (the district is fixed at creation).
-#[derive(Debug, Clone, PartialEq, Insertable, AsChangeset)]
-#[diesel(table_name = members, treat_none_as_null = true)]
-pub struct MemberFields {
-    pub member_no: String,
-    pub name: String,
-    pub gender: Option<Gender>,
-    pub sector: String,
-    pub party: String,
-    pub employer_title: Option<String>,
-    pub street: Option<String>,
-    pub term: i32,
-    pub roles: Vec<String>,
-    pub resides_in_district: bool,
-    pub status: MemberStatus,
-    pub phone: Option<String>,
-    pub email: Option<String>,
-}
-
-impl Member {
-    pub fn fields(&self) -> MemberFields {
-        MemberFields {
-            member_no: self.member_no.clone(),
-            name: self.name.clone(),
-            gender: self.gender,
-            sector: self.sector.clone(),
-            party: self.party.clone(),
-            employer_title: self.employer_title.clone(),
-            street: self.street.clone(),
-            term: self.term,
-            roles: self.roles.clone(),
-            resides_in_district: self.resides_in_district,
-            status: self.status,
-            phone: self.phone.clone(),
-            email: self.email.clone(),
-        }
+super::record_fields! {
+    /// The fields a client sets (the district is fixed at creation).
+    pub struct MemberFields for Member in members {
+        pub member_no: String,
+        pub name: String,
+        pub gender: Option<Gender>,
+        pub sector: String,
+        pub party: String,
+        pub employer_title: Option<String>,
+        pub street: Option<String>,
+        pub term: i32,
+        pub roles: Vec<String>,
+        pub resides_in_district: bool,
+        pub status: MemberStatus,
+        pub phone: Option<String>,
+        pub email: Option<String>,
     }
 }
 
@@ -210,7 +190,7 @@ pub async fn soft_delete_all(conn: &mut AsyncPgConnection, ids: &[MemberId]) -> 
     .await?;
     stations.sort();
     stations.dedup();
-    super::workstations::touch(conn, &stations).await?;
+    super::workstations::touch_all(conn, &stations).await?;
     diesel::update(workstations::table.filter(workstations::convenor_member_id.eq_any(ids)))
         .set(workstations::convenor_member_id.eq(None::<MemberId>))
         .execute(conn)
@@ -250,7 +230,6 @@ pub async fn upsert_all(
     rows: Vec<(MemberId, MemberFields)>,
 ) -> QueryResult<Vec<Member>> {
     use diesel::query_builder::DecoratableTarget;
-    use diesel::upsert::excluded;
     if rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -267,20 +246,7 @@ pub async fn upsert_all(
         .on_conflict((members::district_id, members::member_no))
         .filter_target(members::deleted_at.is_null())
         .do_update()
-        .set((
-            members::name.eq(excluded(members::name)),
-            members::gender.eq(excluded(members::gender)),
-            members::sector.eq(excluded(members::sector)),
-            members::party.eq(excluded(members::party)),
-            members::employer_title.eq(excluded(members::employer_title)),
-            members::street.eq(excluded(members::street)),
-            members::term.eq(excluded(members::term)),
-            members::roles.eq(excluded(members::roles)),
-            members::resides_in_district.eq(excluded(members::resides_in_district)),
-            members::status.eq(excluded(members::status)),
-            members::phone.eq(excluded(members::phone)),
-            members::email.eq(excluded(members::email)),
-        ))
+        .set(MemberFields::excluded())
         .returning(Member::as_returning())
         .get_results(conn)
         .await

@@ -53,34 +53,21 @@ pub struct Proposal {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
-/// The fields a draft carries.
-#[derive(Debug, Clone, PartialEq, Insertable, AsChangeset)]
-#[diesel(table_name = proposals, treat_none_as_null = true)]
-pub struct DraftFields {
-    pub kind: ProposalKind,
-    pub title: String,
-    pub body: String,
-    pub category: String,
-    pub lead_member_id: Option<MemberId>,
-    pub proposer_org: Option<String>,
-    pub is_key: bool,
-    pub supervising_leader: Option<String>,
+super::record_fields! {
+    /// The fields a draft carries.
+    pub struct DraftFields for Proposal in proposals {
+        pub kind: ProposalKind,
+        pub title: String,
+        pub body: String,
+        pub category: String,
+        pub lead_member_id: Option<MemberId>,
+        pub proposer_org: Option<String>,
+        pub is_key: bool,
+        pub supervising_leader: Option<String>,
+    }
 }
 
 impl Proposal {
-    pub fn fields(&self) -> DraftFields {
-        DraftFields {
-            kind: self.kind,
-            title: self.title.clone(),
-            body: self.body.clone(),
-            category: self.category.clone(),
-            lead_member_id: self.lead_member_id,
-            proposer_org: self.proposer_org.clone(),
-            is_key: self.is_key,
-            supervising_leader: self.supervising_leader.clone(),
-        }
-    }
-
     /// Whether the reply is late on `today`.
     pub fn overdue_on(&self, today: NaiveDate) -> bool {
         self.status == ProposalStatus::Assigned && self.reply_due_on.is_some_and(|due| due < today)
@@ -403,15 +390,6 @@ pub async fn remove_cosigner(
     Ok(removed)
 }
 
-/// Marks a proposal changed (new version, into the change feed).
-pub async fn touch(conn: &mut AsyncPgConnection, id: ProposalId) -> QueryResult<()> {
-    diesel::update(proposals::table.find(id))
-        .set(proposals::updated_at.eq(super::now_not_null()))
-        .execute(conn)
-        .await
-        .map(drop)
-}
-
 /// Counts behind the proposal statistics.
 #[derive(Debug, Default)]
 pub struct Figures {
@@ -536,7 +514,6 @@ pub async fn upsert_drafts(
     rows: Vec<(ProposalId, String, DraftFields)>,
 ) -> QueryResult<Vec<Proposal>> {
     use diesel::query_builder::DecoratableTarget;
-    use diesel::upsert::excluded;
     if rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -558,16 +535,7 @@ pub async fn upsert_drafts(
                 .and(proposals::external_id.is_not_null()),
         )
         .do_update()
-        .set((
-            proposals::kind.eq(excluded(proposals::kind)),
-            proposals::title.eq(excluded(proposals::title)),
-            proposals::body.eq(excluded(proposals::body)),
-            proposals::category.eq(excluded(proposals::category)),
-            proposals::lead_member_id.eq(excluded(proposals::lead_member_id)),
-            proposals::proposer_org.eq(excluded(proposals::proposer_org)),
-            proposals::is_key.eq(excluded(proposals::is_key)),
-            proposals::supervising_leader.eq(excluded(proposals::supervising_leader)),
-        ))
+        .set(DraftFields::excluded())
         .returning(Proposal::as_returning())
         .get_results(conn)
         .await

@@ -26,28 +26,15 @@ pub struct Report {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
-/// The fields a client sets (the district is fixed at creation).
-#[derive(Debug, Clone, PartialEq, Insertable, AsChangeset)]
-#[diesel(table_name = reports, treat_none_as_null = true)]
-pub struct ReportFields {
-    pub kind: ReportKind,
-    pub reported_on: NaiveDate,
-    pub subject: String,
-    pub summary: Option<String>,
-    pub consultation_id: Option<ConsultationId>,
-    pub evaluation_id: Option<EvaluationId>,
-}
-
-impl Report {
-    pub fn fields(&self) -> ReportFields {
-        ReportFields {
-            kind: self.kind,
-            reported_on: self.reported_on,
-            subject: self.subject.clone(),
-            summary: self.summary.clone(),
-            consultation_id: self.consultation_id,
-            evaluation_id: self.evaluation_id,
-        }
+super::record_fields! {
+    /// The fields a client sets (the district is fixed at creation).
+    pub struct ReportFields for Report in reports {
+        pub kind: ReportKind,
+        pub reported_on: NaiveDate,
+        pub subject: String,
+        pub summary: Option<String>,
+        pub consultation_id: Option<ConsultationId>,
+        pub evaluation_id: Option<EvaluationId>,
     }
 }
 

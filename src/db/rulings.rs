@@ -120,28 +120,15 @@ pub async fn list(
     .await
 }
 
-/// The fields a client sets on a ruling (its district and subject are fixed).
-#[derive(Debug, Clone, PartialEq, AsChangeset)]
-#[diesel(table_name = rulings, treat_none_as_null = true)]
-pub struct RulingFields {
-    pub leader_name: String,
-    pub leader_title: LeaderTitle,
-    pub stage: Option<RulingStage>,
-    pub content: String,
-    pub issued_on: NaiveDate,
-    pub department_ids: Vec<DepartmentId>,
-}
-
-impl Ruling {
-    pub fn fields(&self) -> RulingFields {
-        RulingFields {
-            leader_name: self.leader_name.clone(),
-            leader_title: self.leader_title,
-            stage: self.stage,
-            content: self.content.clone(),
-            issued_on: self.issued_on,
-            department_ids: self.department_ids.clone(),
-        }
+super::record_fields! {
+    /// The fields a client sets on a ruling (its district and subject are fixed).
+    pub struct RulingFields for Ruling in rulings {
+        pub leader_name: String,
+        pub leader_title: LeaderTitle,
+        pub stage: Option<RulingStage>,
+        pub content: String,
+        pub issued_on: NaiveDate,
+        pub department_ids: Vec<DepartmentId>,
     }
 }
 
@@ -245,22 +232,12 @@ pub async fn on_subject(
     query.order(rulings::id).load(conn).await
 }
 
-/// What a client sets on a measure.
-#[derive(Debug, Clone, PartialEq, AsChangeset)]
-#[diesel(table_name = ruling_measures)]
-pub struct MeasureFields {
-    pub text: String,
-    pub taken_on: NaiveDate,
-    pub status: MeasureStatus,
-}
-
-impl Measure {
-    pub fn fields(&self) -> MeasureFields {
-        MeasureFields {
-            text: self.text.clone(),
-            taken_on: self.taken_on,
-            status: self.status,
-        }
+super::record_fields! {
+    /// What a client sets on a measure.
+    pub struct MeasureFields for Measure in ruling_measures {
+        pub text: String,
+        pub taken_on: NaiveDate,
+        pub status: MeasureStatus,
     }
 }
 

@@ -31,30 +31,16 @@ pub struct Workstation {
     pub deleted_at: Option<DateTime<Utc>>,
 }
 
-/// The fields a client sets (the district is fixed at creation).
-#[derive(Debug, Clone, PartialEq, Insertable, AsChangeset)]
-#[diesel(table_name = workstations, treat_none_as_null = true)]
-pub struct WorkstationFields {
-    pub name: String,
-    pub kind: WorkstationKind,
-    pub street: Option<String>,
-    pub address: Option<String>,
-    pub opened_on: Option<NaiveDate>,
-    pub convenor_member_id: Option<MemberId>,
-    pub description: Option<String>,
-}
-
-impl Workstation {
-    pub fn fields(&self) -> WorkstationFields {
-        WorkstationFields {
-            name: self.name.clone(),
-            kind: self.kind,
-            street: self.street.clone(),
-            address: self.address.clone(),
-            opened_on: self.opened_on,
-            convenor_member_id: self.convenor_member_id,
-            description: self.description.clone(),
-        }
+super::record_fields! {
+    /// The fields a client sets (the district is fixed at creation).
+    pub struct WorkstationFields for Workstation in workstations {
+        pub name: String,
+        pub kind: WorkstationKind,
+        pub street: Option<String>,
+        pub address: Option<String>,
+        pub opened_on: Option<NaiveDate>,
+        pub convenor_member_id: Option<MemberId>,
+        pub description: Option<String>,
     }
 }
 
@@ -360,7 +346,7 @@ pub async fn add_member(
         .await?
         > 0;
     if added {
-        touch(conn, &[workstation.id]).await?;
+        touch(conn, workstation.id).await?;
     }
     Ok(added)
 }
@@ -381,18 +367,9 @@ pub async fn remove_member(
     .await?
         > 0;
     if removed {
-        touch(conn, &[workstation]).await?;
+        touch(conn, workstation).await?;
     }
     Ok(removed)
-}
-
-/// Marks workstations changed (new version, into the change feed).
-pub async fn touch(conn: &mut AsyncPgConnection, ids: &[WorkstationId]) -> QueryResult<()> {
-    diesel::update(workstations::table.filter(workstations::id.eq_any(ids)))
-        .set(workstations::updated_at.eq(super::now_not_null()))
-        .execute(conn)
-        .await
-        .map(drop)
 }
 
 /// The live workstations of `district` with these external ids, locked until the
@@ -433,7 +410,6 @@ pub async fn upsert_all(
     rows: Vec<(WorkstationId, String, WorkstationFields)>,
 ) -> QueryResult<Vec<Workstation>> {
     use diesel::query_builder::DecoratableTarget;
-    use diesel::upsert::excluded;
     if rows.is_empty() {
         return Ok(Vec::new());
     }
@@ -455,15 +431,7 @@ pub async fn upsert_all(
                 .and(workstations::external_id.is_not_null()),
         )
         .do_update()
-        .set((
-            workstations::name.eq(excluded(workstations::name)),
-            workstations::kind.eq(excluded(workstations::kind)),
-            workstations::street.eq(excluded(workstations::street)),
-            workstations::address.eq(excluded(workstations::address)),
-            workstations::opened_on.eq(excluded(workstations::opened_on)),
-            workstations::convenor_member_id.eq(excluded(workstations::convenor_member_id)),
-            workstations::description.eq(excluded(workstations::description)),
-        ))
+        .set(WorkstationFields::excluded())
         .returning(Workstation::as_returning())
         .get_results(conn)
         .await

@@ -1,5 +1,6 @@
 //! The activities (协商活动) held on a consultation topic.
 
+use crate::api::edit::{self, Edit, Editable};
 use crate::api::work::Write as _;
 
 use super::{
@@ -8,8 +9,8 @@ use super::{
     Day, Db, DepartmentId, Deserialize, DistrictId, FeedItem, Field, FieldError, HashSet,
     HttpResponse, IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, IntoParams, MemberId,
     NaiveDate, Page, Problem, Serialize, ToSchema, Utc, Versioned, activity_db, created_response,
-    db, delete, get, machine, no_content, not_found_as, page, patch, post, read_response, record,
-    record_if_changed, updated_response, values, web, wrong_state,
+    db, delete, get, machine, not_found_as, page, patch, post, read_response, record, values, web,
+    wrong_state,
 };
 
 /// An activity held on a consultation topic.
@@ -98,11 +99,11 @@ pub struct ActivityBody {
 /// belong to `district`.
 async fn merge_activity(
     conn: &mut AsyncPgConnection,
+    checks: &mut Checks,
     body: ActivityBody,
     current: Option<&ActivityFields>,
     district: DistrictId,
-) -> Result<ActivityFields, ApiError> {
-    let mut checks = Checks::default();
+) -> Result<Option<ActivityFields>, ApiError> {
     let c = current;
     let format = checks.required("/format", body.format, c.map(|c| c.format), Ok);
     let held_on = checks.required("/held_on", body.held_on, c.map(|c| c.held_on), Day::date);
@@ -167,7 +168,7 @@ async fn merge_activity(
     for error in errors {
         checks.error(&error.pointer, error.detail);
     }
-    checks.finish((|| {
+    Ok((|| {
         Some(ActivityFields {
             format: format?,
             held_on: held_on?,
@@ -264,7 +265,9 @@ pub(super) async fn create_consultation_activity(
             if !machine::takes_activities(topic.status) {
                 return Err(wrong_state(&topic, "recording an activity"));
             }
-            let fields = merge_activity(conn, body, None, topic.district_id).await?;
+            let mut checks = Checks::default();
+            let fields = merge_activity(conn, &mut checks, body, None, topic.district_id).await?;
+            let fields = checks.finish(fields)?;
             let row = activity_db::insert(conn, &topic, fields).await?;
             let change = Change::new(
                 "create",
@@ -353,34 +356,14 @@ pub(super) async fn update_consultation_activity(
     condition: IfMatch,
     body: web::Json<ActivityBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let (topic_id, id) = path.into_inner();
-    let body = body.into_inner();
-    let mut conn = pool.conn().await?;
-    let row = conn
-        .write(async move |conn| {
-            let topic = topic(conn, &caller, topic_id).await?;
-            let current = activity_of(conn, &caller, topic_id, id, true).await?;
-            condition.check(current.version)?;
-            if !machine::takes_activities(topic.status) {
-                return Err(wrong_state(&topic, "changing an activity"));
-            }
-            let fields =
-                merge_activity(conn, body, Some(&current.fields()), topic.district_id).await?;
-            let before = ActivityView::from(current.clone());
-            let row = activity_db::update(conn, current, &fields).await?;
-            let change = Change::new("update", "consultation_activity", id, Some(row.district_id));
-            record_if_changed(
-                conn,
-                &caller,
-                change,
-                &before,
-                &ActivityView::from(row.clone()),
-            )
-            .await?;
-            Ok(row)
-        })
-        .await?;
-    Ok(updated_response(&ActivityView::from(row)))
+    edit::update::<ConsultationActivity>(
+        &pool,
+        caller,
+        path.into_inner(),
+        condition,
+        body.into_inner(),
+    )
+    .await
 }
 
 /// Delete an activity while its topic takes activities.
@@ -403,24 +386,50 @@ pub(super) async fn delete_consultation_activity(
     path: web::Path<(ConsultationId, ConsultationActivityId)>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let (topic_id, id) = path.into_inner();
-    let mut conn = pool.conn().await?;
-    conn.write(async move |conn| {
-        let topic = topic(conn, &caller, topic_id).await?;
-        let current = activity_of(conn, &caller, topic_id, id, true).await?;
-        condition.check(current.version)?;
-        if !machine::takes_activities(topic.status) {
-            return Err(wrong_state(&topic, "deleting an activity"));
+    edit::delete::<ConsultationActivity>(&pool, caller, path.into_inner(), condition).await
+}
+
+impl Editable for ConsultationActivity {
+    type Key = (ConsultationId, ConsultationActivityId);
+    type Parent = Consultation;
+    type Patch = ActivityBody;
+    type View = ActivityView;
+    const ENTITY: &'static str = "consultation_activity";
+
+    async fn locked(
+        conn: &mut AsyncPgConnection,
+        caller: &Caller,
+        (parent, id): (ConsultationId, ConsultationActivityId),
+    ) -> Result<(Consultation, Self), ApiError> {
+        let parent_row = topic(conn, caller, parent).await?;
+        let row = activity_of(conn, caller, parent, id, true).await?;
+        Ok((parent_row, row))
+    }
+
+    fn allows(topic: &Consultation, _row: &Self, edit: Edit) -> Result<(), ApiError> {
+        if machine::takes_activities(topic.status) {
+            return Ok(());
         }
-        activity_db::mark_deleted(conn, id).await?;
-        let change = Change::new(
-            "delete",
-            "consultation_activity",
-            id,
-            Some(current.district_id),
-        );
-        record(conn, &caller, change.before(&ActivityView::from(current))).await
-    })
-    .await?;
-    Ok(no_content())
+        Err(wrong_state(
+            topic,
+            match edit {
+                Edit::Update => "changing an activity",
+                Edit::Delete => "deleting an activity",
+            },
+        ))
+    }
+
+    async fn merge(
+        conn: &mut AsyncPgConnection,
+        checks: &mut Checks,
+        topic: &Consultation,
+        row: &Self,
+        patch: ActivityBody,
+    ) -> Result<Option<ActivityFields>, ApiError> {
+        merge_activity(conn, checks, patch, Some(&row.fields()), topic.district_id).await
+    }
+
+    async fn view(_conn: &mut AsyncPgConnection, row: Self) -> Result<ActivityView, ApiError> {
+        Ok(ActivityView::from(row))
+    }
 }

@@ -1,5 +1,6 @@
 //! The investigation visits (调研走访) of an evaluation.
 
+use crate::api::edit::{self, Edit, Editable};
 use crate::api::work::Write as _;
 
 use super::{
@@ -7,8 +8,8 @@ use super::{
     DistrictId, Evaluation, EvaluationId, EvaluationPhase, FeedItem, Field, HttpResponse, IfMatch,
     IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, IntoParams, NaiveDate, Page, Problem, Serialize,
     ToSchema, Utc, Versioned, Visit, VisitFields, VisitId, created_response, delete, found, get,
-    locked, no_content, not_found_as, page, patch, post, read_response, record, record_if_changed,
-    updated_response, values, visit_db, web, wrong_state,
+    locked, not_found_as, page, patch, post, read_response, record, values, visit_db, web,
+    wrong_state,
 };
 
 /// An investigation visit (调研走访) to the department.
@@ -74,8 +75,11 @@ pub struct VisitBody {
     pub findings: Field<String>,
 }
 
-fn merge_visit(body: VisitBody, current: Option<&VisitFields>) -> Result<VisitFields, ApiError> {
-    let mut checks = Checks::default();
+fn merge_visit(
+    checks: &mut Checks,
+    body: VisitBody,
+    current: Option<&VisitFields>,
+) -> Option<VisitFields> {
     let c = current;
     let visited_on = checks.required(
         "/visited_on",
@@ -98,14 +102,14 @@ fn merge_visit(body: VisitBody, current: Option<&VisitFields>) -> Result<VisitFi
         c.and_then(|c| c.findings.clone()),
         |v| values::paragraph(&v, 5000),
     );
-    checks.finish((|| {
+    (|| {
         Some(VisitFields {
             visited_on: visited_on?,
             place: place?,
             visited: visited?,
             findings,
         })
-    })())
+    })()
 }
 
 /// Paging of an evaluation's visits.
@@ -185,7 +189,9 @@ pub(super) async fn create_visit(
         .write(async move |conn| {
             let evaluation = locked(conn, &caller, id).await?;
             takes_visits(&evaluation, "recording a visit")?;
-            let fields = merge_visit(body, None)?;
+            let mut checks = Checks::default();
+            let fields = merge_visit(&mut checks, body, None);
+            let fields = checks.finish(fields)?;
             let row = visit_db::insert(conn, &evaluation, fields).await?;
             let change = Change::new("create", "evaluation_visit", row.id, Some(row.district_id));
             record(conn, &caller, change.after(&VisitView::from(row.clone()))).await?;
@@ -264,31 +270,14 @@ pub(super) async fn update_visit(
     condition: IfMatch,
     body: web::Json<VisitBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let (evaluation_id, id) = path.into_inner();
-    let body = body.into_inner();
-    let mut conn = pool.conn().await?;
-    let row = conn
-        .write(async move |conn| {
-            let evaluation = locked(conn, &caller, evaluation_id).await?;
-            let current = visit_of(conn, &caller, evaluation_id, id, true).await?;
-            condition.check(current.version)?;
-            takes_visits(&evaluation, "changing a visit")?;
-            let fields = merge_visit(body, Some(&current.fields()))?;
-            let before = VisitView::from(current.clone());
-            let row = visit_db::update(conn, current, &fields).await?;
-            let change = Change::new("update", "evaluation_visit", id, Some(row.district_id));
-            record_if_changed(
-                conn,
-                &caller,
-                change,
-                &before,
-                &VisitView::from(row.clone()),
-            )
-            .await?;
-            Ok::<_, ApiError>(row)
-        })
-        .await?;
-    Ok(updated_response(&VisitView::from(row)))
+    edit::update::<Visit>(
+        &pool,
+        caller,
+        path.into_inner(),
+        condition,
+        body.into_inner(),
+    )
+    .await
 }
 
 /// Delete a visit, during the investigation.
@@ -311,17 +300,47 @@ pub(super) async fn delete_visit(
     path: web::Path<(EvaluationId, VisitId)>,
     condition: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    let (evaluation_id, id) = path.into_inner();
-    let mut conn = pool.conn().await?;
-    conn.write(async move |conn| {
-        let evaluation = locked(conn, &caller, evaluation_id).await?;
-        let current = visit_of(conn, &caller, evaluation_id, id, true).await?;
-        condition.check(current.version)?;
-        takes_visits(&evaluation, "deleting a visit")?;
-        visit_db::mark_deleted(conn, id).await?;
-        let change = Change::new("delete", "evaluation_visit", id, Some(current.district_id));
-        record(conn, &caller, change.before(&VisitView::from(current))).await
-    })
-    .await?;
-    Ok(no_content())
+    edit::delete::<Visit>(&pool, caller, path.into_inner(), condition).await
+}
+
+impl Editable for Visit {
+    type Key = (EvaluationId, VisitId);
+    type Parent = Evaluation;
+    type Patch = VisitBody;
+    type View = VisitView;
+    const ENTITY: &'static str = "evaluation_visit";
+
+    async fn locked(
+        conn: &mut AsyncPgConnection,
+        caller: &Caller,
+        (parent, id): (EvaluationId, VisitId),
+    ) -> Result<(Evaluation, Self), ApiError> {
+        let parent_row = locked(conn, caller, parent).await?;
+        let row = visit_of(conn, caller, parent, id, true).await?;
+        Ok((parent_row, row))
+    }
+
+    fn allows(evaluation: &Evaluation, _row: &Self, edit: Edit) -> Result<(), ApiError> {
+        takes_visits(
+            evaluation,
+            match edit {
+                Edit::Update => "changing a visit",
+                Edit::Delete => "deleting a visit",
+            },
+        )
+    }
+
+    async fn merge(
+        _conn: &mut AsyncPgConnection,
+        checks: &mut Checks,
+        _evaluation: &Evaluation,
+        row: &Self,
+        patch: VisitBody,
+    ) -> Result<Option<VisitFields>, ApiError> {
+        Ok(merge_visit(checks, patch, Some(&row.fields())))
+    }
+
+    async fn view(_conn: &mut AsyncPgConnection, row: Self) -> Result<VisitView, ApiError> {
+        Ok(VisitView::from(row))
+    }
 }

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::{Synced, json_of, refuse_field, take_external_id, take_text};
 use crate::api::activities::{ActivityPatch, ActivityView};
+use crate::api::input::Checks;
 use crate::db;
 use crate::db::activities::{Activity, SyncedActivity};
 use crate::db::audit::Change;
@@ -115,7 +116,10 @@ impl Synced for Activities {
         let patch: ActivityPatch = serde_json::from_value(record)
             .map_err(|error| ApiError::Validation(vec![FieldError::new("", error.to_string())]))?;
         // Without participant ids the merge asks the database nothing.
-        let mut fields = crate::api::activities::merge(conn, patch, None, context.district).await?;
+        let mut checks = Checks::default();
+        let fields =
+            crate::api::activities::merge(conn, &mut checks, patch, None, context.district).await?;
+        let mut fields = checks.finish(fields)?;
         fields.participant_ids = crate::domain::values::distinct(participants);
         Ok(SyncedActivity {
             workstation_id,

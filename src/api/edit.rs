@@ -1,0 +1,168 @@
+//! What every record a client edits shares: the runner of a change (`PATCH`) and of a
+//! removal (`DELETE`), beside [`crate::api::workflow::perform`] for workflow steps.
+//!
+//! The runner owns the order, the same for every record and child record: the parent
+//! locked first, then the record (404 if either is not in the caller's scope);
+//! `If-Match`; whether the record (and its parent) take the change now; the merge and its
+//! checks; the views before and after; the write; the audit event (for a change, only
+//! if something changed); the answer with its `ETag`. A record says only what is its
+//! own, by implementing [`Editable`].
+
+use actix_web::HttpResponse;
+use diesel_async::AsyncPgConnection;
+use serde::Serialize;
+
+use crate::api::audit::{record, record_if_changed};
+use crate::api::auth::Caller;
+use crate::api::http::{IfMatch, Versioned, no_content, updated_response};
+use crate::api::input::Checks;
+use crate::api::work::{Db, Write};
+use crate::db::Stored;
+use crate::db::audit::Change;
+use crate::error::{ApiError, not_found_as};
+
+/// What is asked of a record: a change, or its removal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Edit {
+    Update,
+    Delete,
+}
+
+/// A record a client changes with `PATCH` and removes with `DELETE`.
+pub(crate) trait Editable: Stored {
+    /// What the path names: the record's id, or its parent's and its own.
+    type Key: Send;
+    /// The record it belongs to, locked before it (`()` for a record of its own).
+    type Parent: Send + Sync;
+    /// The body of a change.
+    type Patch: Send;
+    /// What the API shows of the record.
+    type View: Serialize + Versioned + Send + Sync;
+    /// The record's type in histories and the audit trail.
+    const ENTITY: &'static str;
+
+    /// The record (and its parent) in the caller's scope, locked until the transaction
+    /// ends; a 404 if either is not there. [`own`] does it for a record of its own.
+    fn locked(
+        conn: &mut AsyncPgConnection,
+        caller: &Caller,
+        key: Self::Key,
+    ) -> impl Future<Output = Result<(Self::Parent, Self), ApiError>> + Send;
+
+    /// Refuses `edit` when the record or its parent does not take it now (a 409).
+    fn allows(_parent: &Self::Parent, _row: &Self, _edit: Edit) -> Result<(), ApiError> {
+        Ok(())
+    }
+
+    /// The fields after `patch` (JSON Merge Patch over the record's own), each problem
+    /// noted in `checks`.
+    fn merge(
+        conn: &mut AsyncPgConnection,
+        checks: &mut Checks,
+        parent: &Self::Parent,
+        row: &Self,
+        patch: Self::Patch,
+    ) -> impl Future<Output = Result<Option<Self::Fields>, ApiError>> + Send;
+
+    fn view(
+        conn: &mut AsyncPgConnection,
+        row: Self,
+    ) -> impl Future<Output = Result<Self::View, ApiError>> + Send;
+
+    /// The view after a change: [`Editable::view`] unless what the change leaves alone
+    /// (children kept in another table) can be taken from the view `before` it.
+    fn view_after(
+        conn: &mut AsyncPgConnection,
+        row: Self,
+        _before: &Self::View,
+    ) -> impl Future<Output = Result<Self::View, ApiError>> + Send {
+        Self::view(conn, row)
+    }
+
+    /// Removes the record; answers the changes this made to other records, for the
+    /// trail after the record's own event. Marks it deleted unless the record says
+    /// otherwise (dependents that must go first, links that go with it).
+    fn remove(
+        conn: &mut AsyncPgConnection,
+        row: &Self,
+    ) -> impl Future<Output = Result<Vec<Change>, ApiError>> + Send {
+        let id = row.id();
+        async move {
+            Self::mark_deleted(conn, id).await?;
+            Ok(Vec::new())
+        }
+    }
+
+    /// What the caller is shown of the view (the audit trail keeps all of it).
+    fn shown(_caller: &Caller, view: Self::View) -> Self::View {
+        view
+    }
+}
+
+/// [`Editable::locked`] for a record of its own: the live record `id` in the caller's
+/// scope, locked, or a 404 naming `what`.
+pub(crate) async fn own<R: Stored>(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    id: R::Id,
+    what: &'static str,
+) -> Result<((), R), ApiError> {
+    let row = R::lock(conn, id, caller.scope())
+        .await
+        .map_err(not_found_as(what))?;
+    Ok(((), row))
+}
+
+/// Changes the record `key` names with `patch`, all of it or none of it, and answers the
+/// record after it with its `ETag`.
+pub(crate) async fn update<R: Editable>(
+    pool: &Db,
+    caller: Caller,
+    key: R::Key,
+    condition: IfMatch,
+    patch: R::Patch,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = pool.conn().await?;
+    let shown = conn
+        .write(async move |conn| {
+            let (parent, current) = R::locked(conn, &caller, key).await?;
+            condition.check(current.version())?;
+            R::allows(&parent, &current, Edit::Update)?;
+            let mut checks = Checks::default();
+            let fields = R::merge(conn, &mut checks, &parent, &current, patch).await?;
+            let fields = checks.finish(fields)?;
+            let before = R::view(conn, current.clone()).await?;
+            let saved = R::update(conn, current, &fields).await?;
+            let change = Change::new("update", R::ENTITY, saved.id(), Some(saved.district()));
+            let after = R::view_after(conn, saved, &before).await?;
+            record_if_changed(conn, &caller, change, &before, &after).await?;
+            Ok::<_, ApiError>(R::shown(&caller, after))
+        })
+        .await?;
+    Ok(updated_response(&shown))
+}
+
+/// Removes the record `key` names, with what goes with it, all of it or none of it.
+pub(crate) async fn delete<R: Editable>(
+    pool: &Db,
+    caller: Caller,
+    key: R::Key,
+    condition: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = pool.conn().await?;
+    conn.write(async move |conn| {
+        let (parent, current) = R::locked(conn, &caller, key).await?;
+        condition.check(current.version())?;
+        R::allows(&parent, &current, Edit::Delete)?;
+        let change = Change::new("delete", R::ENTITY, current.id(), Some(current.district()));
+        let before = R::view(conn, current.clone()).await?;
+        let others = R::remove(conn, &current).await?;
+        record(conn, &caller, change.before(&before)).await?;
+        for other in others {
+            record(conn, &caller, other).await?;
+        }
+        Ok::<_, ApiError>(())
+    })
+    .await?;
+    Ok(no_content())
+}
