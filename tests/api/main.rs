@@ -11,6 +11,7 @@ mod consultations;
 mod conventions;
 mod departments;
 mod districts;
+mod edits;
 mod evaluations;
 mod faults;
 mod helpers;
