@@ -9,6 +9,7 @@
 
 mod work_records;
 
+use crate::domain::kinds::Entity;
 use chrono::{Days, NaiveDate};
 use diesel::prelude::*;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
@@ -386,7 +387,8 @@ async fn seed_district(
                     },
                 )
                 .await?;
-                let change = Change::new("create", "district", district.id, Some(district.id));
+                let change =
+                    Change::new("create", Entity::District, district.id, Some(district.id));
                 audited(conn, change.after(&DistrictView::from(district.clone()))).await?;
                 district
             }
@@ -408,7 +410,12 @@ async fn seed_district(
                 kind: *kind,
             };
             let department = db::departments::insert(conn, district.id, fields).await?;
-            let change = Change::new("create", "department", department.id, Some(district.id));
+            let change = Change::new(
+                "create",
+                Entity::Department,
+                department.id,
+                Some(district.id),
+            );
             audited(conn, change.after(&DepartmentView::from(department))).await?;
         }
     }
@@ -503,7 +510,7 @@ async fn seed_member(
         email: None,
     };
     let member = db::members::insert(conn, district, fields).await?;
-    let change = Change::new("create", "member", member.id, Some(district));
+    let change = Change::new("create", Entity::Member, member.id, Some(district));
     audited(conn, change.after(&MemberView::from(member.clone()))).await?;
     Ok(member.id)
 }
@@ -566,7 +573,7 @@ async fn seed_workstation(
             let station = db::workstations::insert(conn, district, fields).await?;
             let created = crate::api::workstations::views(conn, &[station.id]).await?;
             if let Some(created) = <[_]>::first(&created) {
-                let change = Change::new("create", "workstation", station.id, Some(district));
+                let change = Change::new("create", Entity::Workstation, station.id, Some(district));
                 audited(conn, change.after(created)).await?;
             }
             station
@@ -585,7 +592,12 @@ async fn seed_workstation(
     let after = crate::api::workstations::views(conn, &[station.id]).await?;
     if let (true, Some(before), Some(after)) = (added, <[_]>::first(&before), <[_]>::first(&after))
     {
-        let change = Change::new("add_member", "workstation", station.id, Some(district));
+        let change = Change::new(
+            "add_member",
+            Entity::Workstation,
+            station.id,
+            Some(district),
+        );
         audited(conn, change.before(before).after(after)).await?;
     }
     Ok(station)
@@ -650,7 +662,12 @@ async fn seed_monthly_activities(
         };
         let activity =
             db::activities::insert(conn, station.district_id, station.id, fields).await?;
-        let change = Change::new("create", "activity", activity.id, Some(station.district_id));
+        let change = Change::new(
+            "create",
+            Entity::Activity,
+            activity.id,
+            Some(station.district_id),
+        );
         audited(conn, change.after(&ActivityView::from(activity))).await?;
     }
     Ok(())
@@ -709,7 +726,12 @@ async fn seed_online_activities(
         };
         let activity =
             db::activities::insert(conn, station.district_id, station.id, fields).await?;
-        let change = Change::new("create", "activity", activity.id, Some(station.district_id));
+        let change = Change::new(
+            "create",
+            Entity::Activity,
+            activity.id,
+            Some(station.district_id),
+        );
         audited(conn, change.after(&ActivityView::from(activity))).await?;
     }
     Ok(())

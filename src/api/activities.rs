@@ -1,6 +1,7 @@
 //! Activities held at workstations (履职活动): `/api/v1/activities` and
 //! `/api/v1/workstations/{id}/activities`.
 
+use crate::domain::kinds::Entity;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel_async::AsyncPgConnection;
@@ -14,8 +15,8 @@ use crate::api::policy::{read, write};
 use crate::api::audit::{HistoryQuery, record};
 use crate::api::auth::Caller;
 use crate::api::http::{
-    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
-    query_text, read_response,
+    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, query_text,
+    read_response,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
@@ -89,11 +90,7 @@ impl From<db::Activity> for ActivityView {
     }
 }
 
-impl Versioned for ActivityView {
-    fn version(&self) -> i64 {
-        self.version
-    }
-}
+crate::api::http::versioned!(ActivityView);
 
 /// A new activity at a workstation.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -401,7 +398,7 @@ pub(super) async fn create_activity(
                 db::insert(conn, workstation.district_id, workstation.id, fields).await?;
             let change = Change::new(
                 "create",
-                "activity",
+                Entity::Activity,
                 activity.id,
                 Some(activity.district_id),
             );
@@ -468,7 +465,7 @@ impl Editable for db::Activity {
     type Parent = ();
     type Patch = ActivityPatch;
     type View = ActivityView;
-    const ENTITY: &'static str = "activity";
+    const ENTITY: Entity = Entity::Activity;
 
     async fn locked(
         conn: &mut AsyncPgConnection,
@@ -509,5 +506,5 @@ async fn get_activity_history(
     query: web::Query<HistoryQuery>,
 ) -> Result<web::Json<Page<crate::api::audit::AuditEventView>>, ApiError> {
     let id = path.into_inner().to_string();
-    crate::api::audit::history(&pool, &caller, "activity", id, query.into_inner()).await
+    crate::api::audit::history(&pool, &caller, Entity::Activity, id, query.into_inner()).await
 }

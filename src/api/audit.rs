@@ -3,6 +3,7 @@
 
 use crate::domain::calendar::Moment;
 use crate::domain::cursor;
+use crate::domain::kinds::Entity;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
@@ -935,8 +936,9 @@ async fn erase_audit_openings(
                 .ok_or_else(|| ApiError::not_found("audit event"))?;
             let erased = db::erase_openings(conn, seq).await?;
             if !erased.is_empty() {
-                let change = Change::new("erase_contacts", "audit_event", seq, event.district_id)
-                    .after(&serde_json::json!({ "seq": seq, "erased": erased }));
+                let change =
+                    Change::new("erase_contacts", Entity::AuditEvent, seq, event.district_id)
+                        .after(&serde_json::json!({ "seq": seq, "erased": erased }));
                 db::append(conn, &actor, change).await?;
             }
             Ok::<_, ApiError>(erased)
@@ -964,12 +966,12 @@ pub struct HistoryQuery {
 pub(crate) async fn history(
     pool: &Db,
     caller: &Caller,
-    entity_type: &'static str,
+    entity_type: Entity,
     entity_id: String,
     query: HistoryQuery,
 ) -> Result<web::Json<Page<AuditEventView>>, ApiError> {
     let filter = AuditFilter {
-        entity_type: Some(entity_type.to_owned()),
+        entity_type: Some(entity_type.as_str().to_owned()),
         entity_id: Some(entity_id),
         district_id: caller.scope().district(),
         ..AuditFilter::default()
@@ -983,7 +985,7 @@ pub(crate) async fn history(
     )
     .await?;
     if page.items.is_empty() && query.cursor.is_none() {
-        return Err(ApiError::not_found(entity_type));
+        return Err(ApiError::not_found(entity_type.as_str()));
     }
     Ok(web::Json(page))
 }

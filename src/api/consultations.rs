@@ -1,6 +1,7 @@
 //! `/api/v1/consultations`: the topics of a district's annual consultation plan (协商议题),
 //! their activities, their outcome report, and the plan's figures.
 
+use crate::domain::kinds::Entity;
 use std::collections::HashSet;
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
@@ -19,8 +20,8 @@ use crate::api::audit::record;
 use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::http::{
-    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
-    query_text, read_response,
+    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, query_text,
+    read_response,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
@@ -126,11 +127,7 @@ impl From<Consultation> for ConsultationView {
     }
 }
 
-impl Versioned for ConsultationView {
-    fn version(&self) -> i64 {
-        self.version
-    }
-}
+crate::api::http::versioned!(ConsultationView);
 
 /// A new topic in a district's plan.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -320,7 +317,7 @@ async fn create_consultation(
             let fields = merge(&mut checks, patch, None);
             let (district, fields) = checks.finish(district.zip(fields))?;
             let row = db::insert(conn, district.id, fields).await?;
-            let change = Change::new("create", "consultation", row.id, Some(district.id));
+            let change = Change::new("create", Entity::Consultation, row.id, Some(district.id));
             record(
                 conn,
                 &caller,
@@ -386,7 +383,7 @@ impl Editable for Consultation {
     type Parent = ();
     type Patch = ConsultationPatch;
     type View = ConsultationView;
-    const ENTITY: &'static str = "consultation";
+    const ENTITY: Entity = Entity::Consultation;
 
     async fn locked(
         conn: &mut AsyncPgConnection,
@@ -441,7 +438,7 @@ async fn get_consultation_history(
         .await
         .map_err(not_found_as("consultation"))?;
     Ok(web::Json(
-        workflow::history(&mut conn, "consultation", id.0).await?,
+        workflow::history(&mut conn, Entity::Consultation, id.0).await?,
     ))
 }
 
@@ -485,10 +482,10 @@ impl Step {
 }
 
 impl Workflow for Consultation {
-    type Id = ConsultationId;
+    type Key = ConsultationId;
     type View = ConsultationView;
     type Step = Step;
-    const ENTITY: &'static str = "consultation";
+    const ENTITY: Entity = Entity::Consultation;
 
     async fn lock(
         conn: &mut AsyncPgConnection,
@@ -496,14 +493,6 @@ impl Workflow for Consultation {
         scope: Scope,
     ) -> QueryResult<Self> {
         db::lock(conn, id, scope).await
-    }
-
-    fn version(&self) -> i64 {
-        self.version
-    }
-
-    fn district(&self) -> DistrictId {
-        self.district_id
     }
 
     async fn view(_conn: &mut AsyncPgConnection, row: Self) -> Result<ConsultationView, ApiError> {

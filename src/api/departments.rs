@@ -1,5 +1,6 @@
 //! `/api/v1/departments`: the departments and other units of a district (单位).
 
+use crate::domain::kinds::Entity;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -14,8 +15,8 @@ use crate::api::audit::{HistoryQuery, record};
 use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::http::{
-    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
-    query_text, read_response,
+    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, query_text,
+    read_response,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
@@ -77,11 +78,7 @@ impl From<db::Department> for DepartmentView {
     }
 }
 
-impl Versioned for DepartmentView {
-    fn version(&self) -> i64 {
-        self.version
-    }
-}
+crate::api::http::versioned!(DepartmentView);
 
 /// A new department.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -243,7 +240,12 @@ async fn create_department(
             let fields = merge(&mut checks, patch, None);
             let (district, fields) = checks.finish(district.zip(fields))?;
             let department = db::insert(conn, district.id, fields).await?;
-            let change = Change::new("create", "department", department.id, Some(district.id));
+            let change = Change::new(
+                "create",
+                Entity::Department,
+                department.id,
+                Some(district.id),
+            );
             record(
                 conn,
                 &caller,
@@ -311,7 +313,7 @@ impl Editable for db::Department {
     type Parent = ();
     type Patch = DepartmentPatch;
     type View = DepartmentView;
-    const ENTITY: &'static str = "department";
+    const ENTITY: Entity = Entity::Department;
 
     async fn locked(
         conn: &mut AsyncPgConnection,
@@ -352,7 +354,7 @@ async fn get_department_history(
     query: web::Query<HistoryQuery>,
 ) -> Result<web::Json<Page<crate::api::audit::AuditEventView>>, ApiError> {
     let id = path.into_inner().to_string();
-    crate::api::audit::history(&pool, &caller, "department", id, query.into_inner()).await
+    crate::api::audit::history(&pool, &caller, Entity::Department, id, query.into_inner()).await
 }
 
 /// The department's results in democratic evaluations (民主评议): score and grade of each

@@ -1,5 +1,6 @@
 //! `/api/v1/districts`: the district committees (区政协).
 
+use crate::domain::kinds::Entity;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -13,8 +14,8 @@ use diesel_async::AsyncPgConnection;
 use crate::api::audit::{HistoryQuery, record};
 use crate::api::auth::Caller;
 use crate::api::http::{
-    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
-    query_text, read_response,
+    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, query_text,
+    read_response,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
@@ -76,11 +77,7 @@ impl From<db::District> for DistrictView {
     }
 }
 
-impl Versioned for DistrictView {
-    fn version(&self) -> i64 {
-        self.version
-    }
-}
+crate::api::http::versioned!(DistrictView);
 
 /// A new district.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -267,7 +264,8 @@ async fn create_district(
             record(
                 conn,
                 &caller,
-                Change::new("create", "district", district.id, Some(district.id)).after(&view),
+                Change::new("create", Entity::District, district.id, Some(district.id))
+                    .after(&view),
             )
             .await?;
             Ok::<_, ApiError>(district)
@@ -332,7 +330,7 @@ impl Editable for db::District {
     type Parent = ();
     type Patch = DistrictPatch;
     type View = DistrictView;
-    const ENTITY: &'static str = "district";
+    const ENTITY: Entity = Entity::District;
 
     /// A district by id or code; the route's policy lets only administrators here.
     async fn locked(
@@ -446,7 +444,7 @@ async fn get_district_history(
     crate::api::audit::history(
         &pool,
         &caller,
-        "district",
+        Entity::District,
         id.to_string(),
         query.into_inner(),
     )

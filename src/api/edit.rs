@@ -8,6 +8,7 @@
 //! if something changed); the answer with its `ETag`. A record says only what is its
 //! own, by implementing [`Editable`].
 
+use crate::domain::kinds::Entity;
 use actix_web::HttpResponse;
 use diesel_async::AsyncPgConnection;
 use serde::Serialize;
@@ -39,7 +40,7 @@ pub(crate) trait Editable: Stored {
     /// What the API shows of the record.
     type View: Serialize + Versioned + Send + Sync;
     /// The record's type in histories and the audit trail.
-    const ENTITY: &'static str;
+    const ENTITY: Entity;
 
     /// The record (and its parent) in the caller's scope, locked until the transaction
     /// ends; a 404 if either is not there. [`own`] does it for a record of its own.

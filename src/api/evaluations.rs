@@ -3,6 +3,7 @@
 //! summary, the report whose findings become rectification items (整改事项), and the
 //! conclusion with its score and grade.
 
+use crate::domain::kinds::Entity;
 use std::collections::HashMap;
 
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
@@ -21,8 +22,8 @@ use crate::api::audit::record;
 use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::http::{
-    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
-    no_content, read_response, updated_response,
+    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, no_content,
+    read_response, updated_response,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
@@ -150,11 +151,7 @@ pub struct EvaluationView {
     pub version: i64,
 }
 
-impl Versioned for EvaluationView {
-    fn version(&self) -> i64 {
-        self.version
-    }
-}
+crate::api::http::versioned!(EvaluationView);
 
 impl EvaluationView {
     fn new(row: Evaluation, evaluators: Vec<EvaluatorView>) -> Self {
@@ -380,7 +377,7 @@ async fn create_evaluation(
             let (district, fields) = checks.finish(district_id.zip(fields))?;
             let row = db::insert(conn, district, fields).await?;
             let created = view(conn, row).await?;
-            let change = Change::new("create", "evaluation", created.id, Some(district));
+            let change = Change::new("create", Entity::Evaluation, created.id, Some(district));
             record(conn, &caller, change.after(&created)).await?;
             Ok::<_, ApiError>(created)
         })
@@ -461,7 +458,7 @@ impl Editable for Evaluation {
     type Parent = ();
     type Patch = EvaluationPatch;
     type View = EvaluationView;
-    const ENTITY: &'static str = "evaluation";
+    const ENTITY: Entity = Entity::Evaluation;
 
     async fn locked(
         conn: &mut AsyncPgConnection,
@@ -522,7 +519,7 @@ async fn get_evaluation_history(
     let mut conn = pool.conn().await?;
     found(&mut conn, &caller, id).await?;
     Ok(web::Json(
-        workflow::history(&mut conn, "evaluation", id.0).await?,
+        workflow::history(&mut conn, Entity::Evaluation, id.0).await?,
     ))
 }
 
@@ -549,10 +546,10 @@ impl Step {
 }
 
 impl Workflow for Evaluation {
-    type Id = EvaluationId;
+    type Key = EvaluationId;
     type View = EvaluationView;
     type Step = Step;
-    const ENTITY: &'static str = "evaluation";
+    const ENTITY: Entity = Entity::Evaluation;
 
     async fn lock(
         conn: &mut AsyncPgConnection,
@@ -560,14 +557,6 @@ impl Workflow for Evaluation {
         scope: Scope,
     ) -> QueryResult<Self> {
         db::lock(conn, id, scope).await
-    }
-
-    fn version(&self) -> i64 {
-        self.version
-    }
-
-    fn district(&self) -> DistrictId {
-        self.district_id
     }
 
     async fn view(conn: &mut AsyncPgConnection, row: Self) -> Result<EvaluationView, ApiError> {

@@ -457,6 +457,18 @@ pub trait Versioned {
     fn version(&self) -> i64;
 }
 
+/// [`Versioned`] for a view with a `version` field.
+macro_rules! versioned {
+    ($view:ty) => {
+        impl $crate::api::http::Versioned for $view {
+            fn version(&self) -> i64 {
+                self.version
+            }
+        }
+    };
+}
+pub(crate) use versioned;
+
 /// `200` with the record and its `ETag`, or `304` if the client holds it already.
 pub fn read_response<T: Serialize + Versioned>(view: &T, condition: &IfNoneMatch) -> HttpResponse {
     let tag = etag(view.version());

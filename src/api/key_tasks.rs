@@ -1,6 +1,7 @@
 //! `/api/v1/key-tasks`: a district committee's yearly key tasks (重点工作), each with the
 //! body responsible for it, how far it has come, and dated progress notes.
 
+use crate::domain::kinds::Entity;
 use std::collections::HashMap;
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
@@ -17,8 +18,8 @@ use crate::api::audit::{HistoryQuery, record};
 use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::http::{
-    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
-    query_text, read_response, updated_response,
+    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, query_text,
+    read_response, updated_response,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
@@ -87,11 +88,7 @@ pub struct KeyTaskView {
     pub version: i64,
 }
 
-impl Versioned for KeyTaskView {
-    fn version(&self) -> i64 {
-        self.version
-    }
-}
+crate::api::http::versioned!(KeyTaskView);
 
 impl KeyTaskView {
     fn new(row: KeyTask, notes: Vec<KeyTaskNoteView>) -> Self {
@@ -323,7 +320,7 @@ async fn create_key_task(
             let fields = merge(&mut checks, patch, None);
             let (district, fields) = checks.finish(district.zip(fields))?;
             let row = db::insert(conn, district.id, fields).await?;
-            let change = Change::new("create", "key_task", row.id, Some(district.id));
+            let change = Change::new("create", Entity::KeyTask, row.id, Some(district.id));
             record(
                 conn,
                 &caller,
@@ -411,7 +408,7 @@ impl Editable for KeyTask {
     type Parent = ();
     type Patch = KeyTaskPatch;
     type View = KeyTaskView;
-    const ENTITY: &'static str = "key_task";
+    const ENTITY: Entity = Entity::KeyTask;
 
     async fn locked(
         conn: &mut AsyncPgConnection,
@@ -494,7 +491,7 @@ async fn note_key_task(
             db::add_note(conn, &current, noted_on, text).await?;
             let row = db::touch(conn, id).await?;
             let after = view(conn, row).await?;
-            let change = Change::new("add_note", "key_task", id, Some(current.district_id));
+            let change = Change::new("add_note", Entity::KeyTask, id, Some(current.district_id));
             record(conn, &caller, change.before(&before).after(&after)).await?;
             Ok::<_, ApiError>(after)
         })
@@ -518,5 +515,5 @@ async fn get_key_task_history(
     query: web::Query<HistoryQuery>,
 ) -> Result<web::Json<Page<crate::api::audit::AuditEventView>>, ApiError> {
     let id = path.into_inner().to_string();
-    crate::api::audit::history(&pool, &caller, "key_task", id, query.into_inner()).await
+    crate::api::audit::history(&pool, &caller, Entity::KeyTask, id, query.into_inner()).await
 }

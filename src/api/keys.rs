@@ -1,6 +1,7 @@
 //! `/api/v1/keys`: API keys, for administrators. A token is shown once, when its key is
 //! created.
 
+use crate::domain::kinds::Entity;
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Duration, Utc};
 use diesel_async::AsyncPgConnection;
@@ -169,7 +170,7 @@ pub async fn issue(
             },
         )
         .await?;
-        let change = Change::new("create_key", "api_key", key.id, key.district_id)
+        let change = Change::new("create_key", Entity::ApiKey, key.id, key.district_id)
             .after(&ApiKeyView::from(key.clone()));
         trail::append(conn, &actor, change).await?;
         Ok::<_, ApiError>((key, token))
@@ -188,7 +189,7 @@ pub async fn withdraw(
         let before = db::find(conn, id).await.map_err(not_found_as("key"))?;
         let key = db::revoke(conn, id).await?;
         if before.revoked_at.is_none() {
-            let change = Change::new("revoke_key", "api_key", key.id, key.district_id)
+            let change = Change::new("revoke_key", Entity::ApiKey, key.id, key.district_id)
                 .before(&ApiKeyView::from(before))
                 .after(&ApiKeyView::from(key.clone()));
             trail::append(conn, &actor, change).await?;

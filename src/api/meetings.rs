@@ -2,6 +2,7 @@
 //! chairs' and party group meetings, special committees, lectures, study sessions) and who
 //! attended them.
 
+use crate::domain::kinds::Entity;
 use std::collections::HashMap;
 
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
@@ -18,8 +19,8 @@ use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::edit::{self, Editable};
 use crate::api::http::{
-    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
-    query_text, read_response,
+    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, query_text,
+    read_response,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
@@ -100,11 +101,7 @@ pub struct MeetingView {
     pub version: i64,
 }
 
-impl Versioned for MeetingView {
-    fn version(&self) -> i64 {
-        self.version
-    }
-}
+crate::api::http::versioned!(MeetingView);
 
 impl MeetingView {
     pub(crate) fn new(row: Meeting, attendance: Vec<AttendanceView>) -> Self {
@@ -343,7 +340,7 @@ async fn create_meeting(
             let fields = merge(&mut checks, patch, None);
             let (district, fields) = checks.finish(district.zip(fields))?;
             let row = db::insert(conn, district.id, fields).await?;
-            let change = Change::new("create", "meeting", row.id, Some(district.id));
+            let change = Change::new("create", Entity::Meeting, row.id, Some(district.id));
             record(
                 conn,
                 &caller,
@@ -430,7 +427,7 @@ impl Editable for Meeting {
     type Parent = ();
     type Patch = MeetingPatch;
     type View = MeetingView;
-    const ENTITY: &'static str = "meeting";
+    const ENTITY: Entity = Entity::Meeting;
 
     async fn locked(
         conn: &mut AsyncPgConnection,
@@ -480,7 +477,7 @@ async fn get_meeting_history(
     query: web::Query<HistoryQuery>,
 ) -> Result<web::Json<Page<crate::api::audit::AuditEventView>>, ApiError> {
     let id = path.into_inner().to_string();
-    crate::api::audit::history(&pool, &caller, "meeting", id, query.into_inner()).await
+    crate::api::audit::history(&pool, &caller, Entity::Meeting, id, query.into_inner()).await
 }
 
 /// The attendance of a meeting.
@@ -586,7 +583,7 @@ async fn change_attendance(
         let after = db::attendee(conn, id, member)
             .await?
             .map(AttendanceView::from);
-        let mut event = Change::new(action, "meeting", id, Some(meeting.district_id));
+        let mut event = Change::new(action, Entity::Meeting, id, Some(meeting.district_id));
         if let Some(before) = &existing {
             event = event.before(before);
         }

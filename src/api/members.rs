@@ -1,5 +1,6 @@
 //! `/api/v1/members`: committee members (委员).
 
+use crate::domain::kinds::Entity;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -15,8 +16,8 @@ use crate::api::auth::Caller;
 use crate::api::contacts::{self, Personal};
 use crate::api::districts::referenced_district;
 use crate::api::http::{
-    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
-    query_text, read_response,
+    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, query_text,
+    read_response,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
@@ -148,11 +149,7 @@ impl Personal for MemberView {
     }
 }
 
-impl Versioned for MemberView {
-    fn version(&self) -> i64 {
-        self.version
-    }
-}
+crate::api::http::versioned!(MemberView);
 
 /// A new member.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -504,7 +501,7 @@ async fn create_member(
             let fields = merge(&mut checks, patch, None, default_term, &codes);
             let (district, fields) = checks.finish(district.zip(fields))?;
             let member = db::insert(conn, district.id, fields).await?;
-            let change = Change::new("create", "member", member.id, Some(district.id));
+            let change = Change::new("create", Entity::Member, member.id, Some(district.id));
             record(
                 conn,
                 &caller,
@@ -572,7 +569,7 @@ impl Editable for db::Member {
     type Parent = ();
     type Patch = MemberPatch;
     type View = MemberView;
-    const ENTITY: &'static str = "member";
+    const ENTITY: Entity = Entity::Member;
 
     async fn locked(
         conn: &mut AsyncPgConnection,
@@ -626,5 +623,5 @@ async fn get_member_history(
     query: web::Query<HistoryQuery>,
 ) -> Result<web::Json<Page<crate::api::audit::AuditEventView>>, ApiError> {
     let id = path.into_inner().to_string();
-    crate::api::audit::history(&pool, &caller, "member", id, query.into_inner()).await
+    crate::api::audit::history(&pool, &caller, Entity::Member, id, query.into_inner()).await
 }

@@ -4,6 +4,7 @@
 //! `/api/v1/performance` (a district's members ranked, as pages or CSV).
 
 use crate::domain::cursor;
+use crate::domain::kinds::Entity;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -391,7 +392,12 @@ async fn publish_scoring_rules(
             }
             let row = db::publish(conn, rules).await?;
             let view = ScoringRulesView::try_from(row)?;
-            let change = Change::new("publish", "scoring_rules", view.version, view.district_id);
+            let change = Change::new(
+                "publish",
+                Entity::ScoringRules,
+                view.version,
+                view.district_id,
+            );
             record(conn, &caller, change.after(&view)).await?;
             Ok::<_, ApiError>(view)
         })

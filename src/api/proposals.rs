@@ -3,6 +3,7 @@
 //! the workflow does not allow answers 409 with the current status and the allowed
 //! actions.
 
+use crate::domain::kinds::Entity;
 use std::collections::{HashMap, HashSet};
 
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
@@ -21,8 +22,8 @@ use crate::api::audit::{record, record_if_changed};
 use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::http::{
-    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
-    no_content, query_text, read_response,
+    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, no_content,
+    query_text, read_response,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
@@ -180,11 +181,7 @@ impl ProposalView {
     }
 }
 
-impl Versioned for ProposalView {
-    fn version(&self) -> i64 {
-        self.version
-    }
-}
+crate::api::http::versioned!(ProposalView);
 
 fn progress(row: &Proposal) -> Progress {
     Progress {
@@ -573,7 +570,7 @@ async fn create_proposal(
             let (district, fields) = checks.finish(district.zip(fields))?;
             let row = db::insert(conn, district.id, fields).await?;
             let created = view(conn, row).await?;
-            let change = Change::new("create", "proposal", created.id, Some(district.id));
+            let change = Change::new("create", Entity::Proposal, created.id, Some(district.id));
             record(conn, &caller, change.after(&created)).await?;
             Ok::<_, ApiError>(created)
         })
@@ -644,7 +641,7 @@ impl Editable for Proposal {
     type Parent = ();
     type Patch = ProposalPatch;
     type View = ProposalView;
-    const ENTITY: &'static str = "proposal";
+    const ENTITY: Entity = Entity::Proposal;
 
     async fn locked(
         conn: &mut AsyncPgConnection,
@@ -708,7 +705,7 @@ async fn get_proposal_history(
         .await
         .map_err(not_found_as("proposal"))?;
     Ok(web::Json(
-        workflow::history(&mut conn, "proposal", id.0).await?,
+        workflow::history(&mut conn, Entity::Proposal, id.0).await?,
     ))
 }
 

@@ -1,6 +1,7 @@
 //! `/api/v1/reports`: the committee's reports to the district party committee (向区委报告),
 //! each linked to the consultation or evaluation it carries, where there is one.
 
+use crate::domain::kinds::Entity;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel_async::AsyncPgConnection;
@@ -15,8 +16,8 @@ use crate::api::audit::{HistoryQuery, record};
 use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::http::{
-    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
-    query_text, read_response,
+    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, query_text,
+    read_response,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
@@ -82,11 +83,7 @@ impl From<Report> for ReportView {
     }
 }
 
-impl Versioned for ReportView {
-    fn version(&self) -> i64 {
-        self.version
-    }
-}
+crate::api::http::versioned!(ReportView);
 
 /// A new report.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -330,7 +327,7 @@ async fn create_report(
             .await?;
             let (district, fields) = checks.finish(district.zip(fields))?;
             let row = db::insert(conn, district.id, fields).await?;
-            let change = Change::new("create", "report", row.id, Some(district.id));
+            let change = Change::new("create", Entity::Report, row.id, Some(district.id));
             record(conn, &caller, change.after(&ReportView::from(row.clone()))).await?;
             Ok::<_, ApiError>(row)
         })
@@ -409,7 +406,7 @@ impl Editable for Report {
     type Parent = ();
     type Patch = ReportPatch;
     type View = ReportView;
-    const ENTITY: &'static str = "report";
+    const ENTITY: Entity = Entity::Report;
 
     async fn locked(
         conn: &mut AsyncPgConnection,
@@ -457,5 +454,5 @@ async fn get_report_history(
     query: web::Query<HistoryQuery>,
 ) -> Result<web::Json<Page<crate::api::audit::AuditEventView>>, ApiError> {
     let id = path.into_inner().to_string();
-    crate::api::audit::history(&pool, &caller, "report", id, query.into_inner()).await
+    crate::api::audit::history(&pool, &caller, Entity::Report, id, query.into_inner()).await
 }

@@ -2,6 +2,7 @@
 //! proposal or a democratic evaluation, the measures departments take on them, and the
 //! feedback to the committee.
 
+use crate::domain::kinds::Entity;
 use std::collections::{HashMap, HashSet};
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
@@ -19,8 +20,8 @@ use crate::api::policy::{read, write};
 use crate::api::audit::record;
 use crate::api::auth::Caller;
 use crate::api::http::{
-    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
-    no_content, read_response, updated_response,
+    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, no_content,
+    read_response, updated_response,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
@@ -118,11 +119,7 @@ pub struct RulingView {
     pub version: i64,
 }
 
-impl Versioned for RulingView {
-    fn version(&self) -> i64 {
-        self.version
-    }
-}
+crate::api::http::versioned!(RulingView);
 
 impl RulingView {
     fn new(row: Ruling, measures: Vec<MeasureView>) -> Self {
@@ -470,7 +467,12 @@ async fn create_ruling(
             })())?;
             let row = db::insert(conn, ruling).await?;
             let created = view(conn, row).await?;
-            let change = Change::new("create", "ruling", created.id, Some(created.district_id));
+            let change = Change::new(
+                "create",
+                Entity::Ruling,
+                created.id,
+                Some(created.district_id),
+            );
             record(conn, &caller, change.after(&created)).await?;
             Ok::<_, ApiError>(created)
         })
@@ -554,7 +556,7 @@ impl Editable for Ruling {
     type Parent = ();
     type Patch = RulingPatch;
     type View = RulingView;
-    const ENTITY: &'static str = "ruling";
+    const ENTITY: Entity = Entity::Ruling;
 
     async fn locked(
         conn: &mut AsyncPgConnection,
@@ -612,7 +614,7 @@ async fn get_ruling_history(
         .await
         .map_err(not_found_as("ruling"))?;
     Ok(web::Json(
-        workflow::history(&mut conn, "ruling", id.0).await?,
+        workflow::history(&mut conn, Entity::Ruling, id.0).await?,
     ))
 }
 
@@ -639,21 +641,13 @@ pub(crate) enum Step {
 }
 
 impl Workflow for Ruling {
-    type Id = RulingId;
+    type Key = RulingId;
     type View = RulingView;
     type Step = Step;
-    const ENTITY: &'static str = "ruling";
+    const ENTITY: Entity = Entity::Ruling;
 
     async fn lock(conn: &mut AsyncPgConnection, id: RulingId, scope: Scope) -> QueryResult<Self> {
         db::lock(conn, id, scope).await
-    }
-
-    fn version(&self) -> i64 {
-        self.version
-    }
-
-    fn district(&self) -> DistrictId {
-        self.district_id
     }
 
     async fn view(conn: &mut AsyncPgConnection, row: Self) -> Result<RulingView, ApiError> {
@@ -871,7 +865,7 @@ async fn change_measure(
         };
         let saved = db::save(conn, &current).await?;
         let after = view(conn, saved).await?;
-        let change = Change::new(action, "ruling", id, Some(after.district_id));
+        let change = Change::new(action, Entity::Ruling, id, Some(after.district_id));
         record(conn, &caller, change.before(&before).after(&after)).await?;
         Ok(after)
     })

@@ -6,6 +6,7 @@
 //! collection that implements [`Synced`]; each collection's own rules are in a module of
 //! its own (`sync/members.rs`, `sync/meetings.rs`, …).
 
+use crate::domain::kinds::Entity;
 use std::collections::HashMap;
 
 use actix_web::http::StatusCode;
@@ -22,6 +23,7 @@ use diesel::QueryResult;
 
 use crate::api::auth::Caller;
 use crate::api::work::{Db, Write};
+use crate::db::Row as _;
 use crate::db::audit::{self as audit, Change};
 use crate::db::districts::District;
 use crate::domain::ids::DistrictId;
@@ -258,12 +260,12 @@ sync_endpoint!(
 
 /// A collection district systems sync by their own key.
 pub(crate) trait Synced: Send + Sync {
-    type Row: Clone + Send + Sync;
+    type Row: crate::db::Row;
     type Fields: Clone + PartialEq + Send + Sync;
     /// What reading a batch's records needs, loaded once per batch.
     type Context: Send + Sync;
     /// The record type in the audit trail.
-    const ENTITY: &'static str;
+    const ENTITY: Entity;
     /// The field of a record holding the district system's key.
     const KEY: &'static str;
 
@@ -287,8 +289,6 @@ pub(crate) trait Synced: Send + Sync {
     ) -> impl Future<Output = Result<Self::Fields, ApiError>> + Send;
 
     fn key_of(row: &Self::Row) -> String;
-    fn id_of(row: &Self::Row) -> uuid::Uuid;
-    fn version_of(row: &Self::Row) -> i64;
     fn fields_of(row: &Self::Row) -> Self::Fields;
 
     /// The name a record must hold alone among the district's live records, if any.
@@ -523,20 +523,20 @@ impl<C: Synced> Step<C> {
             Self::Update { row, .. } => (
                 C::key_of(row),
                 SyncOutcome::Updated,
-                Some(C::id_of(row)),
+                Some(row.id().into()),
                 None,
             ),
             Self::Unchanged { row } => (
                 C::key_of(row),
                 SyncOutcome::Unchanged,
-                Some(C::id_of(row)),
-                Some(C::version_of(row)),
+                Some(row.id().into()),
+                Some(row.version()),
             ),
             Self::Delete { row } => (
                 C::key_of(row),
                 SyncOutcome::Deleted,
-                Some(C::id_of(row)),
-                Some(C::version_of(row)),
+                Some(row.id().into()),
+                Some(row.version()),
             ),
             Self::Absent { key } => (key.clone(), SyncOutcome::Unchanged, None, None),
             Self::Refused { key, error } => return refused(index, key.clone(), error),
@@ -636,7 +636,7 @@ async fn refuse_taken_names<C: Synced>(
         match step {
             Step::Create { fields, .. } => Some((None, C::unique_name(fields)?.to_owned())),
             Step::Update { row, fields } => {
-                Some((Some(C::id_of(row)), C::unique_name(fields)?.to_owned()))
+                Some((Some(row.id().into()), C::unique_name(fields)?.to_owned()))
             }
             _ => None,
         }
@@ -710,7 +710,7 @@ fn plan<C: Synced>(
             },
         },
         Read::Delete { key } => match existing.get(&key) {
-            Some(row) => match undeletable.remove(&C::id_of(row)) {
+            Some(row) => match undeletable.remove(&row.id().into()) {
                 Some(error) => Step::Refused {
                     key: Some(key),
                     error,
@@ -734,7 +734,7 @@ async fn apply<C: Synced>(
         .iter()
         .filter_map(|step| match step {
             Step::Create { id, key, fields } => Some((*id, key.clone(), fields.clone())),
-            Step::Update { row, fields } => Some((C::id_of(row), C::key_of(row), fields.clone())),
+            Step::Update { row, fields } => Some((row.id().into(), C::key_of(row), fields.clone())),
             _ => None,
         })
         .collect();
@@ -770,7 +770,7 @@ async fn apply<C: Synced>(
             Step::Update { row, .. } => (C::key_of(row), Some(row), None),
             Step::Delete { row } => {
                 changes.push(
-                    Change::new("delete", C::ENTITY, C::id_of(row), Some(district))
+                    Change::new("delete", C::ENTITY, row.id().into(), Some(district))
                         .before(&C::audited(row, &context)),
                 );
                 results.push(result);
@@ -784,18 +784,18 @@ async fn apply<C: Synced>(
         let row = written
             .get(&key)
             .ok_or_else(|| ApiError::Internal("an upserted record was not returned".into()))?;
-        result.id = Some(C::id_of(row));
-        result.version = Some(C::version_of(row));
+        result.id = Some(row.id().into());
+        result.version = Some(row.version());
         // A key another writer created after this batch read it was updated in place.
-        let raced = generated.is_some_and(|id| id != C::id_of(row));
+        let raced = generated.is_some_and(|id| id != row.id().into());
         if raced {
             result.status = SyncOutcome::Updated;
         }
         let change = match before {
-            Some(before) => Change::new("update", C::ENTITY, C::id_of(row), Some(district))
+            Some(before) => Change::new("update", C::ENTITY, row.id().into(), Some(district))
                 .before(&C::audited(before, &context)),
-            None if raced => Change::new("update", C::ENTITY, C::id_of(row), Some(district)),
-            None => Change::new("create", C::ENTITY, C::id_of(row), Some(district)),
+            None if raced => Change::new("update", C::ENTITY, row.id().into(), Some(district)),
+            None => Change::new("create", C::ENTITY, row.id().into(), Some(district)),
         };
         changes.push(change.after(&C::audited(row, &context)));
         results.push(result);

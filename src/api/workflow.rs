@@ -2,6 +2,7 @@
 //! runner that takes one step, its recorded history and the refusal of a step its state
 //! machine does not allow.
 
+use crate::domain::kinds::Entity;
 use chrono::{DateTime, Utc};
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
@@ -16,31 +17,28 @@ use crate::api::work::{Db, Write};
 use crate::db::audit::Change;
 use crate::db::workflow::{self as db, Step};
 use crate::domain::access::Scope;
-use crate::domain::ids::{ApiKeyId, DistrictId};
+use crate::domain::ids::ApiKeyId;
 use crate::error::{ApiError, not_found_as};
 
 /// A record whose status moves only by explicit actions.
-pub(crate) trait Workflow: Clone + Send + Sync + Sized {
-    type Id: Copy + Send + Sync + std::fmt::Display + Into<uuid::Uuid>;
+pub(crate) trait Workflow: crate::db::Row {
+    /// What the path names: the record's id (or its parent's and its own).
+    type Key: Copy + Send + Sync + std::fmt::Display + Into<uuid::Uuid>;
     /// What the API shows of the record.
     type View: Serialize + Send;
     /// One action with what was sent with it, checked.
     type Step: Send;
     /// The record's type in histories and the audit trail.
-    const ENTITY: &'static str;
+    const ENTITY: Entity;
     /// The record's name in a 404.
-    const WHAT: &'static str = Self::ENTITY;
+    const WHAT: &'static str = Self::ENTITY.as_str();
 
     /// The live record in `scope`, locked until the transaction ends.
     fn lock(
         conn: &mut AsyncPgConnection,
-        id: Self::Id,
+        id: Self::Key,
         scope: Scope,
     ) -> impl Future<Output = QueryResult<Self>> + Send;
-
-    fn version(&self) -> i64;
-
-    fn district(&self) -> DistrictId;
 
     fn view(
         conn: &mut AsyncPgConnection,
@@ -77,7 +75,7 @@ pub(crate) struct Transition {
 pub(crate) async fn answer<W: Workflow>(
     pool: &Db,
     caller: Caller,
-    id: W::Id,
+    id: W::Key,
     condition: IfMatch,
     step: Result<W::Step, ApiError>,
 ) -> Result<actix_web::HttpResponse, ApiError>
@@ -165,7 +163,7 @@ pub(crate) use action;
 pub(crate) async fn perform<W: Workflow>(
     pool: &Db,
     caller: Caller,
-    id: W::Id,
+    id: W::Key,
     condition: IfMatch,
     step: Result<W::Step, ApiError>,
 ) -> Result<W::View, ApiError> {
@@ -184,7 +182,7 @@ pub(crate) async fn perform<W: Workflow>(
             conn,
             &caller,
             Taken {
-                entity_type: W::ENTITY,
+                entity_type: W::ENTITY.as_str(),
                 entity_id: id.into(),
                 action: taken.action,
                 from: taken.from,
@@ -224,10 +222,10 @@ pub struct WorkflowHistory {
 /// The recorded steps of one record.
 pub(crate) async fn history(
     conn: &mut AsyncPgConnection,
-    entity_type: &str,
+    entity_type: Entity,
     entity_id: uuid::Uuid,
 ) -> Result<WorkflowHistory, ApiError> {
-    let items = db::steps(conn, entity_type, entity_id)
+    let items = db::steps(conn, entity_type.as_str(), entity_id)
         .await?
         .into_iter()
         .map(|step| StepView {

@@ -1,6 +1,7 @@
 //! `/api/v1/workstations`: members' workstations and studios (委员工作站 / 委员工作室), and
 //! the members who belong to them.
 
+use crate::domain::kinds::Entity;
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel_async::AsyncPgConnection;
@@ -15,8 +16,8 @@ use crate::api::audit::{HistoryQuery, record};
 use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::http::{
-    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, Versioned, created_response,
-    no_content, query_text, read_response,
+    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, no_content,
+    query_text, read_response,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
@@ -95,11 +96,7 @@ impl WorkstationView {
     }
 }
 
-impl Versioned for WorkstationView {
-    fn version(&self) -> i64 {
-        self.version
-    }
-}
+crate::api::http::versioned!(WorkstationView);
 
 /// A member's place in a workstation.
 #[derive(Debug, Serialize, ToSchema)]
@@ -343,7 +340,7 @@ pub(crate) async fn changes(
         .filter_map(|old| {
             let new = after.iter().find(|station| station.id == old.id)?;
             (new.version != old.version).then(|| {
-                Change::new(action, "workstation", old.id, Some(old.district_id))
+                Change::new(action, Entity::Workstation, old.id, Some(old.district_id))
                     .before(&old)
                     .after(new)
             })
@@ -449,7 +446,7 @@ async fn create_workstation(
             .await?;
             let (district, fields) = checks.finish(district.zip(fields))?;
             let row = db::insert(conn, district.id, fields).await?;
-            let change = Change::new("create", "workstation", row.id, Some(district.id));
+            let change = Change::new("create", Entity::Workstation, row.id, Some(district.id));
             let view = WorkstationView::new(row.clone(), Vec::new());
             record(conn, &caller, change.after(&view)).await?;
             Ok::<_, ApiError>(row)
@@ -514,7 +511,7 @@ impl Editable for db::Workstation {
     type Parent = ();
     type Patch = WorkstationPatch;
     type View = WorkstationView;
-    const ENTITY: &'static str = "workstation";
+    const ENTITY: Entity = Entity::Workstation;
 
     async fn locked(
         conn: &mut AsyncPgConnection,
@@ -723,5 +720,5 @@ async fn get_workstation_history(
     query: web::Query<HistoryQuery>,
 ) -> Result<web::Json<Page<crate::api::audit::AuditEventView>>, ApiError> {
     let id = path.into_inner().to_string();
-    crate::api::audit::history(&pool, &caller, "workstation", id, query.into_inner()).await
+    crate::api::audit::history(&pool, &caller, Entity::Workstation, id, query.into_inner()).await
 }

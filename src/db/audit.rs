@@ -45,13 +45,13 @@ impl Change {
     /// A change of the record `entity_type`/`entity_id` in `district`.
     pub fn new(
         action: &'static str,
-        entity_type: &'static str,
+        entity_type: crate::domain::kinds::Entity,
         entity_id: impl ToString,
         district_id: Option<DistrictId>,
     ) -> Self {
         Self {
             action,
-            entity_type,
+            entity_type: entity_type.as_str(),
             entity_id: entity_id.to_string(),
             district_id,
             before: None,

@@ -411,6 +411,8 @@ pub struct Item {
     pub version: i64,
 }
 
+super::row!(Item, ItemId);
+
 /// A finding of the report, to become an item.
 #[derive(Debug, Clone)]
 pub struct Finding {

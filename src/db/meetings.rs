@@ -268,6 +268,23 @@ pub struct SyncedMeeting {
     pub attendance: Vec<(MemberId, AttendanceStatus, Option<String>)>,
 }
 
+/// A meeting with its attendance is the meeting's row.
+impl super::Row for MeetingRecord {
+    type Id = MeetingId;
+
+    fn id(&self) -> MeetingId {
+        self.meeting.id
+    }
+
+    fn version(&self) -> i64 {
+        self.meeting.version
+    }
+
+    fn district(&self) -> DistrictId {
+        self.meeting.district_id
+    }
+}
+
 impl MeetingRecord {
     pub fn synced(&self) -> SyncedMeeting {
         let mut attendance: Vec<_> = self

@@ -16,7 +16,7 @@ macro_rules! text_enum {
         impl $name {
             pub const ALL: &'static [Self] = &[$(Self::$variant,)+];
 
-            pub fn as_str(self) -> &'static str {
+            pub const fn as_str(self) -> &'static str {
                 match self {
                     $(Self::$variant => $code,)+
                 }
@@ -225,5 +225,31 @@ text_enum! {
         Planned = "planned",
         InProgress = "in_progress",
         Done = "done",
+    }
+}
+
+text_enum! {
+    /// A record's type in the audit trail and in histories: every change the trail keeps
+    /// is of one of these.
+    Entity {
+        Activity = "activity",
+        ApiKey = "api_key",
+        AuditEvent = "audit_event",
+        Consultation = "consultation",
+        ConsultationActivity = "consultation_activity",
+        Department = "department",
+        District = "district",
+        Evaluation = "evaluation",
+        EvaluationRating = "evaluation_rating",
+        EvaluationVisit = "evaluation_visit",
+        KeyTask = "key_task",
+        Meeting = "meeting",
+        Member = "member",
+        Proposal = "proposal",
+        RectificationItem = "rectification_item",
+        Report = "report",
+        Ruling = "ruling",
+        ScoringRules = "scoring_rules",
+        Workstation = "workstation",
     }
 }

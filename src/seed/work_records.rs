@@ -2,6 +2,7 @@
 //! 19 + 13 lectures among them), Huairou's 37 party-group meetings and 34 reports over
 //! three years, Tongzhou's 65 key tasks over three years.
 
+use crate::domain::kinds::Entity;
 use chrono::{Datelike, Days, NaiveDate};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
@@ -191,7 +192,7 @@ async fn seed_meeting(
     db::meetings::insert_attendance(conn, district, attendance).await?;
     let views = crate::api::meetings::views(conn, vec![meeting.clone()]).await?;
     if let Some(view) = views.into_iter().next() {
-        let change = Change::new("create", "meeting", meeting.id, Some(district));
+        let change = Change::new("create", Entity::Meeting, meeting.id, Some(district));
         audited(conn, change.after(&view)).await?;
     }
     Ok(())
@@ -236,7 +237,7 @@ async fn seed_report(
         evaluation_id: None,
     };
     let row = db::reports::insert(conn, district, fields).await?;
-    let change = Change::new("create", "report", row.id, Some(district));
+    let change = Change::new("create", Entity::Report, row.id, Some(district));
     audited(conn, change.after(&ReportView::from(row))).await
 }
 
@@ -318,7 +319,7 @@ async fn seed_key_task(
     }
     let views = crate::api::key_tasks::views(conn, vec![task.clone()]).await?;
     if let Some(view) = views.into_iter().next() {
-        let change = Change::new("create", "key_task", task.id, Some(district));
+        let change = Change::new("create", Entity::KeyTask, task.id, Some(district));
         audited(conn, change.after(&view)).await?;
     }
     Ok(())

@@ -463,8 +463,13 @@ async fn the_export_streams_past_one_batch() {
             .unwrap()
     };
     for index in 0..1500 {
-        let change = cppcc_api::db::audit::Change::new("update", "district", index, None)
-            .after(&json!({"n": index}));
+        let change = cppcc_api::db::audit::Change::new(
+            "update",
+            cppcc_api::domain::kinds::Entity::District,
+            index,
+            None,
+        )
+        .after(&json!({"n": index}));
         cppcc_api::db::audit::append(
             &mut conn,
             &cppcc_api::db::audit::Actor::command("test"),

@@ -2,15 +2,15 @@
 
 use crate::api::edit::{self, Edit, Editable};
 use crate::api::work::Write as _;
+use crate::domain::kinds::Entity;
 
 use super::{
     ActivityFields, ApiError, AsyncPgConnection, Caller, Change, Checks, Consultation,
     ConsultationActivity, ConsultationActivityId, ConsultationFormat, ConsultationId, DateTime,
     Day, Db, DepartmentId, Deserialize, DistrictId, FeedItem, Field, FieldError, HashSet,
     HttpResponse, IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, IntoParams, MemberId,
-    NaiveDate, Page, Problem, Serialize, ToSchema, Utc, Versioned, activity_db, created_response,
-    db, delete, get, machine, not_found_as, page, patch, post, read_response, record, values, web,
-    wrong_state,
+    NaiveDate, Page, Problem, Serialize, ToSchema, Utc, activity_db, created_response, db, delete,
+    get, machine, not_found_as, page, patch, post, read_response, record, values, web, wrong_state,
 };
 
 /// An activity held on a consultation topic.
@@ -56,11 +56,7 @@ impl From<ConsultationActivity> for ActivityView {
     }
 }
 
-impl Versioned for ActivityView {
-    fn version(&self) -> i64 {
-        self.version
-    }
-}
+crate::api::http::versioned!(ActivityView);
 
 /// A new activity on a topic (its body), or changes to one (JSON Merge Patch).
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -271,7 +267,7 @@ pub(super) async fn create_consultation_activity(
             let row = activity_db::insert(conn, &topic, fields).await?;
             let change = Change::new(
                 "create",
-                "consultation_activity",
+                Entity::ConsultationActivity,
                 row.id,
                 Some(row.district_id),
             );
@@ -394,7 +390,7 @@ impl Editable for ConsultationActivity {
     type Parent = Consultation;
     type Patch = ActivityBody;
     type View = ActivityView;
-    const ENTITY: &'static str = "consultation_activity";
+    const ENTITY: Entity = Entity::ConsultationActivity;
 
     async fn locked(
         conn: &mut AsyncPgConnection,

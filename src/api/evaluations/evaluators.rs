@@ -1,6 +1,7 @@
 //! The evaluators (评议员) of an evaluation and their training.
 
 use crate::api::work::Write as _;
+use crate::domain::kinds::Entity;
 
 use super::{
     ApiError, Caller, Change, Db, EvaluationId, EvaluatorView, HttpResponse, IfMatch,
@@ -112,7 +113,12 @@ async fn change_evaluators(
             }
             let row = db::touch(conn, id).await?;
             let after = view(conn, row).await?;
-            let event = Change::new(change.action(), "evaluation", id, Some(current.district_id));
+            let event = Change::new(
+                change.action(),
+                Entity::Evaluation,
+                id,
+                Some(current.district_id),
+            );
             record(conn, &caller, event.before(&before).after(&after)).await?;
         }
         let evaluator = db::evaluator(conn, id, member).await?;

@@ -1,13 +1,14 @@
 //! The rectification items (整改事项) an evaluation's report opens, and their workflow.
 
 use crate::api::workflow::action;
+use crate::domain::kinds::Entity;
 
 use super::{
     ApiError, AsyncPgConnection, Caller, DateTime, Day, Db, Deserialize, DistrictId, EvaluationId,
     EvaluationPhase, Field, HashMap, HttpResponse, IfMatch, IfMatchHeader, IfNoneMatch,
     IfNoneMatchHeader, Item, ItemAction, ItemId, ItemStatus, NaiveDate, Note, Problem, QueryResult,
-    Scope, Serialize, ToSchema, Transition, Utc, Versioned, Workflow, db, found, get, json,
-    machine, not_found_as, post, read_response, today, values, web, workflow,
+    Scope, Serialize, ToSchema, Transition, Utc, Workflow, db, found, get, json, machine,
+    not_found_as, post, read_response, today, values, web, workflow,
 };
 
 /// A dated progress note on a rectification item.
@@ -54,11 +55,7 @@ pub struct ItemView {
     pub version: i64,
 }
 
-impl Versioned for ItemView {
-    fn version(&self) -> i64 {
-        self.version
-    }
-}
+crate::api::http::versioned!(ItemView);
 
 impl ItemView {
     fn new(row: Item, notes: Vec<ProgressNote>) -> Self {
@@ -211,22 +208,14 @@ impl From<ItemOf> for uuid::Uuid {
 }
 
 impl Workflow for Item {
-    type Id = ItemOf;
+    type Key = ItemOf;
     type View = ItemView;
     type Step = ItemStep;
-    const ENTITY: &'static str = "rectification_item";
+    const ENTITY: Entity = Entity::RectificationItem;
     const WHAT: &'static str = "rectification item";
 
     async fn lock(conn: &mut AsyncPgConnection, id: ItemOf, scope: Scope) -> QueryResult<Self> {
         db::item(conn, id.evaluation, id.item, scope, true).await
-    }
-
-    fn version(&self) -> i64 {
-        self.version
-    }
-
-    fn district(&self) -> DistrictId {
-        self.district_id
     }
 
     async fn view(conn: &mut AsyncPgConnection, row: Self) -> Result<ItemView, ApiError> {

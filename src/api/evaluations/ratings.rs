@@ -1,11 +1,12 @@
 //! The evaluators' ratings (测评) and their summary.
 
 use crate::api::work::Write as _;
+use crate::domain::kinds::Entity;
 
 use super::{
     ApiError, Caller, Change, Checks, Criterion, DateTime, Db, Deserialize, EvaluationId,
     EvaluationPhase, Field, Grade, HttpResponse, IfMatch, IfMatchHeader, MemberId, Problem, Rating,
-    RatingRow, Serialize, ToSchema, Utc, Versioned, db, found, get, locked, machine, put, record,
+    RatingRow, Serialize, ToSchema, Utc, db, found, get, locked, machine, put, record,
     updated_response, values, web, wrong_state,
 };
 
@@ -37,11 +38,7 @@ impl From<RatingRow> for RatingView {
     }
 }
 
-impl Versioned for RatingView {
-    fn version(&self) -> i64 {
-        self.version
-    }
-}
+crate::api::http::versioned!(RatingView);
 
 /// The ratings of an evaluation.
 #[derive(Debug, Serialize, ToSchema)]
@@ -153,7 +150,7 @@ pub(super) async fn put_rating(
             let after = RatingView::from(row);
             let change = Change::new(
                 if created { "create" } else { "replace" },
-                "evaluation_rating",
+                Entity::EvaluationRating,
                 format!("{id}/{member}/{}", criterion.as_str()),
                 Some(evaluation.district_id),
             );

@@ -2,14 +2,14 @@
 
 use crate::api::edit::{self, Edit, Editable};
 use crate::api::work::Write as _;
+use crate::domain::kinds::Entity;
 
 use super::{
     ApiError, AsyncPgConnection, Caller, Change, Checks, DateTime, Day, Db, Deserialize,
     DistrictId, Evaluation, EvaluationId, EvaluationPhase, FeedItem, Field, HttpResponse, IfMatch,
     IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, IntoParams, NaiveDate, Page, Problem, Serialize,
-    ToSchema, Utc, Versioned, Visit, VisitFields, VisitId, created_response, delete, found, get,
-    locked, not_found_as, page, patch, post, read_response, record, values, visit_db, web,
-    wrong_state,
+    ToSchema, Utc, Visit, VisitFields, VisitId, created_response, delete, found, get, locked,
+    not_found_as, page, patch, post, read_response, record, values, visit_db, web, wrong_state,
 };
 
 /// An investigation visit (调研走访) to the department.
@@ -47,11 +47,7 @@ impl From<Visit> for VisitView {
     }
 }
 
-impl Versioned for VisitView {
-    fn version(&self) -> i64 {
-        self.version
-    }
-}
+crate::api::http::versioned!(VisitView);
 
 /// A new visit (its body), or changes to one (JSON Merge Patch).
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -193,7 +189,12 @@ pub(super) async fn create_visit(
             let fields = merge_visit(&mut checks, body, None);
             let fields = checks.finish(fields)?;
             let row = visit_db::insert(conn, &evaluation, fields).await?;
-            let change = Change::new("create", "evaluation_visit", row.id, Some(row.district_id));
+            let change = Change::new(
+                "create",
+                Entity::EvaluationVisit,
+                row.id,
+                Some(row.district_id),
+            );
             record(conn, &caller, change.after(&VisitView::from(row.clone()))).await?;
             Ok::<_, ApiError>(row)
         })
@@ -308,7 +309,7 @@ impl Editable for Visit {
     type Parent = Evaluation;
     type Patch = VisitBody;
     type View = VisitView;
-    const ENTITY: &'static str = "evaluation_visit";
+    const ENTITY: Entity = Entity::EvaluationVisit;
 
     async fn locked(
         conn: &mut AsyncPgConnection,

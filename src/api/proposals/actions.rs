@@ -1,13 +1,14 @@
 //! The workflow actions of a proposal: submit, review, assign, reply, evaluate, and the
 //! rest, each a step of the proposal's state machine.
 
+use crate::domain::kinds::Entity;
 use chrono::Datelike as _;
 
 use crate::api::workflow::action;
 
 use super::{
-    ApiError, AsyncPgConnection, Caller, Change, Day, Db, DepartmentId, Deserialize, DistrictId,
-    Field, FieldError, ForwardAs, HashSet, HttpResponse, IfMatch, IfMatchHeader, Months, NaiveDate,
+    ApiError, AsyncPgConnection, Caller, Change, Day, Db, DepartmentId, Deserialize, Field,
+    FieldError, ForwardAs, HashSet, HttpResponse, IfMatch, IfMatchHeader, Months, NaiveDate,
     Problem, Proposal, ProposalAction, ProposalId, ProposalStatus, ProposalView, QueryResult,
     ReplyResult, Scope, ToSchema, Transition, Utc, Value, Verdict, Workflow, calendar, db, json,
     machine, post, progress, record_if_changed, today, values, view, web, wrong_state,
@@ -131,7 +132,7 @@ async fn apply(
             target_after.merged_ids.sort();
             let change = Change::new(
                 "merge_into",
-                "proposal",
+                Entity::Proposal,
                 target.id,
                 Some(target.district_id),
             );
@@ -220,21 +221,13 @@ async fn apply(
 }
 
 impl Workflow for Proposal {
-    type Id = ProposalId;
+    type Key = ProposalId;
     type View = ProposalView;
     type Step = Step;
-    const ENTITY: &'static str = "proposal";
+    const ENTITY: Entity = Entity::Proposal;
 
     async fn lock(conn: &mut AsyncPgConnection, id: ProposalId, scope: Scope) -> QueryResult<Self> {
         db::lock(conn, id, scope).await
-    }
-
-    fn version(&self) -> i64 {
-        self.version
-    }
-
-    fn district(&self) -> DistrictId {
-        self.district_id
     }
 
     async fn view(conn: &mut AsyncPgConnection, row: Self) -> Result<ProposalView, ApiError> {

@@ -1,6 +1,7 @@
 //! The co-signers (联名委员) of a proposal.
 
 use crate::api::work::Write as _;
+use crate::domain::kinds::Entity;
 
 use super::{
     ApiError, AsyncPgConnection, Caller, Change, Db, HttpResponse, IfMatch, IfMatchHeader,
@@ -83,7 +84,7 @@ async fn change_cosigner(
         } else {
             "remove_cosigner"
         };
-        let change = Change::new(action, "proposal", id, Some(current.district_id));
+        let change = Change::new(action, Entity::Proposal, id, Some(current.district_id));
         record(conn, caller, change.before(&before).after(&after)).await?;
     }
     Ok((changed, after))

@@ -1,5 +1,6 @@
 //! Workstation activities in sync batches, keyed by `external_id`.
 
+use crate::domain::kinds::Entity;
 use std::collections::HashMap;
 
 use diesel::QueryResult;
@@ -32,7 +33,7 @@ impl Synced for Activities {
     type Row = Activity;
     type Fields = SyncedActivity;
     type Context = ActivityContext;
-    const ENTITY: &'static str = "activity";
+    const ENTITY: Entity = Entity::Activity;
     const KEY: &'static str = "external_id";
 
     async fn context(
@@ -129,12 +130,6 @@ impl Synced for Activities {
 
     fn key_of(row: &Activity) -> String {
         row.external_id.clone().unwrap_or_default()
-    }
-    fn id_of(row: &Activity) -> uuid::Uuid {
-        row.id.0
-    }
-    fn version_of(row: &Activity) -> i64 {
-        row.version
     }
     fn fields_of(row: &Activity) -> SyncedActivity {
         SyncedActivity {

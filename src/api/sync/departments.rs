@@ -1,5 +1,6 @@
 //! Departments in sync batches, keyed by `external_id`.
 
+use crate::domain::kinds::Entity;
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 use serde_json::Value;
@@ -21,7 +22,7 @@ impl Synced for Departments {
     type Row = Department;
     type Fields = DepartmentFields;
     type Context = ();
-    const ENTITY: &'static str = "department";
+    const ENTITY: Entity = Entity::Department;
     const KEY: &'static str = "external_id";
 
     async fn context(
@@ -47,12 +48,6 @@ impl Synced for Departments {
 
     fn key_of(row: &Department) -> String {
         row.external_id.clone().unwrap_or_default()
-    }
-    fn id_of(row: &Department) -> uuid::Uuid {
-        row.id.0
-    }
-    fn version_of(row: &Department) -> i64 {
-        row.version
     }
     fn fields_of(row: &Department) -> DepartmentFields {
         row.fields()

@@ -1,5 +1,6 @@
 //! Meetings and their attendance in sync batches, keyed by `external_id`.
 
+use crate::domain::kinds::Entity;
 use std::collections::HashMap;
 
 use diesel::QueryResult;
@@ -37,7 +38,7 @@ impl Synced for Meetings {
     type Fields = SyncedMeeting;
     /// The district's live members by number, of those the batch names.
     type Context = HashMap<String, MemberId>;
-    const ENTITY: &'static str = "meeting";
+    const ENTITY: Entity = Entity::Meeting;
     const KEY: &'static str = "external_id";
 
     async fn context(
@@ -139,12 +140,6 @@ impl Synced for Meetings {
 
     fn key_of(row: &MeetingRecord) -> String {
         row.meeting.external_id.clone().unwrap_or_default()
-    }
-    fn id_of(row: &MeetingRecord) -> uuid::Uuid {
-        row.meeting.id.0
-    }
-    fn version_of(row: &MeetingRecord) -> i64 {
-        row.meeting.version
     }
     fn fields_of(row: &MeetingRecord) -> SyncedMeeting {
         row.synced()

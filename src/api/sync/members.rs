@@ -1,5 +1,6 @@
 //! Members in sync batches, keyed by `member_no`.
 
+use crate::domain::kinds::Entity;
 use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 use serde_json::Value;
@@ -21,7 +22,7 @@ impl Synced for Members {
     type Row = Member;
     type Fields = MemberFields;
     type Context = (i32, crate::db::reference::MemberCodes);
-    const ENTITY: &'static str = "member";
+    const ENTITY: Entity = Entity::Member;
     const KEY: &'static str = "member_no";
 
     fn check_key(key: &str) -> Result<String, String> {
@@ -53,12 +54,6 @@ impl Synced for Members {
 
     fn key_of(row: &Member) -> String {
         row.member_no.clone()
-    }
-    fn id_of(row: &Member) -> uuid::Uuid {
-        row.id.0
-    }
-    fn version_of(row: &Member) -> i64 {
-        row.version
     }
     fn fields_of(row: &Member) -> MemberFields {
         row.fields()
@@ -114,7 +109,7 @@ impl Synced for Members {
             .filter_map(|old| {
                 let new = after.iter().find(|station| station.id == old.id)?;
                 (new.version != old.version).then(|| {
-                    Change::new("remove_member", "workstation", old.id, Some(district))
+                    Change::new("remove_member", Entity::Workstation, old.id, Some(district))
                         .before(old)
                         .after(new)
                 })

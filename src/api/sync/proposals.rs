@@ -1,5 +1,6 @@
 //! Draft proposals in sync batches, keyed by `external_id`.
 
+use crate::domain::kinds::Entity;
 use std::collections::{HashMap, HashSet};
 
 use diesel::QueryResult;
@@ -31,7 +32,7 @@ impl Synced for Proposals {
     type Row = Proposal;
     type Fields = DraftFields;
     type Context = ProposalContext;
-    const ENTITY: &'static str = "proposal";
+    const ENTITY: Entity = Entity::Proposal;
     const KEY: &'static str = "external_id";
 
     async fn context(
@@ -90,12 +91,6 @@ impl Synced for Proposals {
 
     fn key_of(row: &Proposal) -> String {
         row.external_id.clone().unwrap_or_default()
-    }
-    fn id_of(row: &Proposal) -> uuid::Uuid {
-        row.id.0
-    }
-    fn version_of(row: &Proposal) -> i64 {
-        row.version
     }
     fn fields_of(row: &Proposal) -> DraftFields {
         row.fields()

@@ -1,5 +1,6 @@
 //! Workstations in sync batches, keyed by `external_id`.
 
+use crate::domain::kinds::Entity;
 use std::collections::HashMap;
 
 use diesel::QueryResult;
@@ -24,7 +25,7 @@ impl Synced for Workstations {
     type Fields = WorkstationFields;
     /// The district's live members by number, for the records' convenors.
     type Context = HashMap<String, MemberId>;
-    const ENTITY: &'static str = "workstation";
+    const ENTITY: Entity = Entity::Workstation;
     const KEY: &'static str = "external_id";
 
     async fn context(
@@ -94,12 +95,6 @@ impl Synced for Workstations {
 
     fn key_of(row: &Workstation) -> String {
         row.external_id.clone().unwrap_or_default()
-    }
-    fn id_of(row: &Workstation) -> uuid::Uuid {
-        row.id.0
-    }
-    fn version_of(row: &Workstation) -> i64 {
-        row.version
     }
     fn fields_of(row: &Workstation) -> WorkstationFields {
         row.fields()
