@@ -461,19 +461,10 @@ async fn delete_activity(
 }
 
 impl Editable for db::Activity {
-    type Key = ActivityId;
-    type Parent = ();
+    edit::own!(ActivityId, "activity");
     type Patch = ActivityPatch;
     type View = ActivityView;
     const ENTITY: Entity = Entity::Activity;
-
-    async fn locked(
-        conn: &mut AsyncPgConnection,
-        caller: &Caller,
-        id: ActivityId,
-    ) -> Result<((), Self), ApiError> {
-        edit::own(conn, caller, id, "activity").await
-    }
 
     async fn merge(
         conn: &mut AsyncPgConnection,

@@ -379,19 +379,10 @@ async fn delete_consultation(
 }
 
 impl Editable for Consultation {
-    type Key = ConsultationId;
-    type Parent = ();
+    edit::own!(ConsultationId, "consultation");
     type Patch = ConsultationPatch;
     type View = ConsultationView;
     const ENTITY: Entity = Entity::Consultation;
-
-    async fn locked(
-        conn: &mut AsyncPgConnection,
-        caller: &Caller,
-        id: ConsultationId,
-    ) -> Result<((), Self), ApiError> {
-        edit::own(conn, caller, id, "consultation").await
-    }
 
     fn allows(_parent: &(), row: &Self, edit: Edit) -> Result<(), ApiError> {
         match edit {

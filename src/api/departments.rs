@@ -309,19 +309,10 @@ async fn delete_department(
 }
 
 impl Editable for db::Department {
-    type Key = DepartmentId;
-    type Parent = ();
+    edit::own!(DepartmentId, "department");
     type Patch = DepartmentPatch;
     type View = DepartmentView;
     const ENTITY: Entity = Entity::Department;
-
-    async fn locked(
-        conn: &mut AsyncPgConnection,
-        caller: &Caller,
-        id: DepartmentId,
-    ) -> Result<((), Self), ApiError> {
-        edit::own(conn, caller, id, "department").await
-    }
 
     async fn merge(
         _conn: &mut AsyncPgConnection,

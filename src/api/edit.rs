@@ -20,7 +20,7 @@ use crate::api::input::Checks;
 use crate::api::work::{Db, Write};
 use crate::db::Stored;
 use crate::db::audit::Change;
-use crate::error::{ApiError, not_found_as};
+use crate::error::ApiError;
 
 /// What is asked of a record: a change, or its removal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +43,7 @@ pub(crate) trait Editable: Stored {
     const ENTITY: Entity;
 
     /// The record (and its parent) in the caller's scope, locked until the transaction
-    /// ends; a 404 if either is not there. [`own`] does it for a record of its own.
+    /// ends; a 404 if either is not there. [`own!`] writes it for a record of its own.
     fn locked(
         conn: &mut AsyncPgConnection,
         caller: &Caller,
@@ -100,19 +100,27 @@ pub(crate) trait Editable: Stored {
     }
 }
 
-/// [`Editable::locked`] for a record of its own: the live record `id` in the caller's
-/// scope, locked, or a 404 naming `what`.
-pub(crate) async fn own<R: Stored>(
-    conn: &mut AsyncPgConnection,
-    caller: &Caller,
-    id: R::Id,
-    what: &'static str,
-) -> Result<((), R), ApiError> {
-    let row = R::lock(conn, id, caller.scope())
-        .await
-        .map_err(not_found_as(what))?;
-    Ok(((), row))
+/// `Key`, `Parent` and [`Editable::locked`] for a record of its own (no parent): its id
+/// in the path, and the live record in the caller's scope, locked, or a 404 naming
+/// `$what`.
+macro_rules! own {
+    ($id:ty, $what:literal) => {
+        type Key = $id;
+        type Parent = ();
+
+        async fn locked(
+            conn: &mut diesel_async::AsyncPgConnection,
+            caller: &$crate::api::auth::Caller,
+            id: $id,
+        ) -> Result<((), Self), $crate::error::ApiError> {
+            let row = <Self as $crate::db::Stored>::lock(conn, id, caller.scope())
+                .await
+                .map_err($crate::error::not_found_as($what))?;
+            Ok(((), row))
+        }
+    };
 }
+pub(crate) use own;
 
 /// Changes the record `key` names with `patch`, all of it or none of it, and answers the
 /// record after it with its `ETag`.

@@ -454,19 +454,10 @@ async fn delete_evaluation(
 }
 
 impl Editable for Evaluation {
-    type Key = EvaluationId;
-    type Parent = ();
+    edit::own!(EvaluationId, "evaluation");
     type Patch = EvaluationPatch;
     type View = EvaluationView;
     const ENTITY: Entity = Entity::Evaluation;
-
-    async fn locked(
-        conn: &mut AsyncPgConnection,
-        caller: &Caller,
-        id: EvaluationId,
-    ) -> Result<((), Self), ApiError> {
-        edit::own(conn, caller, id, "evaluation").await
-    }
 
     fn allows(_parent: &(), row: &Self, edit: Edit) -> Result<(), ApiError> {
         if row.phase == EvaluationPhase::Preparation {

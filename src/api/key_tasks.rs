@@ -404,19 +404,10 @@ async fn delete_key_task(
 }
 
 impl Editable for KeyTask {
-    type Key = KeyTaskId;
-    type Parent = ();
+    edit::own!(KeyTaskId, "key task");
     type Patch = KeyTaskPatch;
     type View = KeyTaskView;
     const ENTITY: Entity = Entity::KeyTask;
-
-    async fn locked(
-        conn: &mut AsyncPgConnection,
-        caller: &Caller,
-        id: KeyTaskId,
-    ) -> Result<((), Self), ApiError> {
-        edit::own(conn, caller, id, "key task").await
-    }
 
     async fn merge(
         _conn: &mut AsyncPgConnection,

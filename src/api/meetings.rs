@@ -423,19 +423,10 @@ async fn delete_meeting(
 }
 
 impl Editable for Meeting {
-    type Key = MeetingId;
-    type Parent = ();
+    edit::own!(MeetingId, "meeting");
     type Patch = MeetingPatch;
     type View = MeetingView;
     const ENTITY: Entity = Entity::Meeting;
-
-    async fn locked(
-        conn: &mut AsyncPgConnection,
-        caller: &Caller,
-        id: MeetingId,
-    ) -> Result<((), Self), ApiError> {
-        edit::own(conn, caller, id, "meeting").await
-    }
 
     async fn merge(
         _conn: &mut AsyncPgConnection,

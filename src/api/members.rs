@@ -565,19 +565,10 @@ async fn delete_member(
 }
 
 impl Editable for db::Member {
-    type Key = MemberId;
-    type Parent = ();
+    edit::own!(MemberId, "member");
     type Patch = MemberPatch;
     type View = MemberView;
     const ENTITY: Entity = Entity::Member;
-
-    async fn locked(
-        conn: &mut AsyncPgConnection,
-        caller: &Caller,
-        id: MemberId,
-    ) -> Result<((), Self), ApiError> {
-        edit::own(conn, caller, id, "member").await
-    }
 
     async fn merge(
         conn: &mut AsyncPgConnection,

@@ -637,19 +637,10 @@ async fn delete_proposal(
 }
 
 impl Editable for Proposal {
-    type Key = ProposalId;
-    type Parent = ();
+    edit::own!(ProposalId, "proposal");
     type Patch = ProposalPatch;
     type View = ProposalView;
     const ENTITY: Entity = Entity::Proposal;
-
-    async fn locked(
-        conn: &mut AsyncPgConnection,
-        caller: &Caller,
-        id: ProposalId,
-    ) -> Result<((), Self), ApiError> {
-        edit::own(conn, caller, id, "proposal").await
-    }
 
     fn allows(_parent: &(), row: &Self, edit: Edit) -> Result<(), ApiError> {
         if row.status == ProposalStatus::Draft {

@@ -402,19 +402,10 @@ async fn delete_report(
 }
 
 impl Editable for Report {
-    type Key = ReportId;
-    type Parent = ();
+    edit::own!(ReportId, "report");
     type Patch = ReportPatch;
     type View = ReportView;
     const ENTITY: Entity = Entity::Report;
-
-    async fn locked(
-        conn: &mut AsyncPgConnection,
-        caller: &Caller,
-        id: ReportId,
-    ) -> Result<((), Self), ApiError> {
-        edit::own(conn, caller, id, "report").await
-    }
 
     async fn merge(
         conn: &mut AsyncPgConnection,

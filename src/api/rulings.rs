@@ -552,19 +552,10 @@ async fn delete_ruling(
 }
 
 impl Editable for Ruling {
-    type Key = RulingId;
-    type Parent = ();
+    edit::own!(RulingId, "ruling");
     type Patch = RulingPatch;
     type View = RulingView;
     const ENTITY: Entity = Entity::Ruling;
-
-    async fn locked(
-        conn: &mut AsyncPgConnection,
-        caller: &Caller,
-        id: RulingId,
-    ) -> Result<((), Self), ApiError> {
-        edit::own(conn, caller, id, "ruling").await
-    }
 
     fn allows(_parent: &(), row: &Self, edit: Edit) -> Result<(), ApiError> {
         if row.status == RulingStatus::Issued {

@@ -507,19 +507,10 @@ async fn delete_workstation(
 }
 
 impl Editable for db::Workstation {
-    type Key = WorkstationId;
-    type Parent = ();
+    edit::own!(WorkstationId, "workstation");
     type Patch = WorkstationPatch;
     type View = WorkstationView;
     const ENTITY: Entity = Entity::Workstation;
-
-    async fn locked(
-        conn: &mut AsyncPgConnection,
-        caller: &Caller,
-        id: WorkstationId,
-    ) -> Result<((), Self), ApiError> {
-        edit::own(conn, caller, id, "workstation").await
-    }
 
     async fn merge(
         conn: &mut AsyncPgConnection,
