@@ -415,49 +415,17 @@ pub(super) async fn create_activity(
     Ok(created_response(&ActivityView::from(activity), location))
 }
 
-/// Change an activity (JSON Merge Patch).
-#[utoipa::path(
-    tag = "activities",
-    params(("id" = ActivityId, Path, description = "The activity's id"), IfMatchHeader),
-    request_body(content = ActivityPatch, content_type = "application/merge-patch+json"),
-    responses(
-        (status = 200, description = "The changed activity", body = ActivityView, headers(("ETag" = String))),
-    ),
-)]
-#[patch("/{id}")]
-async fn update_activity(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<ActivityId>,
-    condition: IfMatch,
-    body: web::Json<ActivityPatch>,
-) -> Result<HttpResponse, ApiError> {
-    edit::update::<db::Activity>(
-        &pool,
-        caller,
-        path.into_inner(),
-        condition,
-        body.into_inner(),
-    )
-    .await
+edit::patch_route! {
+    /// Change an activity (JSON Merge Patch).
+    update_activity: db::Activity, PATCH "/{id}",
+    tag = "activities", params(("id" = ActivityId, Path, description = "The activity's id")), path = ActivityId,
+    body = ActivityPatch, answer = (ActivityView, "The changed activity"),
 }
 
-/// Delete an activity.
-#[utoipa::path(
-    tag = "activities",
-    params(("id" = ActivityId, Path, description = "The activity's id"), IfMatchHeader),
-    responses(
-        (status = 204, description = "Deleted"),
-    ),
-)]
-#[delete("/{id}")]
-async fn delete_activity(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<ActivityId>,
-    condition: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    edit::delete::<db::Activity>(&pool, caller, path.into_inner(), condition).await
+edit::delete_route! {
+    /// Delete an activity.
+    delete_activity: db::Activity, DELETE "/{id}",
+    tag = "activities", params(("id" = ActivityId, Path, description = "The activity's id")), path = ActivityId,
 }
 
 impl Editable for db::Activity {

@@ -331,51 +331,19 @@ async fn create_consultation(
     Ok(created_response(&ConsultationView::from(row), location))
 }
 
-/// Change a topic (JSON Merge Patch); refused (409) once it is reported.
-#[utoipa::path(
-    tag = "consultations",
-    params(("id" = ConsultationId, Path, description = "The topic's id"), IfMatchHeader),
-    request_body(content = ConsultationPatch, content_type = "application/merge-patch+json"),
-    responses(
-        (status = 200, description = "The changed topic", body = ConsultationView, headers(("ETag" = String))),
-        (status = 409, description = "The topic is reported, or the title is taken", body = Problem, content_type = "application/problem+json"),
-    ),
-)]
-#[patch("/{id}")]
-async fn update_consultation(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<ConsultationId>,
-    condition: IfMatch,
-    body: web::Json<ConsultationPatch>,
-) -> Result<HttpResponse, ApiError> {
-    edit::update::<Consultation>(
-        &pool,
-        caller,
-        path.into_inner(),
-        condition,
-        body.into_inner(),
-    )
-    .await
+edit::patch_route! {
+    /// Change a topic (JSON Merge Patch); refused (409) once it is reported.
+    update_consultation: Consultation, PATCH "/{id}",
+    tag = "consultations", params(("id" = ConsultationId, Path, description = "The topic's id")), path = ConsultationId,
+    body = ConsultationPatch, answer = (ConsultationView, "The changed topic"),
+    refused = "The topic is reported, or the title is taken",
 }
 
-/// Delete a planned topic; refused (409) once it has begun.
-#[utoipa::path(
-    tag = "consultations",
-    params(("id" = ConsultationId, Path, description = "The topic's id"), IfMatchHeader),
-    responses(
-        (status = 204, description = "Deleted"),
-        (status = 409, description = "The topic has begun", body = Problem, content_type = "application/problem+json"),
-    ),
-)]
-#[delete("/{id}")]
-async fn delete_consultation(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<ConsultationId>,
-    condition: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    edit::delete::<Consultation>(&pool, caller, path.into_inner(), condition).await
+edit::delete_route! {
+    /// Delete a planned topic; refused (409) once it has begun.
+    delete_consultation: Consultation, DELETE "/{id}",
+    tag = "consultations", params(("id" = ConsultationId, Path, description = "The topic's id")), path = ConsultationId,
+    refused = "The topic has begun",
 }
 
 impl Editable for Consultation {

@@ -262,50 +262,18 @@ async fn create_department(
     ))
 }
 
-/// Change a department (JSON Merge Patch).
-#[utoipa::path(
-    tag = "departments",
-    params(("id" = DepartmentId, Path, description = "The department's id"), IfMatchHeader),
-    request_body(content = DepartmentPatch, content_type = "application/merge-patch+json"),
-    responses(
-        (status = 200, description = "The changed department", body = DepartmentView, headers(("ETag" = String))),
-        (status = 409, description = "The name is taken in the district", body = Problem, content_type = "application/problem+json"),
-    ),
-)]
-#[patch("/{id}")]
-async fn update_department(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<DepartmentId>,
-    condition: IfMatch,
-    body: web::Json<DepartmentPatch>,
-) -> Result<HttpResponse, ApiError> {
-    edit::update::<db::Department>(
-        &pool,
-        caller,
-        path.into_inner(),
-        condition,
-        body.into_inner(),
-    )
-    .await
+edit::patch_route! {
+    /// Change a department (JSON Merge Patch).
+    update_department: db::Department, PATCH "/{id}",
+    tag = "departments", params(("id" = DepartmentId, Path, description = "The department's id")), path = DepartmentId,
+    body = DepartmentPatch, answer = (DepartmentView, "The changed department"),
+    refused = "The name is taken in the district",
 }
 
-/// Delete a department.
-#[utoipa::path(
-    tag = "departments",
-    params(("id" = DepartmentId, Path, description = "The department's id"), IfMatchHeader),
-    responses(
-        (status = 204, description = "Deleted"),
-    ),
-)]
-#[delete("/{id}")]
-async fn delete_department(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<DepartmentId>,
-    condition: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    edit::delete::<db::Department>(&pool, caller, path.into_inner(), condition).await
+edit::delete_route! {
+    /// Delete a department.
+    delete_department: db::Department, DELETE "/{id}",
+    tag = "departments", params(("id" = DepartmentId, Path, description = "The department's id")), path = DepartmentId,
 }
 
 impl Editable for db::Department {

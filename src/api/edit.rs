@@ -100,6 +100,75 @@ pub(crate) trait Editable: Stored {
     }
 }
 
+/// Declares the `PATCH` handler of the record `$record`: the change through [`update`],
+/// its route and its OpenAPI operation (`$tag`, the path's `$params` and `If-Match`, the
+/// merge-patch body `$body`, the record after it, and the refusal `$refused` when the
+/// record's state or a rule can refuse). Every record's change is declared with it.
+macro_rules! patch_route {
+    (
+        $(#[$doc:meta])*
+        $name:ident: $record:ty, PATCH $path:literal,
+        tag = $tag:literal, params($($params:tt)*), path = $path_ty:ty,
+        body = $body:ty, answer = ($view:ty, $answered:literal)
+        $(, refused = $refused:literal)? $(,)?
+    ) => {
+        $(#[$doc])*
+        #[utoipa::path(
+            tag = $tag,
+            params($($params)*, IfMatchHeader),
+            request_body(content = $body, content_type = "application/merge-patch+json"),
+            responses(
+                (status = 200, description = $answered, body = $view, headers(("ETag" = String))),
+                $((status = 409, description = $refused, body = Problem, content_type = "application/problem+json"),)?
+            ),
+        )]
+        #[patch($path)]
+        pub(crate) async fn $name(
+            caller: Caller,
+            pool: Db,
+            path: web::Path<$path_ty>,
+            condition: IfMatch,
+            body: web::Json<$body>,
+        ) -> Result<HttpResponse, ApiError> {
+            let key = path.into_inner();
+            $crate::api::edit::update::<$record>(&pool, caller, key, condition, body.into_inner())
+                .await
+        }
+    };
+}
+pub(crate) use patch_route;
+
+/// Declares the `DELETE` handler of the record `$record`, as [`patch_route!`] its `PATCH`:
+/// the removal through [`delete`], its route and its OpenAPI operation.
+macro_rules! delete_route {
+    (
+        $(#[$doc:meta])*
+        $name:ident: $record:ty, DELETE $path:literal,
+        tag = $tag:literal, params($($params:tt)*), path = $path_ty:ty
+        $(, refused = $refused:literal)? $(,)?
+    ) => {
+        $(#[$doc])*
+        #[utoipa::path(
+            tag = $tag,
+            params($($params)*, IfMatchHeader),
+            responses(
+                (status = 204, description = "Deleted"),
+                $((status = 409, description = $refused, body = Problem, content_type = "application/problem+json"),)?
+            ),
+        )]
+        #[delete($path)]
+        pub(crate) async fn $name(
+            caller: Caller,
+            pool: Db,
+            path: web::Path<$path_ty>,
+            condition: IfMatch,
+        ) -> Result<HttpResponse, ApiError> {
+            $crate::api::edit::delete::<$record>(&pool, caller, path.into_inner(), condition).await
+        }
+    };
+}
+pub(crate) use delete_route;
+
 /// `Key`, `Parent` and [`Editable::locked`] for a record of its own (no parent): its id
 /// in the path, and the live record in the caller's scope, locked, or a 404 naming
 /// `$what`.

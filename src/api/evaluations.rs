@@ -406,51 +406,19 @@ async fn get_evaluation(
     Ok(read_response(&view(&mut conn, row).await?, &condition))
 }
 
-/// Change the department or year (JSON Merge Patch) while in preparation.
-#[utoipa::path(
-    tag = "evaluations",
-    params(("id" = EvaluationId, Path, description = "The evaluation's id"), IfMatchHeader),
-    request_body(content = EvaluationPatch, content_type = "application/merge-patch+json"),
-    responses(
-        (status = 200, description = "The changed evaluation", body = EvaluationView, headers(("ETag" = String))),
-        (status = 409, description = "Past preparation, or the department already has an evaluation in that year", body = Problem, content_type = "application/problem+json"),
-    ),
-)]
-#[patch("/{id}")]
-async fn update_evaluation(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<EvaluationId>,
-    condition: IfMatch,
-    body: web::Json<EvaluationPatch>,
-) -> Result<HttpResponse, ApiError> {
-    edit::update::<Evaluation>(
-        &pool,
-        caller,
-        path.into_inner(),
-        condition,
-        body.into_inner(),
-    )
-    .await
+edit::patch_route! {
+    /// Change the department or year (JSON Merge Patch) while in preparation.
+    update_evaluation: Evaluation, PATCH "/{id}",
+    tag = "evaluations", params(("id" = EvaluationId, Path, description = "The evaluation's id")), path = EvaluationId,
+    body = EvaluationPatch, answer = (EvaluationView, "The changed evaluation"),
+    refused = "Past preparation, or the department already has an evaluation in that year",
 }
 
-/// Delete an evaluation in preparation.
-#[utoipa::path(
-    tag = "evaluations",
-    params(("id" = EvaluationId, Path, description = "The evaluation's id"), IfMatchHeader),
-    responses(
-        (status = 204, description = "Deleted"),
-        (status = 409, description = "Past preparation", body = Problem, content_type = "application/problem+json"),
-    ),
-)]
-#[delete("/{id}")]
-async fn delete_evaluation(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<EvaluationId>,
-    condition: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    edit::delete::<Evaluation>(&pool, caller, path.into_inner(), condition).await
+edit::delete_route! {
+    /// Delete an evaluation in preparation.
+    delete_evaluation: Evaluation, DELETE "/{id}",
+    tag = "evaluations", params(("id" = EvaluationId, Path, description = "The evaluation's id")), path = EvaluationId,
+    refused = "Past preparation",
 }
 
 impl Editable for Evaluation {

@@ -31,7 +31,7 @@ use crate::domain::calendar::today;
 use crate::domain::ids::{DistrictId, KeyTaskId};
 use crate::domain::kinds::KeyTaskStatus;
 use crate::domain::values;
-use crate::error::{ApiError, not_found_as};
+use crate::error::{ApiError, Problem, not_found_as};
 
 pub fn configure(config: &mut ServiceConfig) {
     use crate::domain::access::DistrictOf::*;
@@ -359,48 +359,18 @@ async fn get_key_task(
     Ok(read_response(&view(&mut conn, row).await?, &condition))
 }
 
-/// Change a key task (JSON Merge Patch), its status included.
-#[utoipa::path(
-    tag = "key-tasks",
-    params(("id" = KeyTaskId, Path, description = "The key task's id"), IfMatchHeader),
-    request_body(content = KeyTaskPatch, content_type = "application/merge-patch+json"),
-    responses(
-        (status = 200, description = "The changed key task", body = KeyTaskView, headers(("ETag" = String))),
-        (status = 409, description = "The district already has a key task with this title in the year", body = crate::error::Problem, content_type = "application/problem+json"),
-    ),
-)]
-#[patch("/{id}")]
-async fn update_key_task(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<KeyTaskId>,
-    condition: IfMatch,
-    body: web::Json<KeyTaskPatch>,
-) -> Result<HttpResponse, ApiError> {
-    edit::update::<KeyTask>(
-        &pool,
-        caller,
-        path.into_inner(),
-        condition,
-        body.into_inner(),
-    )
-    .await
+edit::patch_route! {
+    /// Change a key task (JSON Merge Patch), its status included.
+    update_key_task: KeyTask, PATCH "/{id}",
+    tag = "key-tasks", params(("id" = KeyTaskId, Path, description = "The key task's id")), path = KeyTaskId,
+    body = KeyTaskPatch, answer = (KeyTaskView, "The changed key task"),
+    refused = "The district already has a key task with this title in the year",
 }
 
-/// Delete a key task.
-#[utoipa::path(
-    tag = "key-tasks",
-    params(("id" = KeyTaskId, Path, description = "The key task's id"), IfMatchHeader),
-    responses((status = 204, description = "Deleted")),
-)]
-#[delete("/{id}")]
-async fn delete_key_task(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<KeyTaskId>,
-    condition: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    edit::delete::<KeyTask>(&pool, caller, path.into_inner(), condition).await
+edit::delete_route! {
+    /// Delete a key task.
+    delete_key_task: KeyTask, DELETE "/{id}",
+    tag = "key-tasks", params(("id" = KeyTaskId, Path, description = "The key task's id")), path = KeyTaskId,
 }
 
 impl Editable for KeyTask {

@@ -379,47 +379,17 @@ async fn get_meeting(
     Ok(read_response(&view(&mut conn, row).await?, &condition))
 }
 
-/// Change a meeting (JSON Merge Patch).
-#[utoipa::path(
-    tag = "meetings",
-    params(("id" = MeetingId, Path, description = "The meeting's id"), IfMatchHeader),
-    request_body(content = MeetingPatch, content_type = "application/merge-patch+json"),
-    responses(
-        (status = 200, description = "The changed meeting", body = MeetingView, headers(("ETag" = String))),
-    ),
-)]
-#[patch("/{id}")]
-async fn update_meeting(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<MeetingId>,
-    condition: IfMatch,
-    body: web::Json<MeetingPatch>,
-) -> Result<HttpResponse, ApiError> {
-    edit::update::<Meeting>(
-        &pool,
-        caller,
-        path.into_inner(),
-        condition,
-        body.into_inner(),
-    )
-    .await
+edit::patch_route! {
+    /// Change a meeting (JSON Merge Patch).
+    update_meeting: Meeting, PATCH "/{id}",
+    tag = "meetings", params(("id" = MeetingId, Path, description = "The meeting's id")), path = MeetingId,
+    body = MeetingPatch, answer = (MeetingView, "The changed meeting"),
 }
 
-/// Delete a meeting; its attendance stops counting for duty performance.
-#[utoipa::path(
-    tag = "meetings",
-    params(("id" = MeetingId, Path, description = "The meeting's id"), IfMatchHeader),
-    responses((status = 204, description = "Deleted")),
-)]
-#[delete("/{id}")]
-async fn delete_meeting(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<MeetingId>,
-    condition: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    edit::delete::<Meeting>(&pool, caller, path.into_inner(), condition).await
+edit::delete_route! {
+    /// Delete a meeting; its attendance stops counting for duty performance.
+    delete_meeting: Meeting, DELETE "/{id}",
+    tag = "meetings", params(("id" = MeetingId, Path, description = "The meeting's id")), path = MeetingId,
 }
 
 impl Editable for Meeting {

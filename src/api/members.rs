@@ -518,50 +518,18 @@ async fn create_member(
     ))
 }
 
-/// Change a member (JSON Merge Patch).
-#[utoipa::path(
-    tag = "members",
-    params(("id" = MemberId, Path, description = "The member's id"), IfMatchHeader),
-    request_body(content = MemberPatch, content_type = "application/merge-patch+json"),
-    responses(
-        (status = 200, description = "The changed member", body = MemberView, headers(("ETag" = String))),
-        (status = 409, description = "The member number is taken in the district", body = Problem, content_type = "application/problem+json"),
-    ),
-)]
-#[patch("/{id}")]
-async fn update_member(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<MemberId>,
-    condition: IfMatch,
-    body: web::Json<MemberPatch>,
-) -> Result<HttpResponse, ApiError> {
-    edit::update::<db::Member>(
-        &pool,
-        caller,
-        path.into_inner(),
-        condition,
-        body.into_inner(),
-    )
-    .await
+edit::patch_route! {
+    /// Change a member (JSON Merge Patch).
+    update_member: db::Member, PATCH "/{id}",
+    tag = "members", params(("id" = MemberId, Path, description = "The member's id")), path = MemberId,
+    body = MemberPatch, answer = (MemberView, "The changed member"),
+    refused = "The member number is taken in the district",
 }
 
-/// Delete a member; they leave every workstation they belonged to.
-#[utoipa::path(
-    tag = "members",
-    params(("id" = MemberId, Path, description = "The member's id"), IfMatchHeader),
-    responses(
-        (status = 204, description = "Deleted"),
-    ),
-)]
-#[delete("/{id}")]
-async fn delete_member(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<MemberId>,
-    condition: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    edit::delete::<db::Member>(&pool, caller, path.into_inner(), condition).await
+edit::delete_route! {
+    /// Delete a member; they leave every workstation they belonged to.
+    delete_member: db::Member, DELETE "/{id}",
+    tag = "members", params(("id" = MemberId, Path, description = "The member's id")), path = MemberId,
 }
 
 impl Editable for db::Member {

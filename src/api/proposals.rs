@@ -588,52 +588,20 @@ fn wrong_state(row: &Proposal, what: &str) -> ApiError {
     workflow::refused(what, row.status.as_str(), allowed)
 }
 
-/// Change a draft (JSON Merge Patch); once submitted, a proposal changes only by its
-/// actions (409).
-#[utoipa::path(
-    tag = "proposals",
-    params(("id" = ProposalId, Path, description = "The proposal's id"), IfMatchHeader),
-    request_body(content = ProposalPatch, content_type = "application/merge-patch+json"),
-    responses(
-        (status = 200, description = "The changed draft", body = ProposalView, headers(("ETag" = String))),
-        (status = 409, description = "The proposal is no longer a draft", body = Problem, content_type = "application/problem+json"),
-    ),
-)]
-#[patch("/{id}")]
-async fn update_proposal(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<ProposalId>,
-    condition: IfMatch,
-    body: web::Json<ProposalPatch>,
-) -> Result<HttpResponse, ApiError> {
-    edit::update::<Proposal>(
-        &pool,
-        caller,
-        path.into_inner(),
-        condition,
-        body.into_inner(),
-    )
-    .await
+edit::patch_route! {
+    /// Change a draft (JSON Merge Patch); once submitted, a proposal changes only by its
+    /// actions (409).
+    update_proposal: Proposal, PATCH "/{id}",
+    tag = "proposals", params(("id" = ProposalId, Path, description = "The proposal's id")), path = ProposalId,
+    body = ProposalPatch, answer = (ProposalView, "The changed draft"),
+    refused = "The proposal is no longer a draft",
 }
 
-/// Delete a draft; a submitted proposal is withdrawn instead (409).
-#[utoipa::path(
-    tag = "proposals",
-    params(("id" = ProposalId, Path, description = "The proposal's id"), IfMatchHeader),
-    responses(
-        (status = 204, description = "Deleted"),
-        (status = 409, description = "The proposal is no longer a draft", body = Problem, content_type = "application/problem+json"),
-    ),
-)]
-#[delete("/{id}")]
-async fn delete_proposal(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<ProposalId>,
-    condition: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    edit::delete::<Proposal>(&pool, caller, path.into_inner(), condition).await
+edit::delete_route! {
+    /// Delete a draft; a submitted proposal is withdrawn instead (409).
+    delete_proposal: Proposal, DELETE "/{id}",
+    tag = "proposals", params(("id" = ProposalId, Path, description = "The proposal's id")), path = ProposalId,
+    refused = "The proposal is no longer a draft",
 }
 
 impl Editable for Proposal {

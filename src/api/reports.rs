@@ -358,47 +358,17 @@ async fn get_report(
     Ok(read_response(&ReportView::from(row), &condition))
 }
 
-/// Change a report (JSON Merge Patch).
-#[utoipa::path(
-    tag = "reports",
-    params(("id" = ReportId, Path, description = "The report's id"), IfMatchHeader),
-    request_body(content = ReportPatch, content_type = "application/merge-patch+json"),
-    responses(
-        (status = 200, description = "The changed report", body = ReportView, headers(("ETag" = String))),
-    ),
-)]
-#[patch("/{id}")]
-async fn update_report(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<ReportId>,
-    condition: IfMatch,
-    body: web::Json<ReportPatch>,
-) -> Result<HttpResponse, ApiError> {
-    edit::update::<Report>(
-        &pool,
-        caller,
-        path.into_inner(),
-        condition,
-        body.into_inner(),
-    )
-    .await
+edit::patch_route! {
+    /// Change a report (JSON Merge Patch).
+    update_report: Report, PATCH "/{id}",
+    tag = "reports", params(("id" = ReportId, Path, description = "The report's id")), path = ReportId,
+    body = ReportPatch, answer = (ReportView, "The changed report"),
 }
 
-/// Delete a report.
-#[utoipa::path(
-    tag = "reports",
-    params(("id" = ReportId, Path, description = "The report's id"), IfMatchHeader),
-    responses((status = 204, description = "Deleted")),
-)]
-#[delete("/{id}")]
-async fn delete_report(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<ReportId>,
-    condition: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    edit::delete::<Report>(&pool, caller, path.into_inner(), condition).await
+edit::delete_route! {
+    /// Delete a report.
+    delete_report: Report, DELETE "/{id}",
+    tag = "reports", params(("id" = ReportId, Path, description = "The report's id")), path = ReportId,
 }
 
 impl Editable for Report {

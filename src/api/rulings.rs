@@ -503,52 +503,20 @@ async fn get_ruling(
     Ok(read_response(&view(&mut conn, row).await?, &condition))
 }
 
-/// Correct a ruling (JSON Merge Patch) while it is issued; once a department has acted
-/// on it, it is fixed (409).
-#[utoipa::path(
-    tag = "rulings",
-    params(("id" = RulingId, Path, description = "The ruling's id"), IfMatchHeader),
-    request_body(content = RulingPatch, content_type = "application/merge-patch+json"),
-    responses(
-        (status = 200, description = "The changed ruling", body = RulingView, headers(("ETag" = String))),
-        (status = 409, description = "The ruling is no longer issued", body = Problem, content_type = "application/problem+json"),
-    ),
-)]
-#[patch("/{id}")]
-async fn update_ruling(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<RulingId>,
-    condition: IfMatch,
-    body: web::Json<RulingPatch>,
-) -> Result<HttpResponse, ApiError> {
-    edit::update::<Ruling>(
-        &pool,
-        caller,
-        path.into_inner(),
-        condition,
-        body.into_inner(),
-    )
-    .await
+edit::patch_route! {
+    /// Correct a ruling (JSON Merge Patch) while it is issued; once a department has acted
+    /// on it, it is fixed (409).
+    update_ruling: Ruling, PATCH "/{id}",
+    tag = "rulings", params(("id" = RulingId, Path, description = "The ruling's id")), path = RulingId,
+    body = RulingPatch, answer = (RulingView, "The changed ruling"),
+    refused = "The ruling is no longer issued",
 }
 
-/// Delete a ruling while it is issued (a ruling recorded in error).
-#[utoipa::path(
-    tag = "rulings",
-    params(("id" = RulingId, Path, description = "The ruling's id"), IfMatchHeader),
-    responses(
-        (status = 204, description = "Deleted"),
-        (status = 409, description = "The ruling is no longer issued", body = Problem, content_type = "application/problem+json"),
-    ),
-)]
-#[delete("/{id}")]
-async fn delete_ruling(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<RulingId>,
-    condition: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    edit::delete::<Ruling>(&pool, caller, path.into_inner(), condition).await
+edit::delete_route! {
+    /// Delete a ruling while it is issued (a ruling recorded in error).
+    delete_ruling: Ruling, DELETE "/{id}",
+    tag = "rulings", params(("id" = RulingId, Path, description = "The ruling's id")), path = RulingId,
+    refused = "The ruling is no longer issued",
 }
 
 impl Editable for Ruling {

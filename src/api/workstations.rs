@@ -459,51 +459,19 @@ async fn create_workstation(
     ))
 }
 
-/// Change a workstation (JSON Merge Patch).
-#[utoipa::path(
-    tag = "workstations",
-    params(("id" = WorkstationId, Path, description = "The workstation's id"), IfMatchHeader),
-    request_body(content = WorkstationPatch, content_type = "application/merge-patch+json"),
-    responses(
-        (status = 200, description = "The changed workstation", body = WorkstationView, headers(("ETag" = String))),
-        (status = 409, description = "The name is taken in the district", body = Problem, content_type = "application/problem+json"),
-    ),
-)]
-#[patch("/{id}")]
-async fn update_workstation(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<WorkstationId>,
-    condition: IfMatch,
-    body: web::Json<WorkstationPatch>,
-) -> Result<HttpResponse, ApiError> {
-    edit::update::<db::Workstation>(
-        &pool,
-        caller,
-        path.into_inner(),
-        condition,
-        body.into_inner(),
-    )
-    .await
+edit::patch_route! {
+    /// Change a workstation (JSON Merge Patch).
+    update_workstation: db::Workstation, PATCH "/{id}",
+    tag = "workstations", params(("id" = WorkstationId, Path, description = "The workstation's id")), path = WorkstationId,
+    body = WorkstationPatch, answer = (WorkstationView, "The changed workstation"),
+    refused = "The name is taken in the district",
 }
 
-/// Delete a workstation; refused while it has activities.
-#[utoipa::path(
-    tag = "workstations",
-    params(("id" = WorkstationId, Path, description = "The workstation's id"), IfMatchHeader),
-    responses(
-        (status = 204, description = "Deleted"),
-        (status = 409, description = "The workstation still has activities", body = Problem, content_type = "application/problem+json"),
-    ),
-)]
-#[delete("/{id}")]
-async fn delete_workstation(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<WorkstationId>,
-    condition: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    edit::delete::<db::Workstation>(&pool, caller, path.into_inner(), condition).await
+edit::delete_route! {
+    /// Delete a workstation; refused while it has activities.
+    delete_workstation: db::Workstation, DELETE "/{id}",
+    tag = "workstations", params(("id" = WorkstationId, Path, description = "The workstation's id")), path = WorkstationId,
+    refused = "The workstation still has activities",
 }
 
 impl Editable for db::Workstation {

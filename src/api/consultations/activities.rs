@@ -330,59 +330,19 @@ pub(super) async fn get_consultation_activity(
     Ok(read_response(&ActivityView::from(row), &condition))
 }
 
-/// Change an activity (JSON Merge Patch) while its topic takes activities.
-#[utoipa::path(
-    tag = "consultations",
-    params(
-        ("id" = ConsultationId, Path, description = "The topic's id"),
-        ("activity_id" = ConsultationActivityId, Path, description = "The activity's id"),
-        IfMatchHeader,
-    ),
-    request_body(content = ActivityBody, content_type = "application/merge-patch+json"),
-    responses(
-        (status = 200, description = "The changed activity", body = ActivityView, headers(("ETag" = String))),
-        (status = 409, description = "The topic is reported or closed", body = Problem, content_type = "application/problem+json"),
-    ),
-)]
-#[patch("/{id}/activities/{activity_id}")]
-pub(super) async fn update_consultation_activity(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<(ConsultationId, ConsultationActivityId)>,
-    condition: IfMatch,
-    body: web::Json<ActivityBody>,
-) -> Result<HttpResponse, ApiError> {
-    edit::update::<ConsultationActivity>(
-        &pool,
-        caller,
-        path.into_inner(),
-        condition,
-        body.into_inner(),
-    )
-    .await
+edit::patch_route! {
+    /// Change an activity (JSON Merge Patch) while its topic takes activities.
+    update_consultation_activity: ConsultationActivity, PATCH "/{id}/activities/{activity_id}",
+    tag = "consultations", params(("id" = ConsultationId, Path, description = "The topic's id"), ("activity_id" = ConsultationActivityId, Path, description = "The activity's id")), path = (ConsultationId, ConsultationActivityId),
+    body = ActivityBody, answer = (ActivityView, "The changed activity"),
+    refused = "The topic is reported or closed",
 }
 
-/// Delete an activity while its topic takes activities.
-#[utoipa::path(
-    tag = "consultations",
-    params(
-        ("id" = ConsultationId, Path, description = "The topic's id"),
-        ("activity_id" = ConsultationActivityId, Path, description = "The activity's id"),
-        IfMatchHeader,
-    ),
-    responses(
-        (status = 204, description = "Deleted"),
-        (status = 409, description = "The topic is reported or closed", body = Problem, content_type = "application/problem+json"),
-    ),
-)]
-#[delete("/{id}/activities/{activity_id}")]
-pub(super) async fn delete_consultation_activity(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<(ConsultationId, ConsultationActivityId)>,
-    condition: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    edit::delete::<ConsultationActivity>(&pool, caller, path.into_inner(), condition).await
+edit::delete_route! {
+    /// Delete an activity while its topic takes activities.
+    delete_consultation_activity: ConsultationActivity, DELETE "/{id}/activities/{activity_id}",
+    tag = "consultations", params(("id" = ConsultationId, Path, description = "The topic's id"), ("activity_id" = ConsultationActivityId, Path, description = "The activity's id")), path = (ConsultationId, ConsultationActivityId),
+    refused = "The topic is reported or closed",
 }
 
 impl Editable for ConsultationActivity {

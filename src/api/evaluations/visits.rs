@@ -249,59 +249,19 @@ pub(super) async fn get_visit(
     Ok(read_response(&VisitView::from(row), &condition))
 }
 
-/// Change a visit (JSON Merge Patch), during the investigation.
-#[utoipa::path(
-    tag = "evaluations",
-    params(
-        ("id" = EvaluationId, Path, description = "The evaluation's id"),
-        ("visit_id" = VisitId, Path, description = "The visit's id"),
-        IfMatchHeader,
-    ),
-    request_body(content = VisitBody, content_type = "application/merge-patch+json"),
-    responses(
-        (status = 200, description = "The changed visit", body = VisitView, headers(("ETag" = String))),
-        (status = 409, description = "Not in investigation", body = Problem, content_type = "application/problem+json"),
-    ),
-)]
-#[patch("/{id}/visits/{visit_id}")]
-pub(super) async fn update_visit(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<(EvaluationId, VisitId)>,
-    condition: IfMatch,
-    body: web::Json<VisitBody>,
-) -> Result<HttpResponse, ApiError> {
-    edit::update::<Visit>(
-        &pool,
-        caller,
-        path.into_inner(),
-        condition,
-        body.into_inner(),
-    )
-    .await
+edit::patch_route! {
+    /// Change a visit (JSON Merge Patch), during the investigation.
+    update_visit: Visit, PATCH "/{id}/visits/{visit_id}",
+    tag = "evaluations", params(("id" = EvaluationId, Path, description = "The evaluation's id"), ("visit_id" = VisitId, Path, description = "The visit's id")), path = (EvaluationId, VisitId),
+    body = VisitBody, answer = (VisitView, "The changed visit"),
+    refused = "Not in investigation",
 }
 
-/// Delete a visit, during the investigation.
-#[utoipa::path(
-    tag = "evaluations",
-    params(
-        ("id" = EvaluationId, Path, description = "The evaluation's id"),
-        ("visit_id" = VisitId, Path, description = "The visit's id"),
-        IfMatchHeader,
-    ),
-    responses(
-        (status = 204, description = "Deleted"),
-        (status = 409, description = "Not in investigation", body = Problem, content_type = "application/problem+json"),
-    ),
-)]
-#[delete("/{id}/visits/{visit_id}")]
-pub(super) async fn delete_visit(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<(EvaluationId, VisitId)>,
-    condition: IfMatch,
-) -> Result<HttpResponse, ApiError> {
-    edit::delete::<Visit>(&pool, caller, path.into_inner(), condition).await
+edit::delete_route! {
+    /// Delete a visit, during the investigation.
+    delete_visit: Visit, DELETE "/{id}/visits/{visit_id}",
+    tag = "evaluations", params(("id" = EvaluationId, Path, description = "The evaluation's id"), ("visit_id" = VisitId, Path, description = "The visit's id")), path = (EvaluationId, VisitId),
+    refused = "Not in investigation",
 }
 
 impl Editable for Visit {
