@@ -407,6 +407,13 @@ pub trait Stored: Row {
     /// The fields a client sets.
     type Fields: PartialEq + Send + Sync;
 
+    /// The live record in `scope`.
+    fn find(
+        conn: &mut AsyncPgConnection,
+        id: Self::Id,
+        scope: crate::domain::access::Scope,
+    ) -> impl Future<Output = diesel::QueryResult<Self>> + Send;
+
     /// The live record in `scope`, locked for a change until the transaction ends.
     fn lock(
         conn: &mut AsyncPgConnection,
@@ -503,6 +510,14 @@ macro_rules! record_queries {
 
         impl $crate::db::Stored for $row {
             type Fields = $fields;
+
+            fn find(
+                conn: &mut diesel_async::AsyncPgConnection,
+                id: $id,
+                scope: $crate::domain::access::Scope,
+            ) -> impl Future<Output = diesel::QueryResult<Self>> + Send {
+                find(conn, id, scope)
+            }
 
             fn lock(
                 conn: &mut diesel_async::AsyncPgConnection,

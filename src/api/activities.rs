@@ -16,7 +16,6 @@ use crate::api::audit::{HistoryQuery, record};
 use crate::api::auth::Caller;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, query_text,
-    read_response,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
@@ -343,26 +342,11 @@ pub(super) async fn list_workstation_activities(
     list(&pool, &caller, filter, request).await
 }
 
-/// Get an activity.
-#[utoipa::path(
-    tag = "activities",
-    params(("id" = ActivityId, Path, description = "The activity's id"), IfNoneMatchHeader),
-    responses(
-        (status = 200, description = "The activity", body = ActivityView, headers(("ETag" = String))),
-    ),
-)]
-#[get("/{id}")]
-async fn get_activity(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<ActivityId>,
-    condition: IfNoneMatch,
-) -> Result<HttpResponse, ApiError> {
-    let mut conn = pool.conn().await?;
-    let activity = db::find(&mut conn, path.into_inner(), caller.scope())
-        .await
-        .map_err(not_found_as("activity"))?;
-    Ok(read_response(&ActivityView::from(activity), &condition))
+edit::get_route! {
+    /// Get an activity.
+    get_activity: db::Activity, GET "/{id}",
+    tag = "activities", params(("id" = ActivityId, Path, description = "The activity's id")), path = ActivityId,
+    answer = (ActivityView, "The activity"),
 }
 
 /// Record an activity held at a workstation.

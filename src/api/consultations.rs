@@ -21,7 +21,6 @@ use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, query_text,
-    read_response,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
@@ -269,26 +268,11 @@ async fn list_consultations(
     Ok(web::Json(page(rows, &request, ConsultationView::from)))
 }
 
-/// Get a consultation topic.
-#[utoipa::path(
-    tag = "consultations",
-    params(("id" = ConsultationId, Path, description = "The topic's id"), IfNoneMatchHeader),
-    responses(
-        (status = 200, description = "The topic", body = ConsultationView, headers(("ETag" = String))),
-    ),
-)]
-#[get("/{id}")]
-async fn get_consultation(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<ConsultationId>,
-    condition: IfNoneMatch,
-) -> Result<HttpResponse, ApiError> {
-    let mut conn = pool.conn().await?;
-    let row = db::find(&mut conn, path.into_inner(), caller.scope())
-        .await
-        .map_err(not_found_as("consultation"))?;
-    Ok(read_response(&ConsultationView::from(row), &condition))
+edit::get_route! {
+    /// Get a consultation topic.
+    get_consultation: Consultation, GET "/{id}",
+    tag = "consultations", params(("id" = ConsultationId, Path, description = "The topic's id")), path = ConsultationId,
+    answer = (ConsultationView, "The topic"),
 }
 
 /// Add a topic to a district's plan (-> planned).

@@ -16,7 +16,6 @@ use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, query_text,
-    read_response,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
@@ -26,7 +25,7 @@ use crate::db::departments::{self as db, DepartmentFields, DepartmentFilter};
 use crate::domain::ids::{DepartmentId, DistrictId};
 use crate::domain::kinds::DepartmentKind;
 use crate::domain::values;
-use crate::error::{ApiError, Problem, not_found_as};
+use crate::error::{ApiError, Problem};
 
 pub fn configure(config: &mut ServiceConfig) {
     use crate::domain::access::DistrictOf::*;
@@ -192,26 +191,11 @@ async fn list_departments(
     Ok(web::Json(page(rows, &request, DepartmentView::from)))
 }
 
-/// Get a department.
-#[utoipa::path(
-    tag = "departments",
-    params(("id" = DepartmentId, Path, description = "The department's id"), IfNoneMatchHeader),
-    responses(
-        (status = 200, description = "The department", body = DepartmentView, headers(("ETag" = String))),
-    ),
-)]
-#[get("/{id}")]
-async fn get_department(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<DepartmentId>,
-    condition: IfNoneMatch,
-) -> Result<HttpResponse, ApiError> {
-    let mut conn = pool.conn().await?;
-    let department = db::find(&mut conn, path.into_inner(), caller.scope())
-        .await
-        .map_err(not_found_as("department"))?;
-    Ok(read_response(&DepartmentView::from(department), &condition))
+edit::get_route! {
+    /// Get a department.
+    get_department: db::Department, GET "/{id}",
+    tag = "departments", params(("id" = DepartmentId, Path, description = "The department's id")), path = DepartmentId,
+    answer = (DepartmentView, "The department"),
 }
 
 /// Create a department.

@@ -15,7 +15,6 @@ use crate::api::audit::{HistoryQuery, record};
 use crate::api::auth::Caller;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, query_text,
-    read_response,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
@@ -229,11 +228,7 @@ async fn get_district(
     condition: IfNoneMatch,
 ) -> Result<HttpResponse, ApiError> {
     let key = district_key(&path.into_inner());
-    let mut conn = pool.conn().await?;
-    let district = db::find(&mut conn, &key, caller.scope())
-        .await
-        .map_err(not_found_as("district"))?;
-    Ok(read_response(&DistrictView::from(district), &condition))
+    edit::read::<db::District>(&pool, caller, key, condition).await
 }
 
 /// Create a district.
@@ -342,6 +337,16 @@ impl Editable for db::District {
             .await
             .map_err(not_found_as("district"))?;
         Ok(((), row))
+    }
+
+    async fn found(
+        conn: &mut AsyncPgConnection,
+        caller: &Caller,
+        key: DistrictKey,
+    ) -> Result<Self, ApiError> {
+        db::find(conn, &key, caller.scope())
+            .await
+            .map_err(not_found_as("district"))
     }
 
     async fn merge(

@@ -15,7 +15,9 @@ use serde::Serialize;
 
 use crate::api::audit::{record, record_if_changed};
 use crate::api::auth::Caller;
-use crate::api::http::{IfMatch, Versioned, no_content, updated_response};
+use crate::api::http::{
+    IfMatch, IfNoneMatch, Versioned, no_content, read_response, updated_response,
+};
 use crate::api::input::Checks;
 use crate::api::work::{Db, Write};
 use crate::db::Stored;
@@ -49,6 +51,14 @@ pub(crate) trait Editable: Stored {
         caller: &Caller,
         key: Self::Key,
     ) -> impl Future<Output = Result<(Self::Parent, Self), ApiError>> + Send;
+
+    /// The record `key` names in the caller's scope, to be read (not locked; a record of
+    /// a parent is checked to be that parent's); a 404 if it is not there.
+    fn found(
+        conn: &mut AsyncPgConnection,
+        caller: &Caller,
+        key: Self::Key,
+    ) -> impl Future<Output = Result<Self, ApiError>> + Send;
 
     /// Refuses `edit` when the record or its parent does not take it now (a 409).
     fn allows(_parent: &Self::Parent, _row: &Self, _edit: Edit) -> Result<(), ApiError> {
@@ -99,6 +109,37 @@ pub(crate) trait Editable: Stored {
         view
     }
 }
+
+/// Declares the `GET` handler of the record `$record`: the record through [`read`], its
+/// route and its OpenAPI operation (`$tag`, the path's `$params` and `If-None-Match`,
+/// the record with its `ETag`).
+macro_rules! get_route {
+    (
+        $(#[$doc:meta])*
+        $name:ident: $record:ty, GET $path:literal,
+        tag = $tag:literal, params($($params:tt)*), path = $path_ty:ty,
+        answer = ($view:ty, $answered:literal) $(,)?
+    ) => {
+        $(#[$doc])*
+        #[utoipa::path(
+            tag = $tag,
+            params($($params)*, IfNoneMatchHeader),
+            responses(
+                (status = 200, description = $answered, body = $view, headers(("ETag" = String))),
+            ),
+        )]
+        #[get($path)]
+        pub(crate) async fn $name(
+            caller: Caller,
+            pool: Db,
+            path: web::Path<$path_ty>,
+            condition: IfNoneMatch,
+        ) -> Result<HttpResponse, ApiError> {
+            $crate::api::edit::read::<$record>(&pool, caller, path.into_inner(), condition).await
+        }
+    };
+}
+pub(crate) use get_route;
 
 /// Declares the `PATCH` handler of the record `$record`: the change through [`update`],
 /// its route and its OpenAPI operation (`$tag`, the path's `$params` and `If-Match`, the
@@ -169,7 +210,7 @@ macro_rules! delete_route {
 }
 pub(crate) use delete_route;
 
-/// `Key`, `Parent` and [`Editable::locked`] for a record of its own (no parent): its id
+/// `Key`, `Parent`, [`Editable::locked`] and [`Editable::found`] for a record of its own (no parent): its id
 /// in the path, and the live record in the caller's scope, locked, or a 404 naming
 /// `$what`.
 macro_rules! own {
@@ -187,9 +228,32 @@ macro_rules! own {
                 .map_err($crate::error::not_found_as($what))?;
             Ok(((), row))
         }
+
+        async fn found(
+            conn: &mut diesel_async::AsyncPgConnection,
+            caller: &$crate::api::auth::Caller,
+            id: $id,
+        ) -> Result<Self, $crate::error::ApiError> {
+            <Self as $crate::db::Stored>::find(conn, id, caller.scope())
+                .await
+                .map_err($crate::error::not_found_as($what))
+        }
     };
 }
 pub(crate) use own;
+
+/// The record `key` names, with its `ETag`, or `304` if the client holds it already.
+pub(crate) async fn read<R: Editable>(
+    pool: &Db,
+    caller: Caller,
+    key: R::Key,
+    condition: IfNoneMatch,
+) -> Result<HttpResponse, ApiError> {
+    let mut conn = pool.conn().await?;
+    let row = R::found(&mut conn, &caller, key).await?;
+    let view = R::view(&mut conn, row).await?;
+    Ok(read_response(&R::shown(&caller, view), &condition))
+}
 
 /// Changes the record `key` names with `patch`, all of it or none of it, and answers the
 /// record after it with its `ETag`.

@@ -386,24 +386,11 @@ async fn create_evaluation(
     Ok(created_response(&created, location))
 }
 
-/// Get an evaluation with its evaluators.
-#[utoipa::path(
-    tag = "evaluations",
-    params(("id" = EvaluationId, Path, description = "The evaluation's id"), IfNoneMatchHeader),
-    responses(
-        (status = 200, description = "The evaluation", body = EvaluationView, headers(("ETag" = String))),
-    ),
-)]
-#[get("/{id}")]
-async fn get_evaluation(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<EvaluationId>,
-    condition: IfNoneMatch,
-) -> Result<HttpResponse, ApiError> {
-    let mut conn = pool.conn().await?;
-    let row = found(&mut conn, &caller, path.into_inner()).await?;
-    Ok(read_response(&view(&mut conn, row).await?, &condition))
+edit::get_route! {
+    /// Get an evaluation with its evaluators.
+    get_evaluation: Evaluation, GET "/{id}",
+    tag = "evaluations", params(("id" = EvaluationId, Path, description = "The evaluation's id")), path = EvaluationId,
+    answer = (EvaluationView, "The evaluation"),
 }
 
 edit::patch_route! {

@@ -19,7 +19,7 @@ use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, query_text,
-    read_response, updated_response,
+    updated_response,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
@@ -337,26 +337,11 @@ async fn create_key_task(
     ))
 }
 
-/// Get a key task with its notes.
-#[utoipa::path(
-    tag = "key-tasks",
-    params(("id" = KeyTaskId, Path, description = "The key task's id"), IfNoneMatchHeader),
-    responses(
-        (status = 200, description = "The key task", body = KeyTaskView, headers(("ETag" = String))),
-    ),
-)]
-#[get("/{id}")]
-async fn get_key_task(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<KeyTaskId>,
-    condition: IfNoneMatch,
-) -> Result<HttpResponse, ApiError> {
-    let mut conn = pool.conn().await?;
-    let row = db::find(&mut conn, path.into_inner(), caller.scope())
-        .await
-        .map_err(not_found_as("key task"))?;
-    Ok(read_response(&view(&mut conn, row).await?, &condition))
+edit::get_route! {
+    /// Get a key task with its notes.
+    get_key_task: KeyTask, GET "/{id}",
+    tag = "key-tasks", params(("id" = KeyTaskId, Path, description = "The key task's id")), path = KeyTaskId,
+    answer = (KeyTaskView, "The key task"),
 }
 
 edit::patch_route! {

@@ -20,7 +20,6 @@ use crate::api::districts::referenced_district;
 use crate::api::edit::{self, Editable};
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, query_text,
-    read_response,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
@@ -357,26 +356,11 @@ async fn create_meeting(
     ))
 }
 
-/// Get a meeting with its attendance.
-#[utoipa::path(
-    tag = "meetings",
-    params(("id" = MeetingId, Path, description = "The meeting's id"), IfNoneMatchHeader),
-    responses(
-        (status = 200, description = "The meeting", body = MeetingView, headers(("ETag" = String))),
-    ),
-)]
-#[get("/{id}")]
-async fn get_meeting(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<MeetingId>,
-    condition: IfNoneMatch,
-) -> Result<HttpResponse, ApiError> {
-    let mut conn = pool.conn().await?;
-    let row = db::find(&mut conn, path.into_inner(), caller.scope())
-        .await
-        .map_err(not_found_as("meeting"))?;
-    Ok(read_response(&view(&mut conn, row).await?, &condition))
+edit::get_route! {
+    /// Get a meeting with its attendance.
+    get_meeting: Meeting, GET "/{id}",
+    tag = "meetings", params(("id" = MeetingId, Path, description = "The meeting's id")), path = MeetingId,
+    answer = (MeetingView, "The meeting"),
 }
 
 edit::patch_route! {

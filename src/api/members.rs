@@ -17,7 +17,6 @@ use crate::api::contacts::{self, Personal};
 use crate::api::districts::referenced_district;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, query_text,
-    read_response,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
@@ -28,7 +27,7 @@ use crate::db::reference::MemberCodes;
 use crate::domain::ids::{DistrictId, MemberId};
 use crate::domain::kinds::{Gender, MemberStatus};
 use crate::domain::values;
-use crate::error::{ApiError, Problem, not_found_as};
+use crate::error::{ApiError, Problem};
 
 pub fn configure(config: &mut ServiceConfig) {
     use crate::domain::access::DistrictOf::*;
@@ -446,29 +445,11 @@ async fn list_members(
     })))
 }
 
-/// Get a member.
-#[utoipa::path(
-    tag = "members",
-    params(("id" = MemberId, Path, description = "The member's id"), IfNoneMatchHeader),
-    responses(
-        (status = 200, description = "The member", body = MemberView, headers(("ETag" = String))),
-    ),
-)]
-#[get("/{id}")]
-async fn get_member(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<MemberId>,
-    condition: IfNoneMatch,
-) -> Result<HttpResponse, ApiError> {
-    let mut conn = pool.conn().await?;
-    let member = db::find(&mut conn, path.into_inner(), caller.scope())
-        .await
-        .map_err(not_found_as("member"))?;
-    Ok(read_response(
-        &contacts::shown_to(&caller, MemberView::from(member)),
-        &condition,
-    ))
+edit::get_route! {
+    /// Get a member.
+    get_member: db::Member, GET "/{id}",
+    tag = "members", params(("id" = MemberId, Path, description = "The member's id")), path = MemberId,
+    answer = (MemberView, "The member"),
 }
 
 /// Create a member.

@@ -23,7 +23,7 @@ use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, no_content,
-    query_text, read_response,
+    query_text,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
@@ -517,26 +517,11 @@ async fn list_proposals(
     })))
 }
 
-/// Get a proposal.
-#[utoipa::path(
-    tag = "proposals",
-    params(("id" = ProposalId, Path, description = "The proposal's id"), IfNoneMatchHeader),
-    responses(
-        (status = 200, description = "The proposal", body = ProposalView, headers(("ETag" = String))),
-    ),
-)]
-#[get("/{id}")]
-async fn get_proposal(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<ProposalId>,
-    condition: IfNoneMatch,
-) -> Result<HttpResponse, ApiError> {
-    let mut conn = pool.conn().await?;
-    let row = db::find(&mut conn, path.into_inner(), caller.scope())
-        .await
-        .map_err(not_found_as("proposal"))?;
-    Ok(read_response(&view(&mut conn, row).await?, &condition))
+edit::get_route! {
+    /// Get a proposal.
+    get_proposal: Proposal, GET "/{id}",
+    tag = "proposals", params(("id" = ProposalId, Path, description = "The proposal's id")), path = ProposalId,
+    answer = (ProposalView, "The proposal"),
 }
 
 /// Create a proposal (a draft).

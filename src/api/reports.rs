@@ -17,7 +17,6 @@ use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, query_text,
-    read_response,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
@@ -29,7 +28,7 @@ use crate::domain::calendar::Day;
 use crate::domain::ids::{ConsultationId, DistrictId, EvaluationId, ReportId};
 use crate::domain::kinds::ReportKind;
 use crate::domain::values;
-use crate::error::{ApiError, not_found_as};
+use crate::error::ApiError;
 
 pub fn configure(config: &mut ServiceConfig) {
     use crate::domain::access::DistrictOf::*;
@@ -336,26 +335,11 @@ async fn create_report(
     Ok(created_response(&ReportView::from(row), location))
 }
 
-/// Get a report.
-#[utoipa::path(
-    tag = "reports",
-    params(("id" = ReportId, Path, description = "The report's id"), IfNoneMatchHeader),
-    responses(
-        (status = 200, description = "The report", body = ReportView, headers(("ETag" = String))),
-    ),
-)]
-#[get("/{id}")]
-async fn get_report(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<ReportId>,
-    condition: IfNoneMatch,
-) -> Result<HttpResponse, ApiError> {
-    let mut conn = pool.conn().await?;
-    let row = db::find(&mut conn, path.into_inner(), caller.scope())
-        .await
-        .map_err(not_found_as("report"))?;
-    Ok(read_response(&ReportView::from(row), &condition))
+edit::get_route! {
+    /// Get a report.
+    get_report: Report, GET "/{id}",
+    tag = "reports", params(("id" = ReportId, Path, description = "The report's id")), path = ReportId,
+    answer = (ReportView, "The report"),
 }
 
 edit::patch_route! {

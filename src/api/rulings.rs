@@ -21,7 +21,7 @@ use crate::api::audit::record;
 use crate::api::auth::Caller;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, no_content,
-    read_response, updated_response,
+    updated_response,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
@@ -481,26 +481,11 @@ async fn create_ruling(
     Ok(created_response(&created, location))
 }
 
-/// Get a ruling with its measures.
-#[utoipa::path(
-    tag = "rulings",
-    params(("id" = RulingId, Path, description = "The ruling's id"), IfNoneMatchHeader),
-    responses(
-        (status = 200, description = "The ruling", body = RulingView, headers(("ETag" = String))),
-    ),
-)]
-#[get("/{id}")]
-async fn get_ruling(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<RulingId>,
-    condition: IfNoneMatch,
-) -> Result<HttpResponse, ApiError> {
-    let mut conn = pool.conn().await?;
-    let row = db::find(&mut conn, path.into_inner(), caller.scope())
-        .await
-        .map_err(not_found_as("ruling"))?;
-    Ok(read_response(&view(&mut conn, row).await?, &condition))
+edit::get_route! {
+    /// Get a ruling with its measures.
+    get_ruling: Ruling, GET "/{id}",
+    tag = "rulings", params(("id" = RulingId, Path, description = "The ruling's id")), path = RulingId,
+    answer = (RulingView, "The ruling"),
 }
 
 edit::patch_route! {

@@ -17,7 +17,7 @@ use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, no_content,
-    query_text, read_response,
+    query_text,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{FeedItem, Page, list_query, page};
@@ -391,26 +391,11 @@ async fn list_workstations(
     })))
 }
 
-/// Get a workstation.
-#[utoipa::path(
-    tag = "workstations",
-    params(("id" = WorkstationId, Path, description = "The workstation's id"), IfNoneMatchHeader),
-    responses(
-        (status = 200, description = "The workstation", body = WorkstationView, headers(("ETag" = String))),
-    ),
-)]
-#[get("/{id}")]
-async fn get_workstation(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<WorkstationId>,
-    condition: IfNoneMatch,
-) -> Result<HttpResponse, ApiError> {
-    let mut conn = pool.conn().await?;
-    let row = db::find(&mut conn, path.into_inner(), caller.scope())
-        .await
-        .map_err(not_found_as("workstation"))?;
-    Ok(read_response(&view(&mut conn, row).await?, &condition))
+edit::get_route! {
+    /// Get a workstation.
+    get_workstation: db::Workstation, GET "/{id}",
+    tag = "workstations", params(("id" = WorkstationId, Path, description = "The workstation's id")), path = WorkstationId,
+    answer = (WorkstationView, "The workstation"),
 }
 
 /// Create a workstation.

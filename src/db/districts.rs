@@ -207,6 +207,10 @@ impl super::Row for District {
 impl super::Stored for District {
     type Fields = DistrictFields;
 
+    async fn find(conn: &mut AsyncPgConnection, id: DistrictId, scope: Scope) -> QueryResult<Self> {
+        find(conn, &DistrictKey::Id(id), scope).await
+    }
+
     async fn lock(conn: &mut AsyncPgConnection, id: DistrictId, scope: Scope) -> QueryResult<Self> {
         if !scope.covers(id) {
             return Err(diesel::result::Error::NotFound);

@@ -10,7 +10,7 @@ use super::{
     Day, Db, DepartmentId, Deserialize, DistrictId, FeedItem, Field, FieldError, HashSet,
     HttpResponse, IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, IntoParams, MemberId,
     NaiveDate, Page, Problem, Serialize, ToSchema, Utc, activity_db, created_response, db, delete,
-    get, machine, not_found_as, page, patch, post, read_response, record, values, web, wrong_state,
+    get, machine, not_found_as, page, patch, post, record, values, web, wrong_state,
 };
 
 /// An activity held on a consultation topic.
@@ -305,29 +305,11 @@ async fn activity_of(
     }
 }
 
-/// Get an activity of a topic.
-#[utoipa::path(
-    tag = "consultations",
-    params(
-        ("id" = ConsultationId, Path, description = "The topic's id"),
-        ("activity_id" = ConsultationActivityId, Path, description = "The activity's id"),
-        IfNoneMatchHeader,
-    ),
-    responses(
-        (status = 200, description = "The activity", body = ActivityView, headers(("ETag" = String))),
-    ),
-)]
-#[get("/{id}/activities/{activity_id}")]
-pub(super) async fn get_consultation_activity(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<(ConsultationId, ConsultationActivityId)>,
-    condition: IfNoneMatch,
-) -> Result<HttpResponse, ApiError> {
-    let (topic, id) = path.into_inner();
-    let mut conn = pool.conn().await?;
-    let row = activity_of(&mut conn, &caller, topic, id, false).await?;
-    Ok(read_response(&ActivityView::from(row), &condition))
+edit::get_route! {
+    /// Get an activity of a topic.
+    get_consultation_activity: ConsultationActivity, GET "/{id}/activities/{activity_id}",
+    tag = "consultations", params(("id" = ConsultationId, Path, description = "The topic's id"), ("activity_id" = ConsultationActivityId, Path, description = "The activity's id")), path = (ConsultationId, ConsultationActivityId),
+    answer = (ActivityView, "The activity"),
 }
 
 edit::patch_route! {
@@ -360,6 +342,14 @@ impl Editable for ConsultationActivity {
         let parent_row = topic(conn, caller, parent).await?;
         let row = activity_of(conn, caller, parent, id, true).await?;
         Ok((parent_row, row))
+    }
+
+    async fn found(
+        conn: &mut AsyncPgConnection,
+        caller: &Caller,
+        (parent, id): (ConsultationId, ConsultationActivityId),
+    ) -> Result<Self, ApiError> {
+        activity_of(conn, caller, parent, id, false).await
     }
 
     fn allows(topic: &Consultation, _row: &Self, edit: Edit) -> Result<(), ApiError> {

@@ -9,7 +9,7 @@ use super::{
     DistrictId, Evaluation, EvaluationId, EvaluationPhase, FeedItem, Field, HttpResponse, IfMatch,
     IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, IntoParams, NaiveDate, Page, Problem, Serialize,
     ToSchema, Utc, Visit, VisitFields, VisitId, created_response, delete, found, get, locked,
-    not_found_as, page, patch, post, read_response, record, values, visit_db, web, wrong_state,
+    not_found_as, page, patch, post, record, values, visit_db, web, wrong_state,
 };
 
 /// An investigation visit (调研走访) to the department.
@@ -224,29 +224,11 @@ async fn visit_of(
     }
 }
 
-/// Get a visit.
-#[utoipa::path(
-    tag = "evaluations",
-    params(
-        ("id" = EvaluationId, Path, description = "The evaluation's id"),
-        ("visit_id" = VisitId, Path, description = "The visit's id"),
-        IfNoneMatchHeader,
-    ),
-    responses(
-        (status = 200, description = "The visit", body = VisitView, headers(("ETag" = String))),
-    ),
-)]
-#[get("/{id}/visits/{visit_id}")]
-pub(super) async fn get_visit(
-    caller: Caller,
-    pool: Db,
-    path: web::Path<(EvaluationId, VisitId)>,
-    condition: IfNoneMatch,
-) -> Result<HttpResponse, ApiError> {
-    let (evaluation, id) = path.into_inner();
-    let mut conn = pool.conn().await?;
-    let row = visit_of(&mut conn, &caller, evaluation, id, false).await?;
-    Ok(read_response(&VisitView::from(row), &condition))
+edit::get_route! {
+    /// Get a visit.
+    get_visit: Visit, GET "/{id}/visits/{visit_id}",
+    tag = "evaluations", params(("id" = EvaluationId, Path, description = "The evaluation's id"), ("visit_id" = VisitId, Path, description = "The visit's id")), path = (EvaluationId, VisitId),
+    answer = (VisitView, "The visit"),
 }
 
 edit::patch_route! {
@@ -279,6 +261,14 @@ impl Editable for Visit {
         let parent_row = locked(conn, caller, parent).await?;
         let row = visit_of(conn, caller, parent, id, true).await?;
         Ok((parent_row, row))
+    }
+
+    async fn found(
+        conn: &mut AsyncPgConnection,
+        caller: &Caller,
+        (parent, id): (EvaluationId, VisitId),
+    ) -> Result<Self, ApiError> {
+        visit_of(conn, caller, parent, id, false).await
     }
 
     fn allows(evaluation: &Evaluation, _row: &Self, edit: Edit) -> Result<(), ApiError> {
