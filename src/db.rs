@@ -93,6 +93,8 @@ pub enum SetupError {
     },
     #[error("migrations failed on {url}: {cause}")]
     Migrate { url: String, cause: String },
+    #[error("cannot grant the service's role {role} what it needs: {cause}")]
+    Grant { role: String, cause: String },
     #[error("cannot build the connection pool: {0}")]
     Pool(String),
     #[error("cannot read the cursor secret from the database: {0}")]
@@ -191,8 +193,88 @@ pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-/// Applies every pending embedded migration; returns the versions applied.
+/// The embedded migrations the database has not applied yet, read without writing
+/// anything: a role that may not change the schema can tell whether it is current.
+pub async fn pending_migrations(url: &str) -> Result<Vec<String>, SetupError> {
+    use diesel::migration::MigrationSource;
+    let client = connect_plain(url).await?;
+    let applied: std::collections::HashSet<String> = match client
+        .query("SELECT version FROM __diesel_schema_migrations", &[])
+        .await
+    {
+        Ok(rows) => rows.iter().map(|row| row.get(0)).collect(),
+        Err(error) if error.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_TABLE) => {
+            std::collections::HashSet::new()
+        }
+        Err(error) => {
+            return Err(SetupError::Migrate {
+                url: redacted_url(url),
+                cause: error.to_string(),
+            });
+        }
+    };
+    let embedded = MigrationSource::<diesel::pg::Pg>::migrations(&MIGRATIONS).map_err(|error| {
+        SetupError::Migrate {
+            url: redacted_url(url),
+            cause: error.to_string(),
+        }
+    })?;
+    Ok(embedded
+        .iter()
+        .map(|migration| migration.name().version().to_string())
+        .filter(|version| !applied.contains(version))
+        .collect())
+}
+
+/// A plain client on `url`, its connection driven in the background.
+async fn connect_plain(url: &str) -> Result<tokio_postgres::Client, SetupError> {
+    let (client, connection) =
+        parse_url(url)?
+            .connect(NoTls)
+            .await
+            .map_err(|error| SetupError::Connect {
+                url: redacted_url(url),
+                cause: error.to_string(),
+            })?;
+    tokio::spawn(connection);
+    Ok(client)
+}
+
+/// Grants `role` what serving takes and no more, on the tables the migrations made: read
+/// and write the records; only read and append to the audit trail, its checkpoints and
+/// its signing keys;
+/// take sealed events off `audit_pending` (its trigger allows that to the sealer alone);
+/// nothing on the schema itself or its migration history. Run by the schema's owner after
+/// migrating (`cppcc-api migrate --grant-to ROLE`); running it again changes nothing.
+pub async fn grant_service_role(url: &str, role: &str) -> Result<(), SetupError> {
+    let client = connect_plain(url).await?;
+    let role = quote_ident(role);
+    let database = quote_ident(parse_url(url)?.get_dbname().unwrap_or("postgres"));
+    let grants = format!(
+        "GRANT CONNECT ON DATABASE {database} TO {role};
+         GRANT USAGE ON SCHEMA public TO {role};
+         GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role};
+         GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role};
+         REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON __diesel_schema_migrations FROM {role};
+         REVOKE UPDATE, DELETE, TRUNCATE ON audit_events, audit_checkpoints, audit_signing_keys
+             FROM {role};
+         REVOKE UPDATE, TRUNCATE ON audit_pending FROM {role};"
+    );
+    client
+        .batch_execute(&grants)
+        .await
+        .map_err(|error| SetupError::Grant {
+            role,
+            cause: error.to_string(),
+        })
+}
+
+/// Applies every pending embedded migration; returns the versions applied. A database
+/// that is current is only read, so a role that may not change the schema can start.
 pub async fn run_migrations(url: &str) -> Result<Vec<String>, SetupError> {
+    if pending_migrations(url).await?.is_empty() {
+        return Ok(Vec::new());
+    }
     let owned_url = url.to_owned();
     let result = tokio::task::spawn_blocking(move || {
         use diesel::Connection;

@@ -71,9 +71,14 @@ impl Shared {
 }
 
 impl Application {
-    /// Prepares the database (creating it if needed, applying migrations) and binds the
-    /// listener; the server runs once [`Application::run_until_stopped`] is awaited.
+    /// Binds the listeners, then prepares the database (creating it if needed, applying
+    /// migrations); the server runs once [`Application::run_until_stopped`] is awaited.
     pub async fn build(config: &Config) -> Result<Self, StartError> {
+        // The addresses first: a busy port is reported before the database is touched.
+        let listener = bind(config.bind_addr)?;
+        let port = local_port(&listener, config.bind_addr)?;
+        let metrics_listener = bind(config.metrics_addr)?;
+        let metrics_port = local_port(&metrics_listener, config.metrics_addr)?;
         db::ensure_database(&config.database_url).await?;
         let applied = db::run_migrations(&config.database_url).await?;
         if !applied.is_empty() {
@@ -104,10 +109,6 @@ impl Application {
         let mut trusted = vec![signer.public_key()];
         trusted.extend(config.audit_trusted_keys.iter().copied());
         domain::cursor::install(cursor_secrets);
-        let listener = bind(config.bind_addr)?;
-        let port = local_port(&listener, config.bind_addr)?;
-        let metrics_listener = bind(config.metrics_addr)?;
-        let metrics_port = local_port(&metrics_listener, config.metrics_addr)?;
         let pool = web::Data::new(pool);
         let keys = web::Data::new(key_cache::KeyCache::new(config.key_cache_ttl));
         let sealer = web::Data::new(sealer::Sealer::new(

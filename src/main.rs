@@ -17,8 +17,13 @@ struct Cli {
 enum Command {
     /// Prepare the database and serve the API (the default).
     Serve,
-    /// Create the database if needed and apply pending migrations.
-    Migrate,
+    /// Create the database if needed and apply pending migrations (as the schema's owner).
+    Migrate {
+        /// Then grant this role what serving takes and no more (the role the service
+        /// connects as: it may not change the schema nor rewrite the audit trail).
+        #[arg(long, value_name = "ROLE")]
+        grant_to: Option<String>,
+    },
     /// Print the OpenAPI document to stdout.
     Openapi,
     /// Load the demo data of the six Beijing districts (running it again changes nothing).
@@ -107,7 +112,7 @@ async fn main() -> ExitCode {
     }
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(&config).await,
-        Command::Migrate => migrate(&config).await,
+        Command::Migrate { grant_to } => migrate(&config, grant_to.as_deref()).await,
         Command::SeedDemo => seed_demo(&config).await,
         Command::Keys { command } => keys(&config, command).await,
         Command::AuditKey { .. } => show_audit_key(&config),
@@ -146,20 +151,35 @@ fn show_audit_key(config: &Config) -> Result<(), AnyError> {
 }
 
 async fn serve(config: &Config) -> Result<(), AnyError> {
+    use diesel_async::AsyncConnection;
     let app = Application::build(config).await?;
     tracing::info!(
         addr = %config.bind_addr,
         database = %db::redacted_url(&config.database_url),
         "serving"
     );
+    // A new service has no key anyone could use: say how to make the first (a database
+    // that cannot be asked just now is no reason not to serve).
+    if let Ok(mut conn) = diesel_async::AsyncPgConnection::establish(&config.database_url).await
+        && let Ok(false) = db::keys::any_usable(&mut conn).await
+    {
+        tracing::warn!(
+            "no API key can be used yet: create the first with \
+             `cppcc-api keys create --role admin --name NAME` (it prints the token once)"
+        );
+    }
     app.run_until_stopped().await?;
     Ok(())
 }
 
-async fn migrate(config: &Config) -> Result<(), AnyError> {
+async fn migrate(config: &Config, grant_to: Option<&str>) -> Result<(), AnyError> {
     db::ensure_database(&config.database_url).await?;
     let applied = db::run_migrations(&config.database_url).await?;
     println!("applied {} migration(s)", applied.len());
+    if let Some(role) = grant_to {
+        db::grant_service_role(&config.database_url, role).await?;
+        println!("granted {role} what serving takes");
+    }
     Ok(())
 }
 
@@ -266,10 +286,19 @@ fn describe(error: &cppcc_api::error::ApiError) -> String {
     match problem.errors {
         Some(errors) => errors
             .iter()
-            .map(|e| format!("{}: {}", e.pointer.trim_start_matches('/'), e.detail))
+            .map(|e| format!("{}: {}", flag_of(&e.pointer), e.detail))
             .collect::<Vec<_>>()
             .join("; "),
         None => problem.detail,
+    }
+}
+
+/// The command-line flag that gave the field at `pointer` of a key's checks.
+fn flag_of(pointer: &str) -> String {
+    match pointer {
+        "/district_id" => "--district".into(),
+        "/expires_in_days" => "--expires-in".into(),
+        other => format!("--{}", other.trim_start_matches('/').replace('_', "-")),
     }
 }
 

@@ -365,8 +365,12 @@ fn csv_line(event: &AuditEventView) -> String {
 /// however long the trail is.
 fn export(pool: Db, caller: Caller, filter: AuditFilter, format: Export) -> HttpResponse {
     const BATCH: i64 = 1000;
-    let header = (format == Export::Csv)
-        .then(|| Ok::<_, ApiError>(Bytes::from_static(CSV_HEADER.as_bytes())));
+    let header = (format == Export::Csv).then(|| {
+        Ok::<_, ApiError>(Bytes::from(format!(
+            "{}{CSV_HEADER}",
+            crate::api::http::CSV_BOM
+        )))
+    });
     let state = Some((pool, caller, filter));
     let body = futures_util::stream::unfold(state, move |state| async move {
         let (pool, caller, mut filter) = state?;
@@ -400,12 +404,16 @@ fn export(pool: Db, caller: Caller, filter: AuditFilter, format: Export) -> Http
             }
         }
     });
-    let content_type = match format {
-        Export::Csv => "text/csv; charset=utf-8",
-        Export::NdJson => "application/x-ndjson",
+    let (content_type, extension) = match format {
+        Export::Csv => ("text/csv; charset=utf-8", "csv"),
+        Export::NdJson => ("application/x-ndjson", "ndjson"),
     };
     HttpResponse::Ok()
         .content_type(content_type)
+        .insert_header(crate::api::http::attachment(
+            &format!("audit-events.{extension}"),
+            &format!("审计记录.{extension}"),
+        ))
         .streaming(futures_util::StreamExt::chain(
             futures_util::stream::iter(header),
             body,
@@ -420,10 +428,12 @@ fn export(pool: Db, caller: Caller, filter: AuditFilter, format: Export) -> Http
     tag = "audit",
     params(AuditQuery),
     responses(
-        (status = 200, description = "A page of events, or the export", content(
+        (status = 200, description = "A page of events, or the export (CSV with a UTF-8 byte-order mark)", content(
             (Page<AuditEventView> = "application/json"),
             (String = "text/csv"),
             (String = "application/x-ndjson"),
+        ), headers(
+            ("Content-Disposition" = String, description = "With an export: `attachment`, with the file's name (`filename`, and `filename*` in UTF-8)"),
         )),
     ),
 )]

@@ -549,6 +549,26 @@ pub fn accepted<'a>(request: &actix_web::HttpRequest, offered: &[&'a str]) -> Op
     None
 }
 
+/// The UTF-8 byte-order mark every CSV answer starts with: without it Excel, on a Chinese
+/// Windows above all, reads the file in the system's code page and garbles the names.
+pub const CSV_BOM: &str = "\u{feff}";
+
+/// `Content-Disposition: attachment` (RFC 6266) naming the file: `ascii` for clients that
+/// read only `filename`, and `name` itself, Chinese included, as `filename*` (RFC 8187).
+pub fn attachment(ascii: &str, name: &str) -> header::ContentDisposition {
+    header::ContentDisposition {
+        disposition: header::DispositionType::Attachment,
+        parameters: vec![
+            header::DispositionParam::Filename(ascii.to_owned()),
+            header::DispositionParam::FilenameExt(header::ExtendedValue {
+                charset: header::Charset::Ext("UTF-8".to_owned()),
+                language_tag: None,
+                value: name.as_bytes().to_vec(),
+            }),
+        ],
+    }
+}
+
 /// One CSV record (RFC 4180, written by the `csv` crate), every cell neutralised against
 /// formula injection first ([`neutral_cell`]).
 pub fn csv_line_of(fields: &[String]) -> String {

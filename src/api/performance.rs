@@ -761,9 +761,11 @@ fn csv(rows: Vec<RankedMemberView>) -> String {
     tag = "performance",
     params(RankingQuery),
     responses(
-        (status = 200, description = "A page of the ranking, or all of it as CSV", content(
+        (status = 200, description = "A page of the ranking, or all of it as CSV (with a UTF-8 byte-order mark)", content(
             (RankingPage = "application/json"),
             (String = "text/csv"),
+        ), headers(
+            ("Content-Disposition" = String, description = "With CSV: `attachment`, with the file's name (`filename`, and `filename*` in UTF-8)"),
         )),
         (status = 404, description = "No such district", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No `district_id` with a key of no district, no such scoring rules version, or a cursor this ranking did not issue", body = Problem, content_type = "application/problem+json"),
@@ -813,11 +815,11 @@ async fn get_ranking(
     if as_csv {
         return Ok(HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")
-            .insert_header((
-                actix_web::http::header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"performance-{year}.csv\""),
+            .insert_header(crate::api::http::attachment(
+                &format!("performance-{year}.csv"),
+                &format!("履职排名-{year}.csv"),
             ))
-            .body(csv(items)));
+            .body(format!("{}{}", crate::api::http::CSV_BOM, csv(items))));
     }
     let page_size = usize::try_from(limit).unwrap_or(usize::MAX);
     let next_cursor = if items.len() > page_size {

@@ -49,6 +49,22 @@ pub async fn insert(conn: &mut AsyncPgConnection, key: NewApiKey) -> QueryResult
         .await
 }
 
+/// Whether any key can still be used (neither revoked nor expired): a new service has none.
+#[tracing::instrument(skip_all)]
+pub async fn any_usable(conn: &mut AsyncPgConnection) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        api_keys::table
+            .filter(api_keys::revoked_at.is_null())
+            .filter(
+                api_keys::expires_at
+                    .is_null()
+                    .or(api_keys::expires_at.gt(diesel::dsl::now)),
+            ),
+    ))
+    .get_result(conn)
+    .await
+}
+
 #[tracing::instrument(skip_all)]
 pub async fn list(conn: &mut AsyncPgConnection) -> QueryResult<Vec<ApiKey>> {
     api_keys::table

@@ -1042,7 +1042,13 @@ fn the_keys_command_prints_a_token_alone_and_revokes() {
 
     let output = run(&["keys", "create", "--role", "clerk", "--name", "x"]);
     assert!(!output.status.success());
-    assert!(String::from_utf8_lossy(&output.stderr).contains("district_id"));
+    // The command line speaks of its own flags, not of the API's fields.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--district: is required"), "{stderr}");
+    assert!(!stderr.contains("district_id"), "{stderr}");
+    let output = run(&["keys", "create", "--role", "admin", "--name", ""]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--name: "), "{stderr}");
 
     let listed = String::from_utf8(run(&["keys", "list"]).stdout).unwrap();
     let line = listed

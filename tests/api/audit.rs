@@ -283,7 +283,12 @@ async fn a_write_is_chained_soon_after_it_is_answered_without_any_reader() {
         chained == 1
     })
     .await;
-    assert!(app.metric("cppcc_audit_sealed_events_total").await > 0.0);
+    // The sealer counts a round once its transaction has committed: a reader may see the
+    // chained event a moment before the count.
+    within_two_seconds("counted", async || {
+        app.metric("cppcc_audit_sealed_events_total").await > 0.0
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -423,7 +428,17 @@ async fn the_trail_is_filtered_paged_and_exported_whole() {
             .unwrap()
             .starts_with("text/csv")
     );
-    let csv = response.text().await.unwrap();
+    // A file people open: Excel (on a Chinese Windows too) reads it as UTF-8, and saves it
+    // under a name of its own, in Chinese where the client reads `filename*`.
+    assert_eq!(
+        response.headers()["content-disposition"],
+        "attachment; filename=\"audit-events.csv\"; \
+         filename*=UTF-8''%E5%AE%A1%E8%AE%A1%E8%AE%B0%E5%BD%95.csv"
+    );
+    let bytes = response.bytes().await.unwrap();
+    assert!(bytes.starts_with("\u{feff}seq,occurred_at,".as_bytes()));
+    let csv = String::from_utf8(bytes.to_vec()).unwrap();
+    let csv = csv.trim_start_matches('\u{feff}');
     let mut lines = csv.lines();
     assert!(lines.next().unwrap().starts_with("seq,occurred_at,"));
     assert_eq!(

@@ -679,3 +679,151 @@ async fn every_pooled_connection_has_its_timeouts_set_and_never_jit_compiles() {
     );
     assert_eq!(setting(&mut conn, "jit").await, "off");
 }
+
+/// The schema's owner migrates and grants (`cppcc-api migrate --grant-to`); the service
+/// then serves as a role that owns nothing. It reads, writes and seals the trail, and the
+/// database itself refuses it any change of the schema, of the migration history or of
+/// the sealed trail. On a database that still needs migrating it does not start.
+#[tokio::test]
+async fn a_role_that_owns_nothing_serves_once_the_owner_has_granted_it_what_it_needs() {
+    use diesel_async::{AsyncConnection, AsyncPgConnection};
+    let app = crate::helpers::spawn_app().await;
+    let role = format!(
+        "cppcc_svc_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    let admin = app.db().await;
+    admin
+        .batch_execute(&format!("CREATE ROLE {role} LOGIN"))
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        cppcc_api::db::grant_service_role(&app.database_url, &role)
+            .await
+            .expect("the owner grants, and granting again changes nothing");
+    }
+    let as_role =
+        app.database_url
+            .replacen("postgres://postgres@", &format!("postgres://{role}@"), 1);
+    assert_ne!(as_role, app.database_url);
+
+    let served =
+        crate::helpers::spawn_beside(&app, |config| config.database_url = as_role.clone()).await;
+    let response = served
+        .post(
+            "/api/v1/districts",
+            &json!({"code": "xicheng", "name": "西城区", "term": 16}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let response = served
+        .patch("/api/v1/districts/xicheng", &json!({"term": 17}))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    crate::helpers::wait_until_count(&admin, "SELECT count(*) FROM audit_pending", 0).await;
+    assert_eq!(
+        served.metric("cppcc_audit_seal_failures_total").await,
+        0.0,
+        "the role's sealer chains the trail"
+    );
+    let mut conn = AsyncPgConnection::establish(&as_role).await.unwrap();
+    cppcc_api::db::audit::seal(&mut conn)
+        .await
+        .expect("the role may seal");
+    let verified: Value = served
+        .get("/api/v1/audit-events/verify")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(verified["ok"], true, "{verified}");
+
+    let (client, connection) = tokio_postgres::connect(&as_role, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    for refused in [
+        "UPDATE audit_events SET action = action",
+        "DELETE FROM audit_events",
+        "DELETE FROM audit_checkpoints",
+        "UPDATE audit_pending SET prefixes = prefixes",
+        "INSERT INTO __diesel_schema_migrations (version) VALUES ('99999999999999')",
+        "CREATE TABLE intruder (id integer)",
+        "DROP TABLE members",
+        "ALTER TABLE audit_events DISABLE TRIGGER USER",
+    ] {
+        let error = client.batch_execute(refused).await.unwrap_err();
+        assert_eq!(
+            error.code(),
+            Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE),
+            "{refused}: {error}"
+        );
+    }
+
+    // A database that needs a migration: the role may not apply it, and says so.
+    admin
+        .batch_execute(
+            "DELETE FROM __diesel_schema_migrations WHERE version = \
+             (SELECT max(version) FROM __diesel_schema_migrations)",
+        )
+        .await
+        .unwrap();
+    let mut config = cppcc_api::config::Config::from_lookup(|_| None).unwrap();
+    config.database_url = as_role.clone();
+    config.bind_addr = "127.0.0.1:0".parse().unwrap();
+    config.metrics_addr = "127.0.0.1:0".parse().unwrap();
+    let error = cppcc_api::Application::build(&config)
+        .await
+        .err()
+        .expect("the role does not start on a database that needs migrating");
+    assert!(error.to_string().contains("migrations"), "{error}");
+}
+
+/// A new service, with no key anyone could use, says in its log how to make the first;
+/// one whose port is taken says so before it touches the database.
+#[tokio::test]
+async fn a_new_service_tells_how_to_make_the_first_key_and_a_busy_port_comes_first() {
+    let database = format!("cppcc_test_{}", uuid::Uuid::new_v4().simple());
+    let url = with_database(&crate::helpers::server_url(), &database);
+    let port = free_port();
+    let child = service_command(&url, port)
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_until_ok(&format!("http://127.0.0.1:{port}/readyz")).await;
+    let pid = child.id().unwrap().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let output = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("the service stops within 30 s")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("no API key can be used yet")
+            && stderr.contains("cppcc-api keys create --role admin --name NAME"),
+        "{stderr}"
+    );
+
+    // The port is taken, and the database cannot be reached at all: the port is named.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = taken.local_addr().unwrap().port();
+    let output = service_command("postgres://postgres@127.0.0.1:1/nowhere", busy)
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(&busy.to_string()), "{stderr}");
+    assert!(
+        !stderr.contains("127.0.0.1:1"),
+        "the database was not touched: {stderr}"
+    );
+}

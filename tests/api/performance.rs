@@ -783,7 +783,25 @@ async fn the_ranking_pages_filters_and_exports_a_district() {
             .unwrap()
             .starts_with("text/csv")
     );
-    let text = response.text().await.unwrap();
+    let disposition = response.headers()["content-disposition"].to_str().unwrap();
+    let (ascii, named) = disposition
+        .strip_prefix("attachment; ")
+        .and_then(|rest| rest.split_once("; filename*=UTF-8''"))
+        .unwrap_or_else(|| panic!("{disposition}"));
+    assert_eq!(ascii, format!("filename=\"performance-{year}.csv\""));
+    let named: String = url::form_urlencoded::parse(format!("n={named}").as_bytes())
+        .next()
+        .unwrap()
+        .1
+        .into_owned();
+    assert_eq!(named, format!("履职排名-{year}.csv"));
+    let bytes = response.bytes().await.unwrap();
+    assert!(
+        bytes.starts_with("\u{feff}rank,".as_bytes()),
+        "a UTF-8 byte-order mark first"
+    );
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    let text = text.trim_start_matches('\u{feff}');
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 8, "a header and every member: {text}");
     assert!(lines[0].starts_with(
