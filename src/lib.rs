@@ -300,7 +300,15 @@ pub fn serve(listener: TcpListener, shared: Shared, config: &Config) -> std::io:
         )
         .split_for_parts();
         app.service(web::resource("/docs").route(web::get().to(api::docs_redirect)))
-            .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document.clone()))
+            .service(
+                SwaggerUi::new("/docs/{_:.*}")
+                    .url("/openapi.json", document.clone())
+                    // The key given under "Authorize" survives a reload.
+                    .config(
+                        utoipa_swagger_ui::Config::from("/openapi.json")
+                            .persist_authorization(true),
+                    ),
+            )
             .default_service(web::to(api::no_route))
             .wrap(cors(&origins))
             .wrap(from_fn(api::http::problem_answers))

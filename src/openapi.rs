@@ -15,12 +15,20 @@ use crate::error::{FieldError, Problem};
 #[openapi(
     info(
         title = "cppcc-api",
-        description = "The work of the district committees of a political consultative \
-            conference (政协): districts, departments, members, workstations and their \
-            activities. Conventions (pages, errors, ETags, change feed) are described in \
-            the README.",
+        description = "The daily work of the district committees of a political \
+            consultative conference (政协): districts, departments and members; members' \
+            workstations and their activities; proposals (提案), consultation topics (协商), \
+            democratic evaluations of government departments (民主评议) and the rulings \
+            (批示) district leaders give on them, each a workflow whose steps are recorded; \
+            the committee's meetings, reports and key tasks, and members' duty performance \
+            (履职). District systems push their records in batches and pull every change \
+            from a commit-ordered feed; auditors read a tamper-evident trail with signed \
+            checkpoints. Every call needs an API key (`Authorization: Bearer`), except the \
+            health checks. Pages, errors (problem+json), ETags and the change feed are \
+            described in the README.",
         license(name = "MIT"),
     ),
+    servers((url = "/", description = "The service that serves this document")),
     tags(
         (name = "districts", description = "District committees (区政协)"),
         (name = "departments", description = "Departments and other units of a district (单位)"),
@@ -119,6 +127,13 @@ pub fn finish(mut document: Document) -> Document {
                 .parameters
                 .as_ref()
                 .is_some_and(|params| !params.is_empty());
+            if !is_api {
+                // The health checks and the document itself: no credential (an empty
+                // requirement says so, rather than leaving it unsaid).
+                operation.security = Some(vec![
+                    utoipa::openapi::security::SecurityRequirement::default(),
+                ]);
+            }
             if is_api {
                 // A guarded route names its roles already; an unguarded one is refused to
                 // everyone at run time, and a test fails on it.

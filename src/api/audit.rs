@@ -93,8 +93,8 @@ pub struct AuditEventView {
     /// `remove_cosigner`, a proposal's workflow action (`submit`, `file`, …, and
     /// `merge_into` on the target of a merge), `create_key`, `revoke_key`.
     pub action: String,
-    /// `district`, `department`, `member`, `workstation`, `activity`, `proposal`,
-    /// `api_key`.
+    /// The type of the record changed: every type the trail records.
+    #[schema(value_type = Entity)]
     pub entity_type: String,
     pub entity_id: String,
     pub district_id: Option<DistrictId>,
@@ -231,10 +231,8 @@ impl Personal for AuditEventView {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
-    /// `district`, `department`, `member`, `workstation`, `activity`, `proposal` or
-    /// `api_key`.
-    #[param(max_length = 200, pattern = r"^[^\x00]*$")]
-    pub entity_type: Option<String>,
+    /// Only events of records of this type.
+    pub entity_type: Option<Entity>,
     #[param(max_length = 200, pattern = r"^[^\x00]*$")]
     pub entity_id: Option<String>,
     pub actor_key_id: Option<ApiKeyId>,
@@ -447,7 +445,7 @@ async fn list_audit_events(
     caller.require(TRAIL_READERS, "reading the audit trail")?;
     let query = query.into_inner();
     let filter = AuditFilter {
-        entity_type: text("entity_type", query.entity_type)?,
+        entity_type: query.entity_type.map(|entity| entity.as_str().to_owned()),
         entity_id: text("entity_id", query.entity_id)?,
         actor_key_id: query.actor_key_id,
         district_id: query.district_id,

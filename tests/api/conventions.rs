@@ -717,6 +717,15 @@ async fn health_readiness_spec_and_docs_are_served() {
     let docs = app.get("/docs/").await;
     assert_eq!(docs.status(), StatusCode::OK);
     assert!(docs.text().await.unwrap().contains("swagger"));
+    // The key given under "Authorize" survives a reload of the page.
+    let initializer = app.get("/docs/swagger-initializer.js").await;
+    assert_eq!(initializer.status(), StatusCode::OK);
+    let script = initializer.text().await.unwrap();
+    assert!(
+        script.contains(r#""persistAuthorization": true"#)
+            || script.contains(r#""persistAuthorization":true"#),
+        "{script}"
+    );
     let redirect = app.get("/docs").await;
     assert!(redirect.status().is_redirection());
     assert_eq!(redirect.headers()["location"], "/docs/");

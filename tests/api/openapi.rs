@@ -158,3 +158,42 @@ fn every_text_parameter_states_what_it_takes() {
         "text parameters without a pattern: {vague:#?}"
     );
 }
+
+/// The document says what a generated client needs to know of the whole service: where
+/// it is served, that the health checks take no credential, and every record type the
+/// audit trail records, which the trail's filter takes (and refuses any other).
+#[tokio::test]
+async fn the_document_names_its_server_its_open_routes_and_every_entity_of_the_trail() {
+    let spec = committed();
+    assert_eq!(spec["servers"][0]["url"], "/");
+    for path in ["/healthz", "/readyz"] {
+        assert_eq!(
+            spec["paths"][path]["get"]["security"],
+            serde_json::json!([{}]),
+            "{path} needs no credential"
+        );
+    }
+    let listed: Vec<&str> = spec["components"]["schemas"]["Entity"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|value| value.as_str().unwrap())
+        .collect();
+    let entities: Vec<&str> = cppcc_api::domain::kinds::Entity::ALL
+        .iter()
+        .map(|entity| entity.as_str())
+        .collect();
+    assert_eq!(listed, entities, "every entity of the trail is listed");
+    let entity_type = &spec["components"]["schemas"]["AuditEvent"]["properties"]["entity_type"];
+    assert_eq!(entity_type["$ref"], "#/components/schemas/Entity");
+
+    let app = crate::helpers::spawn_app().await;
+    for entity in &entities {
+        let response = app
+            .get(&format!("/api/v1/audit-events?entity_type={entity}"))
+            .await;
+        assert_eq!(response.status(), reqwest::StatusCode::OK, "{entity}");
+    }
+    let response = app.get("/api/v1/audit-events?entity_type=spaceship").await;
+    assert_eq!(response.status(), reqwest::StatusCode::BAD_REQUEST);
+}
