@@ -364,7 +364,7 @@ pub(super) async fn create_activity(
     caller: Caller,
     pool: Db,
     path: web::Path<WorkstationId>,
-    body: web::Json<NewActivity>,
+    body: crate::api::http::Json<NewActivity>,
 ) -> Result<HttpResponse, ApiError> {
     let workstation_id = path.into_inner();
     let patch = ActivityPatch::from(body.into_inner());

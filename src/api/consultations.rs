@@ -289,7 +289,7 @@ edit::get_route! {
 async fn create_consultation(
     caller: Caller,
     pool: Db,
-    body: web::Json<NewConsultation>,
+    body: crate::api::http::Json<NewConsultation>,
 ) -> Result<HttpResponse, ApiError> {
     let (district_id, patch) = body.into_inner().split();
     let mut conn = pool.conn().await?;

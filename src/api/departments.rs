@@ -212,7 +212,7 @@ edit::get_route! {
 async fn create_department(
     caller: Caller,
     pool: Db,
-    body: web::Json<NewDepartment>,
+    body: crate::api::http::Json<NewDepartment>,
 ) -> Result<HttpResponse, ApiError> {
     let (district_id, patch) = body.into_inner().split();
     let mut conn = pool.conn().await?;

@@ -245,7 +245,7 @@ async fn get_district(
 async fn create_district(
     caller: Caller,
     pool: Db,
-    body: web::Json<NewDistrict>,
+    body: crate::api::http::Json<NewDistrict>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(ADMINS, "creating districts")?;
     let mut checks = Checks::default();
@@ -289,7 +289,7 @@ async fn update_district(
     pool: Db,
     path: web::Path<String>,
     condition: IfMatch,
-    body: web::Json<DistrictPatch>,
+    body: crate::api::http::Json<DistrictPatch>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(ADMINS, "changing districts")?;
     let key = district_key(&path.into_inner());

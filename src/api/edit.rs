@@ -169,7 +169,7 @@ macro_rules! patch_route {
             pool: Db,
             path: web::Path<$path_ty>,
             condition: IfMatch,
-            body: web::Json<$body>,
+            body: crate::api::http::Json<$body>,
         ) -> Result<HttpResponse, ApiError> {
             let key = path.into_inner();
             $crate::api::edit::update::<$record>(&pool, caller, key, condition, body.into_inner())

@@ -359,7 +359,7 @@ async fn merge(
 async fn create_evaluation(
     caller: Caller,
     pool: Db,
-    body: web::Json<NewEvaluation>,
+    body: crate::api::http::Json<NewEvaluation>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let patch = EvaluationPatch {

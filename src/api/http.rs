@@ -56,6 +56,51 @@ fn json_error(error: JsonPayloadError) -> ApiError {
     }
 }
 
+/// A request body of this API: JSON, and a JSON object. Read as the route's
+/// [`json_config`] says (its size limit, its media types, its errors); a body of another
+/// JSON type (an array, a string, a number, `true`, `false`, `null`) is a 422 saying what
+/// was sent instead, never read by position into the fields.
+#[derive(Debug)]
+pub struct Json<T>(pub T);
+
+impl<T> Json<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = actix_web::Error;
+    type Future = futures_util::future::LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let value = web::Json::<serde_json::Value>::from_request(request, payload);
+        Box::pin(async move {
+            let value = value.await?.into_inner();
+            let found = match &value {
+                serde_json::Value::Object(_) => None,
+                serde_json::Value::Array(_) => Some("an array"),
+                serde_json::Value::String(_) => Some("a string"),
+                serde_json::Value::Number(_) => Some("a number"),
+                serde_json::Value::Bool(_) => Some("true or false"),
+                serde_json::Value::Null => Some("null"),
+            };
+            if let Some(found) = found {
+                return Err(ApiError::Validation(vec![FieldError::new(
+                    "",
+                    format!(
+                        "the body must be a JSON object of this resource's fields, not {found}"
+                    ),
+                )])
+                .into());
+            }
+            serde_json::from_value(value)
+                .map(Json)
+                .map_err(|error| body_shape_error(&error).into())
+        })
+    }
+}
+
 /// A body cut short, or sent in a `Content-Encoding` that does not decode.
 pub fn unreadable_body() -> ApiError {
     ApiError::BadRequest(

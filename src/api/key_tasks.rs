@@ -308,7 +308,7 @@ async fn list_key_tasks(
 async fn create_key_task(
     caller: Caller,
     pool: Db,
-    body: web::Json<NewKeyTask>,
+    body: crate::api::http::Json<NewKeyTask>,
 ) -> Result<HttpResponse, ApiError> {
     let (district_id, patch) = body.into_inner().split();
     let mut conn = pool.conn().await?;
@@ -417,7 +417,7 @@ async fn note_key_task(
     pool: Db,
     path: web::Path<KeyTaskId>,
     condition: IfMatch,
-    body: web::Json<KeyTaskNoteBody>,
+    body: crate::api::http::Json<KeyTaskNoteBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let body = body.into_inner();

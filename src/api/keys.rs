@@ -222,7 +222,7 @@ async fn list_keys(caller: Caller, pool: Db) -> Result<web::Json<ApiKeys>, ApiEr
 async fn create_key(
     caller: Caller,
     pool: Db,
-    body: web::Json<NewKey>,
+    body: crate::api::http::Json<NewKey>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(ADMINS, "creating keys")?;
     let body = body.into_inner();

@@ -327,7 +327,7 @@ async fn list_meetings(
 async fn create_meeting(
     caller: Caller,
     pool: Db,
-    body: web::Json<NewMeeting>,
+    body: crate::api::http::Json<NewMeeting>,
 ) -> Result<HttpResponse, ApiError> {
     let (district_id, patch) = body.into_inner().split();
     let mut conn = pool.conn().await?;
@@ -578,7 +578,7 @@ async fn put_attendance(
     pool: Db,
     path: web::Path<(MeetingId, MemberId)>,
     condition: IfMatch,
-    body: web::Json<AttendanceBody>,
+    body: crate::api::http::Json<AttendanceBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let mut checks = Checks::default();

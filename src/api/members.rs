@@ -466,7 +466,7 @@ edit::get_route! {
 async fn create_member(
     caller: Caller,
     pool: Db,
-    body: web::Json<NewMember>,
+    body: crate::api::http::Json<NewMember>,
 ) -> Result<HttpResponse, ApiError> {
     let (district_id, patch) = body.into_inner().split();
     let viewer = caller.clone();

@@ -376,7 +376,7 @@ fn new_rules(body: NewScoringRulesBody, caller: &Caller) -> Result<NewScoringRul
 async fn publish_scoring_rules(
     caller: Caller,
     pool: Db,
-    body: web::Json<NewScoringRulesBody>,
+    body: crate::api::http::Json<NewScoringRulesBody>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require(ADMINS, "publishing scoring rules")?;
     let rules = new_rules(body.into_inner(), &caller)?;

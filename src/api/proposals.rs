@@ -535,7 +535,7 @@ edit::get_route! {
 async fn create_proposal(
     caller: Caller,
     pool: Db,
-    body: web::Json<NewProposal>,
+    body: crate::api::http::Json<NewProposal>,
 ) -> Result<HttpResponse, ApiError> {
     let (district_id, patch) = body.into_inner().split();
     let mut conn = pool.conn().await?;

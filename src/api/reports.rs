@@ -307,7 +307,7 @@ async fn list_reports(
 async fn create_report(
     caller: Caller,
     pool: Db,
-    body: web::Json<NewReport>,
+    body: crate::api::http::Json<NewReport>,
 ) -> Result<HttpResponse, ApiError> {
     let (district_id, patch) = body.into_inner().split();
     let mut conn = pool.conn().await?;

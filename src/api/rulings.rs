@@ -425,7 +425,7 @@ async fn listed(
 async fn create_ruling(
     caller: Caller,
     pool: Db,
-    body: web::Json<NewRulingBody>,
+    body: crate::api::http::Json<NewRulingBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (subject_type, subject_id, patch) = body.into_inner().split();
     let mut conn = pool.conn().await?;
@@ -839,7 +839,7 @@ async fn update_measure(
     pool: Db,
     path: web::Path<(RulingId, MeasureId)>,
     condition: IfMatch,
-    body: web::Json<MeasurePatch>,
+    body: crate::api::http::Json<MeasurePatch>,
 ) -> Result<HttpResponse, ApiError> {
     let patch = Some(body.into_inner());
     let after = change_measure(&pool, caller, path.into_inner(), condition, patch).await?;

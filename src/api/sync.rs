@@ -197,7 +197,7 @@ macro_rules! sync_endpoint {
             caller: Caller,
             pool: Db,
             query: web::Query<SyncQuery>,
-            body: web::Json<Batch>,
+            body: crate::api::http::Json<Batch>,
         ) -> Result<HttpResponse, ApiError> {
             run::<$collection>(&pool, caller, query.into_inner(), body.into_inner().records).await
         }

@@ -143,7 +143,7 @@ macro_rules! action {
             pool: Db,
             path: web::Path<$path_ty>,
             condition: IfMatch,
-            body: web::Json<$body>,
+            body: crate::api::http::Json<$body>,
         ) -> Result<HttpResponse, ApiError> {
             let $input = body.into_inner();
             let mut $checks = $crate::api::input::Checks::default();

@@ -412,7 +412,7 @@ edit::get_route! {
 async fn create_workstation(
     caller: Caller,
     pool: Db,
-    body: web::Json<NewWorkstation>,
+    body: crate::api::http::Json<NewWorkstation>,
 ) -> Result<HttpResponse, ApiError> {
     let (district_id, patch) = body.into_inner().split();
     let mut conn = pool.conn().await?;

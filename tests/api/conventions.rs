@@ -169,6 +169,52 @@ async fn unknown_fields_are_rejected_by_name() {
     assert_eq!(body["errors"][0]["pointer"], "/mayor");
 }
 
+/// Every body of the API is a JSON object: one of another JSON type (an array above all,
+/// which a struct would otherwise read by position) is a 422 saying what was sent, and
+/// nothing is written.
+#[tokio::test]
+async fn a_body_that_is_not_a_json_object_is_refused_naming_what_was_sent() {
+    let app = spawn_app().await;
+    let district = app.district("xicheng").await;
+    let id = district["id"].as_str().unwrap();
+    let sync = format!("/api/v1/sync/members?district_id={id}");
+    let cases = [
+        (sync.as_str(), json!([{"member_no": "XC-1"}]), "an array"),
+        (
+            "/api/v1/districts",
+            json!(["haidian", "海淀区", null, 16]),
+            "an array",
+        ),
+        ("/api/v1/districts", json!("haidian"), "a string"),
+        ("/api/v1/departments", json!(7), "a number"),
+        ("/api/v1/departments", json!(true), "true or false"),
+        ("/api/v1/departments", json!(null), "null"),
+    ];
+    for (path, body, found) in cases {
+        let (status, problem_body) = problem(app.post(path, &body).await).await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{path}: {problem_body}"
+        );
+        assert_eq!(
+            problem_body["errors"][0]["detail"],
+            format!("the body must be a JSON object of this resource's fields, not {found}"),
+            "{path} {body}"
+        );
+    }
+    let (status, _) = problem(app.patch("/api/v1/districts/xicheng", &json!([17])).await).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let districts: Value = app.get("/api/v1/districts").await.json().await.unwrap();
+    assert_eq!(
+        districts["items"].as_array().unwrap().len(),
+        1,
+        "nothing was written"
+    );
+    let members: Value = app.get("/api/v1/members").await.json().await.unwrap();
+    assert_eq!(members["items"].as_array().unwrap().len(), 0);
+}
+
 #[tokio::test]
 async fn a_nul_byte_or_an_overlong_string_is_a_422_not_a_500() {
     let app = spawn_app().await;

@@ -250,7 +250,7 @@ pub(super) async fn create_consultation_activity(
     caller: Caller,
     pool: Db,
     path: web::Path<ConsultationId>,
-    body: web::Json<ActivityBody>,
+    body: crate::api::http::Json<ActivityBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let body = body.into_inner();

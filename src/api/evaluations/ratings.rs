@@ -108,7 +108,7 @@ pub(super) async fn put_rating(
     pool: Db,
     path: web::Path<(EvaluationId, MemberId, Criterion)>,
     condition: IfMatch,
-    body: web::Json<RatingBody>,
+    body: crate::api::http::Json<RatingBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, member, criterion) = path.into_inner();
     let body = body.into_inner();

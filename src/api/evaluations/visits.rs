@@ -176,7 +176,7 @@ pub(super) async fn create_visit(
     caller: Caller,
     pool: Db,
     path: web::Path<EvaluationId>,
-    body: web::Json<VisitBody>,
+    body: crate::api::http::Json<VisitBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let body = body.into_inner();
