@@ -241,6 +241,22 @@ pub async fn no_route(
 }
 
 /// `/docs` without the trailing slash goes to the docs page.
+/// The reference's page: Swagger UI's own page, under the service's title.
+pub async fn docs_page() -> HttpResponse {
+    let config = std::sync::Arc::new(utoipa_swagger_ui::Config::from("/openapi.json"));
+    match utoipa_swagger_ui::serve("index.html", config) {
+        Ok(Some(file)) if !file.gzpipped => HttpResponse::Ok()
+            .content_type(file.content_type)
+            .body(String::from_utf8_lossy(&file.bytes).replace(
+                "<title>Swagger UI</title>",
+                "<title>cppcc-api · API reference (政协履职服务接口)</title>",
+            )),
+        _ => actix_web::ResponseError::error_response(&ApiError::Internal(
+            "the reference's page is missing from the build".into(),
+        )),
+    }
+}
+
 pub async fn docs_redirect() -> HttpResponse {
     HttpResponse::PermanentRedirect()
         .insert_header((actix_web::http::header::LOCATION, "/docs/"))

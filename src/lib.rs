@@ -301,6 +301,9 @@ pub fn serve(listener: TcpListener, shared: Shared, config: &Config) -> std::io:
         .split_for_parts();
         app.service(web::resource("/docs").route(web::get().to(api::docs_redirect)))
             .service(
+                web::resource(["/docs/", "/docs/index.html"]).route(web::get().to(api::docs_page)),
+            )
+            .service(
                 SwaggerUi::new("/docs/{_:.*}")
                     .url("/openapi.json", document.clone())
                     // The key given under "Authorize" survives a reload.

@@ -762,7 +762,12 @@ async fn health_readiness_spec_and_docs_are_served() {
     assert_eq!(spec["openapi"], "3.1.0");
     let docs = app.get("/docs/").await;
     assert_eq!(docs.status(), StatusCode::OK);
-    assert!(docs.text().await.unwrap().contains("swagger"));
+    let page = docs.text().await.unwrap();
+    assert!(page.contains("swagger"));
+    assert!(
+        page.contains("<title>cppcc-api · API reference (政协履职服务接口)</title>"),
+        "the service's title: {page}"
+    );
     // The key given under "Authorize" survives a reload of the page.
     let initializer = app.get("/docs/swagger-initializer.js").await;
     assert_eq!(initializer.status(), StatusCode::OK);

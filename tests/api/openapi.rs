@@ -197,3 +197,37 @@ async fn the_document_names_its_server_its_open_routes_and_every_entity_of_the_t
     let response = app.get("/api/v1/audit-events?entity_type=spaceship").await;
     assert_eq!(response.status(), reqwest::StatusCode::BAD_REQUEST);
 }
+
+/// A generated client's type of a create's body does not let a required field be left
+/// out, and that of a change (JSON Merge Patch) lets every field be.
+#[test]
+fn create_bodies_mark_their_required_fields_and_patches_none() {
+    let spec = committed();
+    let schemas = &spec["components"]["schemas"];
+    let body_schema = |operation: &Value, media: &str| {
+        let schema = &operation["requestBody"]["content"][media]["schema"];
+        let name = schema["$ref"].as_str()?.rsplit('/').next()?.to_owned();
+        Some((name.clone(), schemas[&name].clone()))
+    };
+    let mut creates = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        if let Some(post) = item.get("post")
+            && post["responses"].get("201").is_some()
+            && let Some((name, schema)) = body_schema(post, "application/json")
+        {
+            creates += 1;
+            let required = schema["required"].as_array().map_or(0, Vec::len);
+            assert!(required > 0, "POST {path}: {name} marks no required field");
+        }
+        if let Some(patch) = item.get("patch")
+            && let Some((name, schema)) = body_schema(patch, "application/merge-patch+json")
+        {
+            assert!(
+                schema.get("required").is_none(),
+                "PATCH {path}: {name} requires {}",
+                schema["required"]
+            );
+        }
+    }
+    assert!(creates >= 15, "only {creates} creates found");
+}

@@ -58,15 +58,46 @@ impl From<ConsultationActivity> for ActivityView {
 
 crate::api::http::versioned!(ActivityView);
 
-/// A new activity on a topic (its body), or changes to one (JSON Merge Patch).
+/// A new activity on a topic.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewConsultationActivity)]
+pub struct NewActivity {
+    #[serde(default)]
+    #[schema(value_type = ConsultationFormat, required = true)]
+    pub format: Field<ConsultationFormat>,
+    #[serde(default)]
+    #[schema(value_type = Day, required = true)]
+    pub held_on: Field<Day>,
+    /// At most 200 characters.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub place: Field<String>,
+    /// Members of the topic's district.
+    #[serde(default)]
+    #[schema(value_type = Vec<MemberId>)]
+    pub participant_ids: Field<Vec<MemberId>>,
+    /// Departments of the topic's district.
+    #[serde(default)]
+    #[schema(value_type = Vec<DepartmentId>)]
+    pub department_ids: Field<Vec<DepartmentId>>,
+    #[serde(default)]
+    #[schema(value_type = i32, minimum = 0)]
+    pub opinions_gathered: Field<i64>,
+    /// At most 5,000 characters.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub summary: Field<String>,
+}
+
+/// Changes to an activity (JSON Merge Patch: absent fields are kept, `null` clears).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = ConsultationActivityPatch)]
 pub struct ActivityBody {
-    /// Required for a new activity.
     #[serde(default)]
     #[schema(value_type = ConsultationFormat)]
     pub format: Field<ConsultationFormat>,
-    /// Required for a new activity.
     #[serde(default)]
     #[schema(value_type = Day)]
     pub held_on: Field<Day>,
@@ -89,6 +120,20 @@ pub struct ActivityBody {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub summary: Field<String>,
+}
+
+impl From<NewActivity> for ActivityBody {
+    fn from(new: NewActivity) -> Self {
+        Self {
+            format: new.format,
+            held_on: new.held_on,
+            place: new.place,
+            participant_ids: new.participant_ids,
+            department_ids: new.department_ids,
+            opinions_gathered: new.opinions_gathered,
+            summary: new.summary,
+        }
+    }
 }
 
 /// The activity's fields after `body`, from `current`; participants and departments must
@@ -238,7 +283,7 @@ pub(super) async fn list_consultation_activities(
 #[utoipa::path(
     tag = "consultations",
     params(("id" = ConsultationId, Path, description = "The topic's id")),
-    request_body = ActivityBody,
+    request_body = NewActivity,
     responses(
         (status = 201, description = "The new activity", body = ActivityView,
             headers(("ETag" = String), ("Location" = String, description = "The activity's URL"))),
@@ -250,7 +295,7 @@ pub(super) async fn create_consultation_activity(
     caller: Caller,
     pool: Db,
     path: web::Path<ConsultationId>,
-    body: crate::api::http::Json<ActivityBody>,
+    body: crate::api::http::Json<NewActivity>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let body = body.into_inner();
@@ -262,7 +307,8 @@ pub(super) async fn create_consultation_activity(
                 return Err(wrong_state(&topic, "recording an activity"));
             }
             let mut checks = Checks::default();
-            let fields = merge_activity(conn, &mut checks, body, None, topic.district_id).await?;
+            let fields =
+                merge_activity(conn, &mut checks, body.into(), None, topic.district_id).await?;
             let fields = checks.finish(fields)?;
             let row = activity_db::insert(conn, &topic, fields).await?;
             let change = Change::new(

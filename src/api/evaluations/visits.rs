@@ -49,19 +49,41 @@ impl From<Visit> for VisitView {
 
 crate::api::http::versioned!(VisitView);
 
-/// A new visit (its body), or changes to one (JSON Merge Patch).
+/// A new visit.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = NewEvaluationVisit)]
+pub struct NewVisit {
+    #[serde(default)]
+    #[schema(value_type = Day, required = true)]
+    pub visited_on: Field<Day>,
+    /// At most 200 characters.
+    #[serde(default)]
+    #[schema(value_type = String, required = true)]
+    pub place: Field<String>,
+    /// At most 200 characters.
+    #[serde(default)]
+    #[schema(value_type = String, required = true)]
+    pub visited: Field<String>,
+    /// At most 5,000 characters.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub findings: Field<String>,
+}
+
+/// Changes to a visit (JSON Merge Patch: absent fields are kept, `null` clears).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = EvaluationVisitPatch)]
 pub struct VisitBody {
-    /// Required for a new visit.
     #[serde(default)]
     #[schema(value_type = Day)]
     pub visited_on: Field<Day>,
-    /// Required for a new visit; at most 200 characters.
+    /// At most 200 characters.
     #[serde(default)]
     #[schema(value_type = String)]
     pub place: Field<String>,
-    /// Required for a new visit; at most 200 characters.
+    /// At most 200 characters.
     #[serde(default)]
     #[schema(value_type = String)]
     pub visited: Field<String>,
@@ -69,6 +91,17 @@ pub struct VisitBody {
     #[serde(default)]
     #[schema(value_type = Option<String>)]
     pub findings: Field<String>,
+}
+
+impl From<NewVisit> for VisitBody {
+    fn from(new: NewVisit) -> Self {
+        Self {
+            visited_on: new.visited_on,
+            place: new.place,
+            visited: new.visited,
+            findings: new.findings,
+        }
+    }
 }
 
 fn merge_visit(
@@ -164,7 +197,7 @@ fn takes_visits(evaluation: &Evaluation, what: &str) -> Result<(), ApiError> {
 #[utoipa::path(
     tag = "evaluations",
     params(("id" = EvaluationId, Path, description = "The evaluation's id")),
-    request_body = VisitBody,
+    request_body = NewVisit,
     responses(
         (status = 201, description = "The new visit", body = VisitView,
             headers(("ETag" = String), ("Location" = String, description = "The visit's URL"))),
@@ -176,7 +209,7 @@ pub(super) async fn create_visit(
     caller: Caller,
     pool: Db,
     path: web::Path<EvaluationId>,
-    body: crate::api::http::Json<VisitBody>,
+    body: crate::api::http::Json<NewVisit>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
     let body = body.into_inner();
@@ -186,7 +219,7 @@ pub(super) async fn create_visit(
             let evaluation = locked(conn, &caller, id).await?;
             takes_visits(&evaluation, "recording a visit")?;
             let mut checks = Checks::default();
-            let fields = merge_visit(&mut checks, body, None);
+            let fields = merge_visit(&mut checks, body.into(), None);
             let fields = checks.finish(fields)?;
             let row = visit_db::insert(conn, &evaluation, fields).await?;
             let change = Change::new(
