@@ -59,7 +59,7 @@ pub fn configure(config: &mut ServiceConfig) {
             .service(read(Path, list_consultation_rulings))
             .service(read(Filter, list_consultations))
             .service(write(Body, create_consultation))
-            .service(read(Query, get_plan))
+            .service(read(Query, get_consultation_plan))
             .service(read(Path, get_consultation))
             .service(write(Path, update_consultation))
             .service(write(Path, delete_consultation))
@@ -587,7 +587,7 @@ pub struct ConsultationPlan {
     ),
 )]
 #[get("/plan")]
-async fn get_plan(
+async fn get_consultation_plan(
     caller: Caller,
     pool: Db,
     query: web::Query<PlanQuery>,

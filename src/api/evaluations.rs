@@ -55,8 +55,9 @@ mod visits;
 use evaluators::{add_evaluator, complete_training, list_evaluators, remove_evaluator};
 pub(crate) use items::item_views;
 use items::{
-    ItemView, carry_over_item, complete_item, get_item, items_of, list_items, note_item,
-    reopen_item, start_item, verify_item,
+    ItemView, carry_over_rectification_item, complete_rectification_item, get_rectification_item,
+    items_of, list_rectification_items, note_rectification_item, reopen_rectification_item,
+    start_rectification_item, verify_rectification_item,
 };
 use ratings::{get_rating_summary, list_ratings, put_rating};
 pub use visits::VisitView;
@@ -88,14 +89,14 @@ pub fn configure(config: &mut ServiceConfig) {
             .service(read(Path, get_rating_summary))
             .service(read(Path, list_ratings))
             .service(write(Path, put_rating))
-            .service(read(Path, list_items))
-            .service(read(Path, get_item))
-            .service(write(Path, note_item))
-            .service(write(Path, start_item))
-            .service(write(Path, complete_item))
-            .service(write(Path, verify_item))
-            .service(write(Path, reopen_item))
-            .service(write(Path, carry_over_item))
+            .service(read(Path, list_rectification_items))
+            .service(read(Path, get_rectification_item))
+            .service(write(Path, note_rectification_item))
+            .service(write(Path, start_rectification_item))
+            .service(write(Path, complete_rectification_item))
+            .service(write(Path, verify_rectification_item))
+            .service(write(Path, reopen_rectification_item))
+            .service(write(Path, carry_over_rectification_item))
             .service(read(Path, list_evaluation_rulings))
             .service(read(Path, get_evaluation_lineage)),
     );

@@ -10,7 +10,7 @@ use crate::db::DbPool;
 use crate::error::ApiError;
 
 pub fn configure(config: &mut ServiceConfig) {
-    config.service(healthz).service(readyz);
+    config.service(get_health).service(get_readiness);
 }
 
 /// The state of the process or of its dependencies.
@@ -30,7 +30,7 @@ pub struct Health {
     ),
 )]
 #[get("/healthz")]
-async fn healthz(_: web::Query<crate::api::http::NoQuery>) -> web::Json<Health> {
+async fn get_health(_: web::Query<crate::api::http::NoQuery>) -> web::Json<Health> {
     web::Json(Health { status: "ok" })
 }
 
@@ -46,7 +46,7 @@ async fn healthz(_: web::Query<crate::api::http::NoQuery>) -> web::Json<Health> 
     ),
 )]
 #[get("/readyz")]
-async fn readyz(
+async fn get_readiness(
     _: web::Query<crate::api::http::NoQuery>,
     pool: web::Data<DbPool>,
 ) -> Result<HttpResponse, ApiError> {

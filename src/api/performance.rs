@@ -46,7 +46,9 @@ pub fn configure(config: &mut ServiceConfig) {
                 .service(admin(Body, publish_scoring_rules))
                 .service(read(Path, get_scoring_rules)),
         )
-        .service(utoipa_actix_web::scope("/performance").service(read(Query, get_ranking)));
+        .service(
+            utoipa_actix_web::scope("/performance").service(read(Query, get_performance_ranking)),
+        );
 }
 
 /// Points per merit kind: what one item of the kind gives.
@@ -772,7 +774,7 @@ fn csv(rows: Vec<RankedMemberView>) -> String {
     ),
 )]
 #[get("")]
-async fn get_ranking(
+async fn get_performance_ranking(
     caller: Caller,
     pool: Db,
     request: HttpRequest,

@@ -37,6 +37,30 @@ fn every_operation_has_an_id_a_tag_a_summary_and_its_error_answers() {
         for (method, operation) in item.as_object().unwrap() {
             let id = operation["operationId"].as_str().unwrap_or_default();
             assert!(!id.is_empty(), "{method} {path} has an operationId");
+            // In a flat SDK of 160 functions an id names what it acts on: a verb and a
+            // noun of the domain, never a generic one (`list_items`, `get_plan`).
+            let words: Vec<&str> = id.split('_').collect();
+            let generic = |word: &str| {
+                matches!(
+                    word,
+                    "item"
+                        | "items"
+                        | "plan"
+                        | "ranking"
+                        | "entry"
+                        | "entries"
+                        | "record"
+                        | "records"
+                )
+            };
+            assert!(
+                words.len() >= 2
+                    && words.iter().all(|word| {
+                        !word.is_empty() && word.chars().all(|c| c.is_ascii_lowercase())
+                    })
+                    && !(words.len() == 2 && generic(words[1])),
+                "{method} {path}: operationId `{id}` does not say what it acts on"
+            );
             operation_ids.push(id.to_owned());
             assert_eq!(
                 operation["tags"].as_array().map(Vec::len),

@@ -121,7 +121,7 @@ pub(super) async fn items_of(
     responses((status = 200, description = "Its rectification items", body = ItemList)),
 )]
 #[get("/{id}/rectification-items")]
-pub(super) async fn list_items(
+pub(super) async fn list_rectification_items(
     caller: Caller,
     pool: Db,
     path: web::Path<EvaluationId>,
@@ -147,7 +147,7 @@ pub(super) async fn list_items(
     ),
 )]
 #[get("/{id}/rectification-items/{item_id}")]
-pub(super) async fn get_item(
+pub(super) async fn get_rectification_item(
     caller: Caller,
     pool: Db,
     path: web::Path<(EvaluationId, ItemId)>,
@@ -299,7 +299,7 @@ pub struct NoteBody {
 
 action!(
     /// Add a progress note to an item that is open, in progress or done.
-    note_item: Item, POST "/{id}/rectification-items/{item_id}/notes",
+    note_rectification_item: Item, POST "/{id}/rectification-items/{item_id}/notes",
     tag = "evaluations",
     params(
         ("id" = EvaluationId, Path, description = "The evaluation's id"),
@@ -321,7 +321,7 @@ action!(
 
 action!(
     /// Begin work on an open item (-> in_progress).
-    start_item: Item, POST "/{id}/rectification-items/{item_id}/start",
+    start_rectification_item: Item, POST "/{id}/rectification-items/{item_id}/start",
     tag = "evaluations",
     params(
         ("id" = EvaluationId, Path, description = "The evaluation's id"),
@@ -335,7 +335,7 @@ action!(
 );
 action!(
     /// Report an item done (-> done).
-    complete_item: Item, POST "/{id}/rectification-items/{item_id}/complete",
+    complete_rectification_item: Item, POST "/{id}/rectification-items/{item_id}/complete",
     tag = "evaluations",
     params(
         ("id" = EvaluationId, Path, description = "The evaluation's id"),
@@ -349,7 +349,7 @@ action!(
 );
 action!(
     /// Confirm a done item after checking it (-> verified).
-    verify_item: Item, POST "/{id}/rectification-items/{item_id}/verify",
+    verify_rectification_item: Item, POST "/{id}/rectification-items/{item_id}/verify",
     tag = "evaluations",
     params(
         ("id" = EvaluationId, Path, description = "The evaluation's id"),
@@ -363,7 +363,7 @@ action!(
 );
 action!(
     /// Send a done item back when the check finds it unfinished (-> in_progress).
-    reopen_item: Item, POST "/{id}/rectification-items/{item_id}/reopen",
+    reopen_rectification_item: Item, POST "/{id}/rectification-items/{item_id}/reopen",
     tag = "evaluations",
     params(
         ("id" = EvaluationId, Path, description = "The evaluation's id"),
@@ -388,7 +388,7 @@ pub struct CarryOverBody {
 
 action!(
     /// Carry an unfinished item over to later work, with the reason (-> carried_over).
-    carry_over_item: Item, POST "/{id}/rectification-items/{item_id}/carry_over",
+    carry_over_rectification_item: Item, POST "/{id}/rectification-items/{item_id}/carry_over",
     tag = "evaluations",
     params(
         ("id" = EvaluationId, Path, description = "The evaluation's id"),
