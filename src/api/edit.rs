@@ -22,7 +22,7 @@ use crate::api::input::Checks;
 use crate::api::work::{Db, Write};
 use crate::db::Stored;
 use crate::db::audit::Change;
-use crate::error::ApiError;
+use crate::error::{ApiError, not_found_as};
 
 /// What is asked of a record: a change, or its removal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -253,6 +253,30 @@ pub(crate) async fn read<R: Editable>(
     let row = R::found(&mut conn, &caller, key).await?;
     let view = R::view(&mut conn, row).await?;
     Ok(read_response(&R::shown(&caller, view), &condition))
+}
+
+/// A record of a parent: the live record `id` in the caller's scope (locked until the
+/// transaction ends with `lock`), if `of_parent` says it is the parent's the path names;
+/// a 404 naming `what` otherwise, so one parent's path never reaches another's records.
+pub(crate) async fn child<R: Stored>(
+    conn: &mut AsyncPgConnection,
+    caller: &Caller,
+    id: R::Id,
+    lock: bool,
+    what: &'static str,
+    of_parent: impl FnOnce(&R) -> bool,
+) -> Result<R, ApiError> {
+    let row = if lock {
+        R::lock(conn, id, caller.scope()).await
+    } else {
+        R::find(conn, id, caller.scope()).await
+    }
+    .map_err(not_found_as(what))?;
+    if of_parent(&row) {
+        Ok(row)
+    } else {
+        Err(ApiError::not_found(what))
+    }
 }
 
 /// Changes the record `key` names with `patch`, all of it or none of it, and answers the

@@ -330,27 +330,6 @@ pub(super) async fn create_consultation_activity(
     Ok(created_response(&ActivityView::from(row), location))
 }
 
-/// An activity of the topic in the caller's scope.
-async fn activity_of(
-    conn: &mut AsyncPgConnection,
-    caller: &Caller,
-    topic: ConsultationId,
-    id: ConsultationActivityId,
-    lock: bool,
-) -> Result<ConsultationActivity, ApiError> {
-    let row = if lock {
-        activity_db::lock(conn, id, caller.scope()).await
-    } else {
-        activity_db::find(conn, id, caller.scope()).await
-    }
-    .map_err(not_found_as("activity"))?;
-    if row.consultation_id == topic {
-        Ok(row)
-    } else {
-        Err(ApiError::not_found("activity"))
-    }
-}
-
 edit::get_route! {
     /// Get an activity of a topic.
     get_consultation_activity: ConsultationActivity, GET "/{id}/activities/{activity_id}",
@@ -386,7 +365,10 @@ impl Editable for ConsultationActivity {
         (parent, id): (ConsultationId, ConsultationActivityId),
     ) -> Result<(Consultation, Self), ApiError> {
         let parent_row = topic(conn, caller, parent).await?;
-        let row = activity_of(conn, caller, parent, id, true).await?;
+        let row = edit::child(conn, caller, id, true, "activity", |row: &Self| {
+            row.consultation_id == parent
+        })
+        .await?;
         Ok((parent_row, row))
     }
 
@@ -395,7 +377,10 @@ impl Editable for ConsultationActivity {
         caller: &Caller,
         (parent, id): (ConsultationId, ConsultationActivityId),
     ) -> Result<Self, ApiError> {
-        activity_of(conn, caller, parent, id, false).await
+        edit::child(conn, caller, id, false, "activity", |row: &Self| {
+            row.consultation_id == parent
+        })
+        .await
     }
 
     fn allows(topic: &Consultation, _row: &Self, edit: Edit) -> Result<(), ApiError> {

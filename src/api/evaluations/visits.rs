@@ -8,8 +8,8 @@ use super::{
     ApiError, AsyncPgConnection, Caller, Change, Checks, DateTime, Day, Db, Deserialize,
     DistrictId, Evaluation, EvaluationId, EvaluationPhase, FeedItem, Field, HttpResponse, IfMatch,
     IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, IntoParams, NaiveDate, Page, Problem, Serialize,
-    ToSchema, Utc, Visit, VisitFields, VisitId, created_response, delete, found, get, locked,
-    not_found_as, page, patch, post, record, values, visit_db, web, wrong_state,
+    ToSchema, Utc, Visit, VisitFields, VisitId, created_response, delete, found, get, locked, page,
+    patch, post, record, values, visit_db, web, wrong_state,
 };
 
 /// An investigation visit (调研走访) to the department.
@@ -236,27 +236,6 @@ pub(super) async fn create_visit(
     Ok(created_response(&VisitView::from(row), location))
 }
 
-/// A visit of the evaluation in the caller's scope.
-async fn visit_of(
-    conn: &mut AsyncPgConnection,
-    caller: &Caller,
-    evaluation: EvaluationId,
-    id: VisitId,
-    lock: bool,
-) -> Result<Visit, ApiError> {
-    let row = if lock {
-        visit_db::lock(conn, id, caller.scope()).await
-    } else {
-        visit_db::find(conn, id, caller.scope()).await
-    }
-    .map_err(not_found_as("visit"))?;
-    if row.evaluation_id == evaluation {
-        Ok(row)
-    } else {
-        Err(ApiError::not_found("visit"))
-    }
-}
-
 edit::get_route! {
     /// Get a visit.
     get_visit: Visit, GET "/{id}/visits/{visit_id}",
@@ -292,7 +271,10 @@ impl Editable for Visit {
         (parent, id): (EvaluationId, VisitId),
     ) -> Result<(Evaluation, Self), ApiError> {
         let parent_row = locked(conn, caller, parent).await?;
-        let row = visit_of(conn, caller, parent, id, true).await?;
+        let row = edit::child(conn, caller, id, true, "visit", |row: &Self| {
+            row.evaluation_id == parent
+        })
+        .await?;
         Ok((parent_row, row))
     }
 
@@ -301,7 +283,10 @@ impl Editable for Visit {
         caller: &Caller,
         (parent, id): (EvaluationId, VisitId),
     ) -> Result<Self, ApiError> {
-        visit_of(conn, caller, parent, id, false).await
+        edit::child(conn, caller, id, false, "visit", |row: &Self| {
+            row.evaluation_id == parent
+        })
+        .await
     }
 
     fn allows(evaluation: &Evaluation, _row: &Self, edit: Edit) -> Result<(), ApiError> {
