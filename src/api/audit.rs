@@ -408,6 +408,7 @@ fn export(pool: Db, caller: Caller, filter: AuditFilter, format: Export) -> Http
     };
     HttpResponse::Ok()
         .content_type(content_type)
+        .insert_header((actix_web::http::header::VARY, "Accept"))
         .insert_header(crate::api::http::attachment(
             &format!("audit-events.{extension}"),
             &format!("审计记录.{extension}"),
@@ -432,6 +433,7 @@ fn export(pool: Db, caller: Caller, filter: AuditFilter, format: Export) -> Http
             (String = "application/x-ndjson"),
         ), headers(
             ("Content-Disposition" = String, description = "With an export: `attachment`, with the file's name (`filename`, and `filename*` in UTF-8)"),
+            ("Vary" = String, description = "Includes `Accept`: the format follows it"),
         )),
     ),
 )]
@@ -468,7 +470,10 @@ async fn list_audit_events(
         &caller,
     )
     .await?;
-    Ok(HttpResponse::Ok().json(page))
+    // The same URL answers JSON or an export by `Accept`: caches must tell them apart.
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::VARY, "Accept"))
+        .json(page))
 }
 
 /// The range of the trail to verify.

@@ -768,6 +768,7 @@ fn csv(rows: Vec<RankedMemberView>) -> String {
             (String = "text/csv"),
         ), headers(
             ("Content-Disposition" = String, description = "With CSV: `attachment`, with the file's name (`filename`, and `filename*` in UTF-8)"),
+            ("Vary" = String, description = "Includes `Accept`: the format follows it"),
         )),
         (status = 404, description = "No such district", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No `district_id` with a key of no district, no such scoring rules version, or a cursor this ranking did not issue", body = Problem, content_type = "application/problem+json"),
@@ -817,6 +818,7 @@ async fn get_performance_ranking(
     if as_csv {
         return Ok(HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")
+            .insert_header((actix_web::http::header::VARY, "Accept"))
             .insert_header(crate::api::http::attachment(
                 &format!("performance-{year}.csv"),
                 &format!("履职排名-{year}.csv"),
@@ -836,13 +838,16 @@ async fn get_performance_ranking(
     } else {
         None
     };
-    Ok(HttpResponse::Ok().json(RankingPage {
-        district_id: district,
-        year,
-        rules: rules_used(&rules),
-        items,
-        next_cursor,
-    }))
+    // The same URL answers JSON or CSV by `Accept`: caches must tell them apart.
+    Ok(HttpResponse::Ok()
+        .insert_header((actix_web::http::header::VARY, "Accept"))
+        .json(RankingPage {
+            district_id: district,
+            year,
+            rules: rules_used(&rules),
+            items,
+            next_cursor,
+        }))
 }
 
 #[cfg(test)]

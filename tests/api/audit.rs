@@ -399,6 +399,8 @@ async fn the_trail_is_filtered_paged_and_exported_whole() {
     assert!(events(&app, "?from=2199-01-01T00:00:00Z").await.is_empty());
     assert_eq!(events(&app, "?to=2000-01-01T00:00:00Z").await.len(), 0);
 
+    let page = app.get("/api/v1/audit-events?limit=2").await;
+    assert!(page.headers()["vary"].to_str().unwrap().contains("Accept"));
     let first: Value = app
         .get("/api/v1/audit-events?limit=2")
         .await
@@ -428,6 +430,9 @@ async fn the_trail_is_filtered_paged_and_exported_whole() {
             .unwrap()
             .starts_with("text/csv")
     );
+    // One URL, two formats by Accept: a cache must keep them apart.
+    let vary = response.headers()["vary"].to_str().unwrap().to_owned();
+    assert!(vary.contains("Accept"), "{vary}");
     // A file people open: Excel (on a Chinese Windows too) reads it as UTF-8, and saves it
     // under a name of its own, in Chinese where the client reads `filename*`.
     assert_eq!(

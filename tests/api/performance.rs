@@ -783,6 +783,8 @@ async fn the_ranking_pages_filters_and_exports_a_district() {
             .unwrap()
             .starts_with("text/csv")
     );
+    let vary = response.headers()["vary"].to_str().unwrap();
+    assert!(vary.contains("Accept"), "one URL, two formats: {vary}");
     let disposition = response.headers()["content-disposition"].to_str().unwrap();
     let (ascii, named) = disposition
         .strip_prefix("attachment; ")
