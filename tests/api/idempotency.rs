@@ -165,11 +165,17 @@ async fn a_key_whose_first_request_is_running_is_refused_until_it_ends() {
     let meanwhile = async {
         let watcher = app.db().await;
         loop {
-            // The first request's transaction holds its key's lock (and stores nothing yet).
+            // The first request's transaction holds its key's lock (and stores nothing yet)
+            // and waits for the held row: a lock of this test's database, held by a
+            // session that is itself waiting (the audit signer's lock is neither).
             let claimed: i64 = watcher
                 .query_one(
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' \
-                     AND objsubid = 1 AND granted",
+                    "SELECT count(*) FROM pg_locks l \
+                     WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted \
+                     AND l.database = (SELECT oid FROM pg_database \
+                                       WHERE datname = current_database()) \
+                     AND l.pid IN (SELECT pid FROM pg_stat_activity \
+                                   WHERE wait_event_type = 'Lock')",
                     &[],
                 )
                 .await
