@@ -58,7 +58,7 @@ async fn main() {
 
     let mut conn = AsyncPgConnection::establish(&url).await.expect("connect");
     let spec = KeySpec::check(
-        Field::Value("bench".into()),
+        Field::parsed(cppcc_api::domain::values::Line::parse("bench")),
         Field::Value(Role::Admin),
         Field::Missing,
         Field::Missing,

@@ -16,17 +16,61 @@ pub struct FieldError {
     /// JSON pointer to the offending value, e.g. `/name`.
     #[schema(example = "/name")]
     pub pointer: String,
+    pub code: FieldErrorCode,
     /// What is wrong with it.
     #[schema(example = "must not be empty")]
     pub detail: String,
 }
 
+/// Why a value was refused, for a client to act on (and to word in its own language)
+/// without reading `detail`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldErrorCode {
+    /// The value does not meet its schema in the document: type, format, length, range,
+    /// pattern, allowed values or number of items. A request valid under the document
+    /// never gets this.
+    Invalid,
+    /// A field the document marks required is absent.
+    Required,
+    /// The value names nothing the caller can reach: an id or code of no record (or of
+    /// one in another district), a cursor this list did not issue. The document cannot
+    /// know the rows.
+    Unknown,
+    /// The value breaks a rule between fields, or with the records as they are now, that
+    /// the operation's description states.
+    Rule,
+    /// The value is already another record's (a name unique in a district).
+    Taken,
+}
+
 impl FieldError {
-    pub fn new(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
+    fn with(code: FieldErrorCode, pointer: impl Into<String>, detail: impl Into<String>) -> Self {
         Self {
             pointer: pointer.into(),
+            code,
             detail: detail.into(),
         }
+    }
+
+    pub fn invalid(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self::with(FieldErrorCode::Invalid, pointer, detail)
+    }
+
+    pub fn required(pointer: impl Into<String>) -> Self {
+        Self::with(FieldErrorCode::Required, pointer, "is required")
+    }
+
+    pub fn unknown(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self::with(FieldErrorCode::Unknown, pointer, detail)
+    }
+
+    pub fn rule(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self::with(FieldErrorCode::Rule, pointer, detail)
+    }
+
+    pub fn taken(pointer: impl Into<String>, detail: impl Into<String>) -> Self {
+        Self::with(FieldErrorCode::Taken, pointer, detail)
     }
 }
 
@@ -133,8 +177,24 @@ impl ApiError {
         Self::NotFound(format!("no such {what}"))
     }
 
+    /// A value that does not meet its schema.
     pub fn invalid(pointer: &str, detail: impl Into<String>) -> Self {
-        Self::Validation(vec![FieldError::new(pointer, detail)])
+        Self::Validation(vec![FieldError::invalid(pointer, detail)])
+    }
+
+    /// A required field that is absent.
+    pub fn required(pointer: &str) -> Self {
+        Self::Validation(vec![FieldError::required(pointer)])
+    }
+
+    /// A value that names nothing the caller can reach.
+    pub fn unknown(pointer: &str, detail: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::unknown(pointer, detail)])
+    }
+
+    /// A value that breaks a rule the operation states.
+    pub fn rule(pointer: &str, detail: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::rule(pointer, detail)])
     }
 
     pub fn conflict(detail: impl Into<String>) -> Self {
@@ -413,14 +473,14 @@ impl From<DieselError> for ApiError {
                     .constraint_name()
                     .and_then(|name| CONSTRAINTS.iter().find(|c| c.name == name));
                 if let Some(meaning) = meaning {
-                    let errors = vec![FieldError::new(meaning.pointer, meaning.detail)];
                     return if meaning.status == StatusCode::CONFLICT {
+                        let errors = vec![FieldError::taken(meaning.pointer, meaning.detail)];
                         Self::Conflict {
                             detail: format!("{}: {}", meaning.pointer, meaning.detail),
                             errors,
                         }
                     } else {
-                        Self::Validation(errors)
+                        Self::Validation(vec![FieldError::unknown(meaning.pointer, meaning.detail)])
                     };
                 }
             }
@@ -508,8 +568,8 @@ mod tests {
     #[test]
     fn validation_lists_every_field() {
         let problem = ApiError::Validation(vec![
-            FieldError::new("/name", "must not be empty"),
-            FieldError::new("/term", "must be between 1 and 99"),
+            FieldError::invalid("/name", "must not be empty"),
+            FieldError::invalid("/term", "must be between 1 and 99"),
         ])
         .problem();
         assert_eq!(problem.status, 422);

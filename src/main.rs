@@ -201,6 +201,7 @@ async fn keys(config: &Config, command: KeysCommand) -> Result<(), AnyError> {
     use cppcc_api::api::input::Field;
     use cppcc_api::api::keys::{KeySpec, issue, withdraw};
     use cppcc_api::db::audit::Actor;
+    use cppcc_api::domain::values::{KeyLifetime, Line};
     let mut conn = connect(config).await?;
     match command {
         KeysCommand::Create {
@@ -223,7 +224,7 @@ async fn keys(config: &Config, command: KeysCommand) -> Result<(), AnyError> {
                 None => Field::Missing,
             };
             let days = match expires_in {
-                Some(text) => Field::Value(
+                Some(text) => Field::parsed(KeyLifetime::parse(
                     text.strip_suffix('d')
                         .and_then(|days| days.parse::<i64>().ok())
                         .ok_or_else(|| {
@@ -231,12 +232,12 @@ async fn keys(config: &Config, command: KeysCommand) -> Result<(), AnyError> {
                                 "--expires-in must be a number of days such as 90d, not `{text}`"
                             )
                         })?,
-                ),
+                )),
                 None => Field::Missing,
             };
             let exists = matches!(district, Field::Value(_)).then_some(true);
             let spec = KeySpec::check(
-                Field::Value(name),
+                Field::parsed(Line::parse(&name)),
                 Field::Value(role),
                 district,
                 days,

@@ -25,7 +25,7 @@ use crate::db::audit::Change;
 use crate::domain::calendar::Day;
 use crate::domain::ids::{ActivityId, DistrictId, MemberId, WorkstationId};
 use crate::domain::kinds::ActivityKind;
-use crate::domain::values;
+use crate::domain::values::{self, Count, Line, Paragraph};
 use crate::error::{ApiError, not_found_as};
 
 /// `/activities`; a workstation's own activity routes are registered by
@@ -98,10 +98,9 @@ pub struct NewActivity {
     #[serde(default)]
     #[schema(value_type = ActivityKind, required = true)]
     pub kind: Field<ActivityKind>,
-    /// At most 200 characters.
     #[serde(default)]
-    #[schema(value_type = String, required = true, example = "垃圾分类街巷微协商")]
-    pub title: Field<String>,
+    #[schema(value_type = Line<200>, required = true, example = "垃圾分类街巷微协商")]
+    pub title: Field<Line<200>>,
     #[serde(default)]
     #[schema(value_type = Day, required = true)]
     pub held_on: Field<Day>,
@@ -111,16 +110,15 @@ pub struct NewActivity {
     pub participant_ids: Field<Vec<MemberId>>,
     /// Defaults to 0.
     #[serde(default)]
-    #[schema(value_type = i32, minimum = 0)]
-    pub people_reached: Field<i64>,
+    #[schema(value_type = Count)]
+    pub people_reached: Field<Count>,
     /// Defaults to 0.
     #[serde(default)]
-    #[schema(value_type = i32, minimum = 0)]
-    pub opinions_collected: Field<i64>,
-    /// At most 5,000 characters.
+    #[schema(value_type = Count)]
+    pub opinions_collected: Field<Count>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub summary: Field<String>,
+    #[schema(value_type = Option<Paragraph<5000>>)]
+    pub summary: Field<Paragraph<5000>>,
 }
 
 /// Changes to an activity (JSON Merge Patch: absent fields are kept, `null` clears).
@@ -131,8 +129,8 @@ pub struct ActivityPatch {
     #[schema(value_type = ActivityKind)]
     pub kind: Field<ActivityKind>,
     #[serde(default)]
-    #[schema(value_type = String)]
-    pub title: Field<String>,
+    #[schema(value_type = Line<200>)]
+    pub title: Field<Line<200>>,
     #[serde(default)]
     #[schema(value_type = Day)]
     pub held_on: Field<Day>,
@@ -140,14 +138,14 @@ pub struct ActivityPatch {
     #[schema(value_type = Vec<MemberId>)]
     pub participant_ids: Field<Vec<MemberId>>,
     #[serde(default)]
-    #[schema(value_type = i32, minimum = 0)]
-    pub people_reached: Field<i64>,
+    #[schema(value_type = Count)]
+    pub people_reached: Field<Count>,
     #[serde(default)]
-    #[schema(value_type = i32, minimum = 0)]
-    pub opinions_collected: Field<i64>,
+    #[schema(value_type = Count)]
+    pub opinions_collected: Field<Count>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub summary: Field<String>,
+    #[schema(value_type = Option<Paragraph<5000>>)]
+    pub summary: Field<Paragraph<5000>>,
 }
 
 impl From<NewActivity> for ActivityPatch {
@@ -164,8 +162,8 @@ impl From<NewActivity> for ActivityPatch {
     }
 }
 
-fn count(value: i64) -> Result<i32, String> {
-    values::in_range(value, 0, i64::from(i32::MAX))
+fn count(value: Count) -> Result<i32, String> {
+    Ok(value.into())
 }
 
 /// The activity's fields after `patch`, from `current` (none for a new activity).
@@ -180,7 +178,7 @@ pub(crate) async fn merge(
     let c = current;
     let kind = checks.required("/kind", patch.kind, c.map(|c| c.kind), Ok);
     let title = checks.required("/title", patch.title, c.map(|c| c.title.clone()), |v| {
-        values::line(&v, 200)
+        Ok(v.into())
     });
     let held_on = checks.required("/held_on", patch.held_on, c.map(|c| c.held_on), Day::date);
     let participants_changed = matches!(patch.participant_ids, Field::Value(_));
@@ -194,7 +192,7 @@ pub(crate) async fn merge(
         let found = crate::db::members::existing_in_district(conn, district, participants).await?;
         for (index, id) in participants.iter().enumerate() {
             if !found.contains(id) {
-                checks.error(
+                checks.unknown(
                     &format!("/participant_ids/{index}"),
                     "is not a member of the workstation's district",
                 );
@@ -218,7 +216,7 @@ pub(crate) async fn merge(
         "/summary",
         patch.summary,
         c.and_then(|c| c.summary.clone()),
-        |v| values::paragraph(&v, 5000),
+        |v| Ok(v.into()),
     );
     Ok((|| {
         Some(ActivityFields {

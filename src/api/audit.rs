@@ -268,7 +268,7 @@ fn decode_cursor(text: &str) -> Result<i64, ApiError> {
         .and_then(|text| URL_SAFE_NO_PAD.decode(text).ok())
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .and_then(|text| text.strip_prefix("seq:")?.parse().ok())
-        .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor of this list"))
+        .ok_or_else(|| ApiError::unknown("cursor", "is not a cursor of this list"))
 }
 
 fn limit(limit: Option<i64>) -> Result<i64, ApiError> {
@@ -652,7 +652,7 @@ async fn verify_audit_events(
         ));
     }
     if query.to_seq.is_some_and(|to| to < from) {
-        return Err(ApiError::invalid("to_seq", "must be at least from_seq"));
+        return Err(ApiError::rule("to_seq", "must be at least from_seq"));
     }
     let mut conn = sealed(&pool).await?;
     let last_seq = db::last_seq(&mut conn).await?;
@@ -828,7 +828,7 @@ async fn list_audit_checkpoints(
                 .and_then(|text| URL_SAFE_NO_PAD.decode(text).ok())
                 .and_then(|bytes| String::from_utf8(bytes).ok())
                 .and_then(|text| text.strip_prefix("number:")?.parse().ok())
-                .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor of this list"))?
+                .ok_or_else(|| ApiError::unknown("cursor", "is not a cursor of this list"))?
         }
     };
     let mut conn = pool.conn().await?;

@@ -147,7 +147,7 @@ async fn list_changes(
             Refused::Shape => ApiError::BadRequest(
                 "after must be a cursor of this feed (`txid.seq.signature`)".into(),
             ),
-            Refused::Foreign => ApiError::invalid("after", "is not a cursor this feed issued"),
+            Refused::Foreign => ApiError::unknown("after", "is not a cursor this feed issued"),
         })?,
         None => Cursor::default(),
     };

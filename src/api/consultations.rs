@@ -40,7 +40,7 @@ use crate::domain::consultation::{
 use crate::domain::ids::{
     ConsultationActivityId, ConsultationId, DepartmentId, DistrictId, MemberId,
 };
-use crate::domain::values;
+use crate::domain::values::{self, Line, Paragraph, Year};
 use crate::error::{ApiError, FieldError, Problem, not_found_as};
 
 mod activities;
@@ -137,20 +137,19 @@ pub struct NewConsultation {
     pub district_id: Field<DistrictId>,
     /// The plan's year, 2000 to 2100.
     #[serde(default)]
-    #[schema(value_type = i32, required = true, example = 2026)]
-    pub year: Field<i64>,
-    /// Unique in the district's plan for the year; at most 200 characters.
+    #[schema(value_type = Year, required = true, example = 2026)]
+    pub year: Field<Year>,
+    /// Unique in the district's plan for the year.
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
-    pub title: Field<String>,
+    #[schema(value_type = Line<200>, required = true)]
+    pub title: Field<Line<200>>,
     /// Defaults to `false`.
     #[serde(default)]
     #[schema(value_type = bool)]
     pub is_key: Field<bool>,
-    /// At most 100 characters.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub lead_committee: Field<String>,
+    #[schema(value_type = Option<Line<100>>)]
+    pub lead_committee: Field<Line<100>>,
 }
 
 /// Changes to a topic (JSON Merge Patch), until its report.
@@ -158,17 +157,17 @@ pub struct NewConsultation {
 #[serde(deny_unknown_fields)]
 pub struct ConsultationPatch {
     #[serde(default)]
-    #[schema(value_type = i32)]
-    pub year: Field<i64>,
+    #[schema(value_type = Year)]
+    pub year: Field<Year>,
     #[serde(default)]
-    #[schema(value_type = String)]
-    pub title: Field<String>,
+    #[schema(value_type = Line<200>)]
+    pub title: Field<Line<200>>,
     #[serde(default)]
     #[schema(value_type = bool)]
     pub is_key: Field<bool>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub lead_committee: Field<String>,
+    #[schema(value_type = Option<Line<100>>)]
+    pub lead_committee: Field<Line<100>>,
 }
 
 impl NewConsultation {
@@ -189,11 +188,9 @@ fn merge(
     current: Option<&ConsultationFields>,
 ) -> Option<ConsultationFields> {
     let c = current;
-    let year = checks.required("/year", patch.year, c.map(|c| c.year), |v| {
-        values::in_range(v, 2000, 2100)
-    });
+    let year = checks.required("/year", patch.year, c.map(|c| c.year), |v| Ok(v.into()));
     let title = checks.required("/title", patch.title, c.map(|c| c.title.clone()), |v| {
-        values::line(&v, 200)
+        Ok(v.into())
     });
     let is_key = checks.required(
         "/is_key",
@@ -205,7 +202,7 @@ fn merge(
         "/lead_committee",
         patch.lead_committee,
         c.and_then(|c| c.lead_committee.clone()),
-        |v| values::line(&v, 100),
+        |v| Ok(v.into()),
     );
     Some(ConsultationFields {
         year: year?,
@@ -385,21 +382,22 @@ async fn get_consultation_history(
     ))
 }
 
+/// One a consultation's report is sent to, named in the list by itself.
+type Recipient = Line<100>;
+
 /// The outcome report of a topic.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportBody {
-    /// At most 200 characters.
     #[serde(default)]
-    #[schema(value_type = String, required = true, example = "关于推动数字经济高质量发展的协商报告")]
-    pub title: Field<String>,
-    /// At most 50,000 characters.
+    #[schema(value_type = Line<200>, required = true, example = "关于推动数字经济高质量发展的协商报告")]
+    pub title: Field<Line<200>>,
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
-    pub text: Field<String>,
-    /// Who it is sent to; at least one, each at most 100 characters.
+    #[schema(value_type = Paragraph<50_000>, required = true)]
+    pub text: Field<Paragraph<50_000>>,
+    /// Who it is sent to.
     #[serde(default)]
-    #[schema(value_type = Vec<String>, required = true, example = json!(["中共北京市西城区委员会"]))]
+    #[schema(value_type = Vec<Recipient>, required = true, min_items = 1, example = json!(["中共北京市西城区委员会"]))]
     pub recipients: Field<Vec<String>>,
 }
 
@@ -501,13 +499,13 @@ action!(
     refused = "Not allowed from the current status; the answer names the allowed actions",
     body = ReportBody,
     |checks, body| {
-        let title = checks.required("/title", body.title, None, |v| values::line(&v, 200));
-        let text = checks.required("/text", body.text, None, |v| values::paragraph(&v, 50_000));
+        let title = checks.required("/title", body.title, None, |v| Ok(v.into()));
+        let text = checks.required("/text", body.text, None, |v| Ok(v.into()));
         let recipients = checks.list("/recipients", body.recipients, None, |v| {
-            values::line(&v, 100)
+            Recipient::parse(&v).map(String::from)
         });
         if recipients.as_ref().is_some_and(Vec::is_empty) {
-            checks.error("/recipients", "must name at least one recipient");
+            checks.invalid("/recipients", "must name at least one recipient");
         }
         (|| {
             Some(Step::Report {

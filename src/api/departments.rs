@@ -24,7 +24,7 @@ use crate::db::audit::Change;
 use crate::db::departments::{self as db, DepartmentFields, DepartmentFilter};
 use crate::domain::ids::{DepartmentId, DistrictId};
 use crate::domain::kinds::DepartmentKind;
-use crate::domain::values;
+use crate::domain::values::Line;
 use crate::error::{ApiError, Problem};
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -87,14 +87,13 @@ pub struct NewDepartment {
     #[serde(default)]
     #[schema(value_type = DistrictId, required = true)]
     pub district_id: Field<DistrictId>,
-    /// Unique in the district; at most 100 characters.
+    /// Unique in the district.
     #[serde(default)]
-    #[schema(value_type = String, required = true, example = "区生态环境局")]
-    pub name: Field<String>,
-    /// At most 50 characters.
+    #[schema(value_type = Line<100>, required = true, example = "区生态环境局")]
+    pub name: Field<Line<100>>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub short_name: Field<String>,
+    #[schema(value_type = Option<Line<50>>)]
+    pub short_name: Field<Line<50>>,
     #[serde(default)]
     #[schema(value_type = DepartmentKind, required = true)]
     pub kind: Field<DepartmentKind>,
@@ -105,11 +104,11 @@ pub struct NewDepartment {
 #[serde(deny_unknown_fields)]
 pub struct DepartmentPatch {
     #[serde(default)]
-    #[schema(value_type = String)]
-    pub name: Field<String>,
+    #[schema(value_type = Line<100>)]
+    pub name: Field<Line<100>>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub short_name: Field<String>,
+    #[schema(value_type = Option<Line<50>>)]
+    pub short_name: Field<Line<50>>,
     #[serde(default)]
     #[schema(value_type = DepartmentKind)]
     pub kind: Field<DepartmentKind>,
@@ -133,13 +132,13 @@ pub(crate) fn merge(
     current: Option<&DepartmentFields>,
 ) -> Option<DepartmentFields> {
     let name = checks.required("/name", patch.name, current.map(|c| c.name.clone()), |v| {
-        values::line(&v, 100)
+        Ok(v.into())
     });
     let short_name = checks.optional(
         "/short_name",
         patch.short_name,
         current.and_then(|c| c.short_name.clone()),
-        |v| values::line(&v, 50),
+        |v| Ok(v.into()),
     );
     let kind = checks.required("/kind", patch.kind, current.map(|c| c.kind), Ok);
     Some(DepartmentFields {

@@ -24,7 +24,7 @@ use crate::db::districts::{self as db, DistrictFields, DistrictFilter, DistrictK
 use crate::domain::access::ADMINS;
 use crate::domain::access::Scope;
 use crate::domain::ids::DistrictId;
-use crate::domain::values::{self, DistrictCode};
+use crate::domain::values::{DistrictCode, Line, Term};
 use crate::error::{ApiError, not_found_as};
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -84,18 +84,18 @@ crate::api::http::versioned!(DistrictView);
 pub struct NewDistrict {
     /// 2 to 40 lowercase letters, digits, `-` or `_`, starting with a letter; unique.
     #[serde(default)]
-    #[schema(value_type = String, required = true, example = "xicheng")]
-    pub code: Field<String>,
-    /// Unique; at most 100 characters.
+    #[schema(value_type = DistrictCode, required = true, example = "xicheng")]
+    pub code: Field<DistrictCode>,
+    /// Unique.
     #[serde(default)]
-    #[schema(value_type = String, required = true, example = "西城区")]
-    pub name: Field<String>,
+    #[schema(value_type = Line<100>, required = true, example = "西城区")]
+    pub name: Field<Line<100>>,
     #[serde(default)]
-    #[schema(value_type = Option<String>, example = "Xicheng")]
-    pub name_en: Field<String>,
+    #[schema(value_type = Option<Line<100>>, example = "Xicheng")]
+    pub name_en: Field<Line<100>>,
     #[serde(default)]
-    #[schema(value_type = i32, required = true, minimum = 1, maximum = 99, example = 16)]
-    pub term: Field<i64>,
+    #[schema(value_type = Term, required = true, example = 16)]
+    pub term: Field<Term>,
 }
 
 /// Changes to a district (JSON Merge Patch: absent fields are kept, `null` clears).
@@ -103,17 +103,17 @@ pub struct NewDistrict {
 #[serde(deny_unknown_fields)]
 pub struct DistrictPatch {
     #[serde(default)]
-    #[schema(value_type = String, example = "xicheng")]
-    pub code: Field<String>,
+    #[schema(value_type = DistrictCode, example = "xicheng")]
+    pub code: Field<DistrictCode>,
     #[serde(default)]
-    #[schema(value_type = String, example = "西城区")]
-    pub name: Field<String>,
+    #[schema(value_type = Line<100>, example = "西城区")]
+    pub name: Field<Line<100>>,
     #[serde(default)]
-    #[schema(value_type = Option<String>, example = "Xicheng")]
-    pub name_en: Field<String>,
+    #[schema(value_type = Option<Line<100>>, example = "Xicheng")]
+    pub name_en: Field<Line<100>>,
     #[serde(default)]
-    #[schema(value_type = i32, minimum = 1, maximum = 99, example = 16)]
-    pub term: Field<i64>,
+    #[schema(value_type = Term, example = 16)]
+    pub term: Field<Term>,
 }
 
 impl From<NewDistrict> for DistrictPatch {
@@ -138,21 +138,20 @@ fn merge(
         "/code",
         patch.code,
         current.map(|c| c.code.clone()),
-        |code| DistrictCode::parse(&code).map(DistrictCode::into_inner),
+        |code| Ok(code.into()),
     );
-    let name = checks.required(
-        "/name",
-        patch.name,
-        current.map(|c| c.name.clone()),
-        |name| values::line(&name, 100),
-    );
+    let name = checks.required("/name", patch.name, current.map(|c| c.name.clone()), |v| {
+        Ok(v.into())
+    });
     let name_en = checks.optional(
         "/name_en",
         patch.name_en,
         current.and_then(|c| c.name_en.clone()),
-        |name| values::line(&name, 100),
+        |v| Ok(v.into()),
     );
-    let term = checks.required("/term", patch.term, current.map(|c| c.term), values::term);
+    let term = checks.required("/term", patch.term, current.map(|c| c.term), |v| {
+        Ok(v.into())
+    });
     (|| {
         Some(DistrictFields {
             code: code?,
@@ -385,7 +384,7 @@ pub(crate) fn district_to_read(
     scope: Scope,
 ) -> Result<DistrictId, ApiError> {
     district_filter(asked, scope)?
-        .ok_or_else(|| ApiError::invalid("district_id", "is required with a key of no district"))
+        .ok_or_else(|| ApiError::rule("district_id", "is required with a key of no district"))
 }
 
 /// The district a read that may span districts is narrowed to: the one asked for, else
@@ -416,7 +415,7 @@ pub(crate) async fn referenced_district(
         .await?
         .filter(|district| scope.covers(district.id));
     if district.is_none() {
-        checks.error("/district_id", "no such district");
+        checks.unknown("/district_id", "no such district");
     }
     Ok(district)
 }

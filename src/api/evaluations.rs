@@ -44,7 +44,7 @@ use crate::domain::evaluation::{
 };
 use crate::domain::ids::{DepartmentId, DistrictId, EvaluationId, ItemId, MemberId, VisitId};
 use crate::domain::ruling::SubjectType;
-use crate::domain::values;
+use crate::domain::values::{Paragraph, Year};
 use crate::error::{ApiError, FieldError, Problem, not_found_as};
 
 mod evaluators;
@@ -296,10 +296,9 @@ pub struct NewEvaluation {
     #[serde(default)]
     #[schema(value_type = DepartmentId, required = true)]
     pub department_id: Field<DepartmentId>,
-    /// 2000 to 2100.
     #[serde(default)]
-    #[schema(value_type = i32, required = true, example = 2026)]
-    pub year: Field<i64>,
+    #[schema(value_type = Year, required = true, example = 2026)]
+    pub year: Field<Year>,
 }
 
 /// Changes to an evaluation in preparation (JSON Merge Patch).
@@ -310,8 +309,8 @@ pub struct EvaluationPatch {
     #[schema(value_type = DepartmentId)]
     pub department_id: Field<DepartmentId>,
     #[serde(default)]
-    #[schema(value_type = i32)]
-    pub year: Field<i64>,
+    #[schema(value_type = Year)]
+    pub year: Field<Year>,
 }
 
 /// The evaluation's fields after `patch`; the department must be of `district`.
@@ -329,13 +328,13 @@ async fn merge(
         Ok,
     );
     let year = checks.required("/year", patch.year, current.map(|c| c.year), |v| {
-        values::in_range(v, 2000, 2100)
+        Ok(v.into())
     });
     if let (Some(district), Some(department)) = (district, department) {
         let found =
             crate::db::departments::existing_in_district(conn, district, &[department]).await?;
         if found.is_empty() {
-            checks.error("/department_id", "is not a department of the district");
+            checks.unknown("/department_id", "is not a department of the district");
         }
     }
     Ok((|| {
@@ -564,7 +563,7 @@ impl Workflow for Evaluation {
                     .into_iter()
                     .filter(|item| !machine::item_settled(item.status))
                     .map(|item| {
-                        FieldError::new(
+                        FieldError::rule(
                             format!("/rectification_items/{}", item.id),
                             format!(
                                 "item {} is {}; it must be verified or carried over",
@@ -630,8 +629,10 @@ action!(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FindingBody {
-    /// What must be rectified; at most 2,000 characters.
-    pub description: String,
+    /// What must be rectified.
+    #[serde(default)]
+    #[schema(value_type = Paragraph<2000>, required = true)]
+    pub description: Field<Paragraph<2000>>,
     /// When it is due.
     pub due_on: Day,
 }
@@ -640,13 +641,12 @@ pub struct FindingBody {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EvaluationReport {
-    /// At most 50,000 characters.
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
-    pub text: Field<String>,
-    /// The findings, each to become a rectification item, in this order; at most 100.
+    #[schema(value_type = Paragraph<50_000>, required = true)]
+    pub text: Field<Paragraph<50_000>>,
+    /// The findings, each to become a rectification item, in this order.
     #[serde(default)]
-    #[schema(value_type = Vec<FindingBody>, required = true)]
+    #[schema(value_type = Vec<FindingBody>, required = true, max_items = 100)]
     pub findings: Field<Vec<FindingBody>>,
 }
 
@@ -661,7 +661,7 @@ action!(
     refused = "Not allowed in the current phase (the answer names the allowed actions), or no rating yet",
     body = EvaluationReport,
     |checks, body| {
-        let text = checks.required("/text", body.text, None, |v| values::paragraph(&v, 50_000));
+        let text = checks.required("/text", body.text, None, |v| Ok(v.into()));
         let findings = checks.required("/findings", body.findings, None, |v| {
             if v.len() > 100 {
                 Err("must have at most 100 findings".to_owned())
@@ -671,12 +671,14 @@ action!(
         });
         let mut checked = Vec::new();
         for (index, finding) in findings.into_iter().flatten().enumerate() {
-            match values::paragraph(&finding.description, 2000) {
-                Ok(description) => checked.push(Finding {
+            let pointer = format!("/findings/{index}/description");
+            if let Some(description) =
+                checks.required(&pointer, finding.description, None, |v| Ok(v.into()))
+            {
+                checked.push(Finding {
                     description,
                     due_on: finding.due_on.get(),
-                }),
-                Err(reason) => checks.error(&format!("/findings/{index}/description"), reason),
+                });
             }
         }
         text.map(|text| Step::StartRectification {

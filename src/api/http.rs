@@ -86,7 +86,7 @@ impl<T: serde::de::DeserializeOwned + 'static> FromRequest for Json<T> {
                 serde_json::Value::Null => Some("null"),
             };
             if let Some(found) = found {
-                return Err(ApiError::Validation(vec![FieldError::new(
+                return Err(ApiError::Validation(vec![FieldError::invalid(
                     "",
                     format!(
                         "the body must be a JSON object of this resource's fields, not {found}"
@@ -208,12 +208,12 @@ fn body_shape_error(error: &serde_json::Error) -> ApiError {
         .to_owned();
     if let Some(rest) = message.strip_prefix("unknown field `") {
         let field = rest.split('`').next().unwrap_or_default();
-        return ApiError::Validation(vec![FieldError::new(
+        return ApiError::Validation(vec![FieldError::invalid(
             format!("/{field}"),
             format!("is not a field of this resource ({message})"),
         )]);
     }
-    ApiError::Validation(vec![FieldError::new(
+    ApiError::Validation(vec![FieldError::invalid(
         "",
         format!("the body must be a JSON object of this resource's fields: {message}"),
     )])

@@ -357,7 +357,7 @@ impl Claimed {
                 *self.replay.borrow_mut() = Some(kept.answer);
                 ApiError::Answered
             }
-            Ok(Claim::Answered(_)) => ApiError::Validation(vec![FieldError::new(
+            Ok(Claim::Answered(_)) => ApiError::Validation(vec![FieldError::rule(
                 "",
                 "this Idempotency-Key was first sent with another request (method, path or body)",
             )]),

@@ -23,6 +23,11 @@ pub enum Field<T> {
 }
 
 impl<T> Field<T> {
+    /// A value read elsewhere than from a body (a command line): the value, or why not.
+    pub fn parsed(value: Result<T, String>) -> Self {
+        value.map_or_else(Self::Invalid, Self::Value)
+    }
+
     pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Field<U> {
         match self {
             Self::Missing => Field::Missing,
@@ -86,8 +91,24 @@ pub struct Checks {
 }
 
 impl Checks {
-    pub fn error(&mut self, pointer: &str, detail: impl Into<String>) {
-        self.errors.push(FieldError::new(pointer, detail));
+    /// A value that does not meet its schema.
+    pub fn invalid(&mut self, pointer: &str, detail: impl Into<String>) {
+        self.errors.push(FieldError::invalid(pointer, detail));
+    }
+
+    /// A value that names nothing the caller can reach.
+    pub fn unknown(&mut self, pointer: &str, detail: impl Into<String>) {
+        self.errors.push(FieldError::unknown(pointer, detail));
+    }
+
+    /// A value that breaks a rule between fields or with the records' state.
+    pub fn rule(&mut self, pointer: &str, detail: impl Into<String>) {
+        self.errors.push(FieldError::rule(pointer, detail));
+    }
+
+    /// Every problem found by another check, as it found them.
+    pub fn extend(&mut self, errors: impl IntoIterator<Item = FieldError>) {
+        self.errors.extend(errors);
     }
 
     pub fn is_clean(&self) -> bool {
@@ -106,17 +127,17 @@ impl Checks {
         match field {
             Field::Missing => {
                 if current.is_none() {
-                    self.error(pointer, "is required");
+                    self.errors.push(FieldError::required(pointer));
                 }
                 current
             }
             Field::Null => {
-                self.error(pointer, "must not be null");
+                self.invalid(pointer, "must not be null");
                 None
             }
             Field::Value(value) => self.parse(pointer, value, parse),
             Field::Invalid(reason) => {
-                self.error(pointer, reason);
+                self.invalid(pointer, reason);
                 None
             }
         }
@@ -135,7 +156,7 @@ impl Checks {
             Field::Null => None,
             Field::Value(value) => self.parse(pointer, value, parse),
             Field::Invalid(reason) => {
-                self.error(pointer, reason);
+                self.invalid(pointer, reason);
                 None
             }
         }
@@ -161,7 +182,7 @@ impl Checks {
             .filter_map(|(index, item)| match parse(item) {
                 Ok(value) => Some(value),
                 Err(reason) => {
-                    self.error(&format!("{pointer}/{index}"), reason);
+                    self.invalid(&format!("{pointer}/{index}"), reason);
                     None
                 }
             })
@@ -178,7 +199,7 @@ impl Checks {
         match parse(value) {
             Ok(value) => Some(value),
             Err(reason) => {
-                self.error(pointer, reason);
+                self.invalid(pointer, reason);
                 None
             }
         }

@@ -30,7 +30,7 @@ use crate::domain::calendar::Day;
 use crate::domain::calendar::today;
 use crate::domain::ids::{DistrictId, KeyTaskId};
 use crate::domain::kinds::KeyTaskStatus;
-use crate::domain::values;
+use crate::domain::values::{Line, Paragraph, Year};
 use crate::error::{ApiError, Problem, not_found_as};
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -143,26 +143,23 @@ pub struct NewKeyTask {
     #[serde(default)]
     #[schema(value_type = DistrictId, required = true)]
     pub district_id: Field<DistrictId>,
-    /// 2000 to 2100.
     #[serde(default)]
-    #[schema(value_type = i32, required = true, example = 2026)]
-    pub year: Field<i64>,
-    /// Unique among the district's key tasks of the year; at most 200 characters.
+    #[schema(value_type = Year, required = true, example = 2026)]
+    pub year: Field<Year>,
+    /// Unique among the district's key tasks of the year.
     #[serde(default)]
-    #[schema(value_type = String, required = true, example = "联系群众、广聚共识")]
-    pub title: Field<String>,
-    /// At most 100 characters.
+    #[schema(value_type = Line<200>, required = true, example = "联系群众、广聚共识")]
+    pub title: Field<Line<200>>,
     #[serde(default)]
-    #[schema(value_type = String, required = true, example = "提案委员会")]
-    pub responsible_body: Field<String>,
+    #[schema(value_type = Line<100>, required = true, example = "提案委员会")]
+    pub responsible_body: Field<Line<100>>,
     /// Defaults to `planned`.
     #[serde(default)]
     #[schema(value_type = KeyTaskStatus)]
     pub status: Field<KeyTaskStatus>,
-    /// At most 5,000 characters.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub description: Field<String>,
+    #[schema(value_type = Option<Paragraph<5000>>)]
+    pub description: Field<Paragraph<5000>>,
 }
 
 /// Changes to a key task (JSON Merge Patch: absent fields are kept, `null` clears).
@@ -170,20 +167,20 @@ pub struct NewKeyTask {
 #[serde(deny_unknown_fields)]
 pub struct KeyTaskPatch {
     #[serde(default)]
-    #[schema(value_type = i32)]
-    pub year: Field<i64>,
+    #[schema(value_type = Year)]
+    pub year: Field<Year>,
     #[serde(default)]
-    #[schema(value_type = String)]
-    pub title: Field<String>,
+    #[schema(value_type = Line<200>)]
+    pub title: Field<Line<200>>,
     #[serde(default)]
-    #[schema(value_type = String)]
-    pub responsible_body: Field<String>,
+    #[schema(value_type = Line<100>)]
+    pub responsible_body: Field<Line<100>>,
     #[serde(default)]
     #[schema(value_type = KeyTaskStatus)]
     pub status: Field<KeyTaskStatus>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub description: Field<String>,
+    #[schema(value_type = Option<Paragraph<5000>>)]
+    pub description: Field<Paragraph<5000>>,
 }
 
 impl NewKeyTask {
@@ -205,17 +202,15 @@ fn merge(
     current: Option<&KeyTaskFields>,
 ) -> Option<KeyTaskFields> {
     let c = current;
-    let year = checks.required("/year", patch.year, c.map(|c| c.year), |v| {
-        values::in_range(v, 2000, 2100)
-    });
+    let year = checks.required("/year", patch.year, c.map(|c| c.year), |v| Ok(v.into()));
     let title = checks.required("/title", patch.title, c.map(|c| c.title.clone()), |v| {
-        values::line(&v, 200)
+        Ok(v.into())
     });
     let responsible_body = checks.required(
         "/responsible_body",
         patch.responsible_body,
         c.map(|c| c.responsible_body.clone()),
-        |v| values::line(&v, 100),
+        |v| Ok(v.into()),
     );
     let status = checks.required(
         "/status",
@@ -227,7 +222,7 @@ fn merge(
         "/description",
         patch.description,
         c.and_then(|c| c.description.clone()),
-        |v| values::paragraph(&v, 5000),
+        |v| Ok(v.into()),
     );
     Some(KeyTaskFields {
         year: year?,
@@ -396,10 +391,9 @@ pub struct KeyTaskNoteBody {
     #[serde(default)]
     #[schema(value_type = Day)]
     pub noted_on: Field<Day>,
-    /// At most 5,000 characters.
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
-    pub text: Field<String>,
+    #[schema(value_type = Paragraph<5000>, required = true)]
+    pub text: Field<Paragraph<5000>>,
 }
 
 /// Add a progress note to a key task.
@@ -423,7 +417,7 @@ async fn note_key_task(
     let body = body.into_inner();
     let mut checks = Checks::default();
     let noted_on = checks.required("/noted_on", body.noted_on, Some(today()), Day::date);
-    let text = checks.required("/text", body.text, None, |v| values::paragraph(&v, 5000));
+    let text = checks.required("/text", body.text, None, |v| Ok(v.into()));
     let note = checks.finish(noted_on.zip(text));
     let mut conn = pool.conn().await?;
     let after = conn

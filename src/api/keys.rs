@@ -2,6 +2,7 @@
 //! created.
 
 use crate::domain::kinds::Entity;
+use crate::domain::values::{KeyLifetime, Line};
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Duration, Utc};
 use diesel_async::AsyncPgConnection;
@@ -19,7 +20,7 @@ use crate::db::keys::{self as db, ApiKey, NewApiKey};
 use crate::domain::access::ADMINS;
 use crate::domain::ids::{ApiKeyId, DistrictId};
 use crate::domain::kinds::Role;
-use crate::domain::{token, values};
+use crate::domain::token;
 use crate::error::{ApiError, not_found_as};
 use crate::key_cache::KeyCache;
 
@@ -82,10 +83,10 @@ pub struct ApiKeys {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewKey {
-    /// Who or what uses it; at most 100 characters.
+    /// Who or what uses it.
     #[serde(default)]
-    #[schema(value_type = String, required = true, example = "西城区政协办公室")]
-    pub name: Field<String>,
+    #[schema(value_type = Line<100>, required = true, example = "西城区政协办公室")]
+    pub name: Field<Line<100>>,
     #[serde(default)]
     #[schema(value_type = Role, required = true)]
     pub role: Field<Role>,
@@ -93,10 +94,10 @@ pub struct NewKey {
     #[serde(default)]
     #[schema(value_type = Option<DistrictId>)]
     pub district_id: Field<DistrictId>,
-    /// Lifetime in days (1 to 3650); none means no expiry.
+    /// Lifetime in days; none means no expiry.
     #[serde(default)]
-    #[schema(value_type = Option<i32>, minimum = 1, maximum = 3650)]
-    pub expires_in_days: Field<i64>,
+    #[schema(value_type = Option<KeyLifetime>)]
+    pub expires_in_days: Field<KeyLifetime>,
 }
 
 /// What a new key is: checked fields, before its token exists.
@@ -111,32 +112,30 @@ pub struct KeySpec {
 impl KeySpec {
     /// Checks a key's fields; `district_exists` says whether the district is live.
     pub fn check(
-        name: Field<String>,
+        name: Field<Line<100>>,
         role: Field<Role>,
         district_id: Field<DistrictId>,
-        expires_in_days: Field<i64>,
+        expires_in_days: Field<KeyLifetime>,
         district_exists: Option<bool>,
     ) -> Result<Self, ApiError> {
         let mut checks = Checks::default();
-        let name = checks.required("/name", name, None, |v| values::line(&v, 100));
+        let name = checks.required("/name", name, None, |v| Ok(v.into()));
         let role = checks.required("/role", role, None, Ok);
         let district_id = checks.optional("/district_id", district_id, None, Ok);
-        let days = checks.optional("/expires_in_days", expires_in_days, None, |v| {
-            values::in_range(v, 1, 3650)
-        });
+        let days = checks.optional("/expires_in_days", expires_in_days, None, |v| Ok(v.into()));
         match (role, district_id) {
             (Some(role), None) if role.is_district_scoped() => {
-                checks.error("/district_id", "is required for clerk and sync keys");
+                checks.rule("/district_id", "is required for clerk and sync keys");
             }
             (Some(role), Some(_)) if !role.is_district_scoped() => {
-                checks.error("/district_id", "is only for clerk and sync keys");
+                checks.rule("/district_id", "is only for clerk and sync keys");
             }
             (_, Some(_)) if district_exists == Some(false) => {
-                checks.error("/district_id", "no such district");
+                checks.unknown("/district_id", "no such district");
             }
             _ => {}
         }
-        let expires_at = days.map(|days| Utc::now() + Duration::days(i64::from(days)));
+        let expires_at = days.map(|days: i32| Utc::now() + Duration::days(i64::from(days)));
         checks.finish((|| {
             Some(Self {
                 name: name?,

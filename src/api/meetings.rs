@@ -29,7 +29,7 @@ use crate::db::meetings::{self as db, Attendance, Meeting, MeetingFields, Meetin
 use crate::domain::calendar::Day;
 use crate::domain::ids::{DistrictId, MeetingId, MemberId};
 use crate::domain::kinds::{AttendanceStatus, MeetingKind};
-use crate::domain::values;
+use crate::domain::values::{Line, Paragraph};
 use crate::error::{ApiError, Problem, not_found_as};
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -168,21 +168,18 @@ pub struct NewMeeting {
     #[serde(default)]
     #[schema(value_type = MeetingKind, required = true)]
     pub kind: Field<MeetingKind>,
-    /// At most 200 characters.
     #[serde(default)]
-    #[schema(value_type = String, required = true, example = "城市副中心讲堂（第十二期）")]
-    pub title: Field<String>,
+    #[schema(value_type = Line<200>, required = true, example = "城市副中心讲堂（第十二期）")]
+    pub title: Field<Line<200>>,
     #[serde(default)]
     #[schema(value_type = Day, required = true)]
     pub held_on: Field<Day>,
-    /// At most 200 characters.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub place: Field<String>,
-    /// At most 5,000 characters.
+    #[schema(value_type = Option<Line<200>>)]
+    pub place: Field<Line<200>>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub agenda: Field<String>,
+    #[schema(value_type = Option<Paragraph<5000>>)]
+    pub agenda: Field<Paragraph<5000>>,
 }
 
 /// Changes to a meeting (JSON Merge Patch: absent fields are kept, `null` clears).
@@ -193,17 +190,17 @@ pub struct MeetingPatch {
     #[schema(value_type = MeetingKind)]
     pub kind: Field<MeetingKind>,
     #[serde(default)]
-    #[schema(value_type = String)]
-    pub title: Field<String>,
+    #[schema(value_type = Line<200>)]
+    pub title: Field<Line<200>>,
     #[serde(default)]
     #[schema(value_type = Day)]
     pub held_on: Field<Day>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub place: Field<String>,
+    #[schema(value_type = Option<Line<200>>)]
+    pub place: Field<Line<200>>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub agenda: Field<String>,
+    #[schema(value_type = Option<Paragraph<5000>>)]
+    pub agenda: Field<Paragraph<5000>>,
 }
 
 impl NewMeeting {
@@ -227,20 +224,20 @@ pub(crate) fn merge(
     let c = current;
     let kind = checks.required("/kind", patch.kind, c.map(|c| c.kind), Ok);
     let title = checks.required("/title", patch.title, c.map(|c| c.title.clone()), |v| {
-        values::line(&v, 200)
+        Ok(v.into())
     });
     let held_on = checks.required("/held_on", patch.held_on, c.map(|c| c.held_on), Day::date);
     let place = checks.optional(
         "/place",
         patch.place,
         c.and_then(|c| c.place.clone()),
-        |v| values::line(&v, 200),
+        |v| Ok(v.into()),
     );
     let agenda = checks.optional(
         "/agenda",
         patch.agenda,
         c.and_then(|c| c.agenda.clone()),
-        |v| values::paragraph(&v, 5000),
+        |v| Ok(v.into()),
     );
     Some(MeetingFields {
         kind: kind?,
@@ -460,15 +457,17 @@ pub struct AttendanceBody {
     #[serde(default)]
     #[schema(value_type = AttendanceStatus, required = true)]
     pub status: Field<AttendanceStatus>,
-    /// At most 500 characters.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<AttendanceNote>)]
     pub note: Field<String>,
 }
 
 /// An attendance note, as given to a single record or in a sync batch.
+pub(crate) type AttendanceNote = Paragraph<500>;
+
+/// An attendance note, checked.
 pub(crate) fn attendance_note(value: &str) -> Result<String, String> {
-    values::paragraph(value, 500)
+    AttendanceNote::parse(value).map(String::from)
 }
 
 /// Changes a member's attendance under the meeting's lock and `If-Match`: a change that
@@ -498,7 +497,7 @@ async fn change_attendance(
                     .await
                     .map_err(not_found_as("member"))?;
                 if attendee.district_id != meeting.district_id {
-                    return Err(ApiError::invalid(
+                    return Err(ApiError::unknown(
                         "/member_id",
                         "the member belongs to another district than the meeting",
                     ));

@@ -26,7 +26,7 @@ use crate::db::members::{self as db, MemberFields, MemberFilter};
 use crate::db::reference::MemberCodes;
 use crate::domain::ids::{DistrictId, MemberId};
 use crate::domain::kinds::{Gender, MemberStatus};
-use crate::domain::values;
+use crate::domain::values::{self, Email, Line, ListCode, MemberNo, Phone, Term};
 use crate::error::{ApiError, Problem};
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -158,41 +158,38 @@ pub struct NewMember {
     #[serde(default)]
     #[schema(value_type = DistrictId, required = true)]
     pub district_id: Field<DistrictId>,
-    /// 1 to 32 letters, digits, `-`, `_`, `/` or `.`; unique in the district.
+    /// Unique in the district.
     #[serde(default)]
-    #[schema(value_type = String, required = true, example = "XC-16-001")]
-    pub member_no: Field<String>,
-    /// At most 50 characters.
+    #[schema(value_type = MemberNo, required = true, example = "XC-16-001")]
+    pub member_no: Field<MemberNo>,
     #[serde(default)]
-    #[schema(value_type = String, required = true, example = "王小明")]
-    pub name: Field<String>,
+    #[schema(value_type = Line<50>, required = true, example = "王小明")]
+    pub name: Field<Line<50>>,
     #[serde(default)]
     #[schema(value_type = Option<Gender>)]
     pub gender: Field<Gender>,
     /// A code from `GET /api/v1/sectors`.
     #[serde(default)]
-    #[schema(value_type = String, required = true, example = "medicine_health")]
-    pub sector: Field<String>,
+    #[schema(value_type = ListCode, required = true, example = "medicine_health")]
+    pub sector: Field<ListCode>,
     /// A code from `GET /api/v1/parties`.
     #[serde(default)]
-    #[schema(value_type = String, required = true, example = "cdl")]
-    pub party: Field<String>,
-    /// At most 200 characters.
+    #[schema(value_type = ListCode, required = true, example = "cdl")]
+    pub party: Field<ListCode>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub employer_title: Field<String>,
-    /// At most 50 characters.
+    #[schema(value_type = Option<Line<200>>)]
+    pub employer_title: Field<Line<200>>,
     #[serde(default)]
-    #[schema(value_type = Option<String>, example = "金融街街道")]
-    pub street: Field<String>,
+    #[schema(value_type = Option<Line<50>>, example = "金融街街道")]
+    pub street: Field<Line<50>>,
     /// Defaults to the district's current term.
     #[serde(default)]
-    #[schema(value_type = i32, minimum = 1, maximum = 99)]
-    pub term: Field<i64>,
+    #[schema(value_type = Term)]
+    pub term: Field<Term>,
     /// Codes from `GET /api/v1/member-roles`; defaults to `["member"]`.
     #[serde(default)]
-    #[schema(value_type = Vec<String>)]
-    pub roles: Field<Vec<String>>,
+    #[schema(value_type = Vec<ListCode>)]
+    pub roles: Field<Vec<ListCode>>,
     /// Defaults to `true`.
     #[serde(default)]
     #[schema(value_type = bool)]
@@ -202,11 +199,11 @@ pub struct NewMember {
     #[schema(value_type = MemberStatus)]
     pub status: Field<MemberStatus>,
     #[serde(default)]
-    #[schema(value_type = Option<String>, example = "+86 10 6601 2345")]
-    pub phone: Field<String>,
+    #[schema(value_type = Option<Phone>, example = "+86 10 6601 2345")]
+    pub phone: Field<Phone>,
     #[serde(default)]
-    #[schema(value_type = Option<String>, example = "wang@example.cn")]
-    pub email: Field<String>,
+    #[schema(value_type = Option<Email>, example = "wang@example.cn")]
+    pub email: Field<Email>,
 }
 
 /// Changes to a member (JSON Merge Patch: absent fields are kept, `null` clears).
@@ -214,32 +211,32 @@ pub struct NewMember {
 #[serde(deny_unknown_fields)]
 pub struct MemberPatch {
     #[serde(default)]
-    #[schema(value_type = String)]
-    pub member_no: Field<String>,
+    #[schema(value_type = MemberNo)]
+    pub member_no: Field<MemberNo>,
     #[serde(default)]
-    #[schema(value_type = String)]
-    pub name: Field<String>,
+    #[schema(value_type = Line<50>)]
+    pub name: Field<Line<50>>,
     #[serde(default)]
     #[schema(value_type = Option<Gender>)]
     pub gender: Field<Gender>,
     #[serde(default)]
-    #[schema(value_type = String)]
-    pub sector: Field<String>,
+    #[schema(value_type = ListCode)]
+    pub sector: Field<ListCode>,
     #[serde(default)]
-    #[schema(value_type = String)]
-    pub party: Field<String>,
+    #[schema(value_type = ListCode)]
+    pub party: Field<ListCode>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub employer_title: Field<String>,
+    #[schema(value_type = Option<Line<200>>)]
+    pub employer_title: Field<Line<200>>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub street: Field<String>,
+    #[schema(value_type = Option<Line<50>>)]
+    pub street: Field<Line<50>>,
     #[serde(default)]
-    #[schema(value_type = i32, minimum = 1, maximum = 99)]
-    pub term: Field<i64>,
+    #[schema(value_type = Term)]
+    pub term: Field<Term>,
     #[serde(default)]
-    #[schema(value_type = Vec<String>)]
-    pub roles: Field<Vec<String>>,
+    #[schema(value_type = Vec<ListCode>)]
+    pub roles: Field<Vec<ListCode>>,
     #[serde(default)]
     #[schema(value_type = bool)]
     pub resides_in_district: Field<bool>,
@@ -247,11 +244,11 @@ pub struct MemberPatch {
     #[schema(value_type = MemberStatus)]
     pub status: Field<MemberStatus>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub phone: Field<String>,
+    #[schema(value_type = Option<Phone>)]
+    pub phone: Field<Phone>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub email: Field<String>,
+    #[schema(value_type = Option<Email>)]
+    pub email: Field<Email>,
 }
 
 impl NewMember {
@@ -275,16 +272,16 @@ impl NewMember {
     }
 }
 
+/// Refuses, as unknown, a code that `codes` does not list.
 fn known(
+    checks: &mut Checks,
+    pointer: &str,
     codes: &std::collections::HashSet<String>,
     what: &str,
-    code: String,
-) -> Result<String, String> {
-    let code = values::list_code(&code)?;
-    if codes.contains(&code) {
-        Ok(code)
-    } else {
-        Err(format!("is not a known {what} code"))
+    code: &str,
+) {
+    if !codes.contains(code) {
+        checks.unknown(pointer, format!("is not a known {what} code"));
     }
 }
 
@@ -302,42 +299,57 @@ pub(crate) fn merge(
         "/member_no",
         patch.member_no,
         c.map(|c| c.member_no.clone()),
-        |v| values::member_no(&v),
+        |v| Ok(v.into()),
     );
     let name = checks.required("/name", patch.name, c.map(|c| c.name.clone()), |v| {
-        values::line(&v, 50)
+        Ok(v.into())
     });
     let gender = checks.optional("/gender", patch.gender, c.and_then(|c| c.gender), Ok);
     let sector = checks.required("/sector", patch.sector, c.map(|c| c.sector.clone()), |v| {
-        known(&codes.sectors, "sector", v)
+        Ok(v.into())
     });
+    if let Some(code) = &sector {
+        known(checks, "/sector", &codes.sectors, "sector", code);
+    }
     let party = checks.required("/party", patch.party, c.map(|c| c.party.clone()), |v| {
-        known(&codes.parties, "party", v)
+        Ok(v.into())
     });
+    if let Some(code) = &party {
+        known(checks, "/party", &codes.parties, "party", code);
+    }
     let employer_title = checks.optional(
         "/employer_title",
         patch.employer_title,
         c.and_then(|c| c.employer_title.clone()),
-        |v| values::line(&v, 200),
+        |v| Ok(v.into()),
     );
     let street = checks.optional(
         "/street",
         patch.street,
         c.and_then(|c| c.street.clone()),
-        |v| values::line(&v, 50),
+        |v| Ok(v.into()),
     );
     let term = checks.required(
         "/term",
         patch.term,
         Some(c.map_or(default_term, |c| c.term)),
-        values::term,
+        |v| Ok(v.into()),
     );
     let roles = checks.list(
         "/roles",
         patch.roles,
         Some(c.map_or_else(|| vec!["member".to_owned()], |c| c.roles.clone())),
-        |v| known(&codes.roles, "member role", v),
+        |v| Ok(String::from(v)),
     );
+    for (index, code) in roles.iter().flatten().enumerate() {
+        known(
+            checks,
+            &format!("/roles/{index}"),
+            &codes.roles,
+            "member role",
+            code,
+        );
+    }
     let roles = roles.map(values::distinct);
     let resides_in_district = checks.required(
         "/resides_in_district",
@@ -355,13 +367,13 @@ pub(crate) fn merge(
         "/phone",
         patch.phone,
         c.and_then(|c| c.phone.clone()),
-        |v| values::phone(&v),
+        |v| Ok(v.into()),
     );
     let email = checks.optional(
         "/email",
         patch.email,
         c.and_then(|c| c.email.clone()),
-        |v| values::email(&v),
+        |v| Ok(v.into()),
     );
     Some(MemberFields {
         member_no: member_no?,

@@ -76,7 +76,7 @@ impl PageParams {
             (None, None) => Order::Created,
         };
         if self.updated_since.is_some() && order != Order::UpdatedAt {
-            return Err(ApiError::invalid(
+            return Err(ApiError::rule(
                 "sort",
                 "must be updated_at (or absent) with updated_since: it reads the change feed",
             ));
@@ -86,9 +86,9 @@ impl PageParams {
             Some(text) => {
                 check_cursor_shape(&text)?;
                 let cursor = Cursor::decode(self.list, &text)
-                    .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor of this list"))?;
+                    .ok_or_else(|| ApiError::unknown("cursor", "is not a cursor of this list"))?;
                 if cursor.order != order {
-                    return Err(ApiError::invalid(
+                    return Err(ApiError::rule(
                         "cursor",
                         "belongs to the list in another sort order",
                     ));

@@ -33,8 +33,8 @@ use crate::domain::access::{ADMINS, READERS};
 use crate::domain::calendar::today;
 use crate::domain::ids::{DistrictId, MemberId};
 use crate::domain::kinds::MemberStatus;
-use crate::domain::performance::{ItemKind, MAX_LINE, MAX_POINTS, PerformanceGrade, grade};
-use crate::domain::values;
+use crate::domain::performance::{ItemKind, PerformanceGrade, grade};
+use crate::domain::values::{Paragraph, Points, Score, Year};
 use crate::error::{ApiError, Problem, not_found_as};
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -193,46 +193,46 @@ async fn get_scoring_rules(
     Ok(read_response(&ScoringRulesView::try_from(row)?, &condition))
 }
 
-/// Points per merit kind, each 0 to 100.
+/// Points per merit kind.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MeritPointsBody {
     #[serde(default)]
-    #[schema(value_type = i32, required = true, minimum = 0, maximum = 100)]
-    pub proposal_led: Field<i64>,
+    #[schema(value_type = Points, required = true)]
+    pub proposal_led: Field<Points>,
     #[serde(default)]
-    #[schema(value_type = i32, required = true, minimum = 0, maximum = 100)]
-    pub proposal_filed: Field<i64>,
+    #[schema(value_type = Points, required = true)]
+    pub proposal_filed: Field<Points>,
     #[serde(default)]
-    #[schema(value_type = i32, required = true, minimum = 0, maximum = 100)]
-    pub proposal_cosigned: Field<i64>,
+    #[schema(value_type = Points, required = true)]
+    pub proposal_cosigned: Field<Points>,
     #[serde(default)]
-    #[schema(value_type = i32, required = true, minimum = 0, maximum = 100)]
-    pub consultation_activity: Field<i64>,
+    #[schema(value_type = Points, required = true)]
+    pub consultation_activity: Field<Points>,
     #[serde(default)]
-    #[schema(value_type = i32, required = true, minimum = 0, maximum = 100)]
-    pub workstation_activity: Field<i64>,
+    #[schema(value_type = Points, required = true)]
+    pub workstation_activity: Field<Points>,
     #[serde(default)]
-    #[schema(value_type = i32, required = true, minimum = 0, maximum = 100)]
-    pub meeting_present: Field<i64>,
+    #[schema(value_type = Points, required = true)]
+    pub meeting_present: Field<Points>,
     #[serde(default)]
-    #[schema(value_type = i32, required = true, minimum = 0, maximum = 100)]
-    pub meeting_excused: Field<i64>,
+    #[schema(value_type = Points, required = true)]
+    pub meeting_excused: Field<Points>,
     #[serde(default)]
-    #[schema(value_type = i32, required = true, minimum = 0, maximum = 100)]
-    pub evaluation_served: Field<i64>,
+    #[schema(value_type = Points, required = true)]
+    pub evaluation_served: Field<Points>,
     #[serde(default)]
-    #[schema(value_type = i32, required = true, minimum = 0, maximum = 100)]
-    pub ratings_given: Field<i64>,
+    #[schema(value_type = Points, required = true)]
+    pub ratings_given: Field<Points>,
 }
 
-/// Points per penalty kind, each 0 to 100, taken away per item.
+/// Points per penalty kind, taken away per item.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PenaltyPointsBody {
     #[serde(default)]
-    #[schema(value_type = i32, required = true, minimum = 0, maximum = 100)]
-    pub meeting_absent: Field<i64>,
+    #[schema(value_type = Points, required = true)]
+    pub meeting_absent: Field<Points>,
 }
 
 /// A new version of the scoring rules.
@@ -246,8 +246,8 @@ pub struct NewScoringRulesBody {
     pub district_id: Field<DistrictId>,
     /// The first year it is in force for: this year or a later one, up to 2100.
     #[serde(default)]
-    #[schema(value_type = i32, required = true, example = 2027)]
-    pub from_year: Field<i64>,
+    #[schema(value_type = Year, required = true, example = 2027)]
+    pub from_year: Field<Year>,
     #[serde(default)]
     #[schema(value_type = MeritPointsBody, required = true)]
     pub points: Field<MeritPointsBody>,
@@ -256,20 +256,19 @@ pub struct NewScoringRulesBody {
     pub penalties: Field<PenaltyPointsBody>,
     /// Defaults to 60.
     #[serde(default)]
-    #[schema(value_type = i32, minimum = 0, maximum = 100000)]
-    pub competent_line: Field<i64>,
+    #[schema(value_type = Score)]
+    pub competent_line: Field<Score>,
     /// Above the competent line; defaults to 90.
     #[serde(default)]
-    #[schema(value_type = i32, minimum = 1, maximum = 100000)]
-    pub excellent_line: Field<i64>,
-    /// At most 2,000 characters.
+    #[schema(value_type = Score)]
+    pub excellent_line: Field<Score>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub note: Field<String>,
+    #[schema(value_type = Option<Paragraph<2000>>)]
+    pub note: Field<Paragraph<2000>>,
 }
 
-fn points(value: i64) -> Result<i32, String> {
-    values::in_range(value, 0, MAX_POINTS)
+fn points(value: Points) -> Result<i32, String> {
+    Ok(value.into())
 }
 
 fn merit_points(checks: &mut Checks, body: MeritPointsBody) -> Option<MeritPoints> {
@@ -302,16 +301,16 @@ fn merit_points(checks: &mut Checks, body: MeritPointsBody) -> Option<MeritPoint
 fn new_rules(body: NewScoringRulesBody, caller: &Caller) -> Result<NewScoringRules, ApiError> {
     let mut checks = Checks::default();
     // A past year keeps the rules it was scored under: a version applies from this year on.
-    let this_year = i64::from(today().year());
-    let from_year = checks.required("/from_year", body.from_year, None, |v| {
-        if v < this_year {
-            Err(format!(
+    let this_year = today().year();
+    let from_year = checks.required("/from_year", body.from_year, None, |v| Ok(v.get()));
+    if from_year.is_some_and(|year| year < this_year) {
+        checks.rule(
+            "/from_year",
+            format!(
                 "must be {this_year} or later: a past year keeps the rules it was scored under"
-            ))
-        } else {
-            values::in_range(v, this_year, 2100)
-        }
-    });
+            ),
+        );
+    }
     let merits = checks
         .required("/points", body.points, None, Ok)
         .and_then(|body| merit_points(&mut checks, body));
@@ -327,17 +326,17 @@ fn new_rules(body: NewScoringRulesBody, caller: &Caller) -> Result<NewScoringRul
         })
         .map(|meeting_absent| PenaltyPoints { meeting_absent });
     let competent_line = checks.required("/competent_line", body.competent_line, Some(60), |v| {
-        values::in_range(v, 0, MAX_LINE)
+        Ok(v.get())
     });
     let excellent_line = checks.required("/excellent_line", body.excellent_line, Some(90), |v| {
-        values::in_range(v, 1, MAX_LINE)
+        Ok(v.get())
     });
     if let (Some(competent), Some(excellent)) = (competent_line, excellent_line)
         && excellent <= competent
     {
-        checks.error("/excellent_line", "must be above the competent line");
+        checks.rule("/excellent_line", "must be above the competent line");
     }
-    let note = checks.optional("/note", body.note, None, |v| values::paragraph(&v, 2000));
+    let note = checks.optional("/note", body.note, None, |v| Ok(v.into()));
     let district_id = checks.optional("/district_id", body.district_id, None, Ok);
     let json = |value: serde_json::Result<serde_json::Value>| {
         value.map_err(|error| ApiError::Internal(format!("scoring rules as JSON: {error}")))
@@ -390,7 +389,7 @@ async fn publish_scoring_rules(
                     .await?
                     .is_none()
             {
-                return Err(ApiError::invalid("/district_id", "no such district"));
+                return Err(ApiError::unknown("/district_id", "no such district"));
             }
             let row = db::publish(conn, rules).await?;
             let view = ScoringRulesView::try_from(row)?;
@@ -522,7 +521,7 @@ async fn rules_for(
             .await?
             .filter(|rules| rules.district_id.is_none_or(|own| own == district))
             .ok_or_else(|| {
-                ApiError::invalid(
+                ApiError::unknown(
                     "rules",
                     "no such scoring rules version, common or of this district",
                 )
@@ -530,7 +529,7 @@ async fn rules_for(
         None => db::rules_for_year(conn, district, year)
             .await?
             .ok_or_else(|| {
-                ApiError::invalid("year", "no scoring rules are in force for this year")
+                ApiError::unknown("year", "no scoring rules are in force for this year")
             }),
     }
 }
@@ -690,7 +689,7 @@ impl RankingCursor {
         cursor::open(cursor::Kind::Ranking, text)
             .and_then(|text| URL_SAFE_NO_PAD.decode(text).ok())
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .ok_or_else(|| ApiError::invalid("cursor", "is not a cursor of this ranking"))
+            .ok_or_else(|| ApiError::unknown("cursor", "is not a cursor of this ranking"))
     }
 }
 

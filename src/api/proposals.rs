@@ -39,7 +39,7 @@ use crate::domain::proposal::{
     self as machine, ForwardAs, Progress, ProposalAction, ProposalKind, ProposalStatus,
     ReplyResult, Verdict,
 };
-use crate::domain::values;
+use crate::domain::values::{self, Line, ListCode, Paragraph};
 use crate::error::{ApiError, FieldError, Problem, not_found_as};
 
 mod actions;
@@ -250,18 +250,16 @@ pub struct NewProposal {
     #[serde(default)]
     #[schema(value_type = ProposalKind, required = true)]
     pub kind: Field<ProposalKind>,
-    /// At most 200 characters.
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
-    pub title: Field<String>,
-    /// At most 20,000 characters.
+    #[schema(value_type = Line<200>, required = true)]
+    pub title: Field<Line<200>>,
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
-    pub body: Field<String>,
+    #[schema(value_type = Paragraph<20_000>, required = true)]
+    pub body: Field<Paragraph<20_000>>,
     /// A code from `GET /api/v1/proposal-categories`.
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
-    pub category: Field<String>,
+    #[schema(value_type = ListCode, required = true)]
+    pub category: Field<ListCode>,
     /// Required for `member` and `joint` proposals: a member of the district.
     #[serde(default)]
     #[schema(value_type = Option<MemberId>)]
@@ -269,16 +267,15 @@ pub struct NewProposal {
     /// Required for `party_group`, `sector_group` and `committee` proposals; at most 100
     /// characters.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub proposer_org: Field<String>,
+    #[schema(value_type = Option<Line<100>>)]
+    pub proposer_org: Field<Line<100>>,
     /// Defaults to `false`.
     #[serde(default)]
     #[schema(value_type = bool)]
     pub is_key: Field<bool>,
-    /// At most 50 characters.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub supervising_leader: Field<String>,
+    #[schema(value_type = Option<Line<50>>)]
+    pub supervising_leader: Field<Line<50>>,
 }
 
 /// Changes to a draft (JSON Merge Patch). Only drafts change; later the workflow's
@@ -290,26 +287,26 @@ pub struct ProposalPatch {
     #[schema(value_type = ProposalKind)]
     pub kind: Field<ProposalKind>,
     #[serde(default)]
-    #[schema(value_type = String)]
-    pub title: Field<String>,
+    #[schema(value_type = Line<200>)]
+    pub title: Field<Line<200>>,
     #[serde(default)]
-    #[schema(value_type = String)]
-    pub body: Field<String>,
+    #[schema(value_type = Paragraph<20_000>)]
+    pub body: Field<Paragraph<20_000>>,
     #[serde(default)]
-    #[schema(value_type = String)]
-    pub category: Field<String>,
+    #[schema(value_type = ListCode)]
+    pub category: Field<ListCode>,
     #[serde(default)]
     #[schema(value_type = Option<MemberId>)]
     pub lead_member_id: Field<MemberId>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub proposer_org: Field<String>,
+    #[schema(value_type = Option<Line<100>>)]
+    pub proposer_org: Field<Line<100>>,
     #[serde(default)]
     #[schema(value_type = bool)]
     pub is_key: Field<bool>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub supervising_leader: Field<String>,
+    #[schema(value_type = Option<Line<50>>)]
+    pub supervising_leader: Field<Line<50>>,
 }
 
 impl NewProposal {
@@ -354,23 +351,23 @@ pub(crate) async fn merge_with(
     let c = current;
     let kind = checks.required("/kind", patch.kind, c.map(|c| c.kind), Ok);
     let title = checks.required("/title", patch.title, c.map(|c| c.title.clone()), |v| {
-        values::line(&v, 200)
+        Ok(v.into())
     });
     let body = checks.required("/body", patch.body, c.map(|c| c.body.clone()), |v| {
-        values::paragraph(&v, 20_000)
+        Ok(v.into())
     });
     let category = checks.required(
         "/category",
         patch.category,
         c.map(|c| c.category.clone()),
-        |v| {
-            if categories.contains(&v) {
-                Ok(v)
-            } else {
-                Err("is not a known proposal category code".into())
-            }
-        },
+        |v| Ok(String::from(v)),
     );
+    if category
+        .as_ref()
+        .is_some_and(|code| !categories.contains(code))
+    {
+        checks.unknown("/category", "is not a known proposal category code");
+    }
     let lead_changed = matches!(patch.lead_member_id, Field::Value(_));
     let lead = checks.optional(
         "/lead_member_id",
@@ -382,7 +379,7 @@ pub(crate) async fn merge_with(
         "/proposer_org",
         patch.proposer_org,
         c.and_then(|c| c.proposer_org.clone()),
-        |v| values::line(&v, 100),
+        |v| Ok(v.into()),
     );
     let is_key = checks.required(
         "/is_key",
@@ -394,23 +391,23 @@ pub(crate) async fn merge_with(
         "/supervising_leader",
         patch.supervising_leader,
         c.and_then(|c| c.supervising_leader.clone()),
-        |v| values::line(&v, 50),
+        |v| Ok(v.into()),
     );
     if let Some(kind) = kind {
         match (kind.by_member(), lead.is_some(), org.is_some()) {
-            (true, false, _) => checks.error(
+            (true, false, _) => checks.rule(
                 "/lead_member_id",
                 "is required for member and joint proposals",
             ),
             (true, _, true) => {
-                checks.error("/proposer_org", "is only for proposals of an organization")
+                checks.rule("/proposer_org", "is only for proposals of an organization")
             }
-            (false, _, false) => checks.error(
+            (false, _, false) => checks.rule(
                 "/proposer_org",
                 "is required for party/group, sector and committee proposals",
             ),
             (false, true, _) => {
-                checks.error("/lead_member_id", "is only for member and joint proposals")
+                checks.rule("/lead_member_id", "is only for member and joint proposals")
             }
             _ => {}
         }
@@ -420,7 +417,7 @@ pub(crate) async fn merge_with(
             .await?
             .is_empty()
     {
-        checks.error(
+        checks.unknown(
             "/lead_member_id",
             "is not a member of the proposal's district",
         );

@@ -27,7 +27,7 @@ use crate::domain::access::Scope;
 use crate::domain::calendar::Day;
 use crate::domain::ids::{ConsultationId, DistrictId, EvaluationId, ReportId};
 use crate::domain::kinds::ReportKind;
-use crate::domain::values;
+use crate::domain::values::{Line, Paragraph};
 use crate::error::ApiError;
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -97,14 +97,12 @@ pub struct NewReport {
     #[serde(default)]
     #[schema(value_type = Day, required = true)]
     pub reported_on: Field<Day>,
-    /// At most 200 characters.
     #[serde(default)]
-    #[schema(value_type = String, required = true, example = "关于区政协2026年上半年工作情况的报告")]
-    pub subject: Field<String>,
-    /// At most 5,000 characters.
+    #[schema(value_type = Line<200>, required = true, example = "关于区政协2026年上半年工作情况的报告")]
+    pub subject: Field<Line<200>>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub summary: Field<String>,
+    #[schema(value_type = Option<Paragraph<5000>>)]
+    pub summary: Field<Paragraph<5000>>,
     /// A consultation of the same district; with `kind` `consultation_report` only.
     #[serde(default)]
     #[schema(value_type = Option<ConsultationId>)]
@@ -126,11 +124,11 @@ pub struct ReportPatch {
     #[schema(value_type = Day)]
     pub reported_on: Field<Day>,
     #[serde(default)]
-    #[schema(value_type = String)]
-    pub subject: Field<String>,
+    #[schema(value_type = Line<200>)]
+    pub subject: Field<Line<200>>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub summary: Field<String>,
+    #[schema(value_type = Option<Paragraph<5000>>)]
+    pub summary: Field<Paragraph<5000>>,
     #[serde(default)]
     #[schema(value_type = Option<ConsultationId>)]
     pub consultation_id: Field<ConsultationId>,
@@ -174,13 +172,13 @@ async fn merge(
         "/subject",
         patch.subject,
         c.map(|c| c.subject.clone()),
-        |v| values::line(&v, 200),
+        |v| Ok(v.into()),
     );
     let summary = checks.optional(
         "/summary",
         patch.summary,
         c.and_then(|c| c.summary.clone()),
-        |v| values::paragraph(&v, 5000),
+        |v| Ok(v.into()),
     );
     let consultation_id = checks.optional(
         "/consultation_id",
@@ -196,13 +194,13 @@ async fn merge(
     );
     if let Some(kind) = kind {
         if consultation_id.is_some() && kind != ReportKind::ConsultationReport {
-            checks.error(
+            checks.rule(
                 "/consultation_id",
                 "only a consultation_report carries a consultation",
             );
         }
         if evaluation_id.is_some() && kind != ReportKind::EvaluationReport {
-            checks.error(
+            checks.rule(
                 "/evaluation_id",
                 "only an evaluation_report carries an evaluation",
             );
@@ -215,7 +213,7 @@ async fn merge(
                 .await
                 .is_err()
         {
-            checks.error(
+            checks.unknown(
                 "/consultation_id",
                 "no such consultation in the report's district",
             );
@@ -223,7 +221,7 @@ async fn merge(
         if let Some(id) = evaluation_id
             && crate::db::evaluations::find(conn, id, scope).await.is_err()
         {
-            checks.error(
+            checks.unknown(
                 "/evaluation_id",
                 "no such evaluation in the report's district",
             );

@@ -41,7 +41,7 @@ use crate::domain::ruling::{
     self as machine, LeaderTitle, MeasureStatus, RulingAction, RulingStage, RulingStatus,
     SubjectType,
 };
-use crate::domain::values;
+use crate::domain::values::{self, Line, Paragraph};
 use crate::error::{ApiError, Problem, not_found_as};
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -179,10 +179,9 @@ async fn view(conn: &mut AsyncPgConnection, row: Ruling) -> Result<RulingView, A
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewRulingBody {
-    /// At most 50 characters.
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
-    pub leader_name: Field<String>,
+    #[schema(value_type = Line<50>, required = true)]
+    pub leader_name: Field<Line<50>>,
     #[serde(default)]
     #[schema(value_type = LeaderTitle, required = true)]
     pub leader_title: Field<LeaderTitle>,
@@ -198,17 +197,16 @@ pub struct NewRulingBody {
     #[serde(default)]
     #[schema(value_type = Option<RulingStage>)]
     pub stage: Field<RulingStage>,
-    /// At most 5,000 characters.
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
-    pub content: Field<String>,
+    #[schema(value_type = Paragraph<5000>, required = true)]
+    pub content: Field<Paragraph<5000>>,
     /// Defaults to today.
     #[serde(default)]
     #[schema(value_type = Day)]
     pub issued_on: Field<Day>,
-    /// At least one department of the subject's district.
+    /// Departments of the subject's district.
     #[serde(default)]
-    #[schema(value_type = Vec<DepartmentId>, required = true)]
+    #[schema(value_type = Vec<DepartmentId>, required = true, min_items = 1)]
     pub department_ids: Field<Vec<DepartmentId>>,
 }
 
@@ -217,8 +215,8 @@ pub struct NewRulingBody {
 #[serde(deny_unknown_fields)]
 pub struct RulingPatch {
     #[serde(default)]
-    #[schema(value_type = String)]
-    pub leader_name: Field<String>,
+    #[schema(value_type = Line<50>)]
+    pub leader_name: Field<Line<50>>,
     #[serde(default)]
     #[schema(value_type = LeaderTitle)]
     pub leader_title: Field<LeaderTitle>,
@@ -227,13 +225,13 @@ pub struct RulingPatch {
     #[schema(value_type = Option<RulingStage>)]
     pub stage: Field<RulingStage>,
     #[serde(default)]
-    #[schema(value_type = String)]
-    pub content: Field<String>,
+    #[schema(value_type = Paragraph<5000>)]
+    pub content: Field<Paragraph<5000>>,
     #[serde(default)]
     #[schema(value_type = Day)]
     pub issued_on: Field<Day>,
     #[serde(default)]
-    #[schema(value_type = Vec<DepartmentId>)]
+    #[schema(value_type = Vec<DepartmentId>, min_items = 1)]
     pub department_ids: Field<Vec<DepartmentId>>,
 }
 
@@ -266,7 +264,7 @@ async fn merge(
         "/leader_name",
         patch.leader_name,
         c.map(|c| c.leader_name.clone()),
-        |v| values::line(&v, 50),
+        |v| Ok(v.into()),
     );
     let leader_title = checks.required(
         "/leader_title",
@@ -279,7 +277,7 @@ async fn merge(
         "/content",
         patch.content,
         c.map(|c| c.content.clone()),
-        |v| values::paragraph(&v, 5000),
+        |v| Ok(v.into()),
     );
     let issued_on = checks.required(
         "/issued_on",
@@ -294,10 +292,10 @@ async fn merge(
         Ok,
     );
     if stage.is_some() && subject.is_some_and(|kind| kind != SubjectType::Proposal) {
-        checks.error("/stage", "is only for rulings on proposals");
+        checks.rule("/stage", "is only for rulings on proposals");
     }
     if departments.as_ref().is_some_and(Vec::is_empty) {
-        checks.error("/department_ids", "must name at least one department");
+        checks.invalid("/department_ids", "must name at least one department");
     }
     if let (Some(district), Some(ids)) = (district, &departments) {
         let found: HashSet<DepartmentId> =
@@ -307,7 +305,7 @@ async fn merge(
                 .collect();
         for (index, id) in ids.iter().enumerate() {
             if !found.contains(id) {
-                checks.error(
+                checks.unknown(
                     &format!("/department_ids/{index}"),
                     "is not a department of the subject's district",
                 );
@@ -438,7 +436,7 @@ async fn create_ruling(
                 (Some(kind), Some(id)) => {
                     let district = subject_district(conn, &caller, kind, id).await?;
                     if district.is_none() {
-                        checks.error("/subject_id", format!("no such {}", kind.as_str()));
+                        checks.unknown("/subject_id", format!("no such {}", kind.as_str()));
                     }
                     district
                 }
@@ -623,7 +621,7 @@ impl Workflow for Ruling {
                 status,
             } => {
                 if !row.department_ids.contains(&department) {
-                    return Err(ApiError::invalid(
+                    return Err(ApiError::rule(
                         "/department_id",
                         "is not a department the ruling asks to act",
                     ));
@@ -658,10 +656,9 @@ pub struct MeasureBody {
     #[serde(default)]
     #[schema(value_type = DepartmentId, required = true)]
     pub department_id: Field<DepartmentId>,
-    /// At most 5,000 characters.
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
-    pub text: Field<String>,
+    #[schema(value_type = Paragraph<5000>, required = true)]
+    pub text: Field<Paragraph<5000>>,
     /// Defaults to today.
     #[serde(default)]
     #[schema(value_type = Day)]
@@ -683,7 +680,7 @@ action!(
     body = MeasureBody,
     |checks, body| {
         let department = checks.required("/department_id", body.department_id, None, Ok);
-        let text = checks.required("/text", body.text, None, |v| values::paragraph(&v, 5000));
+        let text = checks.required("/text", body.text, None, |v| Ok(v.into()));
         let taken_on = checks.required("/taken_on", body.taken_on, Some(today()), Day::date);
         let status = checks.required("/status", body.status, Some(MeasureStatus::Planned), Ok);
         (|| {
@@ -701,10 +698,9 @@ action!(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FeedbackText {
-    /// At most 5,000 characters.
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
-    pub text: Field<String>,
+    #[schema(value_type = Paragraph<5000>, required = true)]
+    pub text: Field<Paragraph<5000>>,
 }
 
 action!(
@@ -717,7 +713,7 @@ action!(
     refused = "Not allowed from the current status; the answer names the allowed actions",
     body = FeedbackText,
     |checks, body| checks
-        .required("/text", body.text, None, |v| values::paragraph(&v, 5000))
+        .required("/text", body.text, None, |v| Ok(v.into()))
         .map(|text| Step::Feedback { text })
 );
 
@@ -736,10 +732,9 @@ action!(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MeasurePatch {
-    /// At most 5,000 characters.
     #[serde(default)]
-    #[schema(value_type = String)]
-    pub text: Field<String>,
+    #[schema(value_type = Paragraph<5000>)]
+    pub text: Field<Paragraph<5000>>,
     #[serde(default)]
     #[schema(value_type = Day)]
     pub taken_on: Field<Day>,
@@ -774,7 +769,7 @@ async fn change_measure(
             Some(patch) => {
                 let mut checks = Checks::default();
                 let text = checks.required("/text", patch.text, Some(found.text.clone()), |v| {
-                    values::paragraph(&v, 5000)
+                    Ok(v.into())
                 });
                 let taken_on =
                     checks.required("/taken_on", patch.taken_on, Some(found.taken_on), Day::date);

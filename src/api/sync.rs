@@ -165,7 +165,7 @@ async fn district_of(
         (Some(own), _) => own,
         (None, Some(asked)) => asked,
         (None, None) => {
-            return Err(ApiError::invalid(
+            return Err(ApiError::rule(
                 "district_id",
                 "is required with a key of no district",
             ));
@@ -374,9 +374,10 @@ fn take_external_id(record: &mut Value) -> Result<String, ApiError> {
         Some(Value::String(key)) => {
             external_id(&key).map_err(|reason| ApiError::invalid("/external_id", reason))
         }
-        _ => Err(ApiError::invalid(
+        None => Err(ApiError::required("/external_id")),
+        Some(_) => Err(ApiError::invalid(
             "/external_id",
-            "is required: the district system's id of the record",
+            "must be a string: the district system's id of the record",
         )),
     }
 }
@@ -426,7 +427,7 @@ async fn read<C: Synced>(
             Some(Ok(key)) => Read::Delete { key },
             _ => Read::Refused {
                 key,
-                error: ApiError::invalid(
+                error: ApiError::rule(
                     &format!("/{}", C::KEY),
                     format!("a deletion names the record's {}", C::KEY),
                 ),
@@ -438,7 +439,7 @@ async fn read<C: Synced>(
             Some(key) => Read::Upsert { key, fields },
             None => Read::Refused {
                 key: None,
-                error: ApiError::invalid(&format!("/{}", C::KEY), "is required"),
+                error: ApiError::required(&format!("/{}", C::KEY)),
             },
         },
         Err(error) => Read::Refused { key, error },
@@ -467,7 +468,7 @@ fn refuse_repeats<F>(reads: &mut [Read<F>], pointer: &str) {
         };
         if let Some(earlier) = first.get(&key) {
             *read = Read::Refused {
-                error: ApiError::invalid(
+                error: ApiError::rule(
                     pointer,
                     format!("appears earlier in the batch, at /records/{earlier}"),
                 ),
@@ -571,7 +572,7 @@ async fn run<C: Synced>(
         .iter()
         .enumerate()
         .filter(|(_, record)| !record.is_object())
-        .map(|(index, _)| FieldError::new(format!("/records/{index}"), "must be a JSON object"))
+        .map(|(index, _)| FieldError::invalid(format!("/records/{index}"), "must be a JSON object"))
         .collect();
     if !malformed.is_empty() {
         return Err(ApiError::Validation(malformed));
@@ -673,7 +674,7 @@ async fn refuse_taken_names<C: Synced>(
                     key,
                     error: ApiError::Conflict {
                         detail: format!("/name: {detail}"),
-                        errors: vec![FieldError::new("/name", detail)],
+                        errors: vec![FieldError::taken("/name", detail)],
                     },
                 };
             }

@@ -27,7 +27,7 @@ use crate::db::workstations::{self as db, Membership, WorkstationFields, Worksta
 use crate::domain::calendar::Day;
 use crate::domain::ids::{DistrictId, MemberId, WorkstationId};
 use crate::domain::kinds::WorkstationKind;
-use crate::domain::values;
+use crate::domain::values::{Line, Paragraph};
 use crate::error::{ApiError, Problem, not_found_as};
 
 pub fn configure(config: &mut ServiceConfig) {
@@ -138,21 +138,19 @@ pub struct NewWorkstation {
     #[serde(default)]
     #[schema(value_type = DistrictId, required = true)]
     pub district_id: Field<DistrictId>,
-    /// Unique in the district; at most 100 characters.
+    /// Unique in the district.
     #[serde(default)]
-    #[schema(value_type = String, required = true, example = "金融街街道委员工作站")]
-    pub name: Field<String>,
+    #[schema(value_type = Line<100>, required = true, example = "金融街街道委员工作站")]
+    pub name: Field<Line<100>>,
     #[serde(default)]
     #[schema(value_type = WorkstationKind, required = true)]
     pub kind: Field<WorkstationKind>,
-    /// At most 50 characters.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub street: Field<String>,
-    /// At most 200 characters.
+    #[schema(value_type = Option<Line<50>>)]
+    pub street: Field<Line<50>>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub address: Field<String>,
+    #[schema(value_type = Option<Line<200>>)]
+    pub address: Field<Line<200>>,
     #[serde(default)]
     #[schema(value_type = Option<Day>)]
     pub opened_on: Field<Day>,
@@ -160,10 +158,9 @@ pub struct NewWorkstation {
     #[serde(default)]
     #[schema(value_type = Option<MemberId>)]
     pub convenor_member_id: Field<MemberId>,
-    /// At most 2,000 characters.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub description: Field<String>,
+    #[schema(value_type = Option<Paragraph<2000>>)]
+    pub description: Field<Paragraph<2000>>,
 }
 
 /// Changes to a workstation (JSON Merge Patch: absent fields are kept, `null` clears).
@@ -171,17 +168,17 @@ pub struct NewWorkstation {
 #[serde(deny_unknown_fields)]
 pub struct WorkstationPatch {
     #[serde(default)]
-    #[schema(value_type = String)]
-    pub name: Field<String>,
+    #[schema(value_type = Line<100>)]
+    pub name: Field<Line<100>>,
     #[serde(default)]
     #[schema(value_type = WorkstationKind)]
     pub kind: Field<WorkstationKind>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub street: Field<String>,
+    #[schema(value_type = Option<Line<50>>)]
+    pub street: Field<Line<50>>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub address: Field<String>,
+    #[schema(value_type = Option<Line<200>>)]
+    pub address: Field<Line<200>>,
     #[serde(default)]
     #[schema(value_type = Option<Day>)]
     pub opened_on: Field<Day>,
@@ -189,8 +186,8 @@ pub struct WorkstationPatch {
     #[schema(value_type = Option<MemberId>)]
     pub convenor_member_id: Field<MemberId>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub description: Field<String>,
+    #[schema(value_type = Option<Paragraph<2000>>)]
+    pub description: Field<Paragraph<2000>>,
 }
 
 impl NewWorkstation {
@@ -219,20 +216,20 @@ pub(crate) async fn merge(
 ) -> Result<Option<WorkstationFields>, ApiError> {
     let c = current;
     let name = checks.required("/name", patch.name, c.map(|c| c.name.clone()), |v| {
-        values::line(&v, 100)
+        Ok(v.into())
     });
     let kind = checks.required("/kind", patch.kind, c.map(|c| c.kind), Ok);
     let street = checks.optional(
         "/street",
         patch.street,
         c.and_then(|c| c.street.clone()),
-        |v| values::line(&v, 50),
+        |v| Ok(v.into()),
     );
     let address = checks.optional(
         "/address",
         patch.address,
         c.and_then(|c| c.address.clone()),
-        |v| values::line(&v, 200),
+        |v| Ok(v.into()),
     );
     let opened_on = checks.optional(
         "/opened_on",
@@ -250,7 +247,7 @@ pub(crate) async fn merge(
     if let (true, Some(convenor), Some(district)) = (convenor_changed, convenor, district) {
         let found = crate::db::members::existing_in_district(conn, district, &[convenor]).await?;
         if found.is_empty() {
-            checks.error(
+            checks.unknown(
                 "/convenor_member_id",
                 "is not a member of the workstation's district",
             );
@@ -260,7 +257,7 @@ pub(crate) async fn merge(
         "/description",
         patch.description,
         c.and_then(|c| c.description.clone()),
-        |v| values::paragraph(&v, 2000),
+        |v| Ok(v.into()),
     );
     Ok((|| {
         Some(WorkstationFields {
@@ -588,7 +585,7 @@ async fn add_workstation_member(
                 .await
                 .map_err(not_found_as("member"))?;
             if candidate.district_id != workstation.district_id {
-                return Err(ApiError::invalid(
+                return Err(ApiError::unknown(
                     "/member_id",
                     "the member belongs to another district than the workstation",
                 ));

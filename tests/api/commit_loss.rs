@@ -227,9 +227,12 @@ async fn a_lost_commit_reply_is_outcome_unknown_and_the_retry_replays_the_write(
         assert_eq!(problem["type"], "/problems/outcome-unknown", "{problem}");
 
         // The write was committed: the retry gets its answer, and writes nothing more.
+        // Until the database has seen the cut connection's COMMIT, the key is still held
+        // by its transaction: a retry then is told to come back (409, still running).
         let mut retried = send().await.unwrap();
         for _ in 0..20 {
-            if retried.status() != StatusCode::SERVICE_UNAVAILABLE {
+            if ![StatusCode::SERVICE_UNAVAILABLE, StatusCode::CONFLICT].contains(&retried.status())
+            {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;

@@ -444,8 +444,8 @@ async fn every_parameterless_path_answers_an_undeclared_method_with_405() {
     assert!(checked > 100, "only {checked} requests were checked");
 }
 
-/// Every free-text field of every create (a string with no format, pattern or list of
-/// values in the spec) refuses, naming itself: text that is only invisible characters, a
+/// Every free-text field of every create (one of the spec's text types: `Line…`,
+/// `Paragraph…`, `Email`) refuses, naming itself: text that is only invisible characters, a
 /// bidirectional override or isolate, and a Unicode non-character.
 #[tokio::test]
 async fn every_text_field_refuses_invisible_bidi_and_non_characters() {
@@ -466,14 +466,27 @@ async fn every_text_field_refuses_invisible_bidi_and_non_characters() {
         };
         let schema = &schemas[reference.rsplit('/').next().unwrap()];
         for (field, property) in schema["properties"].as_object().into_iter().flatten() {
-            let is_text = matches!(
-                &property["type"],
-                Value::String(kind) if kind == "string"
-            ) || property["type"] == json!(["string", "null"]);
-            let constrained = ["format", "pattern", "enum", "$ref"]
-                .iter()
-                .any(|key| property.get(*key).is_some());
-            if !is_text || constrained {
+            // A field of free text refers to one of the text types (nullable or not).
+            let refers = |property: &Value| {
+                property["$ref"]
+                    .as_str()
+                    .map(|name| name.rsplit('/').next().unwrap().to_owned())
+            };
+            let named = refers(property).or_else(|| {
+                property["oneOf"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .find_map(refers)
+            });
+            let is_text = named.is_some_and(|name| {
+                name == "Email"
+                    || ["Line", "Paragraph"].iter().any(|kind| {
+                        name.strip_prefix(kind)
+                            .is_some_and(|max| max.chars().all(|c| c.is_ascii_digit()))
+                    })
+            });
+            if !is_text {
                 continue;
             }
             for value in [
@@ -1163,4 +1176,72 @@ async fn an_unknown_query_parameter_is_a_400_on_every_operation() {
     }
     assert!(sent > 300, "{sent} requests");
     assert_eq!(keys().await, keys_before, "no key was created");
+}
+
+/// Each refused field says why in a code a client can act on: `invalid` (the document's
+/// schema says so), `required`, `unknown` (it names no record the caller can reach) and
+/// `rule` (a rule between fields the operation states); and a whole number written with
+/// a fraction of zero is the integer the schema's `integer` says it is.
+#[tokio::test]
+async fn refused_fields_carry_a_code_for_why() {
+    let app = spawn_app().await;
+    let district = app.district("xicheng").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let codes = |body: &Value| -> Vec<(String, String)> {
+        let mut found: Vec<(String, String)> = body["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|error| {
+                (
+                    error["pointer"].as_str().unwrap().to_owned(),
+                    error["code"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        found.sort();
+        found
+    };
+    let pair = |pointer: &str, code: &str| (pointer.to_owned(), code.to_owned());
+
+    let response = app
+        .post(
+            "/api/v1/departments",
+            &json!({"district_id": "00000000-0000-4000-8000-000000000000", "name": "名".repeat(101)}),
+        )
+        .await;
+    let (status, body) = problem(response).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        codes(&body),
+        [
+            pair("/district_id", "unknown"),
+            pair("/kind", "required"),
+            pair("/name", "invalid")
+        ],
+        "{body}"
+    );
+
+    let response = app
+        .post("/api/v1/keys", &json!({"name": "前台", "role": "clerk"}))
+        .await;
+    let (status, body) = problem(response).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(codes(&body), [pair("/district_id", "rule")], "{body}");
+
+    let task = json!({
+        "district_id": district, "year": 2026.0, "title": "重点工作", "responsible_body": "区政府",
+    });
+    let created = app.post("/api/v1/key-tasks", &task).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let created: Value = created.json().await.unwrap();
+    assert_eq!(created["year"], 2026);
+    let response = app
+        .post("/api/v1/key-tasks", &json!({"district_id": district, "year": 2026.5, "title": "另一项", "responsible_body": "区政府"}))
+        .await;
+    let (status, body) = problem(response).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(codes(&body), [pair("/year", "invalid")], "{body}");
 }

@@ -457,7 +457,7 @@ async fn admin_key(database_url: &str) -> String {
         .await
         .expect("connect to the test database");
     let spec = KeySpec::check(
-        Field::Value("test administrator".into()),
+        Field::parsed(cppcc_api::domain::values::Line::parse("test administrator")),
         Field::Value(cppcc_api::domain::kinds::Role::Admin),
         Field::Missing,
         Field::Missing,

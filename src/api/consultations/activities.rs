@@ -3,6 +3,7 @@
 use crate::api::edit::{self, Edit, Editable};
 use crate::api::work::Write as _;
 use crate::domain::kinds::Entity;
+use crate::domain::values::{Count, Line, Paragraph};
 
 use super::{
     ActivityFields, ApiError, AsyncPgConnection, Caller, Change, Checks, Consultation,
@@ -69,10 +70,9 @@ pub struct NewActivity {
     #[serde(default)]
     #[schema(value_type = Day, required = true)]
     pub held_on: Field<Day>,
-    /// At most 200 characters.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub place: Field<String>,
+    #[schema(value_type = Option<Line<200>>)]
+    pub place: Field<Line<200>>,
     /// Members of the topic's district.
     #[serde(default)]
     #[schema(value_type = Vec<MemberId>)]
@@ -82,12 +82,11 @@ pub struct NewActivity {
     #[schema(value_type = Vec<DepartmentId>)]
     pub department_ids: Field<Vec<DepartmentId>>,
     #[serde(default)]
-    #[schema(value_type = i32, minimum = 0)]
-    pub opinions_gathered: Field<i64>,
-    /// At most 5,000 characters.
+    #[schema(value_type = Count)]
+    pub opinions_gathered: Field<Count>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub summary: Field<String>,
+    #[schema(value_type = Option<Paragraph<5000>>)]
+    pub summary: Field<Paragraph<5000>>,
 }
 
 /// Changes to an activity (JSON Merge Patch: absent fields are kept, `null` clears).
@@ -101,10 +100,9 @@ pub struct ActivityBody {
     #[serde(default)]
     #[schema(value_type = Day)]
     pub held_on: Field<Day>,
-    /// At most 200 characters.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub place: Field<String>,
+    #[schema(value_type = Option<Line<200>>)]
+    pub place: Field<Line<200>>,
     /// Members of the topic's district.
     #[serde(default)]
     #[schema(value_type = Vec<MemberId>)]
@@ -114,12 +112,11 @@ pub struct ActivityBody {
     #[schema(value_type = Vec<DepartmentId>)]
     pub department_ids: Field<Vec<DepartmentId>>,
     #[serde(default)]
-    #[schema(value_type = i32, minimum = 0)]
-    pub opinions_gathered: Field<i64>,
-    /// At most 5,000 characters.
+    #[schema(value_type = Count)]
+    pub opinions_gathered: Field<Count>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub summary: Field<String>,
+    #[schema(value_type = Option<Paragraph<5000>>)]
+    pub summary: Field<Paragraph<5000>>,
 }
 
 impl From<NewActivity> for ActivityBody {
@@ -149,7 +146,7 @@ async fn merge_activity(
     let format = checks.required("/format", body.format, c.map(|c| c.format), Ok);
     let held_on = checks.required("/held_on", body.held_on, c.map(|c| c.held_on), Day::date);
     let place = checks.optional("/place", body.place, c.and_then(|c| c.place.clone()), |v| {
-        values::line(&v, 200)
+        Ok(v.into())
     });
     let participants = checks.list(
         "/participant_ids",
@@ -167,13 +164,13 @@ async fn merge_activity(
         "/opinions_gathered",
         body.opinions_gathered,
         Some(c.map_or(0, |c| c.opinions_gathered)),
-        |v| values::in_range(v, 0, i64::from(i32::MAX)),
+        |v| Ok(v.into()),
     );
     let summary = checks.optional(
         "/summary",
         body.summary,
         c.and_then(|c| c.summary.clone()),
-        |v| values::paragraph(&v, 5000),
+        |v| Ok(v.into()),
     );
     let mut errors = Vec::new();
     if let Some(ids) = &participants {
@@ -184,7 +181,7 @@ async fn merge_activity(
                 .collect();
         for (index, id) in ids.iter().enumerate() {
             if !found.contains(id) {
-                errors.push(FieldError::new(
+                errors.push(FieldError::unknown(
                     format!("/participant_ids/{index}"),
                     "is not a member of the topic's district",
                 ));
@@ -199,16 +196,14 @@ async fn merge_activity(
                 .collect();
         for (index, id) in ids.iter().enumerate() {
             if !found.contains(id) {
-                errors.push(FieldError::new(
+                errors.push(FieldError::unknown(
                     format!("/department_ids/{index}"),
                     "is not a department of the topic's district",
                 ));
             }
         }
     }
-    for error in errors {
-        checks.error(&error.pointer, error.detail);
-    }
+    checks.extend(errors);
     Ok((|| {
         Some(ActivityFields {
             format: format?,

@@ -73,7 +73,7 @@ async fn change_evaluators(
                     .await
                     .map_err(not_found_as("member"))?;
                 if candidate.district_id != current.district_id {
-                    return Err(ApiError::invalid(
+                    return Err(ApiError::unknown(
                         "/member_id",
                         "the member belongs to another district than the evaluation",
                     ));

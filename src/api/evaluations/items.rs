@@ -2,13 +2,14 @@
 
 use crate::api::workflow::action;
 use crate::domain::kinds::Entity;
+use crate::domain::values::Paragraph;
 
 use super::{
     ApiError, AsyncPgConnection, Caller, DateTime, Day, Db, Deserialize, DistrictId, EvaluationId,
     EvaluationPhase, Field, HashMap, HttpResponse, IfMatch, IfMatchHeader, IfNoneMatch,
     IfNoneMatchHeader, Item, ItemAction, ItemId, ItemStatus, NaiveDate, Note, Problem, QueryResult,
     Scope, Serialize, ToSchema, Transition, Utc, Workflow, db, found, get, json, machine,
-    not_found_as, post, read_response, today, values, web, workflow,
+    not_found_as, post, read_response, today, web, workflow,
 };
 
 /// A dated progress note on a rectification item.
@@ -291,10 +292,9 @@ pub struct NoteBody {
     #[serde(default)]
     #[schema(value_type = Day)]
     pub noted_on: Field<Day>,
-    /// At most 5,000 characters.
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
-    pub text: Field<String>,
+    #[schema(value_type = Paragraph<5000>, required = true)]
+    pub text: Field<Paragraph<5000>>,
 }
 
 action!(
@@ -312,7 +312,7 @@ action!(
     body = NoteBody,
     |checks, body| {
         let noted_on = checks.required("/noted_on", body.noted_on, Some(today()), Day::date);
-        let text = checks.required("/text", body.text, None, |v| values::paragraph(&v, 5000));
+        let text = checks.required("/text", body.text, None, |v| Ok(v.into()));
         noted_on
             .zip(text)
             .map(|(noted_on, text)| ItemStep::Note { noted_on, text })
@@ -380,10 +380,9 @@ action!(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CarryOverBody {
-    /// At most 2,000 characters.
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
-    pub reason: Field<String>,
+    #[schema(value_type = Paragraph<2000>, required = true)]
+    pub reason: Field<Paragraph<2000>>,
 }
 
 action!(
@@ -400,6 +399,6 @@ action!(
     refused = "Not allowed from the item's status (the answer names the allowed actions), or the evaluation is not in rectification",
     body = CarryOverBody,
     |checks, body| checks
-        .required("/reason", body.reason, None, |v| values::paragraph(&v, 2000))
+        .required("/reason", body.reason, None, |v| Ok(v.into()))
         .map(|reason| ItemStep::CarryOver { reason })
 );

@@ -2,12 +2,13 @@
 
 use crate::api::work::Write as _;
 use crate::domain::kinds::Entity;
+use crate::domain::values::Paragraph;
 
 use super::{
     ApiError, Caller, Change, Checks, Criterion, DateTime, Db, Deserialize, EvaluationId,
     EvaluationPhase, Field, Grade, HttpResponse, IfMatch, IfMatchHeader, MemberId, Problem, Rating,
     RatingRow, Serialize, ToSchema, Utc, db, found, get, locked, machine, put, record,
-    updated_response, values, web, wrong_state,
+    updated_response, web, wrong_state,
 };
 
 /// An evaluator's rating (测评) on one criterion.
@@ -77,10 +78,9 @@ pub struct RatingBody {
     #[serde(default)]
     #[schema(value_type = Rating, required = true)]
     pub rating: Field<Rating>,
-    /// At most 2,000 characters.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub comment: Field<String>,
+    #[schema(value_type = Option<Paragraph<2000>>)]
+    pub comment: Field<Paragraph<2000>>,
 }
 
 /// Rate the department on one criterion, as a trained evaluator, during the deliberation;
@@ -114,9 +114,7 @@ pub(super) async fn put_rating(
     let body = body.into_inner();
     let mut checks = Checks::default();
     let rating = checks.required("/rating", body.rating, None, Ok);
-    let comment = checks.optional("/comment", body.comment, None, |v| {
-        values::paragraph(&v, 2000)
-    });
+    let comment = checks.optional("/comment", body.comment, None, |v| Ok(v.into()));
     let rating = checks.finish(rating);
     let mut conn = pool.conn().await?;
     let (created, after) = conn

@@ -3,13 +3,14 @@
 use crate::api::edit::{self, Edit, Editable};
 use crate::api::work::Write as _;
 use crate::domain::kinds::Entity;
+use crate::domain::values::{Line, Paragraph};
 
 use super::{
     ApiError, AsyncPgConnection, Caller, Change, Checks, DateTime, Day, Db, Deserialize,
     DistrictId, Evaluation, EvaluationId, EvaluationPhase, FeedItem, Field, HttpResponse, IfMatch,
     IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, IntoParams, NaiveDate, Page, Problem, Serialize,
     ToSchema, Utc, Visit, VisitFields, VisitId, created_response, delete, found, get, locked, page,
-    patch, post, record, values, visit_db, web, wrong_state,
+    patch, post, record, visit_db, web, wrong_state,
 };
 
 /// An investigation visit (调研走访) to the department.
@@ -57,18 +58,15 @@ pub struct NewVisit {
     #[serde(default)]
     #[schema(value_type = Day, required = true)]
     pub visited_on: Field<Day>,
-    /// At most 200 characters.
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
-    pub place: Field<String>,
-    /// At most 200 characters.
+    #[schema(value_type = Line<200>, required = true)]
+    pub place: Field<Line<200>>,
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
-    pub visited: Field<String>,
-    /// At most 5,000 characters.
+    #[schema(value_type = Line<200>, required = true)]
+    pub visited: Field<Line<200>>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub findings: Field<String>,
+    #[schema(value_type = Option<Paragraph<5000>>)]
+    pub findings: Field<Paragraph<5000>>,
 }
 
 /// Changes to a visit (JSON Merge Patch: absent fields are kept, `null` clears).
@@ -79,18 +77,15 @@ pub struct VisitBody {
     #[serde(default)]
     #[schema(value_type = Day)]
     pub visited_on: Field<Day>,
-    /// At most 200 characters.
     #[serde(default)]
-    #[schema(value_type = String)]
-    pub place: Field<String>,
-    /// At most 200 characters.
+    #[schema(value_type = Line<200>)]
+    pub place: Field<Line<200>>,
     #[serde(default)]
-    #[schema(value_type = String)]
-    pub visited: Field<String>,
-    /// At most 5,000 characters.
+    #[schema(value_type = Line<200>)]
+    pub visited: Field<Line<200>>,
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub findings: Field<String>,
+    #[schema(value_type = Option<Paragraph<5000>>)]
+    pub findings: Field<Paragraph<5000>>,
 }
 
 impl From<NewVisit> for VisitBody {
@@ -117,19 +112,19 @@ fn merge_visit(
         Day::date,
     );
     let place = checks.required("/place", body.place, c.map(|c| c.place.clone()), |v| {
-        values::line(&v, 200)
+        Ok(v.into())
     });
     let visited = checks.required(
         "/visited",
         body.visited,
         c.map(|c| c.visited.clone()),
-        |v| values::line(&v, 200),
+        |v| Ok(v.into()),
     );
     let findings = checks.optional(
         "/findings",
         body.findings,
         c.and_then(|c| c.findings.clone()),
-        |v| values::paragraph(&v, 5000),
+        |v| Ok(v.into()),
     );
     (|| {
         Some(VisitFields {

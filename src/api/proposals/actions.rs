@@ -2,6 +2,7 @@
 //! rest, each a step of the proposal's state machine.
 
 use crate::domain::kinds::Entity;
+use crate::domain::values::{Line, Paragraph};
 use chrono::Datelike as _;
 
 use crate::api::workflow::action;
@@ -107,7 +108,7 @@ async fn apply(
                 .ok()
                 .filter(|target| target.district_id == row.district_id && target.id != row.id);
             let Some(target) = target else {
-                return Err(ApiError::invalid(
+                return Err(ApiError::unknown(
                     "/into_id",
                     "no such proposal in this district",
                 ));
@@ -120,7 +121,7 @@ async fn apply(
                     | ProposalStatus::Closed
             );
             if !numbered {
-                return Err(ApiError::invalid("/into_id", "is not a filed proposal"));
+                return Err(ApiError::rule("/into_id", "is not a filed proposal"));
             }
             // The target lists what was merged into it: a change of the target too. Its
             // record after the step lists this proposal, whose own row is saved next.
@@ -154,19 +155,19 @@ async fn apply(
                     .collect();
             let mut errors = Vec::new();
             if !found.contains(lead_unit) {
-                errors.push(FieldError::new(
+                errors.push(FieldError::unknown(
                     "/lead_unit_id",
                     "is not a department of the proposal's district",
                 ));
             }
             for (index, unit) in co_units.iter().enumerate() {
                 if !found.contains(unit) {
-                    errors.push(FieldError::new(
+                    errors.push(FieldError::unknown(
                         format!("/co_unit_ids/{index}"),
                         "is not a department of the proposal's district",
                     ));
                 } else if unit == lead_unit {
-                    errors.push(FieldError::new(
+                    errors.push(FieldError::rule(
                         format!("/co_unit_ids/{index}"),
                         "is the lead unit",
                     ));
@@ -187,7 +188,7 @@ async fn apply(
                 .checked_add_months(Months::new(1))
                 .unwrap_or(current);
             if *due <= current || *due > limit {
-                return Err(ApiError::invalid(
+                return Err(ApiError::rule(
                     "/reply_due_on",
                     format!("must be after {current} and at most one month later ({limit})"),
                 ));
@@ -262,10 +263,9 @@ impl Workflow for Proposal {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RejectBody {
-    /// At most 2,000 characters.
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
-    pub reason: Field<String>,
+    #[schema(value_type = Paragraph<2000>, required = true)]
+    pub reason: Field<Paragraph<2000>>,
     #[serde(default)]
     #[schema(value_type = Option<ForwardAs>)]
     pub forward_as: Field<ForwardAs>,
@@ -311,14 +311,13 @@ pub struct ExtendBody {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReplyBody {
-    /// At most 20,000 characters.
     #[serde(default)]
-    #[schema(value_type = String, required = true)]
-    pub text: Field<String>,
-    /// The reply's document number; at most 50 characters.
+    #[schema(value_type = Paragraph<20_000>, required = true)]
+    pub text: Field<Paragraph<20_000>>,
+    /// The reply's document number.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
-    pub document_no: Field<String>,
+    #[schema(value_type = Option<Line<50>>)]
+    pub document_no: Field<Line<50>>,
     #[serde(default)]
     #[schema(value_type = ReplyResult, required = true)]
     pub result: Field<ReplyResult>,
@@ -378,7 +377,7 @@ action!(
     refused = "The step is not allowed from the current status; the answer names it and the allowed actions",
     body = RejectBody,
     |checks, body| (|| {
-        let reason = checks.required("/reason", body.reason, None, |v| values::paragraph(&v, 2000));
+        let reason = checks.required("/reason", body.reason, None, |v| Ok(v.into()));
         let forward_as = checks.optional("/forward_as", body.forward_as, None, Ok);
         Some(Step::Reject { reason: reason?, forward_as })
     })()
@@ -431,8 +430,8 @@ action!(
     refused = "The step is not allowed from the current status; the answer names it and the allowed actions",
     body = ReplyBody,
     |checks, body| (|| {
-        let text = checks.required("/text", body.text, None, |v| values::paragraph(&v, 20_000));
-        let document_no = checks.optional("/document_no", body.document_no, None, |v| values::line(&v, 50));
+        let text = checks.required("/text", body.text, None, |v| Ok(v.into()));
+        let document_no = checks.optional("/document_no", body.document_no, None, |v| Ok(v.into()));
         let result = checks.required("/result", body.result, None, Ok);
         Some(Step::Reply { text: text?, document_no, result: result? })
     })()

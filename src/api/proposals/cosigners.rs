@@ -59,7 +59,7 @@ async fn change_cosigner(
     let before = view(conn, current.clone()).await?;
     let changed = if add {
         if current.lead_member_id == Some(member) {
-            return Err(ApiError::invalid(
+            return Err(ApiError::rule(
                 "/member_id",
                 "is the proposal's lead member",
             ));
@@ -67,7 +67,7 @@ async fn change_cosigner(
         let found =
             crate::db::members::existing_in_district(conn, current.district_id, &[member]).await?;
         if found.is_empty() {
-            return Err(ApiError::invalid(
+            return Err(ApiError::unknown(
                 "/member_id",
                 "is not a member of the proposal's district",
             ));

@@ -77,9 +77,9 @@ impl Synced for Activities {
         refuse_field(&record, "participant_ids", "participant_member_nos")?;
         refuse_field(&record, "workstation_id", "workstation_external_id")?;
         let station = take_text(&mut record, "workstation_external_id")?
-            .ok_or_else(|| ApiError::invalid("/workstation_external_id", "is required"))?;
+            .ok_or_else(|| ApiError::required("/workstation_external_id"))?;
         let workstation_id = *context.workstations.get(&station).ok_or_else(|| {
-            ApiError::invalid(
+            ApiError::unknown(
                 "/workstation_external_id",
                 "no live workstation of the district has this external_id",
             )
@@ -105,7 +105,7 @@ impl Synced for Activities {
                 .and_then(|number| context.members.get(number))
             {
                 Some(id) => participants.push(*id),
-                None => errors.push(FieldError::new(
+                None => errors.push(FieldError::unknown(
                     format!("/participant_member_nos/{index}"),
                     "no live member of the district has this member_no",
                 )),
@@ -114,8 +114,9 @@ impl Synced for Activities {
         if !errors.is_empty() {
             return Err(ApiError::Validation(errors));
         }
-        let patch: ActivityPatch = serde_json::from_value(record)
-            .map_err(|error| ApiError::Validation(vec![FieldError::new("", error.to_string())]))?;
+        let patch: ActivityPatch = serde_json::from_value(record).map_err(|error| {
+            ApiError::Validation(vec![FieldError::invalid("", error.to_string())])
+        })?;
         // Without participant ids the merge asks the database nothing.
         let mut checks = Checks::default();
         let fields =

@@ -39,8 +39,9 @@ impl Synced for Departments {
         _context: &(),
     ) -> Result<DepartmentFields, ApiError> {
         take_external_id(&mut record)?;
-        let patch: DepartmentPatch = serde_json::from_value(record)
-            .map_err(|error| ApiError::Validation(vec![FieldError::new("", error.to_string())]))?;
+        let patch: DepartmentPatch = serde_json::from_value(record).map_err(|error| {
+            ApiError::Validation(vec![FieldError::invalid("", error.to_string())])
+        })?;
         let mut checks = Checks::default();
         let fields = crate::api::departments::merge(&mut checks, patch, None);
         checks.finish(fields)

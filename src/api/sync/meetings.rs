@@ -85,19 +85,19 @@ impl Synced for Meetings {
             let entry: SyncedAttendance = match serde_json::from_value(entry) {
                 Ok(entry) => entry,
                 Err(error) => {
-                    errors.push(FieldError::new(at(""), error.to_string()));
+                    errors.push(FieldError::invalid(at(""), error.to_string()));
                     continue;
                 }
             };
             let Some(member) = context.get(&entry.member_no) else {
-                errors.push(FieldError::new(
+                errors.push(FieldError::unknown(
                     at("/member_no"),
                     "no live member of the district has this member_no",
                 ));
                 continue;
             };
             if attendance.iter().any(|(listed, _, _)| listed == member) {
-                errors.push(FieldError::new(at("/member_no"), "is listed twice"));
+                errors.push(FieldError::rule(at("/member_no"), "is listed twice"));
                 continue;
             }
             let note = match entry
@@ -107,7 +107,7 @@ impl Synced for Meetings {
             {
                 Ok(note) => note,
                 Err(detail) => {
-                    errors.push(FieldError::new(at("/note"), detail));
+                    errors.push(FieldError::invalid(at("/note"), detail));
                     continue;
                 }
             };
@@ -127,7 +127,7 @@ impl Synced for Meetings {
                 })?
             }
             Err(error) => {
-                errors.insert(0, FieldError::new("", error.to_string()));
+                errors.insert(0, FieldError::invalid("", error.to_string()));
                 return Err(ApiError::Validation(errors));
             }
         };

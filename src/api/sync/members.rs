@@ -45,8 +45,9 @@ impl Synced for Members {
         record: Value,
         (term, codes): &Self::Context,
     ) -> Result<MemberFields, ApiError> {
-        let patch: MemberPatch = serde_json::from_value(record)
-            .map_err(|error| ApiError::Validation(vec![FieldError::new("", error.to_string())]))?;
+        let patch: MemberPatch = serde_json::from_value(record).map_err(|error| {
+            ApiError::Validation(vec![FieldError::invalid("", error.to_string())])
+        })?;
         let mut checks = Checks::default();
         let fields = crate::api::members::merge(&mut checks, patch, None, *term, codes);
         checks.finish(fields)

@@ -63,14 +63,15 @@ impl Synced for Proposals {
         let lead = match take_text(&mut record, "lead_member_no")? {
             None => None,
             Some(number) => Some(*context.members.get(&number).ok_or_else(|| {
-                ApiError::invalid(
+                ApiError::unknown(
                     "/lead_member_no",
                     "no live member of the district has this member_no",
                 )
             })?),
         };
-        let mut patch: ProposalPatch = serde_json::from_value(record)
-            .map_err(|error| ApiError::Validation(vec![FieldError::new("", error.to_string())]))?;
+        let mut patch: ProposalPatch = serde_json::from_value(record).map_err(|error| {
+            ApiError::Validation(vec![FieldError::invalid("", error.to_string())])
+        })?;
         if let Some(lead) = lead {
             patch.lead_member_id = Field::Value(lead);
         }

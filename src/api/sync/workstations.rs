@@ -62,7 +62,7 @@ impl Synced for Workstations {
             Some(Value::String(number)) => match convenors.get(&number) {
                 Some(id) => Some(*id),
                 None => {
-                    return Err(ApiError::invalid(
+                    return Err(ApiError::unknown(
                         "/convenor_member_no",
                         "no live member of the district has this member_no",
                     ));
@@ -81,8 +81,9 @@ impl Synced for Workstations {
                 "a synced workstation names its convenor by convenor_member_no",
             ));
         }
-        let mut patch: WorkstationPatch = serde_json::from_value(record)
-            .map_err(|error| ApiError::Validation(vec![FieldError::new("", error.to_string())]))?;
+        let mut patch: WorkstationPatch = serde_json::from_value(record).map_err(|error| {
+            ApiError::Validation(vec![FieldError::invalid("", error.to_string())])
+        })?;
         if let Some(convenor) = convenor {
             patch.convenor_member_id = Field::Value(convenor);
         }

@@ -1,0 +1,42 @@
+"""Checks of this service's own, loaded by fuzz/run beside schemathesis's built-in ones.
+
+valid_requests_are_refused_only_for_what_the_document_cannot_state:
+    a request the document calls valid (schemathesis's positive data) may be refused with
+    422 only for what no schema can know: a value naming nothing the caller can reach
+    (code `unknown`: an id or code of no record, a cursor the list did not issue) or a
+    rule between fields or with the records as they are (code `rule`, stated in the
+    operation's description). A refusal coded `invalid` or `required` means the document
+    did not state a limit the server enforces: a finding.
+"""
+
+import schemathesis
+from schemathesis.specs.openapi.checks import is_unexpected_http_status_case
+
+# What only the rows, or a rule the schema cannot express, decide.
+UNSTATABLE = {"unknown", "rule"}
+
+
+@schemathesis.check
+def valid_requests_are_refused_only_for_what_the_document_cannot_state(ctx, response, case):
+    meta = case.meta
+    if meta is None or not meta.generation.mode.is_positive:
+        return None
+    if is_unexpected_http_status_case(case) or response.status_code != 422:
+        return None
+    body = response.json()
+    if isinstance(body.get("results"), list):
+        # A refused sync batch: each refused record carries its own problem.
+        problems = [result["problem"] for result in body["results"] if result.get("problem")]
+    else:
+        problems = [body]
+    errors = [error for problem in problems for error in problem.get("errors") or []]
+    stated = [error for error in errors if error.get("code") not in UNSTATABLE]
+    if not errors or stated:
+        found = "; ".join(
+            f"{error.get('pointer')}: {error.get('code')}: {error.get('detail')}" for error in stated
+        ) or "; ".join(problem.get("detail", "") for problem in problems)
+        raise AssertionError(
+            "A request valid under the document was refused for a limit the document does "
+            f"not state: {found}"
+        )
+    return None
