@@ -3,17 +3,19 @@
 valid_requests_are_refused_only_for_what_the_document_cannot_state:
     a request the document calls valid (schemathesis's positive data) may be refused with
     422 only for what no schema can know: a value naming nothing the caller can reach
-    (code `unknown`: an id or code of no record, a cursor the list did not issue) or a
+    (code `unknown`: an id or code of no record, a cursor the list did not issue), a
     rule between fields or with the records as they are (code `rule`, stated in the
-    operation's description). A refusal coded `invalid` or `required` means the document
-    did not state a limit the server enforces: a finding.
+    operation's description) or a value another record holds (`taken`). A refusal coded
+    `invalid` or `required` means the document did not state a limit the server
+    enforces: a finding. A sync batch's records are read one by one, so the same holds of
+    each record a batch refuses (in a 207 or a 422).
 """
 
 import schemathesis
 from schemathesis.specs.openapi.checks import is_unexpected_http_status_case
 
 # What only the rows, or a rule the schema cannot express, decide.
-UNSTATABLE = {"unknown", "rule"}
+UNSTATABLE = {"unknown", "rule", "taken"}
 
 
 @schemathesis.check
@@ -21,12 +23,19 @@ def valid_requests_are_refused_only_for_what_the_document_cannot_state(ctx, resp
     meta = case.meta
     if meta is None or not meta.generation.mode.is_positive:
         return None
-    if is_unexpected_http_status_case(case) or response.status_code != 422:
+    if is_unexpected_http_status_case(case) or response.status_code not in (207, 422):
         return None
     body = response.json()
     if isinstance(body.get("results"), list):
-        # A refused sync batch: each refused record carries its own problem.
-        problems = [result["problem"] for result in body["results"] if result.get("problem")]
+        # A sync batch, refused whole (422) or in part (207): each refused record carries
+        # its own problem; only its invalid fields (422) are read.
+        problems = [
+            result["problem"]
+            for result in body["results"]
+            if result.get("problem") and result["problem"].get("status") == 422
+        ]
+        if not problems:
+            return None
     else:
         problems = [body]
     errors = [error for problem in problems for error in problem.get("errors") or []]

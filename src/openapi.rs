@@ -26,7 +26,7 @@ use crate::error::{FieldError, Problem};
             checkpoints. Every call needs an API key (`Authorization: Bearer`), except the \
             health checks. Pages, errors (problem+json), ETags and the change feed are \
             described in the README.",
-        license(name = "MIT"),
+        license(name = "MIT", identifier = "MIT"),
     ),
     servers((url = "/", description = "The service that serves this document")),
     tags(

@@ -18,7 +18,7 @@ use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, query_text,
 };
 use crate::api::input::{Checks, Field};
-use crate::api::page::{FeedItem, Page, list_query, page};
+use crate::api::page::{Page, list_query, page};
 use crate::api::work::{Db, Write};
 use crate::db::activities::{self as db, ActivityFields, ActivityFilter};
 use crate::db::audit::Change;
@@ -67,6 +67,9 @@ pub struct ActivityView {
     /// Increases with every change; sent as the `ETag`.
     pub version: i64,
 }
+
+/// A page of a list of Activity records.
+pub type ActivityPage = crate::api::page::Page<ActivityView>;
 
 impl From<db::Activity> for ActivityView {
     fn from(row: db::Activity) -> Self {
@@ -271,7 +274,7 @@ async fn list(
     caller: &Caller,
     mut filter: ActivityFilter,
     request: crate::db::pagination::PageRequest,
-) -> Result<web::Json<Page<FeedItem<ActivityView>>>, ApiError> {
+) -> Result<web::Json<Page<ActivityView>>, ApiError> {
     filter.scope = caller.scope();
     let mut conn = pool.conn().await?;
     let rows = db::list(&mut conn, &filter, &request).await?;
@@ -282,14 +285,14 @@ async fn list(
 #[utoipa::path(
     tag = "activities",
     params(ActivityQuery),
-    responses((status = 200, description = "A page of activities", body = Page<FeedItem<ActivityView>>)),
+    responses((status = 200, description = "A page of activities", body = ActivityPage)),
 )]
 #[get("")]
 async fn list_activities(
     caller: Caller,
     pool: Db,
     query: web::Query<ActivityQuery>,
-) -> Result<web::Json<Page<FeedItem<ActivityView>>>, ApiError> {
+) -> Result<web::Json<Page<ActivityView>>, ApiError> {
     let query = query.into_inner();
     let request = query.page()?;
     let filter = ActivityFilter {
@@ -310,7 +313,7 @@ async fn list_activities(
     tag = "activities",
     params(("id" = WorkstationId, Path, description = "The workstation's id"), WorkstationActivityQuery),
     responses(
-        (status = 200, description = "A page of the workstation's activities", body = Page<FeedItem<ActivityView>>),
+        (status = 200, description = "A page of the workstation's activities", body = ActivityPage),
     ),
 )]
 #[get("/{id}/activities")]
@@ -319,7 +322,7 @@ pub(super) async fn list_workstation_activities(
     pool: Db,
     path: web::Path<WorkstationId>,
     query: web::Query<WorkstationActivityQuery>,
-) -> Result<web::Json<Page<FeedItem<ActivityView>>>, ApiError> {
+) -> Result<web::Json<Page<ActivityView>>, ApiError> {
     let id = path.into_inner();
     let query = query.into_inner();
     let request = query.page()?;
@@ -436,7 +439,7 @@ impl Editable for db::Activity {
     tag = "activities",
     params(("id" = ActivityId, Path, description = "The activity's id"), HistoryQuery),
     responses(
-        (status = 200, description = "Its changes, oldest first", body = Page<crate::api::audit::AuditEventView>),
+        (status = 200, description = "Its changes, oldest first", body = crate::api::audit::AuditEventPage),
     ),
 )]
 #[get("/{id}/history")]

@@ -120,6 +120,9 @@ pub struct AuditEventView {
     pub withheld: Vec<String>,
 }
 
+/// A page of a list of AuditEvent records.
+pub type AuditEventPage = crate::api::page::Page<AuditEventView>;
+
 /// The value and salt behind one commitment.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[schema(as = AuditOpening)]
@@ -428,7 +431,7 @@ fn export(pool: Db, caller: Caller, filter: AuditFilter, format: Export) -> Http
     params(AuditQuery),
     responses(
         (status = 200, description = "A page of events, or the export (CSV with a UTF-8 byte-order mark)", content(
-            (Page<AuditEventView> = "application/json"),
+            (AuditEventPage = "application/json"),
             (String = "text/csv"),
             (String = "application/x-ndjson"),
         ), headers(
@@ -785,6 +788,9 @@ pub struct CheckpointView {
     pub signature: String,
 }
 
+/// A page of a list of Checkpoint records.
+pub type CheckpointPage = crate::api::page::Page<CheckpointView>;
+
 impl From<Checkpoint> for CheckpointView {
     fn from(checkpoint: Checkpoint) -> Self {
         Self {
@@ -809,7 +815,7 @@ const CHECKPOINT_LIST: cursor::Kind = cursor::Kind::Page("audit-checkpoints");
 #[utoipa::path(
     tag = "audit",
     params(HistoryQuery),
-    responses((status = 200, description = "A page of checkpoints", body = Page<CheckpointView>)),
+    responses((status = 200, description = "A page of checkpoints", body = CheckpointPage)),
 )]
 #[get("/checkpoints")]
 async fn list_audit_checkpoints(
@@ -870,13 +876,16 @@ pub struct SigningKeyView {
     pub last_checkpoint: Option<i64>,
 }
 
+/// A page of a list of SigningKey records.
+pub type SigningKeyPage = crate::api::page::Page<SigningKeyView>;
+
 /// The public keys of the trail's checkpoints, oldest first, old keys included.
 ///
 /// Take a key's id and public key from the operator, not only from here: this list comes
 /// from the database the checkpoints protect.
 #[utoipa::path(
     tag = "audit",
-    responses((status = 200, description = "Every key that has signed or signs", body = Page<SigningKeyView>)),
+    responses((status = 200, description = "Every key that has signed or signs", body = SigningKeyPage)),
 )]
 #[get("/signing-keys")]
 async fn list_audit_signing_keys(

@@ -13,7 +13,11 @@ use diesel::prelude::*;
 use diesel_async::{AnsiTransactionManager, AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::openapi::schema::{
+    Discriminator, KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type,
+};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::policy::read;
@@ -42,8 +46,10 @@ text_enum! {
     }
 }
 
-/// One change: a record's latest state at the place of its latest change.
-#[derive(Debug, Serialize, ToSchema)]
+/// One change: a record's latest state at the place of its latest change. Its schema is
+/// one per collection (`MemberChange`, …), told apart by `collection`, each with its
+/// record's own schema.
+#[derive(Debug, Serialize)]
 pub struct ChangeEntry {
     /// Pass as `after` to read on from here.
     pub cursor: String,
@@ -52,8 +58,115 @@ pub struct ChangeEntry {
     pub op: ChangeOp,
     pub version: i64,
     /// The record as `GET /{collection}/{id}` answers it; absent for a deletion.
-    #[schema(value_type = Option<Object>)]
     pub record: Option<Value>,
+}
+
+/// The schema name of a collection's records, as its `GET` by id answers them.
+fn record_schema(collection: Collection) -> &'static str {
+    match collection {
+        Collection::Districts => "District",
+        Collection::Departments => "Department",
+        Collection::Members => "Member",
+        Collection::Workstations => "Workstation",
+        Collection::Activities => "Activity",
+        Collection::Proposals => "Proposal",
+        Collection::Consultations => "Consultation",
+        Collection::ConsultationActivities => "ConsultationActivity",
+        Collection::Evaluations => "Evaluation",
+        Collection::EvaluationVisits => "EvaluationVisit",
+        Collection::RectificationItems => "RectificationItem",
+        Collection::Rulings => "Ruling",
+        Collection::Meetings => "Meeting",
+        Collection::Reports => "Report",
+        Collection::KeyTasks => "KeyTask",
+    }
+}
+
+/// `collection`'s value as a schema that allows it alone.
+fn only(collection: Collection) -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some([collection.as_str()]))
+}
+
+fn named(name: &str) -> RefOr<Schema> {
+    Ref::from_schema_name(name).into()
+}
+
+/// A change of `collection`: `{Record}Change`.
+fn change_schema(collection: Collection) -> Schema {
+    let record = record_schema(collection);
+    ObjectBuilder::new()
+        .property(
+            "cursor",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some("Pass as `after` to read on from here.")),
+        )
+        .property("collection", only(collection))
+        .property(
+            "id",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
+        )
+        .property("op", named("ChangeOp"))
+        .property(
+            "version",
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64))),
+        )
+        .property(
+            "record",
+            OneOfBuilder::new()
+                .item(named(record))
+                .item(ObjectBuilder::new().schema_type(Type::Null))
+                .description(Some(format!(
+                    "The {record} as its `GET` by id answers it; `null` for a deletion."
+                ))),
+        )
+        .required("cursor")
+        .required("collection")
+        .required("id")
+        .required("op")
+        .required("version")
+        .required("record")
+        .description(Some(format!("A change of a {record}.")))
+        .into()
+}
+
+impl PartialSchema for ChangeEntry {
+    fn schema() -> RefOr<Schema> {
+        let mut one_of = OneOfBuilder::new().description(Some(
+            "One change: a record's latest state at the place of its latest change; \
+             `collection` says which schema it has.",
+        ));
+        let mut mapping = Vec::new();
+        for &collection in Collection::ALL {
+            let name = format!("{}Change", record_schema(collection));
+            one_of = one_of.item(named(&name));
+            mapping.push((
+                collection.as_str().to_owned(),
+                format!("#/components/schemas/{name}"),
+            ));
+        }
+        let mut discriminator = Discriminator::new("collection");
+        discriminator.mapping = mapping.into_iter().collect();
+        one_of.discriminator(Some(discriminator)).into()
+    }
+}
+
+impl ToSchema for ChangeEntry {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push(("ChangeOp".to_owned(), ChangeOp::schema()));
+        for &collection in Collection::ALL {
+            schemas.push((
+                format!("{}Change", record_schema(collection)),
+                change_schema(collection).into(),
+            ));
+        }
+    }
 }
 
 /// A page of the change feed.
@@ -225,8 +338,10 @@ async fn list_changes(
     Ok(web::Json(page))
 }
 
-/// One line of a snapshot.
-#[derive(Debug, Serialize, ToSchema)]
+/// One line of a snapshot. Its schema is one per collection (`MemberLine`, …), told apart
+/// by `collection`, each with its record's own schema, and the last line's
+/// (`SnapshotCursor`).
+#[derive(Debug, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum SnapshotLine {
     /// A current record.
@@ -234,11 +349,86 @@ pub enum SnapshotLine {
         collection: Collection,
         id: uuid::Uuid,
         version: i64,
-        #[schema(value_type = Object)]
         record: Value,
     },
     /// The last line: the feed's cursor this snapshot is consistent with.
     Cursor { cursor: String },
+}
+
+fn snapshot_record_schema(collection: Collection) -> Schema {
+    let record = record_schema(collection);
+    ObjectBuilder::new()
+        .property(
+            "type",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(["record"])),
+        )
+        .property("collection", only(collection))
+        .property(
+            "id",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
+        )
+        .property(
+            "version",
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64))),
+        )
+        .property("record", named(record))
+        .required("type")
+        .required("collection")
+        .required("id")
+        .required("version")
+        .required("record")
+        .description(Some(format!("A current {record}.")))
+        .into()
+}
+
+impl PartialSchema for SnapshotLine {
+    fn schema() -> RefOr<Schema> {
+        let mut one_of = OneOfBuilder::new().description(Some(
+            "One line of a snapshot: a current record (`collection` says which schema it \
+             has), or the last line, the cursor.",
+        ));
+        for &collection in Collection::ALL {
+            one_of = one_of.item(named(&format!("{}Line", record_schema(collection))));
+        }
+        one_of.item(named("SnapshotCursor")).into()
+    }
+}
+
+impl ToSchema for SnapshotLine {
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        for &collection in Collection::ALL {
+            schemas.push((
+                format!("{}Line", record_schema(collection)),
+                snapshot_record_schema(collection).into(),
+            ));
+        }
+        schemas.push((
+            "SnapshotCursor".to_owned(),
+            ObjectBuilder::new()
+                .property(
+                    "type",
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .enum_values(Some(["cursor"])),
+                )
+                .property(
+                    "cursor",
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .description(Some("The feed's cursor this snapshot is consistent with.")),
+                )
+                .required("type")
+                .required("cursor")
+                .description(Some("The last line of a snapshot."))
+                .into(),
+        ));
+    }
 }
 
 /// What a snapshot holds.

@@ -23,7 +23,7 @@ use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, query_text,
 };
 use crate::api::input::{Checks, Field};
-use crate::api::page::{FeedItem, Page, list_query, page};
+use crate::api::page::{Page, list_query, page};
 use crate::api::work::{Db, Write};
 use crate::api::workflow::{self, Transition, Workflow, WorkflowHistory, action};
 use crate::db::audit::Change;
@@ -103,6 +103,9 @@ pub struct ConsultationView {
     /// Increases with every change; sent as the `ETag`.
     pub version: i64,
 }
+
+/// A page of a list of Consultation records.
+pub type ConsultationPage = crate::api::page::Page<ConsultationView>;
 
 impl From<Consultation> for ConsultationView {
     fn from(row: Consultation) -> Self {
@@ -241,14 +244,14 @@ list_query! {
 #[utoipa::path(
     tag = "consultations",
     params(ConsultationQuery),
-    responses((status = 200, description = "A page of topics", body = Page<FeedItem<ConsultationView>>)),
+    responses((status = 200, description = "A page of topics", body = ConsultationPage)),
 )]
 #[get("")]
 async fn list_consultations(
     caller: Caller,
     pool: Db,
     query: web::Query<ConsultationQuery>,
-) -> Result<web::Json<Page<FeedItem<ConsultationView>>>, ApiError> {
+) -> Result<web::Json<Page<ConsultationView>>, ApiError> {
     let query = query.into_inner();
     let request = query.page()?;
     let filter = ConsultationFilter {

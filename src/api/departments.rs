@@ -18,7 +18,7 @@ use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, query_text,
 };
 use crate::api::input::{Checks, Field};
-use crate::api::page::{FeedItem, Page, list_query, page};
+use crate::api::page::{Page, list_query, page};
 use crate::api::work::{Db, Write};
 use crate::db::audit::Change;
 use crate::db::departments::{self as db, DepartmentFields, DepartmentFilter};
@@ -60,6 +60,9 @@ pub struct DepartmentView {
     /// Increases with every change; sent as the `ETag`.
     pub version: i64,
 }
+
+/// A page of a list of Department records.
+pub type DepartmentPage = crate::api::page::Page<DepartmentView>;
 
 impl From<db::Department> for DepartmentView {
     fn from(row: db::Department) -> Self {
@@ -168,14 +171,14 @@ list_query! {
 #[utoipa::path(
     tag = "departments",
     params(DepartmentQuery),
-    responses((status = 200, description = "A page of departments", body = Page<FeedItem<DepartmentView>>)),
+    responses((status = 200, description = "A page of departments", body = DepartmentPage)),
 )]
 #[get("")]
 async fn list_departments(
     caller: Caller,
     pool: Db,
     query: web::Query<DepartmentQuery>,
-) -> Result<web::Json<Page<FeedItem<DepartmentView>>>, ApiError> {
+) -> Result<web::Json<Page<DepartmentView>>, ApiError> {
     let query = query.into_inner();
     let request = query.page()?;
     let filter = DepartmentFilter {
@@ -285,7 +288,7 @@ impl Editable for db::Department {
     tag = "departments",
     params(("id" = DepartmentId, Path, description = "The department's id"), HistoryQuery),
     responses(
-        (status = 200, description = "Its changes, oldest first", body = Page<crate::api::audit::AuditEventView>),
+        (status = 200, description = "Its changes, oldest first", body = crate::api::audit::AuditEventPage),
     ),
 )]
 #[get("/{id}/history")]

@@ -17,7 +17,7 @@ use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, query_text,
 };
 use crate::api::input::{Checks, Field};
-use crate::api::page::{FeedItem, Page, list_query, page};
+use crate::api::page::{Page, list_query, page};
 use crate::api::work::{Db, Write};
 use crate::db::audit::Change;
 use crate::db::districts::{self as db, DistrictFields, DistrictFilter, DistrictKey};
@@ -60,6 +60,9 @@ pub struct DistrictView {
     /// Increases with every change; sent as the `ETag`.
     pub version: i64,
 }
+
+/// A page of a list of District records.
+pub type DistrictPage = crate::api::page::Page<DistrictView>;
 
 impl From<db::District> for DistrictView {
     fn from(row: db::District) -> Self {
@@ -187,14 +190,14 @@ fn district_key(segment: &str) -> DistrictKey {
 #[utoipa::path(
     tag = "districts",
     params(DistrictQuery),
-    responses((status = 200, description = "A page of districts", body = Page<FeedItem<DistrictView>>)),
+    responses((status = 200, description = "A page of districts", body = DistrictPage)),
 )]
 #[get("")]
 async fn list_districts(
     caller: Caller,
     pool: Db,
     query: web::Query<DistrictQuery>,
-) -> Result<web::Json<Page<FeedItem<DistrictView>>>, ApiError> {
+) -> Result<web::Json<Page<DistrictView>>, ApiError> {
     let query = query.into_inner();
     let request = query.page()?;
     let filter = DistrictFilter {
@@ -425,7 +428,7 @@ pub(crate) async fn referenced_district(
     tag = "districts",
     params(("district" = String, Path, description = "The district's id or code"), HistoryQuery),
     responses(
-        (status = 200, description = "Its changes, oldest first", body = Page<crate::api::audit::AuditEventView>),
+        (status = 200, description = "Its changes, oldest first", body = crate::api::audit::AuditEventPage),
     ),
 )]
 #[get("/{district}/history")]

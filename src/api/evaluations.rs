@@ -26,7 +26,7 @@ use crate::api::http::{
     read_response, updated_response,
 };
 use crate::api::input::{Checks, Field};
-use crate::api::page::{FeedItem, Page, list_query, page};
+use crate::api::page::{Page, list_query, page};
 use crate::api::rulings::{RulingView, SubjectRulings};
 use crate::api::work::{Db, Write};
 use crate::api::workflow::{self, Transition, Workflow, WorkflowHistory, action};
@@ -152,6 +152,9 @@ pub struct EvaluationView {
     pub version: i64,
 }
 
+/// A page of a list of Evaluation records.
+pub type EvaluationPage = crate::api::page::Page<EvaluationView>;
+
 crate::api::http::versioned!(EvaluationView);
 
 impl EvaluationView {
@@ -250,14 +253,14 @@ list_query! {
 #[utoipa::path(
     tag = "evaluations",
     params(EvaluationQuery),
-    responses((status = 200, description = "A page of evaluations", body = Page<FeedItem<EvaluationView>>)),
+    responses((status = 200, description = "A page of evaluations", body = EvaluationPage)),
 )]
 #[get("")]
 async fn list_evaluations(
     caller: Caller,
     pool: Db,
     query: web::Query<EvaluationQuery>,
-) -> Result<web::Json<Page<FeedItem<EvaluationView>>>, ApiError> {
+) -> Result<web::Json<Page<EvaluationView>>, ApiError> {
     let query = query.into_inner();
     let request = query.page()?;
     let filter = EvaluationFilter {
@@ -605,7 +608,7 @@ impl Workflow for Evaluation {
 
 action!(
     /// Begin the investigation (-> investigation); needs at least one evaluator.
-    start_investigation: Evaluation, POST "/{id}/start_investigation",
+    start_investigation: Evaluation, POST "/{id}/start-investigation",
     tag = "evaluations",
     params(("id" = EvaluationId, Path, description = "The evaluation's id"), IfMatchHeader),
     path = EvaluationId,
@@ -616,7 +619,7 @@ action!(
 
 action!(
     /// Begin the deliberation (-> deliberation); needs at least one trained evaluator.
-    start_deliberation: Evaluation, POST "/{id}/start_deliberation",
+    start_deliberation: Evaluation, POST "/{id}/start-deliberation",
     tag = "evaluations",
     params(("id" = EvaluationId, Path, description = "The evaluation's id"), IfMatchHeader),
     path = EvaluationId,
@@ -653,7 +656,7 @@ pub struct EvaluationReport {
 action!(
     /// Give the report (评议报告): its findings become rectification items (-> rectification);
     /// needs at least one rating.
-    start_rectification: Evaluation, POST "/{id}/start_rectification",
+    start_rectification: Evaluation, POST "/{id}/start-rectification",
     tag = "evaluations",
     params(("id" = EvaluationId, Path, description = "The evaluation's id"), IfMatchHeader),
     path = EvaluationId,

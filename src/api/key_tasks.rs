@@ -22,7 +22,7 @@ use crate::api::http::{
     updated_response,
 };
 use crate::api::input::{Checks, Field};
-use crate::api::page::{FeedItem, Page, list_query, page};
+use crate::api::page::{Page, list_query, page};
 use crate::api::work::{Db, Write};
 use crate::db::audit::Change;
 use crate::db::key_tasks::{self as db, KeyTask, KeyTaskFields, KeyTaskFilter, KeyTaskNote};
@@ -87,6 +87,9 @@ pub struct KeyTaskView {
     /// Increases with every change, notes included; sent as the `ETag`.
     pub version: i64,
 }
+
+/// A page of a list of KeyTask records.
+pub type KeyTaskPage = crate::api::page::Page<KeyTaskView>;
 
 crate::api::http::versioned!(KeyTaskView);
 
@@ -253,14 +256,14 @@ list_query! {
 #[utoipa::path(
     tag = "key-tasks",
     params(KeyTaskQuery),
-    responses((status = 200, description = "A page of key tasks", body = Page<FeedItem<KeyTaskView>>)),
+    responses((status = 200, description = "A page of key tasks", body = KeyTaskPage)),
 )]
 #[get("")]
 async fn list_key_tasks(
     caller: Caller,
     pool: Db,
     query: web::Query<KeyTaskQuery>,
-) -> Result<web::Json<Page<FeedItem<KeyTaskView>>>, ApiError> {
+) -> Result<web::Json<Page<KeyTaskView>>, ApiError> {
     let query = query.into_inner();
     let request = query.page()?;
     let filter = KeyTaskFilter {
@@ -444,7 +447,7 @@ async fn note_key_task(
     tag = "key-tasks",
     params(("id" = KeyTaskId, Path, description = "The key task's id"), HistoryQuery),
     responses(
-        (status = 200, description = "Its changes, oldest first", body = Page<crate::api::audit::AuditEventView>),
+        (status = 200, description = "Its changes, oldest first", body = crate::api::audit::AuditEventPage),
     ),
 )]
 #[get("/{id}/history")]

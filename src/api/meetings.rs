@@ -22,7 +22,7 @@ use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, query_text,
 };
 use crate::api::input::{Checks, Field};
-use crate::api::page::{FeedItem, Page, list_query, page};
+use crate::api::page::{Page, list_query, page};
 use crate::api::work::{Db, Write};
 use crate::db::audit::Change;
 use crate::db::meetings::{self as db, Attendance, Meeting, MeetingFields, MeetingFilter};
@@ -99,6 +99,9 @@ pub struct MeetingView {
     /// Increases with every change, attendance included; sent as the `ETag`.
     pub version: i64,
 }
+
+/// A page of a list of Meeting records.
+pub type MeetingPage = crate::api::page::Page<MeetingView>;
 
 crate::api::http::versioned!(MeetingView);
 
@@ -273,14 +276,14 @@ list_query! {
 #[utoipa::path(
     tag = "meetings",
     params(MeetingQuery),
-    responses((status = 200, description = "A page of meetings", body = Page<FeedItem<MeetingView>>)),
+    responses((status = 200, description = "A page of meetings", body = MeetingPage)),
 )]
 #[get("")]
 async fn list_meetings(
     caller: Caller,
     pool: Db,
     query: web::Query<MeetingQuery>,
-) -> Result<web::Json<Page<FeedItem<MeetingView>>>, ApiError> {
+) -> Result<web::Json<Page<MeetingView>>, ApiError> {
     let query = query.into_inner();
     let request = query.page()?;
     let filter = MeetingFilter {
@@ -408,7 +411,7 @@ impl Editable for Meeting {
     tag = "meetings",
     params(("id" = MeetingId, Path, description = "The meeting's id"), HistoryQuery),
     responses(
-        (status = 200, description = "Its changes, oldest first", body = Page<crate::api::audit::AuditEventView>),
+        (status = 200, description = "Its changes, oldest first", body = crate::api::audit::AuditEventPage),
     ),
 )]
 #[get("/{id}/history")]

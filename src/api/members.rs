@@ -19,7 +19,7 @@ use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, query_text,
 };
 use crate::api::input::{Checks, Field};
-use crate::api::page::{FeedItem, Page, list_query, page};
+use crate::api::page::{Page, list_query, page};
 use crate::api::work::{Db, Write};
 use crate::db::audit::Change;
 use crate::db::members::{self as db, MemberFields, MemberFilter};
@@ -89,6 +89,9 @@ pub struct MemberView {
     /// Increases with every change; sent as the `ETag`.
     pub version: i64,
 }
+
+/// A page of a list of Member records.
+pub type MemberPage = crate::api::page::Page<MemberView>;
 
 impl From<db::Member> for MemberView {
     fn from(row: db::Member) -> Self {
@@ -428,14 +431,14 @@ list_query! {
 #[utoipa::path(
     tag = "members",
     params(MemberQuery),
-    responses((status = 200, description = "A page of members", body = Page<FeedItem<MemberView>>)),
+    responses((status = 200, description = "A page of members", body = MemberPage)),
 )]
 #[get("")]
 async fn list_members(
     caller: Caller,
     pool: Db,
     query: web::Query<MemberQuery>,
-) -> Result<web::Json<Page<FeedItem<MemberView>>>, ApiError> {
+) -> Result<web::Json<Page<MemberView>>, ApiError> {
     let query = query.into_inner();
     let request = query.page()?;
     let filter = MemberFilter {
@@ -564,7 +567,7 @@ impl Editable for db::Member {
     tag = "members",
     params(("id" = MemberId, Path, description = "The member's id"), HistoryQuery),
     responses(
-        (status = 200, description = "Its changes, oldest first", body = Page<crate::api::audit::AuditEventView>),
+        (status = 200, description = "Its changes, oldest first", body = crate::api::audit::AuditEventPage),
     ),
 )]
 #[get("/{id}/history")]

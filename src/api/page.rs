@@ -1,35 +1,56 @@
-//! Lists: cursor pages, and the change feed with tombstones for deleted records.
+//! Lists: cursor pages of live records (deletions are the change feed's).
 
-use chrono::{DateTime, Utc};
+use std::borrow::Cow;
+
 use serde::Serialize;
-use utoipa::ToSchema;
-use uuid::Uuid;
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{PartialSchema, ToSchema};
 
 use crate::db::pagination::{Cursor, DEFAULT_LIMIT, MAX_LIMIT, Order, PageRequest, PageRow};
 use crate::domain::calendar::Moment;
 use crate::error::ApiError;
 
-/// One page of a list.
-#[derive(Debug, Serialize, ToSchema)]
+/// One page of a list: its records, and where the next page starts. Its schema is named
+/// for the record (`MemberPage` lists `Member`s, by reference).
+#[derive(Debug, Serialize)]
 pub struct Page<T> {
     pub items: Vec<T>,
     /// Pass as `cursor` to read the next page; `null` on the last page.
     pub next_cursor: Option<String>,
 }
 
-/// A list item: the record, or with `include_deleted=true` the tombstone of a deleted one.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(untagged)]
-pub enum FeedItem<T> {
-    Record(T),
-    Deleted(Tombstone),
+impl<T: ToSchema> PartialSchema for Page<T> {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .property(
+                "items",
+                ArrayBuilder::new().items(Ref::from_schema_name(T::name())),
+            )
+            .property(
+                "next_cursor",
+                ObjectBuilder::new()
+                    .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                    .description(Some(
+                        "Pass as `cursor` to read the next page; `null` on the last page.",
+                    )),
+            )
+            .required("items")
+            .required("next_cursor")
+            .description(Some(format!("A page of a list of {} records.", T::name())))
+            .into()
+    }
 }
 
-/// What remains of a deleted record in the change feed.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Tombstone {
-    pub id: Uuid,
-    pub deleted_at: DateTime<Utc>,
+impl<T: ToSchema> ToSchema for Page<T> {
+    fn name() -> Cow<'static, str> {
+        format!("{}Page", T::name()).into()
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        schemas.push((T::name().into_owned(), T::schema()));
+        T::schemas(schemas);
+    }
 }
 
 /// Not the shape of any cursor (`^[A-Za-z0-9_-]+$`): the request does not match the spec
@@ -57,7 +78,6 @@ pub struct PageParams {
     pub cursor: Option<String>,
     pub sort: Option<Order>,
     pub updated_since: Option<Moment>,
-    pub include_deleted: Option<bool>,
 }
 
 impl PageParams {
@@ -102,7 +122,6 @@ impl PageParams {
             order,
             after,
             updated_since: self.updated_since.map(Moment::get),
-            include_deleted: self.include_deleted.unwrap_or(false),
         })
     }
 }
@@ -112,8 +131,8 @@ impl PageParams {
 pub fn page<R: PageRow, V>(
     mut rows: Vec<R>,
     request: &PageRequest,
-    mut view: impl FnMut(R) -> V,
-) -> Page<FeedItem<V>> {
+    view: impl FnMut(R) -> V,
+) -> Page<V> {
     let limit = usize::try_from(request.limit).unwrap_or(usize::MAX);
     let next_cursor = if rows.len() > limit {
         rows.truncate(limit);
@@ -128,16 +147,7 @@ pub fn page<R: PageRow, V>(
     } else {
         None
     };
-    let items = rows
-        .into_iter()
-        .map(|row| match row.deleted_at() {
-            Some(deleted_at) => FeedItem::Deleted(Tombstone {
-                id: row.row_id(),
-                deleted_at,
-            }),
-            None => FeedItem::Record(view(row)),
-        })
-        .collect();
+    let items = rows.into_iter().map(view).collect();
     Page { items, next_cursor }
 }
 
@@ -177,11 +187,9 @@ macro_rules! list_query {
             /// Sort order (default `created`, or `updated_at` with `updated_since`).
             #[param(inline)]
             pub sort: Option<$sort>,
-            /// Change feed: only records changed at or after this time (RFC 3339),
-            /// sorted by (`updated_at`, `id`).
+            /// Only records changed at or after this time (RFC 3339), sorted by
+            /// (`updated_at`, `id`); deletions are in the change feed (`/changes`).
             pub updated_since: Option<$crate::domain::calendar::Moment>,
-            /// Include deleted records, as tombstones (`id`, `deleted_at`).
-            pub include_deleted: Option<bool>,
         }
 
         impl $name {
@@ -193,7 +201,6 @@ macro_rules! list_query {
                     cursor: self.cursor.clone(),
                     sort: self.sort.map(Into::into),
                     updated_since: self.updated_since,
-                    include_deleted: self.include_deleted,
                 }
                 .request()
             }

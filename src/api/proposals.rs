@@ -26,7 +26,7 @@ use crate::api::http::{
     query_text,
 };
 use crate::api::input::{Checks, Field};
-use crate::api::page::{FeedItem, Page, list_query, page};
+use crate::api::page::{Page, list_query, page};
 use crate::api::work::{Db, Write};
 use crate::api::workflow::{self, Transition, Workflow, WorkflowHistory};
 use crate::db::audit::Change;
@@ -135,6 +135,9 @@ pub struct ProposalView {
     /// Increases with every change; sent as the `ETag`.
     pub version: i64,
 }
+
+/// A page of a list of Proposal records.
+pub type ProposalPage = crate::api::page::Page<ProposalView>;
 
 impl ProposalView {
     pub(crate) fn new(
@@ -472,14 +475,14 @@ list_query! {
 #[utoipa::path(
     tag = "proposals",
     params(ProposalQuery),
-    responses((status = 200, description = "A page of proposals", body = Page<FeedItem<ProposalView>>)),
+    responses((status = 200, description = "A page of proposals", body = ProposalPage)),
 )]
 #[get("")]
 async fn list_proposals(
     caller: Caller,
     pool: Db,
     query: web::Query<ProposalQuery>,
-) -> Result<web::Json<Page<FeedItem<ProposalView>>>, ApiError> {
+) -> Result<web::Json<Page<ProposalView>>, ApiError> {
     let query = query.into_inner();
     let request = query.page()?;
     let filter = ProposalFilter {

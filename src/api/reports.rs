@@ -19,7 +19,7 @@ use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, query_text,
 };
 use crate::api::input::{Checks, Field};
-use crate::api::page::{FeedItem, Page, list_query, page};
+use crate::api::page::{Page, list_query, page};
 use crate::api::work::{Db, Write};
 use crate::db::audit::Change;
 use crate::db::reports::{self as db, Report, ReportFields, ReportFilter};
@@ -63,6 +63,9 @@ pub struct ReportView {
     /// Increases with every change; sent as the `ETag`.
     pub version: i64,
 }
+
+/// A page of a list of Report records.
+pub type ReportPage = crate::api::page::Page<ReportView>;
 
 impl From<Report> for ReportView {
     fn from(row: Report) -> Self {
@@ -266,14 +269,14 @@ list_query! {
 #[utoipa::path(
     tag = "reports",
     params(ReportQuery),
-    responses((status = 200, description = "A page of reports", body = Page<FeedItem<ReportView>>)),
+    responses((status = 200, description = "A page of reports", body = ReportPage)),
 )]
 #[get("")]
 async fn list_reports(
     caller: Caller,
     pool: Db,
     query: web::Query<ReportQuery>,
-) -> Result<web::Json<Page<FeedItem<ReportView>>>, ApiError> {
+) -> Result<web::Json<Page<ReportView>>, ApiError> {
     let query = query.into_inner();
     let request = query.page()?;
     let filter = ReportFilter {
@@ -386,7 +389,7 @@ impl Editable for Report {
     tag = "reports",
     params(("id" = ReportId, Path, description = "The report's id"), HistoryQuery),
     responses(
-        (status = 200, description = "Its changes, oldest first", body = Page<crate::api::audit::AuditEventView>),
+        (status = 200, description = "Its changes, oldest first", body = crate::api::audit::AuditEventPage),
     ),
 )]
 #[get("/{id}/history")]

@@ -24,7 +24,7 @@ use crate::api::http::{
     updated_response,
 };
 use crate::api::input::{Checks, Field};
-use crate::api::page::{FeedItem, Page, list_query, page};
+use crate::api::page::{Page, list_query, page};
 use crate::api::work::{Db, Write};
 use crate::api::workflow::{self, Transition, Workflow, WorkflowHistory, action};
 use crate::db::audit::Change;
@@ -118,6 +118,9 @@ pub struct RulingView {
     /// Increases with every change; sent as the `ETag`.
     pub version: i64,
 }
+
+/// A page of a list of Ruling records.
+pub type RulingPage = crate::api::page::Page<RulingView>;
 
 crate::api::http::versioned!(RulingView);
 
@@ -368,14 +371,14 @@ list_query! {
 #[utoipa::path(
     tag = "rulings",
     params(RulingQuery),
-    responses((status = 200, description = "A page of rulings", body = Page<FeedItem<RulingView>>)),
+    responses((status = 200, description = "A page of rulings", body = RulingPage)),
 )]
 #[get("")]
 async fn list_rulings(
     caller: Caller,
     pool: Db,
     query: web::Query<RulingQuery>,
-) -> Result<web::Json<Page<FeedItem<RulingView>>>, ApiError> {
+) -> Result<web::Json<Page<RulingView>>, ApiError> {
     let query = query.into_inner();
     let request = query.page()?;
     let filter = RulingFilter {
@@ -393,7 +396,7 @@ async fn listed(
     pool: &Db,
     filter: &RulingFilter,
     request: &crate::db::pagination::PageRequest,
-) -> Result<web::Json<Page<FeedItem<RulingView>>>, ApiError> {
+) -> Result<web::Json<Page<RulingView>>, ApiError> {
     let mut conn = pool.conn().await?;
     let rows = db::list(&mut conn, filter, request).await?;
     let live: Vec<Ruling> = rows

@@ -14,7 +14,11 @@ use actix_web::{HttpResponse, post, web};
 use diesel_async::AsyncPgConnection;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::openapi::schema::{
+    AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type,
+};
+use utoipa::openapi::{Ref, RefOr};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::policy::sync;
@@ -28,6 +32,7 @@ use crate::db::audit::{self as audit, Change};
 use crate::db::districts::District;
 use crate::domain::ids::DistrictId;
 use crate::domain::kinds::text_enum;
+use crate::domain::values::external_id;
 use crate::error::{ApiError, FieldError, Problem};
 
 mod activities;
@@ -71,6 +76,99 @@ pub struct Batch {
     /// deletes the record with that key.
     #[schema(value_type = Vec<Object>, max_items = 1000)]
     pub records: Vec<Value>,
+}
+
+/// The schema of a record a collection upserts: `Create`'s (the collection's create
+/// body) without the fields `without` names, with the fields of `with` (name, schema,
+/// required) added, and `deleted: false` allowed.
+pub(crate) fn upsert_schema<Create: PartialSchema>(
+    without: &[&str],
+    with: Vec<(&str, RefOr<Schema>, bool)>,
+) -> Schema {
+    let RefOr::T(Schema::Object(mut object)) = Create::schema() else {
+        unreachable!("a create body's schema is an object");
+    };
+    for field in without {
+        object.properties.remove(*field);
+        object.required.retain(|required| required != field);
+    }
+    for (field, schema, required) in with {
+        object.properties.insert(field.to_owned(), schema);
+        if required {
+            object.required.push(field.to_owned());
+        }
+    }
+    object.required.sort();
+    object.properties.insert(
+        "deleted".to_owned(),
+        ObjectBuilder::new()
+            .schema_type(Type::Boolean)
+            .enum_values(Some([false]))
+            .description(Some("Absent or `false`: the record is created or updated."))
+            .into(),
+    );
+    object.description = None;
+    Schema::Object(object)
+}
+
+/// A reference to the component `name`.
+pub(crate) fn named(name: &str) -> RefOr<Schema> {
+    Ref::from_schema_name(name).into()
+}
+
+/// The component `name`, or `null`.
+pub(crate) fn nullable(name: &str) -> RefOr<Schema> {
+    OneOfBuilder::new()
+        .item(named(name))
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .into()
+}
+
+/// A list of the component `name`.
+pub(crate) fn list_of(name: &str) -> RefOr<Schema> {
+    ArrayBuilder::new().items(named(name)).into()
+}
+
+/// The schema of a deletion: the record's key and `deleted: true`, nothing else.
+fn deletion_schema<C: Synced>() -> Schema {
+    ObjectBuilder::new()
+        .property(C::KEY, C::key_schema())
+        .property(
+            "deleted",
+            ObjectBuilder::new()
+                .schema_type(Type::Boolean)
+                .enum_values(Some([true])),
+        )
+        .required(C::KEY)
+        .required("deleted")
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        .description(Some(format!(
+            "Deletes the district's record with this {}.",
+            C::KEY
+        )))
+        .into()
+}
+
+/// A batch of one collection: its records, each an upsert or a deletion.
+fn batch_schema(stem: &str) -> Schema {
+    let record = OneOfBuilder::new()
+        .item(Ref::from_schema_name(format!("Synced{stem}")))
+        .item(Ref::from_schema_name(format!("{stem}Deletion")));
+    ObjectBuilder::new()
+        .property(
+            "records",
+            ArrayBuilder::new()
+                .items(record)
+                .max_items(Some(MAX_BATCH))
+                .description(Some("Up to 1,000 records.")),
+        )
+        .required("records")
+        .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        .description(Some(format!(
+            "A batch of a district system's {} records.",
+            stem.to_lowercase()
+        )))
+        .into()
 }
 
 /// How a batch is applied.
@@ -177,12 +275,39 @@ async fn district_of(
 }
 
 macro_rules! sync_endpoint {
-    ($name:ident, $path:literal, $collection:ty, $doc:literal) => {
+    ($name:ident, $path:literal, $collection:ty, $batch:ident, $stem:literal, $doc:literal) => {
+        /// The body of a batch of this collection, as the document describes it (the
+        /// handler reads the records one by one, so each refusal is that record's).
+        pub struct $batch;
+
+        impl PartialSchema for $batch {
+            fn schema() -> RefOr<Schema> {
+                batch_schema($stem).into()
+            }
+        }
+
+        impl ToSchema for $batch {
+            fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+                schemas.push((
+                    "ExternalId".to_owned(),
+                    crate::domain::values::ExternalId::schema(),
+                ));
+                schemas.push((
+                    format!("Synced{}", $stem),
+                    <$collection as Synced>::upsert_schema().into(),
+                ));
+                schemas.push((
+                    format!("{}Deletion", $stem),
+                    deletion_schema::<$collection>().into(),
+                ));
+            }
+        }
+
         #[doc = $doc]
         #[utoipa::path(
             tag = "sync",
             params(SyncQuery),
-            request_body = Batch,
+            request_body = $batch,
             responses(
                 (status = 200, description = "Every record applied (or, in a dry run, would be)", body = BatchResult),
                 (status = 207, description = "Some records refused (each with its problem); the others applied", body = BatchResult),
@@ -208,6 +333,8 @@ sync_endpoint!(
     sync_members,
     "/members",
     Members,
+    MemberBatch,
+    "Member",
     "Upsert or delete members by `member_no`: each record is a member's create body \
      without `district_id`."
 );
@@ -215,6 +342,8 @@ sync_endpoint!(
     sync_departments,
     "/departments",
     Departments,
+    DepartmentBatch,
+    "Department",
     "Upsert or delete departments by `external_id`: each record is a department's create \
      body without `district_id`, plus `external_id`."
 );
@@ -222,6 +351,8 @@ sync_endpoint!(
     sync_workstations,
     "/workstations",
     Workstations,
+    WorkstationBatch,
+    "Workstation",
     "Upsert or delete workstations by `external_id`: each record is a workstation's create \
      body without `district_id`, plus `external_id`, with the convenor named by \
      `convenor_member_no` (a live member of the district). A workstation with activities \
@@ -232,6 +363,8 @@ sync_endpoint!(
     sync_activities,
     "/activities",
     Activities,
+    ActivityBatch,
+    "Activity",
     "Upsert or delete workstation activities by `external_id`: each record is an \
      activity's create body plus `external_id`, with its workstation named by \
      `workstation_external_id` and its participants by `participant_member_nos` (live \
@@ -242,6 +375,8 @@ sync_endpoint!(
     sync_meetings,
     "/meetings",
     Meetings,
+    MeetingBatch,
+    "Meeting",
     "Upsert or delete meetings by `external_id`: each record is a meeting's create body \
      without `district_id`, plus `external_id` and its whole `attendance`, a list of \
      `{member_no, status, note}` (live members of the district, each once; absent means \
@@ -252,6 +387,8 @@ sync_endpoint!(
     sync_proposals,
     "/proposals",
     Proposals,
+    ProposalBatch,
+    "Proposal",
     "Upsert or delete draft proposals by `external_id`: each record is a draft's create \
      body without `district_id`, plus `external_id`, with the lead member named by \
      `lead_member_no`. A proposal past its draft is neither changed nor deleted (409 in \
@@ -273,6 +410,15 @@ pub(crate) trait Synced: Send + Sync {
     fn check_key(key: &str) -> Result<String, String> {
         external_id(key)
     }
+
+    /// The schema of the key (by default an external id's).
+    fn key_schema() -> RefOr<Schema> {
+        named("ExternalId")
+    }
+
+    /// The schema of a record to create or update: the collection's create body as a
+    /// district system gives it (see [`upsert_schema`]).
+    fn upsert_schema() -> Schema;
 
     fn context(
         conn: &mut AsyncPgConnection,
@@ -352,18 +498,6 @@ pub(crate) trait Synced: Send + Sync {
 }
 
 /// An external id: 1 to 64 letters, digits, `.`, `_`, `/`, `:` or `-`.
-fn external_id(value: &str) -> Result<String, String> {
-    let valid = (1..=64).contains(&value.len())
-        && value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '/' | ':' | '-'));
-    if valid {
-        Ok(value.to_owned())
-    } else {
-        Err("must be 1 to 64 letters, digits, `.`, `_`, `/`, `:` or `-`".into())
-    }
-}
-
 /// Takes the external id off a record: the batch's key for collections other than
 /// members.
 fn take_external_id(record: &mut Value) -> Result<String, ApiError> {
@@ -423,6 +557,21 @@ async fn read<C: Synced>(
         Err(error) => return Read::Refused { key, error },
     };
     if deleted {
+        let others = record.as_object().map_or(0, |object| {
+            object.keys().filter(|field| *field != C::KEY).count()
+        });
+        if others > 0 {
+            return Read::Refused {
+                key,
+                error: ApiError::invalid(
+                    "",
+                    format!(
+                        "a deletion holds only the record's {} and `deleted`",
+                        C::KEY
+                    ),
+                ),
+            };
+        }
         return match key.as_deref().map(C::check_key) {
             Some(Ok(key)) => Read::Delete { key },
             _ => Read::Refused {

@@ -20,7 +20,7 @@ use crate::api::http::{
     query_text,
 };
 use crate::api::input::{Checks, Field};
-use crate::api::page::{FeedItem, Page, list_query, page};
+use crate::api::page::{Page, list_query, page};
 use crate::api::work::{Db, Write};
 use crate::db::audit::Change;
 use crate::db::workstations::{self as db, Membership, WorkstationFields, WorkstationFilter};
@@ -74,6 +74,9 @@ pub struct WorkstationView {
     /// `ETag`.
     pub version: i64,
 }
+
+/// A page of a list of Workstation records.
+pub type WorkstationPage = crate::api::page::Page<WorkstationView>;
 
 impl WorkstationView {
     pub(crate) fn new(row: db::Workstation, member_ids: Vec<MemberId>) -> Self {
@@ -359,14 +362,14 @@ async fn view(
 #[utoipa::path(
     tag = "workstations",
     params(WorkstationQuery),
-    responses((status = 200, description = "A page of workstations", body = Page<FeedItem<WorkstationView>>)),
+    responses((status = 200, description = "A page of workstations", body = WorkstationPage)),
 )]
 #[get("")]
 async fn list_workstations(
     caller: Caller,
     pool: Db,
     query: web::Query<WorkstationQuery>,
-) -> Result<web::Json<Page<FeedItem<WorkstationView>>>, ApiError> {
+) -> Result<web::Json<Page<WorkstationView>>, ApiError> {
     let query = query.into_inner();
     let request = query.page()?;
     let filter = WorkstationFilter {
@@ -650,7 +653,7 @@ async fn remove_workstation_member(
     tag = "workstations",
     params(("id" = WorkstationId, Path, description = "The workstation's id"), HistoryQuery),
     responses(
-        (status = 200, description = "Its changes, oldest first", body = Page<crate::api::audit::AuditEventView>),
+        (status = 200, description = "Its changes, oldest first", body = crate::api::audit::AuditEventPage),
     ),
 )]
 #[get("/{id}/history")]

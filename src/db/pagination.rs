@@ -88,7 +88,6 @@ pub struct PageRequest {
     pub order: Order,
     pub after: Option<Cursor>,
     pub updated_since: Option<DateTime<Utc>>,
-    pub include_deleted: bool,
 }
 
 impl PageRequest {
@@ -168,7 +167,7 @@ macro_rules! page_row {
 }
 pub(crate) use page_row;
 
-/// Applies visibility (`include_deleted`), the change-feed bound (`updated_since`), the
+/// Leaves deleted records out (their deletions are in the change feed), applies the bound (`updated_since`), the
 /// keyset start and the order to a boxed query, and reads one row more than the page to
 /// know whether another page follows.
 macro_rules! paged {
@@ -180,9 +179,7 @@ macro_rules! paged {
         use $crate::db::pagination::Order;
         let page: &$crate::db::pagination::PageRequest = $page;
         let mut query = $query;
-        if !page.include_deleted {
-            query = query.filter($deleted.is_null());
-        }
+        query = query.filter($deleted.is_null());
         if let Some(since) = page.updated_since {
             query = query.filter($updated.ge(since));
         }

@@ -241,9 +241,7 @@ pub async fn list(
             .await;
         }
     }
-    if !page.include_deleted {
-        query = query.filter(proposals::deleted_at.is_null());
-    }
+    query = query.filter(proposals::deleted_at.is_null());
     query.limit(page.limit + 1).load(conn).await
 }
 

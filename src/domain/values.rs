@@ -483,6 +483,34 @@ checked_text!(
     )
 );
 
+/// A district system's id of a record it syncs: 1 to 64 letters, digits, `.`, `_`, `/`,
+/// `:` or `-`.
+pub fn external_id(value: &str) -> Result<String, String> {
+    let valid = (1..=64).contains(&value.len())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '/' | ':' | '-'));
+    if valid {
+        Ok(value.to_owned())
+    } else {
+        Err("must be 1 to 64 letters, digits, `.`, `_`, `/`, `:` or `-`".into())
+    }
+}
+
+checked_text!(
+    /// A district system's id of a record: [`external_id`].
+    ExternalId,
+    external_id,
+    || string_schema(
+        1,
+        Some(64),
+        "^[0-9A-Za-z\\u002E_\\u002F\\u003A\\u002D]+$".to_owned(),
+        "The district system's id of the record: 1 to 64 letters, digits, `.`, `_`, `/`, \
+         `:` or `-`."
+            .to_owned(),
+    )
+);
+
 checked_text!(
     /// A code of a controlled list: [`list_code`].
     ListCode,

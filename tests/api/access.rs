@@ -111,7 +111,7 @@ async fn side(app: &TestApp, code: &str) -> Side {
     app.put(&at(&format!("evaluators/{member}"))).await;
     for action in [
         format!("evaluators/{member}/training"),
-        "start_investigation".to_owned(),
+        "start-investigation".to_owned(),
     ] {
         let response = app.post(&at(&action), &json!({})).await;
         assert_eq!(response.status(), StatusCode::OK, "{action}");
@@ -122,7 +122,7 @@ async fn side(app: &TestApp, code: &str) -> Side {
         json!({"visited_on": "2026-05-06", "place": "区教委", "visited": "办公室"}),
     )
     .await;
-    let response = app.post(&at("start_deliberation"), &json!({})).await;
+    let response = app.post(&at("start-deliberation"), &json!({})).await;
     assert_eq!(response.status(), StatusCode::OK);
     let response = app
         .request(
@@ -134,7 +134,7 @@ async fn side(app: &TestApp, code: &str) -> Side {
     assert_eq!(response.status(), StatusCode::CREATED);
     let response = app
         .post(
-            &at("start_rectification"),
+            &at("start-rectification"),
             &json!({"text": "评议报告", "findings": [{"description": "办事窗口少", "due_on": "2026-12-31"}]}),
         )
         .await;
@@ -294,16 +294,16 @@ fn expected(role: Role, method: &Method, template: &str, own: bool) -> StatusCod
         "report",
         "close",
         "measures",
-        "start_investigation",
-        "start_deliberation",
-        "start_rectification",
+        "start-investigation",
+        "start-deliberation",
+        "start-rectification",
         "conclude",
         "training",
         "notes",
         "complete",
         "verify",
         "reopen",
-        "carry_over",
+        "carry-over",
     ]
     .contains(&last);
     match *method {

@@ -833,7 +833,7 @@ async fn every_kind_of_write_appends_to_the_trail() {
     .await;
     step(
         "start investigation",
-        app.post(&format!("{e}/start_investigation"), &json!({}))
+        app.post(&format!("{e}/start-investigation"), &json!({}))
             .await,
     )
     .await;
@@ -855,7 +855,7 @@ async fn every_kind_of_write_appends_to_the_trail() {
     step("delete visit", app.delete(&v).await).await;
     step(
         "start deliberation",
-        app.post(&format!("{e}/start_deliberation"), &json!({}))
+        app.post(&format!("{e}/start-deliberation"), &json!({}))
             .await,
     )
     .await;
@@ -874,7 +874,7 @@ async fn every_kind_of_write_appends_to_the_trail() {
     step(
         "start rectification",
         app.post(
-            &format!("{e}/start_rectification"),
+            &format!("{e}/start-rectification"),
             &json!({"text": "报告", "findings": [{"description": "问题", "due_on": "2027-12-31"}]}),
         )
         .await,
@@ -895,7 +895,7 @@ async fn every_kind_of_write_appends_to_the_trail() {
         ("start", json!({})),
         ("complete", json!({})),
         ("reopen", json!({})),
-        ("carry_over", json!({"reason": "明年完成"})),
+        ("carry-over", json!({"reason": "明年完成"})),
     ] {
         step(action, app.post(&format!("{item}/{action}"), &body).await).await;
     }

@@ -513,7 +513,7 @@ async fn the_feed_carries_records_that_live_under_others() {
     created(app.put(&at(&format!("evaluators/{member}"))).await).await;
     for step in [
         format!("evaluators/{member}/training"),
-        "start_investigation".into(),
+        "start-investigation".into(),
     ] {
         created(app.post(&at(&step), &json!({})).await).await;
     }
@@ -525,7 +525,7 @@ async fn the_feed_carries_records_that_live_under_others() {
         .await,
     )
     .await;
-    created(app.post(&at("start_deliberation"), &json!({})).await).await;
+    created(app.post(&at("start-deliberation"), &json!({})).await).await;
     let rated = app
         .request(
             Method::PUT,
@@ -536,7 +536,7 @@ async fn the_feed_carries_records_that_live_under_others() {
     assert_eq!(rated.status(), StatusCode::CREATED);
     created(
         app.post(
-            &at("start_rectification"),
+            &at("start-rectification"),
             &json!({"text": "报告", "findings": [{"description": "问题", "due_on": "2026-12-31"}]}),
         )
         .await,

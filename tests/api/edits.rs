@@ -123,7 +123,7 @@ async fn instances(app: &TestApp) -> Vec<String> {
         .post(&at(&format!("evaluators/{member}/training")), &json!({}))
         .await)
     .await;
-    ok(app.post(&at("start_investigation"), &json!({})).await).await;
+    ok(app.post(&at("start-investigation"), &json!({})).await).await;
     let visit = created(
         app.post(
             &at("visits"),

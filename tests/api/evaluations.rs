@@ -101,7 +101,7 @@ async fn investigating(app: &TestApp, s: &Setup, trained: usize) {
         .await;
     }
     body_of(
-        step(app, s, "start_investigation", json!({})).await,
+        step(app, s, "start-investigation", json!({})).await,
         StatusCode::OK,
     )
     .await;
@@ -111,7 +111,7 @@ async fn investigating(app: &TestApp, s: &Setup, trained: usize) {
 async fn rectifying(app: &TestApp, s: &Setup, findings: usize) -> Vec<Value> {
     investigating(app, s, 1).await;
     body_of(
-        step(app, s, "start_deliberation", json!({})).await,
+        step(app, s, "start-deliberation", json!({})).await,
         StatusCode::OK,
     )
     .await;
@@ -126,7 +126,7 @@ async fn rectifying(app: &TestApp, s: &Setup, findings: usize) -> Vec<Value> {
         step(
             app,
             s,
-            "start_rectification",
+            "start-rectification",
             json!({"text": "评议报告", "findings": findings}),
         )
         .await,
@@ -144,7 +144,7 @@ async fn an_evaluation_runs_from_preparation_to_its_stored_grade() {
 
     // Nothing to investigate with yet.
     let refused = body_of(
-        step(&app, &s, "start_investigation", json!({})).await,
+        step(&app, &s, "start-investigation", json!({})).await,
         StatusCode::CONFLICT,
     )
     .await;
@@ -194,7 +194,7 @@ async fn an_evaluation_runs_from_preparation_to_its_stored_grade() {
         StatusCode::CONFLICT
     );
     body_of(
-        step(&app, &s, "start_deliberation", json!({})).await,
+        step(&app, &s, "start-deliberation", json!({})).await,
         StatusCode::OK,
     )
     .await;
@@ -257,7 +257,7 @@ async fn an_evaluation_runs_from_preparation_to_its_stored_grade() {
         {"description": "执法文书不规范", "due_on": "2026-10-31"},
     ]});
     let evaluation = body_of(
-        step(&app, &s, "start_rectification", report).await,
+        step(&app, &s, "start-rectification", report).await,
         StatusCode::OK,
     )
     .await;
@@ -329,7 +329,7 @@ async fn an_evaluation_runs_from_preparation_to_its_stored_grade() {
 
     // Carrying over needs a reason.
     let invalid = body_of(
-        step(&app, &s, &item(&second, "carry_over"), json!({})).await,
+        step(&app, &s, &item(&second, "carry-over"), json!({})).await,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
@@ -338,7 +338,7 @@ async fn an_evaluation_runs_from_preparation_to_its_stored_grade() {
         step(
             &app,
             &s,
-            &item(&second, "carry_over"),
+            &item(&second, "carry-over"),
             json!({"reason": "需区政府统一部署，纳入明年工作"}),
         )
         .await,
@@ -445,7 +445,7 @@ async fn wrong_moves_are_refused_and_change_nothing() {
     // A stale If-Match is 412 before anything else.
     let stale = app
         .anonymous
-        .post(app.url(&s.at("start_investigation")))
+        .post(app.url(&s.at("start-investigation")))
         .bearer_auth(&app.admin_token)
         .header("If-Match", "\"99\"")
         .send()
@@ -467,7 +467,7 @@ async fn wrong_moves_are_refused_and_change_nothing() {
     .await;
     investigating(&app, &s, 0).await;
     let refused = body_of(
-        step(&app, &s, "start_deliberation", json!({})).await,
+        step(&app, &s, "start-deliberation", json!({})).await,
         StatusCode::CONFLICT,
     )
     .await;
@@ -583,7 +583,7 @@ async fn an_evaluation_in_preparation_is_changed_or_deleted_and_its_visits_follo
     let listed = body_of(app.get(&s.at("visits")).await, StatusCode::OK).await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
     body_of(
-        step(&app, &s, "start_deliberation", json!({})).await,
+        step(&app, &s, "start-deliberation", json!({})).await,
         StatusCode::OK,
     )
     .await;

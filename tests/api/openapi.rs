@@ -255,3 +255,26 @@ fn create_bodies_mark_their_required_fields_and_patches_none() {
     }
     assert!(creates >= 15, "only {creates} creates found");
 }
+
+/// Every literal segment of every path is kebab-case (collections and actions alike), so
+/// a client never guesses which case a path is in.
+#[test]
+fn every_path_is_kebab_case() {
+    let spec = committed();
+    let mut segments = 0;
+    for path in spec["paths"].as_object().unwrap().keys() {
+        for segment in path
+            .split('/')
+            .filter(|s| !s.is_empty() && !s.starts_with('{'))
+        {
+            let kebab = segment
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && !segment.starts_with('-')
+                && !segment.ends_with('-');
+            assert!(kebab, "{path}: `{segment}` is not kebab-case");
+            segments += 1;
+        }
+    }
+    assert!(segments > 300, "only {segments} segments were read");
+}

@@ -194,8 +194,8 @@ async fn district_with_every_kind(app: &TestApp, code: &str) -> District {
     .await;
     for step in [
         format!("evaluators/{lead}/training"),
-        "start_investigation".into(),
-        "start_deliberation".into(),
+        "start-investigation".into(),
+        "start-deliberation".into(),
     ] {
         ok(app.post(&at(&step), &json!({})).await).await;
     }

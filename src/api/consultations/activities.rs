@@ -8,10 +8,10 @@ use crate::domain::values::{Count, Line, Paragraph};
 use super::{
     ActivityFields, ApiError, AsyncPgConnection, Caller, Change, Checks, Consultation,
     ConsultationActivity, ConsultationActivityId, ConsultationFormat, ConsultationId, DateTime,
-    Day, Db, DepartmentId, Deserialize, DistrictId, FeedItem, Field, FieldError, HashSet,
-    HttpResponse, IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, IntoParams, MemberId,
-    NaiveDate, Page, Problem, Serialize, ToSchema, Utc, activity_db, created_response, db, delete,
-    get, machine, not_found_as, page, patch, post, record, values, web, wrong_state,
+    Day, Db, DepartmentId, Deserialize, DistrictId, Field, FieldError, HashSet, HttpResponse,
+    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, IntoParams, MemberId, NaiveDate, Page,
+    Problem, Serialize, ToSchema, Utc, activity_db, created_response, db, delete, get, machine,
+    not_found_as, page, patch, post, record, values, web, wrong_state,
 };
 
 /// An activity held on a consultation topic.
@@ -36,6 +36,9 @@ pub struct ActivityView {
     /// Increases with every change; sent as the `ETag`.
     pub version: i64,
 }
+
+/// A page of a topic's activities.
+pub type ConsultationActivityPage = crate::api::page::Page<ActivityView>;
 
 impl From<ConsultationActivity> for ActivityView {
     fn from(row: ConsultationActivity) -> Self {
@@ -228,8 +231,6 @@ pub struct ActivityPageQuery {
     /// The `next_cursor` of the previous page.
     #[param(min_length = 1, pattern = r"^[A-Za-z0-9_-]+$")]
     pub cursor: Option<String>,
-    /// Include deleted activities, as tombstones.
-    pub include_deleted: Option<bool>,
 }
 
 /// A topic in the caller's scope, with a lock when it is to change.
@@ -247,7 +248,7 @@ async fn topic(
 #[utoipa::path(
     tag = "consultations",
     params(("id" = ConsultationId, Path, description = "The topic's id"), ActivityPageQuery),
-    responses((status = 200, description = "A page of its activities", body = Page<FeedItem<ActivityView>>)),
+    responses((status = 200, description = "A page of its activities", body = ConsultationActivityPage)),
 )]
 #[get("/{id}/activities")]
 pub(super) async fn list_consultation_activities(
@@ -255,14 +256,13 @@ pub(super) async fn list_consultation_activities(
     pool: Db,
     path: web::Path<ConsultationId>,
     query: web::Query<ActivityPageQuery>,
-) -> Result<web::Json<Page<FeedItem<ActivityView>>>, ApiError> {
+) -> Result<web::Json<Page<ActivityView>>, ApiError> {
     let id = path.into_inner();
     let query = query.into_inner();
     let request = crate::api::page::PageParams {
         list: "consultation activities",
         limit: query.limit,
         cursor: query.cursor,
-        include_deleted: query.include_deleted,
         ..Default::default()
     }
     .request()?;

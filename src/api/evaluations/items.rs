@@ -387,7 +387,7 @@ pub struct CarryOverBody {
 
 action!(
     /// Carry an unfinished item over to later work, with the reason (-> carried_over).
-    carry_over_rectification_item: Item, POST "/{id}/rectification-items/{item_id}/carry_over",
+    carry_over_rectification_item: Item, POST "/{id}/rectification-items/{item_id}/carry-over",
     tag = "evaluations",
     params(
         ("id" = EvaluationId, Path, description = "The evaluation's id"),

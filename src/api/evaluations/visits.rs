@@ -7,7 +7,7 @@ use crate::domain::values::{Line, Paragraph};
 
 use super::{
     ApiError, AsyncPgConnection, Caller, Change, Checks, DateTime, Day, Db, Deserialize,
-    DistrictId, Evaluation, EvaluationId, EvaluationPhase, FeedItem, Field, HttpResponse, IfMatch,
+    DistrictId, Evaluation, EvaluationId, EvaluationPhase, Field, HttpResponse, IfMatch,
     IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, IntoParams, NaiveDate, Page, Problem, Serialize,
     ToSchema, Utc, Visit, VisitFields, VisitId, created_response, delete, found, get, locked, page,
     patch, post, record, visit_db, web, wrong_state,
@@ -30,6 +30,9 @@ pub struct VisitView {
     /// Increases with every change; sent as the `ETag`.
     pub version: i64,
 }
+
+/// A page of a list of Visit records.
+pub type VisitPage = crate::api::page::Page<VisitView>;
 
 impl From<Visit> for VisitView {
     fn from(row: Visit) -> Self {
@@ -147,15 +150,13 @@ pub struct VisitPageQuery {
     /// The `next_cursor` of the previous page.
     #[param(min_length = 1, pattern = r"^[A-Za-z0-9_-]+$")]
     pub cursor: Option<String>,
-    /// Include deleted visits, as tombstones.
-    pub include_deleted: Option<bool>,
 }
 
 /// List the investigation visits.
 #[utoipa::path(
     tag = "evaluations",
     params(("id" = EvaluationId, Path, description = "The evaluation's id"), VisitPageQuery),
-    responses((status = 200, description = "A page of its visits", body = Page<FeedItem<VisitView>>)),
+    responses((status = 200, description = "A page of its visits", body = VisitPage)),
 )]
 #[get("/{id}/visits")]
 pub(super) async fn list_visits(
@@ -163,14 +164,13 @@ pub(super) async fn list_visits(
     pool: Db,
     path: web::Path<EvaluationId>,
     query: web::Query<VisitPageQuery>,
-) -> Result<web::Json<Page<FeedItem<VisitView>>>, ApiError> {
+) -> Result<web::Json<Page<VisitView>>, ApiError> {
     let id = path.into_inner();
     let query = query.into_inner();
     let request = crate::api::page::PageParams {
         list: "evaluation visits",
         limit: query.limit,
         cursor: query.cursor,
-        include_deleted: query.include_deleted,
         ..Default::default()
     }
     .request()?;

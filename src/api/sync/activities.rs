@@ -7,6 +7,8 @@ use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 use serde_json::Value;
 
+use utoipa::openapi::schema::Schema;
+
 use super::{Synced, json_of, refuse_field, take_external_id, take_text};
 use crate::api::activities::{ActivityPatch, ActivityView};
 use crate::api::input::Checks;
@@ -35,6 +37,17 @@ impl Synced for Activities {
     type Context = ActivityContext;
     const ENTITY: Entity = Entity::Activity;
     const KEY: &'static str = "external_id";
+
+    fn upsert_schema() -> Schema {
+        super::upsert_schema::<crate::api::activities::NewActivity>(
+            &["participant_ids"],
+            vec![
+                ("external_id", super::named("ExternalId"), true),
+                ("workstation_external_id", super::named("ExternalId"), true),
+                ("participant_member_nos", super::list_of("MemberNo"), false),
+            ],
+        )
+    }
 
     async fn context(
         conn: &mut AsyncPgConnection,

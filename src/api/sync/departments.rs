@@ -5,6 +5,8 @@ use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 use serde_json::Value;
 
+use utoipa::openapi::schema::Schema;
+
 use super::{Synced, json_of, take_external_id};
 use crate::api::departments::{DepartmentPatch, DepartmentView};
 use crate::api::input::Checks;
@@ -24,6 +26,13 @@ impl Synced for Departments {
     type Context = ();
     const ENTITY: Entity = Entity::Department;
     const KEY: &'static str = "external_id";
+
+    fn upsert_schema() -> Schema {
+        super::upsert_schema::<crate::api::departments::NewDepartment>(
+            &["district_id"],
+            vec![("external_id", super::named("ExternalId"), true)],
+        )
+    }
 
     async fn context(
         _conn: &mut AsyncPgConnection,

@@ -8,6 +8,8 @@ use diesel_async::AsyncPgConnection;
 use serde::Deserialize;
 use serde_json::Value;
 
+use utoipa::openapi::schema::Schema;
+
 use super::{Synced, json_of, refuse_field, take_external_id};
 use crate::api::input::Checks;
 use crate::api::meetings::{AttendanceView, MeetingPatch, MeetingView};
@@ -40,6 +42,34 @@ impl Synced for Meetings {
     type Context = HashMap<String, MemberId>;
     const ENTITY: Entity = Entity::Meeting;
     const KEY: &'static str = "external_id";
+
+    fn upsert_schema() -> Schema {
+        use utoipa::openapi::schema::{AdditionalProperties, ArrayBuilder, ObjectBuilder};
+        let entry = ObjectBuilder::new()
+            .property("member_no", super::named("MemberNo"))
+            .property("status", super::named("AttendanceStatus"))
+            .property("note", super::nullable("Paragraph500"))
+            .required("member_no")
+            .required("status")
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)));
+        super::upsert_schema::<crate::api::meetings::NewMeeting>(
+            &["district_id"],
+            vec![
+                ("external_id", super::named("ExternalId"), true),
+                (
+                    "attendance",
+                    ArrayBuilder::new()
+                        .items(entry)
+                        .description(Some(
+                            "The meeting's whole attendance, each member once; absent: \
+                             nobody's is recorded.",
+                        ))
+                        .into(),
+                    false,
+                ),
+            ],
+        )
+    }
 
     async fn context(
         conn: &mut AsyncPgConnection,

@@ -5,6 +5,9 @@ use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 use serde_json::Value;
 
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::Schema;
+
 use super::{Synced, json_of};
 use crate::api::input::Checks;
 use crate::api::members::{MemberPatch, MemberView};
@@ -24,6 +27,14 @@ impl Synced for Members {
     type Context = (i32, crate::db::reference::MemberCodes);
     const ENTITY: Entity = Entity::Member;
     const KEY: &'static str = "member_no";
+
+    fn upsert_schema() -> Schema {
+        super::upsert_schema::<crate::api::members::NewMember>(&["district_id"], Vec::new())
+    }
+
+    fn key_schema() -> RefOr<Schema> {
+        super::named("MemberNo")
+    }
 
     fn check_key(key: &str) -> Result<String, String> {
         crate::domain::values::member_no(key)

@@ -7,6 +7,8 @@ use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 use serde_json::Value;
 
+use utoipa::openapi::schema::Schema;
+
 use super::{Synced, json_of, refuse_field, take_external_id, take_text};
 use crate::api::input::{Checks, Field};
 use crate::api::proposals::{ProposalPatch, ProposalView};
@@ -34,6 +36,16 @@ impl Synced for Proposals {
     type Context = ProposalContext;
     const ENTITY: Entity = Entity::Proposal;
     const KEY: &'static str = "external_id";
+
+    fn upsert_schema() -> Schema {
+        super::upsert_schema::<crate::api::proposals::NewProposal>(
+            &["district_id", "lead_member_id"],
+            vec![
+                ("external_id", super::named("ExternalId"), true),
+                ("lead_member_no", super::nullable("MemberNo"), false),
+            ],
+        )
+    }
 
     async fn context(
         conn: &mut AsyncPgConnection,

@@ -7,6 +7,8 @@ use diesel::QueryResult;
 use diesel_async::AsyncPgConnection;
 use serde_json::Value;
 
+use utoipa::openapi::schema::Schema;
+
 use super::{Synced, json_of, take_external_id};
 use crate::api::input::{Checks, Field};
 use crate::api::workstations::{WorkstationPatch, WorkstationView};
@@ -27,6 +29,16 @@ impl Synced for Workstations {
     type Context = HashMap<String, MemberId>;
     const ENTITY: Entity = Entity::Workstation;
     const KEY: &'static str = "external_id";
+
+    fn upsert_schema() -> Schema {
+        super::upsert_schema::<crate::api::workstations::NewWorkstation>(
+            &["district_id", "convenor_member_id"],
+            vec![
+                ("external_id", super::named("ExternalId"), true),
+                ("convenor_member_no", super::nullable("MemberNo"), false),
+            ],
+        )
+    }
 
     async fn context(
         conn: &mut AsyncPgConnection,
