@@ -74,13 +74,35 @@ impl FieldError {
     }
 }
 
+crate::domain::kinds::text_enum! {
+    /// The kind of a problem: a URI reference the README's table explains.
+    ProblemType {
+        BadRequest = "/problems/bad-request",
+        Validation = "/problems/validation",
+        Unauthorized = "/problems/unauthorized",
+        Forbidden = "/problems/forbidden",
+        TooManyRequests = "/problems/too-many-requests",
+        NotFound = "/problems/not-found",
+        Conflict = "/problems/conflict",
+        WrongState = "/problems/wrong-state",
+        PreconditionFailed = "/problems/precondition-failed",
+        PayloadTooLarge = "/problems/payload-too-large",
+        RequestTimeout = "/problems/request-timeout",
+        UnsupportedMediaType = "/problems/unsupported-media-type",
+        MethodNotAllowed = "/problems/method-not-allowed",
+        Unavailable = "/problems/unavailable",
+        OutcomeUnknown = "/problems/outcome-unknown",
+        Busy = "/problems/busy",
+        Internal = "/problems/internal",
+        Http = "/problems/http",
+    }
+}
+
 /// An error answer (RFC 9457 problem details), sent as `application/problem+json`.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Problem {
-    /// A URI reference naming the kind of problem; see the README for the list.
     #[serde(rename = "type")]
-    #[schema(example = "/problems/validation")]
-    pub problem_type: String,
+    pub problem_type: ProblemType,
     /// A short summary of the kind of problem.
     #[schema(example = "Invalid request body")]
     pub title: String,
@@ -204,31 +226,39 @@ impl ApiError {
         }
     }
 
-    fn kind(&self) -> (&'static str, &'static str) {
+    fn kind(&self) -> (ProblemType, &'static str) {
         match self {
-            Self::BadRequest(_) => ("bad-request", "Bad request"),
-            Self::Validation(_) => ("validation", "Invalid request"),
-            Self::Unauthorized(_) => ("unauthorized", "Authentication required"),
-            Self::Forbidden(_) => ("forbidden", "Not allowed"),
-            Self::TooManyRequests { .. } => ("too-many-requests", "Too many requests"),
-            Self::NotFound(_) => ("not-found", "Not found"),
-            Self::Conflict { .. } => ("conflict", "Conflict with the current state"),
-            Self::WrongState { .. } => ("wrong-state", "Not allowed in the current status"),
-            Self::PreconditionFailed { .. } => ("precondition-failed", "Precondition failed"),
-            Self::PayloadTooLarge { .. } => ("payload-too-large", "Request body too large"),
-            Self::RequestTimeout => ("request-timeout", "Request body too slow"),
-            Self::UnsupportedMediaType(_) => ("unsupported-media-type", "Unsupported media type"),
-            Self::MethodNotAllowed { .. } => ("method-not-allowed", "Method not allowed"),
-            Self::Unavailable => ("unavailable", "Service unavailable"),
-            Self::OutcomeUnknown => ("outcome-unknown", "Outcome unknown"),
-            Self::Busy => ("busy", "Busy"),
+            Self::BadRequest(_) => (ProblemType::BadRequest, "Bad request"),
+            Self::Validation(_) => (ProblemType::Validation, "Invalid request"),
+            Self::Unauthorized(_) => (ProblemType::Unauthorized, "Authentication required"),
+            Self::Forbidden(_) => (ProblemType::Forbidden, "Not allowed"),
+            Self::TooManyRequests { .. } => (ProblemType::TooManyRequests, "Too many requests"),
+            Self::NotFound(_) => (ProblemType::NotFound, "Not found"),
+            Self::Conflict { .. } => (ProblemType::Conflict, "Conflict with the current state"),
+            Self::WrongState { .. } => {
+                (ProblemType::WrongState, "Not allowed in the current status")
+            }
+            Self::PreconditionFailed { .. } => {
+                (ProblemType::PreconditionFailed, "Precondition failed")
+            }
+            Self::PayloadTooLarge { .. } => {
+                (ProblemType::PayloadTooLarge, "Request body too large")
+            }
+            Self::RequestTimeout => (ProblemType::RequestTimeout, "Request body too slow"),
+            Self::UnsupportedMediaType(_) => {
+                (ProblemType::UnsupportedMediaType, "Unsupported media type")
+            }
+            Self::MethodNotAllowed { .. } => (ProblemType::MethodNotAllowed, "Method not allowed"),
+            Self::Unavailable => (ProblemType::Unavailable, "Service unavailable"),
+            Self::OutcomeUnknown => (ProblemType::OutcomeUnknown, "Outcome unknown"),
+            Self::Busy => (ProblemType::Busy, "Busy"),
             Self::Http { status, .. } => http_kind(*status),
-            Self::Internal(_) | Self::Answered => ("internal", "Internal server error"),
+            Self::Internal(_) | Self::Answered => (ProblemType::Internal, "Internal server error"),
         }
     }
 
     pub fn problem(&self) -> Problem {
-        let (slug, title) = self.kind();
+        let (problem_type, title) = self.kind();
         let detail = match self {
             Self::Validation(errors) if errors.len() == 1 => {
                 format!("{}: {}", errors[0].pointer, errors[0].detail)
@@ -260,7 +290,7 @@ impl ApiError {
             _ => (None, None),
         };
         Problem {
-            problem_type: format!("/problems/{slug}"),
+            problem_type,
             title: title.to_owned(),
             status: self.status_code().as_u16(),
             detail,
@@ -329,18 +359,18 @@ impl ResponseError for ApiError {
 }
 
 /// The problem type and title of an error status some layer below the API answered.
-fn http_kind(status: StatusCode) -> (&'static str, &'static str) {
+fn http_kind(status: StatusCode) -> (ProblemType, &'static str) {
     match status.as_u16() {
-        400 => ("bad-request", "Bad request"),
-        401 => ("unauthorized", "Authentication required"),
-        403 => ("forbidden", "Not allowed"),
-        404 => ("not-found", "Not found"),
-        405 => ("method-not-allowed", "Method not allowed"),
-        408 => ("request-timeout", "Request timeout"),
-        413 => ("payload-too-large", "Request body too large"),
-        415 => ("unsupported-media-type", "Unsupported media type"),
-        500..=599 => ("internal", "Internal server error"),
-        _ => ("http", "Request refused"),
+        400 => (ProblemType::BadRequest, "Bad request"),
+        401 => (ProblemType::Unauthorized, "Authentication required"),
+        403 => (ProblemType::Forbidden, "Not allowed"),
+        404 => (ProblemType::NotFound, "Not found"),
+        405 => (ProblemType::MethodNotAllowed, "Method not allowed"),
+        408 => (ProblemType::RequestTimeout, "Request timeout"),
+        413 => (ProblemType::PayloadTooLarge, "Request body too large"),
+        415 => (ProblemType::UnsupportedMediaType, "Unsupported media type"),
+        500..=599 => (ProblemType::Internal, "Internal server error"),
+        _ => (ProblemType::Http, "Request refused"),
     }
 }
 

@@ -189,6 +189,16 @@ pub fn finish(mut document: Document) -> Document {
                         error("No such record, or none the key's districts hold", false),
                     );
                 }
+                if parameters.iter().any(|p| {
+                    p.parameter_in == utoipa::openapi::path::ParameterIn::Query
+                        && p.name == "district_id"
+                }) {
+                    // A district key asking for another district is told there is none.
+                    add(
+                        "404",
+                        error("No such district, or another than the key's", false),
+                    );
+                }
                 if parameters.iter().any(|p| p.name == "If-None-Match") {
                     add(
                         "304",
@@ -337,16 +347,27 @@ fn idempotent(operation: &mut Operation) {
     let problem = ContentBuilder::new()
         .schema(Some(RefOr::Ref(Ref::from_schema_name("Problem"))))
         .build();
+    let reused = "an Idempotency-Key first sent with another request";
+    let refused = if operation.request_body.is_some() {
+        format!(
+            "Invalid fields, all of them in `errors[]`, each with its `code` (`unknown` and \
+             `rule` are what the schema cannot know; see the operation), or {reused}"
+        )
+    } else {
+        format!("A parameter that cannot be used, or {reused}")
+    };
     let responses = &mut operation.responses.responses;
+    if let Some(RefOr::T(response)) = responses.get_mut("422")
+        && !response.description.contains("Idempotency-Key")
+    {
+        response.description = format!("{}; or {reused}", response.description);
+    }
     for (status, description) in [
         (
             "409",
-            "A request with this Idempotency-Key is still running",
+            "A request with this Idempotency-Key is still running".to_owned(),
         ),
-        (
-            "422",
-            "This Idempotency-Key was first sent with another request",
-        ),
+        ("422", refused),
     ] {
         responses.entry(status.to_owned()).or_insert(RefOr::T(
             ResponseBuilder::new()

@@ -85,6 +85,7 @@ pub struct AuditEventView {
     pub occurred_at: DateTime<Utc>,
     /// The API key that made the change; `null` for the command line.
     pub actor_key_id: Option<ApiKeyId>,
+    #[schema(value_type = Option<crate::domain::kinds::Role>)]
     pub actor_role: Option<String>,
     pub actor_district_id: Option<DistrictId>,
     pub request_id: Option<String>,

@@ -160,6 +160,7 @@ impl PartialSchema for ChangeEntry {
 impl ToSchema for ChangeEntry {
     fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
         schemas.push(("ChangeOp".to_owned(), ChangeOp::schema()));
+        schemas.push(("Collection".to_owned(), Collection::schema()));
         for &collection in Collection::ALL {
             schemas.push((
                 format!("{}Change", record_schema(collection)),
@@ -192,11 +193,8 @@ pub struct ChangesQuery {
     /// Page size, 1 to 1,000 (default 100).
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
-    /// Comma-separated collections (default: all of them): districts, departments,
-    /// members, workstations, activities, proposals, consultations,
-    /// consultation_activities, evaluations, evaluation_visits, rectification_items,
-    /// rulings, meetings, reports, key_tasks.
-    #[param(inline)]
+    /// The collections to read, comma-separated (default: all of them).
+    #[param(value_type = Option<Vec<Collection>>, style = Form, explode = false, min_items = 1)]
     pub collections: Option<CollectionList>,
     /// Only this district's records (a district key always reads only its own).
     pub district_id: Option<DistrictId>,
@@ -212,27 +210,11 @@ fn district_of(caller: &Caller, asked: Option<DistrictId>) -> Option<Option<Dist
     }
 }
 
-/// A comma-separated list of collections, as a query parameter: its schema's pattern is
-/// made from [`Collection::ALL`], so a new collection is documented where it is served.
+/// A comma-separated list of collections, as a query parameter (an array in the document,
+/// `style: form`, `explode: false`: `members,meetings`).
 #[derive(Debug, Deserialize)]
 #[serde(transparent)]
 pub struct CollectionList(String);
-
-impl utoipa::PartialSchema for CollectionList {
-    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        let one = Collection::ALL
-            .iter()
-            .map(|collection| collection.as_str())
-            .collect::<Vec<_>>()
-            .join("|");
-        utoipa::openapi::ObjectBuilder::new()
-            .schema_type(utoipa::openapi::schema::Type::String)
-            .pattern(Some(format!("^({one})(,({one}))*$")))
-            .into()
-    }
-}
-
-impl utoipa::ToSchema for CollectionList {}
 
 fn collections_of(list: Option<&CollectionList>) -> Result<Vec<Collection>, ApiError> {
     collections(list.map(|list| list.0.as_str())).map_err(ApiError::BadRequest)
@@ -436,8 +418,8 @@ impl ToSchema for SnapshotLine {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct SnapshotQuery {
-    /// Comma-separated collections (default: all of them), as for the feed.
-    #[param(inline)]
+    /// The collections to read, comma-separated (default: all of them), as for the feed.
+    #[param(value_type = Option<Vec<Collection>>, style = Form, explode = false, min_items = 1)]
     pub collections: Option<CollectionList>,
     /// Only this district's records (a district key always reads only its own).
     pub district_id: Option<DistrictId>,

@@ -207,6 +207,7 @@ pub struct StepView {
     pub from_status: String,
     pub to_status: String,
     pub actor_key_id: Option<ApiKeyId>,
+    #[schema(value_type = Option<crate::domain::kinds::Role>)]
     pub actor_role: Option<String>,
     pub occurred_at: DateTime<Utc>,
     /// What was sent with the action (and what it produced, such as a number).

@@ -27,7 +27,7 @@ const PROBLEM = {
     validation: "/problems/validation",
     preconditionFailed: "/problems/precondition-failed",
     wrongState: "/problems/wrong-state",
-} as const;
+} as const satisfies Record<string, Problem["type"]>;
 
 // ---------------------------------------------------------------------------------------
 // Checks
@@ -89,8 +89,6 @@ function expectProblem<T, E>(answer: Answer<T, E>, status: number, type: string,
     );
     check(contentType.startsWith("application/problem+json"), `${what}: problem sent as ${contentType}`);
     check(isProblem(error), `${what}: not problem details: ${show(error)}`);
-    // SPEC: Problem.type is a bare string, not an enum of the README's problem types, so a
-    // misspelt type here would compile; the comparison is only as good as PROBLEM above.
     check(error.type === type, `${what}: problem type ${error.type}, expected ${type}`);
     check(error.status === status, `${what}: problem says status ${error.status}`);
     return error;
@@ -345,8 +343,6 @@ async function validationProblem(): Promise<void> {
             party: need("party"),
         },
     });
-    // SPEC: create_member's 422 is described only as "This Idempotency-Key was first sent
-    // with another request"; invalid fields are its usual cause (same on 44 other writes).
     const problem = expectProblem(refused, 422, PROBLEM.validation, "POST /members with three bad fields");
     const errors = problem.errors ?? [];
     for (const error of errors) check(error.detail.length > 0, `an empty detail for ${error.pointer}`);
@@ -439,7 +435,7 @@ async function followChangeFeed(): Promise<void> {
         const page = expectData(
             await api.GET("/api/v1/changes", {
                 params: {
-                    query: { district_id: districtId, collections: "members", limit: 3, after },
+                    query: { district_id: districtId, collections: ["members"], limit: 3, after },
                 },
             }),
             200,
