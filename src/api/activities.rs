@@ -2,6 +2,7 @@
 //! `/api/v1/workstations/{id}/activities`.
 
 use crate::domain::kinds::Entity;
+use crate::domain::values::FilterText;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel_async::AsyncPgConnection;
@@ -14,9 +15,7 @@ use crate::api::policy::{read, write};
 
 use crate::api::audit::{HistoryQuery, record};
 use crate::api::auth::Caller;
-use crate::api::http::{
-    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, query_text,
-};
+use crate::api::http::{IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response};
 use crate::api::input::{Checks, Field};
 use crate::api::page::{Page, list_query, page};
 use crate::api::work::{Db, Write};
@@ -241,8 +240,8 @@ list_query! {
         /// Only activities in this district.
         district_id: DistrictId,
         /// Only activities in the district with this code.
-        #[param(max_length = 40, pattern = r"^[^\x00]*$")]
-        district: String,
+        #[param(inline)]
+        district: FilterText<40>,
         /// Only activities at this workstation.
         workstation_id: WorkstationId,
         kind: ActivityKind,
@@ -298,7 +297,7 @@ async fn list_activities(
     let filter = ActivityFilter {
         scope: caller.scope(),
         district_id: query.district_id,
-        district_code: query_text("district", query.district, 40)?,
+        district_code: query.district.and_then(FilterText::into_filter),
         workstation_id: query.workstation_id,
         kind: query.kind,
         member_id: query.member_id,

@@ -4,6 +4,7 @@
 use crate::domain::calendar::Moment;
 use crate::domain::cursor;
 use crate::domain::kinds::Entity;
+use crate::domain::values::FilterText;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
@@ -237,12 +238,12 @@ impl Personal for AuditEventView {
 pub struct AuditQuery {
     /// Only events of records of this type.
     pub entity_type: Option<Entity>,
-    #[param(max_length = 200, pattern = r"^[^\x00]*$")]
-    pub entity_id: Option<String>,
+    #[param(inline)]
+    pub entity_id: Option<FilterText<200>>,
     pub actor_key_id: Option<ApiKeyId>,
     pub district_id: Option<DistrictId>,
-    #[param(max_length = 200, pattern = r"^[^\x00]*$")]
-    pub action: Option<String>,
+    #[param(inline)]
+    pub action: Option<FilterText<200>>,
     /// Events at or after this time (RFC 3339).
     pub from: Option<Moment>,
     /// Events before this time (RFC 3339).
@@ -253,10 +254,6 @@ pub struct AuditQuery {
     /// The `next_cursor` of the previous page.
     #[param(min_length = 1, pattern = r"^[A-Za-z0-9_-]+$")]
     pub cursor: Option<String>,
-}
-
-fn text(name: &str, value: Option<String>) -> Result<Option<String>, ApiError> {
-    crate::api::http::query_text(name, value, 200)
 }
 
 fn encode_cursor(seq: i64) -> String {
@@ -452,10 +449,10 @@ async fn list_audit_events(
     let query = query.into_inner();
     let filter = AuditFilter {
         entity_type: query.entity_type.map(|entity| entity.as_str().to_owned()),
-        entity_id: text("entity_id", query.entity_id)?,
+        entity_id: query.entity_id.and_then(FilterText::into_filter),
         actor_key_id: query.actor_key_id,
         district_id: query.district_id,
-        action: text("action", query.action)?,
+        action: query.action.and_then(FilterText::into_filter),
         from: query.from.map(Moment::get),
         to: query.to.map(Moment::get),
         after_seq: None,

@@ -2,6 +2,7 @@
 //! their activities, their outcome report, and the plan's figures.
 
 use crate::domain::kinds::Entity;
+use crate::domain::values::FilterText;
 use std::collections::HashSet;
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
@@ -19,9 +20,7 @@ use crate::api::policy::{read, write};
 use crate::api::audit::record;
 use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
-use crate::api::http::{
-    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, query_text,
-};
+use crate::api::http::{IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response};
 use crate::api::input::{Checks, Field};
 use crate::api::page::{Page, list_query, page};
 use crate::api::work::{Db, Write};
@@ -229,14 +228,14 @@ list_query! {
     {
         district_id: DistrictId,
         /// The district's code.
-        #[param(max_length = 40, pattern = r"^[^\x00]*$")]
-        district: String,
+        #[param(inline)]
+        district: FilterText<40>,
         year: i32,
         status: ConsultationStatus,
         is_key: bool,
         /// Text in the title.
-        #[param(max_length = 100, pattern = r"^[^\x00]*$")]
-        q: String,
+        #[param(inline)]
+        q: FilterText<100>,
     }
 }
 
@@ -257,11 +256,11 @@ async fn list_consultations(
     let filter = ConsultationFilter {
         scope: caller.scope(),
         district_id: query.district_id,
-        district_code: query_text("district", query.district, 40)?,
+        district_code: query.district.and_then(FilterText::into_filter),
         year: query.year,
         status: query.status,
         is_key: query.is_key,
-        q: query_text("q", query.q, 100)?,
+        q: query.q.and_then(FilterText::into_filter),
     };
     let mut conn = pool.conn().await?;
     let rows = db::list(&mut conn, &filter, &request).await?;

@@ -1,6 +1,7 @@
 //! `/api/v1/departments`: the departments and other units of a district (单位).
 
 use crate::domain::kinds::Entity;
+use crate::domain::values::FilterText;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -14,9 +15,7 @@ use diesel_async::AsyncPgConnection;
 use crate::api::audit::{HistoryQuery, record};
 use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
-use crate::api::http::{
-    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, query_text,
-};
+use crate::api::http::{IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response};
 use crate::api::input::{Checks, Field};
 use crate::api::page::{Page, list_query, page};
 use crate::api::work::{Db, Write};
@@ -158,12 +157,12 @@ list_query! {
         /// Only departments of this district.
         district_id: DistrictId,
         /// Only departments of the district with this code.
-        #[param(max_length = 40, pattern = r"^[^\x00]*$")]
-        district: String,
+        #[param(inline)]
+        district: FilterText<40>,
         kind: DepartmentKind,
         /// Text in the name or short name.
-        #[param(max_length = 100, pattern = r"^[^\x00]*$")]
-        q: String,
+        #[param(inline)]
+        q: FilterText<100>,
     }
 }
 
@@ -184,9 +183,9 @@ async fn list_departments(
     let filter = DepartmentFilter {
         scope: caller.scope(),
         district_id: query.district_id,
-        district_code: query_text("district", query.district, 40)?,
+        district_code: query.district.and_then(FilterText::into_filter),
         kind: query.kind,
-        q: query_text("q", query.q, 100)?,
+        q: query.q.and_then(FilterText::into_filter),
     };
     let mut conn = pool.conn().await?;
     let rows = db::list(&mut conn, &filter, &request).await?;

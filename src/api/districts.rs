@@ -1,6 +1,7 @@
 //! `/api/v1/districts`: the district committees (区政协).
 
 use crate::domain::kinds::Entity;
+use crate::domain::values::FilterText;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -13,9 +14,7 @@ use diesel_async::AsyncPgConnection;
 
 use crate::api::audit::{HistoryQuery, record};
 use crate::api::auth::Caller;
-use crate::api::http::{
-    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, query_text,
-};
+use crate::api::http::{IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response};
 use crate::api::input::{Checks, Field};
 use crate::api::page::{Page, list_query, page};
 use crate::api::work::{Db, Write};
@@ -170,11 +169,11 @@ list_query! {
     DistrictQuery, sort: DistrictSort { Created = "created", UpdatedAt = "updated_at", Name = "name" },
     {
         /// Only the district with this code.
-        #[param(max_length = 40, pattern = r"^[^\x00]*$")]
-        code: String,
+        #[param(inline)]
+        code: FilterText<40>,
         /// Text in the name, English name or code.
-        #[param(max_length = 100, pattern = r"^[^\x00]*$")]
-        q: String,
+        #[param(inline)]
+        q: FilterText<100>,
     }
 }
 
@@ -202,8 +201,8 @@ async fn list_districts(
     let request = query.page()?;
     let filter = DistrictFilter {
         scope: caller.scope(),
-        code: query_text("code", query.code, 40)?,
-        q: query_text("q", query.q, 100)?,
+        code: query.code.and_then(FilterText::into_filter),
+        q: query.q.and_then(FilterText::into_filter),
     };
     let mut conn = pool.conn().await?;
     let rows = db::list(&mut conn, &filter, &request).await?;

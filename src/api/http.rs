@@ -547,29 +547,6 @@ pub fn no_content() -> HttpResponse {
     HttpResponse::new(StatusCode::NO_CONTENT)
 }
 
-/// Rejects a query text that the database could not take (a NUL byte) or that is too long.
-pub fn query_text(
-    name: &str,
-    value: Option<String>,
-    max: usize,
-) -> Result<Option<String>, ApiError> {
-    let Some(value) = value else {
-        return Ok(None);
-    };
-    if value.contains('\0') {
-        return Err(ApiError::BadRequest(format!(
-            "{name} must not contain a NUL character"
-        )));
-    }
-    if value.chars().count() > max {
-        return Err(ApiError::BadRequest(format!(
-            "{name} must be at most {max} characters"
-        )));
-    }
-    let trimmed = value.trim();
-    Ok((!trimmed.is_empty()).then(|| trimmed.to_owned()))
-}
-
 /// The one of `offered` that the request's `Accept` header prefers (RFC 9110 §12.5.1:
 /// by q-value, then as listed), naming it exactly; a type it gives `q=0` is refused, not
 /// chosen. `None` when it names none of them, or prefers JSON (`application/json`, or any

@@ -2,6 +2,7 @@
 //! body responsible for it, how far it has come, and dated progress notes.
 
 use crate::domain::kinds::Entity;
+use crate::domain::values::FilterText;
 use std::collections::HashMap;
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
@@ -18,8 +19,7 @@ use crate::api::audit::{HistoryQuery, record};
 use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::http::{
-    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, query_text,
-    updated_response,
+    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, updated_response,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{Page, list_query, page};
@@ -242,13 +242,13 @@ list_query! {
     {
         district_id: DistrictId,
         /// The district's code.
-        #[param(max_length = 40, pattern = r"^[^\x00]*$")]
-        district: String,
+        #[param(inline)]
+        district: FilterText<40>,
         year: i32,
         status: KeyTaskStatus,
         /// Text in the title or the responsible body.
-        #[param(max_length = 100, pattern = r"^[^\x00]*$")]
-        q: String,
+        #[param(inline)]
+        q: FilterText<100>,
     }
 }
 
@@ -269,10 +269,10 @@ async fn list_key_tasks(
     let filter = KeyTaskFilter {
         scope: caller.scope(),
         district_id: query.district_id,
-        district_code: query_text("district", query.district, 40)?,
+        district_code: query.district.and_then(FilterText::into_filter),
         year: query.year,
         status: query.status,
-        q: query_text("q", query.q, 100)?,
+        q: query.q.and_then(FilterText::into_filter),
     };
     let mut conn = pool.conn().await?;
     let rows = db::list(&mut conn, &filter, &request).await?;

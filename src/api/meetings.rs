@@ -3,6 +3,7 @@
 //! attended them.
 
 use crate::domain::kinds::Entity;
+use crate::domain::values::FilterText;
 use std::collections::HashMap;
 
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
@@ -18,9 +19,7 @@ use crate::api::audit::{HistoryQuery, record};
 use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::edit::{self, Editable};
-use crate::api::http::{
-    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, query_text,
-};
+use crate::api::http::{IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response};
 use crate::api::input::{Checks, Field};
 use crate::api::page::{Page, list_query, page};
 use crate::api::work::{Db, Write};
@@ -257,8 +256,8 @@ list_query! {
     {
         district_id: DistrictId,
         /// The district's code.
-        #[param(max_length = 40, pattern = r"^[^\x00]*$")]
-        district: String,
+        #[param(inline)]
+        district: FilterText<40>,
         kind: MeetingKind,
         /// Only meetings whose attendance lists this member (in any status).
         member_id: MemberId,
@@ -267,8 +266,8 @@ list_query! {
         /// Only meetings held on or before this day.
         held_to: Day,
         /// Text in the title.
-        #[param(max_length = 100, pattern = r"^[^\x00]*$")]
-        q: String,
+        #[param(inline)]
+        q: FilterText<100>,
     }
 }
 
@@ -289,12 +288,12 @@ async fn list_meetings(
     let filter = MeetingFilter {
         scope: caller.scope(),
         district_id: query.district_id,
-        district_code: query_text("district", query.district, 40)?,
+        district_code: query.district.and_then(FilterText::into_filter),
         kind: query.kind,
         member_id: query.member_id,
         held_from: query.held_from.map(Day::get),
         held_to: query.held_to.map(Day::get),
-        q: query_text("q", query.q, 100)?,
+        q: query.q.and_then(FilterText::into_filter),
     };
     let mut conn = pool.conn().await?;
     let rows = db::list(&mut conn, &filter, &request).await?;

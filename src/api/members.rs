@@ -1,6 +1,7 @@
 //! `/api/v1/members`: committee members (委员).
 
 use crate::domain::kinds::Entity;
+use crate::domain::values::FilterText;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -15,9 +16,7 @@ use crate::api::audit::{HistoryQuery, record};
 use crate::api::auth::Caller;
 use crate::api::contacts::{self, Personal};
 use crate::api::districts::referenced_district;
-use crate::api::http::{
-    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, query_text,
-};
+use crate::api::http::{IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response};
 use crate::api::input::{Checks, Field};
 use crate::api::page::{Page, list_query, page};
 use crate::api::work::{Db, Write};
@@ -404,26 +403,26 @@ list_query! {
         /// Only members of this district.
         district_id: DistrictId,
         /// Only members of the district with this code.
-        #[param(max_length = 40, pattern = r"^[^\x00]*$")]
-        district: String,
+        #[param(inline)]
+        district: FilterText<40>,
         /// Only members of this sector (code).
-        #[param(max_length = 40, pattern = r"^[^\x00]*$")]
-        sector: String,
+        #[param(inline)]
+        sector: FilterText<40>,
         /// Only members of this party (code).
-        #[param(max_length = 40, pattern = r"^[^\x00]*$")]
-        party: String,
+        #[param(inline)]
+        party: FilterText<40>,
         /// Only members of this street's group.
-        #[param(max_length = 50, pattern = r"^[^\x00]*$")]
-        street: String,
+        #[param(inline)]
+        street: FilterText<50>,
         /// Only members of this term.
         term: i32,
         status: MemberStatus,
         /// Only members holding this role (code).
-        #[param(max_length = 40, pattern = r"^[^\x00]*$")]
-        role: String,
+        #[param(inline)]
+        role: FilterText<40>,
         /// Text in the name (Chinese included) or the member number.
-        #[param(max_length = 50, pattern = r"^[^\x00]*$")]
-        q: String,
+        #[param(inline)]
+        q: FilterText<50>,
     }
 }
 
@@ -444,14 +443,14 @@ async fn list_members(
     let filter = MemberFilter {
         scope: caller.scope(),
         district_id: query.district_id,
-        district_code: query_text("district", query.district, 40)?,
-        sector: query_text("sector", query.sector, 40)?,
-        party: query_text("party", query.party, 40)?,
-        street: query_text("street", query.street, 50)?,
+        district_code: query.district.and_then(FilterText::into_filter),
+        sector: query.sector.and_then(FilterText::into_filter),
+        party: query.party.and_then(FilterText::into_filter),
+        street: query.street.and_then(FilterText::into_filter),
         term: query.term,
         status: query.status,
-        role: query_text("role", query.role, 40)?,
-        q: query_text("q", query.q, 50)?,
+        role: query.role.and_then(FilterText::into_filter),
+        q: query.q.and_then(FilterText::into_filter),
     };
     let mut conn = pool.conn().await?;
     let rows = db::list(&mut conn, &filter, &request).await?;

@@ -5,6 +5,7 @@
 
 use crate::domain::cursor;
 use crate::domain::kinds::Entity;
+use crate::domain::values::FilterText;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -19,7 +20,7 @@ use crate::api::policy::{admin, read};
 use crate::api::audit::record;
 use crate::api::auth::Caller;
 use crate::api::http::{
-    IfNoneMatch, IfNoneMatchHeader, Versioned, accepted, created_response, csv_line_of, query_text,
+    IfNoneMatch, IfNoneMatchHeader, Versioned, accepted, created_response, csv_line_of,
     read_response,
 };
 use crate::api::input::{Checks, Field};
@@ -627,11 +628,11 @@ pub struct RankingQuery {
     #[param(minimum = 1)]
     pub rules: Option<i32>,
     /// Only members of this sector (a sector code).
-    #[param(max_length = 40, pattern = r"^[^\x00]*$")]
-    pub sector: Option<String>,
+    #[param(inline)]
+    pub sector: Option<FilterText<40>>,
     /// Only members of this street.
-    #[param(max_length = 100, pattern = r"^[^\x00]*$")]
-    pub street: Option<String>,
+    #[param(inline)]
+    pub street: Option<FilterText<100>>,
     /// Page size, 1 to 200 (default 50); ignored for CSV, which has every member.
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
@@ -797,8 +798,8 @@ async fn get_performance_ranking(
         .transpose()?;
     // CSV is the whole ranking: no page, so no cursor and no limit.
     let filter = RankingFilter {
-        sector: query_text("sector", query.sector, 40)?,
-        street: query_text("street", query.street, 100)?,
+        sector: query.sector.and_then(FilterText::into_filter),
+        street: query.street.and_then(FilterText::into_filter),
         after: after
             .filter(|_| !as_csv)
             .map(|cursor| (cursor.total, cursor.id)),

@@ -4,6 +4,7 @@
 //! actions.
 
 use crate::domain::kinds::Entity;
+use crate::domain::values::FilterText;
 use std::collections::{HashMap, HashSet};
 
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
@@ -23,7 +24,6 @@ use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, no_content,
-    query_text,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{Page, list_query, page};
@@ -449,13 +449,13 @@ list_query! {
         /// Only proposals of this district.
         district_id: DistrictId,
         /// Only proposals of the district with this code.
-        #[param(max_length = 40, pattern = r"^[^\x00]*$")]
-        district: String,
+        #[param(inline)]
+        district: FilterText<40>,
         status: ProposalStatus,
         kind: ProposalKind,
         /// A category code.
-        #[param(max_length = 40, pattern = r"^[^\x00]*$")]
-        category: String,
+        #[param(inline)]
+        category: FilterText<40>,
         is_key: bool,
         /// Submitted (or, for drafts, created) in this year.
         year: i32,
@@ -466,8 +466,8 @@ list_query! {
         /// `true`: only those assigned and past their reply due date.
         overdue: bool,
         /// Text in the title or body; any two characters of Chinese text are found.
-        #[param(max_length = 100, pattern = r"^[^\x00]*$")]
-        q: String,
+        #[param(inline)]
+        q: FilterText<100>,
     }
 }
 
@@ -488,16 +488,16 @@ async fn list_proposals(
     let filter = ProposalFilter {
         scope: caller.scope(),
         district_id: query.district_id,
-        district_code: query_text("district", query.district, 40)?,
+        district_code: query.district.and_then(FilterText::into_filter),
         status: query.status,
         kind: query.kind,
-        category: query_text("category", query.category, 40)?,
+        category: query.category.and_then(FilterText::into_filter),
         is_key: query.is_key,
         year: query.year,
         member_id: query.member_id,
         unit_id: query.unit_id,
         overdue_on: query.overdue.filter(|overdue| *overdue).map(|_| today()),
-        q: query_text("q", query.q, 100)?,
+        q: query.q.and_then(FilterText::into_filter),
     };
     let mut conn = pool.conn().await?;
     let rows = db::list(&mut conn, &filter, &request).await?;

@@ -2,6 +2,7 @@
 //! each linked to the consultation or evaluation it carries, where there is one.
 
 use crate::domain::kinds::Entity;
+use crate::domain::values::FilterText;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel_async::AsyncPgConnection;
@@ -15,9 +16,7 @@ use crate::api::policy::{read, write};
 use crate::api::audit::{HistoryQuery, record};
 use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
-use crate::api::http::{
-    IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, query_text,
-};
+use crate::api::http::{IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response};
 use crate::api::input::{Checks, Field};
 use crate::api::page::{Page, list_query, page};
 use crate::api::work::{Db, Write};
@@ -248,8 +247,8 @@ list_query! {
     {
         district_id: DistrictId,
         /// The district's code.
-        #[param(max_length = 40, pattern = r"^[^\x00]*$")]
-        district: String,
+        #[param(inline)]
+        district: FilterText<40>,
         kind: ReportKind,
         /// Only reports carrying this consultation.
         consultation_id: ConsultationId,
@@ -260,8 +259,8 @@ list_query! {
         /// Only reports made on or before this day.
         reported_to: Day,
         /// Text in the subject.
-        #[param(max_length = 100, pattern = r"^[^\x00]*$")]
-        q: String,
+        #[param(inline)]
+        q: FilterText<100>,
     }
 }
 
@@ -282,13 +281,13 @@ async fn list_reports(
     let filter = ReportFilter {
         scope: caller.scope(),
         district_id: query.district_id,
-        district_code: query_text("district", query.district, 40)?,
+        district_code: query.district.and_then(FilterText::into_filter),
         kind: query.kind,
         consultation_id: query.consultation_id,
         evaluation_id: query.evaluation_id,
         reported_from: query.reported_from.map(Day::get),
         reported_to: query.reported_to.map(Day::get),
-        q: query_text("q", query.q, 100)?,
+        q: query.q.and_then(FilterText::into_filter),
     };
     let mut conn = pool.conn().await?;
     let rows = db::list(&mut conn, &filter, &request).await?;

@@ -2,6 +2,7 @@
 //! the members who belong to them.
 
 use crate::domain::kinds::Entity;
+use crate::domain::values::FilterText;
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel_async::AsyncPgConnection;
@@ -17,7 +18,6 @@ use crate::api::auth::Caller;
 use crate::api::districts::referenced_district;
 use crate::api::http::{
     IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response, no_content,
-    query_text,
 };
 use crate::api::input::{Checks, Field};
 use crate::api::page::{Page, list_query, page};
@@ -282,17 +282,17 @@ list_query! {
         /// Only workstations of this district.
         district_id: DistrictId,
         /// Only workstations of the district with this code.
-        #[param(max_length = 40, pattern = r"^[^\x00]*$")]
-        district: String,
+        #[param(inline)]
+        district: FilterText<40>,
         kind: WorkstationKind,
         /// Only workstations in this street.
-        #[param(max_length = 50, pattern = r"^[^\x00]*$")]
-        street: String,
+        #[param(inline)]
+        street: FilterText<50>,
         /// Only workstations this member belongs to.
         member_id: MemberId,
         /// Text in the name or address.
-        #[param(max_length = 100, pattern = r"^[^\x00]*$")]
-        q: String,
+        #[param(inline)]
+        q: FilterText<100>,
     }
 }
 
@@ -375,11 +375,11 @@ async fn list_workstations(
     let filter = WorkstationFilter {
         scope: caller.scope(),
         district_id: query.district_id,
-        district_code: query_text("district", query.district, 40)?,
+        district_code: query.district.and_then(FilterText::into_filter),
         kind: query.kind,
-        street: query_text("street", query.street, 50)?,
+        street: query.street.and_then(FilterText::into_filter),
         member_id: query.member_id,
-        q: query_text("q", query.q, 100)?,
+        q: query.q.and_then(FilterText::into_filter),
     };
     let mut conn = pool.conn().await?;
     let rows = db::list(&mut conn, &filter, &request).await?;

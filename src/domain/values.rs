@@ -469,6 +469,37 @@ checked_text!(
     )
 );
 
+/// A text filter of a list as a query sends it: no NUL, at most `max` characters.
+fn filter_text(value: &str, max: usize) -> Result<String, String> {
+    if value.contains('\0') {
+        Err("must not contain a NUL character".into())
+    } else if value.chars().count() > max {
+        Err(format!("must be at most {max} characters"))
+    } else {
+        Ok(value.to_owned())
+    }
+}
+
+checked_text!(
+    /// A text filter of a list: [`filter_text`].
+    FilterText<MAX>,
+    filter_text,
+    |max| string_schema(
+        0,
+        Some(max),
+        "^[^\\u0000]*$".to_owned(),
+        format!("At most {max} characters; surrounding white space is ignored, and an empty filter is none."),
+    )
+);
+
+impl<const MAX: usize> FilterText<MAX> {
+    /// The filter as a query reads it: trimmed, and none when empty.
+    pub fn into_filter(self) -> Option<String> {
+        let trimmed = self.0.trim();
+        (!trimmed.is_empty()).then(|| trimmed.to_owned())
+    }
+}
+
 checked_text!(
     /// A district's code, e.g. `xicheng`.
     DistrictCode,
