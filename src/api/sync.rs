@@ -124,9 +124,17 @@ pub(crate) fn nullable(name: &str) -> RefOr<Schema> {
         .into()
 }
 
-/// A list of the component `name`.
+/// A list of the component `name`, or `null` (none).
 pub(crate) fn list_of(name: &str) -> RefOr<Schema> {
-    ArrayBuilder::new().items(named(name)).into()
+    or_null(ArrayBuilder::new().items(named(name)).into())
+}
+
+/// `schema`, or `null`.
+pub(crate) fn or_null(schema: RefOr<Schema>) -> RefOr<Schema> {
+    OneOfBuilder::new()
+        .item(schema)
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .into()
 }
 
 /// The schema of a deletion: the record's key and `deleted: true`, nothing else.
@@ -572,14 +580,20 @@ async fn read<C: Synced>(
                 ),
             };
         }
+        let pointer = format!("/{}", C::KEY);
         return match key.as_deref().map(C::check_key) {
             Some(Ok(key)) => Read::Delete { key },
-            _ => Read::Refused {
+            Some(Err(reason)) => Read::Refused {
                 key,
-                error: ApiError::rule(
-                    &format!("/{}", C::KEY),
-                    format!("a deletion names the record's {}", C::KEY),
-                ),
+                error: ApiError::invalid(&pointer, reason),
+            },
+            None if record.get(C::KEY).is_some() => Read::Refused {
+                key,
+                error: ApiError::invalid(&pointer, "must be a string"),
+            },
+            None => Read::Refused {
+                key,
+                error: ApiError::required(&pointer),
             },
         };
     }

@@ -11,7 +11,7 @@ macro_rules! typed_id {
         $(#[$meta])*
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
-            serde::Serialize, serde::Deserialize, diesel::expression::AsExpression, diesel::deserialize::FromSqlRow,
+            serde::Serialize, diesel::expression::AsExpression, diesel::deserialize::FromSqlRow,
         )]
         #[serde(transparent)]
         #[diesel(sql_type = SqlUuid)]
@@ -37,9 +37,16 @@ macro_rules! typed_id {
         }
 
         impl std::str::FromStr for $name {
-            type Err = uuid::Error;
+            type Err = String;
             fn from_str(value: &str) -> Result<Self, Self::Err> {
-                Uuid::parse_str(value).map(Self)
+                hyphenated(value).map(Self)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = std::borrow::Cow::<str>::deserialize(deserializer)?;
+                hyphenated(&text).map(Self).map_err(serde::de::Error::custom)
             }
         }
 
@@ -63,6 +70,18 @@ macro_rules! typed_id {
 
         impl utoipa::ToSchema for $name {}
     };
+}
+
+/// A UUID in the one spelling the document's `format: uuid` names: 36 characters,
+/// hyphenated (the braced, URN and unhyphenated spellings the uuid crate also reads are
+/// refused, so one id has one spelling).
+fn hyphenated(value: &str) -> Result<Uuid, String> {
+    match Uuid::try_parse(value) {
+        Ok(id) if value.len() == 36 => Ok(id),
+        _ => Err(format!(
+            "`{value}` is not a UUID (8-4-4-4-12 hexadecimal digits)"
+        )),
+    }
 }
 
 fn uuid_schema(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {

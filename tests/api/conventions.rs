@@ -1238,3 +1238,62 @@ async fn refused_fields_carry_a_code_for_why() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(codes(&body), [pair("/year", "invalid")], "{body}");
 }
+
+/// Found by an outside attack: an id is read in the one spelling the document names (36
+/// characters, hyphenated), in a path and in a body, so a braced, URN or unhyphenated id
+/// writes nothing; and a name that grows in Unicode NFC past its limit is a 422 naming it,
+/// not a 500 from the database's own check.
+#[tokio::test]
+async fn ids_have_one_spelling_and_stored_text_keeps_to_its_limit() {
+    let app = spawn_app().await;
+    let district = app.district("xicheng").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let department: Value = app
+        .post(
+            "/api/v1/departments",
+            &json!({"district_id": district, "name": "区生态环境局", "kind": "government"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = department["id"].as_str().unwrap();
+    for spelling in [
+        id.replace('-', ""),
+        format!("{{{id}}}"),
+        format!("urn:uuid:{id}"),
+    ] {
+        let response = app.delete(&format!("/api/v1/departments/{spelling}")).await;
+        assert!(response.status().is_client_error(), "{spelling}");
+        let response = app
+            .post(
+                "/api/v1/departments",
+                &json!({"district_id": spelling, "name": "另一个局", "kind": "government"}),
+            )
+            .await;
+        let (status, body) = problem(response).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{spelling}");
+        assert_eq!(body["errors"][0]["pointer"], "/district_id", "{body}");
+    }
+    let kept = app.get(&format!("/api/v1/departments/{id}")).await;
+    assert_eq!(kept.status(), StatusCode::OK, "no spelling deleted it");
+
+    let response = app
+        .post(
+            "/api/v1/keys",
+            &json!({"name": "\u{958}".repeat(51), "role": "auditor"}),
+        )
+        .await;
+    let (status, body) = problem(response).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["errors"][0]["pointer"], "/name", "{body}");
+    let response = app
+        .post(
+            "/api/v1/keys",
+            &json!({"name": "\u{958}".repeat(50), "role": "auditor"}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+}

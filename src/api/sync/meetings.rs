@@ -58,13 +58,15 @@ impl Synced for Meetings {
                 ("external_id", super::named("ExternalId"), true),
                 (
                     "attendance",
-                    ArrayBuilder::new()
-                        .items(entry)
-                        .description(Some(
-                            "The meeting's whole attendance, each member once; absent: \
-                             nobody's is recorded.",
-                        ))
-                        .into(),
+                    super::or_null(
+                        ArrayBuilder::new()
+                            .items(entry)
+                            .description(Some(
+                                "The meeting's whole attendance, each member once; absent or \
+                                 `null`: nobody's is recorded.",
+                            ))
+                            .into(),
+                    ),
                     false,
                 ),
             ],
