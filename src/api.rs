@@ -26,6 +26,7 @@ pub mod proposals;
 pub mod reference;
 pub mod reports;
 pub mod rulings;
+pub mod schema;
 pub mod sync;
 pub mod throttle;
 pub mod work;

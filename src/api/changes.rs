@@ -13,14 +13,15 @@ use diesel::prelude::*;
 use diesel_async::{AnsiTransactionManager, AsyncPgConnection, RunQueryDsl};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{
     Discriminator, KnownFormat, ObjectBuilder, OneOfBuilder, Schema, SchemaFormat, Type,
 };
-use utoipa::openapi::{Ref, RefOr};
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::policy::read;
+use crate::api::schema as schemas;
 
 use crate::api::auth::Caller;
 use crate::api::work::Db;
@@ -82,56 +83,41 @@ fn record_schema(collection: Collection) -> &'static str {
     }
 }
 
-/// `collection`'s value as a schema that allows it alone.
-fn only(collection: Collection) -> ObjectBuilder {
+/// What a change and a snapshot line of `collection` both hold: the collection, the
+/// record's id and version, and the record (`record`, of the collection's own schema).
+fn of_collection(collection: Collection, record: impl Into<RefOr<Schema>>) -> ObjectBuilder {
     ObjectBuilder::new()
-        .schema_type(Type::String)
-        .enum_values(Some([collection.as_str()]))
-}
-
-fn named(name: &str) -> RefOr<Schema> {
-    Ref::from_schema_name(name).into()
-}
-
-/// A change of `collection`: `{Record}Change`.
-fn change_schema(collection: Collection) -> Schema {
-    let record = record_schema(collection);
-    ObjectBuilder::new()
-        .property(
-            "cursor",
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .description(Some("Pass as `after` to read on from here.")),
-        )
-        .property("collection", only(collection))
+        .property("collection", schemas::constant(collection.as_str()))
         .property(
             "id",
             ObjectBuilder::new()
                 .schema_type(Type::String)
                 .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
         )
-        .property("op", named("ChangeOp"))
-        .property(
-            "version",
-            ObjectBuilder::new()
-                .schema_type(Type::Integer)
-                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64))),
-        )
-        .property(
-            "record",
-            OneOfBuilder::new()
-                .item(named(record))
-                .item(ObjectBuilder::new().schema_type(Type::Null))
-                .description(Some(format!(
-                    "The {record} as its `GET` by id answers it; `null` for a deletion."
-                ))),
-        )
-        .required("cursor")
+        .property("version", i64::schema())
+        .property("record", record)
         .required("collection")
         .required("id")
-        .required("op")
         .required("version")
         .required("record")
+}
+
+/// A change of `collection`: `{Record}Change`.
+fn change_schema(collection: Collection) -> Schema {
+    let record = record_schema(collection);
+    let nullable = schemas::or_null(schemas::named(record)).description(Some(format!(
+        "The {record} as its `GET` by id answers it; `null` for a deletion."
+    )));
+    of_collection(collection, nullable)
+        .property(
+            "cursor",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some("Pass as `after` to read on from here.")),
+        )
+        .property("op", schemas::named("ChangeOp"))
+        .required("cursor")
+        .required("op")
         .description(Some(format!("A change of a {record}.")))
         .into()
 }
@@ -145,7 +131,7 @@ impl PartialSchema for ChangeEntry {
         let mut mapping = Vec::new();
         for &collection in Collection::ALL {
             let name = format!("{}Change", record_schema(collection));
-            one_of = one_of.item(named(&name));
+            one_of = one_of.item(schemas::named(&name));
             mapping.push((
                 collection.as_str().to_owned(),
                 format!("#/components/schemas/{name}"),
@@ -339,32 +325,9 @@ pub enum SnapshotLine {
 
 fn snapshot_record_schema(collection: Collection) -> Schema {
     let record = record_schema(collection);
-    ObjectBuilder::new()
-        .property(
-            "type",
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .enum_values(Some(["record"])),
-        )
-        .property("collection", only(collection))
-        .property(
-            "id",
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
-        )
-        .property(
-            "version",
-            ObjectBuilder::new()
-                .schema_type(Type::Integer)
-                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64))),
-        )
-        .property("record", named(record))
+    of_collection(collection, schemas::named(record))
+        .property("type", schemas::constant("record"))
         .required("type")
-        .required("collection")
-        .required("id")
-        .required("version")
-        .required("record")
         .description(Some(format!("A current {record}.")))
         .into()
 }
@@ -376,9 +339,12 @@ impl PartialSchema for SnapshotLine {
              has), or the last line, the cursor.",
         ));
         for &collection in Collection::ALL {
-            one_of = one_of.item(named(&format!("{}Line", record_schema(collection))));
+            one_of = one_of.item(schemas::named(&format!(
+                "{}Line",
+                record_schema(collection)
+            )));
         }
-        one_of.item(named("SnapshotCursor")).into()
+        one_of.item(schemas::named("SnapshotCursor")).into()
     }
 }
 
@@ -393,12 +359,7 @@ impl ToSchema for SnapshotLine {
         schemas.push((
             "SnapshotCursor".to_owned(),
             ObjectBuilder::new()
-                .property(
-                    "type",
-                    ObjectBuilder::new()
-                        .schema_type(Type::String)
-                        .enum_values(Some(["cursor"])),
-                )
+                .property("type", schemas::constant("cursor"))
                 .property(
                     "cursor",
                     ObjectBuilder::new()

@@ -253,7 +253,9 @@ mod tests {
         let body = body(r#"{"name": null, "term": "sixteen", "tags": ["ok", ""]}"#);
         let mut checks = Checks::default();
         let name = checks.required("/name", body.name, None, Ok::<_, String>);
-        let term = checks.required("/term", body.term, None, crate::domain::values::term);
+        let term = checks.required("/term", body.term, None, |v| {
+            crate::domain::values::Term::parse(v).map(i32::from)
+        });
         let tags = checks.list("/tags", body.tags, None, |tag: String| {
             crate::domain::values::line(&tag, 10)
         });

@@ -3,8 +3,8 @@
 use std::borrow::Cow;
 
 use serde::Serialize;
+use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Schema, SchemaType, Type};
-use utoipa::openapi::{Ref, RefOr};
 use utoipa::{PartialSchema, ToSchema};
 
 use crate::db::pagination::{Cursor, DEFAULT_LIMIT, MAX_LIMIT, Order, PageRequest, PageRow};
@@ -25,7 +25,7 @@ impl<T: ToSchema> PartialSchema for Page<T> {
         ObjectBuilder::new()
             .property(
                 "items",
-                ArrayBuilder::new().items(Ref::from_schema_name(T::name())),
+                ArrayBuilder::new().items(crate::api::schema::named(&T::name())),
             )
             .property(
                 "next_cursor",

@@ -14,14 +14,15 @@ use actix_web::{HttpResponse, post, web};
 use diesel_async::AsyncPgConnection;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{
     AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type,
 };
-use utoipa::openapi::{Ref, RefOr};
 use utoipa::{IntoParams, PartialSchema, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::policy::sync;
+use crate::api::schema;
 
 use diesel::QueryResult;
 
@@ -111,32 +112,6 @@ pub(crate) fn upsert_schema<Create: PartialSchema>(
     Schema::Object(object)
 }
 
-/// A reference to the component `name`.
-pub(crate) fn named(name: &str) -> RefOr<Schema> {
-    Ref::from_schema_name(name).into()
-}
-
-/// The component `name`, or `null`.
-pub(crate) fn nullable(name: &str) -> RefOr<Schema> {
-    OneOfBuilder::new()
-        .item(named(name))
-        .item(ObjectBuilder::new().schema_type(Type::Null))
-        .into()
-}
-
-/// A list of the component `name`, or `null` (none).
-pub(crate) fn list_of(name: &str) -> RefOr<Schema> {
-    or_null(ArrayBuilder::new().items(named(name)).into())
-}
-
-/// `schema`, or `null`.
-pub(crate) fn or_null(schema: RefOr<Schema>) -> RefOr<Schema> {
-    OneOfBuilder::new()
-        .item(schema)
-        .item(ObjectBuilder::new().schema_type(Type::Null))
-        .into()
-}
-
 /// The schema of a deletion: the record's key and `deleted: true`, nothing else.
 fn deletion_schema<C: Synced>() -> Schema {
     ObjectBuilder::new()
@@ -160,8 +135,8 @@ fn deletion_schema<C: Synced>() -> Schema {
 /// A batch of one collection: its records, each an upsert or a deletion.
 fn batch_schema(stem: &str) -> Schema {
     let record = OneOfBuilder::new()
-        .item(Ref::from_schema_name(format!("Synced{stem}")))
-        .item(Ref::from_schema_name(format!("{stem}Deletion")));
+        .item(schema::named(&format!("Synced{stem}")))
+        .item(schema::named(&format!("{stem}Deletion")));
     ObjectBuilder::new()
         .property(
             "records",
@@ -421,7 +396,7 @@ pub(crate) trait Synced: Send + Sync {
 
     /// The schema of the key (by default an external id's).
     fn key_schema() -> RefOr<Schema> {
-        named("ExternalId")
+        schema::named("ExternalId")
     }
 
     /// The schema of a record to create or update: the collection's create body as a

@@ -99,11 +99,6 @@ pub fn in_range(value: i64, min: i64, max: i64) -> Result<i32, String> {
     }
 }
 
-/// A committee term (届), 1 to 99.
-pub fn term(value: i64) -> Result<i32, String> {
-    in_range(value, 1, 99)
-}
-
 /// A code from a controlled list or a district's slug: lowercase ASCII letters, digits,
 /// `_` (and `-` where `allow_dash`), starting with a letter, 2 to 40 characters.
 fn slug(value: &str, allow_dash: bool) -> Result<String, String> {
@@ -962,9 +957,9 @@ mod tests {
 
     #[test]
     fn terms_are_bounded() {
-        assert_eq!(term(16), Ok(16));
-        assert!(term(0).is_err());
-        assert!(term(100).is_err());
-        assert!(term(i64::MAX).is_err());
+        assert_eq!(Term::parse(16).map(Term::get), Ok(16));
+        assert!(Term::parse(0).is_err());
+        assert!(Term::parse(100).is_err());
+        assert!(Term::parse(i64::MAX).is_err());
     }
 }

@@ -12,6 +12,7 @@ use utoipa::openapi::schema::Schema;
 use super::{Synced, json_of, refuse_field, take_external_id, take_text};
 use crate::api::activities::{ActivityPatch, ActivityView};
 use crate::api::input::Checks;
+use crate::api::schema;
 use crate::db;
 use crate::db::activities::{Activity, SyncedActivity};
 use crate::db::audit::Change;
@@ -42,9 +43,13 @@ impl Synced for Activities {
         super::upsert_schema::<crate::api::activities::NewActivity>(
             &["participant_ids"],
             vec![
-                ("external_id", super::named("ExternalId"), true),
-                ("workstation_external_id", super::named("ExternalId"), true),
-                ("participant_member_nos", super::list_of("MemberNo"), false),
+                ("external_id", schema::named("ExternalId"), true),
+                ("workstation_external_id", schema::named("ExternalId"), true),
+                (
+                    "participant_member_nos",
+                    schema::nullable_list("MemberNo"),
+                    false,
+                ),
             ],
         )
     }

@@ -10,6 +10,7 @@ use utoipa::openapi::schema::Schema;
 use super::{Synced, json_of, take_external_id};
 use crate::api::departments::{DepartmentPatch, DepartmentView};
 use crate::api::input::Checks;
+use crate::api::schema;
 use crate::db;
 use crate::db::audit::Change;
 use crate::db::departments::{Department, DepartmentFields};
@@ -30,7 +31,7 @@ impl Synced for Departments {
     fn upsert_schema() -> Schema {
         super::upsert_schema::<crate::api::departments::NewDepartment>(
             &["district_id"],
-            vec![("external_id", super::named("ExternalId"), true)],
+            vec![("external_id", schema::named("ExternalId"), true)],
         )
     }
 

@@ -13,6 +13,7 @@ use utoipa::openapi::schema::Schema;
 use super::{Synced, json_of, refuse_field, take_external_id};
 use crate::api::input::Checks;
 use crate::api::meetings::{AttendanceView, MeetingPatch, MeetingView};
+use crate::api::schema;
 use crate::db;
 use crate::db::audit::Change;
 use crate::db::districts::District;
@@ -46,27 +47,23 @@ impl Synced for Meetings {
     fn upsert_schema() -> Schema {
         use utoipa::openapi::schema::{AdditionalProperties, ArrayBuilder, ObjectBuilder};
         let entry = ObjectBuilder::new()
-            .property("member_no", super::named("MemberNo"))
-            .property("status", super::named("AttendanceStatus"))
-            .property("note", super::nullable("Paragraph500"))
+            .property("member_no", schema::named("MemberNo"))
+            .property("status", schema::named("AttendanceStatus"))
+            .property("note", schema::nullable("Paragraph500"))
             .required("member_no")
             .required("status")
             .additional_properties(Some(AdditionalProperties::FreeForm(false)));
         super::upsert_schema::<crate::api::meetings::NewMeeting>(
             &["district_id"],
             vec![
-                ("external_id", super::named("ExternalId"), true),
+                ("external_id", schema::named("ExternalId"), true),
                 (
                     "attendance",
-                    super::or_null(
-                        ArrayBuilder::new()
-                            .items(entry)
-                            .description(Some(
-                                "The meeting's whole attendance, each member once; absent or \
-                                 `null`: nobody's is recorded.",
-                            ))
-                            .into(),
-                    ),
+                    schema::or_null(ArrayBuilder::new().items(entry).description(Some(
+                        "The meeting's whole attendance, each member once; absent or `null`: \
+                         nobody's is recorded.",
+                    )))
+                    .into(),
                     false,
                 ),
             ],

@@ -11,6 +11,7 @@ use utoipa::openapi::schema::Schema;
 use super::{Synced, json_of};
 use crate::api::input::Checks;
 use crate::api::members::{MemberPatch, MemberView};
+use crate::api::schema;
 use crate::db;
 use crate::db::audit::Change;
 use crate::db::districts::District;
@@ -33,7 +34,7 @@ impl Synced for Members {
     }
 
     fn key_schema() -> RefOr<Schema> {
-        super::named("MemberNo")
+        schema::named("MemberNo")
     }
 
     fn check_key(key: &str) -> Result<String, String> {

@@ -12,6 +12,7 @@ use utoipa::openapi::schema::Schema;
 use super::{Synced, json_of, refuse_field, take_external_id, take_text};
 use crate::api::input::{Checks, Field};
 use crate::api::proposals::{ProposalPatch, ProposalView};
+use crate::api::schema;
 use crate::db;
 use crate::db::audit::Change;
 use crate::db::districts::District;
@@ -41,8 +42,8 @@ impl Synced for Proposals {
         super::upsert_schema::<crate::api::proposals::NewProposal>(
             &["district_id", "lead_member_id"],
             vec![
-                ("external_id", super::named("ExternalId"), true),
-                ("lead_member_no", super::nullable("MemberNo"), false),
+                ("external_id", schema::named("ExternalId"), true),
+                ("lead_member_no", schema::nullable("MemberNo"), false),
             ],
         )
     }

@@ -11,6 +11,7 @@ use utoipa::openapi::schema::Schema;
 
 use super::{Synced, json_of, take_external_id};
 use crate::api::input::{Checks, Field};
+use crate::api::schema;
 use crate::api::workstations::{WorkstationPatch, WorkstationView};
 use crate::db;
 use crate::db::audit::Change;
@@ -34,8 +35,8 @@ impl Synced for Workstations {
         super::upsert_schema::<crate::api::workstations::NewWorkstation>(
             &["district_id", "convenor_member_id"],
             vec![
-                ("external_id", super::named("ExternalId"), true),
-                ("convenor_member_no", super::nullable("MemberNo"), false),
+                ("external_id", schema::named("ExternalId"), true),
+                ("convenor_member_no", schema::nullable("MemberNo"), false),
             ],
         )
     }
