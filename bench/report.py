@@ -37,24 +37,80 @@ def pgbench(path):
     text = open(path, encoding="utf-8").read()
     tps = float(re.search(r"tps = ([\d.]+)", text).group(1))
     latency = float(re.search(r"latency average = ([\d.]+) ms", text).group(1))
-    return tps, latency
+    total = int(re.search(r"number of transactions actually processed: (\d+)", text).group(1))
+    failed = re.search(r"number of failed transactions: (\d+)", text)
+    return {"rps": tps, "total": total, "p50": None, "p99": None, "mean": latency,
+            "non_2xx": int(failed.group(1)) if failed else 0, "socket": 0}
+
+
+def costs(path, requests):
+    """What the requests of a row cost, per request: the service's and the cluster's CPU (µs),
+    the statements' time in pg_stat_statements (µs) and their number, from the snapshots
+    taken before and after it; and each statement's share."""
+    base = path[:-len(".txt")]
+    try:
+        before = json.load(open(base + ".before.json", encoding="utf-8"))
+        after = json.load(open(base + ".after.json", encoding="utf-8"))
+    except OSError:
+        return None
+    tick_us = 1e6 / after["clock_ticks"]
+    earlier = {(s["id"], s["query"]): s for s in before["statements"]}
+    statements = []
+    for statement in after["statements"]:
+        old = earlier.get((statement["id"], statement["query"]), {"calls": 0, "ms": 0.0})
+        calls = statement["calls"] - old["calls"]
+        if calls > 0:
+            statements.append((statement["query"], calls / requests,
+                               (statement["ms"] - old["ms"]) * 1000 / requests))
+    statements.sort(key=lambda s: -s[2])
+    return {
+        "service_cpu_us": (after["service_ticks"] - before["service_ticks"]) * tick_us / requests,
+        "postgres_cpu_us": (after["postgres_ticks"] - before["postgres_ticks"]) * tick_us / requests,
+        "statement_us": sum(s[2] for s in statements),
+        "commit_us": sum(s[2] for s in statements if s[0].strip().upper() == "COMMIT"),
+        "statements": sum(s[1] for s in statements),
+        "breakdown": statements,
+    }
+
+
+# Which ceiling a row is measured against, and the targets of the rows.
+READS = {"readyz", "get_member_by_id", "list_members_filtered", "proposals_page_1",
+         "proposals_page_200", "search_proposals", "search_proposals_4_clients"}
+CEILING_OF = {**{name: "pgbench_select_member" for name in READS},
+              "post_member": "pgbench_insert_member",
+              "post_member_unaudited": "pgbench_insert_member",
+              "patch_member_if_match": "pgbench_update_member",
+              "submit_proposal": "pgbench_update_member",
+              "put_attendance": "pgbench_update_member"}
+WRITES = ["post_member", "post_member_unaudited", "patch_member_if_match", "submit_proposal",
+          "put_attendance"]
+CEILINGS = ["pgbench_select_member", "pgbench_insert_member", "pgbench_update_member"]
 
 
 def main():
-    results_path, pgbench_path, matches = sys.argv[1], sys.argv[2], sys.argv[3]
-    profile_path = sys.argv[4] if len(sys.argv) > 4 and sys.argv[4] else None
-    memories = [json.load(open(path, encoding="utf-8")) for path in sys.argv[5:] if path]
+    results_path, matches = sys.argv[1], sys.argv[2]
+    profile_path = sys.argv[3] if len(sys.argv) > 3 and sys.argv[3] else None
+    extra = [json.load(open(path, encoding="utf-8")) for path in sys.argv[4:] if path]
+    memories = [item for item in extra if item.get("kind") in ("snapshot", "verify")]
+    trips = next((item for item in extra if item.get("kind") == "round_trips"), {"rows": {}})
     rows = []
     for line in open(results_path, encoding="utf-8"):
-        name, records, path, clients = line.rstrip("\n").split("\t")
-        figures = wrk(path)
+        name, records, path, clients, tool = line.rstrip("\n").split("\t")
+        figures = wrk(path) if tool == "wrk" else pgbench(path)
+        figures["costs"] = costs(path, figures["total"])
         earlier = next((row for row in rows if row[0] == name), None)
         if earlier is None:
             rows.append((name, int(records), figures, int(clients)))
             continue
         # A later part of a row measured in turns: requests over time in all, the worse
-        # latency of the parts.
+        # latency of the parts, costs weighed by requests.
         merged = earlier[2]
+        if merged["costs"] and figures["costs"]:
+            a, b = merged["costs"], figures["costs"]
+            wa, wb = merged["total"], figures["total"]
+            for key in ("service_cpu_us", "postgres_cpu_us", "statement_us", "commit_us",
+                        "statements"):
+                a[key] = (a[key] * wa + b[key] * wb) / (wa + wb)
         merged["total"] += figures["total"]
         merged["seconds"] += figures["seconds"]
         merged["rps"] = merged["total"] / merged["seconds"]
@@ -62,30 +118,71 @@ def main():
             merged[key] = max(merged[key], figures[key])
         for key in ("non_2xx", "socket"):
             merged[key] += figures[key]
-    ceiling, ceiling_latency = pgbench(pgbench_path)
     by_name = {name: figures for name, _, figures, _ in rows}
-    reads = {"readyz", "get_member_by_id", "list_members_filtered", "proposals_page_1",
-             "proposals_page_200", "search_proposals", "search_proposals_4_clients"}
+
+    def ratio(name):
+        ceiling = by_name.get(CEILING_OF.get(name, ""))
+        return by_name[name]["rps"] / ceiling["rps"] if ceiling and name in by_name else None
 
     out = []
     out.append(f"# Benchmark, {datetime.date.today().isoformat()}")
     out.append("")
     out.append(f"Machine: {os.cpu_count()} cores, {platform.machine()}; release build, "
-               "logging at warn; wrk with 2 threads, each row 20 s after "
-               "a 5 s warm-up (the two POST rows in turns, each in two 10 s parts); data: 6 districts, 100,000 members, 2,000 workstations, "
+               "logging at warn; the benchmark's own PostgreSQL cluster (packaged defaults, "
+               "pg_stat_statements loaded); wrk with 2 threads, each row 20 s after "
+               "a 5 s warm-up (the two POST rows in turns, each in two 10 s parts); pgbench "
+               "with 10 clients, prepared statements, 20 s after 5 s; data: 6 districts, "
+               "100,000 members, 2,000 workstations, "
                f"200,000 proposals ({matches} contain the searched 停车); a seventh district "
                "of 1,000 members with about 70 scored items each this year; an eighth of 100,000 "
                "members; an audit trail of 1,000,000 events.")
     out.append("")
-    out.append("| Request | Clients | Requests/s | Records/s | p50 ms | p99 ms | Non-2xx | Socket errors | Ratio to pgbench |")
+    out.append("| Request | Clients | Requests/s | Records/s | p50 ms | p99 ms | Non-2xx | Socket errors | Ratio to its ceiling |")
     out.append("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, records, f, clients in rows:
-        ratio = f"{f['rps'] / ceiling:.2f}" if name in reads else ""
+        r = ratio(name)
+        shown = f"{r:.2f}" if r is not None else ("1.00" if name in CEILINGS else "")
         per_record = f"{f['rps'] * records:,.0f}" if records > 1 else ""
-        out.append(f"| {name} | {clients} | {f['rps']:,.0f} | {per_record} | {f['p50']:.2f} | {f['p99']:.2f} "
-                   f"| {f['non_2xx']} | {f['socket']} | {ratio} |")
-    out.append(f"| pgbench -M prepared, the same select | 10 | {ceiling:,.0f} | | "
-               f"{ceiling_latency:.2f} (mean) | | | | 1.00 |")
+        p50 = f"{f['p50']:.2f}" if f["p50"] is not None else f"{f['mean']:.2f} (mean)"
+        p99 = f"{f['p99']:.2f}" if f["p99"] is not None else ""
+        out.append(f"| {name} | {clients} | {f['rps']:,.0f} | {per_record} | {p50} | {p99} "
+                   f"| {f['non_2xx']} | {f['socket']} | {shown} |")
+    out.append("")
+    out.append("Ceilings: reads against pgbench_select_member (the select of GET by id), POSTs "
+               "against pgbench_insert_member (the member INSERT the service makes), the other "
+               "writes against pgbench_update_member (the member UPDATE a PATCH makes).")
+    costed = [name for name in WRITES + CEILINGS + ["get_member_by_id"]
+              if name in by_name and by_name[name]["costs"]]
+    if costed:
+        out.append("")
+        out.append("| Per request | Round trips | Statements | PostgreSQL statement time µs | of it COMMIT µs | PostgreSQL CPU µs | Service CPU µs |")
+        out.append("|---|---:|---:|---:|---:|---:|---:|")
+        for name in costed:
+            c = by_name[name]["costs"]
+            rt = trips["rows"].get(name)
+            rt_shown = f"{rt:.2f}" if rt is not None else ("1.00" if name in CEILINGS else "")
+            service = f"{c['service_cpu_us']:.0f}" if name not in CEILINGS else ""
+            out.append(f"| {name} | {rt_shown} | {c['statements']:.2f} | {c['statement_us']:.0f} "
+                       f"| {c['commit_us']:.0f} | {c['postgres_cpu_us']:.0f} | {service} |")
+        out.append("")
+        out.append("Round trips: turns of the conversation between the service and PostgreSQL "
+                   "while one request is served, counted by a proxy (bench/roundtrips.py), one "
+                   "request at a time. Statements and their time: pg_stat_statements over the "
+                   "row, every statement of the database (the sealer's included) divided by the "
+                   "requests answered. CPU: /proc/<pid>/stat of the service and of every process "
+                   "of the cluster over the row, divided likewise.")
+        for name in ("post_member", "patch_member_if_match"):
+            if name in by_name and by_name[name]["costs"]:
+                out.append("")
+                out.append(f"Where {name}'s database time goes (per request):")
+                out.append("")
+                out.append("| Statement | Calls | µs |")
+                out.append("|---|---:|---:|")
+                for query, calls, us in by_name[name]["costs"]["breakdown"][:12]:
+                    text = " ".join(query.split())
+                    text = (text[:110] + "…") if len(text) > 111 else text
+                    text = text.replace("|", "\\|")
+                    out.append(f"| `{text}` | {calls:.2f} | {us:.0f} |")
     memory_at = len(out)
     out.append("")
 
@@ -93,8 +190,8 @@ def main():
         out.append(f"- {'met' if ok else 'NOT met'}: {label} ({figure})")
 
     out.append("Targets (ratios from this one run):")
-    if "get_member_by_id" in by_name:
-        get_ratio = by_name["get_member_by_id"]["rps"] / ceiling
+    if ratio("get_member_by_id") is not None:
+        get_ratio = ratio("get_member_by_id")
         check("GET by id at least 0.5 of the pgbench ceiling", get_ratio >= 0.5, f"{get_ratio:.2f}")
     if "proposals_page_1" in by_name and "proposals_page_200" in by_name:
         page_ratio = by_name["proposals_page_200"]["rps"] / by_name["proposals_page_1"]["rps"]
@@ -109,6 +206,22 @@ def main():
         audit_ratio = by_name["post_member"]["rps"] / by_name["post_member_unaudited"]["rps"]
         check("POST with the audit trail at least 0.85 of POST without it", audit_ratio >= 0.85,
               f"{audit_ratio:.2f}")
+    if ratio("post_member") is not None:
+        check("POST /members (audited, Idempotency-Key) at least 0.5 of its INSERT's ceiling",
+              ratio("post_member") >= 0.5, f"{ratio('post_member'):.2f}")
+    if ratio("patch_member_if_match") is not None:
+        check("PATCH /members/{id} with If-Match at least 0.5 of its UPDATE's ceiling",
+              ratio("patch_member_if_match") >= 0.5, f"{ratio('patch_member_if_match'):.2f}")
+    for name in ("post_member", "patch_member_if_match"):
+        if name in trips["rows"]:
+            check(f"{name}: at most two round trips to PostgreSQL, COMMIT included",
+                  trips["rows"][name] <= 2.0, f"{trips['rows'][name]:.2f}")
+    post, bare = by_name.get("post_member"), by_name.get("pgbench_insert_member")
+    if post and bare and post["costs"] and bare["costs"]:
+        times = post["costs"]["statement_us"] / bare["costs"]["statement_us"]
+        check("PostgreSQL time per POST at most 2x that of its bare INSERT", times <= 2.0,
+              f"{post['costs']['statement_us']:.0f} µs against {bare['costs']['statement_us']:.0f} µs: "
+              f"{times:.1f}x")
     for name in ("performance_ranking", "performance_ranking_csv"):
         if name in by_name:
             p99 = by_name[name]["p99"]
