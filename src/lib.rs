@@ -46,6 +46,7 @@ pub struct Application {
     metrics_server: Server,
     key_listener: tokio::task::JoinHandle<()>,
     sealing: tokio::task::JoinHandle<()>,
+    purging: tokio::task::JoinHandle<()>,
 }
 
 /// What every server of the process shares.
@@ -126,6 +127,14 @@ impl Application {
             let pool = pool.clone();
             async move { sealer.run(pool).await }
         });
+        // Expired idempotency keys are removed beside the requests, over a connection of
+        // their own.
+        let purging = tokio::spawn(db::idempotency::keep_purging(db::build_pool(
+            &config.database_url,
+            1,
+            config.pool_timeout,
+            config.statement_timeout,
+        )?));
         let shared = Shared {
             pools: web::Data::new(pools),
             metrics,
@@ -150,6 +159,7 @@ impl Application {
             metrics_server,
             key_listener,
             sealing,
+            purging,
         })
     }
 
@@ -176,6 +186,7 @@ impl Application {
         stop.abort();
         self.key_listener.abort();
         self.sealing.abort();
+        self.purging.abort();
         served.map(|_| ())
     }
 }

@@ -390,8 +390,7 @@ pub(super) async fn create_activity(
                 conn,
                 &caller,
                 change.after(&ActivityView::from(activity.clone())),
-            )
-            .await?;
+            );
             Ok::<_, ApiError>(activity)
         })
         .await?;

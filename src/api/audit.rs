@@ -1,6 +1,7 @@
 //! The audit trail for auditors: `/api/v1/audit-events` (query and export), its
 //! verification, and the history of any record.
 
+use crate::api::work::Tx;
 use crate::domain::calendar::Moment;
 use crate::domain::cursor;
 use crate::domain::kinds::Entity;
@@ -48,30 +49,24 @@ pub fn configure(config: &mut ServiceConfig) {
     );
 }
 
-/// Appends a change to the audit trail, in the caller's transaction: if this fails, the
-/// write fails with it.
-pub(crate) async fn record(
-    conn: &mut AsyncPgConnection,
-    caller: &Caller,
-    change: Change,
-) -> Result<(), ApiError> {
-    db::append(conn, &caller.actor(), change).await?;
-    Ok(())
+/// Appends a change to the audit trail, in the caller's transaction: its event is sent
+/// with the `COMMIT`, and if it fails, the write fails with it.
+pub(crate) fn record(tx: &mut Tx<'_>, caller: &Caller, change: Change) {
+    tx.record(caller.actor(), change);
 }
 
 /// Appends `change` with the record `before` and `after` it, unless nothing changed (the
 /// version is the same).
-pub(crate) async fn record_if_changed<V: Serialize + crate::api::http::Versioned>(
-    conn: &mut AsyncPgConnection,
+pub(crate) fn record_if_changed<V: Serialize + crate::api::http::Versioned>(
+    tx: &mut Tx<'_>,
     caller: &Caller,
     change: Change,
     before: &V,
     after: &V,
-) -> Result<(), ApiError> {
-    if before.version() == after.version() {
-        return Ok(());
+) {
+    if before.version() != after.version() {
+        record(tx, caller, change.before(before).after(after));
     }
-    record(conn, caller, change.before(before).after(after)).await
 }
 
 /// One event of the audit trail.

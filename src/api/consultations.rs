@@ -1,6 +1,7 @@
 //! `/api/v1/consultations`: the topics of a district's annual consultation plan (协商议题),
 //! their activities, their outcome report, and the plan's figures.
 
+use crate::api::work::Tx;
 use crate::domain::kinds::Entity;
 use crate::domain::values::FilterText;
 use std::collections::HashSet;
@@ -305,8 +306,7 @@ async fn create_consultation(
                 conn,
                 &caller,
                 change.after(&ConsultationView::from(row.clone())),
-            )
-            .await?;
+            );
             Ok::<_, ApiError>(row)
         })
         .await?;
@@ -447,7 +447,7 @@ impl Workflow for Consultation {
     }
 
     async fn take(
-        _conn: &mut AsyncPgConnection,
+        _conn: &mut Tx<'_>,
         _caller: &Caller,
         row: &mut Self,
         step: Step,

@@ -235,8 +235,7 @@ async fn create_department(
                 conn,
                 &caller,
                 change.after(&DepartmentView::from(department.clone())),
-            )
-            .await?;
+            );
             Ok::<_, ApiError>(department)
         })
         .await?;

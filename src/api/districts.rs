@@ -262,8 +262,7 @@ async fn create_district(
                 &caller,
                 Change::new("create", Entity::District, district.id, Some(district.id))
                     .after(&view),
-            )
-            .await?;
+            );
             Ok::<_, ApiError>(district)
         })
         .await?;

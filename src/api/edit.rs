@@ -301,7 +301,7 @@ pub(crate) async fn update<R: Editable>(
             let saved = R::update(conn, current, &fields).await?;
             let change = Change::new("update", R::ENTITY, saved.id(), Some(saved.district()));
             let after = R::view_after(conn, saved, &before).await?;
-            record_if_changed(conn, &caller, change, &before, &after).await?;
+            record_if_changed(conn, &caller, change, &before, &after);
             Ok::<_, ApiError>(R::shown(&caller, after))
         })
         .await?;
@@ -323,9 +323,9 @@ pub(crate) async fn delete<R: Editable>(
         let change = Change::new("delete", R::ENTITY, current.id(), Some(current.district()));
         let before = R::view(conn, current.clone()).await?;
         let others = R::remove(conn, &current).await?;
-        record(conn, &caller, change.before(&before)).await?;
+        record(conn, &caller, change.before(&before));
         for other in others {
-            record(conn, &caller, other).await?;
+            record(conn, &caller, other);
         }
         Ok::<_, ApiError>(())
     })

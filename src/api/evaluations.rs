@@ -3,6 +3,7 @@
 //! summary, the report whose findings become rectification items (整改事项), and the
 //! conclusion with its score and grade.
 
+use crate::api::work::Tx;
 use crate::domain::kinds::Entity;
 use std::collections::HashMap;
 
@@ -381,7 +382,7 @@ async fn create_evaluation(
             let row = db::insert(conn, district, fields).await?;
             let created = view(conn, row).await?;
             let change = Change::new("create", Entity::Evaluation, created.id, Some(district));
-            record(conn, &caller, change.after(&created)).await?;
+            record(conn, &caller, change.after(&created));
             Ok::<_, ApiError>(created)
         })
         .await?;
@@ -517,7 +518,7 @@ impl Workflow for Evaluation {
     }
 
     async fn take(
-        conn: &mut AsyncPgConnection,
+        conn: &mut Tx<'_>,
         _caller: &Caller,
         row: &mut Self,
         step: Step,

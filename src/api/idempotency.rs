@@ -279,11 +279,12 @@ pub async fn idempotent(
     let kept = async {
         // The body was read to its end when the unit opened.
         let (hash, bytes) = tee.fingerprint().await?;
-        if let Err(error) = db::store(&mut conn, key_id, &key, &hash, bytes, &answer).await {
-            work::rollback(&mut conn).await;
-            return Err(ApiError::from(error));
-        }
-        work::commit(&mut conn).await
+        // The answer is stored with the COMMIT, in one round trip.
+        let key = key.clone();
+        let store: work::Last = Box::new(move |conn| {
+            Box::pin(async move { db::store(conn, key_id, &key, &hash, bytes, &answer).await })
+        });
+        work::commit_with(&mut conn, work::appending_then(unit.events(), store)).await
     }
     .await;
     match kept {
@@ -347,7 +348,7 @@ impl Claimed {
     async fn open(self) -> Result<crate::db::DbConn, ApiError> {
         let (hash, _) = self.tee.clone().fingerprint().await?;
         let mut conn = crate::db::connection(&self.pool).await?;
-        work::begin(&mut conn).await?;
+        work::begin(&mut conn)?;
         let refusal = match db::claim(&mut conn, self.key_id, &self.key).await {
             Ok(Claim::Fresh) => return Ok(conn),
             Ok(Claim::Running) => ApiError::conflict(

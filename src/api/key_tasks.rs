@@ -323,8 +323,7 @@ async fn create_key_task(
                 conn,
                 &caller,
                 change.after(&KeyTaskView::new(row.clone(), Vec::new())),
-            )
-            .await?;
+            );
             Ok::<_, ApiError>(row)
         })
         .await?;
@@ -435,7 +434,7 @@ async fn note_key_task(
             let row = db::touch(conn, id).await?;
             let after = view(conn, row).await?;
             let change = Change::new("add_note", Entity::KeyTask, id, Some(current.district_id));
-            record(conn, &caller, change.before(&before).after(&after)).await?;
+            record(conn, &caller, change.before(&before).after(&after));
             Ok::<_, ApiError>(after)
         })
         .await?;

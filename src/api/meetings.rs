@@ -343,8 +343,7 @@ async fn create_meeting(
                 conn,
                 &caller,
                 change.after(&MeetingView::new(row.clone(), Vec::new())),
-            )
-            .await?;
+            );
             Ok::<_, ApiError>(row)
         })
         .await?;
@@ -536,7 +535,7 @@ async fn change_attendance(
         if let Some(after) = &after {
             event = event.after(after);
         }
-        record(conn, &caller, event).await?;
+        record(conn, &caller, event);
         Ok(AttendanceChange {
             before: existing,
             after,

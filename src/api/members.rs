@@ -501,8 +501,7 @@ async fn create_member(
                 conn,
                 &caller,
                 change.after(&MemberView::from(member.clone())),
-            )
-            .await?;
+            );
             Ok::<_, ApiError>(member)
         })
         .await?;

@@ -400,7 +400,7 @@ async fn publish_scoring_rules(
                 view.version,
                 view.district_id,
             );
-            record(conn, &caller, change.after(&view)).await?;
+            record(conn, &caller, change.after(&view));
             Ok::<_, ApiError>(view)
         })
         .await?;

@@ -556,7 +556,7 @@ async fn create_proposal(
             let row = db::insert(conn, district.id, fields).await?;
             let created = view(conn, row).await?;
             let change = Change::new("create", Entity::Proposal, created.id, Some(district.id));
-            record(conn, &caller, change.after(&created)).await?;
+            record(conn, &caller, change.after(&created));
             Ok::<_, ApiError>(created)
         })
         .await?;

@@ -327,7 +327,7 @@ async fn create_report(
             let (district, fields) = checks.finish(district.zip(fields))?;
             let row = db::insert(conn, district.id, fields).await?;
             let change = Change::new("create", Entity::Report, row.id, Some(district.id));
-            record(conn, &caller, change.after(&ReportView::from(row.clone()))).await?;
+            record(conn, &caller, change.after(&ReportView::from(row.clone())));
             Ok::<_, ApiError>(row)
         })
         .await?;

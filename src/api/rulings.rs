@@ -2,6 +2,7 @@
 //! proposal or a democratic evaluation, the measures departments take on them, and the
 //! feedback to the committee.
 
+use crate::api::work::Tx;
 use crate::domain::kinds::Entity;
 use std::collections::{HashMap, HashSet};
 
@@ -474,7 +475,7 @@ async fn create_ruling(
                 created.id,
                 Some(created.district_id),
             );
-            record(conn, &caller, change.after(&created)).await?;
+            record(conn, &caller, change.after(&created));
             Ok::<_, ApiError>(created)
         })
         .await?;
@@ -604,7 +605,7 @@ impl Workflow for Ruling {
     }
 
     async fn take(
-        conn: &mut AsyncPgConnection,
+        conn: &mut Tx<'_>,
         _caller: &Caller,
         row: &mut Self,
         step: Step,
@@ -808,7 +809,7 @@ async fn change_measure(
         let saved = db::save(conn, &current).await?;
         let after = view(conn, saved).await?;
         let change = Change::new(action, Entity::Ruling, id, Some(after.district_id));
-        record(conn, &caller, change.before(&before).after(&after)).await?;
+        record(conn, &caller, change.before(&before).after(&after));
         Ok(after)
     })
     .await

@@ -19,9 +19,15 @@ use std::future::{Ready, ready};
 use std::rc::Rc;
 
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use diesel::connection::{TransactionDepthChange, TransactionManagerStatus};
 use diesel::result::Error as DieselError;
-use diesel_async::{AnsiTransactionManager, AsyncPgConnection, TransactionManager};
+use diesel_async::{
+    AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection,
+    TransactionManager,
+};
+use futures_util::FutureExt;
 
+use crate::db::audit::{self, Actor, Change};
 use crate::db::{DbConn, DbPool};
 use crate::error::ApiError;
 
@@ -115,6 +121,8 @@ pub struct Work(Rc<Unit>);
 struct Unit {
     slot: RefCell<Slot>,
     after_commit: RefCell<Vec<Box<dyn FnOnce()>>>,
+    /// The audit events of its writes, for its `COMMIT`.
+    events: RefCell<Vec<(Actor, Change)>>,
 }
 
 enum Slot {
@@ -144,6 +152,7 @@ impl Work {
         Self(Rc::new(Unit {
             slot: RefCell::new(Slot::Unopened(opening)),
             after_commit: RefCell::default(),
+            events: RefCell::default(),
         }))
     }
 
@@ -187,6 +196,11 @@ impl Work {
     pub fn after_commit(&self) -> Vec<Box<dyn FnOnce()>> {
         std::mem::take(&mut *self.0.after_commit.borrow_mut())
     }
+
+    /// The audit events of the unit's writes, to be sent with its `COMMIT`.
+    pub fn events(&self) -> Vec<(Actor, Change)> {
+        std::mem::take(&mut *self.0.events.borrow_mut())
+    }
 }
 
 impl Drop for Unit {
@@ -207,11 +221,48 @@ pub fn discard(mut conn: DbConn) {
     }
 }
 
-/// Opens a transaction on `conn` (a savepoint inside one already open).
-pub async fn begin(conn: &mut AsyncPgConnection) -> Result<(), ApiError> {
-    AnsiTransactionManager::begin_transaction(conn)
-        .await
-        .map_err(ApiError::from)
+/// Opens a transaction on `conn` (a savepoint inside one already open) without waiting
+/// for the server: the `BEGIN` leaves now and reaches the server with the transaction's
+/// first statement, in the same round trip. It is a simple-protocol statement (nothing to
+/// prepare), so it is written out in full before this returns; on a live connection it
+/// cannot fail, and on a lost one the statement after it fails as well.
+///
+/// The transaction is counted open before anything is sent: a request dropped from here
+/// on leaves a connection inside a transaction, which is closed rather than pooled.
+pub fn begin(conn: &mut AsyncPgConnection) -> Result<(), ApiError> {
+    let sql = match transaction_depth(conn)? {
+        0 => "BEGIN".to_owned(),
+        depth => format!("SAVEPOINT diesel_savepoint_{depth}"),
+    };
+    change_depth(conn, TransactionDepthChange::IncreaseDepth)?;
+    send_ahead(conn, &sql)
+}
+
+/// Sends `sql` (simple protocol) without waiting for its answer, which is read and
+/// dropped when it comes. Fails only if the connection is already known to be lost.
+fn send_ahead(conn: &AsyncPgConnection, sql: &str) -> Result<(), ApiError> {
+    let mut shared = conn;
+    match shared.batch_execute(sql).now_or_never() {
+        Some(Err(error)) => Err(error.into()),
+        Some(Ok(())) | None => Ok(()),
+    }
+}
+
+/// How many transactions deep `conn` is: 0 outside one, 1 in one, 2 in a savepoint.
+fn transaction_depth(conn: &mut AsyncPgConnection) -> Result<u32, ApiError> {
+    Ok(AnsiTransactionManager::transaction_manager_status_mut(conn)
+        .transaction_depth()?
+        .map_or(0, std::num::NonZeroU32::get))
+}
+
+fn change_depth(
+    conn: &mut AsyncPgConnection,
+    change: TransactionDepthChange,
+) -> Result<(), ApiError> {
+    match AnsiTransactionManager::transaction_manager_status_mut(conn) {
+        TransactionManagerStatus::Valid(status) => Ok(status.change_transaction_depth(change)?),
+        TransactionManagerStatus::InError => Err(DieselError::BrokenTransactionManager.into()),
+    }
 }
 
 /// Ends the innermost transaction of `conn`, keeping nothing of it. A rollback that fails
@@ -224,10 +275,20 @@ pub async fn rollback(conn: &mut AsyncPgConnection) {
 
 /// Commits the innermost transaction of `conn`. A `COMMIT` whose answer never arrived
 /// is [`ApiError::OutcomeUnknown`]: the server may have committed it or not.
+///
+/// A savepoint is released without waiting (as [`begin`] sends its `BEGIN`): the release
+/// goes out with the next statement, and if it failed (only in a transaction already
+/// failed) so does every statement after it, the `COMMIT`'s last statement included.
 pub async fn commit(conn: &mut AsyncPgConnection) -> Result<(), ApiError> {
-    let outermost = AnsiTransactionManager::transaction_manager_status_mut(conn)
-        .transaction_depth()
-        .is_ok_and(|depth| depth.is_some_and(|depth| depth.get() == 1));
+    let depth = transaction_depth(conn)?;
+    if depth > 1 {
+        change_depth(conn, TransactionDepthChange::DecreaseDepth)?;
+        return send_ahead(
+            conn,
+            &format!("RELEASE SAVEPOINT diesel_savepoint_{}", depth - 1),
+        );
+    }
+    let outermost = depth == 1;
     match AnsiTransactionManager::commit_transaction(conn).await {
         Ok(()) => Ok(()),
         Err(error) if outermost && !refused_by_server(&error) => {
@@ -236,6 +297,73 @@ pub async fn commit(conn: &mut AsyncPgConnection) -> Result<(), ApiError> {
             Err(ApiError::OutcomeUnknown)
         }
         Err(error) => Err(error.into()),
+    }
+}
+
+/// What a write sends with its `COMMIT`: statements whose answers it does not need (its
+/// audit events, the answer an idempotency key keeps), on the connection they are given.
+pub type Last = Box<
+    dyn for<'c> FnOnce(
+        &'c AsyncPgConnection,
+    ) -> futures_util::future::LocalBoxFuture<'c, diesel::QueryResult<()>>,
+>;
+
+/// `COMMIT` as a statement prepared once on each connection and kept.
+///
+/// The statements of a pipeline reach the server in the order they reach the
+/// connection's statement cache (a lock taken in turn, in the order the statements are
+/// first polled): one prepared on first use is written only once prepared, and holds the
+/// cache until then. A `COMMIT` sent in the simple protocol does not take that lock and
+/// would overtake it, committing the transaction before the statement; this one waits
+/// its turn.
+#[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
+struct Commit;
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for Commit {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()> {
+        out.push_sql("COMMIT");
+        Ok(())
+    }
+}
+
+/// Commits the outermost transaction of `conn` with `last` sent just before the `COMMIT`,
+/// in the same round trip (`last` must ask for its statements when first polled, as a
+/// diesel query does). When `last` fails, the server ends the transaction without
+/// committing anything (a `COMMIT` of a failed transaction rolls it back), and the
+/// answer is `last`'s error; a `COMMIT` sent and not answered is
+/// [`ApiError::OutcomeUnknown`], as in [`commit`].
+pub async fn commit_with(conn: &mut AsyncPgConnection, last: Last) -> Result<(), ApiError> {
+    if transaction_depth(conn)? != 1 {
+        return Err(ApiError::Internal(
+            "commit_with outside an outermost transaction".into(),
+        ));
+    }
+    let (sent, committed) = {
+        let shared: &AsyncPgConnection = conn;
+        let mut committing = shared;
+        futures_util::future::join(last(shared), Commit.execute(&mut committing)).await
+    };
+    let ended = match &committed {
+        Ok(_) => true,
+        Err(error) => refused_by_server(error),
+    };
+    if ended {
+        // Committed, or rolled back by the server: the connection is out of the
+        // transaction either way. Otherwise it stays counted inside one, and is closed.
+        change_depth(conn, TransactionDepthChange::DecreaseDepth)?;
+    }
+    match (sent, committed) {
+        (Err(error), _) if !crate::error::connection_lost(&error) => Err(error.into()),
+        (Ok(()), Ok(_)) => Ok(()),
+        (_, Err(error)) if ended => Err(error.into()),
+        (_, Err(error)) | (Err(error), Ok(_)) => {
+            tracing::warn!(%error, "a COMMIT was sent and its answer lost");
+            crate::metrics::db_failure(crate::metrics::DbFailure::Unavailable);
+            Err(ApiError::OutcomeUnknown)
+        }
     }
 }
 
@@ -255,12 +383,115 @@ fn refused_by_server(error: &DieselError) -> bool {
 /// [`ApiError::Busy`].
 pub const RETRIES: u32 = 4;
 
+/// A write's transaction as its work sees it: the connection, on which every query runs
+/// as on any, and the audit events the work records ([`Tx::record`]). The events are kept
+/// until the transaction commits and go to the server with its `COMMIT`, in the same
+/// round trip: they commit with the write or vanish with it.
+pub struct Tx<'c> {
+    conn: &'c mut AsyncPgConnection,
+    events: Vec<(Actor, Change)>,
+}
+
+impl std::ops::Deref for Tx<'_> {
+    type Target = AsyncPgConnection;
+
+    fn deref(&self) -> &AsyncPgConnection {
+        self.conn
+    }
+}
+
+impl std::ops::DerefMut for Tx<'_> {
+    fn deref_mut(&mut self) -> &mut AsyncPgConnection {
+        self.conn
+    }
+}
+
+impl Tx<'_> {
+    /// Records `change`, made by `actor`, in the audit trail of this transaction.
+    pub fn record(&mut self, actor: Actor, change: Change) {
+        self.events.push((actor, change));
+    }
+}
+
+/// The audit events of a transaction, as what is sent with its `COMMIT`.
+fn appending(events: Vec<(Actor, Change)>) -> Last {
+    Box::new(move |conn| Box::pin(audit::append_events(conn, events)))
+}
+
+/// The audit events of a request's unit of work and the answer its key keeps, as what is
+/// sent with its `COMMIT`: the events first.
+pub fn appending_then(events: Vec<(Actor, Change)>, then: Last) -> Last {
+    Box::new(move |conn| {
+        Box::pin(async move {
+            futures_util::future::try_join(audit::append_events(conn, events), then(conn))
+                .await
+                .map(drop)
+        })
+    })
+}
+
+/// Where the events of a write that succeeded go.
+enum Home<'h> {
+    /// Its own transaction: with its `COMMIT`.
+    Commit,
+    /// The request's unit of work: with the unit's `COMMIT`.
+    Unit(&'h Work),
+    /// The write it runs inside: with that write's.
+    Outer(&'h mut Vec<(Actor, Change)>),
+}
+
+/// Runs `work` in a transaction (a savepoint inside one) on `conn`, which commits when it
+/// succeeds and keeps nothing when it fails.
+async fn run<R>(
+    conn: &mut AsyncPgConnection,
+    home: Home<'_>,
+    work: impl AsyncFnOnce(&mut Tx<'_>) -> Result<R, ApiError>,
+) -> Result<R, ApiError> {
+    begin(conn)?;
+    let mut tx = Tx {
+        conn,
+        events: Vec::new(),
+    };
+    let value = match work(&mut tx).await {
+        Ok(value) => value,
+        Err(error) => {
+            rollback(tx.conn).await;
+            return Err(error);
+        }
+    };
+    let Tx { conn, events } = tx;
+    match home {
+        Home::Commit if events.is_empty() => commit(conn).await?,
+        Home::Commit if transaction_depth(conn)? == 1 => {
+            commit_with(conn, appending(events)).await?;
+        }
+        // A savepoint inside a transaction this code does not end: its events are
+        // written now, in it.
+        Home::Commit => {
+            if let Err(error) = audit::append_events(conn, events).await {
+                rollback(conn).await;
+                return Err(error.into());
+            }
+            commit(conn).await?;
+        }
+        Home::Unit(unit) => {
+            commit(conn).await?;
+            unit.0.events.borrow_mut().extend(events);
+        }
+        Home::Outer(outer) => {
+            commit(conn).await?;
+            outer.extend(events);
+        }
+    }
+    Ok(value)
+}
+
 /// A write: `work` runs in a transaction on this connection, which commits when it
 /// succeeds and keeps nothing when it fails.
 pub trait Write {
     fn write<R>(
         &mut self,
-        work: impl AsyncFnOnce(&mut AsyncPgConnection) -> Result<R, ApiError>,
+        work: impl AsyncFnOnce(&mut Tx<'_>) -> Result<R, ApiError>,
     ) -> impl Future<Output = Result<R, ApiError>>;
 
     /// A write that can run again: one that met a concurrent write (a deadlock, a
@@ -268,39 +499,55 @@ pub trait Write {
     /// after a short random pause.
     fn write_again<R>(
         &mut self,
-        work: impl AsyncFn(&mut AsyncPgConnection) -> Result<R, ApiError>,
-    ) -> impl Future<Output = Result<R, ApiError>>;
-}
-
-impl Write for AsyncPgConnection {
-    async fn write<R>(
-        &mut self,
-        work: impl AsyncFnOnce(&mut AsyncPgConnection) -> Result<R, ApiError>,
-    ) -> Result<R, ApiError> {
-        begin(self).await?;
-        match work(self).await {
-            Ok(value) => commit(self).await.map(|()| value),
-            Err(error) => {
-                rollback(self).await;
-                Err(error)
+        work: impl AsyncFn(&mut Tx<'_>) -> Result<R, ApiError>,
+    ) -> impl Future<Output = Result<R, ApiError>> {
+        async move {
+            let mut attempt = 0;
+            loop {
+                match self.write(async |tx| work(tx).await).await {
+                    Err(ApiError::Busy) if attempt < RETRIES => {
+                        attempt += 1;
+                        tokio::time::sleep(pause(attempt)).await;
+                    }
+                    answer => return answer,
+                }
             }
         }
     }
+}
 
-    async fn write_again<R>(
+/// A connection of its own (the command line, the sealer): its own transactions.
+impl Write for AsyncPgConnection {
+    async fn write<R>(
         &mut self,
-        work: impl AsyncFn(&mut AsyncPgConnection) -> Result<R, ApiError>,
+        work: impl AsyncFnOnce(&mut Tx<'_>) -> Result<R, ApiError>,
     ) -> Result<R, ApiError> {
-        let mut attempt = 0;
-        loop {
-            match self.write(async |conn| work(conn).await).await {
-                Err(ApiError::Busy) if attempt < RETRIES => {
-                    attempt += 1;
-                    tokio::time::sleep(pause(attempt)).await;
-                }
-                answer => return answer,
-            }
+        run(self, Home::Commit, work).await
+    }
+}
+
+/// A request's connection: a write of its own, or a savepoint of its unit of work.
+impl Write for Conn {
+    async fn write<R>(
+        &mut self,
+        work: impl AsyncFnOnce(&mut Tx<'_>) -> Result<R, ApiError>,
+    ) -> Result<R, ApiError> {
+        let home = self.home.clone();
+        let conn: &mut AsyncPgConnection = self;
+        match &home {
+            Some(unit) => run(conn, Home::Unit(unit), work).await,
+            None => run(conn, Home::Commit, work).await,
         }
+    }
+}
+
+/// A write inside a write: a savepoint, whose events join the outer write's.
+impl Write for Tx<'_> {
+    async fn write<R>(
+        &mut self,
+        work: impl AsyncFnOnce(&mut Tx<'_>) -> Result<R, ApiError>,
+    ) -> Result<R, ApiError> {
+        run(self.conn, Home::Outer(&mut self.events), work).await
     }
 }
 

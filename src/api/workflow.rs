@@ -2,6 +2,7 @@
 //! runner that takes one step, its recorded history and the refusal of a step its state
 //! machine does not allow.
 
+use crate::api::work::Tx;
 use crate::domain::kinds::Entity;
 use chrono::{DateTime, Utc};
 use diesel::QueryResult;
@@ -54,7 +55,7 @@ pub(crate) trait Workflow: crate::db::Row {
     /// Checks `step` against the state machine and applies it to `row`, its status
     /// included; answers what the history keeps of it.
     fn take(
-        conn: &mut AsyncPgConnection,
+        conn: &mut Tx<'_>,
         caller: &Caller,
         row: &mut Self,
         step: Self::Step,
@@ -193,7 +194,7 @@ pub(crate) async fn perform<W: Workflow>(
         .await?;
         let after = W::view(conn, saved).await?;
         let change = Change::new(taken.action, W::ENTITY, id, Some(district));
-        audit(conn, &caller, change.before(&before).after(&after)).await?;
+        audit(conn, &caller, change.before(&before).after(&after));
         Ok(after)
     })
     .await

@@ -1,6 +1,7 @@
 //! `/api/v1/workstations`: members' workstations and studios (委员工作站 / 委员工作室), and
 //! the members who belong to them.
 
+use crate::api::work::Tx;
 use crate::domain::kinds::Entity;
 use crate::domain::values::FilterText;
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
@@ -315,13 +316,13 @@ pub(crate) async fn views(
 /// Records the changes of the workstations `before` shows, as they are now, under
 /// `action`.
 pub(crate) async fn record_changes(
-    conn: &mut AsyncPgConnection,
+    conn: &mut Tx<'_>,
     caller: &Caller,
     action: &'static str,
     before: Vec<WorkstationView>,
 ) -> Result<(), ApiError> {
     for change in changes(conn, action, before).await? {
-        record(conn, caller, change).await?;
+        record(conn, caller, change);
     }
     Ok(())
 }
@@ -433,7 +434,7 @@ async fn create_workstation(
             let row = db::insert(conn, district.id, fields).await?;
             let change = Change::new("create", Entity::Workstation, row.id, Some(district.id));
             let view = WorkstationView::new(row.clone(), Vec::new());
-            record(conn, &caller, change.after(&view)).await?;
+            record(conn, &caller, change.after(&view));
             Ok::<_, ApiError>(row)
         })
         .await?;

@@ -11,7 +11,7 @@ use crate::domain::ids::{ApiKeyId, DistrictId};
 use crate::domain::kinds::Role;
 
 /// Who made a change, and in which request.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Actor {
     pub key_id: Option<ApiKeyId>,
     pub role: Option<Role>,
@@ -192,9 +192,11 @@ pub async fn append(
 /// the sealer ([`crate::sealer::Sealer`]) chains them after the commit, keeping one
 /// write's events together and in order, and every reader of the trail seals first
 /// ([`seal`]), so what a client wrote is on the chain when it reads it.
+/// Takes the connection shared, so that it can be sent with a `COMMIT`
+/// ([`crate::api::work::Tx`]).
 #[tracing::instrument(skip_all, fields(events = changes.len()))]
 pub async fn append_all(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     actor: &Actor,
     mut changes: Vec<Change>,
 ) -> QueryResult<()> {
@@ -296,9 +298,32 @@ pub async fn append_all(
             audit_pending::form.eq(2_i16),
             audit_pending::openings.eq(openings),
         ))
-        .execute(conn)
+        .execute(&mut conn)
         .await
         .map(drop)
+}
+
+/// Appends the events of a transaction, in order: one pending row for each run of events
+/// by the same actor (one in all, for a request's write).
+pub async fn append_events(
+    conn: &AsyncPgConnection,
+    events: Vec<(Actor, Change)>,
+) -> QueryResult<()> {
+    let mut runs: Vec<(Actor, Vec<Change>)> = Vec::new();
+    for (actor, change) in events {
+        match runs.last_mut() {
+            Some((last, changes)) if *last == actor => changes.push(change),
+            _ => runs.push((actor, vec![change])),
+        }
+    }
+    // Every run asks for its statement before any is answered: in order, and ahead of
+    // a COMMIT sent after them (see `crate::api::work::commit_with`).
+    futures_util::future::try_join_all(
+        runs.into_iter()
+            .map(|(actor, changes)| async move { append_all(conn, &actor, changes).await }),
+    )
+    .await
+    .map(drop)
 }
 
 /// How many pending writes one sealing transaction chains at most.

@@ -1,11 +1,9 @@
 //! Stored answers to POST requests sent with an `Idempotency-Key`. Every query here runs
 //! in the transaction of the request the key protects.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
-use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -73,33 +71,38 @@ fn lock_key(api_key: ApiKeyId, key: &str) -> i64 {
 
 /// Claims `key` of `api_key` in the open transaction of `conn`: the lock taken here is
 /// held until that transaction ends, however it ends (a lost connection included).
+///
+/// The lock and the look-up go to the server together (one round trip) and run in that
+/// order: the look-up's snapshot is taken after the lock is held, so it sees the answer
+/// of the last request that held it. A look-up made without the lock is not used.
 #[tracing::instrument(skip_all)]
 pub async fn claim(
     conn: &mut AsyncPgConnection,
     api_key: ApiKeyId,
     key: &str,
 ) -> QueryResult<Claim> {
-    let locked: bool = diesel::select(pg_try_advisory_xact_lock(lock_key(api_key, key)))
-        .get_result(conn)
-        .await?;
-    if !locked {
+    let (mut locking, mut looking) = (&*conn, &*conn);
+    let (locked, row) = futures_util::future::join(
+        diesel::select(pg_try_advisory_xact_lock(lock_key(api_key, key)))
+            .get_result::<bool>(&mut locking),
+        idempotency_keys::table
+            .select((
+                idempotency_keys::request_hash,
+                idempotency_keys::status,
+                idempotency_keys::headers,
+                idempotency_keys::body,
+                idempotency_keys::request_bytes,
+            ))
+            .filter(idempotency_keys::api_key_id.eq(api_key))
+            .filter(idempotency_keys::key.eq(key))
+            .filter(idempotency_keys::created_at.ge(expiry()))
+            .first::<Row>(&mut looking),
+    )
+    .await;
+    if !locked? {
         return Ok(Claim::Running);
     }
-    let row: Option<Row> = idempotency_keys::table
-        .select((
-            idempotency_keys::request_hash,
-            idempotency_keys::status,
-            idempotency_keys::headers,
-            idempotency_keys::body,
-            idempotency_keys::request_bytes,
-        ))
-        .filter(idempotency_keys::api_key_id.eq(api_key))
-        .filter(idempotency_keys::key.eq(key))
-        .filter(idempotency_keys::created_at.ge(expiry()))
-        .first(conn)
-        .await
-        .optional()?;
-    Ok(match row {
+    Ok(match row.optional()? {
         None => Claim::Fresh,
         Some(row) => Claim::Answered(Kept {
             answer: Stored {
@@ -121,16 +124,17 @@ fn expiry() -> diesel::expression::SqlLiteral<diesel::sql_types::Timestamptz> {
 
 /// Stores the answer of the request holding `key`, in that request's transaction (over an
 /// expired answer of the same key, if one is left).
+/// Takes the connection shared, so that it can be sent with the `COMMIT`
+/// ([`crate::api::work::commit_with`]).
 #[tracing::instrument(skip_all)]
 pub async fn store(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     api_key: ApiKeyId,
     key: &str,
     request_hash: &[u8],
     request_bytes: usize,
     answer: &Stored,
 ) -> QueryResult<()> {
-    purge_now_and_then(conn).await?;
     let status = i16::try_from(answer.status).unwrap_or(500);
     let headers = serde_json::to_value(&answer.headers).unwrap_or(Value::Null);
     let bytes = i64::try_from(request_bytes).unwrap_or(i64::MAX);
@@ -156,38 +160,49 @@ pub async fn store(
             idempotency_keys::request_bytes.eq(bytes),
             idempotency_keys::created_at.eq(diesel::dsl::now),
         ))
-        .execute(conn)
+        .execute(&mut conn)
         .await
         .map(drop)
 }
 
-/// Every this many stored answers, a batch of expired ones is removed.
-const PURGE_EVERY: u32 = 64;
-static STORED: AtomicU32 = AtomicU32::new(0);
+/// How often expired answers are removed.
+pub const PURGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Removes a batch of expired answers every [`PURGE_EVERY`] answers stored, skipping any
-/// another transaction is removing; in a savepoint of its own, so its failure never
-/// touches the write it rides along with.
-async fn purge_now_and_then(conn: &mut AsyncPgConnection) -> QueryResult<()> {
-    if !STORED
-        .fetch_add(1, Ordering::Relaxed)
-        .is_multiple_of(PURGE_EVERY)
-    {
-        return Ok(());
+/// How many expired answers one statement removes.
+const PURGE_BATCH: usize = 1_000;
+
+/// Removes expired answers every [`PURGE_INTERVAL`], until the task is aborted: beside
+/// the requests, never inside one (a request stores its answer and nothing else). Each
+/// instance runs it; a batch skips the rows another is removing.
+pub async fn keep_purging(pool: crate::db::DbPool) {
+    let mut every = tokio::time::interval(PURGE_INTERVAL);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if let Err(error) = purge_expired(&pool).await {
+            tracing::warn!(%error, "expired idempotency keys were not purged; retrying later");
+        }
     }
-    let purged = conn
-        .transaction(async |conn| {
-            diesel::sql_query(format!(
-                "DELETE FROM idempotency_keys WHERE ctid IN (SELECT ctid FROM idempotency_keys \
-                 WHERE created_at < now() - interval '{KEPT_HOURS} hours' LIMIT 100 \
-                 FOR UPDATE SKIP LOCKED)"
-            ))
-            .execute(conn)
-            .await
-        })
-        .await;
-    if let Err(error) = purged {
-        tracing::warn!(%error, "expired idempotency keys were not purged");
+}
+
+/// Removes every expired answer, a batch at a time (each its own transaction); answers
+/// how many.
+pub async fn purge_expired(
+    pool: &crate::db::DbPool,
+) -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
+    let mut conn = crate::db::connection(pool).await?;
+    let mut purged = 0;
+    loop {
+        let batch = diesel::sql_query(format!(
+            "DELETE FROM idempotency_keys WHERE ctid IN (SELECT ctid FROM idempotency_keys \
+             WHERE created_at < now() - interval '{KEPT_HOURS} hours' LIMIT {PURGE_BATCH} \
+             FOR UPDATE SKIP LOCKED)"
+        ))
+        .execute(&mut conn)
+        .await?;
+        purged += batch;
+        if batch < PURGE_BATCH {
+            return Ok(purged);
+        }
     }
-    Ok(())
 }

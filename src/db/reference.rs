@@ -41,27 +41,25 @@ pub struct MemberCodes {
     pub roles: HashSet<String>,
 }
 
+/// The three lists, asked for together: one round trip.
 #[tracing::instrument(skip_all)]
 pub async fn member_codes(conn: &mut AsyncPgConnection) -> QueryResult<MemberCodes> {
-    Ok(MemberCodes {
-        sectors: sectors::table
+    let (mut for_sectors, mut for_parties, mut for_roles) = (&*conn, &*conn, &*conn);
+    let (sectors, parties, roles) = futures_util::try_join!(
+        sectors::table
             .select(sectors::code)
-            .load(conn)
-            .await?
-            .into_iter()
-            .collect(),
-        parties: parties::table
+            .load::<String>(&mut for_sectors),
+        parties::table
             .select(parties::code)
-            .load(conn)
-            .await?
-            .into_iter()
-            .collect(),
-        roles: member_roles::table
+            .load::<String>(&mut for_parties),
+        member_roles::table
             .select(member_roles::code)
-            .load(conn)
-            .await?
-            .into_iter()
-            .collect(),
+            .load::<String>(&mut for_roles),
+    )?;
+    Ok(MemberCodes {
+        sectors: sectors.into_iter().collect(),
+        parties: parties.into_iter().collect(),
+        roles: roles.into_iter().collect(),
     })
 }
 

@@ -136,42 +136,75 @@ async fn a_refused_write_leaves_no_event_and_a_no_op_patch_none() {
     assert_eq!(events(&app, "?limit=200").await.len(), before);
 }
 
+/// A write's events go to the server with its COMMIT (and with the answer its
+/// Idempotency-Key keeps): when they cannot be stored, nothing of the write is.
 #[tokio::test]
 async fn a_write_whose_audit_append_fails_does_not_happen() {
     let app = spawn_app().await;
-    app.db()
-        .await
-        .batch_execute(
-            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ \
-             BEGIN RAISE EXCEPTION 'audit storage failed'; END $$; \
-             CREATE TRIGGER refuse BEFORE INSERT ON audit_pending \
-             FOR EACH ROW EXECUTE FUNCTION refuse();",
-        )
+    let haidian = app.district("haidian").await;
+    let db = app.db().await;
+    let count = async |sql: &str| -> i64 { db.query_one(sql, &[]).await.unwrap().get(0) };
+    db.batch_execute(
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ \
+         BEGIN RAISE EXCEPTION 'audit storage failed'; END $$; \
+         CREATE TRIGGER refuse BEFORE INSERT ON audit_pending \
+         FOR EACH ROW EXECUTE FUNCTION refuse();",
+    )
+    .await
+    .unwrap();
+    let xicheng = json!({"code": "xicheng", "name": "西城区", "term": 16});
+    let keyed = || {
+        app.anonymous
+            .post(app.url("/api/v1/districts"))
+            .bearer_auth(&app.admin_token)
+            .header("Idempotency-Key", "audit-fails")
+            .json(&xicheng)
+            .send()
+    };
+    let haidian_path = format!("/api/v1/districts/{}", haidian["id"].as_str().unwrap());
+    let answers = [
+        ("a create", app.post("/api/v1/districts", &xicheng).await),
+        ("a create with an Idempotency-Key", keyed().await.unwrap()),
+        (
+            "a change",
+            app.patch(&haidian_path, &json!({"name": "海淀"})).await,
+        ),
+    ];
+    for (what, response) in answers {
+        assert_eq!(
+            response.status(),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{what}"
+        );
+        let problem: Value = response.json().await.unwrap();
+        assert!(
+            !problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("audit storage"),
+            "{what}: no internals leak"
+        );
+    }
+    assert_eq!(
+        count("SELECT count(*) FROM districts WHERE code = 'xicheng'").await,
+        0,
+        "the district was not written"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM districts WHERE name = '海淀'").await,
+        0,
+        "the change was not written"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM idempotency_keys").await,
+        0,
+        "the key keeps no answer"
+    );
+    db.batch_execute("DROP TRIGGER refuse ON audit_pending")
         .await
         .unwrap();
-    let response = app
-        .post(
-            "/api/v1/districts",
-            &json!({"code": "xicheng", "name": "西城区", "term": 16}),
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
-    let problem: Value = response.json().await.unwrap();
-    assert!(
-        !problem["detail"]
-            .as_str()
-            .unwrap()
-            .contains("audit storage"),
-        "no internals leak"
-    );
-    let count: i64 = app
-        .db()
-        .await
-        .query_one("SELECT count(*) FROM districts", &[])
-        .await
-        .unwrap()
-        .get(0);
-    assert_eq!(count, 0, "the district was not written");
+    let retried = keyed().await.unwrap();
+    assert_eq!(retried.status(), StatusCode::CREATED, "the key runs again");
 }
 
 #[tokio::test]

@@ -102,6 +102,9 @@ async fn frontend(
         }
     }
     let mut touched = false;
+    // The names of the statements prepared as `COMMIT` (a COMMIT sent in the extended
+    // protocol is a Bind of one of them).
+    let mut commits: Vec<Vec<u8>> = Vec::new();
     loop {
         let Ok(kind) = client.read_u8().await else {
             return;
@@ -117,7 +120,20 @@ async fn frontend(
         if text.contains(target) {
             touched = true;
         }
-        let commit = kind == b'Q' && text.trim_end_matches('\0').trim() == "COMMIT";
+        let mut fields = body.split(|byte| *byte == 0);
+        if kind == b'P' {
+            let (name, query) = (fields.next().unwrap_or_default(), fields.next());
+            if query.is_some_and(|query| query.trim_ascii() == b"COMMIT") {
+                commits.push(name.to_vec());
+            }
+        }
+        let bound_commit = kind == b'B' && {
+            let _portal = fields.next();
+            let name = fields.next().unwrap_or_default();
+            commits.iter().any(|commit| commit == name)
+        };
+        let commit =
+            bound_commit || (kind == b'Q' && text.trim_end_matches('\0').trim() == "COMMIT");
         if commit && touched {
             let chosen = armed
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {

@@ -296,3 +296,43 @@ async fn a_keyed_request_waiting_for_its_body_holds_no_connection() {
     assert_eq!(idle_in_transaction, 0);
     drop(slow);
 }
+
+/// Expired answers are removed beside the requests (not by them), a batch at a time; an
+/// answer still within its 24 hours stays.
+#[tokio::test]
+async fn expired_answers_are_purged_and_live_ones_kept() {
+    let app = spawn_app().await;
+    let token = app.admin_token.clone();
+    for key in ["purge-old", "purge-new"] {
+        let body = json!({"code": key.replace('-', "_"), "name": key, "term": 16});
+        let response = post_with_key(&app, &token, "/api/v1/districts", key, &body).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+    }
+    let db = app.db().await;
+    db.execute(
+        "UPDATE idempotency_keys SET created_at = now() - interval '25 hours' \
+         WHERE key = 'purge-old'",
+        &[],
+    )
+    .await
+    .unwrap();
+    let pool = cppcc_api::db::build_pool(
+        &app.database_url,
+        1,
+        Duration::from_secs(5),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let purged = cppcc_api::db::idempotency::purge_expired(&pool)
+        .await
+        .unwrap();
+    assert_eq!(purged, 1);
+    let kept: Vec<String> = db
+        .query("SELECT key FROM idempotency_keys", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(kept, ["purge-new"]);
+}

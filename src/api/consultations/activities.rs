@@ -316,8 +316,7 @@ pub(super) async fn create_consultation_activity(
                 conn,
                 &caller,
                 change.after(&ActivityView::from(row.clone())),
-            )
-            .await?;
+            );
             Ok(row)
         })
         .await?;

@@ -119,7 +119,7 @@ async fn change_evaluators(
                 id,
                 Some(current.district_id),
             );
-            record(conn, &caller, event.before(&before).after(&after)).await?;
+            record(conn, &caller, event.before(&before).after(&after));
         }
         let evaluator = db::evaluator(conn, id, member).await?;
         Ok((changed, evaluator.map(EvaluatorView::from)))

@@ -1,5 +1,6 @@
 //! The rectification items (整改事项) an evaluation's report opens, and their workflow.
 
+use crate::api::work::Tx;
 use crate::api::workflow::action;
 use crate::domain::kinds::Entity;
 use crate::domain::values::Paragraph;
@@ -231,7 +232,7 @@ impl Workflow for Item {
     }
 
     async fn take(
-        conn: &mut AsyncPgConnection,
+        conn: &mut Tx<'_>,
         _caller: &Caller,
         row: &mut Self,
         step: ItemStep,

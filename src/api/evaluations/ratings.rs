@@ -156,7 +156,7 @@ pub(super) async fn put_rating(
                 Some(before) => change.before(&RatingView::from(before)),
                 None => change,
             };
-            record(conn, &caller, change.after(&after)).await?;
+            record(conn, &caller, change.after(&after));
             Ok::<_, ApiError>((created, after))
         })
         .await?;

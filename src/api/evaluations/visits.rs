@@ -223,7 +223,7 @@ pub(super) async fn create_visit(
                 row.id,
                 Some(row.district_id),
             );
-            record(conn, &caller, change.after(&VisitView::from(row.clone()))).await?;
+            record(conn, &caller, change.after(&VisitView::from(row.clone())));
             Ok::<_, ApiError>(row)
         })
         .await?;

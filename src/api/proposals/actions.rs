@@ -1,6 +1,7 @@
 //! The workflow actions of a proposal: submit, review, assign, reply, evaluate, and the
 //! rest, each a step of the proposal's state machine.
 
+use crate::api::work::Tx;
 use crate::domain::kinds::Entity;
 use crate::domain::values::{Line, Paragraph};
 use chrono::Datelike as _;
@@ -78,7 +79,7 @@ fn two_months_from(day: NaiveDate) -> NaiveDate {
 /// Applies `step` to the record (whose status the caller then sets); returns what is
 /// kept in the history as the step's payload.
 async fn apply(
-    conn: &mut AsyncPgConnection,
+    conn: &mut Tx<'_>,
     caller: &Caller,
     row: &mut Proposal,
     step: &Step,
@@ -137,7 +138,7 @@ async fn apply(
                 target.id,
                 Some(target.district_id),
             );
-            record_if_changed(conn, caller, change, &target_before, &target_after).await?;
+            record_if_changed(conn, caller, change, &target_before, &target_after);
             row.merged_into_id = Some(target.id);
             json!({"into_id": target.id, "into_number": target.number})
         }
@@ -240,7 +241,7 @@ impl Workflow for Proposal {
     }
 
     async fn take(
-        conn: &mut AsyncPgConnection,
+        conn: &mut Tx<'_>,
         caller: &Caller,
         row: &mut Self,
         step: Step,

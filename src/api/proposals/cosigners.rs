@@ -1,12 +1,13 @@
 //! The co-signers (联名委员) of a proposal.
 
+use crate::api::work::Tx;
 use crate::api::work::Write as _;
 use crate::domain::kinds::Entity;
 
 use super::{
-    ApiError, AsyncPgConnection, Caller, Change, Db, HttpResponse, IfMatch, IfMatchHeader,
-    MemberId, Problem, ProposalId, ProposalStatus, ProposalView, Serialize, ToSchema, db, delete,
-    get, no_content, not_found_as, put, record, view, web, wrong_state,
+    ApiError, Caller, Change, Db, HttpResponse, IfMatch, IfMatchHeader, MemberId, Problem,
+    ProposalId, ProposalStatus, ProposalView, Serialize, ToSchema, db, delete, get, no_content,
+    not_found_as, put, record, view, web, wrong_state,
 };
 
 /// The co-signers of a proposal.
@@ -39,7 +40,7 @@ pub(super) async fn list_cosigners(
 /// Changes a proposal's co-signers: allowed while draft or submitted, for members of its
 /// district other than the lead member.
 async fn change_cosigner(
-    conn: &mut AsyncPgConnection,
+    conn: &mut Tx<'_>,
     caller: &Caller,
     id: ProposalId,
     member: MemberId,
@@ -85,7 +86,7 @@ async fn change_cosigner(
             "remove_cosigner"
         };
         let change = Change::new(action, Entity::Proposal, id, Some(current.district_id));
-        record(conn, caller, change.before(&before).after(&after)).await?;
+        record(conn, caller, change.before(&before).after(&after));
     }
     Ok((changed, after))
 }
