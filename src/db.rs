@@ -491,14 +491,15 @@ pub trait Stored: Row {
 
     /// The live record in `scope`.
     fn find(
-        conn: &mut AsyncPgConnection,
+        conn: &AsyncPgConnection,
         id: Self::Id,
         scope: crate::domain::access::Scope,
     ) -> impl Future<Output = diesel::QueryResult<Self>> + Send;
 
-    /// The live record in `scope`, locked for a change until the transaction ends.
+    /// The live record in `scope`, locked for a change until the transaction ends. Takes
+    /// the connection shared, so that other statements can go with it.
     fn lock(
-        conn: &mut AsyncPgConnection,
+        conn: &AsyncPgConnection,
         id: Self::Id,
         scope: crate::domain::access::Scope,
     ) -> impl Future<Output = diesel::QueryResult<Self>> + Send;
@@ -515,6 +516,49 @@ pub trait Stored: Row {
         conn: &mut AsyncPgConnection,
         id: Self::Id,
     ) -> impl Future<Output = diesel::QueryResult<()>> + Send;
+
+    /// The record as [`Stored::update`] leaves it when its transaction began at `now`: the
+    /// fields set, the next version, `updated_at` now (what the `touch_row` trigger
+    /// writes), all else kept.
+    fn changed(&self, fields: &Self::Fields, now: chrono::DateTime<chrono::Utc>) -> Self;
+
+    /// Its client-set fields as they are.
+    fn own_fields(&self) -> Self::Fields;
+
+    /// The `UPDATE` of [`Stored::update`] as a statement to send later, with the `COMMIT`
+    /// ([`crate::api::work::Tx::defer`]), for a change that changes something; it fails
+    /// unless it changes the one live row.
+    fn update_later(id: Self::Id, fields: Self::Fields) -> Statement;
+}
+
+/// A statement whose answer a write does not need, to be sent with others on the
+/// connection it is given (a write's audit events, its deferred changes).
+pub type Statement = Box<
+    dyn for<'c> FnOnce(
+            &'c AsyncPgConnection,
+        ) -> futures_util::future::BoxFuture<'c, diesel::QueryResult<()>>
+        + Send,
+>;
+
+/// The time the connection's transaction began: `now()`, what every `DEFAULT now()` and
+/// trigger of the transaction writes.
+pub async fn transaction_time(
+    mut conn: &AsyncPgConnection,
+) -> diesel::QueryResult<chrono::DateTime<chrono::Utc>> {
+    use diesel::IntoSql;
+    use diesel_async::RunQueryDsl;
+    diesel::select(diesel::dsl::now.into_sql::<diesel::sql_types::Timestamptz>())
+        .get_result(&mut conn)
+        .await
+}
+
+/// Fails unless exactly one row was written: a deferred change whose row is gone.
+pub fn one_row(written: usize) -> diesel::QueryResult<()> {
+    if written == 1 {
+        Ok(())
+    } else {
+        Err(diesel::result::Error::NotFound)
+    }
 }
 
 /// [`Row`] for a row struct with `id: $id`, `version` and `district_id` fields.
@@ -565,6 +609,13 @@ macro_rules! record_fields {
                     $( $field: Clone::clone(&self.$field), )+
                 }
             }
+
+            /// The row with its client-set fields replaced by `fields`.
+            pub fn with_fields(&self, fields: &$name) -> Self {
+                let mut row = self.clone();
+                $( row.$field = Clone::clone(&fields.$field); )+
+                row
+            }
         }
 
         impl $name {
@@ -594,7 +645,7 @@ macro_rules! record_queries {
             type Fields = $fields;
 
             fn find(
-                conn: &mut diesel_async::AsyncPgConnection,
+                conn: &diesel_async::AsyncPgConnection,
                 id: $id,
                 scope: $crate::domain::access::Scope,
             ) -> impl Future<Output = diesel::QueryResult<Self>> + Send {
@@ -602,7 +653,7 @@ macro_rules! record_queries {
             }
 
             fn lock(
-                conn: &mut diesel_async::AsyncPgConnection,
+                conn: &diesel_async::AsyncPgConnection,
                 id: $id,
                 scope: $crate::domain::access::Scope,
             ) -> impl Future<Output = diesel::QueryResult<Self>> + Send {
@@ -622,6 +673,30 @@ macro_rules! record_queries {
                 id: $id,
             ) -> impl Future<Output = diesel::QueryResult<()>> + Send {
                 mark_deleted(conn, id)
+            }
+
+            fn own_fields(&self) -> $fields {
+                self.fields()
+            }
+
+            fn changed(&self, fields: &$fields, now: chrono::DateTime<chrono::Utc>) -> Self {
+                let mut row = self.with_fields(fields);
+                row.version += 1;
+                row.updated_at = now;
+                row
+            }
+
+            fn update_later(id: $id, fields: $fields) -> $crate::db::Statement {
+                Box::new(move |mut conn| {
+                    Box::pin(async move {
+                        diesel::update($table::table.find(id))
+                            .filter($table::deleted_at.is_null())
+                            .set(&fields)
+                            .execute(&mut conn)
+                            .await
+                            .and_then($crate::db::one_row)
+                    })
+                })
             }
         }
 
@@ -655,7 +730,7 @@ macro_rules! record_queries {
         /// A live record by id, if `scope` covers its district.
         #[tracing::instrument(skip_all)]
         pub async fn find(
-            conn: &mut diesel_async::AsyncPgConnection,
+            mut conn: &diesel_async::AsyncPgConnection,
             id: $id,
             scope: $crate::domain::access::Scope,
         ) -> diesel::QueryResult<$row> {
@@ -667,13 +742,13 @@ macro_rules! record_queries {
             if let Some(district) = scope.district() {
                 query = query.filter($table::district_id.eq(district));
             }
-            query.first(conn).await
+            query.first(&mut conn).await
         }
 
         /// A live record in `scope`, locked for a change until the transaction ends.
         #[tracing::instrument(skip_all)]
         pub async fn lock(
-            conn: &mut diesel_async::AsyncPgConnection,
+            mut conn: &diesel_async::AsyncPgConnection,
             id: $id,
             scope: $crate::domain::access::Scope,
         ) -> diesel::QueryResult<$row> {
@@ -682,7 +757,7 @@ macro_rules! record_queries {
                 .filter($table::id.eq(id))
                 .filter($table::deleted_at.is_null())
                 .for_update()
-                .first(conn)
+                .first(&mut conn)
                 .await?;
             if scope.covers(row.district_id) {
                 Ok(row)

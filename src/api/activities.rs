@@ -416,10 +416,12 @@ impl Editable for db::Activity {
     type Patch = ActivityPatch;
     type View = ActivityView;
     const ENTITY: Entity = Entity::Activity;
+    type Lists = ();
 
     async fn merge(
         conn: &mut AsyncPgConnection,
         checks: &mut Checks,
+        _lists: &Self::Lists,
         _parent: &(),
         row: &Self,
         patch: ActivityPatch,

@@ -334,6 +334,7 @@ impl Editable for Consultation {
     type Patch = ConsultationPatch;
     type View = ConsultationView;
     const ENTITY: Entity = Entity::Consultation;
+    type Lists = ();
 
     fn allows(_parent: &(), row: &Self, edit: Edit) -> Result<(), ApiError> {
         match edit {
@@ -350,6 +351,7 @@ impl Editable for Consultation {
     async fn merge(
         _conn: &mut AsyncPgConnection,
         checks: &mut Checks,
+        _lists: &Self::Lists,
         _parent: &(),
         row: &Self,
         patch: ConsultationPatch,

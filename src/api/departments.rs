@@ -265,10 +265,12 @@ impl Editable for db::Department {
     type Patch = DepartmentPatch;
     type View = DepartmentView;
     const ENTITY: Entity = Entity::Department;
+    type Lists = ();
 
     async fn merge(
         _conn: &mut AsyncPgConnection,
         checks: &mut Checks,
+        _lists: &Self::Lists,
         _parent: &(),
         row: &Self,
         patch: DepartmentPatch,

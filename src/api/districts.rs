@@ -326,10 +326,11 @@ impl Editable for db::District {
     type Patch = DistrictPatch;
     type View = DistrictView;
     const ENTITY: Entity = Entity::District;
+    type Lists = ();
 
     /// A district by id or code; the route's policy lets only administrators here.
     async fn locked(
-        conn: &mut AsyncPgConnection,
+        conn: &AsyncPgConnection,
         _caller: &Caller,
         key: DistrictKey,
     ) -> Result<((), Self), ApiError> {
@@ -352,6 +353,7 @@ impl Editable for db::District {
     async fn merge(
         _conn: &mut AsyncPgConnection,
         checks: &mut Checks,
+        _lists: &Self::Lists,
         _parent: &(),
         row: &Self,
         patch: DistrictPatch,
@@ -404,7 +406,7 @@ pub(crate) fn district_filter(
 /// Reads the `district_id` of a new record: required, and a live district in the
 /// caller's scope, which stays locked against deletion until the transaction ends.
 pub(crate) async fn referenced_district(
-    conn: &mut diesel_async::AsyncPgConnection,
+    conn: &diesel_async::AsyncPgConnection,
     checks: &mut Checks,
     field: Field<DistrictId>,
     scope: Scope,

@@ -44,10 +44,16 @@ pub(crate) trait Editable: Stored {
     /// The record's type in histories and the audit trail.
     const ENTITY: Entity;
 
+    /// What a change is checked against besides the record: the controlled lists its
+    /// codes come from (`()` for none).
+    type Lists: Default + Send + Sync;
+
     /// The record (and its parent) in the caller's scope, locked until the transaction
     /// ends; a 404 if either is not there. [`own!`] writes it for a record of its own.
+    /// Takes the connection shared: the lists and the transaction's time are asked for
+    /// with it.
     fn locked(
-        conn: &mut AsyncPgConnection,
+        conn: &AsyncPgConnection,
         caller: &Caller,
         key: Self::Key,
     ) -> impl Future<Output = Result<(Self::Parent, Self), ApiError>> + Send;
@@ -60,6 +66,13 @@ pub(crate) trait Editable: Stored {
         key: Self::Key,
     ) -> impl Future<Output = Result<Self, ApiError>> + Send;
 
+    /// The lists, asked for together with the record.
+    fn lists(
+        _conn: &AsyncPgConnection,
+    ) -> impl Future<Output = Result<Self::Lists, ApiError>> + Send {
+        async { Ok(Self::Lists::default()) }
+    }
+
     /// Refuses `edit` when the record or its parent does not take it now (a 409).
     fn allows(_parent: &Self::Parent, _row: &Self, _edit: Edit) -> Result<(), ApiError> {
         Ok(())
@@ -70,6 +83,7 @@ pub(crate) trait Editable: Stored {
     fn merge(
         conn: &mut AsyncPgConnection,
         checks: &mut Checks,
+        lists: &Self::Lists,
         parent: &Self::Parent,
         row: &Self,
         patch: Self::Patch,
@@ -219,7 +233,7 @@ macro_rules! own {
         type Parent = ();
 
         async fn locked(
-            conn: &mut diesel_async::AsyncPgConnection,
+            conn: &diesel_async::AsyncPgConnection,
             caller: &$crate::api::auth::Caller,
             id: $id,
         ) -> Result<((), Self), $crate::error::ApiError> {
@@ -259,7 +273,7 @@ pub(crate) async fn read<R: Editable>(
 /// transaction ends with `lock`), if `of_parent` says it is the parent's the path names;
 /// a 404 naming `what` otherwise, so one parent's path never reaches another's records.
 pub(crate) async fn child<R: Stored>(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     caller: &Caller,
     id: R::Id,
     lock: bool,
@@ -290,18 +304,38 @@ pub(crate) async fn update<R: Editable>(
 ) -> Result<HttpResponse, ApiError> {
     let mut conn = pool.conn().await?;
     let shown = conn
-        .write(async move |conn| {
-            let (parent, current) = R::locked(conn, &caller, key).await?;
+        .write(async move |tx| {
+            // The record, the lists and the time the transaction began, in one round trip
+            // (with the BEGIN).
+            let (locked, lists, now) = {
+                let shared: &AsyncPgConnection = tx;
+                futures_util::future::join3(
+                    R::locked(shared, &caller, key),
+                    R::lists(shared),
+                    crate::db::transaction_time(shared),
+                )
+                .await
+            };
+            let (parent, current) = locked?;
+            let (lists, now) = (lists?, now?);
             condition.check(current.version())?;
             R::allows(&parent, &current, Edit::Update)?;
             let mut checks = Checks::default();
-            let fields = R::merge(conn, &mut checks, &parent, &current, patch).await?;
+            let fields = R::merge(tx, &mut checks, &lists, &parent, &current, patch).await?;
             let fields = checks.finish(fields)?;
-            let before = R::view(conn, current.clone()).await?;
-            let saved = R::update(conn, current, &fields).await?;
+            let before = R::view(tx, current.clone()).await?;
+            // The change is worked out here and written with the COMMIT; one that changes
+            // nothing is not written, and keeps the version.
+            let saved = if current.own_fields() == fields {
+                current
+            } else {
+                let saved = current.changed(&fields, now);
+                tx.defer(R::update_later(current.id(), fields));
+                saved
+            };
             let change = Change::new("update", R::ENTITY, saved.id(), Some(saved.district()));
-            let after = R::view_after(conn, saved, &before).await?;
-            record_if_changed(conn, &caller, change, &before, &after);
+            let after = R::view_after(tx, saved, &before).await?;
+            record_if_changed(tx, &caller, change, &before, &after);
             Ok::<_, ApiError>(R::shown(&caller, after))
         })
         .await?;

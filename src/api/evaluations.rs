@@ -219,7 +219,7 @@ fn wrong_state(row: &Evaluation, what: &str) -> ApiError {
 
 /// An evaluation in the caller's scope, locked until the transaction ends.
 async fn locked(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     caller: &Caller,
     id: EvaluationId,
 ) -> Result<Evaluation, ApiError> {
@@ -417,6 +417,7 @@ impl Editable for Evaluation {
     type Patch = EvaluationPatch;
     type View = EvaluationView;
     const ENTITY: Entity = Entity::Evaluation;
+    type Lists = ();
 
     fn allows(_parent: &(), row: &Self, edit: Edit) -> Result<(), ApiError> {
         if row.phase == EvaluationPhase::Preparation {
@@ -434,6 +435,7 @@ impl Editable for Evaluation {
     async fn merge(
         conn: &mut AsyncPgConnection,
         checks: &mut Checks,
+        _lists: &Self::Lists,
         _parent: &(),
         row: &Self,
         patch: EvaluationPatch,

@@ -360,10 +360,12 @@ impl Editable for KeyTask {
     type Patch = KeyTaskPatch;
     type View = KeyTaskView;
     const ENTITY: Entity = Entity::KeyTask;
+    type Lists = ();
 
     async fn merge(
         _conn: &mut AsyncPgConnection,
         checks: &mut Checks,
+        _lists: &Self::Lists,
         _parent: &(),
         row: &Self,
         patch: KeyTaskPatch,

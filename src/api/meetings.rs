@@ -379,10 +379,12 @@ impl Editable for Meeting {
     type Patch = MeetingPatch;
     type View = MeetingView;
     const ENTITY: Entity = Entity::Meeting;
+    type Lists = ();
 
     async fn merge(
         _conn: &mut AsyncPgConnection,
         checks: &mut Checks,
+        _lists: &Self::Lists,
         _parent: &(),
         row: &Self,
         patch: MeetingPatch,

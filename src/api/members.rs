@@ -486,22 +486,28 @@ async fn create_member(
     let viewer = caller.clone();
     let mut conn = pool.conn().await?;
     let member = conn
-        .write(async move |conn| {
+        .write(async move |tx| {
             let mut checks = Checks::default();
-            let district =
-                referenced_district(conn, &mut checks, district_id, caller.scope()).await?;
-            let codes = crate::db::reference::member_codes(conn).await?;
+            // The district, the lists and the transaction's time in one round trip (with
+            // the BEGIN); the member is worked out here and inserted with the COMMIT.
+            let (district, codes, now) = {
+                let shared: &AsyncPgConnection = tx;
+                futures_util::future::join3(
+                    referenced_district(shared, &mut checks, district_id, caller.scope()),
+                    crate::db::reference::member_codes(shared),
+                    crate::db::transaction_time(shared),
+                )
+                .await
+            };
+            let (district, codes, now) = (district?, codes?, now?);
             // Without a district the request fails on /district_id; any term will do here.
             let default_term = district.as_ref().map_or(1, |d| d.term);
             let fields = merge(&mut checks, patch, None, default_term, &codes);
             let (district, fields) = checks.finish(district.zip(fields))?;
-            let member = db::insert(conn, district.id, fields).await?;
+            let member = db::Member::inserted(MemberId::generate(), district.id, fields, now);
+            tx.defer(db::insert_later(&member));
             let change = Change::new("create", Entity::Member, member.id, Some(district.id));
-            record(
-                conn,
-                &caller,
-                change.after(&MemberView::from(member.clone())),
-            );
+            record(tx, &caller, change.after(&MemberView::from(member.clone())));
             Ok::<_, ApiError>(member)
         })
         .await?;
@@ -531,16 +537,21 @@ impl Editable for db::Member {
     type Patch = MemberPatch;
     type View = MemberView;
     const ENTITY: Entity = Entity::Member;
+    type Lists = crate::db::reference::MemberCodes;
+
+    async fn lists(conn: &AsyncPgConnection) -> Result<Self::Lists, ApiError> {
+        Ok(crate::db::reference::member_codes(conn).await?)
+    }
 
     async fn merge(
-        conn: &mut AsyncPgConnection,
+        _conn: &mut AsyncPgConnection,
         checks: &mut Checks,
+        codes: &Self::Lists,
         _parent: &(),
         row: &Self,
         patch: MemberPatch,
     ) -> Result<Option<MemberFields>, ApiError> {
-        let codes = crate::db::reference::member_codes(conn).await?;
-        Ok(merge(checks, patch, Some(&row.fields()), row.term, &codes))
+        Ok(merge(checks, patch, Some(&row.fields()), row.term, codes))
     }
 
     async fn view(_conn: &mut AsyncPgConnection, row: Self) -> Result<MemberView, ApiError> {

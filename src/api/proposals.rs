@@ -594,6 +594,11 @@ impl Editable for Proposal {
     type Patch = ProposalPatch;
     type View = ProposalView;
     const ENTITY: Entity = Entity::Proposal;
+    type Lists = std::collections::HashSet<String>;
+
+    async fn lists(conn: &AsyncPgConnection) -> Result<Self::Lists, ApiError> {
+        Ok(crate::db::reference::proposal_category_codes(conn).await?)
+    }
 
     fn allows(_parent: &(), row: &Self, edit: Edit) -> Result<(), ApiError> {
         if row.status == ProposalStatus::Draft {
@@ -611,16 +616,19 @@ impl Editable for Proposal {
     async fn merge(
         conn: &mut AsyncPgConnection,
         checks: &mut Checks,
+        categories: &Self::Lists,
         _parent: &(),
         row: &Self,
         patch: ProposalPatch,
     ) -> Result<Option<DraftFields>, ApiError> {
-        merge(
+        let current = Some(&row.fields());
+        merge_with(
             conn,
             checks,
             patch,
-            Some(&row.fields()),
+            current,
             Some(row.district_id),
+            categories,
         )
         .await
     }

@@ -360,10 +360,12 @@ impl Editable for Report {
     type Patch = ReportPatch;
     type View = ReportView;
     const ENTITY: Entity = Entity::Report;
+    type Lists = ();
 
     async fn merge(
         conn: &mut AsyncPgConnection,
         checks: &mut Checks,
+        _lists: &Self::Lists,
         _parent: &(),
         row: &Self,
         patch: ReportPatch,

@@ -511,6 +511,7 @@ impl Editable for Ruling {
     type Patch = RulingPatch;
     type View = RulingView;
     const ENTITY: Entity = Entity::Ruling;
+    type Lists = ();
 
     fn allows(_parent: &(), row: &Self, edit: Edit) -> Result<(), ApiError> {
         if row.status == RulingStatus::Issued {
@@ -528,6 +529,7 @@ impl Editable for Ruling {
     async fn merge(
         conn: &mut AsyncPgConnection,
         checks: &mut Checks,
+        _lists: &Self::Lists,
         _parent: &(),
         row: &Self,
         patch: RulingPatch,

@@ -301,12 +301,8 @@ pub async fn commit(conn: &mut AsyncPgConnection) -> Result<(), ApiError> {
 }
 
 /// What a write sends with its `COMMIT`: statements whose answers it does not need (its
-/// audit events, the answer an idempotency key keeps), on the connection they are given.
-pub type Last = Box<
-    dyn for<'c> FnOnce(
-        &'c AsyncPgConnection,
-    ) -> futures_util::future::LocalBoxFuture<'c, diesel::QueryResult<()>>,
->;
+/// deferred changes, its audit events, the answer an idempotency key keeps).
+pub type Last = crate::db::Statement;
 
 /// `COMMIT` as a statement prepared once on each connection and kept.
 ///
@@ -389,6 +385,8 @@ pub const RETRIES: u32 = 4;
 /// round trip: they commit with the write or vanish with it.
 pub struct Tx<'c> {
     conn: &'c mut AsyncPgConnection,
+    /// Changes whose outcome the work already knows, in order.
+    deferred: Vec<Last>,
     events: Vec<(Actor, Change)>,
 }
 
@@ -411,11 +409,37 @@ impl Tx<'_> {
     pub fn record(&mut self, actor: Actor, change: Change) {
         self.events.push((actor, change));
     }
+
+    /// Sends `statement` later, with the `COMMIT` (or, in a savepoint, when it is
+    /// released), after the statements deferred before it: for a change whose result
+    /// the work has already worked out ([`crate::db::Stored::changed`]). If it fails,
+    /// the write fails with its error and nothing of it is kept.
+    pub fn defer(&mut self, statement: Last) {
+        self.deferred.push(statement);
+    }
 }
 
-/// The audit events of a transaction, as what is sent with its `COMMIT`.
-fn appending(events: Vec<(Actor, Change)>) -> Last {
-    Box::new(move |conn| Box::pin(audit::append_events(conn, events)))
+/// The deferred changes and the audit events of a transaction, in that order, as what is
+/// sent with its `COMMIT`.
+fn finishing(deferred: Vec<Last>, events: Vec<(Actor, Change)>) -> Last {
+    Box::new(move |conn| {
+        Box::pin(async move {
+            // Each asks for its statement when first polled, in order (see `commit_with`).
+            futures_util::future::try_join(
+                in_order(conn, deferred),
+                audit::append_events(conn, events),
+            )
+            .await
+            .map(drop)
+        })
+    })
+}
+
+/// Runs `statements` on `conn`, pipelined, in order.
+async fn in_order(conn: &AsyncPgConnection, statements: Vec<Last>) -> diesel::QueryResult<()> {
+    futures_util::future::try_join_all(statements.into_iter().map(|statement| statement(conn)))
+        .await
+        .map(drop)
 }
 
 /// The audit events of a request's unit of work and the answer its key keeps, as what is
@@ -450,6 +474,7 @@ async fn run<R>(
     begin(conn)?;
     let mut tx = Tx {
         conn,
+        deferred: Vec::new(),
         events: Vec::new(),
     };
     let value = match work(&mut tx).await {
@@ -459,29 +484,40 @@ async fn run<R>(
             return Err(error);
         }
     };
-    let Tx { conn, events } = tx;
+    let Tx {
+        conn,
+        deferred,
+        mut events,
+    } = tx;
+    if matches!(home, Home::Commit) && transaction_depth(conn)? == 1 {
+        if deferred.is_empty() && events.is_empty() {
+            commit(conn).await?;
+        } else {
+            commit_with(conn, finishing(deferred, events)).await?;
+        }
+        return Ok(value);
+    }
+    // A savepoint: its deferred changes are made now, so that one refused is this
+    // write's failure; its events go with the outer transaction's (or, inside a
+    // transaction this code does not end, are written now too).
+    let own_events = matches!(home, Home::Commit);
+    let now = if own_events {
+        std::mem::take(&mut events)
+    } else {
+        Vec::new()
+    };
+    if !(deferred.is_empty() && now.is_empty()) {
+        let made = { finishing(deferred, now)(conn).await };
+        if let Err(error) = made {
+            rollback(conn).await;
+            return Err(error.into());
+        }
+    }
+    commit(conn).await?;
     match home {
-        Home::Commit if events.is_empty() => commit(conn).await?,
-        Home::Commit if transaction_depth(conn)? == 1 => {
-            commit_with(conn, appending(events)).await?;
-        }
-        // A savepoint inside a transaction this code does not end: its events are
-        // written now, in it.
-        Home::Commit => {
-            if let Err(error) = audit::append_events(conn, events).await {
-                rollback(conn).await;
-                return Err(error.into());
-            }
-            commit(conn).await?;
-        }
-        Home::Unit(unit) => {
-            commit(conn).await?;
-            unit.0.events.borrow_mut().extend(events);
-        }
-        Home::Outer(outer) => {
-            commit(conn).await?;
-            outer.extend(events);
-        }
+        Home::Commit => {}
+        Home::Unit(unit) => unit.0.events.borrow_mut().extend(events),
+        Home::Outer(outer) => outer.extend(events),
     }
     Ok(value)
 }

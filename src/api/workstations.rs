@@ -465,10 +465,12 @@ impl Editable for db::Workstation {
     type Patch = WorkstationPatch;
     type View = WorkstationView;
     const ENTITY: Entity = Entity::Workstation;
+    type Lists = ();
 
     async fn merge(
         conn: &mut AsyncPgConnection,
         checks: &mut Checks,
+        _lists: &Self::Lists,
         _parent: &(),
         row: &Self,
         patch: WorkstationPatch,

@@ -103,7 +103,7 @@ pub async fn list(
 /// A live district by id or code, if `scope` covers it.
 #[tracing::instrument(skip_all)]
 pub async fn find(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     key: &DistrictKey,
     scope: Scope,
 ) -> QueryResult<District> {
@@ -111,7 +111,7 @@ pub async fn find(
         .select(District::as_select())
         .filter(districts::deleted_at.is_null())
         .filter(key_filter(key))
-        .first(conn)
+        .first(&mut conn)
         .await?;
     if scope.covers(district.id) {
         Ok(district)
@@ -124,7 +124,7 @@ pub async fn find(
 /// is no such district. For writes that attach records to it.
 #[tracing::instrument(skip_all)]
 pub async fn find_for_reference(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     id: DistrictId,
 ) -> QueryResult<Option<District>> {
     districts::table
@@ -132,7 +132,7 @@ pub async fn find_for_reference(
         .filter(districts::id.eq(id))
         .filter(districts::deleted_at.is_null())
         .for_key_share()
-        .first(conn)
+        .first(&mut conn)
         .await
         .optional()
 }
@@ -140,13 +140,13 @@ pub async fn find_for_reference(
 /// A live district locked for a change until the transaction ends (districts are
 /// changed by administrators only, who see them all).
 #[tracing::instrument(skip_all)]
-pub async fn lock(conn: &mut AsyncPgConnection, key: &DistrictKey) -> QueryResult<District> {
+pub async fn lock(mut conn: &AsyncPgConnection, key: &DistrictKey) -> QueryResult<District> {
     districts::table
         .select(District::as_select())
         .filter(districts::deleted_at.is_null())
         .filter(key_filter(key))
         .for_update()
-        .first(conn)
+        .first(&mut conn)
         .await
 }
 
@@ -207,11 +207,11 @@ impl super::Row for District {
 impl super::Stored for District {
     type Fields = DistrictFields;
 
-    async fn find(conn: &mut AsyncPgConnection, id: DistrictId, scope: Scope) -> QueryResult<Self> {
+    async fn find(conn: &AsyncPgConnection, id: DistrictId, scope: Scope) -> QueryResult<Self> {
         find(conn, &DistrictKey::Id(id), scope).await
     }
 
-    async fn lock(conn: &mut AsyncPgConnection, id: DistrictId, scope: Scope) -> QueryResult<Self> {
+    async fn lock(conn: &AsyncPgConnection, id: DistrictId, scope: Scope) -> QueryResult<Self> {
         if !scope.covers(id) {
             return Err(diesel::result::Error::NotFound);
         }
@@ -231,6 +231,30 @@ impl super::Stored for District {
         id: DistrictId,
     ) -> impl Future<Output = QueryResult<()>> + Send {
         soft_delete(conn, id)
+    }
+
+    fn own_fields(&self) -> DistrictFields {
+        self.fields()
+    }
+
+    fn changed(&self, fields: &DistrictFields, now: chrono::DateTime<chrono::Utc>) -> Self {
+        let mut row = self.with_fields(fields);
+        row.version += 1;
+        row.updated_at = now;
+        row
+    }
+
+    fn update_later(id: DistrictId, fields: DistrictFields) -> super::Statement {
+        Box::new(move |mut conn| {
+            Box::pin(async move {
+                diesel::update(districts::table.find(id))
+                    .filter(districts::deleted_at.is_null())
+                    .set(&fields)
+                    .execute(&mut conn)
+                    .await
+                    .and_then(super::one_row)
+            })
+        })
     }
 }
 

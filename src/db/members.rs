@@ -152,6 +152,73 @@ struct NewMemberRow {
     fields: MemberFields,
 }
 
+impl Member {
+    /// The member as [`insert`] writes them in a transaction that began at `now`: the
+    /// columns' defaults are version 1, created and updated now, not deleted.
+    pub fn inserted(
+        id: MemberId,
+        district_id: DistrictId,
+        fields: MemberFields,
+        now: DateTime<Utc>,
+    ) -> Self {
+        let MemberFields {
+            member_no,
+            name,
+            gender,
+            sector,
+            party,
+            employer_title,
+            street,
+            term,
+            roles,
+            resides_in_district,
+            status,
+            phone,
+            email,
+        } = fields;
+        Self {
+            id,
+            district_id,
+            member_no,
+            name,
+            gender,
+            sector,
+            party,
+            employer_title,
+            street,
+            term,
+            roles,
+            resides_in_district,
+            status,
+            phone,
+            email,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+            deleted_at: None,
+        }
+    }
+}
+
+/// The `INSERT` of `member` ([`Member::inserted`]) as a statement to send with the
+/// `COMMIT` ([`crate::api::work::Tx::defer`]).
+pub fn insert_later(member: &Member) -> super::Statement {
+    let row = NewMemberRow {
+        id: member.id,
+        district_id: member.district_id,
+        fields: member.fields(),
+    };
+    Box::new(move |mut conn| {
+        Box::pin(async move {
+            diesel::insert_into(members::table)
+                .values(row)
+                .execute(&mut conn)
+                .await
+                .and_then(super::one_row)
+        })
+    })
+}
+
 #[tracing::instrument(skip_all)]
 pub async fn insert(
     conn: &mut AsyncPgConnection,

@@ -43,8 +43,8 @@ pub struct MemberCodes {
 
 /// The three lists, asked for together: one round trip.
 #[tracing::instrument(skip_all)]
-pub async fn member_codes(conn: &mut AsyncPgConnection) -> QueryResult<MemberCodes> {
-    let (mut for_sectors, mut for_parties, mut for_roles) = (&*conn, &*conn, &*conn);
+pub async fn member_codes(conn: &AsyncPgConnection) -> QueryResult<MemberCodes> {
+    let (mut for_sectors, mut for_parties, mut for_roles) = (conn, conn, conn);
     let (sectors, parties, roles) = futures_util::try_join!(
         sectors::table
             .select(sectors::code)
@@ -65,10 +65,10 @@ pub async fn member_codes(conn: &mut AsyncPgConnection) -> QueryResult<MemberCod
 
 /// The codes of the proposal categories.
 #[tracing::instrument(skip_all)]
-pub async fn proposal_category_codes(conn: &mut AsyncPgConnection) -> QueryResult<HashSet<String>> {
+pub async fn proposal_category_codes(mut conn: &AsyncPgConnection) -> QueryResult<HashSet<String>> {
     Ok(proposal_categories::table
         .select(proposal_categories::code)
-        .load(conn)
+        .load(&mut conn)
         .await?
         .into_iter()
         .collect())

@@ -295,3 +295,100 @@ async fn every_record_checks_if_match_before_its_state_and_a_patch_of_nothing_wr
         }
     }
 }
+
+/// A change of each record, as its PATCH makes it: a field every record has that takes
+/// any text, given a new value.
+fn a_change_of(path: &str) -> Value {
+    let template = RECORDS
+        .iter()
+        .find(|template| {
+            let pattern: Vec<&str> = template.split('/').collect();
+            let concrete: Vec<&str> = path.split('/').collect();
+            pattern.len() == concrete.len()
+                && pattern
+                    .iter()
+                    .zip(&concrete)
+                    .all(|(p, c)| p.starts_with('{') || p == c)
+        })
+        .expect("a record of RECORDS");
+    match *template {
+        "/api/v1/districts/{district}" => json!({"name_en": "Changed"}),
+        "/api/v1/members/{id}" => json!({"employer_title": "改后的职务"}),
+        "/api/v1/departments/{id}" => json!({"short_name": "改"}),
+        "/api/v1/workstations/{id}" | "/api/v1/key-tasks/{id}" => {
+            json!({"description": "改后的说明"})
+        }
+        "/api/v1/activities/{id}"
+        | "/api/v1/reports/{id}"
+        | "/api/v1/consultations/{id}/activities/{activity_id}" => json!({"summary": "改后"}),
+        "/api/v1/meetings/{id}" => json!({"agenda": "改后的议程"}),
+        "/api/v1/proposals/{id}" => json!({"title": "改后的提案"}),
+        "/api/v1/consultations/{id}" => json!({"lead_committee": "改后的委员会"}),
+        "/api/v1/evaluations/{id}" => json!({"year": 2027}),
+        "/api/v1/evaluations/{id}/visits/{visit_id}" => json!({"findings": "改后的发现"}),
+        "/api/v1/rulings/{id}" => json!({"content": "改后的批示。"}),
+        other => panic!("no change written for {other}"),
+    }
+}
+
+/// A change is worked out by the service and written with the COMMIT: what its answer
+/// says (the record, its `ETag`, its `updated_at`) is what the database then holds, for
+/// every record; the same change again writes nothing.
+#[tokio::test]
+async fn every_change_answers_the_record_as_it_was_written() {
+    let app = spawn_app().await;
+    for path in instances(&app).await {
+        let before = app.get(&path).await;
+        let tag = before.headers()["etag"].to_str().unwrap().to_owned();
+        let before: Value = before.json().await.unwrap();
+        let change = a_change_of(&path);
+        let patch = || {
+            app.client
+                .patch(app.url(&path))
+                .header("If-Match", &tag)
+                .header("Content-Type", "application/merge-patch+json")
+                .body(change.to_string())
+                .send()
+        };
+        let answer = patch().await.unwrap();
+        if answer.status() == StatusCode::CONFLICT {
+            // The record does not take a change in its state (an evaluation under
+            // investigation): nothing is written.
+            assert_eq!(ok(app.get(&path).await).await, before, "{path}");
+            continue;
+        }
+        assert_eq!(answer.status(), StatusCode::OK, "{path}");
+        let answered_tag = answer.headers()["etag"].to_str().unwrap().to_owned();
+        let answered: Value = answer.json().await.unwrap();
+        let stored = app.get(&path).await;
+        assert_eq!(
+            stored.headers()["etag"].to_str().unwrap(),
+            answered_tag,
+            "{path}"
+        );
+        let stored: Value = stored.json().await.unwrap();
+        assert_eq!(answered, stored, "{path}: the answer is what was written");
+        assert_eq!(
+            stored["version"].as_i64().unwrap(),
+            before["version"].as_i64().unwrap() + 1,
+            "{path}"
+        );
+        if before.get("updated_at").is_some() {
+            assert_ne!(stored["updated_at"], before["updated_at"], "{path}");
+        }
+        assert_eq!(stored["created_at"], before["created_at"], "{path}");
+
+        // The same change again changes nothing: same version, nothing written.
+        let again = app
+            .client
+            .patch(app.url(&path))
+            .header("If-Match", &answered_tag)
+            .header("Content-Type", "application/merge-patch+json")
+            .body(change.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), StatusCode::OK, "{path}");
+        assert_eq!(again.json::<Value>().await.unwrap(), stored, "{path}");
+    }
+}

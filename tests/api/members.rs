@@ -119,6 +119,63 @@ async fn member_numbers_are_unique_per_district_only() {
     assert_eq!(problem["errors"][0]["pointer"], "/member_no");
 }
 
+/// A member is worked out by the service and inserted with the COMMIT: the answer is what
+/// the database holds; a taken number found only at the COMMIT is still a 409 naming the
+/// field, written nowhere (no member, no event), and the answer an Idempotency-Key keeps.
+#[tokio::test]
+async fn a_new_member_is_answered_as_written_and_a_taken_number_refused_at_commit() {
+    let app = spawn_app().await;
+    let xicheng = app.district("xicheng").await;
+    let body = json!({
+        "district_id": xicheng["id"], "member_no": "007", "name": "赵六",
+        "sector": "economy", "party": "cpc",
+    });
+    let created = app.post("/api/v1/members", &body).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let tag = created.headers()["etag"].to_str().unwrap().to_owned();
+    let location = created.headers()["location"].to_str().unwrap().to_owned();
+    let answered: Value = created.json().await.unwrap();
+    let stored = app.get(&location).await;
+    assert_eq!(stored.headers()["etag"].to_str().unwrap(), tag);
+    assert_eq!(stored.json::<Value>().await.unwrap(), answered);
+
+    let db = app.sealed_db().await;
+    let counts = async || -> (i64, i64) {
+        let row = db
+            .query_one(
+                "SELECT (SELECT count(*) FROM members), \
+                 (SELECT count(*) FROM audit_events WHERE entity_type = 'member') \
+                 + (SELECT coalesce(sum(cardinality(actions)), 0) FROM audit_pending)",
+                &[],
+            )
+            .await
+            .unwrap();
+        (row.get(0), row.get(1))
+    };
+    let before = counts().await;
+    let keyed = || {
+        app.anonymous
+            .post(app.url("/api/v1/members"))
+            .bearer_auth(&app.admin_token)
+            .header("Idempotency-Key", "taken-number")
+            .json(&body)
+            .send()
+    };
+    for response in [
+        app.post("/api/v1/members", &body).await,
+        keyed().await.unwrap(),
+        keyed().await.unwrap(),
+    ] {
+        assert_eq!(response.status(), StatusCode::CONFLICT);
+        let problem: Value = response.json().await.unwrap();
+        assert_eq!(problem["errors"][0]["pointer"], "/member_no");
+        assert_eq!(problem["errors"][0]["code"], "taken");
+    }
+    assert_eq!(counts().await, before, "nothing written, no event");
+    let replayed = keyed().await.unwrap();
+    assert_eq!(replayed.headers()["idempotent-replayed"], "true");
+}
+
 #[tokio::test]
 async fn members_are_filtered_by_every_filter() {
     let app = spawn_app().await;

@@ -235,7 +235,7 @@ pub struct ActivityPageQuery {
 
 /// A topic in the caller's scope, with a lock when it is to change.
 async fn topic(
-    conn: &mut AsyncPgConnection,
+    conn: &AsyncPgConnection,
     caller: &Caller,
     id: ConsultationId,
 ) -> Result<Consultation, ApiError> {
@@ -352,9 +352,10 @@ impl Editable for ConsultationActivity {
     type Patch = ActivityBody;
     type View = ActivityView;
     const ENTITY: Entity = Entity::ConsultationActivity;
+    type Lists = ();
 
     async fn locked(
-        conn: &mut AsyncPgConnection,
+        conn: &AsyncPgConnection,
         caller: &Caller,
         (parent, id): (ConsultationId, ConsultationActivityId),
     ) -> Result<(Consultation, Self), ApiError> {
@@ -393,6 +394,7 @@ impl Editable for ConsultationActivity {
     async fn merge(
         conn: &mut AsyncPgConnection,
         checks: &mut Checks,
+        _lists: &Self::Lists,
         topic: &Consultation,
         row: &Self,
         patch: ActivityBody,

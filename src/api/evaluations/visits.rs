@@ -259,9 +259,10 @@ impl Editable for Visit {
     type Patch = VisitBody;
     type View = VisitView;
     const ENTITY: Entity = Entity::EvaluationVisit;
+    type Lists = ();
 
     async fn locked(
-        conn: &mut AsyncPgConnection,
+        conn: &AsyncPgConnection,
         caller: &Caller,
         (parent, id): (EvaluationId, VisitId),
     ) -> Result<(Evaluation, Self), ApiError> {
@@ -297,6 +298,7 @@ impl Editable for Visit {
     async fn merge(
         _conn: &mut AsyncPgConnection,
         checks: &mut Checks,
+        _lists: &Self::Lists,
         _evaluation: &Evaluation,
         row: &Self,
         patch: VisitBody,
