@@ -216,7 +216,7 @@ async fn keys(config: &Config, command: KeysCommand) -> Result<(), AnyError> {
             let district = match district {
                 Some(code) => {
                     let key = db::districts::DistrictKey::Code(code.clone());
-                    let found = db::districts::find(&mut conn, &key, Default::default())
+                    let found = db::districts::find(&conn, &key, Default::default())
                         .await
                         .map_err(|_| format!("--district: no district with code `{code}`"))?;
                     Field::Value(found.id)

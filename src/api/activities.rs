@@ -326,8 +326,8 @@ pub(super) async fn list_workstation_activities(
     let query = query.into_inner();
     let request = query.page()?;
     {
-        let mut conn = pool.conn().await?;
-        crate::db::workstations::find(&mut conn, id, caller.scope())
+        let conn = pool.conn().await?;
+        crate::db::workstations::find(&conn, id, caller.scope())
             .await
             .map_err(not_found_as("workstation"))?;
     }

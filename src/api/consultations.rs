@@ -378,7 +378,7 @@ async fn get_consultation_history(
 ) -> Result<web::Json<WorkflowHistory>, ApiError> {
     let id = path.into_inner();
     let mut conn = pool.conn().await?;
-    db::find(&mut conn, id, caller.scope())
+    db::find(&conn, id, caller.scope())
         .await
         .map_err(not_found_as("consultation"))?;
     Ok(web::Json(
@@ -671,7 +671,7 @@ async fn get_consultation_lineage(
 ) -> Result<web::Json<ConsultationLineage>, ApiError> {
     let id = path.into_inner();
     let mut conn = pool.conn().await?;
-    let row = db::find(&mut conn, id, caller.scope())
+    let row = db::find(&conn, id, caller.scope())
         .await
         .map_err(not_found_as("consultation"))?;
     let subject = ConsultationView::from(row);

@@ -441,8 +441,8 @@ async fn get_district_history(
     let id = match district_key(&path.into_inner()) {
         DistrictKey::Id(id) => id,
         key @ DistrictKey::Code(_) => {
-            let mut conn = pool.conn().await?;
-            db::find(&mut conn, &key, caller.scope())
+            let conn = pool.conn().await?;
+            db::find(&conn, &key, caller.scope())
                 .await
                 .map_err(not_found_as("district"))?
                 .id

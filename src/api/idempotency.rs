@@ -234,7 +234,7 @@ pub async fn idempotent(
             work::rollback(&mut conn).await;
             return Ok(response.map_into_boxed_body());
         }
-        Outcome::Open(conn) => *conn,
+        Outcome::Open(conn) => work::Held::new(*conn),
         // Answered without the database: kept too (a refusal is an answer), unless it is
         // a 5xx, not the route's, or given before the body was read to its end (413, 415:
         // waiting for the rest would only serve a slow client).
@@ -244,7 +244,7 @@ pub async fn idempotent(
                 return Ok(response.map_into_boxed_body());
             }
             match opening.await {
-                Ok(conn) => conn,
+                Ok(conn) => work::Held::new(conn),
                 Err(error) => {
                     return Ok(match claim.replay.take() {
                         Some(stored) => answer_with(response, replayed(stored)),
@@ -303,7 +303,7 @@ pub async fn idempotent(
             } else if work::in_transaction(&mut conn) {
                 work::rollback(&mut conn).await;
             }
-            work::discard(conn);
+            drop(conn);
             tracing::warn!(%error, key = %key, "an idempotent request's write was not committed");
             Ok(ServiceResponse::new(request, error.error_response()))
         }
@@ -347,10 +347,10 @@ impl Claimed {
     /// middleware, and the handler is stopped with [`ApiError::Answered`]).
     async fn open(self) -> Result<crate::db::DbConn, ApiError> {
         let (hash, _) = self.tee.clone().fingerprint().await?;
-        let mut conn = crate::db::connection(&self.pool).await?;
+        let mut conn = work::Held::new(crate::db::connection(&self.pool).await?);
         work::begin(&mut conn)?;
         let refusal = match db::claim(&mut conn, self.key_id, &self.key).await {
-            Ok(Claim::Fresh) => return Ok(conn),
+            Ok(Claim::Fresh) => return Ok(conn.into_inner()),
             Ok(Claim::Running) => ApiError::conflict(
                 "a request with this Idempotency-Key is still running; retry it later",
             ),

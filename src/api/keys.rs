@@ -228,7 +228,7 @@ async fn create_key(
     let mut conn = pool.conn().await?;
     let district_exists = match &body.district_id {
         Field::Value(id) => Some(
-            crate::db::districts::find_for_reference(&mut conn, *id)
+            crate::db::districts::find_for_reference(&conn, *id)
                 .await?
                 .is_some(),
         ),

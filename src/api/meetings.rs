@@ -445,7 +445,7 @@ async fn list_attendance(
     path: web::Path<MeetingId>,
 ) -> Result<web::Json<AttendanceList>, ApiError> {
     let mut conn = pool.conn().await?;
-    let row = db::find(&mut conn, path.into_inner(), caller.scope())
+    let row = db::find(&conn, path.into_inner(), caller.scope())
         .await
         .map_err(not_found_as("meeting"))?;
     Ok(web::Json(AttendanceList {

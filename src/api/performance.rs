@@ -569,7 +569,7 @@ pub(super) async fn get_member_performance(
     let query = query.into_inner();
     let year = year_of(query.year)?;
     let mut conn = pool.conn().await?;
-    let member = crate::db::members::find(&mut conn, path.into_inner(), caller.scope())
+    let member = crate::db::members::find(&conn, path.into_inner(), caller.scope())
         .await
         .map_err(not_found_as("member"))?;
     let rules = rules_for(&mut conn, member.district_id, year, query.rules).await?;
@@ -806,7 +806,7 @@ async fn get_performance_ranking(
         limit: (!as_csv).then_some(limit + 1),
     };
     let mut conn = pool.conn().await?;
-    crate::db::districts::find_for_reference(&mut conn, district)
+    crate::db::districts::find_for_reference(&conn, district)
         .await?
         .ok_or_else(|| ApiError::not_found("district"))?;
     let rules = rules_for(&mut conn, district, year, query.rules).await?;

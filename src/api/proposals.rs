@@ -653,7 +653,7 @@ async fn get_proposal_history(
 ) -> Result<web::Json<WorkflowHistory>, ApiError> {
     let id = path.into_inner();
     let mut conn = pool.conn().await?;
-    db::find(&mut conn, id, caller.scope())
+    db::find(&conn, id, caller.scope())
         .await
         .map_err(not_found_as("proposal"))?;
     Ok(web::Json(
@@ -762,7 +762,7 @@ async fn get_proposal_lineage(
 ) -> Result<web::Json<ProposalLineage>, ApiError> {
     let id = path.into_inner();
     let mut conn = pool.conn().await?;
-    let row = db::find(&mut conn, id, caller.scope())
+    let row = db::find(&conn, id, caller.scope())
         .await
         .map_err(not_found_as("proposal"))?;
     let subject = view(&mut conn, row).await?;

@@ -558,7 +558,7 @@ async fn get_ruling_history(
 ) -> Result<web::Json<WorkflowHistory>, ApiError> {
     let id = path.into_inner();
     let mut conn = pool.conn().await?;
-    db::find(&mut conn, id, caller.scope())
+    db::find(&conn, id, caller.scope())
         .await
         .map_err(not_found_as("ruling"))?;
     Ok(web::Json(

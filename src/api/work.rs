@@ -26,6 +26,7 @@ use diesel_async::{
     TransactionManager,
 };
 use futures_util::FutureExt;
+use std::task::Poll;
 
 use crate::db::audit::{self, Actor, Change};
 use crate::db::{DbConn, DbPool};
@@ -105,8 +106,49 @@ impl std::ops::DerefMut for Conn {
 
 impl Drop for Conn {
     fn drop(&mut self) {
-        if let (Some(home), Some(conn)) = (&self.home, self.conn.take()) {
-            *home.0.slot.borrow_mut() = Slot::Back(Box::new(conn));
+        match (&self.home, self.conn.take()) {
+            (Some(home), Some(conn)) => *home.0.slot.borrow_mut() = Slot::Back(Box::new(conn)),
+            // A request dropped in the middle of a write: closed, so the server rolls the
+            // transaction back now and no lock it holds waits for the pool's next use.
+            (None, Some(conn)) => discard(conn),
+            (_, None) => {}
+        }
+    }
+}
+
+/// A connection outside a request's handler (the idempotency layer's) that is closed
+/// rather than pooled when dropped inside a transaction, as [`Conn`] is.
+pub struct Held(Option<DbConn>);
+
+impl Held {
+    pub fn new(conn: DbConn) -> Self {
+        Self(Some(conn))
+    }
+
+    /// The connection, no longer guarded.
+    pub fn into_inner(mut self) -> DbConn {
+        self.0.take().expect("a connection until taken")
+    }
+}
+
+impl std::ops::Deref for Held {
+    type Target = AsyncPgConnection;
+
+    fn deref(&self) -> &AsyncPgConnection {
+        self.0.as_ref().expect("a connection until taken")
+    }
+}
+
+impl std::ops::DerefMut for Held {
+    fn deref_mut(&mut self) -> &mut AsyncPgConnection {
+        self.0.as_mut().expect("a connection until taken")
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            discard(conn);
         }
     }
 }
@@ -326,8 +368,10 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for Commit {
 }
 
 /// Commits the outermost transaction of `conn` with `last` sent just before the `COMMIT`,
-/// in the same round trip (`last` must ask for its statements when first polled, as a
-/// diesel query does). When `last` fails, the server ends the transaction without
+/// in the same round trip. `last` must ask for its statements when first polled, as a
+/// diesel query does, and bind no type of the database's own (an enum looked up on first
+/// use is asked for before the statement cache is taken, and the COMMIT would overtake
+/// it; the service's tables have none, `tests/api/architecture.rs` holds it). When `last` fails, the server ends the transaction without
 /// committing anything (a `COMMIT` of a failed transaction rolls it back), and the
 /// answer is `last`'s error; a `COMMIT` sent and not answered is
 /// [`ApiError::OutcomeUnknown`], as in [`commit`].
@@ -337,10 +381,32 @@ pub async fn commit_with(conn: &mut AsyncPgConnection, last: Last) -> Result<(),
             "commit_with outside an outermost transaction".into(),
         ));
     }
-    let (sent, committed) = {
+    let outcome = {
         let shared: &AsyncPgConnection = conn;
-        let mut committing = shared;
-        futures_util::future::join(last(shared), Commit.execute(&mut committing)).await
+        let mut last = last(shared);
+        // What fails before it reaches the server (a value that cannot be encoded, no
+        // randomness for a salt) fails in this first poll, before the COMMIT is asked
+        // for: then nothing is sent to commit.
+        match futures_util::poll!(&mut last) {
+            Poll::Ready(Err(error)) => Err(error),
+            first => {
+                let rest = async move {
+                    match first {
+                        Poll::Ready(done) => done,
+                        Poll::Pending => last.await,
+                    }
+                };
+                let mut committing = shared;
+                Ok(futures_util::future::join(rest, Commit.execute(&mut committing)).await)
+            }
+        }
+    };
+    let (sent, committed) = match outcome {
+        Ok(both) => both,
+        Err(error) => {
+            rollback(conn).await;
+            return Err(error.into());
+        }
     };
     let ended = match &committed {
         Ok(_) => true,
@@ -352,9 +418,17 @@ pub async fn commit_with(conn: &mut AsyncPgConnection, last: Last) -> Result<(),
         change_depth(conn, TransactionDepthChange::DecreaseDepth)?;
     }
     match (sent, committed) {
-        (Err(error), _) if !crate::error::connection_lost(&error) => Err(error.into()),
         (Ok(()), Ok(_)) => Ok(()),
+        // The server refused a statement: the transaction failed, and its COMMIT rolled
+        // it back (or never came to it).
+        (Err(error), _) if refused_by_server(&error) => Err(error.into()),
         (_, Err(error)) if ended => Err(error.into()),
+        // Failed in the client after the COMMIT was on its way (not seen: every
+        // statement is encoded in its first poll): committed without it.
+        (Err(error), Ok(_)) if !crate::error::connection_lost(&error) => {
+            tracing::error!(%error, "a COMMIT went without a statement sent with it");
+            Err(ApiError::OutcomeUnknown)
+        }
         (_, Err(error)) | (Err(error), Ok(_)) => {
             tracing::warn!(%error, "a COMMIT was sent and its answer lost");
             crate::metrics::db_failure(crate::metrics::DbFailure::Unavailable);
@@ -435,6 +509,19 @@ fn finishing(deferred: Vec<Last>, events: Vec<(Actor, Change)>) -> Last {
     })
 }
 
+/// A statement that fails in a failed transaction and does nothing else (`SELECT 1`).
+fn still_good() -> Last {
+    use diesel::IntoSql;
+    Box::new(|mut conn| {
+        Box::pin(async move {
+            diesel::select(1_i32.into_sql::<diesel::sql_types::Integer>())
+                .execute(&mut conn)
+                .await
+                .map(drop)
+        })
+    })
+}
+
 /// Runs `statements` on `conn`, pipelined, in order.
 async fn in_order(conn: &AsyncPgConnection, statements: Vec<Last>) -> diesel::QueryResult<()> {
     futures_util::future::try_join_all(statements.into_iter().map(|statement| statement(conn)))
@@ -490,11 +577,15 @@ async fn run<R>(
         mut events,
     } = tx;
     if matches!(home, Home::Commit) && transaction_depth(conn)? == 1 {
-        if deferred.is_empty() && events.is_empty() {
-            commit(conn).await?;
+        // Never a bare COMMIT: a transaction that failed unseen (a statement sent ahead,
+        // an error the work swallowed) would be rolled back by it and answered as
+        // committed. The last statement fails in a failed transaction, so the write does.
+        let last = if deferred.is_empty() && events.is_empty() {
+            still_good()
         } else {
-            commit_with(conn, finishing(deferred, events)).await?;
-        }
+            finishing(deferred, events)
+        };
+        commit_with(conn, last).await?;
         return Ok(value);
     }
     // A savepoint: its deferred changes are made now, so that one refused is this

@@ -518,7 +518,7 @@ async fn list_workstation_members(
 ) -> Result<web::Json<WorkstationMembers>, ApiError> {
     let id = path.into_inner();
     let mut conn = pool.conn().await?;
-    db::find(&mut conn, id, caller.scope())
+    db::find(&conn, id, caller.scope())
         .await
         .map_err(not_found_as("workstation"))?;
     let items = db::list_members(&mut conn, id).await?;
@@ -547,7 +547,7 @@ async fn get_workstation_member(
 ) -> Result<web::Json<MembershipView>, ApiError> {
     let (id, member) = path.into_inner();
     let mut conn = pool.conn().await?;
-    db::find(&mut conn, id, caller.scope())
+    db::find(&conn, id, caller.scope())
         .await
         .map_err(not_found_as("workstation"))?;
     let membership = db::find_member(&mut conn, id, member)

@@ -1,8 +1,9 @@
 //! Stored answers to POST requests sent with an `Idempotency-Key`. Every query here runs
 //! in the transaction of the request the key protects.
 
+use diesel::dsl::IntervalDsl;
 use diesel::prelude::*;
-use diesel::sql_types::BigInt;
+use diesel::sql_types::{BigInt, Timestamptz};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -95,7 +96,12 @@ pub async fn claim(
             ))
             .filter(idempotency_keys::api_key_id.eq(api_key))
             .filter(idempotency_keys::key.eq(key))
-            .filter(idempotency_keys::created_at.ge(expiry()))
+            // An expression of the statement's own (prepared once per connection, unlike
+            // a literal of SQL).
+            .filter(
+                idempotency_keys::created_at
+                    .ge(diesel::dsl::now.into_sql::<Timestamptz>() - KEPT_HOURS.hours()),
+            )
             .first::<Row>(&mut looking),
     )
     .await;
@@ -116,10 +122,6 @@ pub async fn claim(
                 .and_then(|bytes| usize::try_from(bytes).ok()),
         }),
     })
-}
-
-fn expiry() -> diesel::expression::SqlLiteral<diesel::sql_types::Timestamptz> {
-    diesel::dsl::sql(&format!("now() - interval '{KEPT_HOURS} hours'"))
 }
 
 /// Stores the answer of the request holding `key`, in that request's transaction (over an
@@ -175,7 +177,8 @@ const PURGE_BATCH: usize = 1_000;
 /// the requests, never inside one (a request stores its answer and nothing else). Each
 /// instance runs it; a batch skips the rows another is removing.
 pub async fn keep_purging(pool: crate::db::DbPool) {
-    let mut every = tokio::time::interval(PURGE_INTERVAL);
+    let mut every =
+        tokio::time::interval_at(tokio::time::Instant::now() + PURGE_INTERVAL, PURGE_INTERVAL);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;

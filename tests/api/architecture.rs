@@ -139,3 +139,34 @@ fn no_two_top_level_modules_reach_each_other() {
         circles.join("\n")
     );
 }
+
+/// A statement sent with a COMMIT binds only types PostgreSQL has built in: one of the
+/// database's own (an enum, a composite, a domain) is looked up on first use before the
+/// statement takes its turn, and the COMMIT would overtake it (`work::commit_with`). No
+/// column of the service's tables has such a type.
+#[tokio::test]
+async fn no_column_has_a_type_of_the_databases_own() {
+    let app = crate::helpers::spawn_app().await;
+    let own: Vec<String> = app
+        .db()
+        .await
+        .query(
+            "SELECT c.relname || '.' || a.attname FROM pg_attribute AS a \
+             JOIN pg_class AS c ON c.oid = a.attrelid \
+             JOIN pg_namespace AS n ON n.oid = c.relnamespace \
+             JOIN pg_type AS t ON t.oid = a.atttypid \
+             LEFT JOIN pg_type AS e ON e.oid = t.typelem AND t.typcategory = 'A' \
+             WHERE n.nspname = 'public' AND c.relkind = 'r' AND a.attnum > 0 \
+               AND (t.typtype IN ('e', 'c', 'd') OR e.typtype IN ('e', 'c', 'd'))",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert!(
+        own.is_empty(),
+        "columns of the database's own types: {own:?}"
+    );
+}

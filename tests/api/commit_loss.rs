@@ -303,3 +303,88 @@ async fn a_lost_commit_reply_without_a_key_is_outcome_unknown_not_nothing_writte
     .await;
     assert_eq!(written, 1);
 }
+
+/// A transaction that failed without the work seeing it (an error swallowed, a statement
+/// sent ahead that failed) is never answered as committed: PostgreSQL answers the COMMIT
+/// of a failed transaction by rolling it back, without an error, so a write always ends
+/// with a statement that fails in a failed transaction.
+#[tokio::test]
+async fn a_write_whose_transaction_failed_unseen_is_not_acknowledged() {
+    use cppcc_api::api::work::Write;
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+    let app = crate::helpers::spawn_app().await;
+    let db = app.db().await;
+    db.batch_execute("CREATE TABLE unseen (n integer)")
+        .await
+        .unwrap();
+    let mut conn = AsyncPgConnection::establish(&app.database_url)
+        .await
+        .unwrap();
+    for nested in [false, true] {
+        let work = async |tx: &mut cppcc_api::api::work::Tx<'_>| {
+            diesel::sql_query("INSERT INTO unseen VALUES (1)")
+                .execute(&mut **tx)
+                .await?;
+            // An error the work swallows: the transaction has failed all the same.
+            let _ = diesel::sql_query("SELECT 1 / 0").execute(&mut **tx).await;
+            Ok(())
+        };
+        let written = if nested {
+            conn.write(async |tx| tx.write(work).await).await
+        } else {
+            conn.write(work).await
+        };
+        assert!(written.is_err(), "nested: {nested}: {written:?}");
+    }
+    let rows: i64 = db
+        .query_one("SELECT count(*) FROM unseen", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 0);
+}
+
+/// A statement sent with the COMMIT that fails before it reaches the server (a value
+/// that cannot be encoded, no randomness for a salt) stops the COMMIT: nothing of the
+/// write is committed, the statements deferred before it included.
+#[tokio::test]
+async fn a_statement_refused_before_the_server_stops_the_commit() {
+    use cppcc_api::api::work::Write;
+    use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+
+    let app = crate::helpers::spawn_app().await;
+    let db = app.db().await;
+    db.batch_execute("CREATE TABLE refused (n integer)")
+        .await
+        .unwrap();
+    let mut conn = AsyncPgConnection::establish(&app.database_url)
+        .await
+        .unwrap();
+    let written = conn
+        .write(async |tx| {
+            diesel::sql_query("INSERT INTO refused VALUES (1)")
+                .execute(&mut **tx)
+                .await?;
+            tx.defer(Box::new(|mut conn| {
+                Box::pin(async move {
+                    diesel::sql_query("INSERT INTO refused VALUES (2)")
+                        .execute(&mut conn)
+                        .await
+                        .map(drop)
+                })
+            }));
+            tx.defer(Box::new(|_| {
+                Box::pin(async { Err(diesel::result::Error::QueryBuilderError("no salt".into())) })
+            }));
+            Ok(())
+        })
+        .await;
+    assert!(written.is_err(), "{written:?}");
+    let rows: i64 = db
+        .query_one("SELECT count(*) FROM refused", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 0, "nothing committed");
+}

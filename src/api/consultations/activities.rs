@@ -267,7 +267,7 @@ pub(super) async fn list_consultation_activities(
     }
     .request()?;
     let mut conn = pool.conn().await?;
-    db::find(&mut conn, id, caller.scope())
+    db::find(&conn, id, caller.scope())
         .await
         .map_err(not_found_as("consultation"))?;
     let rows = activity_db::list(&mut conn, id, &request).await?;

@@ -29,7 +29,7 @@ pub(super) async fn list_cosigners(
     path: web::Path<ProposalId>,
 ) -> Result<web::Json<Cosigners>, ApiError> {
     let mut conn = pool.conn().await?;
-    let row = db::find(&mut conn, path.into_inner(), caller.scope())
+    let row = db::find(&conn, path.into_inner(), caller.scope())
         .await
         .map_err(not_found_as("proposal"))?;
     Ok(web::Json(Cosigners {
