@@ -1,5 +1,5 @@
 -- The UPDATE that PATCH /api/v1/members/{id} makes (every field set, as the service sets
--- them; the street changed), alone in its transaction: the database's ceiling for changing
+-- them, on the live row; the street changed), alone in its transaction: the database's ceiling for changing
 -- a member. The values are the loaded member's own (bench/load.sql).
 \set n random(1, 100000)
 UPDATE "members" SET "member_no" = 'B-' || lpad(:n::text, 6, '0'),
@@ -11,9 +11,4 @@ UPDATE "members" SET "member_no" = 'B-' || lpad(:n::text, 6, '0'),
     "party" = (ARRAY['cpc', 'rck', 'cdl'])[1 + :n % 3],
     "employer_title" = NULL, "street" = '新街口街道', "term" = 16, "roles" = '{member}',
     "resides_in_district" = true, "status" = 'active', "phone" = NULL, "email" = NULL
-WHERE ("members"."id" = md5('member' || :n)::uuid)
-RETURNING "members"."id", "members"."district_id", "members"."member_no", "members"."name",
-    "members"."gender", "members"."sector", "members"."party", "members"."employer_title",
-    "members"."street", "members"."term", "members"."roles", "members"."resides_in_district",
-    "members"."status", "members"."phone", "members"."email", "members"."created_at",
-    "members"."updated_at", "members"."version", "members"."deleted_at";
+WHERE (("members"."id" = md5('member' || :n)::uuid) AND ("members"."deleted_at" IS NULL));

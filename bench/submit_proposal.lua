@@ -1,6 +1,7 @@
 -- POST /api/v1/proposals/{id}/submit with If-Match: one workflow step per request, each on
--- a draft not yet submitted, thread t taking lines OFFSET + t, OFFSET + t + 2, ... of
--- $DRAFTS_FILE ("id version" per line, drafts made for this run of the benchmark).
+-- a draft not yet submitted ($DRAFTS_FILE, "id version" per line, drafts made for this
+-- run of the benchmark): the warm-up (OFFSET > 0) takes the last quarter, the measured
+-- run the rest, thread t taking every other draft from the t-th.
 dofile(os.getenv("BENCH_DIR") .. "/threads.lua")
 local drafts = {}
 for line in io.lines(os.getenv("DRAFTS_FILE")) do
@@ -12,7 +13,10 @@ local headers = { ["Authorization"] = "Bearer " .. os.getenv("TOKEN") }
 
 request = function()
     if next_index == nil then
-        next_index = tonumber(os.getenv("OFFSET")) + tid
+        next_index = tid
+        if tonumber(os.getenv("OFFSET")) > 0 then
+            next_index = math.floor(#drafts * 3 / 4) + tid
+        end
     end
     local draft = drafts[next_index]
     next_index = next_index + 2

@@ -531,6 +531,40 @@ pub trait Stored: Row {
     fn update_later(id: Self::Id, fields: Self::Fields) -> Statement;
 }
 
+/// A statement kept prepared on its connection, keyed by its SQL text, that diesel would
+/// prepare again on every call: an `UPDATE`, an `INSERT` of a struct with optional fields
+/// (`DEFAULT` for an absent one), an upsert. diesel refuses to cache them under their Rust
+/// type because one type gives several texts; keyed by the text, each text is prepared
+/// once per connection and then costs no round trip of its own (a prepared-on-every-call
+/// statement costs two messages more: its preparation, a round trip, and its closing).
+#[derive(Debug, Clone, Copy)]
+pub struct Prepared<Q>(pub Q);
+
+impl<Q> diesel::query_builder::QueryId for Prepared<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for Prepared<Q> {
+    type SqlType = Q::SqlType;
+}
+
+impl<Q: diesel::query_builder::QueryFragment<diesel::pg::Pg>>
+    diesel::query_builder::QueryFragment<diesel::pg::Pg> for Prepared<Q>
+{
+    fn walk_ast<'b>(
+        &'b self,
+        pass: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()> {
+        self.0.walk_ast(pass)
+    }
+
+    fn is_safe_to_cache_prepared(&self, _backend: &diesel::pg::Pg) -> diesel::QueryResult<bool> {
+        // Keyed by its text (no static query id), so a text is never taken for another.
+        Ok(true)
+    }
+}
+
 /// A statement whose answer a write does not need, to be sent with others on the
 /// connection it is given (a write's audit events, its deferred changes).
 pub type Statement = Box<
@@ -689,12 +723,14 @@ macro_rules! record_queries {
             fn update_later(id: $id, fields: $fields) -> $crate::db::Statement {
                 Box::new(move |mut conn| {
                     Box::pin(async move {
-                        diesel::update($table::table.find(id))
-                            .filter($table::deleted_at.is_null())
-                            .set(&fields)
-                            .execute(&mut conn)
-                            .await
-                            .and_then($crate::db::one_row)
+                        $crate::db::Prepared(
+                            diesel::update($table::table.find(id))
+                                .filter($table::deleted_at.is_null())
+                                .set(&fields),
+                        )
+                        .execute(&mut conn)
+                        .await
+                        .and_then($crate::db::one_row)
                     })
                 })
             }
@@ -707,11 +743,13 @@ macro_rules! record_queries {
             conn: &mut diesel_async::AsyncPgConnection,
             id: $id,
         ) -> diesel::QueryResult<$row> {
-            diesel::update($table::table.find(id))
-                .set($table::updated_at.eq($crate::db::now_not_null()))
-                .returning(<$row>::as_returning())
-                .get_result(conn)
-                .await
+            $crate::db::Prepared(
+                diesel::update($table::table.find(id))
+                    .set($table::updated_at.eq($crate::db::now_not_null()))
+                    .returning(<$row>::as_returning()),
+            )
+            .get_result(conn)
+            .await
         }
 
         /// [`touch`] for many records, in one statement.
@@ -720,11 +758,13 @@ macro_rules! record_queries {
             conn: &mut diesel_async::AsyncPgConnection,
             ids: &[$id],
         ) -> diesel::QueryResult<()> {
-            diesel::update($table::table.filter($table::id.eq_any(ids)))
-                .set($table::updated_at.eq($crate::db::now_not_null()))
-                .execute(conn)
-                .await
-                .map(drop)
+            $crate::db::Prepared(
+                diesel::update($table::table.filter($table::id.eq_any(ids)))
+                    .set($table::updated_at.eq($crate::db::now_not_null())),
+            )
+            .execute(conn)
+            .await
+            .map(drop)
         }
 
         /// A live record by id, if `scope` covers its district.
@@ -777,11 +817,13 @@ macro_rules! record_queries {
             if current.fields() == *fields {
                 return Ok(current);
             }
-            diesel::update($table::table.find(current.id))
-                .set(fields)
-                .returning(<$row>::as_returning())
-                .get_result(conn)
-                .await
+            $crate::db::Prepared(
+                diesel::update($table::table.find(current.id))
+                    .set(fields)
+                    .returning(<$row>::as_returning()),
+            )
+            .get_result(conn)
+            .await
         }
 
         /// Marks the record deleted; it stays in the change feed as a tombstone.
@@ -790,11 +832,12 @@ macro_rules! record_queries {
             conn: &mut diesel_async::AsyncPgConnection,
             id: $id,
         ) -> diesel::QueryResult<()> {
-            diesel::update($table::table.find(id))
-                .set($table::deleted_at.eq(diesel::dsl::now))
-                .execute(conn)
-                .await
-                .map(drop)
+            $crate::db::Prepared(
+                diesel::update($table::table.find(id)).set($table::deleted_at.eq(diesel::dsl::now)),
+            )
+            .execute(conn)
+            .await
+            .map(drop)
         }
     };
 }

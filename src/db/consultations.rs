@@ -132,11 +132,13 @@ pub async fn insert(
 /// Writes the whole topic after a workflow step.
 #[tracing::instrument(skip_all)]
 pub async fn save(conn: &mut AsyncPgConnection, topic: &Consultation) -> QueryResult<Consultation> {
-    diesel::update(consultations::table.find(topic.id))
-        .set(topic)
-        .returning(Consultation::as_returning())
-        .get_result(conn)
-        .await
+    crate::db::Prepared(
+        diesel::update(consultations::table.find(topic.id))
+            .set(topic)
+            .returning(Consultation::as_returning()),
+    )
+    .get_result(conn)
+    .await
 }
 
 /// The live topics of a district's plan for a year, with how many live activities each

@@ -160,14 +160,16 @@ struct NewDistrictRow {
 
 #[tracing::instrument(skip_all)]
 pub async fn insert(conn: &mut AsyncPgConnection, fields: DistrictFields) -> QueryResult<District> {
-    diesel::insert_into(districts::table)
-        .values(NewDistrictRow {
-            id: DistrictId::generate(),
-            fields,
-        })
-        .returning(District::as_returning())
-        .get_result(conn)
-        .await
+    crate::db::Prepared(
+        diesel::insert_into(districts::table)
+            .values(NewDistrictRow {
+                id: DistrictId::generate(),
+                fields,
+            })
+            .returning(District::as_returning()),
+    )
+    .get_result(conn)
+    .await
 }
 
 /// Writes the client-set fields; a change that changes nothing is not written.
@@ -180,11 +182,13 @@ pub async fn update(
     if current.fields() == *fields {
         return Ok(current);
     }
-    diesel::update(districts::table.find(current.id))
-        .set(fields)
-        .returning(District::as_returning())
-        .get_result(conn)
-        .await
+    crate::db::Prepared(
+        diesel::update(districts::table.find(current.id))
+            .set(fields)
+            .returning(District::as_returning()),
+    )
+    .get_result(conn)
+    .await
 }
 
 impl super::Row for District {
@@ -247,12 +251,14 @@ impl super::Stored for District {
     fn update_later(id: DistrictId, fields: DistrictFields) -> super::Statement {
         Box::new(move |mut conn| {
             Box::pin(async move {
-                diesel::update(districts::table.find(id))
-                    .filter(districts::deleted_at.is_null())
-                    .set(&fields)
-                    .execute(&mut conn)
-                    .await
-                    .and_then(super::one_row)
+                crate::db::Prepared(
+                    diesel::update(districts::table.find(id))
+                        .filter(districts::deleted_at.is_null())
+                        .set(&fields),
+                )
+                .execute(&mut conn)
+                .await
+                .and_then(super::one_row)
             })
         })
     }
@@ -260,11 +266,12 @@ impl super::Stored for District {
 
 #[tracing::instrument(skip_all)]
 pub async fn soft_delete(conn: &mut AsyncPgConnection, id: DistrictId) -> QueryResult<()> {
-    diesel::update(districts::table.find(id))
-        .set(districts::deleted_at.eq(diesel::dsl::now))
-        .execute(conn)
-        .await
-        .map(drop)
+    crate::db::Prepared(
+        diesel::update(districts::table.find(id)).set(districts::deleted_at.eq(diesel::dsl::now)),
+    )
+    .execute(conn)
+    .await
+    .map(drop)
 }
 
 /// How many live members, departments and workstations a district has.

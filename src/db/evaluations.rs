@@ -119,11 +119,13 @@ pub async fn insert(
 /// Writes the whole evaluation after a step.
 #[tracing::instrument(skip_all)]
 pub async fn save(conn: &mut AsyncPgConnection, row: &Evaluation) -> QueryResult<Evaluation> {
-    diesel::update(evaluations::table.find(row.id))
-        .set(row)
-        .returning(Evaluation::as_returning())
-        .get_result(conn)
-        .await
+    crate::db::Prepared(
+        diesel::update(evaluations::table.find(row.id))
+            .set(row)
+            .returning(Evaluation::as_returning()),
+    )
+    .get_result(conn)
+    .await
 }
 
 /// The concluded evaluations of a department, newest year first.
@@ -490,11 +492,13 @@ pub async fn item(
 /// Writes the whole item after a step.
 #[tracing::instrument(skip_all)]
 pub async fn save_item(conn: &mut AsyncPgConnection, row: &Item) -> QueryResult<Item> {
-    diesel::update(rectification_items::table.find(row.id))
-        .set(row)
-        .returning(Item::as_returning())
-        .get_result(conn)
-        .await
+    crate::db::Prepared(
+        diesel::update(rectification_items::table.find(row.id))
+            .set(row)
+            .returning(Item::as_returning()),
+    )
+    .get_result(conn)
+    .await
 }
 
 /// A progress note on an item.

@@ -150,21 +150,23 @@ pub async fn store(
         idempotency_keys::request_bytes.eq(bytes),
         idempotency_keys::created_at.eq(diesel::dsl::now),
     );
-    diesel::insert_into(idempotency_keys::table)
-        .values(values)
-        .on_conflict((idempotency_keys::api_key_id, idempotency_keys::key))
-        .do_update()
-        .set((
-            idempotency_keys::request_hash.eq(request_hash),
-            idempotency_keys::status.eq(status),
-            idempotency_keys::headers.eq(&headers),
-            idempotency_keys::body.eq(&answer.body),
-            idempotency_keys::request_bytes.eq(bytes),
-            idempotency_keys::created_at.eq(diesel::dsl::now),
-        ))
-        .execute(&mut conn)
-        .await
-        .map(drop)
+    crate::db::Prepared(
+        diesel::insert_into(idempotency_keys::table)
+            .values(values)
+            .on_conflict((idempotency_keys::api_key_id, idempotency_keys::key))
+            .do_update()
+            .set((
+                idempotency_keys::request_hash.eq(request_hash),
+                idempotency_keys::status.eq(status),
+                idempotency_keys::headers.eq(&headers),
+                idempotency_keys::body.eq(&answer.body),
+                idempotency_keys::request_bytes.eq(bytes),
+                idempotency_keys::created_at.eq(diesel::dsl::now),
+            )),
+    )
+    .execute(&mut conn)
+    .await
+    .map(drop)
 }
 
 /// How often expired answers are removed.

@@ -182,27 +182,29 @@ pub async fn set_attendance(
     status: AttendanceStatus,
     note: Option<&str>,
 ) -> QueryResult<()> {
-    diesel::insert_into(meeting_attendance::table)
-        .values((
-            meeting_attendance::meeting_id.eq(meeting.id),
-            meeting_attendance::member_id.eq(member),
-            meeting_attendance::district_id.eq(meeting.district_id),
-            meeting_attendance::status.eq(status),
-            meeting_attendance::note.eq(note),
-        ))
-        .on_conflict((
-            meeting_attendance::meeting_id,
-            meeting_attendance::member_id,
-        ))
-        .do_update()
-        .set((
-            meeting_attendance::status.eq(status),
-            meeting_attendance::note.eq(note),
-            meeting_attendance::recorded_at.eq(super::now_not_null()),
-        ))
-        .execute(conn)
-        .await
-        .map(drop)
+    crate::db::Prepared(
+        diesel::insert_into(meeting_attendance::table)
+            .values((
+                meeting_attendance::meeting_id.eq(meeting.id),
+                meeting_attendance::member_id.eq(member),
+                meeting_attendance::district_id.eq(meeting.district_id),
+                meeting_attendance::status.eq(status),
+                meeting_attendance::note.eq(note),
+            ))
+            .on_conflict((
+                meeting_attendance::meeting_id,
+                meeting_attendance::member_id,
+            ))
+            .do_update()
+            .set((
+                meeting_attendance::status.eq(status),
+                meeting_attendance::note.eq(note),
+                meeting_attendance::recorded_at.eq(super::now_not_null()),
+            )),
+    )
+    .execute(conn)
+    .await
+    .map(drop)
 }
 
 /// Removes a member's attendance record.

@@ -210,8 +210,7 @@ pub fn insert_later(member: &Member) -> super::Statement {
     };
     Box::new(move |mut conn| {
         Box::pin(async move {
-            diesel::insert_into(members::table)
-                .values(row)
+            crate::db::Prepared(diesel::insert_into(members::table).values(row))
                 .execute(&mut conn)
                 .await
                 .and_then(super::one_row)
@@ -225,15 +224,17 @@ pub async fn insert(
     district_id: DistrictId,
     fields: MemberFields,
 ) -> QueryResult<Member> {
-    diesel::insert_into(members::table)
-        .values(NewMemberRow {
-            id: MemberId::generate(),
-            district_id,
-            fields,
-        })
-        .returning(Member::as_returning())
-        .get_result(conn)
-        .await
+    crate::db::Prepared(
+        diesel::insert_into(members::table)
+            .values(NewMemberRow {
+                id: MemberId::generate(),
+                district_id,
+                fields,
+            })
+            .returning(Member::as_returning()),
+    )
+    .get_result(conn)
+    .await
 }
 
 /// Deletes a member, takes them out of every workstation and clears them as convenor; the
@@ -258,15 +259,19 @@ pub async fn soft_delete_all(conn: &mut AsyncPgConnection, ids: &[MemberId]) -> 
     stations.sort();
     stations.dedup();
     super::workstations::touch_all(conn, &stations).await?;
-    diesel::update(workstations::table.filter(workstations::convenor_member_id.eq_any(ids)))
-        .set(workstations::convenor_member_id.eq(None::<MemberId>))
-        .execute(conn)
-        .await?;
-    diesel::update(members::table.filter(members::id.eq_any(ids)))
-        .set(members::deleted_at.eq(diesel::dsl::now))
-        .execute(conn)
-        .await
-        .map(drop)
+    crate::db::Prepared(
+        diesel::update(workstations::table.filter(workstations::convenor_member_id.eq_any(ids)))
+            .set(workstations::convenor_member_id.eq(None::<MemberId>)),
+    )
+    .execute(conn)
+    .await?;
+    crate::db::Prepared(
+        diesel::update(members::table.filter(members::id.eq_any(ids)))
+            .set(members::deleted_at.eq(diesel::dsl::now)),
+    )
+    .execute(conn)
+    .await
+    .map(drop)
 }
 
 /// The live members of `district` with these numbers, locked until the transaction ends.

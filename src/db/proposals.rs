@@ -276,11 +276,13 @@ pub async fn insert(
 /// Writes the whole record after a workflow step.
 #[tracing::instrument(skip_all)]
 pub async fn save(conn: &mut AsyncPgConnection, proposal: &Proposal) -> QueryResult<Proposal> {
-    diesel::update(proposals::table.find(proposal.id))
-        .set(proposal)
-        .returning(Proposal::as_returning())
-        .get_result(conn)
-        .await
+    crate::db::Prepared(
+        diesel::update(proposals::table.find(proposal.id))
+            .set(proposal)
+            .returning(Proposal::as_returning()),
+    )
+    .get_result(conn)
+    .await
 }
 
 /// The next number of `district` in `year`: consecutive, and given back if the filing

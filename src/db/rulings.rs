@@ -146,11 +146,13 @@ pub async fn insert(conn: &mut AsyncPgConnection, ruling: NewRuling) -> QueryRes
 /// Writes the whole ruling after a step.
 #[tracing::instrument(skip_all)]
 pub async fn save(conn: &mut AsyncPgConnection, ruling: &Ruling) -> QueryResult<Ruling> {
-    diesel::update(rulings::table.find(ruling.id))
-        .set(ruling)
-        .returning(Ruling::as_returning())
-        .get_result(conn)
-        .await
+    crate::db::Prepared(
+        diesel::update(rulings::table.find(ruling.id))
+            .set(ruling)
+            .returning(Ruling::as_returning()),
+    )
+    .get_result(conn)
+    .await
 }
 
 /// A department's handling measure on a ruling.

@@ -26,8 +26,7 @@ pub struct Step {
 
 #[tracing::instrument(skip_all)]
 pub async fn record(conn: &mut AsyncPgConnection, step: &Step) -> QueryResult<()> {
-    diesel::insert_into(workflow_steps::table)
-        .values(step)
+    crate::db::Prepared(diesel::insert_into(workflow_steps::table).values(step))
         .execute(conn)
         .await
         .map(drop)
