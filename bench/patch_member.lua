@@ -43,7 +43,8 @@ end
 response = function(status, headers, body)
     local id = body:match('"id":"([^"]+)"')
     local member = id and by_id[id]
-    if member and headers["ETag"] then
-        member.etag = headers["ETag"]
+    local etag = headers["etag"] or headers["ETag"]
+    if member and etag then
+        member.etag = etag
     end
 end

@@ -167,7 +167,7 @@ def main():
         out.append("")
         out.append("Round trips: turns of the conversation between the service and PostgreSQL "
                    "while one request is served, counted by a proxy (bench/roundtrips.py), one "
-                   "request at a time. Statements and their time: pg_stat_statements over the "
+                   "request at a time (the median of 50). Statements and their time: pg_stat_statements over the "
                    "row, every statement of the database (the sealer's included) divided by the "
                    "requests answered. CPU: /proc/<pid>/stat of the service and of every process "
                    "of the cluster over the row, divided likewise.")
