@@ -190,8 +190,7 @@ pub(crate) async fn perform<W: Workflow>(
                 to: taken.to,
                 payload: taken.payload,
             },
-        )
-        .await?;
+        );
         let after = W::view(conn, saved).await?;
         let change = Change::new(taken.action, W::ENTITY, id, Some(district));
         audit(conn, &caller, change.before(&before).after(&after));
@@ -253,29 +252,21 @@ struct Taken<'a> {
     pub payload: Value,
 }
 
-/// Records a step taken by `caller`, in the step's transaction.
-async fn record(
-    conn: &mut AsyncPgConnection,
-    caller: &Caller,
-    taken: Taken<'_>,
-) -> Result<(), ApiError> {
-    db::record(
-        conn,
-        &Step {
-            id: uuid::Uuid::now_v7(),
-            entity_type: taken.entity_type.to_owned(),
-            entity_id: taken.entity_id,
-            action: taken.action.to_owned(),
-            from_status: taken.from.to_owned(),
-            to_status: taken.to.to_owned(),
-            actor_key_id: Some(caller.key_id),
-            actor_role: Some(caller.role.as_str().to_owned()),
-            occurred_at: Utc::now(),
-            payload: taken.payload,
-        },
-    )
-    .await?;
-    Ok(())
+/// Records a step taken by `caller`, in the step's transaction: written with its
+/// `COMMIT` (nothing the step answers reads the history).
+fn record(tx: &mut Tx<'_>, caller: &Caller, taken: Taken<'_>) {
+    tx.defer(db::record_later(Step {
+        id: uuid::Uuid::now_v7(),
+        entity_type: taken.entity_type.to_owned(),
+        entity_id: taken.entity_id,
+        action: taken.action.to_owned(),
+        from_status: taken.from.to_owned(),
+        to_status: taken.to.to_owned(),
+        actor_key_id: Some(caller.key_id),
+        actor_role: Some(caller.role.as_str().to_owned()),
+        occurred_at: Utc::now(),
+        payload: taken.payload,
+    }));
 }
 
 /// The refusal of a step: the record's status and what is allowed from there.

@@ -24,12 +24,16 @@ pub struct Step {
     pub payload: Value,
 }
 
-#[tracing::instrument(skip_all)]
-pub async fn record(conn: &mut AsyncPgConnection, step: &Step) -> QueryResult<()> {
-    crate::db::Prepared(diesel::insert_into(workflow_steps::table).values(step))
-        .execute(conn)
-        .await
-        .map(drop)
+/// The step's `INSERT`, to be sent with the `COMMIT` ([`crate::api::work::Tx::defer`]).
+pub fn record_later(step: Step) -> crate::db::Statement {
+    Box::new(move |mut conn| {
+        Box::pin(async move {
+            crate::db::Prepared(diesel::insert_into(workflow_steps::table).values(&step))
+                .execute(&mut conn)
+                .await
+                .and_then(crate::db::one_row)
+        })
+    })
 }
 
 /// The steps of one record, oldest first.
