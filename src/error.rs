@@ -260,9 +260,11 @@ impl ApiError {
     pub fn problem(&self) -> Problem {
         let (problem_type, title) = self.kind();
         let detail = match self {
-            Self::Validation(errors) if errors.len() == 1 => {
-                format!("{}: {}", errors[0].pointer, errors[0].detail)
-            }
+            // A problem of the whole body (pointer "") is said without a pointer.
+            Self::Validation(errors) if errors.len() == 1 => match errors[0].pointer.as_str() {
+                "" => errors[0].detail.clone(),
+                pointer => format!("{pointer}: {}", errors[0].detail),
+            },
             Self::Validation(errors) => format!("{} fields are invalid", errors.len()),
             Self::Unavailable => "the database is unavailable; retry shortly".to_owned(),
             Self::Busy => "the write met a concurrent one and was rolled back: nothing was \

@@ -87,6 +87,14 @@ async fn a_key_sent_with_another_request_is_refused_and_keys_are_per_api_key() {
         refused.headers()["content-type"],
         "application/problem+json"
     );
+    let problem: Value = refused.json().await.unwrap();
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("this Idempotency-Key was first sent with another request"),
+        "a problem of the whole request names no pointer: {problem}"
+    );
     assert_eq!(count(&app, "districts").await, 1);
 
     // Another API key has keys of its own.
