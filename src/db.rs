@@ -504,30 +504,24 @@ pub trait Stored: Row {
         scope: crate::domain::access::Scope,
     ) -> impl Future<Output = diesel::QueryResult<Self>> + Send;
 
-    /// Writes `fields`; a change that changes nothing is not written.
-    fn update(
-        conn: &mut AsyncPgConnection,
-        current: Self,
-        fields: &Self::Fields,
-    ) -> impl Future<Output = diesel::QueryResult<Self>> + Send;
-
     /// Marks the record deleted (a tombstone in the change feed).
     fn mark_deleted(
         conn: &mut AsyncPgConnection,
         id: Self::Id,
     ) -> impl Future<Output = diesel::QueryResult<()>> + Send;
 
-    /// The record as [`Stored::update`] leaves it when its transaction began at `now`: the
-    /// fields set, the next version, `updated_at` now (what the `touch_row` trigger
-    /// writes), all else kept.
+    /// The record as [`Stored::update_later`] leaves it when its transaction began at
+    /// `now`: the fields set, the next version, `updated_at` now (what the `touch_row`
+    /// trigger writes), all else kept.
     fn changed(&self, fields: &Self::Fields, now: chrono::DateTime<chrono::Utc>) -> Self;
 
     /// Its client-set fields as they are.
     fn own_fields(&self) -> Self::Fields;
 
-    /// The `UPDATE` of [`Stored::update`] as a statement to send later, with the `COMMIT`
-    /// ([`crate::api::work::Tx::defer`]), for a change that changes something; it fails
-    /// unless it changes the one live row.
+    /// The `UPDATE` that writes `fields`, as a statement to send later, with the `COMMIT`
+    /// ([`crate::api::work::Tx::defer`]), for a change that changes something (one that
+    /// changes nothing is not written: the version stays and the change feed stays
+    /// quiet); it fails unless it changes the one live row.
     fn update_later(id: Self::Id, fields: Self::Fields) -> Statement;
 }
 
@@ -694,14 +688,6 @@ macro_rules! record_queries {
                 lock(conn, id, scope)
             }
 
-            fn update(
-                conn: &mut diesel_async::AsyncPgConnection,
-                current: Self,
-                fields: &$fields,
-            ) -> impl Future<Output = diesel::QueryResult<Self>> + Send {
-                update(conn, current, fields)
-            }
-
             fn mark_deleted(
                 conn: &mut diesel_async::AsyncPgConnection,
                 id: $id,
@@ -804,26 +790,6 @@ macro_rules! record_queries {
             } else {
                 Err(diesel::result::Error::NotFound)
             }
-        }
-
-        /// Writes the client-set fields; a change that changes nothing is not written, so
-        /// the version stays and the change feed stays quiet.
-        #[tracing::instrument(skip_all)]
-        pub async fn update(
-            conn: &mut diesel_async::AsyncPgConnection,
-            current: $row,
-            fields: &$fields,
-        ) -> diesel::QueryResult<$row> {
-            if current.fields() == *fields {
-                return Ok(current);
-            }
-            $crate::db::Prepared(
-                diesel::update($table::table.find(current.id))
-                    .set(fields)
-                    .returning(<$row>::as_returning()),
-            )
-            .get_result(conn)
-            .await
         }
 
         /// Marks the record deleted; it stays in the change feed as a tombstone.

@@ -284,7 +284,9 @@ pub async fn idempotent(
         let store: work::Last = Box::new(move |conn| {
             Box::pin(async move { db::store(conn, key_id, &key, &hash, bytes, &answer).await })
         });
-        work::commit_with(&mut conn, work::appending_then(unit.events(), store)).await
+        // The unit's audit events first, then the answer.
+        let last = work::in_order(vec![work::appending(unit.events()), store]);
+        work::commit_with(&mut conn, last).await
     }
     .await;
     match kept {

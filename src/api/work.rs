@@ -454,9 +454,10 @@ fn refused_by_server(error: &DieselError) -> bool {
 pub const RETRIES: u32 = 4;
 
 /// A write's transaction as its work sees it: the connection, on which every query runs
-/// as on any, and the audit events the work records ([`Tx::record`]). The events are kept
-/// until the transaction commits and go to the server with its `COMMIT`, in the same
-/// round trip: they commit with the write or vanish with it.
+/// as on any, the audit events the work records ([`Tx::record`]) and the changes it
+/// defers ([`Tx::defer`]). Both are kept until the transaction commits and go to the
+/// server with its `COMMIT`, in the same round trip: they commit with the write or vanish
+/// with it.
 pub struct Tx<'c> {
     conn: &'c mut AsyncPgConnection,
     /// Changes whose outcome the work already knows, in order.
@@ -493,20 +494,30 @@ impl Tx<'_> {
     }
 }
 
-/// The deferred changes and the audit events of a transaction, in that order, as what is
-/// sent with its `COMMIT`.
-fn finishing(deferred: Vec<Last>, events: Vec<(Actor, Change)>) -> Last {
+/// The audit events of a transaction as one statement to send with others.
+pub fn appending(events: Vec<(Actor, Change)>) -> Last {
+    Box::new(move |conn| Box::pin(audit::append_events(conn, events)))
+}
+
+/// `statements` as one, pipelined in order: each asks for its statement when first
+/// polled, in turn (see `commit_with`).
+pub fn in_order(statements: Vec<Last>) -> Last {
     Box::new(move |conn| {
         Box::pin(async move {
-            // Each asks for its statement when first polled, in order (see `commit_with`).
-            futures_util::future::try_join(
-                in_order(conn, deferred),
-                audit::append_events(conn, events),
+            futures_util::future::try_join_all(
+                statements.into_iter().map(|statement| statement(conn)),
             )
             .await
             .map(drop)
         })
     })
+}
+
+/// The deferred changes and then the audit events of a transaction, as what is sent with
+/// its `COMMIT`.
+fn finishing(mut deferred: Vec<Last>, events: Vec<(Actor, Change)>) -> Last {
+    deferred.push(appending(events));
+    in_order(deferred)
 }
 
 /// A statement that fails in a failed transaction and does nothing else (`SELECT 1`).
@@ -516,25 +527,6 @@ fn still_good() -> Last {
         Box::pin(async move {
             diesel::select(1_i32.into_sql::<diesel::sql_types::Integer>())
                 .execute(&mut conn)
-                .await
-                .map(drop)
-        })
-    })
-}
-
-/// Runs `statements` on `conn`, pipelined, in order.
-async fn in_order(conn: &AsyncPgConnection, statements: Vec<Last>) -> diesel::QueryResult<()> {
-    futures_util::future::try_join_all(statements.into_iter().map(|statement| statement(conn)))
-        .await
-        .map(drop)
-}
-
-/// The audit events of a request's unit of work and the answer its key keeps, as what is
-/// sent with its `COMMIT`: the events first.
-pub fn appending_then(events: Vec<(Actor, Change)>, then: Last) -> Last {
-    Box::new(move |conn| {
-        Box::pin(async move {
-            futures_util::future::try_join(audit::append_events(conn, events), then(conn))
                 .await
                 .map(drop)
         })
@@ -591,18 +583,16 @@ async fn run<R>(
     // A savepoint: its deferred changes are made now, so that one refused is this
     // write's failure; its events go with the outer transaction's (or, inside a
     // transaction this code does not end, are written now too).
-    let own_events = matches!(home, Home::Commit);
-    let now = if own_events {
+    let written_here = if matches!(home, Home::Commit) {
         std::mem::take(&mut events)
     } else {
         Vec::new()
     };
-    if !(deferred.is_empty() && now.is_empty()) {
-        let made = { finishing(deferred, now)(conn).await };
-        if let Err(error) = made {
-            rollback(conn).await;
-            return Err(error.into());
-        }
+    if !(deferred.is_empty() && written_here.is_empty())
+        && let Err(error) = finishing(deferred, written_here)(conn).await
+    {
+        rollback(conn).await;
+        return Err(error.into());
     }
     commit(conn).await?;
     match home {

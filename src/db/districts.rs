@@ -172,25 +172,6 @@ pub async fn insert(conn: &mut AsyncPgConnection, fields: DistrictFields) -> Que
     .await
 }
 
-/// Writes the client-set fields; a change that changes nothing is not written.
-#[tracing::instrument(skip_all)]
-pub async fn update(
-    conn: &mut AsyncPgConnection,
-    current: District,
-    fields: &DistrictFields,
-) -> QueryResult<District> {
-    if current.fields() == *fields {
-        return Ok(current);
-    }
-    crate::db::Prepared(
-        diesel::update(districts::table.find(current.id))
-            .set(fields)
-            .returning(District::as_returning()),
-    )
-    .get_result(conn)
-    .await
-}
-
 impl super::Row for District {
     type Id = DistrictId;
 
@@ -220,14 +201,6 @@ impl super::Stored for District {
             return Err(diesel::result::Error::NotFound);
         }
         lock(conn, &DistrictKey::Id(id)).await
-    }
-
-    fn update(
-        conn: &mut AsyncPgConnection,
-        current: Self,
-        fields: &DistrictFields,
-    ) -> impl Future<Output = QueryResult<Self>> + Send {
-        update(conn, current, fields)
     }
 
     fn mark_deleted(
