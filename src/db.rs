@@ -568,6 +568,21 @@ pub type Statement = Box<
         + Send,
 >;
 
+/// Sends `sql` (simple protocol: no parameters, nothing to prepare) without waiting for
+/// its answer, which is read and dropped when it comes: it reaches the server with the
+/// next statement sent, in the same round trip. If it fails, its transaction has failed,
+/// and every statement after it in that transaction fails too. Fails here only if the
+/// connection is already known to be lost.
+pub fn send_ahead(conn: &AsyncPgConnection, sql: &str) -> diesel::QueryResult<()> {
+    use diesel_async::SimpleAsyncConnection;
+    use futures_util::FutureExt;
+    let mut shared = conn;
+    match shared.batch_execute(sql).now_or_never() {
+        Some(Err(error)) => Err(error),
+        Some(Ok(())) | None => Ok(()),
+    }
+}
+
 /// The time the connection's transaction began: `now()`, what every `DEFAULT now()` and
 /// trigger of the transaction writes.
 pub async fn transaction_time(
@@ -736,6 +751,22 @@ macro_rules! record_queries {
             )
             .get_result(conn)
             .await
+        }
+
+        /// [`touch`] with the `COMMIT` ([`crate::api::work::Tx::defer`]), for a record
+        /// locked in the transaction: its new version is the one read plus one.
+        pub fn touch_later(id: $id) -> $crate::db::Statement {
+            Box::new(move |mut conn| {
+                Box::pin(async move {
+                    $crate::db::Prepared(
+                        diesel::update($table::table.find(id))
+                            .set($table::updated_at.eq($crate::db::now_not_null())),
+                    )
+                    .execute(&mut conn)
+                    .await
+                    .and_then($crate::db::one_row)
+                })
+            })
         }
 
         /// [`touch`] for many records, in one statement.

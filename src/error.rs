@@ -181,10 +181,12 @@ pub enum ApiError {
     /// been written. A retry with the same `Idempotency-Key` answers which.
     #[error("the outcome of the write is unknown")]
     OutcomeUnknown,
-    /// The request is a retry of one already answered: the middleware of idempotency keys
-    /// answers with the stored answer instead (never sent as such).
-    #[error("the request was answered before")]
-    Answered,
+    /// A statement of a transaction that had already failed (SQLSTATE 25P02): one sent
+    /// ahead of it failed, as the claim of an `Idempotency-Key` that is not free does. The
+    /// middleware of idempotency keys answers with what the key holds instead; anywhere
+    /// else it is a bug, answered as one.
+    #[error("a statement sent before this one failed its transaction")]
+    Unclaimed,
     /// An error answer a layer below the API wrote in its own form (a refused CORS
     /// preflight, the framework's own refusals), restated as problem details.
     #[error("{detail}")]
@@ -253,7 +255,7 @@ impl ApiError {
             Self::OutcomeUnknown => (ProblemType::OutcomeUnknown, "Outcome unknown"),
             Self::Busy => (ProblemType::Busy, "Busy"),
             Self::Http { status, .. } => http_kind(*status),
-            Self::Internal(_) | Self::Answered => (ProblemType::Internal, "Internal server error"),
+            Self::Internal(_) | Self::Unclaimed => (ProblemType::Internal, "Internal server error"),
         }
     }
 
@@ -275,7 +277,7 @@ impl ApiError {
                 Idempotency-Key to learn which (without one, read the record before writing \
                 again)"
                 .to_owned(),
-            Self::Internal(_) | Self::Answered => {
+            Self::Internal(_) | Self::Unclaimed => {
                 "an unexpected error occurred; it has been logged".to_owned()
             }
             other => other.to_string(),
@@ -322,13 +324,17 @@ impl ResponseError for ApiError {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             Self::Http { status, .. } => *status,
-            Self::Internal(_) | Self::Answered => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Internal(_) | Self::Unclaimed => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        if let Self::Internal(cause) = self {
-            tracing::error!(cause = %cause, "request failed");
+        match self {
+            Self::Internal(cause) => tracing::error!(cause = %cause, "request failed"),
+            Self::Unclaimed => {
+                tracing::warn!("a statement followed one that failed its transaction")
+            }
+            _ => {}
         }
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((
@@ -528,6 +534,13 @@ impl From<DieselError> for ApiError {
                 tracing::warn!(%error, "a deadlock was broken");
                 metrics::db_failure(DbFailure::Contention);
                 return Self::Busy;
+            }
+            // The transaction had failed before (SQLSTATE 25P02): what failed was sent
+            // ahead and its answer not awaited.
+            DieselError::DatabaseError(_, info)
+                if info.message().starts_with("current transaction is aborted") =>
+            {
+                return Self::Unclaimed;
             }
             // The statement ran past the configured statement timeout (SQLSTATE 57014).
             DieselError::DatabaseError(_, info)

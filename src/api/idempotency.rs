@@ -159,20 +159,50 @@ impl Tee {
     }
 }
 
-fn replayed(stored: Stored) -> HttpResponse {
+/// A stored answer as it is sent: with `Idempotent-Replayed: true` when it is a retry's.
+fn answer_of(stored: Stored, replay: bool) -> HttpResponse {
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
     let mut response = HttpResponse::build(status);
     for (name, value) in stored.headers {
         response.insert_header((name, value));
     }
-    response.insert_header((REPLAYED_HEADER, "true"));
+    if replay {
+        response.insert_header((REPLAYED_HEADER, "true"));
+    }
     response.body(stored.body)
+}
+
+/// An answer as it is stored, and the answer itself to send.
+async fn kept_form(
+    response: HttpResponse<impl MessageBody>,
+) -> Result<(HttpResponse, Stored), ApiError> {
+    let (head, body) = response.into_parts();
+    let body = to_bytes(body).await.map_err(|error| {
+        ApiError::Internal(format!("an answer could not be read: {}", error.into()))
+    })?;
+    let stored = Stored {
+        status: head.status().as_u16(),
+        headers: KEPT_HEADERS
+            .iter()
+            .filter_map(|name| {
+                let value = head.headers().get(name)?.to_str().ok()?;
+                Some((name.as_str().to_owned(), value.to_owned()))
+            })
+            .collect(),
+        body: body.to_vec(),
+    };
+    Ok((head.set_body(body).map_into_boxed_body(), stored))
 }
 
 /// This middleware's own answer, given before the request reaches its route.
 fn refused(request: ServiceRequest, error: ApiError) -> ServiceResponse<BoxBody> {
     request.extensions_mut().insert(Unrouted);
     request.error_response(error).map_into_boxed_body()
+}
+
+/// The problem an answer carries, if the service wrote it.
+fn problem_of<B>(response: &ServiceResponse<B>) -> Option<&ApiError> {
+    response.response().error()?.as_error::<ApiError>()
 }
 
 /// Applies idempotency keys to the POST requests of an authenticated scope.
@@ -209,14 +239,10 @@ pub async fn idempotent(
         key_id,
         key: key.clone(),
         tee: tee.clone(),
-        replay: Rc::default(),
     };
     let unit = Work::new(Box::pin(claim.clone().open()));
     request.extensions_mut().insert(unit.clone());
     let response = next.call(request).await?;
-    if let Some(stored) = claim.replay.take() {
-        return Ok(answer_with(response, replayed(stored)));
-    }
     let outcome = match unit.outcome() {
         Ok(outcome) => outcome,
         Err(error) => {
@@ -227,12 +253,26 @@ pub async fn idempotent(
     let status = response.status();
     let allowed = crate::api::auth::allowed(response.request());
     let mut conn = match outcome {
-        // The handler was refused the unit (still running elsewhere, another request, a
-        // database away): its answer says so, and nothing is stored.
+        // The handler was refused the unit (a database away, a body that did not
+        // arrive): its answer says so, and nothing is stored.
         Outcome::Failed => return Ok(response.map_into_boxed_body()),
-        Outcome::Open(mut conn) if status.is_server_error() || !allowed => {
+        Outcome::Open(mut conn) if !allowed => {
             work::rollback(&mut conn).await;
             return Ok(response.map_into_boxed_body());
+        }
+        Outcome::Open(mut conn) if status.is_server_error() => {
+            work::rollback(&mut conn).await;
+            drop(conn);
+            // Failed by the claim sent ahead of it (the key is not free), the handler's
+            // answer is not the request's: the key's is.
+            if !matches!(problem_of(&response), Some(ApiError::Unclaimed)) {
+                return Ok(response.map_into_boxed_body());
+            }
+            let (request, response) = response.into_parts();
+            let answer = claim
+                .settle(response.map_into_boxed_body(), None, true)
+                .await;
+            return Ok(ServiceResponse::new(request, answer));
         }
         Outcome::Open(conn) => work::Held::new(*conn),
         // Answered without the database: kept too (a refusal is an answer), unless it is
@@ -245,48 +285,26 @@ pub async fn idempotent(
             }
             match opening.await {
                 Ok(conn) => work::Held::new(conn),
-                Err(error) => {
-                    return Ok(match claim.replay.take() {
-                        Some(stored) => answer_with(response, replayed(stored)),
-                        None => answer_with(response, error.error_response()),
-                    });
-                }
+                Err(error) => return Ok(answer_with(response, error.error_response())),
             }
         }
     };
     let (request, response) = response.into_parts();
-    let (head, body) = response.into_parts();
-    let body = match to_bytes(body).await {
-        Ok(body) => body,
+    let (answer, stored) = match kept_form(response).await {
+        Ok(kept) => kept,
         Err(error) => {
             work::rollback(&mut conn).await;
-            let error =
-                ApiError::Internal(format!("an answer could not be read: {}", error.into()));
             return Ok(ServiceResponse::new(request, error.error_response()));
         }
-    };
-    let answer = Stored {
-        status: status.as_u16(),
-        headers: KEPT_HEADERS
-            .iter()
-            .filter_map(|name| {
-                let value = head.headers().get(name)?.to_str().ok()?;
-                Some((name.as_str().to_owned(), value.to_owned()))
-            })
-            .collect(),
-        body: body.to_vec(),
     };
     let kept = async {
         // The body was read to its end when the unit opened.
         let (hash, bytes) = tee.fingerprint().await?;
-        // The answer is stored with the COMMIT, in one round trip.
-        let key = key.clone();
-        let store: work::Last = Box::new(move |conn| {
-            Box::pin(async move { db::store(conn, key_id, &key, &hash, bytes, &answer).await })
-        });
-        // The unit's audit events first, then the answer.
-        let last = work::in_order(vec![work::appending(unit.events()), store]);
-        work::commit_with(&mut conn, last).await
+        // The unit's deferred changes and audit events, then the answer, with the
+        // COMMIT, in one round trip.
+        let mut last = unit.finishing();
+        last.push(claim.storing(hash, bytes, stored.clone()));
+        work::commit_with(&mut conn, work::in_order(last)).await
     }
     .await;
     match kept {
@@ -294,20 +312,46 @@ pub async fn idempotent(
             for then in unit.after_commit() {
                 then();
             }
-            Ok(ServiceResponse::new(request, head.set_body(body)).map_into_boxed_body())
+            Ok(ServiceResponse::new(request, answer))
+        }
+        Err(ApiError::OutcomeUnknown) => {
+            // It may have committed: what follows a commit is safe to do either way.
+            for then in unit.after_commit() {
+                then();
+            }
+            drop(conn);
+            tracing::warn!(key = %key, "an idempotent request's COMMIT went unanswered");
+            Ok(ServiceResponse::new(
+                request,
+                ApiError::OutcomeUnknown.error_response(),
+            ))
         }
         Err(error) => {
-            if matches!(error, ApiError::OutcomeUnknown) {
-                // It may have committed: what follows a commit is safe to do either way.
-                for then in unit.after_commit() {
-                    then();
-                }
-            } else if work::in_transaction(&mut conn) {
+            if work::in_transaction(&mut conn) {
                 work::rollback(&mut conn).await;
             }
             drop(conn);
             tracing::warn!(%error, key = %key, "an idempotent request's write was not committed");
-            Ok(ServiceResponse::new(request, error.error_response()))
+            if matches!(error, ApiError::Unavailable) {
+                return Ok(ServiceResponse::new(request, error.error_response()));
+            }
+            // The server refused the transaction: a change sent with the COMMIT (a
+            // number taken since it was read: that refusal is the answer to keep), or
+            // the claim sent ahead of everything (the handler's refusal is kept, if the
+            // key turns out free after all).
+            let unclaimed = matches!(error, ApiError::Unclaimed);
+            let (answer, keep) = if status.is_client_error() {
+                (answer, Some(stored))
+            } else if error.status_code().is_client_error() {
+                match kept_form(error.error_response()).await {
+                    Ok((answer, stored)) => (answer, Some(stored)),
+                    Err(error) => (error.error_response(), None),
+                }
+            } else {
+                (error.error_response(), None)
+            };
+            let answer = claim.settle(answer, keep, unclaimed).await;
+            Ok(ServiceResponse::new(request, answer))
         }
     }
 }
@@ -338,35 +382,80 @@ struct Claimed {
     key_id: ApiKeyId,
     key: String,
     tee: Tee,
-    /// The first request's answer, when this one is its retry.
-    replay: Rc<RefCell<Option<Stored>>>,
+}
+
+/// The answer while another request holds the key.
+fn running() -> ApiError {
+    ApiError::conflict("a request with this Idempotency-Key is still running; retry it later")
 }
 
 impl Claimed {
-    /// Reads the rest of the body, then opens the transaction and claims the key in it:
-    /// the transaction's connection if the key is free; else why not (still running, 409;
-    /// another request's key, 422; the same request answered: the answer is kept for the
-    /// middleware, and the handler is stopped with [`ApiError::Answered`]).
+    /// Reads the rest of the body, then opens the transaction and sends the claim of the
+    /// key ahead of the handler's first statements ([`db::claim_ahead`]): the key is
+    /// claimed in the handler's first round trip. If it is not free, the transaction
+    /// fails, and [`Claimed::settle`] answers with what the key holds.
     async fn open(self) -> Result<crate::db::DbConn, ApiError> {
-        let (hash, _) = self.tee.clone().fingerprint().await?;
+        self.tee.clone().fingerprint().await?;
         let mut conn = work::Held::new(crate::db::connection(&self.pool).await?);
         work::begin(&mut conn)?;
-        let refusal = match db::claim(&mut conn, self.key_id, &self.key).await {
-            Ok(Claim::Fresh) => return Ok(conn.into_inner()),
-            Ok(Claim::Running) => ApiError::conflict(
-                "a request with this Idempotency-Key is still running; retry it later",
-            ),
-            Ok(Claim::Answered(kept)) if kept.request_hash == hash => {
-                *self.replay.borrow_mut() = Some(kept.answer);
-                ApiError::Answered
-            }
+        db::claim_ahead(&conn, self.key_id, &self.key)?;
+        Ok(conn.into_inner())
+    }
+
+    /// The statement storing `answer` under the key, for the `COMMIT`.
+    fn storing(&self, hash: Vec<u8>, bytes: usize, answer: Stored) -> work::Last {
+        let (key_id, key) = (self.key_id, self.key.clone());
+        Box::new(move |conn| {
+            Box::pin(async move { db::store(conn, key_id, &key, &hash, bytes, &answer).await })
+        })
+    }
+
+    /// The answer to a request whose transaction the server refused, asked of the key in a
+    /// transaction of its own: another request's (holding it: 409; answered: its answer
+    /// again, or 422 if it was another request); else `answer`, stored first when `keep`
+    /// holds its stored form. A request refused only because its claim failed
+    /// (`unclaimed`) and has nothing to keep found the key held when it claimed it (409).
+    async fn settle(
+        &self,
+        answer: HttpResponse,
+        keep: Option<Stored>,
+        unclaimed: bool,
+    ) -> HttpResponse {
+        let (hash, bytes) = match self.tee.clone().fingerprint().await {
+            Ok(print) => print,
+            Err(error) => return error.error_response(),
+        };
+        let asked = async {
+            let mut conn = work::Held::new(crate::db::connection(&self.pool).await?);
+            work::begin(&mut conn)?;
+            let holds = db::claim(&mut conn, self.key_id, &self.key).await;
+            Ok::<_, ApiError>((conn, holds))
+        }
+        .await;
+        let (mut conn, holds) = match asked {
+            Ok(asked) => asked,
+            Err(error) if unclaimed => return error.error_response(),
+            Err(_) => return answer,
+        };
+        if let (Ok(Claim::Fresh), Some(stored)) = (&holds, keep) {
+            return match work::commit_with(&mut conn, self.storing(hash, bytes, stored)).await {
+                Ok(()) => answer,
+                Err(error) => error.error_response(),
+            };
+        }
+        work::rollback(&mut conn).await;
+        match holds {
+            Ok(Claim::Fresh) if unclaimed => running().error_response(),
+            Ok(Claim::Fresh) => answer,
+            Ok(Claim::Running) => running().error_response(),
+            Ok(Claim::Answered(kept)) if kept.request_hash == hash => answer_of(kept.answer, true),
             Ok(Claim::Answered(_)) => ApiError::Validation(vec![FieldError::rule(
                 "",
                 "this Idempotency-Key was first sent with another request (method, path or body)",
-            )]),
-            Err(error) => ApiError::from(error),
-        };
-        work::rollback(&mut conn).await;
-        Err(refusal)
+            )])
+            .error_response(),
+            Err(error) if unclaimed => ApiError::from(error).error_response(),
+            Err(_) => answer,
+        }
     }
 }

@@ -486,19 +486,36 @@ async fn change_attendance(
 ) -> Result<AttendanceChange, ApiError> {
     let mut conn = pool.conn().await?;
     conn.write(async move |conn| {
-        let meeting = db::lock(conn, id, caller.scope())
+        // The meeting locked, then (with snapshots taken after the lock) its attendance of
+        // the member, the member and the transaction's time: one round trip, with the
+        // BEGIN. The change goes with the COMMIT.
+        let (meeting, existing, attendee, now) = {
+            let shared: &AsyncPgConnection = conn;
+            let attendee = async {
+                match &wanted {
+                    Ok(Some(_)) => crate::db::members::find(shared, member, caller.scope())
+                        .await
+                        .map(Some),
+                    _ => Ok(None),
+                }
+            };
+            futures_util::future::join4(
+                db::lock(shared, id, caller.scope()),
+                db::attendee(shared, id, member),
+                attendee,
+                crate::db::transaction_time(shared),
+            )
             .await
-            .map_err(not_found_as("meeting"))?;
+        };
+        let meeting = meeting.map_err(not_found_as("meeting"))?;
         condition.check(meeting.version)?;
         let wanted = wanted?;
-        let existing = db::attendee(conn, id, member)
-            .await?
-            .map(AttendanceView::from);
-        let action = match &wanted {
+        let existing = existing?.map(AttendanceView::from);
+        let (action, after) = match wanted {
             Some((status, note)) => {
-                let attendee = crate::db::members::find(conn, member, caller.scope())
-                    .await
-                    .map_err(not_found_as("member"))?;
+                let attendee = attendee
+                    .map_err(not_found_as("member"))?
+                    .ok_or_else(|| ApiError::Internal("the member was not asked for".into()))?;
                 if attendee.district_id != meeting.district_id {
                     return Err(ApiError::unknown(
                         "/member_id",
@@ -507,7 +524,7 @@ async fn change_attendance(
                 }
                 let same = existing
                     .as_ref()
-                    .is_some_and(|e| e.status == *status && e.note == *note);
+                    .is_some_and(|e| e.status == status && e.note == note);
                 if same {
                     return Ok(AttendanceChange {
                         before: existing.clone(),
@@ -515,21 +532,29 @@ async fn change_attendance(
                         meeting_version: meeting.version,
                     });
                 }
-                db::set_attendance(conn, &meeting, member, *status, note.as_deref()).await?;
-                "set_attendance"
+                conn.defer(db::set_attendance_later(
+                    &meeting,
+                    member,
+                    status,
+                    note.clone(),
+                ));
+                let after = AttendanceView {
+                    member_id: member,
+                    status,
+                    note,
+                    recorded_at: now?,
+                };
+                ("set_attendance", Some(after))
             }
             None => {
                 if existing.is_none() {
                     return Err(ApiError::not_found("attendance"));
                 }
-                db::remove_attendance(conn, id, member).await?;
-                "remove_attendance"
+                conn.defer(db::remove_attendance_later(id, member));
+                ("remove_attendance", None)
             }
         };
-        let touched = db::touch(conn, id).await?;
-        let after = db::attendee(conn, id, member)
-            .await?
-            .map(AttendanceView::from);
+        conn.defer(db::touch_later(id));
         let mut event = Change::new(action, Entity::Meeting, id, Some(meeting.district_id));
         if let Some(before) = &existing {
             event = event.before(before);
@@ -541,7 +566,7 @@ async fn change_attendance(
         Ok(AttendanceChange {
             before: existing,
             after,
-            meeting_version: touched.version,
+            meeting_version: meeting.version + 1,
         })
     })
     .await

@@ -21,11 +21,7 @@ use std::rc::Rc;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use diesel::connection::{TransactionDepthChange, TransactionManagerStatus};
 use diesel::result::Error as DieselError;
-use diesel_async::{
-    AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, SimpleAsyncConnection,
-    TransactionManager,
-};
-use futures_util::FutureExt;
+use diesel_async::{AnsiTransactionManager, AsyncPgConnection, RunQueryDsl, TransactionManager};
 use std::task::Poll;
 
 use crate::db::audit::{self, Actor, Change};
@@ -163,6 +159,8 @@ pub struct Work(Rc<Unit>);
 struct Unit {
     slot: RefCell<Slot>,
     after_commit: RefCell<Vec<Box<dyn FnOnce()>>>,
+    /// The changes its writes deferred, for its `COMMIT`.
+    deferred: RefCell<Vec<Last>>,
     /// The audit events of its writes, for its `COMMIT`.
     events: RefCell<Vec<(Actor, Change)>>,
 }
@@ -194,6 +192,7 @@ impl Work {
         Self(Rc::new(Unit {
             slot: RefCell::new(Slot::Unopened(opening)),
             after_commit: RefCell::default(),
+            deferred: RefCell::default(),
             events: RefCell::default(),
         }))
     }
@@ -239,9 +238,12 @@ impl Work {
         std::mem::take(&mut *self.0.after_commit.borrow_mut())
     }
 
-    /// The audit events of the unit's writes, to be sent with its `COMMIT`.
-    pub fn events(&self) -> Vec<(Actor, Change)> {
-        std::mem::take(&mut *self.0.events.borrow_mut())
+    /// What the unit's writes send with its `COMMIT`: their deferred changes, then their
+    /// audit events.
+    pub fn finishing(&self) -> Vec<Last> {
+        let mut last = std::mem::take(&mut *self.0.deferred.borrow_mut());
+        last.push(appending(std::mem::take(&mut *self.0.events.borrow_mut())));
+        last
     }
 }
 
@@ -280,14 +282,8 @@ pub fn begin(conn: &mut AsyncPgConnection) -> Result<(), ApiError> {
     send_ahead(conn, &sql)
 }
 
-/// Sends `sql` (simple protocol) without waiting for its answer, which is read and
-/// dropped when it comes. Fails only if the connection is already known to be lost.
 fn send_ahead(conn: &AsyncPgConnection, sql: &str) -> Result<(), ApiError> {
-    let mut shared = conn;
-    match shared.batch_execute(sql).now_or_never() {
-        Some(Err(error)) => Err(error.into()),
-        Some(Ok(())) | None => Ok(()),
-    }
+    Ok(crate::db::send_ahead(conn, sql)?)
 }
 
 /// How many transactions deep `conn` is: 0 outside one, 1 in one, 2 in a savepoint.
@@ -550,6 +546,13 @@ async fn run<R>(
     home: Home<'_>,
     work: impl AsyncFnOnce(&mut Tx<'_>) -> Result<R, ApiError>,
 ) -> Result<R, ApiError> {
+    if let Home::Unit(unit) = &home {
+        // A later write of the unit reads what an earlier one deferred: it is made first.
+        let earlier = std::mem::take(&mut *unit.0.deferred.borrow_mut());
+        if !earlier.is_empty() {
+            in_order(earlier)(conn).await?;
+        }
+    }
     begin(conn)?;
     let mut tx = Tx {
         conn,
@@ -580,16 +583,18 @@ async fn run<R>(
         commit_with(conn, last).await?;
         return Ok(value);
     }
-    // A savepoint: its deferred changes are made now, so that one refused is this
-    // write's failure; its events go with the outer transaction's (or, inside a
-    // transaction this code does not end, are written now too).
-    let written_here = if matches!(home, Home::Commit) {
-        std::mem::take(&mut events)
-    } else {
-        Vec::new()
+    // A savepoint. In a request's unit of work, its deferred changes and its events wait
+    // for the unit's COMMIT, like those of a write of its own (one refused there is the
+    // request's failure). Inside a write, its deferred changes are made now, so that one
+    // refused is this write's failure, and its events join the outer write's; inside a
+    // transaction this code does not end, both are written now.
+    let (now, written_here, later) = match &home {
+        Home::Commit => (deferred, std::mem::take(&mut events), Vec::new()),
+        Home::Unit(_) => (Vec::new(), Vec::new(), deferred),
+        Home::Outer(_) => (deferred, Vec::new(), Vec::new()),
     };
-    if !(deferred.is_empty() && written_here.is_empty())
-        && let Err(error) = finishing(deferred, written_here)(conn).await
+    if !(now.is_empty() && written_here.is_empty())
+        && let Err(error) = finishing(now, written_here)(conn).await
     {
         rollback(conn).await;
         return Err(error.into());
@@ -597,7 +602,10 @@ async fn run<R>(
     commit(conn).await?;
     match home {
         Home::Commit => {}
-        Home::Unit(unit) => unit.0.events.borrow_mut().extend(events),
+        Home::Unit(unit) => {
+            unit.0.deferred.borrow_mut().extend(later);
+            unit.0.events.borrow_mut().extend(events);
+        }
         Home::Outer(outer) => outer.extend(events),
     }
     Ok(value)

@@ -124,6 +124,25 @@ pub async fn claim(
     })
 }
 
+/// Claims `key` of `api_key` in the open transaction of `conn` without waiting: the claim
+/// (`idempotency_claim`) is sent ahead of the statements that follow it and reaches the
+/// server with them, in one round trip. It fails the transaction unless the key is free
+/// (its lock taken, no answer kept), and then every statement after it fails too
+/// ([`crate::error::ApiError::Unclaimed`]); what the key holds is then asked with
+/// [`claim`], in a transaction of its own.
+pub fn claim_ahead(conn: &AsyncPgConnection, api_key: ApiKeyId, key: &str) -> QueryResult<()> {
+    // A statement of the simple protocol has no parameters: the key goes as hexadecimal
+    // digits, which no text can escape from.
+    let hex_key = crate::domain::audit::hex(key.as_bytes());
+    let sql = format!(
+        "SELECT idempotency_claim({lock}, '{api_key}', \
+         convert_from(decode('{hex_key}', 'hex'), 'UTF8'), {KEPT_HOURS})",
+        lock = lock_key(api_key, key),
+        api_key = api_key.0,
+    );
+    crate::db::send_ahead(conn, &sql)
+}
+
 /// Stores the answer of the request holding `key`, in that request's transaction (over an
 /// expired answer of the same key, if one is left).
 /// Takes the connection shared, so that it can be sent with the `COMMIT`

@@ -161,63 +161,68 @@ pub async fn attendance(
 /// One member's attendance of a meeting, if recorded.
 #[tracing::instrument(skip_all)]
 pub async fn attendee(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     meeting: MeetingId,
     member: MemberId,
 ) -> QueryResult<Option<Attendance>> {
     meeting_attendance::table
         .select(Attendance::as_select())
         .find((meeting, member))
-        .first(conn)
+        .first(&mut conn)
         .await
         .optional()
 }
 
-/// Records (or replaces) a member's attendance.
-#[tracing::instrument(skip_all)]
-pub async fn set_attendance(
-    conn: &mut AsyncPgConnection,
+/// Records (or replaces) a member's attendance, with the `COMMIT`
+/// ([`crate::api::work::Tx::defer`]): recorded at the transaction's time.
+pub fn set_attendance_later(
     meeting: &Meeting,
     member: MemberId,
     status: AttendanceStatus,
-    note: Option<&str>,
-) -> QueryResult<()> {
-    crate::db::Prepared(
-        diesel::insert_into(meeting_attendance::table)
-            .values((
-                meeting_attendance::meeting_id.eq(meeting.id),
-                meeting_attendance::member_id.eq(member),
-                meeting_attendance::district_id.eq(meeting.district_id),
-                meeting_attendance::status.eq(status),
-                meeting_attendance::note.eq(note),
-            ))
-            .on_conflict((
-                meeting_attendance::meeting_id,
-                meeting_attendance::member_id,
-            ))
-            .do_update()
-            .set((
-                meeting_attendance::status.eq(status),
-                meeting_attendance::note.eq(note),
-                meeting_attendance::recorded_at.eq(super::now_not_null()),
-            )),
-    )
-    .execute(conn)
-    .await
-    .map(drop)
+    note: Option<String>,
+) -> super::Statement {
+    let (id, district) = (meeting.id, meeting.district_id);
+    Box::new(move |mut conn| {
+        Box::pin(async move {
+            crate::db::Prepared(
+                diesel::insert_into(meeting_attendance::table)
+                    .values((
+                        meeting_attendance::meeting_id.eq(id),
+                        meeting_attendance::member_id.eq(member),
+                        meeting_attendance::district_id.eq(district),
+                        meeting_attendance::status.eq(status),
+                        meeting_attendance::note.eq(&note),
+                    ))
+                    .on_conflict((
+                        meeting_attendance::meeting_id,
+                        meeting_attendance::member_id,
+                    ))
+                    .do_update()
+                    .set((
+                        meeting_attendance::status.eq(status),
+                        meeting_attendance::note.eq(&note),
+                        meeting_attendance::recorded_at.eq(super::now_not_null()),
+                    )),
+            )
+            .execute(&mut conn)
+            .await
+            .and_then(super::one_row)
+        })
+    })
 }
 
-/// Removes a member's attendance record.
-#[tracing::instrument(skip_all)]
-pub async fn remove_attendance(
-    conn: &mut AsyncPgConnection,
-    meeting: MeetingId,
-    member: MemberId,
-) -> QueryResult<()> {
-    diesel::delete(meeting_attendance::table.find((meeting, member)))
-        .execute(conn)
-        .await
-        .map(drop)
+/// Removes a member's attendance record, with the `COMMIT`.
+pub fn remove_attendance_later(meeting: MeetingId, member: MemberId) -> super::Statement {
+    Box::new(move |mut conn| {
+        Box::pin(async move {
+            crate::db::Prepared(diesel::delete(
+                meeting_attendance::table.find((meeting, member)),
+            ))
+            .execute(&mut conn)
+            .await
+            .and_then(super::one_row)
+        })
+    })
 }
 
 /// Records many attendances of meetings of `district` at once (meetings entered whole),

@@ -201,11 +201,24 @@ async fn a_key_whose_first_request_is_running_is_refused_until_it_ends() {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         let second = post_with_key(&app, &token, &path, "submit-1", &json!({})).await;
+        // One its handler refuses without the database is not answered so either: the
+        // key is held.
+        let invalid = json!({"code": ""});
+        let refused = post_with_key(&app, &token, "/api/v1/districts", "submit-1", &invalid).await;
         held.commit().await.unwrap();
-        second
+        (second, refused)
     };
-    let (first, second) = tokio::join!(first, meanwhile);
+    let (first, (second, refused)) = tokio::join!(first, meanwhile);
     assert_eq!(second.status(), StatusCode::CONFLICT);
+    assert_eq!(refused.status(), StatusCode::CONFLICT);
+    let problem: Value = refused.json().await.unwrap();
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("still running"),
+        "{problem}"
+    );
     assert_eq!(first.status(), StatusCode::OK);
     let submitted: Value = first.json().await.unwrap();
     assert_eq!(submitted["status"], "submitted");

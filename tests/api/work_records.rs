@@ -84,7 +84,7 @@ async fn attendance_is_recorded_replaced_and_removed_for_members_of_the_meetings
     let recorded = body_of(response, StatusCode::CREATED).await;
     assert_eq!(recorded["member_id"], wang.as_str());
     assert_eq!(recorded["status"], "present");
-    body_of(
+    let excused = body_of(
         attend(
             &app,
             &meeting_id,
@@ -96,6 +96,22 @@ async fn attendance_is_recorded_replaced_and_removed_for_members_of_the_meetings
         StatusCode::CREATED,
     )
     .await;
+    // Each is answered as it was written, its time included.
+    let listed = body_of(
+        app.get(&format!("/api/v1/meetings/{meeting_id}/attendance"))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
+    for answered in [&recorded, &excused] {
+        let stored = listed["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|item| item["member_id"] == answered["member_id"])
+            .unwrap();
+        assert_eq!(stored, answered);
+    }
     // The same record again changes nothing.
     body_of(
         attend(&app, &meeting_id, &wang, json!({"status": "present"}), None).await,

@@ -1,0 +1,1 @@
+DROP FUNCTION idempotency_claim(bigint, uuid, text, integer);
