@@ -154,7 +154,7 @@ def main():
                "writes against pgbench_update_member (the member UPDATE a PATCH makes). "
                "pgbench_insert_member_kept is what a keyed, audited POST must write (the member "
                "INSERT, its pending audit event and the answer its Idempotency-Key keeps, in one "
-               "pipelined transaction; sealing not included): its ratio to pgbench_insert_member "
+               "pipelined transaction, sealed by the idle service's sealer): its ratio to pgbench_insert_member "
                "is what those guarantees alone leave of the INSERT's ceiling.")
     costed = [name for name in WRITES + CEILINGS + ["get_member_by_id"]
               if name in by_name and by_name[name]["costs"]]

@@ -252,6 +252,9 @@ pub async fn idempotent(
     };
     let status = response.status();
     let allowed = crate::api::auth::allowed(response.request());
+    // Whether the handler's answer was made with the database (and so, if the claim sent
+    // ahead of its statements failed, from statements that all failed).
+    let used_database = matches!(outcome, Outcome::Open(_));
     let mut conn = match outcome {
         // The handler was refused the unit (a database away, a body that did not
         // arrive): its answer says so, and nothing is stored.
@@ -337,10 +340,14 @@ pub async fn idempotent(
             }
             // The server refused the transaction: a change sent with the COMMIT (a
             // number taken since it was read: that refusal is the answer to keep), or
-            // the claim sent ahead of everything (the handler's refusal is kept, if the
-            // key turns out free after all).
+            // the claim sent ahead of everything. Then a refusal the handler made without
+            // the database is kept if the key turns out free after all; one it made with
+            // the database is not the request's (every statement it sent failed, and a
+            // failure may have been read as an absence: "no such record").
             let unclaimed = matches!(error, ApiError::Unclaimed);
-            let (answer, keep) = if status.is_client_error() {
+            let (answer, keep) = if unclaimed && used_database {
+                (error.error_response(), None)
+            } else if status.is_client_error() {
                 (answer, Some(stored))
             } else if error.status_code().is_client_error() {
                 match kept_form(error.error_response()).await {

@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
-use diesel::QueryResult;
+use diesel::{OptionalExtension, QueryResult};
 use diesel_async::AsyncPgConnection;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -339,17 +339,17 @@ async fn subject_district(
         SubjectType::Consultation => {
             crate::db::consultations::find(conn, ConsultationId(id), caller.scope())
                 .await
-                .ok()
+                .optional()?
                 .map(|topic| topic.district_id)
         }
         SubjectType::Proposal => crate::db::proposals::find(conn, ProposalId(id), caller.scope())
             .await
-            .ok()
+            .optional()?
             .map(|proposal| proposal.district_id),
         SubjectType::Evaluation => {
             crate::db::evaluations::find(conn, EvaluationId(id), caller.scope())
                 .await
-                .ok()
+                .optional()?
                 .map(|evaluation| evaluation.district_id)
         }
     };

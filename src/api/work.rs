@@ -561,6 +561,13 @@ async fn run<R>(
     };
     let value = match work(&mut tx).await {
         Ok(value) => value,
+        // The transaction failed before this savepoint was asked for (an Idempotency-Key's
+        // claim sent ahead): the savepoint was never made, and there is nothing to return
+        // to. The transaction is rolled back whole by whoever opened it.
+        Err(ApiError::Unclaimed) if transaction_depth(tx.conn)? > 1 => {
+            change_depth(tx.conn, TransactionDepthChange::DecreaseDepth)?;
+            return Err(ApiError::Unclaimed);
+        }
         Err(error) => {
             rollback(tx.conn).await;
             return Err(error);

@@ -77,6 +77,7 @@ fn an_unreachable_database_at_start_is_one_clear_line_and_a_failure_exit() {
             "postgres://someone:secret@127.0.0.1:1/cppcc",
         )
         .env("BIND_ADDR", "127.0.0.1:0")
+        .env("METRICS_ADDR", "127.0.0.1:0")
         .output()
         .expect("the binary runs");
     assert!(!output.status.success());

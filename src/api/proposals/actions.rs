@@ -5,6 +5,7 @@ use crate::api::work::Tx;
 use crate::domain::kinds::Entity;
 use crate::domain::values::{Line, Paragraph};
 use chrono::Datelike as _;
+use diesel::OptionalExtension;
 
 use crate::api::workflow::action;
 
@@ -106,7 +107,7 @@ async fn apply(
         Step::Merge { into } => {
             let target = db::find(conn, *into, caller.scope())
                 .await
-                .ok()
+                .optional()?
                 .filter(|target| target.district_id == row.district_id && target.id != row.id);
             let Some(target) = target else {
                 return Err(ApiError::unknown(
