@@ -11,9 +11,11 @@ BEGIN
     IF NOT pg_try_advisory_xact_lock(p_lock) THEN
         RAISE EXCEPTION 'the idempotency key is held by a running request';
     END IF;
-    -- Its own snapshot, taken after the lock is held: the answer of the last holder.
+    -- Its own snapshot, taken after the lock is held: the answer of the last holder. The
+    -- key is compared in the column's collation whatever the caller's (a key made by
+    -- `convert_from` comes in "C"), so the primary key's index finds it.
     IF EXISTS (SELECT FROM idempotency_keys
-               WHERE api_key_id = p_api_key_id AND key = p_key
+               WHERE api_key_id = p_api_key_id AND key = p_key COLLATE "default"
                  AND created_at >= now() - make_interval(hours => p_kept_hours)) THEN
         RAISE EXCEPTION 'the idempotency key has an answer';
     END IF;

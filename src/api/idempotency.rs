@@ -172,6 +172,16 @@ fn answer_of(stored: Stored, replay: bool) -> HttpResponse {
     response.body(stored.body)
 }
 
+/// The answer a route keeps for a retry in place of the one it sends, when that one holds
+/// what must not be stored (a new key's token): put in the answer's extensions.
+pub struct KeptInstead(RefCell<Option<HttpResponse>>);
+
+impl KeptInstead {
+    pub fn new(answer: HttpResponse) -> Self {
+        Self(RefCell::new(Some(answer)))
+    }
+}
+
 /// An answer as it is stored, and the answer itself to send.
 async fn kept_form(
     response: HttpResponse<impl MessageBody>,
@@ -293,8 +303,20 @@ pub async fn idempotent(
         }
     };
     let (request, response) = response.into_parts();
-    let (answer, stored) = match kept_form(response).await {
-        Ok(kept) => kept,
+    let instead = response
+        .extensions()
+        .get::<KeptInstead>()
+        .and_then(|kept| kept.0.borrow_mut().take());
+    let forms = async {
+        let (answer, stored) = kept_form(response).await?;
+        let stored = match instead {
+            Some(instead) => kept_form(instead).await?.1,
+            None => stored,
+        };
+        Ok::<_, ApiError>((answer, stored))
+    };
+    let (answer, stored) = match forms.await {
+        Ok(forms) => forms,
         Err(error) => {
             work::rollback(&mut conn).await;
             return Ok(ServiceResponse::new(request, error.error_response()));

@@ -214,8 +214,15 @@ async fn list_keys(caller: Caller, pool: Db) -> Result<web::Json<ApiKeys>, ApiEr
 #[utoipa::path(
     tag = "keys",
     request_body = NewKey,
-    responses((status = 201, description = "The new key and its token", body = CreatedApiKey,
-        headers(("Location" = String, description = "The key's URL")))),
+    responses(
+        (status = 201, description = "The new key and its token", body = CreatedApiKey,
+            headers(("Location" = String, description = "The key's URL"))),
+        (status = 409, description = "A request with this Idempotency-Key is still running; \
+            or this is a retry of a creation sent with it: the key exists (its URL in \
+            `Location`), and its token, shown once, is not kept to be shown again",
+            body = crate::error::Problem, content_type = "application/problem+json",
+            headers(("Location" = String, description = "The key's URL"))),
+    ),
 )]
 #[post("")]
 async fn create_key(
@@ -242,15 +249,29 @@ async fn create_key(
         district_exists,
     )?;
     let (key, token) = issue(&mut conn, &caller.actor(), spec).await?;
-    Ok(HttpResponse::Created()
-        .insert_header((
-            actix_web::http::header::LOCATION,
-            format!("/api/v1/keys/{}", key.id),
-        ))
+    let location = format!("/api/v1/keys/{}", key.id);
+    // A retry with the request's Idempotency-Key is told the key exists, never its token:
+    // only the token's hash is kept, there as everywhere.
+    let mut retry = actix_web::ResponseError::error_response(&ApiError::conflict(format!(
+        "this request created the key {} before; its token was shown once and is not kept. \
+         Revoke the key if the token was lost, and create another",
+        key.id
+    )));
+    retry.headers_mut().insert(
+        actix_web::http::header::LOCATION,
+        actix_web::http::header::HeaderValue::from_str(&location)
+            .map_err(|error| ApiError::Internal(format!("a key's URL: {error}")))?,
+    );
+    let mut answer = HttpResponse::Created()
+        .insert_header((actix_web::http::header::LOCATION, location))
         .json(CreatedApiKey {
             key: key.into(),
             token,
-        }))
+        });
+    answer
+        .extensions_mut()
+        .insert(crate::api::idempotency::KeptInstead::new(retry));
+    Ok(answer)
 }
 
 /// Revoke an API key: it stops working at once. Revoking twice is harmless. A key cannot

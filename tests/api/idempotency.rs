@@ -357,3 +357,48 @@ async fn expired_answers_are_purged_and_live_ones_kept() {
         .collect();
     assert_eq!(kept, ["purge-new"]);
 }
+
+#[tokio::test]
+async fn a_new_keys_token_is_never_kept_and_its_retry_is_told_the_key_exists() {
+    let app = spawn_app().await;
+    let body = json!({"name": "district system", "role": "admin"});
+    let first = post_with_key(&app, &app.admin_token, "/api/v1/keys", "new-key", &body).await;
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let location = first.headers()["location"].clone();
+    let created: Value = first.json().await.unwrap();
+    let token = created["token"].as_str().unwrap().to_owned();
+    let keys = count(&app, "api_keys").await;
+
+    for _ in 0..2 {
+        let again = post_with_key(&app, &app.admin_token, "/api/v1/keys", "new-key", &body).await;
+        assert_eq!(again.status(), StatusCode::CONFLICT);
+        assert_eq!(again.headers()["idempotent-replayed"], "true");
+        assert_eq!(again.headers()["location"], location);
+        let problem: Value = again.json().await.unwrap();
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(detail.contains(created["id"].as_str().unwrap()), "{detail}");
+        assert!(!problem.to_string().contains(&token));
+    }
+    assert_eq!(count(&app, "api_keys").await, keys, "one key, created once");
+    // The token is nowhere in the database in clear: the kept answer is the retry's.
+    let kept: i64 = app
+        .sealed_db()
+        .await
+        .query_one(
+            "SELECT count(*) FROM idempotency_keys WHERE position($1::bytea IN body) > 0",
+            &[&token.as_bytes()],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(kept, 0);
+    // The token works.
+    let listed = app
+        .anonymous
+        .get(app.url("/api/v1/keys"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), StatusCode::OK);
+}
