@@ -101,10 +101,15 @@ impl RootSpanBuilder for RequestSpan {
         }
         let _entered = span.enter();
         // A 503 is the service protecting itself (the database is away, or busy past its
-        // waits), with the cause already logged once where it was met: a warning, so an
-        // outage is not also one error line per refused request. Any other 5xx is a bug.
+        // waits, or a write's COMMIT went unanswered: its outcome unknown), with the cause
+        // already logged once where it was met: a warning, so an outage is not also one
+        // error line per refused request. Any other 5xx is a bug.
         if status == 503 {
-            tracing::warn!(status, latency_ms, "request refused: unavailable");
+            tracing::warn!(
+                status,
+                latency_ms,
+                "request not served: the database unavailable or busy, or the outcome unknown"
+            );
         } else if status >= 500 {
             tracing::error!(status, latency_ms, "request failed");
         } else {
