@@ -604,6 +604,21 @@ mod tests {
     }
 
     #[test]
+    fn a_statement_of_a_failed_transaction_is_unclaimed_and_answered_as_a_bug() {
+        let error = DieselError::DatabaseError(
+            DatabaseErrorKind::Unknown,
+            Box::new(
+                "current transaction is aborted, commands ignored until end of transaction \
+                 block"
+                    .to_owned(),
+            ),
+        );
+        let error = ApiError::from(error);
+        assert!(matches!(error, ApiError::Unclaimed));
+        assert_eq!(error.problem().status, 500);
+    }
+
+    #[test]
     fn internal_errors_say_nothing_of_their_cause() {
         let problem = ApiError::Internal("relation \"members\" does not exist".into()).problem();
         assert_eq!(problem.status, 500);

@@ -159,16 +159,14 @@ impl Tee {
     }
 }
 
-/// A stored answer as it is sent: with `Idempotent-Replayed: true` when it is a retry's.
-fn answer_of(stored: Stored, replay: bool) -> HttpResponse {
+/// A stored answer as a retry gets it, with `Idempotent-Replayed: true`.
+fn replayed(stored: Stored) -> HttpResponse {
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
     let mut response = HttpResponse::build(status);
     for (name, value) in stored.headers {
         response.insert_header((name, value));
     }
-    if replay {
-        response.insert_header((REPLAYED_HEADER, "true"));
-    }
+    response.insert_header((REPLAYED_HEADER, "true"));
     response.body(stored.body)
 }
 
@@ -276,14 +274,13 @@ pub async fn idempotent(
         Outcome::Open(mut conn) if status.is_server_error() => {
             work::rollback(&mut conn).await;
             drop(conn);
-            // Failed by the claim sent ahead of it (the key is not free), the handler's
-            // answer is not the request's: the key's is.
-            if !matches!(problem_of(&response), Some(ApiError::Unclaimed)) {
-                return Ok(response.map_into_boxed_body());
-            }
+            // It may have failed for the claim sent ahead of it (the key is not free):
+            // then the key's answer is the request's. Asked whatever the failure looked
+            // like (its words are the server's, in the server's language).
+            let unclaimed = matches!(problem_of(&response), Some(ApiError::Unclaimed));
             let (request, response) = response.into_parts();
             let answer = claim
-                .settle(response.map_into_boxed_body(), None, true)
+                .settle(response.map_into_boxed_body(), None, unclaimed)
                 .await;
             return Ok(ServiceResponse::new(request, answer));
         }
@@ -364,10 +361,11 @@ pub async fn idempotent(
             // number taken since it was read: that refusal is the answer to keep), or
             // the claim sent ahead of everything. Then a refusal the handler made without
             // the database is kept if the key turns out free after all; one it made with
-            // the database is not the request's (every statement it sent failed, and a
-            // failure may have been read as an absence: "no such record").
+            // the database is kept only by its own COMMIT, never here (if the claim
+            // failed, every statement it sent failed, and a failure may have been read
+            // as an absence: "no such record").
             let unclaimed = matches!(error, ApiError::Unclaimed);
-            let (answer, keep) = if unclaimed && used_database {
+            let (answer, keep) = if used_database && !error.status_code().is_client_error() {
                 (error.error_response(), None)
             } else if status.is_client_error() {
                 (answer, Some(stored))
@@ -425,10 +423,16 @@ impl Claimed {
     /// fails, and [`Claimed::settle`] answers with what the key holds.
     async fn open(self) -> Result<crate::db::DbConn, ApiError> {
         self.tee.clone().fingerprint().await?;
-        let mut conn = work::Held::new(crate::db::connection(&self.pool).await?);
-        work::begin(&mut conn)?;
+        let conn = self.begun().await?;
         db::claim_ahead(&conn, self.key_id, &self.key)?;
         Ok(conn.into_inner())
+    }
+
+    /// A connection of the pool, in a transaction (its `BEGIN` sent ahead).
+    async fn begun(&self) -> Result<work::Held, ApiError> {
+        let mut conn = work::Held::new(crate::db::connection(&self.pool).await?);
+        work::begin(&mut conn)?;
+        Ok(conn)
     }
 
     /// The statement storing `answer` under the key, for the `COMMIT`.
@@ -455,8 +459,7 @@ impl Claimed {
             Err(error) => return error.error_response(),
         };
         let asked = async {
-            let mut conn = work::Held::new(crate::db::connection(&self.pool).await?);
-            work::begin(&mut conn)?;
+            let mut conn = self.begun().await?;
             let holds = db::claim(&mut conn, self.key_id, &self.key).await;
             Ok::<_, ApiError>((conn, holds))
         }
@@ -474,10 +477,15 @@ impl Claimed {
         }
         work::rollback(&mut conn).await;
         match holds {
-            Ok(Claim::Fresh) if unclaimed => running().error_response(),
+            Ok(Claim::Fresh) if unclaimed => {
+                // The claim failed, and the key is free now: its holder ended without an
+                // answer in between (or a statement failed unseen: worth a look).
+                tracing::warn!(key = %self.key, "a key found held was free when asked again");
+                running().error_response()
+            }
             Ok(Claim::Fresh) => answer,
             Ok(Claim::Running) => running().error_response(),
-            Ok(Claim::Answered(kept)) if kept.request_hash == hash => answer_of(kept.answer, true),
+            Ok(Claim::Answered(kept)) if kept.request_hash == hash => replayed(kept.answer),
             Ok(Claim::Answered(_)) => ApiError::Validation(vec![FieldError::rule(
                 "",
                 "this Idempotency-Key was first sent with another request (method, path or body)",

@@ -279,11 +279,7 @@ pub fn begin(conn: &mut AsyncPgConnection) -> Result<(), ApiError> {
         depth => format!("SAVEPOINT diesel_savepoint_{depth}"),
     };
     change_depth(conn, TransactionDepthChange::IncreaseDepth)?;
-    send_ahead(conn, &sql)
-}
-
-fn send_ahead(conn: &AsyncPgConnection, sql: &str) -> Result<(), ApiError> {
-    Ok(crate::db::send_ahead(conn, sql)?)
+    Ok(crate::db::send_ahead(conn, &sql)?)
 }
 
 /// How many transactions deep `conn` is: 0 outside one, 1 in one, 2 in a savepoint.
@@ -321,10 +317,10 @@ pub async fn commit(conn: &mut AsyncPgConnection) -> Result<(), ApiError> {
     let depth = transaction_depth(conn)?;
     if depth > 1 {
         change_depth(conn, TransactionDepthChange::DecreaseDepth)?;
-        return send_ahead(
+        return Ok(crate::db::send_ahead(
             conn,
             &format!("RELEASE SAVEPOINT diesel_savepoint_{}", depth - 1),
-        );
+        )?);
     }
     let outermost = depth == 1;
     match AnsiTransactionManager::commit_transaction(conn).await {
@@ -481,10 +477,13 @@ impl Tx<'_> {
         self.events.push((actor, change));
     }
 
-    /// Sends `statement` later, with the `COMMIT` (or, in a savepoint, when it is
-    /// released), after the statements deferred before it: for a change whose result
-    /// the work has already worked out ([`crate::db::Stored::changed`]). If it fails,
-    /// the write fails with its error and nothing of it is kept.
+    /// Sends `statement` later, after the statements deferred before it: with the
+    /// `COMMIT` of the write's own transaction or of its request's unit of work (an
+    /// `Idempotency-Key`'s), or, in a savepoint inside a write, when it is released. For
+    /// a change whose result the work has already worked out
+    /// ([`crate::db::Stored::changed`]). If it fails, nothing of the transaction is kept
+    /// and its error is the request's answer (in a unit of work the handler never sees
+    /// it, and [`Write::write_again`] does not run the write again).
     pub fn defer(&mut self, statement: Last) {
         self.deferred.push(statement);
     }
@@ -548,6 +547,8 @@ async fn run<R>(
 ) -> Result<R, ApiError> {
     if let Home::Unit(unit) = &home {
         // A later write of the unit reads what an earlier one deferred: it is made first.
+        // If it fails, the unit's transaction has failed whole: its error is this write's,
+        // and nothing of the request is kept (no handler writes twice on one request).
         let earlier = std::mem::take(&mut *unit.0.deferred.borrow_mut());
         if !earlier.is_empty() {
             in_order(earlier)(conn).await?;
