@@ -85,7 +85,7 @@ CEILING_OF = {**{name: "pgbench_select_member" for name in READS},
 WRITES = ["post_member", "post_member_unaudited", "patch_member_if_match", "submit_proposal",
           "put_attendance"]
 CEILINGS = ["pgbench_select_member", "pgbench_insert_member", "pgbench_update_member",
-            "pgbench_insert_member_kept"]
+            "pgbench_insert_member_kept", "pgbench_update_member_kept"]
 
 
 def main():
@@ -155,7 +155,9 @@ def main():
                "pgbench_insert_member_kept is what a keyed, audited POST must write (the member "
                "INSERT, its pending audit event and the answer its Idempotency-Key keeps, in one "
                "pipelined transaction, sealed by the idle service's sealer): its ratio to pgbench_insert_member "
-               "is what those guarantees alone leave of the INSERT's ceiling.")
+               "is what those guarantees alone leave of the INSERT's ceiling; "
+               "pgbench_update_member_kept likewise for a PATCH (the member UPDATE and its "
+               "pending audit event) against pgbench_update_member.")
     costed = [name for name in WRITES + CEILINGS + ["get_member_by_id"]
               if name in by_name and by_name[name]["costs"]]
     if costed:
@@ -217,12 +219,17 @@ def main():
     if ratio("patch_member_if_match") is not None:
         check("PATCH /members/{id} with If-Match at least 0.5 of its UPDATE's ceiling",
               ratio("patch_member_if_match") >= 0.5, f"{ratio('patch_member_if_match'):.2f}")
-    kept, insert = by_name.get("pgbench_insert_member_kept"), by_name.get("pgbench_insert_member")
-    if kept and insert:
-        out.append(f"- the writes a keyed, audited POST must make, straight from pgbench: "
-                   f"{kept['rps'] / insert['rps']:.2f} of the INSERT's ceiling"
-                   + (f"; POST /members reaches {by_name['post_member']['rps'] / kept['rps']:.2f} "
-                      f"of them" if "post_member" in by_name else ""))
+    for kept_name, bare_name, row, what, statement in (
+            ("pgbench_insert_member_kept", "pgbench_insert_member", "post_member",
+             "a keyed, audited POST", "INSERT"),
+            ("pgbench_update_member_kept", "pgbench_update_member", "patch_member_if_match",
+             "an audited PATCH", "UPDATE")):
+        kept, bare = by_name.get(kept_name), by_name.get(bare_name)
+        if kept and bare:
+            out.append(f"- the writes {what} must make, straight from pgbench: "
+                       f"{kept['rps'] / bare['rps']:.2f} of the {statement}'s ceiling"
+                       + (f"; {row} reaches {by_name[row]['rps'] / kept['rps']:.2f} of them"
+                          if row in by_name else ""))
     for name in ("post_member", "patch_member_if_match"):
         if name in trips["rows"]:
             check(f"{name}: at most two round trips to PostgreSQL, COMMIT included",
