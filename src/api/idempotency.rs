@@ -324,8 +324,7 @@ pub async fn idempotent(
         let (hash, bytes) = tee.fingerprint().await?;
         // The unit's deferred changes and audit events, then the answer, with the
         // COMMIT, in one round trip.
-        let mut last = unit.finishing();
-        last.push(claim.storing(hash, bytes, stored.clone()));
+        let last = vec![unit.finishing(), claim.storing(hash, bytes, stored.clone())];
         work::commit_with(&mut conn, work::in_order(last)).await
     }
     .await;

@@ -240,10 +240,11 @@ impl Work {
 
     /// What the unit's writes send with its `COMMIT`: their deferred changes, then their
     /// audit events.
-    pub fn finishing(&self) -> Vec<Last> {
-        let mut last = std::mem::take(&mut *self.0.deferred.borrow_mut());
-        last.push(appending(std::mem::take(&mut *self.0.events.borrow_mut())));
-        last
+    pub fn finishing(&self) -> Last {
+        finishing(
+            std::mem::take(&mut *self.0.deferred.borrow_mut()),
+            std::mem::take(&mut *self.0.events.borrow_mut()),
+        )
     }
 }
 
