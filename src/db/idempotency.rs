@@ -174,14 +174,8 @@ pub async fn store(
             .values(values)
             .on_conflict((idempotency_keys::api_key_id, idempotency_keys::key))
             .do_update()
-            .set((
-                idempotency_keys::request_hash.eq(request_hash),
-                idempotency_keys::status.eq(status),
-                idempotency_keys::headers.eq(&headers),
-                idempotency_keys::body.eq(&answer.body),
-                idempotency_keys::request_bytes.eq(bytes),
-                idempotency_keys::created_at.eq(diesel::dsl::now),
-            )),
+            // The same values (the key's own columns set to what they are).
+            .set(values),
     )
     .execute(&mut conn)
     .await
