@@ -243,6 +243,43 @@ async fn the_trail_is_append_only_in_the_database_itself() {
     assert_eq!(verify(&app).await["ok"], true);
 }
 
+/// A pending event is chained from the canonical text its hash covers: the columns a
+/// writer of the previous release also filled are not read, so a chained event cannot
+/// disagree with its hash whatever they hold.
+#[tokio::test]
+async fn a_pending_event_is_chained_from_the_text_its_hash_covers() {
+    let app = spawn_app().await;
+    let db = app.sealed_db().await;
+    db.batch_execute(HOLD_CHAINING).await.unwrap();
+    let district = app.district("xicheng").await;
+    // The previous release's columns, filled with what the event is not.
+    db.batch_execute(
+        "ALTER TABLE audit_pending DISABLE TRIGGER audit_pending_no_update; \
+         UPDATE audit_pending SET occurred_at = '2001-01-01T00:00:00Z', actions = '{forged}', \
+             entity_types = '{forged}', entity_ids = '{forged}', \
+             district_ids = ARRAY[gen_random_uuid()], befores = ARRAY['{\"forged\": 1}'::jsonb], \
+             afters = ARRAY['{\"forged\": 2}'::jsonb], request_id = 'forged'; \
+         ALTER TABLE audit_pending ENABLE TRIGGER audit_pending_no_update; \
+         DROP TRIGGER refuse ON audit_events;",
+    )
+    .await
+    .unwrap();
+    let chained = events(&app, "?entity_type=district").await;
+    assert_eq!(chained.len(), 1, "{chained:?}");
+    let event = &chained[0];
+    assert_eq!(event["action"], "create");
+    assert_eq!(event["entity_id"], district["id"]);
+    assert_eq!(event["before"], Value::Null);
+    assert_eq!(event["after"]["code"], "xicheng");
+    assert_ne!(event["request_id"], "forged");
+    assert!(
+        event["occurred_at"].as_str().unwrap().starts_with("20")
+            && !event["occurred_at"].as_str().unwrap().starts_with("2001"),
+        "{event}"
+    );
+    assert_eq!(verify(&app).await["ok"], true);
+}
+
 #[tokio::test]
 async fn a_write_is_answered_before_its_events_are_chained_and_they_are_chained_soon() {
     let app = spawn_app().await;

@@ -56,7 +56,7 @@ async fn events(app: &TestApp) -> i64 {
         .await
         .query_one(
             "SELECT (SELECT count(*) FROM audit_events) \
-             + (SELECT coalesce(sum(cardinality(actions)), 0) FROM audit_pending)",
+             + (SELECT coalesce(sum(cardinality(prefixes)), 0) FROM audit_pending)",
             &[],
         )
         .await

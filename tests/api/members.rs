@@ -145,7 +145,7 @@ async fn a_new_member_is_answered_as_written_and_a_taken_number_refused_at_commi
             .query_one(
                 "SELECT (SELECT count(*) FROM members), \
                  (SELECT count(*) FROM audit_events WHERE entity_type = 'member') \
-                 + (SELECT coalesce(sum(cardinality(actions)), 0) FROM audit_pending)",
+                 + (SELECT coalesce(sum(cardinality(prefixes)), 0) FROM audit_pending)",
                 &[],
             )
             .await

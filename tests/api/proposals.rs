@@ -400,7 +400,9 @@ async fn concurrent_filings_get_consecutive_numbers_and_a_rolled_back_one_consum
         .await
         .batch_execute(&format!(
             "CREATE FUNCTION fail_filing() RETURNS trigger LANGUAGE plpgsql AS $$ \
-             BEGIN IF 'file' = ANY(NEW.actions) AND '{victim}' = ANY(NEW.entity_ids) THEN \
+             BEGIN IF EXISTS (SELECT FROM unnest(NEW.prefixes) AS p, \
+                 CAST(p || '0}}' AS jsonb) AS event \
+                 WHERE event ->> 'action' = 'file' AND event ->> 'entity_id' = '{victim}') THEN \
              RAISE EXCEPTION 'storage failed'; END IF; RETURN NEW; END $$; \
              CREATE TRIGGER fail_filing BEFORE INSERT ON audit_pending \
              FOR EACH ROW EXECUTE FUNCTION fail_filing();"
