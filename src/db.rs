@@ -840,6 +840,38 @@ macro_rules! record_queries {
 }
 pub(crate) use record_queries;
 
+/// The save of a workflow's record after a step, sent with the `COMMIT`: `$name`
+/// answers the row as its whole-row `UPDATE` leaves it in a transaction begun at `now`
+/// (what the `touch_row` trigger writes: the next version, `updated_at` now; the record is
+/// locked, so nothing else moves it), and that `UPDATE`, which fails unless it writes the
+/// one row.
+macro_rules! saved_later {
+    ($name:ident, $table:ident, $row:ty) => {
+        /// Writes the whole record after a step, with the `COMMIT`; answers it as written.
+        pub fn $name(
+            row: &$row,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> ($row, $crate::db::Statement) {
+            let mut saved = row.clone();
+            saved.version += 1;
+            saved.updated_at = now;
+            let written = row.clone();
+            let statement: $crate::db::Statement = Box::new(move |mut conn| {
+                Box::pin(async move {
+                    $crate::db::Prepared(
+                        diesel::update($table::table.find(written.id)).set(&written),
+                    )
+                    .execute(&mut conn)
+                    .await
+                    .and_then($crate::db::one_row)
+                })
+            });
+            (saved, statement)
+        }
+    };
+}
+pub(crate) use saved_later;
+
 #[cfg(test)]
 mod tests {
     use super::*;

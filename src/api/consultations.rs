@@ -432,20 +432,27 @@ impl Workflow for Consultation {
     type Step = Step;
     const ENTITY: Entity = Entity::Consultation;
 
-    async fn lock(
-        conn: &mut AsyncPgConnection,
-        id: ConsultationId,
-        scope: Scope,
-    ) -> QueryResult<Self> {
+    /// Nothing: a topic's view is its row.
+    type Relations = ();
+
+    async fn lock(conn: &AsyncPgConnection, id: ConsultationId, scope: Scope) -> QueryResult<Self> {
         db::lock(conn, id, scope).await
     }
 
-    async fn view(_conn: &mut AsyncPgConnection, row: Self) -> Result<ConsultationView, ApiError> {
-        Ok(row.into())
+    async fn relations(_conn: &AsyncPgConnection, _id: ConsultationId) -> Result<(), ApiError> {
+        Ok(())
     }
 
-    async fn save(conn: &mut AsyncPgConnection, row: &Self) -> QueryResult<Self> {
-        db::save(conn, row).await
+    fn view(row: Self, (): &()) -> ConsultationView {
+        row.into()
+    }
+
+    fn changes_relations(_step: &Step) -> bool {
+        false
+    }
+
+    fn save(row: &Self, now: DateTime<Utc>) -> (Self, crate::db::Statement) {
+        db::save_later(row, now)
     }
 
     async fn take(
@@ -453,6 +460,7 @@ impl Workflow for Consultation {
         _caller: &Caller,
         row: &mut Self,
         step: Step,
+        now: DateTime<Utc>,
     ) -> Result<Transition, ApiError> {
         let action = step.action();
         let to = machine::next(row.status, action)
@@ -466,7 +474,7 @@ impl Workflow for Consultation {
                 row.report_title = Some(title.clone());
                 row.report_text = Some(text);
                 row.report_recipients = recipients.clone();
-                row.reported_at = Some(Utc::now());
+                row.reported_at = Some(now);
                 json!({"title": title, "recipients": recipients})
             }
             Step::Start | Step::Close => json!({}),

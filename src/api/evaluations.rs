@@ -503,20 +503,35 @@ impl Workflow for Evaluation {
     type Step = Step;
     const ENTITY: Entity = Entity::Evaluation;
 
-    async fn lock(
-        conn: &mut AsyncPgConnection,
-        id: EvaluationId,
-        scope: Scope,
-    ) -> QueryResult<Self> {
+    /// Its evaluators.
+    type Relations = Vec<EvaluatorView>;
+
+    async fn lock(conn: &AsyncPgConnection, id: EvaluationId, scope: Scope) -> QueryResult<Self> {
         db::lock(conn, id, scope).await
     }
 
-    async fn view(conn: &mut AsyncPgConnection, row: Self) -> Result<EvaluationView, ApiError> {
-        view(conn, row).await
+    async fn relations(
+        conn: &AsyncPgConnection,
+        id: EvaluationId,
+    ) -> Result<Vec<EvaluatorView>, ApiError> {
+        Ok(db::evaluators(conn, &[id])
+            .await?
+            .into_iter()
+            .map(EvaluatorView::from)
+            .collect())
     }
 
-    async fn save(conn: &mut AsyncPgConnection, row: &Self) -> QueryResult<Self> {
-        db::save(conn, row).await
+    fn view(row: Self, evaluators: &Vec<EvaluatorView>) -> EvaluationView {
+        EvaluationView::new(row, evaluators.clone())
+    }
+
+    /// No step changes who evaluates (they are added and removed apart from the steps).
+    fn changes_relations(_step: &Step) -> bool {
+        false
+    }
+
+    fn save(row: &Self, now: DateTime<Utc>) -> (Self, crate::db::Statement) {
+        db::save_later(row, now)
     }
 
     async fn take(
@@ -524,6 +539,7 @@ impl Workflow for Evaluation {
         _caller: &Caller,
         row: &mut Self,
         step: Step,
+        now: DateTime<Utc>,
     ) -> Result<Transition, ApiError> {
         let action = step.action();
         let to = machine::next(row.phase, action)
@@ -560,7 +576,7 @@ impl Workflow for Evaluation {
                 }
                 let items = db::insert_items(conn, row, &findings).await?;
                 row.report_text = Some(report_text);
-                row.reported_at = Some(Utc::now());
+                row.reported_at = Some(now);
                 json!({"item_ids": items.iter().map(|item| item.id).collect::<Vec<_>>()})
             }
             Step::Conclude => {
@@ -594,7 +610,7 @@ impl Workflow for Evaluation {
                 let grade = machine::grade(score);
                 row.score = Some(score);
                 row.grade = Some(grade);
-                row.concluded_at = Some(Utc::now());
+                row.concluded_at = Some(now);
                 json!({"score": score, "grade": grade, "ratings": ratings.len()})
             }
         };

@@ -594,16 +594,35 @@ impl Workflow for Ruling {
     type Step = Step;
     const ENTITY: Entity = Entity::Ruling;
 
-    async fn lock(conn: &mut AsyncPgConnection, id: RulingId, scope: Scope) -> QueryResult<Self> {
+    /// Its handling measures.
+    type Relations = Vec<MeasureView>;
+
+    async fn lock(conn: &AsyncPgConnection, id: RulingId, scope: Scope) -> QueryResult<Self> {
         db::lock(conn, id, scope).await
     }
 
-    async fn view(conn: &mut AsyncPgConnection, row: Self) -> Result<RulingView, ApiError> {
-        view(conn, row).await
+    async fn relations(
+        conn: &AsyncPgConnection,
+        id: RulingId,
+    ) -> Result<Vec<MeasureView>, ApiError> {
+        Ok(db::measures(conn, &[id])
+            .await?
+            .into_iter()
+            .map(MeasureView::from)
+            .collect())
     }
 
-    async fn save(conn: &mut AsyncPgConnection, row: &Self) -> QueryResult<Self> {
-        db::save(conn, row).await
+    fn view(row: Self, measures: &Vec<MeasureView>) -> RulingView {
+        RulingView::new(row, measures.clone())
+    }
+
+    /// A measure adds to the measures.
+    fn changes_relations(step: &Step) -> bool {
+        matches!(step, Step::Measure { .. })
+    }
+
+    fn save(row: &Self, now: DateTime<Utc>) -> (Self, crate::db::Statement) {
+        db::save_later(row, now)
     }
 
     async fn take(
@@ -611,6 +630,7 @@ impl Workflow for Ruling {
         _caller: &Caller,
         row: &mut Self,
         step: Step,
+        now: DateTime<Utc>,
     ) -> Result<Transition, ApiError> {
         let action = match step {
             Step::Measure { .. } => RulingAction::Measure,
@@ -638,7 +658,7 @@ impl Workflow for Ruling {
             }
             Step::Feedback { text } => {
                 row.feedback_text = Some(text.clone());
-                row.fed_back_at = Some(Utc::now());
+                row.fed_back_at = Some(now);
                 json!({"text": text})
             }
             Step::Close => json!({}),
@@ -808,7 +828,7 @@ async fn change_measure(
                 "delete_measure"
             }
         };
-        let saved = db::save(conn, &current).await?;
+        let saved = db::touch(conn, id).await?;
         let after = view(conn, saved).await?;
         let change = Change::new(action, Entity::Ruling, id, Some(after.district_id));
         record(conn, &caller, change.before(&before).after(&after));

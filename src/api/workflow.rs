@@ -34,31 +34,43 @@ pub(crate) trait Workflow: crate::db::Row {
     /// The record's name in a 404.
     const WHAT: &'static str = Self::ENTITY.as_str();
 
-    /// The live record in `scope`, locked until the transaction ends.
+    /// What the view shows besides the row, kept in other tables (`()` for nothing).
+    type Relations: Send + Sync;
+
+    /// The live record in `scope`, locked until the transaction ends. Takes the
+    /// connection shared: its relations and the transaction's time are asked for with it.
     fn lock(
-        conn: &mut AsyncPgConnection,
+        conn: &AsyncPgConnection,
         id: Self::Key,
         scope: Scope,
     ) -> impl Future<Output = QueryResult<Self>> + Send;
 
-    fn view(
-        conn: &mut AsyncPgConnection,
-        row: Self,
-    ) -> impl Future<Output = Result<Self::View, ApiError>> + Send;
+    /// What the view of the record `id` shows besides its row (shared, as [`Workflow::lock`]).
+    fn relations(
+        conn: &AsyncPgConnection,
+        id: Self::Key,
+    ) -> impl Future<Output = Result<Self::Relations, ApiError>> + Send;
 
-    /// Writes the whole record after a step.
-    fn save(
-        conn: &mut AsyncPgConnection,
-        row: &Self,
-    ) -> impl Future<Output = QueryResult<Self>> + Send;
+    /// The record as the API shows it.
+    fn view(row: Self, relations: &Self::Relations) -> Self::View;
+
+    /// Whether `step` changes what [`Workflow::relations`] reads: they are read again
+    /// after it, for the view after the step.
+    fn changes_relations(step: &Self::Step) -> bool;
+
+    /// The record as saving it in a transaction begun at `now` leaves it, and the
+    /// statement that saves it, sent with the `COMMIT`.
+    fn save(row: &Self, now: DateTime<Utc>) -> (Self, crate::db::Statement);
 
     /// Checks `step` against the state machine and applies it to `row`, its status
-    /// included; answers what the history keeps of it.
+    /// included, stamping what it stamps with `now`, the transaction's time (as the
+    /// database stamps the save); answers what the history keeps of it.
     fn take(
         conn: &mut Tx<'_>,
         caller: &Caller,
         row: &mut Self,
         step: Self::Step,
+        now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Transition, ApiError>> + Send;
 }
 
@@ -170,14 +182,27 @@ pub(crate) async fn perform<W: Workflow>(
 ) -> Result<W::View, ApiError> {
     let mut conn = pool.conn().await?;
     conn.write(async move |conn| {
-        let mut row = W::lock(conn, id, caller.scope())
+        // The record, what its view shows besides it and the time the transaction began,
+        // in one round trip (with the BEGIN).
+        let (locked, relations, now) = {
+            let shared: &AsyncPgConnection = conn;
+            futures_util::future::join3(
+                W::lock(shared, id, caller.scope()),
+                W::relations(shared, id),
+                crate::db::transaction_time(shared),
+            )
             .await
-            .map_err(not_found_as(W::WHAT))?;
+        };
+        let mut row = locked.map_err(not_found_as(W::WHAT))?;
+        let (relations, now) = (relations?, now?);
         condition.check(row.version())?;
         let step = step?;
-        let before = W::view(conn, row.clone()).await?;
-        let taken = W::take(conn, &caller, &mut row, step).await?;
-        let saved = W::save(conn, &row).await?;
+        let read_again = W::changes_relations(&step);
+        let before = W::view(row.clone(), &relations);
+        let taken = W::take(conn, &caller, &mut row, step, now).await?;
+        // The save is worked out here and written with the COMMIT.
+        let (saved, save) = W::save(&row, now);
+        conn.defer(save);
         let district = saved.district();
         record(
             conn,
@@ -191,7 +216,11 @@ pub(crate) async fn perform<W: Workflow>(
                 payload: taken.payload,
             },
         );
-        let after = W::view(conn, saved).await?;
+        let after = if read_again {
+            W::view(saved, &W::relations(conn, id).await?)
+        } else {
+            W::view(saved, &relations)
+        };
         let change = Change::new(taken.action, W::ENTITY, id, Some(district));
         audit(conn, &caller, change.before(&before).after(&after));
         Ok(after)

@@ -129,17 +129,7 @@ pub async fn insert(
         .await
 }
 
-/// Writes the whole topic after a workflow step.
-#[tracing::instrument(skip_all)]
-pub async fn save(conn: &mut AsyncPgConnection, topic: &Consultation) -> QueryResult<Consultation> {
-    crate::db::Prepared(
-        diesel::update(consultations::table.find(topic.id))
-            .set(topic)
-            .returning(Consultation::as_returning()),
-    )
-    .get_result(conn)
-    .await
-}
+super::saved_later!(save_later, consultations, Consultation);
 
 /// The live topics of a district's plan for a year, with how many live activities each
 /// has, in creation order.

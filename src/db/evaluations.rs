@@ -116,17 +116,7 @@ pub async fn insert(
         .await
 }
 
-/// Writes the whole evaluation after a step.
-#[tracing::instrument(skip_all)]
-pub async fn save(conn: &mut AsyncPgConnection, row: &Evaluation) -> QueryResult<Evaluation> {
-    crate::db::Prepared(
-        diesel::update(evaluations::table.find(row.id))
-            .set(row)
-            .returning(Evaluation::as_returning()),
-    )
-    .get_result(conn)
-    .await
-}
+super::saved_later!(save_later, evaluations, Evaluation);
 
 /// The concluded evaluations of a department, newest year first.
 #[tracing::instrument(skip_all)]
@@ -157,7 +147,7 @@ pub struct Evaluator {
 /// The evaluators of some evaluations, in the order they were added.
 #[tracing::instrument(skip_all)]
 pub async fn evaluators(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     ids: &[EvaluationId],
 ) -> QueryResult<Vec<Evaluator>> {
     evaluation_evaluators::table
@@ -167,7 +157,7 @@ pub async fn evaluators(
             evaluation_evaluators::added_at,
             evaluation_evaluators::member_id,
         ))
-        .load(conn)
+        .load(&mut conn)
         .await
 }
 
@@ -467,7 +457,7 @@ pub async fn items(conn: &mut AsyncPgConnection, ids: &[EvaluationId]) -> QueryR
 /// An item of `evaluation` in `scope`, locked for a change when `lock`.
 #[tracing::instrument(skip_all)]
 pub async fn item(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     evaluation: EvaluationId,
     id: ItemId,
     scope: crate::domain::access::Scope,
@@ -478,9 +468,9 @@ pub async fn item(
         .filter(rectification_items::id.eq(id))
         .filter(rectification_items::evaluation_id.eq(evaluation));
     let row: Item = if lock {
-        query.for_update().first(conn).await?
+        query.for_update().first(&mut conn).await?
     } else {
-        query.first(conn).await?
+        query.first(&mut conn).await?
     };
     if scope.covers(row.district_id) {
         Ok(row)
@@ -489,17 +479,7 @@ pub async fn item(
     }
 }
 
-/// Writes the whole item after a step.
-#[tracing::instrument(skip_all)]
-pub async fn save_item(conn: &mut AsyncPgConnection, row: &Item) -> QueryResult<Item> {
-    crate::db::Prepared(
-        diesel::update(rectification_items::table.find(row.id))
-            .set(row)
-            .returning(Item::as_returning()),
-    )
-    .get_result(conn)
-    .await
-}
+super::saved_later!(save_item_later, rectification_items, Item);
 
 /// A progress note on an item.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -535,11 +515,11 @@ pub async fn add_note(
 
 /// The notes of some items, oldest first.
 #[tracing::instrument(skip_all)]
-pub async fn notes(conn: &mut AsyncPgConnection, items: &[ItemId]) -> QueryResult<Vec<Note>> {
+pub async fn notes(mut conn: &AsyncPgConnection, items: &[ItemId]) -> QueryResult<Vec<Note>> {
     rectification_notes::table
         .select(Note::as_select())
         .filter(rectification_notes::item_id.eq_any(items))
         .order(rectification_notes::id)
-        .load(conn)
+        .load(&mut conn)
         .await
 }

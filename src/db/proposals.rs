@@ -273,17 +273,7 @@ pub async fn insert(
         .await
 }
 
-/// Writes the whole record after a workflow step.
-#[tracing::instrument(skip_all)]
-pub async fn save(conn: &mut AsyncPgConnection, proposal: &Proposal) -> QueryResult<Proposal> {
-    crate::db::Prepared(
-        diesel::update(proposals::table.find(proposal.id))
-            .set(proposal)
-            .returning(Proposal::as_returning()),
-    )
-    .get_result(conn)
-    .await
-}
+super::saved_later!(save_later, proposals, Proposal);
 
 /// The next number of `district` in `year`: consecutive, and given back if the filing
 /// rolls back (the counter row stays locked until the transaction ends).

@@ -143,17 +143,7 @@ pub async fn insert(conn: &mut AsyncPgConnection, ruling: NewRuling) -> QueryRes
         .await
 }
 
-/// Writes the whole ruling after a step.
-#[tracing::instrument(skip_all)]
-pub async fn save(conn: &mut AsyncPgConnection, ruling: &Ruling) -> QueryResult<Ruling> {
-    crate::db::Prepared(
-        diesel::update(rulings::table.find(ruling.id))
-            .set(ruling)
-            .returning(Ruling::as_returning()),
-    )
-    .get_result(conn)
-    .await
-}
+super::saved_later!(save_later, rulings, Ruling);
 
 /// A department's handling measure on a ruling.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -175,7 +165,7 @@ pub struct Measure {
 /// The live measures of `rulings`, oldest first.
 #[tracing::instrument(skip_all)]
 pub async fn measures(
-    conn: &mut AsyncPgConnection,
+    mut conn: &AsyncPgConnection,
     rulings: &[RulingId],
 ) -> QueryResult<Vec<Measure>> {
     ruling_measures::table
@@ -183,7 +173,7 @@ pub async fn measures(
         .filter(ruling_measures::ruling_id.eq_any(rulings))
         .filter(ruling_measures::deleted_at.is_null())
         .order(ruling_measures::id)
-        .load(conn)
+        .load(&mut conn)
         .await
 }
 

@@ -115,12 +115,7 @@ async fn a_year_of_consultation_from_plan_to_reports() {
     let problem: Value = response.json().await.unwrap();
     assert_eq!(problem["current_status"], "planned");
     assert_eq!(problem["allowed_actions"], json!(["start"]));
-    let started: Value = app
-        .post(&format!("{path}/start"), &json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let (_, started) = app.act(&format!("{path}/start"), &json!({})).await;
     assert_eq!(started["status"], "in_progress");
     let response = app
         .post(
@@ -129,15 +124,12 @@ async fn a_year_of_consultation_from_plan_to_reports() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let reported: Value = app
-        .post(
+    let (_, reported) = app
+        .act(
             &format!("{path}/report"),
             &json!({"title": "关于推动数字经济高质量发展的协商报告", "text": "建议如下……", "recipients": ["中共北京市西城区委员会"]}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(reported["status"], "reported");
     assert_eq!(
         reported["report_recipients"],

@@ -70,8 +70,11 @@ async fn setup(app: &TestApp, code: &str) -> Setup {
     }
 }
 
-async fn step(app: &TestApp, s: &Setup, action: &str, body: Value) -> reqwest::Response {
-    app.post(&s.at(action), &body).await
+/// Takes the step `action` (answered `status`); answers the body.
+async fn step(app: &TestApp, s: &Setup, action: &str, body: Value, status: StatusCode) -> Value {
+    let (got, answer) = app.act(&s.at(action), &body).await;
+    assert_eq!(got, status, "{action}: {answer}");
+    answer
 }
 
 async fn rate(app: &TestApp, s: &Setup, member: &str, criterion: &str, rating: &str) -> StatusCode {
@@ -95,26 +98,19 @@ async fn investigating(app: &TestApp, s: &Setup, trained: usize) {
     }
     for member in s.members.iter().take(trained) {
         body_of(
-            step(app, s, &format!("evaluators/{member}/training"), json!({})).await,
+            app.post(&s.at(&format!("evaluators/{member}/training")), &json!({}))
+                .await,
             StatusCode::OK,
         )
         .await;
     }
-    body_of(
-        step(app, s, "start-investigation", json!({})).await,
-        StatusCode::OK,
-    )
-    .await;
+    step(app, s, "start-investigation", json!({}), StatusCode::OK).await;
 }
 
 /// Taken to rectification with the report's findings; answers the items.
 async fn rectifying(app: &TestApp, s: &Setup, findings: usize) -> Vec<Value> {
     investigating(app, s, 1).await;
-    body_of(
-        step(app, s, "start-deliberation", json!({})).await,
-        StatusCode::OK,
-    )
-    .await;
+    step(app, s, "start-deliberation", json!({}), StatusCode::OK).await;
     assert_eq!(
         rate(app, s, &s.members[0], "integrity", "satisfied").await,
         StatusCode::CREATED
@@ -122,14 +118,11 @@ async fn rectifying(app: &TestApp, s: &Setup, findings: usize) -> Vec<Value> {
     let findings: Vec<Value> = (1..=findings)
         .map(|n| json!({"description": format!("问题{n}"), "due_on": "2026-12-31"}))
         .collect();
-    body_of(
-        step(
-            app,
-            s,
-            "start-rectification",
-            json!({"text": "评议报告", "findings": findings}),
-        )
-        .await,
+    step(
+        app,
+        s,
+        "start-rectification",
+        json!({"text": "评议报告", "findings": findings}),
         StatusCode::OK,
     )
     .await;
@@ -143,8 +136,11 @@ async fn an_evaluation_runs_from_preparation_to_its_stored_grade() {
     let s = setup(&app, "xicheng").await;
 
     // Nothing to investigate with yet.
-    let refused = body_of(
-        step(&app, &s, "start-investigation", json!({})).await,
+    let refused = step(
+        &app,
+        &s,
+        "start-investigation",
+        json!({}),
         StatusCode::CONFLICT,
     )
     .await;
@@ -178,26 +174,12 @@ async fn an_evaluation_runs_from_preparation_to_its_stored_grade() {
     assert_eq!(refused["allowed_actions"], json!(["start_deliberation"]));
 
     // A visit during the investigation; no rating yet.
-    body_of(
-        step(
-            &app,
-            &s,
-            "visits",
-            json!({"visited_on": "2026-05-06", "place": "政务服务大厅", "visited": "市场监管窗口", "findings": "排队时间长"}),
-        )
-        .await,
-        StatusCode::CREATED,
-    )
-    .await;
+    step(&app, &s, "visits", json!({"visited_on": "2026-05-06", "place": "政务服务大厅", "visited": "市场监管窗口", "findings": "排队时间长"}), StatusCode::CREATED).await;
     assert_eq!(
         rate(&app, &s, &s.members[0], "integrity", "satisfied").await,
         StatusCode::CONFLICT
     );
-    body_of(
-        step(&app, &s, "start-deliberation", json!({})).await,
-        StatusCode::OK,
-    )
-    .await;
+    step(&app, &s, "start-deliberation", json!({}), StatusCode::OK).await;
 
     // Only trained evaluators rate.
     assert_eq!(
@@ -256,11 +238,7 @@ async fn an_evaluation_runs_from_preparation_to_its_stored_grade() {
         {"description": "窗口排队时间长", "due_on": "2026-09-30"},
         {"description": "执法文书不规范", "due_on": "2026-10-31"},
     ]});
-    let evaluation = body_of(
-        step(&app, &s, "start-rectification", report).await,
-        StatusCode::OK,
-    )
-    .await;
+    let evaluation = step(&app, &s, "start-rectification", report, StatusCode::OK).await;
     assert_eq!(evaluation["phase"], "rectification");
     assert_eq!(evaluation["report_text"], "关于区市场监管局的评议报告");
     let items = body_of(app.get(&s.at("rectification-items")).await, StatusCode::OK).await;
@@ -281,11 +259,7 @@ async fn an_evaluation_runs_from_preparation_to_its_stored_grade() {
     );
 
     // Conclusion is refused while items are open; the answer names each.
-    let refused = body_of(
-        step(&app, &s, "conclude", json!({})).await,
-        StatusCode::CONFLICT,
-    )
-    .await;
+    let refused = step(&app, &s, "conclude", json!({}), StatusCode::CONFLICT).await;
     assert_eq!(refused["errors"].as_array().unwrap().len(), 2);
     assert_eq!(
         refused["errors"][0]["pointer"],
@@ -302,11 +276,7 @@ async fn an_evaluation_runs_from_preparation_to_its_stored_grade() {
         ("complete", json!({})),
         ("verify", json!({})),
     ] {
-        body_of(
-            step(&app, &s, &item(&first, action), body).await,
-            StatusCode::OK,
-        )
-        .await;
+        step(&app, &s, &item(&first, action), body, StatusCode::OK).await;
     }
     let verified = body_of(
         app.get(&s.at(&format!("rectification-items/{first}")))
@@ -320,28 +290,24 @@ async fn an_evaluation_runs_from_preparation_to_its_stored_grade() {
     assert_eq!(verified["notes"][0]["text"], "增设两个窗口");
 
     // Still refused: the second item is open.
-    let refused = body_of(
-        step(&app, &s, "conclude", json!({})).await,
-        StatusCode::CONFLICT,
-    )
-    .await;
+    let refused = step(&app, &s, "conclude", json!({}), StatusCode::CONFLICT).await;
     assert_eq!(refused["errors"].as_array().unwrap().len(), 1);
 
     // Carrying over needs a reason.
-    let invalid = body_of(
-        step(&app, &s, &item(&second, "carry-over"), json!({})).await,
+    let invalid = step(
+        &app,
+        &s,
+        &item(&second, "carry-over"),
+        json!({}),
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
     assert_eq!(invalid["errors"][0]["pointer"], "/reason");
-    let carried = body_of(
-        step(
-            &app,
-            &s,
-            &item(&second, "carry-over"),
-            json!({"reason": "需区政府统一部署，纳入明年工作"}),
-        )
-        .await,
+    let carried = step(
+        &app,
+        &s,
+        &item(&second, "carry-over"),
+        json!({"reason": "需区政府统一部署，纳入明年工作"}),
         StatusCode::OK,
     )
     .await;
@@ -351,7 +317,7 @@ async fn an_evaluation_runs_from_preparation_to_its_stored_grade() {
         "需区政府统一部署，纳入明年工作"
     );
 
-    let concluded = body_of(step(&app, &s, "conclude", json!({})).await, StatusCode::OK).await;
+    let concluded = step(&app, &s, "conclude", json!({}), StatusCode::OK).await;
     assert_eq!(concluded["phase"], "concluded");
     assert_eq!(concluded["score"], 82.5);
     assert_eq!(concluded["grade"], "good");
@@ -434,11 +400,7 @@ async fn wrong_moves_are_refused_and_change_nothing() {
     assert_eq!(refused["errors"][0]["pointer"], "/member_id");
 
     // A step out of turn names the one allowed.
-    let refused = body_of(
-        step(&app, &s, "conclude", json!({})).await,
-        StatusCode::CONFLICT,
-    )
-    .await;
+    let refused = step(&app, &s, "conclude", json!({}), StatusCode::CONFLICT).await;
     assert_eq!(refused["current_status"], "preparation");
     assert_eq!(refused["allowed_actions"], json!(["start_investigation"]));
 
@@ -454,20 +416,20 @@ async fn wrong_moves_are_refused_and_change_nothing() {
     assert_eq!(stale.status(), StatusCode::PRECONDITION_FAILED);
 
     // Training needs an evaluator; untrained evaluators leave deliberation closed.
-    body_of(
-        step(
-            &app,
-            &s,
-            &format!("evaluators/{}/training", s.members[0]),
-            json!({}),
-        )
-        .await,
+    step(
+        &app,
+        &s,
+        &format!("evaluators/{}/training", s.members[0]),
+        json!({}),
         StatusCode::NOT_FOUND,
     )
     .await;
     investigating(&app, &s, 0).await;
-    let refused = body_of(
-        step(&app, &s, "start-deliberation", json!({})).await,
+    let refused = step(
+        &app,
+        &s,
+        "start-deliberation",
+        json!({}),
         StatusCode::CONFLICT,
     )
     .await;
@@ -500,14 +462,11 @@ async fn wrong_moves_are_refused_and_change_nothing() {
     // An item moves only as its machine allows.
     let items = rectifying(&app, &other, 1).await;
     let item = items[0]["id"].as_str().unwrap();
-    let refused = body_of(
-        step(
-            &app,
-            &other,
-            &format!("rectification-items/{item}/verify"),
-            json!({}),
-        )
-        .await,
+    let refused = step(
+        &app,
+        &other,
+        &format!("rectification-items/{item}/verify"),
+        json!({}),
         StatusCode::CONFLICT,
     )
     .await;
@@ -517,14 +476,11 @@ async fn wrong_moves_are_refused_and_change_nothing() {
         json!(["note", "start", "carry_over"])
     );
     // An item is addressed only under its own evaluation.
-    body_of(
-        step(
-            &app,
-            &s,
-            &format!("rectification-items/{item}/start"),
-            json!({}),
-        )
-        .await,
+    step(
+        &app,
+        &s,
+        &format!("rectification-items/{item}/start"),
+        json!({}),
         StatusCode::NOT_FOUND,
     )
     .await;
@@ -565,13 +521,9 @@ async fn an_evaluation_in_preparation_is_changed_or_deleted_and_its_visits_follo
     // Visits only during the investigation.
     let visit =
         json!({"visited_on": "2027-03-01", "place": "区市场监管局", "visited": "局领导班子"});
-    body_of(
-        step(&app, &s, "visits", visit.clone()).await,
-        StatusCode::CONFLICT,
-    )
-    .await;
+    step(&app, &s, "visits", visit.clone(), StatusCode::CONFLICT).await;
     investigating(&app, &s, 1).await;
-    let created = body_of(step(&app, &s, "visits", visit).await, StatusCode::CREATED).await;
+    let created = step(&app, &s, "visits", visit, StatusCode::CREATED).await;
     let visit_path = s.at(&format!("visits/{}", created["id"].as_str().unwrap()));
     let updated = body_of(
         app.patch(&visit_path, &json!({"findings": "需加强队伍建设"}))
@@ -582,11 +534,7 @@ async fn an_evaluation_in_preparation_is_changed_or_deleted_and_its_visits_follo
     assert_eq!(updated["findings"], "需加强队伍建设");
     let listed = body_of(app.get(&s.at("visits")).await, StatusCode::OK).await;
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
-    body_of(
-        step(&app, &s, "start-deliberation", json!({})).await,
-        StatusCode::OK,
-    )
-    .await;
+    step(&app, &s, "start-deliberation", json!({}), StatusCode::OK).await;
     body_of(app.delete(&visit_path).await, StatusCode::CONFLICT).await;
 
     // A new evaluation in preparation can be deleted, and the year is free again.

@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use cppcc_api::Application;
 use cppcc_api::config::{Config, LogFormat};
-use reqwest::{Method, Response};
+use reqwest::{Method, Response, StatusCode};
 use serde_json::{Value, json};
 use tokio::sync::OnceCell;
 use tokio_postgres::NoTls;
@@ -176,6 +176,29 @@ impl TestApp {
 
     pub async fn post(&self, path: &str, body: &Value) -> Response {
         self.request(Method::POST, path, Some(body)).await
+    }
+
+    /// POSTs the workflow action at `path` (`…/{record}/{action}`). An action taken
+    /// (200) must answer the record as stored: a GET of the record then answers the same
+    /// body and `ETag`.
+    pub async fn act(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        let response = self.post(path, body).await;
+        let status = response.status();
+        let etag = response.headers().get("etag").cloned();
+        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        if status == StatusCode::OK {
+            let record = &path[..path.rfind('/').expect("an action's path")];
+            let stored = self.get(record).await;
+            assert_eq!(stored.status(), StatusCode::OK, "{record}");
+            assert_eq!(
+                stored.headers().get("etag"),
+                etag.as_ref(),
+                "{path}: the answer's ETag is the stored record's"
+            );
+            let stored: Value = stored.json().await.unwrap();
+            assert_eq!(answer, stored, "{path}: the answer is the record as stored");
+        }
+        (status, answer)
     }
 
     pub async fn patch(&self, path: &str, body: &Value) -> Response {

@@ -72,11 +72,8 @@ async fn draft(app: &TestApp, district: &District, title: &str, extra: Value) ->
 }
 
 async fn act(app: &TestApp, id: &str, action: &str, body: Value) -> (StatusCode, Value) {
-    let response = app
-        .post(&format!("/api/v1/proposals/{id}/{action}"), &body)
-        .await;
-    let status = response.status();
-    (status, response.json().await.unwrap())
+    app.act(&format!("/api/v1/proposals/{id}/{action}"), &body)
+        .await
 }
 
 async fn ok(app: &TestApp, id: &str, action: &str, body: Value) -> Value {

@@ -110,33 +110,24 @@ async fn a_ruling_on_a_consultation_goes_from_issued_to_closed() {
         StatusCode::UNPROCESSABLE_ENTITY,
         "a department not asked to act"
     );
-    let handled: Value = app
-        .post(&format!("{path}/measures"), &json!({"department_id": s.department, "text": "制定专项方案", "taken_on": "2026-06-10", "status": "in_progress"}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let (_, handled) = app
+        .act(&format!("{path}/measures"), &json!({"department_id": s.department, "text": "制定专项方案", "taken_on": "2026-06-10", "status": "in_progress"}))
+        .await;
     assert_eq!(handled["status"], "in_handling");
     assert_eq!(handled["measures"][0]["text"], "制定专项方案");
-    let handled: Value = app
-        .post(
+    let (_, handled) = app
+        .act(
             &format!("{path}/measures"),
             &json!({"department_id": s.department, "text": "完成试点", "status": "done"}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(handled["measures"].as_array().unwrap().len(), 2);
-    let fed_back: Value = app
-        .post(
+    let (_, fed_back) = app
+        .act(
             &format!("{path}/feedback"),
             &json!({"text": "已向区政协反馈"}),
         )
-        .await
-        .json()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(fed_back["status"], "fed_back");
     let response = app
         .post(
@@ -145,12 +136,7 @@ async fn a_ruling_on_a_consultation_goes_from_issued_to_closed() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::CONFLICT);
-    let closed: Value = app
-        .post(&format!("{path}/close"), &json!({}))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let (_, closed) = app.act(&format!("{path}/close"), &json!({})).await;
     assert_eq!(closed["status"], "closed");
 
     let history: Value = app

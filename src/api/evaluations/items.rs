@@ -157,7 +157,7 @@ pub(super) async fn get_rectification_item(
 ) -> Result<HttpResponse, ApiError> {
     let (evaluation, id) = path.into_inner();
     let mut conn = pool.conn().await?;
-    let row = db::item(&mut conn, evaluation, id, caller.scope(), false)
+    let row = db::item(&conn, evaluation, id, caller.scope(), false)
         .await
         .map_err(not_found_as(Item::WHAT))?;
     let view = item_views(&mut conn, vec![row])
@@ -216,19 +216,35 @@ impl Workflow for Item {
     const ENTITY: Entity = Entity::RectificationItem;
     const WHAT: &'static str = "rectification item";
 
-    async fn lock(conn: &mut AsyncPgConnection, id: ItemOf, scope: Scope) -> QueryResult<Self> {
+    /// Its progress notes.
+    type Relations = Vec<ProgressNote>;
+
+    async fn lock(conn: &AsyncPgConnection, id: ItemOf, scope: Scope) -> QueryResult<Self> {
         db::item(conn, id.evaluation, id.item, scope, true).await
     }
 
-    async fn view(conn: &mut AsyncPgConnection, row: Self) -> Result<ItemView, ApiError> {
-        item_views(conn, vec![row])
+    async fn relations(
+        conn: &AsyncPgConnection,
+        id: ItemOf,
+    ) -> Result<Vec<ProgressNote>, ApiError> {
+        Ok(db::notes(conn, &[id.item])
             .await?
-            .pop()
-            .ok_or_else(|| ApiError::Internal("an item vanished while being read".into()))
+            .into_iter()
+            .map(ProgressNote::from)
+            .collect())
     }
 
-    async fn save(conn: &mut AsyncPgConnection, row: &Self) -> QueryResult<Self> {
-        db::save_item(conn, row).await
+    fn view(row: Self, notes: &Vec<ProgressNote>) -> ItemView {
+        ItemView::new(row, notes.clone())
+    }
+
+    /// A note adds to the notes.
+    fn changes_relations(step: &ItemStep) -> bool {
+        matches!(step, ItemStep::Note { .. })
+    }
+
+    fn save(row: &Self, now: DateTime<Utc>) -> (Self, crate::db::Statement) {
+        db::save_item_later(row, now)
     }
 
     async fn take(
@@ -236,6 +252,7 @@ impl Workflow for Item {
         _caller: &Caller,
         row: &mut Self,
         step: ItemStep,
+        _now: DateTime<Utc>,
     ) -> Result<Transition, ApiError> {
         let action = step.action();
         let what = format!("`{}`", action.as_str());

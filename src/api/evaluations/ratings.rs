@@ -232,7 +232,7 @@ pub(super) async fn get_rating_summary(
     let id = path.into_inner();
     let mut conn = pool.conn().await?;
     found(&mut conn, &caller, id).await?;
-    let evaluators = db::evaluators(&mut conn, &[id]).await?;
+    let evaluators = db::evaluators(&conn, &[id]).await?;
     let ratings = db::ratings(&mut conn, id).await?;
     let all: Vec<Rating> = ratings.iter().map(|row| row.rating).collect();
     let overall = RatingCounts::of(&all);

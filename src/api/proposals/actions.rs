@@ -10,11 +10,12 @@ use diesel::OptionalExtension;
 use crate::api::workflow::action;
 
 use super::{
-    ApiError, AsyncPgConnection, Caller, Change, Day, Db, DepartmentId, Deserialize, Field,
-    FieldError, ForwardAs, HashSet, HttpResponse, IfMatch, IfMatchHeader, Months, NaiveDate,
-    Problem, Proposal, ProposalAction, ProposalId, ProposalStatus, ProposalView, QueryResult,
-    ReplyResult, Scope, ToSchema, Transition, Utc, Value, Verdict, Workflow, calendar, db, json,
-    machine, post, progress, record_if_changed, today, values, view, web, wrong_state,
+    ApiError, AsyncPgConnection, Caller, Change, DateTime, Day, Db, DepartmentId, Deserialize,
+    Field, FieldError, ForwardAs, HashSet, HttpResponse, IfMatch, IfMatchHeader, MemberId, Months,
+    NaiveDate, Problem, Proposal, ProposalAction, ProposalId, ProposalStatus, ProposalView,
+    QueryResult, ReplyResult, Scope, ToSchema, Transition, Utc, Value, Verdict, Workflow, calendar,
+    db, json, machine, post, progress, record_if_changed, relations, today, values, view, web,
+    wrong_state,
 };
 
 /// A workflow step with what was sent for it, checked.
@@ -84,8 +85,8 @@ async fn apply(
     caller: &Caller,
     row: &mut Proposal,
     step: &Step,
+    now: DateTime<Utc>,
 ) -> Result<Value, ApiError> {
-    let now = Utc::now();
     Ok(match step {
         Step::Submit => {
             row.submitted_at = Some(now);
@@ -229,16 +230,36 @@ impl Workflow for Proposal {
     type Step = Step;
     const ENTITY: Entity = Entity::Proposal;
 
-    async fn lock(conn: &mut AsyncPgConnection, id: ProposalId, scope: Scope) -> QueryResult<Self> {
+    /// Its co-signers and the proposals merged into it.
+    type Relations = (Vec<MemberId>, Vec<ProposalId>);
+
+    async fn lock(conn: &AsyncPgConnection, id: ProposalId, scope: Scope) -> QueryResult<Self> {
         db::lock(conn, id, scope).await
     }
 
-    async fn view(conn: &mut AsyncPgConnection, row: Self) -> Result<ProposalView, ApiError> {
-        view(conn, row).await
+    async fn relations(
+        conn: &AsyncPgConnection,
+        id: ProposalId,
+    ) -> Result<Self::Relations, ApiError> {
+        let (mut cosigners, mut merged) = relations(conn, &[id]).await?;
+        Ok((
+            cosigners.remove(&id).unwrap_or_default(),
+            merged.remove(&id).unwrap_or_default(),
+        ))
     }
 
-    async fn save(conn: &mut AsyncPgConnection, row: &Self) -> QueryResult<Self> {
-        db::save(conn, row).await
+    fn view(row: Self, (cosigners, merged): &Self::Relations) -> ProposalView {
+        ProposalView::new(row, cosigners.clone(), merged.clone())
+    }
+
+    /// No step changes a proposal's co-signers or what was merged into it (a merge
+    /// changes its target's).
+    fn changes_relations(_step: &Step) -> bool {
+        false
+    }
+
+    fn save(row: &Self, now: DateTime<Utc>) -> (Self, crate::db::Statement) {
+        db::save_later(row, now)
     }
 
     async fn take(
@@ -246,11 +267,12 @@ impl Workflow for Proposal {
         caller: &Caller,
         row: &mut Self,
         step: Step,
+        now: DateTime<Utc>,
     ) -> Result<Transition, ApiError> {
         let from = row.status;
         let to = machine::next(from, progress(row), step.action(), step.verdict())
             .map_err(|_| wrong_state(row, &format!("`{}`", step.action().as_str())))?;
-        let payload = apply(conn, caller, row, &step).await?;
+        let payload = apply(conn, caller, row, &step, now).await?;
         row.status = to;
         Ok(Transition {
             action: step.action().as_str(),
