@@ -1,5 +1,6 @@
 -- Seal what is pending (its columns are not filled), then return to the sealer of
--- migration 000020, which reads them.
+-- migration 000020, which reads them. No write adds a pending row meanwhile.
+LOCK TABLE audit_pending IN SHARE ROW EXCLUSIVE MODE;
 DO $$
 BEGIN
     WHILE (SELECT writes FROM audit_seal(1000, 5000)) > 0 LOOP
@@ -22,6 +23,8 @@ ALTER TABLE audit_pending
     ALTER COLUMN district_ids SET NOT NULL,
     ALTER COLUMN befores SET NOT NULL,
     ALTER COLUMN afters SET NOT NULL;
+DROP TRIGGER audit_pending_readable ON audit_pending;
+DROP FUNCTION audit_pending_readable();
 CREATE OR REPLACE FUNCTION audit_seal(p_limit integer, p_max_events integer,
     OUT writes integer, OUT events integer)
 LANGUAGE plpgsql AS $$
@@ -84,3 +87,4 @@ BEGIN
     DELETE FROM audit_pending WHERE id = ANY (sealed);
 END;
 $$;
+DROP FUNCTION audit_event_of(text);

@@ -214,6 +214,7 @@ pub(crate) async fn perform<W: Workflow>(
                 from: taken.from,
                 to: taken.to,
                 payload: taken.payload,
+                at: now,
             },
         );
         let after = if read_again {
@@ -279,6 +280,8 @@ struct Taken<'a> {
     pub from: &'a str,
     pub to: &'a str,
     pub payload: Value,
+    /// The transaction's time, what the step stamped on the record.
+    pub at: DateTime<Utc>,
 }
 
 /// Records a step taken by `caller`, in the step's transaction: written with its
@@ -293,7 +296,7 @@ fn record(tx: &mut Tx<'_>, caller: &Caller, taken: Taken<'_>) {
         to_status: taken.to.to_owned(),
         actor_key_id: Some(caller.key_id),
         actor_role: Some(caller.role.as_str().to_owned()),
-        occurred_at: Utc::now(),
+        occurred_at: taken.at,
         payload: taken.payload,
     }));
 }

@@ -280,6 +280,78 @@ async fn a_pending_event_is_chained_from_the_text_its_hash_covers() {
     assert_eq!(verify(&app).await["ok"], true);
 }
 
+/// A pending event the sealer could not chain would stop the chain and every reader of
+/// the trail: the database refuses one when it is written, whoever writes it, and the
+/// trail goes on.
+#[tokio::test]
+async fn a_pending_event_the_sealer_could_not_chain_is_refused_when_written() {
+    let app = spawn_app().await;
+    let db = app.sealed_db().await;
+    let event = |occurred_at: &str, action: &str, entity_id: &str, district: &str| {
+        format!(
+            r#"{{"action":{action},"actor_district_id":null,"actor_key_id":null,"actor_role":null,"after":null,"before":null,"district_id":{district},"entity_id":{entity_id},"entity_type":"district","idempotency_key":null,"occurred_at":{occurred_at},"request_id":null,"seq":"#
+        )
+    };
+    let good = (
+        "\"2026-12-01T08:00:00.000000Z\"",
+        "\"create\"",
+        "\"d-1\"",
+        "null",
+    );
+    let readable = event(good.0, good.1, good.2, good.3);
+    for (what, prefix, opening) in [
+        ("not JSON", "{\"action\":".to_owned(), None),
+        (
+            "a NUL",
+            event(good.0, "\"cre\\u0000ate\"", good.2, good.3),
+            None,
+        ),
+        ("no time", event("null", good.1, good.2, good.3), None),
+        (
+            "a time that is none",
+            event("\"yesterday-ish\"", good.1, good.2, good.3),
+            None,
+        ),
+        ("no action", event(good.0, "null", good.2, good.3), None),
+        ("no record", event(good.0, good.1, "null", good.3), None),
+        (
+            "a district that is no uuid",
+            event(good.0, good.1, good.2, "\"xicheng\""),
+            None,
+        ),
+        (
+            "an opening that is no object",
+            readable.clone(),
+            Some("\"13800000000\""),
+        ),
+        (
+            "an opening without its salt",
+            readable.clone(),
+            Some(r#"{"after.phone": {"value": "13800000000"}}"#),
+        ),
+    ] {
+        let inserted = db
+            .execute(
+                "INSERT INTO audit_pending (prefixes, form, openings) \
+                 VALUES (ARRAY[$1::text], 2, ARRAY[$2::text::jsonb])",
+                &[&prefix, &opening],
+            )
+            .await;
+        assert!(inserted.is_err(), "{what} was stored");
+    }
+    // What reads is stored and chained, and the trail goes on.
+    db.execute(
+        "INSERT INTO audit_pending (prefixes, form, openings) VALUES (ARRAY[$1::text], 2, NULL)",
+        &[&readable],
+    )
+    .await
+    .unwrap();
+    app.district("xicheng").await;
+    let chained = events(&app, "?entity_type=district").await;
+    assert_eq!(chained.len(), 2, "{chained:?}");
+    assert_eq!(chained[0]["entity_id"], "d-1");
+}
+
 #[tokio::test]
 async fn a_write_is_answered_before_its_events_are_chained_and_they_are_chained_soon() {
     let app = spawn_app().await;
