@@ -23,8 +23,6 @@ ALTER TABLE audit_pending
     ALTER COLUMN district_ids SET NOT NULL,
     ALTER COLUMN befores SET NOT NULL,
     ALTER COLUMN afters SET NOT NULL;
-DROP TRIGGER audit_pending_readable ON audit_pending;
-DROP FUNCTION audit_pending_readable();
 CREATE OR REPLACE FUNCTION audit_seal(p_limit integer, p_max_events integer,
     OUT writes integer, OUT events integer)
 LANGUAGE plpgsql AS $$
@@ -87,4 +85,3 @@ BEGIN
     DELETE FROM audit_pending WHERE id = ANY (sealed);
 END;
 $$;
-DROP FUNCTION audit_event_of(text);

@@ -42,6 +42,25 @@ pub struct Change {
 }
 
 impl Change {
+    /// Whether a string of the change holds a NUL character.
+    fn holds_nul(&self) -> bool {
+        fn in_value(value: &Value) -> bool {
+            match value {
+                Value::String(text) => text.contains('\0'),
+                Value::Array(items) => items.iter().any(in_value),
+                Value::Object(map) => map
+                    .iter()
+                    .any(|(key, value)| key.contains('\0') || in_value(value)),
+                Value::Null | Value::Bool(_) | Value::Number(_) => false,
+            }
+        }
+        self.entity_id.contains('\0')
+            || [&self.before, &self.after]
+                .into_iter()
+                .flatten()
+                .any(in_value)
+    }
+
     /// A change of the record `entity_type`/`entity_id` in `district`.
     pub fn new(
         action: &'static str,
@@ -245,8 +264,20 @@ pub async fn append_all(
     let district_id = actor.district_id.map(|id| id.to_string());
     let role = actor.role.map(Role::as_str);
     // The event is stored once, as the text its hash covers: the sealer reads the chained
-    // event's columns from it, and the database refuses a text it could not (migrations
-    // 000024 and 000025).
+    // event's columns from it (migration 000024). A NUL character is the one thing such a
+    // text could hold that the database's JSON refuses; validation and the records' text
+    // columns keep it out, and this keeps it off the trail should anything let it through,
+    // since a pending event the sealer cannot read would stop the chain.
+    if changes.iter().any(Change::holds_nul)
+        || [&actor.request_id, &actor.idempotency_key]
+            .into_iter()
+            .flatten()
+            .any(|text| text.contains('\0'))
+    {
+        return Err(diesel::result::Error::QueryBuilderError(
+            "an audit event may not hold a NUL character".into(),
+        ));
+    }
     let prefixes: Vec<String> = changes
         .iter()
         .map(|change| {
@@ -421,4 +452,30 @@ pub async fn last_seq(conn: &mut AsyncPgConnection) -> QueryResult<i64> {
         .first::<Option<i64>>(conn)
         .await
         .map(|seq| seq.unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::kinds::Entity;
+
+    #[test]
+    fn a_nul_anywhere_in_a_change_is_found() {
+        let change = |after: Value| Change {
+            after: Some(after),
+            ..Change::new("create", Entity::Member, "m-1", None)
+        };
+        assert!(
+            !change(serde_json::json!({"name": "王芳", "roles": ["member"], "term": 16}))
+                .holds_nul()
+        );
+        for held in [
+            serde_json::json!({"name": "王\u{0}芳"}),
+            serde_json::json!({"roles": ["member", "\u{0}"]}),
+            serde_json::json!({"nested": {"key\u{0}": 1}}),
+        ] {
+            assert!(change(held.clone()).holds_nul(), "{held}");
+        }
+        assert!(Change::new("create", Entity::Member, "m\u{0}", None).holds_nul());
+    }
 }
