@@ -57,14 +57,12 @@ async fn main() {
     tokio::spawn(app.run_until_stopped());
 
     let mut conn = AsyncPgConnection::establish(&url).await.expect("connect");
-    let spec = KeySpec::check(
-        Field::parsed(cppcc_api::domain::values::Line::parse("bench")),
-        Field::Value(Role::Admin),
-        Field::Missing,
-        Field::Missing,
-        None,
-    )
-    .expect("a key");
+    let key = cppcc_api::api::keys::NewKey {
+        name: Field::parsed(cppcc_api::domain::values::Line::parse("bench")),
+        role: Field::Value(Role::Admin),
+        ..Default::default()
+    };
+    let spec = KeySpec::check(key, None, None).expect("a key");
     let token = issue(&mut conn, &Actor::command("bench"), spec)
         .await
         .expect("the key")

@@ -1,5 +1,6 @@
 //! The HTTP API: every route of the service is registered here.
 
+pub mod accounts;
 pub mod activities;
 pub mod audit;
 pub mod auth;
@@ -73,6 +74,7 @@ where
                 .configure(performance::configure)
                 .configure(changes::configure)
                 .configure(sync::configure)
+                .configure(accounts::configure)
                 .configure(keys::configure)
                 .configure(audit::configure),
         )

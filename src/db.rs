@@ -1,5 +1,6 @@
 //! The database: connection pool, embedded migrations and the queries of each resource.
 
+pub mod accounts;
 pub mod activities;
 pub mod audit;
 pub mod changes;
@@ -480,8 +481,9 @@ pub trait Row: Clone + Send + Sync + 'static {
     /// What `ETag` and `If-Match` carry.
     fn version(&self) -> i64;
 
-    /// The district that owns it.
-    fn district(&self) -> crate::domain::ids::DistrictId;
+    /// The district that owns it (none for the few records of no district: accounts of
+    /// administrators and auditors).
+    fn district(&self) -> Option<crate::domain::ids::DistrictId>;
 }
 
 /// The queries a record a client edits has: written by [`record_queries!`].
@@ -618,8 +620,8 @@ macro_rules! row {
                 self.version
             }
 
-            fn district(&self) -> $crate::domain::ids::DistrictId {
-                self.district_id
+            fn district(&self) -> Option<$crate::domain::ids::DistrictId> {
+                self.district_id.into()
             }
         }
     };
@@ -816,7 +818,7 @@ macro_rules! record_queries {
                 .for_update()
                 .first(&mut conn)
                 .await?;
-            if scope.covers(row.district_id) {
+            if scope.covers_owner(<$row as $crate::db::Row>::district(&row)) {
                 Ok(row)
             } else {
                 Err(diesel::result::Error::NotFound)

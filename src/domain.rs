@@ -2,6 +2,7 @@
 //! mappings of the types themselves.
 
 pub mod access;
+pub mod account;
 pub mod audit;
 pub mod calendar;
 pub mod changes;

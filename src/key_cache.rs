@@ -1,4 +1,4 @@
-//! Verified API keys kept in memory, so an authenticated request costs one database round
+//! Verified API keys (with a personal key's account) kept in memory, so an authenticated request costs one database round
 //! trip (its own), not two.
 //!
 //! A key stays valid in memory only while nothing says it changed:
@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 
-use crate::db::keys::ApiKey;
+use crate::db::keys::Credential;
 use crate::metrics::KeyCacheMetrics;
 
 /// The notification channel the `api_keys` trigger notifies.
@@ -35,7 +35,7 @@ struct Entries {
     /// Bumped by every forgetting: an answer read from the database before a forgetting
     /// may not be stored after it.
     generation: u64,
-    keys: HashMap<Vec<u8>, (ApiKey, Instant)>,
+    keys: HashMap<Vec<u8>, (Credential, Instant)>,
 }
 
 /// Verified keys by token hash; see the module documentation for when they are trusted.
@@ -70,7 +70,7 @@ impl KeyCache {
     }
 
     /// The verified key with this token hash, if it is kept and may be trusted.
-    pub fn get(&self, hash: &[u8]) -> Option<ApiKey> {
+    pub fn get(&self, hash: &[u8]) -> Option<Credential> {
         let found = if self.is_listening() {
             self.entries.read().ok().and_then(|entries| {
                 let (key, stored_at) = entries.keys.get(hash)?;
@@ -95,7 +95,7 @@ impl KeyCache {
 
     /// Keeps a key verified against the database, unless anything was forgotten since
     /// `seen` (the key read may already be stale).
-    pub fn put(&self, hash: Vec<u8>, key: ApiKey, seen: Generation) {
+    pub fn put(&self, hash: Vec<u8>, key: Credential, seen: Generation) {
         if !self.is_listening() {
             return;
         }
@@ -112,9 +112,9 @@ impl KeyCache {
     /// Records that the key was just marked used, so it is not marked again for a minute.
     pub fn touch(&self, hash: &[u8], at: DateTime<Utc>) {
         if let Ok(mut entries) = self.entries.write()
-            && let Some((key, _)) = entries.keys.get_mut(hash)
+            && let Some((credential, _)) = entries.keys.get_mut(hash)
         {
-            key.last_used_at = Some(at);
+            credential.key.last_used_at = Some(at);
         }
     }
 
@@ -208,16 +208,20 @@ mod tests {
     use crate::domain::ids::ApiKeyId;
     use crate::domain::kinds::Role;
 
-    fn key() -> ApiKey {
-        ApiKey {
-            id: ApiKeyId::generate(),
-            name: "k".into(),
-            role: Role::Admin,
-            district_id: None,
-            created_at: Utc::now(),
-            last_used_at: None,
-            expires_at: None,
-            revoked_at: None,
+    fn key() -> Credential {
+        Credential {
+            key: crate::db::keys::ApiKey {
+                id: ApiKeyId::generate(),
+                name: "k".into(),
+                role: Role::Admin,
+                district_id: None,
+                created_at: Utc::now(),
+                last_used_at: None,
+                expires_at: None,
+                revoked_at: None,
+                account_id: None,
+            },
+            account: None,
         }
     }
 

@@ -58,9 +58,12 @@ enum AuditKeyCommand {
 enum KeysCommand {
     /// Create a key and print its token, alone, on stdout.
     Create {
-        /// admin, clerk, sync or auditor.
+        /// admin, clerk, sync or auditor (a machine key); left out for a personal key.
+        #[arg(long, required_unless_present = "account")]
+        role: Option<String>,
+        /// The id of the account a personal key acts as (with its role and district).
         #[arg(long)]
-        role: String,
+        account: Option<String>,
         /// Who or what uses it.
         #[arg(long)]
         name: String,
@@ -199,20 +202,37 @@ async fn connect(config: &Config) -> Result<diesel_async::AsyncPgConnection, Any
 
 async fn keys(config: &Config, command: KeysCommand) -> Result<(), AnyError> {
     use cppcc_api::api::input::Field;
-    use cppcc_api::api::keys::{KeySpec, issue, withdraw};
+    use cppcc_api::api::keys::{KeySpec, NewKey, issue, withdraw};
     use cppcc_api::db::audit::Actor;
     use cppcc_api::domain::values::{KeyLifetime, Line};
     let mut conn = connect(config).await?;
     match command {
         KeysCommand::Create {
             role,
+            account,
             name,
             district,
             expires_in,
         } => {
-            let role = role.parse().map_err(|_| {
-                format!("--role must be admin, clerk, sync or auditor, not `{role}`")
-            })?;
+            let role = match role {
+                Some(role) => Field::Value(role.parse().map_err(|_| {
+                    format!("--role must be admin, clerk, sync or auditor, not `{role}`")
+                })?),
+                None => Field::Missing,
+            };
+            let account = match account {
+                Some(id) => {
+                    let id = id
+                        .parse()
+                        .map_err(|_| format!("--account: `{id}` is not an account id"))?;
+                    Some(
+                        db::accounts::find(&conn, id, Default::default())
+                            .await
+                            .map_err(|_| format!("--account: no live account {id}"))?,
+                    )
+                }
+                None => None,
+            };
             let district = match district {
                 Some(code) => {
                     let key = db::districts::DistrictKey::Code(code.clone());
@@ -236,14 +256,17 @@ async fn keys(config: &Config, command: KeysCommand) -> Result<(), AnyError> {
                 None => Field::Missing,
             };
             let exists = matches!(district, Field::Value(_)).then_some(true);
-            let spec = KeySpec::check(
-                Field::parsed(Line::parse(&name)),
-                Field::Value(role),
-                district,
-                days,
-                exists,
-            )
-            .map_err(|error| describe(&error))?;
+            let key = NewKey {
+                name: Field::parsed(Line::parse(&name)),
+                role,
+                district_id: district,
+                account_id: account
+                    .as_ref()
+                    .map_or(Field::Missing, |account| Field::Value(account.id)),
+                expires_in_days: days,
+            };
+            let spec =
+                KeySpec::check(key, exists, account.as_ref()).map_err(|error| describe(&error))?;
             let (_, token) = issue(&mut conn, &Actor::command("keys create"), spec)
                 .await
                 .map_err(|error| describe(&error))?;

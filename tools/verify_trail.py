@@ -40,6 +40,9 @@ def canonical(value):
 
 def event_hash(event, prev_hash):
     content = {name: event.get(name) for name in HASHED}
+    # The person who acted is hashed when an event names one, and absent otherwise.
+    if event.get("actor_account") is not None:
+        content["actor_account"] = event["actor_account"]
     text = prev_hash + "\n" + canonical(content)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

@@ -33,7 +33,7 @@ use crate::db::checkpoints::{self, Checkpoint};
 use crate::db::pagination::{DEFAULT_LIMIT, MAX_LIMIT};
 use crate::domain::access::{ADMINS, TRAIL_READERS};
 use crate::domain::audit::{GENESIS, timestamp};
-use crate::domain::ids::{ApiKeyId, DistrictId};
+use crate::domain::ids::{AccountId, ApiKeyId, DistrictId};
 use crate::error::ApiError;
 use crate::sealer::Sealer;
 
@@ -79,7 +79,13 @@ pub struct AuditEventView {
     #[serde(serialize_with = "as_hashed")]
     #[schema(value_type = String, format = DateTime, example = "2026-11-30T08:15:02.120000Z")]
     pub occurred_at: DateTime<Utc>,
-    /// The API key that made the change; `null` for the command line.
+    /// The person who made the change, when a person did (a personal key or an identity
+    /// provider's token): the account, what it acts for and how it authenticated. Hashed
+    /// when present; an event without one has no such key in its canonical form.
+    #[schema(value_type = Option<crate::domain::account::ActorAccount>)]
+    pub actor_account: Option<Value>,
+    /// The API key that made the change; `null` for the command line and for a person
+    /// authenticated by an identity provider.
     pub actor_key_id: Option<ApiKeyId>,
     #[schema(value_type = Option<crate::domain::kinds::Role>)]
     pub actor_role: Option<String>,
@@ -141,6 +147,7 @@ impl From<AuditEvent> for AuditEventView {
         Self {
             seq: event.seq,
             occurred_at: event.occurred_at,
+            actor_account: event.actor_account,
             actor_key_id: event.actor_key_id,
             actor_role: event.actor_role,
             actor_district_id: event.actor_district_id,
@@ -236,6 +243,8 @@ pub struct AuditQuery {
     #[param(inline)]
     pub entity_id: Option<FilterText<200>>,
     pub actor_key_id: Option<ApiKeyId>,
+    /// Only events of this person (`actor_account.id`).
+    pub account_id: Option<AccountId>,
     pub district_id: Option<DistrictId>,
     #[param(inline)]
     pub action: Option<FilterText<200>>,
@@ -323,7 +332,7 @@ fn export_format(request: &HttpRequest) -> Option<Export> {
     }
 }
 
-const CSV_HEADER: &str = "seq,occurred_at,actor_key_id,actor_role,actor_district_id,request_id,idempotency_key,action,entity_type,entity_id,district_id,before,after,prev_hash,hash,form,openings,withheld\n";
+const CSV_HEADER: &str = "seq,occurred_at,actor_key_id,actor_role,actor_district_id,request_id,idempotency_key,action,entity_type,entity_id,district_id,before,after,prev_hash,hash,form,openings,withheld,actor_account\n";
 
 fn csv_line(event: &AuditEventView) -> String {
     let optional = |value: Option<String>| value.unwrap_or_default();
@@ -351,6 +360,7 @@ fn csv_line(event: &AuditEventView) -> String {
             .and_then(|openings| serde_json::to_string(openings).ok())
             .unwrap_or_default(),
         event.withheld.join(";"),
+        json(&event.actor_account),
     ];
     csv_line_of(&fields)
 }
@@ -446,6 +456,7 @@ async fn list_audit_events(
         entity_type: query.entity_type.map(|entity| entity.as_str().to_owned()),
         entity_id: query.entity_id.and_then(FilterText::into_filter),
         actor_key_id: query.actor_key_id,
+        account_id: query.account_id,
         district_id: query.district_id,
         action: query.action.and_then(FilterText::into_filter),
         from: query.from.map(Moment::get),

@@ -19,8 +19,10 @@ use crate::api::throttle::{Throttle, TrustedProxies};
 use crate::api::{RouteTable, template_matches};
 use crate::db::DbPool;
 use crate::db::audit::Actor;
-use crate::db::keys::ApiKey;
+use crate::db::keys::Credential;
 use crate::domain::access::{self, Scope};
+use crate::domain::account::ActorAccount;
+use crate::domain::account::{AccountStatus, Authentication};
 use crate::domain::ids::{ApiKeyId, DistrictId};
 use crate::domain::kinds::Role;
 use crate::domain::token;
@@ -32,6 +34,8 @@ use crate::telemetry::RequestId;
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub key_id: ApiKeyId,
+    /// The person calling, when a person is (a personal key of an account).
+    pub account: Option<std::sync::Arc<ActorAccount>>,
     pub role: Role,
     pub district_id: Option<DistrictId>,
     pub request_id: Option<String>,
@@ -56,6 +60,7 @@ impl Caller {
     /// Who to name in the audit trail.
     pub fn actor(&self) -> Actor {
         Actor {
+            account: self.account.clone(),
             key_id: Some(self.key_id),
             role: Some(self.role),
             district_id: self.district_id,
@@ -267,21 +272,41 @@ async fn resolve(request: &ServiceRequest) -> Result<Caller, ApiError> {
     let cache = request.app_data::<web::Data<KeyCache>>();
     let hash = token::hash(&token);
     let mut conn = None;
-    let key = match cache.and_then(|cache| cache.get(&hash)) {
-        Some(key) => key,
+    let credential = match cache.and_then(|cache| cache.get(&hash)) {
+        Some(credential) => credential,
         None => {
             let seen = cache.map(|cache| cache.generation());
             let conn = conn.insert(crate::db::connection(pool).await?);
-            let key = verified(conn, &hash).await?;
+            let credential = verified(conn, &hash).await?;
             if let (Some(cache), Some(seen)) = (cache, seen) {
-                cache.put(hash.clone(), key.clone(), seen);
+                cache.put(hash.clone(), credential.clone(), seen);
             }
-            key
+            credential
         }
     };
+    let key = &credential.key;
     if !key.is_active(Utc::now()) {
         return Err(ApiError::Unauthorized("the key has expired".into()));
     }
+    // A personal key acts as its account, with the account's role and district, and only
+    // while the account may act.
+    let (role, district_id, account) = match &credential.account {
+        None => (key.role, key.district_id, None),
+        Some(account) => {
+            if account.deleted_at.is_some() || account.status != AccountStatus::Active {
+                return Err(ApiError::Unauthorized(
+                    "the key's account is disabled".into(),
+                ));
+            }
+            (
+                account.role,
+                account.district_id,
+                Some(std::sync::Arc::new(
+                    account.actor(Authentication::PersonalKey, None),
+                )),
+            )
+        }
+    };
     // The key in hand says whether its last use is older than a minute; only then is the
     // use written.
     let stale = key
@@ -299,8 +324,9 @@ async fn resolve(request: &ServiceRequest) -> Result<Caller, ApiError> {
     }
     Ok(Caller {
         key_id: key.id,
-        role: key.role,
-        district_id: key.district_id,
+        account,
+        role,
+        district_id,
         request_id: request
             .extensions()
             .get::<RequestId>()
@@ -313,18 +339,19 @@ async fn resolve(request: &ServiceRequest) -> Result<Caller, ApiError> {
     })
 }
 
-/// The key with this token hash, checked against the database: known and not revoked.
-async fn verified(conn: &mut crate::db::DbConn, hash: &[u8]) -> Result<ApiKey, ApiError> {
-    let Some((key, stored)) = crate::db::keys::find_by_hash(conn, hash).await? else {
+/// The key with this token hash and its account, checked against the database: known
+/// and not revoked.
+async fn verified(conn: &mut crate::db::DbConn, hash: &[u8]) -> Result<Credential, ApiError> {
+    let Some((credential, stored)) = crate::db::keys::find_by_hash(conn, hash).await? else {
         return Err(ApiError::Unauthorized("the token is not known".into()));
     };
     if !token::same_hash(hash, &stored) {
         return Err(ApiError::Unauthorized("the token is not known".into()));
     }
-    if key.revoked_at.is_some() {
+    if credential.key.revoked_at.is_some() {
         return Err(ApiError::Unauthorized("the key was revoked".into()));
     }
-    Ok(key)
+    Ok(credential)
 }
 
 /// A refused credential, counted by the throttle: 429 once its address has had it
@@ -450,6 +477,7 @@ mod tests {
             move |request: ServiceRequest, next: Next<_>| async move {
                 request.extensions_mut().insert(Authenticated(Caller {
                     key_id: ApiKeyId::generate(),
+                    account: None,
                     role,
                     district_id: None,
                     request_id: None,

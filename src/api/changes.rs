@@ -80,6 +80,7 @@ fn record_schema(collection: Collection) -> &'static str {
         Collection::Meetings => "Meeting",
         Collection::Reports => "Report",
         Collection::KeyTasks => "KeyTask",
+        Collection::Accounts => "Account",
     }
 }
 
@@ -648,6 +649,10 @@ async fn load(
                 .map(|view| json_of(view.id.0, view))
                 .collect()
         }
+        Collection::Accounts => rows!(conn, accounts, crate::db::accounts::Account, ids)
+            .into_iter()
+            .map(|row| json_of(row.id.0, api::accounts::AccountView::from(row)))
+            .collect(),
     };
     views
 }

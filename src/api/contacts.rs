@@ -32,6 +32,7 @@ pub fn readable_by(caller: &Caller, district: Option<DistrictId>) -> bool {
         (Role::Admin, _) => true,
         (Role::Clerk | Role::Sync, Some(district)) => caller.district_id == Some(district),
         (Role::Clerk | Role::Sync | Role::Auditor, _) => false,
+        (Role::Member | Role::Unit | Role::LeadersOffice, _) => false,
     }
 }
 

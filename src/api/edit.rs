@@ -333,7 +333,7 @@ pub(crate) async fn update<R: Editable>(
                 tx.defer(R::update_later(current.id(), fields));
                 saved
             };
-            let change = Change::new("update", R::ENTITY, saved.id(), Some(saved.district()));
+            let change = Change::new("update", R::ENTITY, saved.id(), saved.district());
             let after = R::view_after(tx, saved, &before).await?;
             record_if_changed(tx, &caller, change, &before, &after);
             Ok::<_, ApiError>(R::shown(&caller, after))
@@ -354,7 +354,7 @@ pub(crate) async fn delete<R: Editable>(
         let (parent, current) = R::locked(conn, &caller, key).await?;
         condition.check(current.version())?;
         R::allows(&parent, &current, Edit::Delete)?;
-        let change = Change::new("delete", R::ENTITY, current.id(), Some(current.district()));
+        let change = Change::new("delete", R::ENTITY, current.id(), current.district());
         let before = R::view(conn, current.clone()).await?;
         let others = R::remove(conn, &current).await?;
         record(conn, &caller, change.before(&before));

@@ -15,10 +15,13 @@ use crate::api::policy::admin;
 use crate::api::auth::Caller;
 use crate::api::input::{Checks, Field};
 use crate::api::work::{Db, Write};
+use crate::db::accounts::Account;
 use crate::db::audit::{self as trail, Actor, Change};
 use crate::db::keys::{self as db, ApiKey, NewApiKey};
 use crate::domain::access::ADMINS;
-use crate::domain::ids::{ApiKeyId, DistrictId};
+use crate::domain::access::Scope;
+use crate::domain::account::AccountStatus;
+use crate::domain::ids::{AccountId, ApiKeyId, DistrictId};
 use crate::domain::kinds::Role;
 use crate::domain::token;
 use crate::error::{ApiError, not_found_as};
@@ -47,6 +50,9 @@ pub struct ApiKeyView {
     pub last_used_at: Option<DateTime<Utc>>,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The account of a personal key: the key acts as that person, with the account's
+    /// role and district. `null` for machine keys.
+    pub account_id: Option<AccountId>,
 }
 
 impl From<ApiKey> for ApiKeyView {
@@ -60,6 +66,7 @@ impl From<ApiKey> for ApiKeyView {
             last_used_at: key.last_used_at,
             expires_at: key.expires_at,
             revoked_at: key.revoked_at,
+            account_id: key.account_id,
         }
     }
 }
@@ -87,13 +94,20 @@ pub struct NewKey {
     #[serde(default)]
     #[schema(value_type = Line<100>, required = true, example = "西城区政协办公室")]
     pub name: Field<Line<100>>,
+    /// Required for a machine key (`admin`, `clerk`, `sync`, `auditor`); a personal
+    /// key's role is its account's (if given, it must be the account's).
     #[serde(default)]
-    #[schema(value_type = Role, required = true)]
+    #[schema(value_type = Role)]
     pub role: Field<Role>,
-    /// Required for `clerk` and `sync` keys, refused for the others.
+    /// Required for `clerk` and `sync` machine keys, refused for the others; a personal
+    /// key's district is its account's.
     #[serde(default)]
     #[schema(value_type = Option<DistrictId>)]
     pub district_id: Field<DistrictId>,
+    /// Makes a personal key: it acts as this account (a live, active one).
+    #[serde(default)]
+    #[schema(value_type = Option<AccountId>)]
+    pub account_id: Field<AccountId>,
     /// Lifetime in days; none means no expiry.
     #[serde(default)]
     #[schema(value_type = Option<KeyLifetime>)]
@@ -107,22 +121,40 @@ pub struct KeySpec {
     pub role: Role,
     pub district_id: Option<DistrictId>,
     pub expires_at: Option<DateTime<Utc>>,
+    pub account_id: Option<AccountId>,
 }
 
 impl KeySpec {
-    /// Checks a key's fields; `district_exists` says whether the district is live.
+    /// Checks a key's fields; `district_exists` says whether the district is live, and
+    /// `account` is the live account `account_id` names, if it does.
     pub fn check(
-        name: Field<Line<100>>,
-        role: Field<Role>,
-        district_id: Field<DistrictId>,
-        expires_in_days: Field<KeyLifetime>,
+        key: NewKey,
         district_exists: Option<bool>,
+        account: Option<&Account>,
     ) -> Result<Self, ApiError> {
+        let NewKey {
+            name,
+            role,
+            district_id,
+            account_id,
+            expires_in_days,
+        } = key;
         let mut checks = Checks::default();
         let name = checks.required("/name", name, None, |v| Ok(v.into()));
+        let days = checks.optional("/expires_in_days", expires_in_days, None, |v| Ok(v.into()));
+        let account_id = checks.optional("/account_id", account_id, None, Ok);
+        if account_id.is_some() {
+            return Self::personal(checks, name, role, district_id, account, days);
+        }
         let role = checks.required("/role", role, None, Ok);
         let district_id = checks.optional("/district_id", district_id, None, Ok);
-        let days = checks.optional("/expires_in_days", expires_in_days, None, |v| Ok(v.into()));
+        if role.is_some_and(Role::is_person) {
+            checks.rule(
+                "/role",
+                "is a person's role: a key of a member, unit or leaders' office is a \
+                 personal key, made with `account_id`",
+            );
+        }
         match (role, district_id) {
             (Some(role), None) if role.is_district_scoped() => {
                 checks.rule("/district_id", "is required for clerk and sync keys");
@@ -142,8 +174,52 @@ impl KeySpec {
                 role: role?,
                 district_id,
                 expires_at,
+                account_id: None,
             })
         })())
+    }
+
+    /// A personal key of `account`: its role and district are the account's.
+    fn personal(
+        mut checks: Checks,
+        name: Option<String>,
+        role: Field<Role>,
+        district_id: Field<DistrictId>,
+        account: Option<&Account>,
+        days: Option<i32>,
+    ) -> Result<Self, ApiError> {
+        let Some(account) = account else {
+            checks.unknown("/account_id", "no such account");
+            return checks.finish(None);
+        };
+        if account.status != AccountStatus::Active {
+            checks.rule("/account_id", "the account is disabled");
+        }
+        if let Some(role) = checks.optional("/role", role, None, Ok)
+            && role != account.role
+        {
+            checks.rule(
+                "/role",
+                format!(
+                    "must be the account's role ({}), or left out",
+                    account.role.as_str()
+                ),
+            );
+        }
+        if !matches!(district_id, Field::Missing) {
+            checks.rule(
+                "/district_id",
+                "a personal key's district is its account's: leave it out",
+            );
+        }
+        let expires_at = days.map(|days: i32| Utc::now() + Duration::days(i64::from(days)));
+        checks.finish(name.map(|name| Self {
+            name,
+            role: account.role,
+            district_id: account.district_id,
+            expires_at,
+            account_id: Some(account.id),
+        }))
     }
 }
 
@@ -166,6 +242,7 @@ pub async fn issue(
                 district_id: spec.district_id,
                 token_hash: hash,
                 expires_at: spec.expires_at,
+                account_id: spec.account_id,
             },
         )
         .await?;
@@ -241,13 +318,11 @@ async fn create_key(
         ),
         _ => None,
     };
-    let spec = KeySpec::check(
-        body.name,
-        body.role,
-        body.district_id,
-        body.expires_in_days,
-        district_exists,
-    )?;
+    let account = match &body.account_id {
+        Field::Value(id) => crate::db::accounts::find(&conn, *id, Scope::All).await.ok(),
+        _ => None,
+    };
+    let spec = KeySpec::check(body, district_exists, account.as_ref())?;
     let (key, token) = issue(&mut conn, &caller.actor(), spec).await?;
     let location = format!("/api/v1/keys/{}", key.id);
     // A retry with the request's Idempotency-Key is told the key exists, never its token:

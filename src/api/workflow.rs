@@ -222,7 +222,7 @@ pub(crate) async fn perform<W: Workflow>(
         } else {
             W::view(saved, &relations)
         };
-        let change = Change::new(taken.action, W::ENTITY, id, Some(district));
+        let change = Change::new(taken.action, W::ENTITY, id, district);
         audit(conn, &caller, change.before(&before).after(&after));
         Ok(after)
     })
@@ -236,6 +236,9 @@ pub struct StepView {
     pub action: String,
     pub from_status: String,
     pub to_status: String,
+    /// The person who took the step, when a person did.
+    #[schema(value_type = Option<crate::domain::account::ActorAccount>)]
+    pub actor_account: Option<Value>,
     pub actor_key_id: Option<ApiKeyId>,
     #[schema(value_type = Option<crate::domain::kinds::Role>)]
     pub actor_role: Option<String>,
@@ -263,6 +266,7 @@ pub(crate) async fn history(
             action: step.action,
             from_status: step.from_status,
             to_status: step.to_status,
+            actor_account: step.actor_account,
             actor_key_id: step.actor_key_id,
             actor_role: step.actor_role,
             occurred_at: step.occurred_at,
@@ -298,6 +302,10 @@ fn record(tx: &mut Tx<'_>, caller: &Caller, taken: Taken<'_>) {
         actor_role: Some(caller.role.as_str().to_owned()),
         occurred_at: taken.at,
         payload: taken.payload,
+        actor_account: caller
+            .account
+            .as_deref()
+            .and_then(|account| serde_json::to_value(account).ok()),
     }));
 }
 

@@ -6,13 +6,17 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use serde_json::Value;
 
 use crate::db::schema::{audit_events, audit_openings, audit_pending};
+use crate::domain::account::ActorAccount;
 use crate::domain::audit::{EventContent, commit_personal};
-use crate::domain::ids::{ApiKeyId, DistrictId};
+use crate::domain::ids::{AccountId, ApiKeyId, DistrictId};
 use crate::domain::kinds::Role;
 
 /// Who made a change, and in which request.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Actor {
+    /// The person who acted, when a person did (a personal key or an identity
+    /// provider's token); none for machine keys and the command line.
+    pub account: Option<std::sync::Arc<ActorAccount>>,
     pub key_id: Option<ApiKeyId>,
     pub role: Option<Role>,
     pub district_id: Option<DistrictId>,
@@ -112,6 +116,8 @@ pub struct AuditEvent {
     /// 1: contact values hashed in clear (events chained before commitments); 2: each
     /// contact value replaced by its commitment.
     pub form: i16,
+    /// The person who acted, when a person did.
+    pub actor_account: Option<Value>,
 }
 
 /// The value and salt of one commitment of an event, unless erased.
@@ -175,6 +181,7 @@ impl AuditEvent {
         EventContent {
             seq: self.seq,
             occurred_at: self.occurred_at,
+            actor_account: self.actor_account.as_ref(),
             actor_key_id: self.actor_key_id.map(|id| id.to_string()),
             actor_role: self.actor_role.as_deref(),
             actor_district_id: self.actor_district_id.map(|id| id.to_string()),
@@ -263,6 +270,12 @@ pub async fn append_all(
     let key_id = actor.key_id.map(|id| id.to_string());
     let district_id = actor.district_id.map(|id| id.to_string());
     let role = actor.role.map(Role::as_str);
+    let account = actor
+        .account
+        .as_deref()
+        .map(serde_json::to_value)
+        .transpose()
+        .map_err(|error| diesel::result::Error::SerializationError(Box::new(error)))?;
     // The event is stored once, as the text its hash covers: the sealer reads the chained
     // event's columns from it (migration 000024). A NUL character is the one thing such a
     // text could hold that the database's JSON refuses; validation and the records' text
@@ -272,6 +285,7 @@ pub async fn append_all(
         || [&actor.request_id, &actor.idempotency_key]
             .into_iter()
             .flatten()
+            .chain(actor.account.iter().map(|account| &account.display_name))
             .any(|text| text.contains('\0'))
     {
         return Err(diesel::result::Error::QueryBuilderError(
@@ -284,6 +298,7 @@ pub async fn append_all(
             EventContent {
                 seq: 0,
                 occurred_at,
+                actor_account: account.as_ref(),
                 actor_key_id: key_id.clone(),
                 actor_role: role,
                 actor_district_id: district_id.clone(),
@@ -379,6 +394,8 @@ pub struct AuditFilter {
     pub entity_type: Option<String>,
     pub entity_id: Option<String>,
     pub actor_key_id: Option<ApiKeyId>,
+    /// Only events of this person.
+    pub account_id: Option<AccountId>,
     pub district_id: Option<DistrictId>,
     pub action: Option<String>,
     pub from: Option<DateTime<Utc>>,
@@ -407,6 +424,15 @@ pub async fn list(
     }
     if let Some(actor) = filter.actor_key_id {
         query = query.filter(audit_events::actor_key_id.eq(actor));
+    }
+    if let Some(account) = filter.account_id {
+        // The expression of the partial index `audit_events_account_idx`.
+        query = query
+            .filter(audit_events::actor_account.is_not_null())
+            .filter(
+                diesel::dsl::sql::<diesel::sql_types::Bool>("(actor_account ->> 'id')::uuid = ")
+                    .bind::<diesel::sql_types::Uuid, _>(account),
+            );
     }
     if let Some(district) = filter.district_id {
         query = query.filter(audit_events::district_id.eq(district));

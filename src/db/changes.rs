@@ -26,6 +26,7 @@ fn table(collection: Collection) -> (&'static str, &'static str) {
         Collection::Meetings => ("meetings", "district_id"),
         Collection::Reports => ("reports", "district_id"),
         Collection::KeyTasks => ("key_tasks", "district_id"),
+        Collection::Accounts => ("accounts", "district_id"),
     }
 }
 

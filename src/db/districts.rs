@@ -184,8 +184,8 @@ impl super::Row for District {
     }
 
     /// A district is its own.
-    fn district(&self) -> DistrictId {
-        self.id
+    fn district(&self) -> Option<DistrictId> {
+        Some(self.id)
     }
 }
 

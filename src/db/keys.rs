@@ -4,8 +4,9 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
-use crate::db::schema::api_keys;
-use crate::domain::ids::{ApiKeyId, DistrictId};
+use crate::db::accounts::Account;
+use crate::db::schema::{accounts, api_keys};
+use crate::domain::ids::{AccountId, ApiKeyId, DistrictId};
 use crate::domain::kinds::Role;
 
 /// An API key, without its token hash.
@@ -20,6 +21,15 @@ pub struct ApiKey {
     pub last_used_at: Option<DateTime<Utc>>,
     pub expires_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// The account of a personal key, which the key acts as; none for machine keys.
+    pub account_id: Option<AccountId>,
+}
+
+/// A verified key and, for a personal key, the account it acts as, read with it.
+#[derive(Debug, Clone)]
+pub struct Credential {
+    pub key: ApiKey,
+    pub account: Option<Account>,
 }
 
 impl ApiKey {
@@ -38,6 +48,7 @@ pub struct NewApiKey {
     pub district_id: Option<DistrictId>,
     pub token_hash: Vec<u8>,
     pub expires_at: Option<DateTime<Utc>>,
+    pub account_id: Option<AccountId>,
 }
 
 #[tracing::instrument(skip_all)]
@@ -83,18 +94,25 @@ pub async fn find(conn: &mut AsyncPgConnection, id: ApiKeyId) -> QueryResult<Api
         .await
 }
 
-/// The key with this token hash, and the stored hash to compare in constant time.
+/// The key with this token hash with its account (a personal key's), and the stored hash
+/// to compare in constant time.
 #[tracing::instrument(skip_all)]
 pub async fn find_by_hash(
     conn: &mut AsyncPgConnection,
     hash: &[u8],
-) -> QueryResult<Option<(ApiKey, Vec<u8>)>> {
-    api_keys::table
-        .select((ApiKey::as_select(), api_keys::token_hash))
+) -> QueryResult<Option<(Credential, Vec<u8>)>> {
+    let found: Option<(ApiKey, Vec<u8>, Option<Account>)> = api_keys::table
+        .left_join(accounts::table)
+        .select((
+            ApiKey::as_select(),
+            api_keys::token_hash,
+            Option::<Account>::as_select(),
+        ))
         .filter(api_keys::token_hash.eq(hash))
         .first(conn)
         .await
-        .optional()
+        .optional()?;
+    Ok(found.map(|(key, stored, account)| (Credential { key, account }, stored)))
 }
 
 /// Revokes a key (once; revoking again keeps the first time).

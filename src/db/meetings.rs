@@ -287,8 +287,8 @@ impl super::Row for MeetingRecord {
         self.meeting.version
     }
 
-    fn district(&self) -> DistrictId {
-        self.meeting.district_id
+    fn district(&self) -> Option<DistrictId> {
+        Some(self.meeting.district_id)
     }
 }
 

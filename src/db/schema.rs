@@ -4,6 +4,33 @@
 // feed carries) are left out of every table: only `src/db/changes.rs` reads them, in SQL.
 
 diesel::table! {
+    account_identities (issuer, subject) {
+        issuer -> Text,
+        subject -> Text,
+        account_id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    accounts (id) {
+        id -> Uuid,
+        district_id -> Nullable<Uuid>,
+        display_name -> Text,
+        role -> Text,
+        member_id -> Nullable<Uuid>,
+        department_id -> Nullable<Uuid>,
+        leader_title -> Nullable<Text>,
+        status -> Text,
+        external_id -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        version -> Int8,
+        deleted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     activities (id) {
         id -> Uuid,
         district_id -> Uuid,
@@ -34,6 +61,7 @@ diesel::table! {
         last_used_at -> Nullable<Timestamptz>,
         expires_at -> Nullable<Timestamptz>,
         revoked_at -> Nullable<Timestamptz>,
+        account_id -> Nullable<Uuid>,
     }
 }
 
@@ -74,6 +102,7 @@ diesel::table! {
         prev_hash -> Text,
         hash -> Text,
         form -> Int2,
+        actor_account -> Nullable<Jsonb>,
     }
 }
 
@@ -529,6 +558,7 @@ diesel::table! {
         actor_role -> Nullable<Text>,
         occurred_at -> Timestamptz,
         payload -> Jsonb,
+        actor_account -> Nullable<Jsonb>,
     }
 }
 
@@ -561,6 +591,11 @@ diesel::table! {
 }
 
 diesel::joinable!(activities -> districts (district_id));
+diesel::joinable!(account_identities -> accounts (account_id));
+diesel::joinable!(accounts -> departments (department_id));
+diesel::joinable!(accounts -> districts (district_id));
+diesel::joinable!(accounts -> members (member_id));
+diesel::joinable!(api_keys -> accounts (account_id));
 diesel::joinable!(api_keys -> districts (district_id));
 diesel::joinable!(audit_checkpoints -> audit_signing_keys (key_id));
 diesel::joinable!(consultation_activities -> consultations (consultation_id));
@@ -573,7 +608,6 @@ diesel::joinable!(evaluation_evaluators -> members (member_id));
 diesel::joinable!(evaluation_visits -> evaluations (evaluation_id));
 diesel::joinable!(evaluations -> departments (department_id));
 diesel::joinable!(evaluations -> districts (district_id));
-diesel::joinable!(idempotency_keys -> api_keys (api_key_id));
 diesel::joinable!(key_task_notes -> key_tasks (key_task_id));
 diesel::joinable!(key_tasks -> districts (district_id));
 diesel::joinable!(meeting_attendance -> meetings (meeting_id));
@@ -604,6 +638,8 @@ diesel::joinable!(workstations -> districts (district_id));
 diesel::joinable!(workstations -> members (convenor_member_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    account_identities,
+    accounts,
     activities,
     api_keys,
     audit_checkpoints,

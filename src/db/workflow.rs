@@ -22,6 +22,8 @@ pub struct Step {
     pub actor_role: Option<String>,
     pub occurred_at: DateTime<Utc>,
     pub payload: Value,
+    /// The person who took the step, when a person did.
+    pub actor_account: Option<Value>,
 }
 
 /// The step's `INSERT`, to be sent with the `COMMIT` ([`crate::api::work::Tx::defer`]).

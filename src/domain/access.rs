@@ -134,6 +134,16 @@ impl Scope {
         }
     }
 
+    /// Whether a record owned by `owner` is visible: a district scope sees no record of
+    /// no district.
+    pub fn covers_owner(self, owner: Option<DistrictId>) -> bool {
+        match (self, owner) {
+            (Self::All, _) => true,
+            (Self::District(own), Some(owner)) => own == owner,
+            (Self::District(_), None) => false,
+        }
+    }
+
     pub fn district(self) -> Option<DistrictId> {
         match self {
             Self::All => None,

@@ -13,6 +13,9 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 pub struct EventContent<'a> {
     pub seq: i64,
     pub occurred_at: DateTime<Utc>,
+    /// The person who acted, when a person did: the account's id, display name, what it
+    /// acts for and how it authenticated. An event without one has no such key.
+    pub actor_account: Option<&'a Value>,
     pub actor_key_id: Option<String>,
     pub actor_role: Option<&'a str>,
     pub actor_district_id: Option<String>,
@@ -59,6 +62,9 @@ impl EventContent<'_> {
             }
         };
         text(&mut out, "{\"action\":", Some(self.action));
+        if let Some(account) = self.actor_account {
+            record(&mut out, ",\"actor_account\":", Some(account));
+        }
         text(
             &mut out,
             ",\"actor_district_id\":",
@@ -88,7 +94,7 @@ impl EventContent<'_> {
     fn without_seq(&self) -> Value {
         let text = |value: Option<&str>| value.map_or(Value::Null, |v| Value::String(v.to_owned()));
         let owned = |value: &Option<String>| value.clone().map_or(Value::Null, Value::String);
-        serde_json::json!({
+        let mut event = serde_json::json!({
             "occurred_at": timestamp(self.occurred_at),
             "actor_key_id": owned(&self.actor_key_id),
             "actor_role": text(self.actor_role),
@@ -101,7 +107,11 @@ impl EventContent<'_> {
             "district_id": owned(&self.district_id),
             "before": self.before.cloned().unwrap_or(Value::Null),
             "after": self.after.cloned().unwrap_or(Value::Null),
-        })
+        });
+        if let Some(account) = self.actor_account {
+            event["actor_account"] = account.clone();
+        }
+        event
     }
 
     /// SHA-256 (hex) over the previous hash, a newline and the canonical event.
@@ -235,6 +245,7 @@ mod tests {
             occurred_at: DateTime::parse_from_rfc3339("2026-01-02T03:04:05.123456Z")
                 .unwrap()
                 .with_timezone(&Utc),
+            actor_account: None,
             actor_key_id: None,
             actor_role: Some("admin"),
             actor_district_id: None,
@@ -275,6 +286,21 @@ mod tests {
         assert_eq!(content.canonical(), expected);
         assert!(expected.ends_with(",\"seq\":1}"));
         assert_eq!(format!("{}1}}", content.canonical_prefix()), expected);
+        assert!(!expected.contains("actor_account"), "no person, no key");
+
+        // A person's event: the account sorts right after the action.
+        let account = json!({"id": "019ad3f2-8000-7000-8000-000000000001",
+            "display_name": "王芳 \"委员\"", "role": "member",
+            "acts_for": {"member_id": "019ad3f2-8000-7000-8000-000000000002"},
+            "authenticated_by": "personal_key"});
+        content.actor_account = Some(&account);
+        let mut whole = content.without_seq();
+        whole["seq"] = json!(content.seq);
+        let mut expected = Vec::new();
+        write_canonical(&whole, &mut expected);
+        let expected = String::from_utf8(expected).unwrap();
+        assert_eq!(content.canonical(), expected);
+        assert!(expected.starts_with("{\"action\":\"create\",\"actor_account\":{\"acts_for\""));
     }
 
     #[test]
@@ -313,6 +339,7 @@ mod tests {
             occurred_at: DateTime::parse_from_rfc3339("2026-11-30T08:15:02.12Z")
                 .unwrap()
                 .with_timezone(&Utc),
+            actor_account: None,
             actor_key_id: Some("019ad3f2-6c1e-7a40-9d1b-3e0f5a2b7c11".into()),
             actor_role: Some("admin"),
             actor_district_id: None,

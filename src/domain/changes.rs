@@ -26,6 +26,7 @@ text_enum! {
         Meetings = "meetings",
         Reports = "reports",
         KeyTasks = "key_tasks",
+        Accounts = "accounts",
     }
 }
 

@@ -99,6 +99,7 @@ typed_id!(MemberId, "a member");
 typed_id!(WorkstationId, "a workstation");
 typed_id!(ActivityId, "a workstation activity");
 typed_id!(ApiKeyId, "an API key");
+typed_id!(AccountId, "an account");
 typed_id!(ProposalId, "a proposal");
 typed_id!(ConsultationId, "a consultation topic");
 typed_id!(ConsultationActivityId, "a consultation activity");

@@ -134,21 +134,35 @@ text_enum! {
 }
 
 text_enum! {
-    /// What an API key may do: `admin` everything; `clerk` read and write its district;
+    /// What a caller may do: `admin` everything; `clerk` read and write its district;
     /// `sync` read its district and use the sync endpoints; `auditor` read everything,
-    /// including the audit trail, and write nothing.
+    /// including the audit trail, and write nothing. `member`, `unit` and
+    /// `leaders_office` are people of a district acting for a member, a unit or a
+    /// leaders' office: their own records and steps.
     Role {
         Admin = "admin",
         Clerk = "clerk",
         Sync = "sync",
         Auditor = "auditor",
+        /// A member of a district (委员).
+        Member = "member",
+        /// A unit of a district: a handling unit or an evaluated department (单位).
+        Unit = "unit",
+        /// A leaders' office of a district (区委书记, 区长, 区政协主席…).
+        LeadersOffice = "leaders_office",
     }
 }
 
 impl Role {
-    /// Whether keys of this role belong to one district.
+    /// Whether callers of this role belong to one district.
     pub fn is_district_scoped(self) -> bool {
-        matches!(self, Self::Clerk | Self::Sync)
+        !matches!(self, Self::Admin | Self::Auditor)
+    }
+
+    /// Whether this is the role of a person acting for something of a district (a
+    /// member, a unit, a leaders' office), which only an account can hold.
+    pub fn is_person(self) -> bool {
+        matches!(self, Self::Member | Self::Unit | Self::LeadersOffice)
     }
 }
 
@@ -232,6 +246,7 @@ text_enum! {
     /// A record's type in the audit trail and in histories: every change the trail keeps
     /// is of one of these.
     Entity {
+        Account = "account",
         Activity = "activity",
         ApiKey = "api_key",
         AuditEvent = "audit_event",

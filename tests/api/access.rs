@@ -24,6 +24,7 @@ struct Side {
     meeting: String,
     report: String,
     key_task: String,
+    account: String,
 }
 
 async fn created(app: &TestApp, path: &str, body: Value) -> String {
@@ -172,7 +173,14 @@ async fn side(app: &TestApp, code: &str) -> Side {
         json!({"district_id": district, "year": 2026, "title": "重点工作", "responsible_body": "办公室"}),
     )
     .await;
+    let account = created(
+        app,
+        "/api/v1/accounts",
+        json!({"district_id": district, "display_name": "王芳", "role": "member", "member_id": member}),
+    )
+    .await;
     Side {
+        account,
         meeting,
         report,
         key_task,
@@ -208,6 +216,7 @@ fn concrete(template: &str, side: &Side, key_id: &str) -> String {
         "meetings" => &side.meeting,
         "reports" => &side.report,
         "key-tasks" => &side.key_task,
+        "accounts" => &side.account,
         "keys" => key_id,
         _ => "",
     };
@@ -230,7 +239,8 @@ fn concrete(template: &str, side: &Side, key_id: &str) -> String {
     }
     match collection {
         "departments" | "members" | "workstations" | "activities" | "proposals"
-        | "consultations" | "rulings" | "evaluations" | "meetings" | "reports" | "key-tasks" => {
+        | "consultations" | "rulings" | "evaluations" | "meetings" | "reports" | "key-tasks"
+        | "accounts" => {
             format!("{path}?district_id={}", side.district)
         }
         _ => path,
@@ -424,7 +434,9 @@ async fn every_endpoint_answers_every_role_as_the_policy_says() {
                     request = request.header("If-Match", "\"0\"");
                 }
                 let replaces = method == Method::PUT
-                    && (template.contains("/ratings/") || template.contains("/attendance/"));
+                    && (template.contains("/ratings/")
+                        || template.contains("/attendance/")
+                        || template.ends_with("/identities"));
                 if method == Method::POST || method == Method::PATCH || replaces {
                     request = request.json(&json!({}));
                 }
@@ -466,6 +478,7 @@ async fn a_district_key_never_sees_another_districts_records_in_a_list() {
         "members",
         "workstations",
         "activities",
+        "accounts",
     ] {
         let naming_other = if collection == "districts" {
             "?code=haidian".to_owned()

@@ -479,14 +479,12 @@ async fn admin_key(database_url: &str) -> String {
     let mut conn = AsyncPgConnection::establish(database_url)
         .await
         .expect("connect to the test database");
-    let spec = KeySpec::check(
-        Field::parsed(cppcc_api::domain::values::Line::parse("test administrator")),
-        Field::Value(cppcc_api::domain::kinds::Role::Admin),
-        Field::Missing,
-        Field::Missing,
-        None,
-    )
-    .expect("a valid key");
+    let key = cppcc_api::api::keys::NewKey {
+        name: Field::parsed(cppcc_api::domain::values::Line::parse("test administrator")),
+        role: Field::Value(cppcc_api::domain::kinds::Role::Admin),
+        ..Default::default()
+    };
+    let spec = KeySpec::check(key, None, None).expect("a valid key");
     issue(&mut conn, &Actor::command("test"), spec)
         .await
         .expect("the admin key is created")
@@ -550,6 +548,7 @@ pub fn event_hash(event: &Value, prev_hash: &str) -> String {
     cppcc_api::domain::audit::EventContent {
         seq: event["seq"].as_i64().unwrap(),
         occurred_at: text("occurred_at").unwrap().parse().unwrap(),
+        actor_account: Some(&event["actor_account"]).filter(|value| !value.is_null()),
         actor_key_id: owned("actor_key_id"),
         actor_role: text("actor_role"),
         actor_district_id: owned("actor_district_id"),

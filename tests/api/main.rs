@@ -1,6 +1,7 @@
 //! Integration tests: the real service, a real database, a real HTTP client.
 
 mod access;
+mod accounts;
 mod architecture;
 mod audit;
 mod changes;
