@@ -486,6 +486,36 @@ pub trait Row: Clone + Send + Sync + 'static {
     fn district(&self) -> Option<crate::domain::ids::DistrictId>;
 }
 
+/// A condition on the rows of a table, as a person's rules write it.
+pub type Seen<T> = Box<
+    dyn diesel::expression::BoxableExpression<T, diesel::pg::Pg, SqlType = diesel::sql_types::Bool>,
+>;
+
+/// Which rows of its table a person of a district sees and changes, besides being of
+/// their district: every record type with [`record_queries!`] says it (the macro needs
+/// it), so a record type nobody wrote a rule for is seen by no person.
+pub trait SeenBy {
+    type Table;
+
+    /// The rows `person` reads.
+    fn seen_by(person: crate::domain::access::Person) -> Seen<Self::Table>;
+
+    /// The rows `person` changes (the records they read unless said otherwise).
+    fn changed_by(person: crate::domain::access::Person) -> Seen<Self::Table> {
+        Self::seen_by(person)
+    }
+}
+
+/// No row: what a person sees of a record type their rules do not name.
+pub fn no_row<T>() -> Seen<T> {
+    Box::new(diesel::dsl::sql::<diesel::sql_types::Bool>("FALSE"))
+}
+
+/// Every row of the person's district.
+pub fn every_row<T>() -> Seen<T> {
+    Box::new(diesel::dsl::sql::<diesel::sql_types::Bool>("TRUE"))
+}
+
 /// The queries a record a client edits has: written by [`record_queries!`].
 pub trait Stored: Row {
     /// The fields a client sets.
@@ -801,6 +831,9 @@ macro_rules! record_queries {
             if let Some(district) = scope.district() {
                 query = query.filter($table::district_id.eq(district));
             }
+            if let Some(person) = scope.person() {
+                query = query.filter(<$row as $crate::db::SeenBy>::seen_by(person));
+            }
             query.first(&mut conn).await
         }
 
@@ -818,11 +851,22 @@ macro_rules! record_queries {
                 .for_update()
                 .first(&mut conn)
                 .await?;
-            if scope.covers_owner(<$row as $crate::db::Row>::district(&row)) {
-                Ok(row)
-            } else {
-                Err(diesel::result::Error::NotFound)
+            if !scope.covers_owner(<$row as $crate::db::Row>::district(&row)) {
+                return Err(diesel::result::Error::NotFound);
             }
+            if let Some(person) = scope.person() {
+                let changes: bool = diesel::select(diesel::dsl::exists(
+                    $table::table
+                        .filter($table::id.eq(id))
+                        .filter(<$row as $crate::db::SeenBy>::changed_by(person)),
+                ))
+                .get_result(&mut conn)
+                .await?;
+                if !changes {
+                    return Err(diesel::result::Error::NotFound);
+                }
+            }
+            Ok(row)
         }
 
         /// Marks the record deleted; it stays in the change feed as a tombstone.

@@ -176,12 +176,12 @@ impl NewAccount {
 }
 
 /// The account's fields after `patch`, from `current` (none for a new account), for an
-/// account of `role` in `district`: what it acts for must fit its role and be a live
-/// record of its district.
+/// account of `role` in `district`: what it acts for must fit its role (when the role is
+/// known) and be a live record of its district.
 pub(crate) async fn merge(
     conn: &mut AsyncPgConnection,
     checks: &mut Checks,
-    role: Role,
+    role: Option<Role>,
     district: Option<DistrictId>,
     patch: AccountPatch,
     current: Option<&AccountFields>,
@@ -221,6 +221,7 @@ pub(crate) async fn merge(
         ("/department_id", department_id.is_some(), Role::Unit),
         ("/leader_title", leader_title.is_some(), Role::LeadersOffice),
     ] {
+        let Some(role) = role else { continue };
         match (given, role == wanted) {
             (false, true) => checks.rule(
                 pointer,
@@ -366,10 +367,7 @@ async fn create_account(
                     .await?
                     .map(|district| district.id),
             };
-            let fields = match role {
-                Some(role) => merge(conn, &mut checks, role, district, patch, None).await?,
-                None => None,
-            };
+            let fields = merge(conn, &mut checks, role, district, patch, None).await?;
             let (role, fields) = checks.finish(role.zip(fields))?;
             let account = db::insert(conn, district, role, fields).await?;
             let change = Change::new("create", Entity::Account, account.id, district);
@@ -436,7 +434,7 @@ impl Editable for Account {
         merge(
             conn,
             checks,
-            row.role,
+            Some(row.role),
             row.district_id,
             patch,
             Some(&row.fields()),

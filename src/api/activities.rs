@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::edit::{self, Editable};
-use crate::api::policy::{read, write};
+use crate::api::policy::{read, read_with, write};
 
 use crate::api::audit::{HistoryQuery, record};
 use crate::api::auth::Caller;
@@ -31,10 +31,11 @@ use crate::error::{ApiError, not_found_as};
 /// [`super::workstations::configure`], in its scope.
 pub fn configure(config: &mut ServiceConfig) {
     use crate::domain::access::DistrictOf::*;
+    use crate::domain::access::MEMBERS;
     config.service(
         utoipa_actix_web::scope("/activities")
-            .service(read(Filter, list_activities))
-            .service(read(Path, get_activity))
+            .service(read_with(MEMBERS, Filter, list_activities))
+            .service(read_with(MEMBERS, Path, get_activity))
             .service(write(Path, update_activity))
             .service(write(Path, delete_activity))
             .service(read(Path, get_activity_history)),

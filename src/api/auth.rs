@@ -20,7 +20,7 @@ use crate::api::{RouteTable, template_matches};
 use crate::db::DbPool;
 use crate::db::audit::Actor;
 use crate::db::keys::Credential;
-use crate::domain::access::{self, Scope};
+use crate::domain::access::{self, Person, Scope};
 use crate::domain::account::ActorAccount;
 use crate::domain::account::{AccountStatus, Authentication};
 use crate::domain::ids::{ApiKeyId, DistrictId};
@@ -36,6 +36,8 @@ pub struct Caller {
     pub key_id: ApiKeyId,
     /// The person calling, when a person is (a personal key of an account).
     pub account: Option<std::sync::Arc<ActorAccount>>,
+    /// What a person of a district acts for (roles `member`, `unit`, `leaders_office`).
+    pub person: Option<Person>,
     pub role: Role,
     pub district_id: Option<DistrictId>,
     pub request_id: Option<String>,
@@ -45,8 +47,18 @@ pub struct Caller {
 impl Caller {
     /// The districts this caller sees.
     pub fn scope(&self) -> Scope {
-        match (self.role.is_district_scoped(), self.district_id) {
-            (true, Some(district)) => Scope::District(district),
+        match (
+            self.role.is_district_scoped(),
+            self.district_id,
+            self.person,
+        ) {
+            (true, Some(district), Some(person)) => Scope::Person(district, person),
+            // A person's role without what it acts for sees nothing (authentication
+            // refuses such a caller before any route).
+            (true, _, None) if self.role.is_person() => {
+                Scope::District(DistrictId(uuid::Uuid::nil()))
+            }
+            (true, Some(district), _) => Scope::District(district),
             _ => Scope::All,
         }
     }
@@ -290,12 +302,23 @@ async fn resolve(request: &ServiceRequest) -> Result<Caller, ApiError> {
     }
     // A personal key acts as its account, with the account's role and district, and only
     // while the account may act.
-    let (role, district_id, account) = match &credential.account {
-        None => (key.role, key.district_id, None),
+    let (role, district_id, account, person) = match &credential.account {
+        None if key.role.is_person() => {
+            return Err(ApiError::Unauthorized(
+                "a person's key must belong to an account".into(),
+            ));
+        }
+        None => (key.role, key.district_id, None, None),
         Some(account) => {
             if account.deleted_at.is_some() || account.status != AccountStatus::Active {
                 return Err(ApiError::Unauthorized(
                     "the key's account is disabled".into(),
+                ));
+            }
+            let person = account.person();
+            if account.role.is_person() && person.is_none() {
+                return Err(ApiError::Unauthorized(
+                    "the key's account does not say what it acts for".into(),
                 ));
             }
             (
@@ -304,6 +327,7 @@ async fn resolve(request: &ServiceRequest) -> Result<Caller, ApiError> {
                 Some(std::sync::Arc::new(
                     account.actor(Authentication::PersonalKey, None),
                 )),
+                person,
             )
         }
     };
@@ -325,6 +349,7 @@ async fn resolve(request: &ServiceRequest) -> Result<Caller, ApiError> {
     Ok(Caller {
         key_id: key.id,
         account,
+        person,
         role,
         district_id,
         request_id: request
@@ -478,6 +503,7 @@ mod tests {
                 request.extensions_mut().insert(Authenticated(Caller {
                     key_id: ApiKeyId::generate(),
                     account: None,
+                    person: None,
                     role,
                     district_id: None,
                     request_id: None,

@@ -16,7 +16,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::edit::{self, Edit, Editable};
-use crate::api::policy::{read, write};
+use crate::api::policy::{read, read_with, write};
 
 use crate::api::audit::record;
 use crate::api::auth::Caller;
@@ -53,23 +53,24 @@ use activities::{
 
 pub fn configure(config: &mut ServiceConfig) {
     use crate::domain::access::DistrictOf::*;
+    use crate::domain::access::OFFICES;
     config.service(
         utoipa_actix_web::scope("/consultations")
             .service(read(Path, get_consultation_lineage))
-            .service(read(Path, list_consultation_rulings))
-            .service(read(Filter, list_consultations))
+            .service(read_with(OFFICES, Path, list_consultation_rulings))
+            .service(read_with(OFFICES, Filter, list_consultations))
             .service(write(Body, create_consultation))
             .service(read(Query, get_consultation_plan))
-            .service(read(Path, get_consultation))
+            .service(read_with(OFFICES, Path, get_consultation))
             .service(write(Path, update_consultation))
             .service(write(Path, delete_consultation))
             .service(read(Path, get_consultation_history))
             .service(write(Path, start_consultation))
             .service(write(Path, report_consultation))
             .service(write(Path, close_consultation))
-            .service(read(Path, list_consultation_activities))
+            .service(read_with(OFFICES, Path, list_consultation_activities))
             .service(write(Path, create_consultation_activity))
-            .service(read(Path, get_consultation_activity))
+            .service(read_with(OFFICES, Path, get_consultation_activity))
             .service(write(Path, update_consultation_activity))
             .service(write(Path, delete_consultation_activity)),
     );

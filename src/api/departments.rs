@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::edit::{self, Editable};
-use crate::api::policy::{read, write};
+use crate::api::policy::{read, read_with, write};
 use diesel_async::AsyncPgConnection;
 
 use crate::api::audit::{HistoryQuery, record};
@@ -28,11 +28,12 @@ use crate::error::{ApiError, Problem};
 
 pub fn configure(config: &mut ServiceConfig) {
     use crate::domain::access::DistrictOf::*;
+    use crate::domain::access::UNITS;
     config.service(
         utoipa_actix_web::scope("/departments")
             .service(read(Filter, list_departments))
             .service(write(Body, create_department))
-            .service(read(Path, get_department))
+            .service(read_with(UNITS, Path, get_department))
             .service(write(Path, update_department))
             .service(write(Path, delete_department))
             .service(read(Path, get_department_history))

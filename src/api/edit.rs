@@ -118,6 +118,13 @@ pub(crate) trait Editable: Stored {
         }
     }
 
+    /// What a person may not make of the record (a member stays the lead of the
+    /// proposal they edit): each refusal as a field error. Staff callers are refused
+    /// nothing here.
+    fn refused_to(_caller: &Caller, _fields: &Self::Fields) -> Vec<crate::error::FieldError> {
+        Vec::new()
+    }
+
     /// What the caller is shown of the view (the audit trail keeps all of it).
     fn shown(_caller: &Caller, view: Self::View) -> Self::View {
         view
@@ -322,6 +329,9 @@ pub(crate) async fn update<R: Editable>(
             R::allows(&parent, &current, Edit::Update)?;
             let mut checks = Checks::default();
             let fields = R::merge(tx, &mut checks, &lists, &parent, &current, patch).await?;
+            if let Some(fields) = &fields {
+                checks.extend(R::refused_to(&caller, fields));
+            }
             let fields = checks.finish(fields)?;
             let before = R::view(tx, current.clone()).await?;
             // The change is worked out here and written with the COMMIT; one that changes

@@ -17,7 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::edit::{self, Edit, Editable};
-use crate::api::policy::{read, write};
+use crate::api::policy::{read, read_with, write};
 
 use crate::api::audit::record;
 use crate::api::auth::Caller;
@@ -66,11 +66,12 @@ use visits::{create_visit, delete_visit, get_visit, list_visits, update_visit};
 
 pub fn configure(config: &mut ServiceConfig) {
     use crate::domain::access::DistrictOf::*;
+    use crate::domain::access::{OFFICES, OVERSIGHT_PEOPLE};
     config.service(
         utoipa_actix_web::scope("/evaluations")
-            .service(read(Filter, list_evaluations))
+            .service(read_with(OVERSIGHT_PEOPLE, Filter, list_evaluations))
             .service(write(Body, create_evaluation))
-            .service(read(Path, get_evaluation))
+            .service(read_with(OVERSIGHT_PEOPLE, Path, get_evaluation))
             .service(write(Path, update_evaluation))
             .service(write(Path, delete_evaluation))
             .service(read(Path, get_evaluation_history))
@@ -82,23 +83,23 @@ pub fn configure(config: &mut ServiceConfig) {
             .service(write(Path, add_evaluator))
             .service(write(Path, remove_evaluator))
             .service(write(Path, complete_training))
-            .service(read(Path, list_visits))
+            .service(read_with(OFFICES, Path, list_visits))
             .service(write(Path, create_visit))
-            .service(read(Path, get_visit))
+            .service(read_with(OFFICES, Path, get_visit))
             .service(write(Path, update_visit))
             .service(write(Path, delete_visit))
             .service(read(Path, get_rating_summary))
             .service(read(Path, list_ratings))
             .service(write(Path, put_rating))
-            .service(read(Path, list_rectification_items))
-            .service(read(Path, get_rectification_item))
+            .service(read_with(OVERSIGHT_PEOPLE, Path, list_rectification_items))
+            .service(read_with(OVERSIGHT_PEOPLE, Path, get_rectification_item))
             .service(write(Path, note_rectification_item))
             .service(write(Path, start_rectification_item))
             .service(write(Path, complete_rectification_item))
             .service(write(Path, verify_rectification_item))
             .service(write(Path, reopen_rectification_item))
             .service(write(Path, carry_over_rectification_item))
-            .service(read(Path, list_evaluation_rulings))
+            .service(read_with(OFFICES, Path, list_evaluation_rulings))
             .service(read(Path, get_evaluation_lineage)),
     );
 }

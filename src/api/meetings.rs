@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::api::policy::{read, write};
+use crate::api::policy::{read, read_with, write};
 
 use crate::api::audit::{HistoryQuery, record};
 use crate::api::auth::Caller;
@@ -33,11 +33,12 @@ use crate::error::{ApiError, Problem, not_found_as};
 
 pub fn configure(config: &mut ServiceConfig) {
     use crate::domain::access::DistrictOf::*;
+    use crate::domain::access::MEMBERS;
     config.service(
         utoipa_actix_web::scope("/meetings")
-            .service(read(Filter, list_meetings))
+            .service(read_with(MEMBERS, Filter, list_meetings))
             .service(write(Body, create_meeting))
-            .service(read(Path, get_meeting))
+            .service(read_with(MEMBERS, Path, get_meeting))
             .service(write(Path, update_meeting))
             .service(write(Path, delete_meeting))
             .service(read(Path, get_meeting_history))

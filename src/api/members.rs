@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::edit::{self, Editable};
-use crate::api::policy::{read, write};
+use crate::api::policy::{read, read_with, write};
 use diesel_async::AsyncPgConnection;
 
 use crate::api::audit::{HistoryQuery, record};
@@ -30,15 +30,20 @@ use crate::error::{ApiError, Problem};
 
 pub fn configure(config: &mut ServiceConfig) {
     use crate::domain::access::DistrictOf::*;
+    use crate::domain::access::MEMBERS;
     config.service(
         utoipa_actix_web::scope("/members")
             .service(read(Filter, list_members))
             .service(write(Body, create_member))
-            .service(read(Path, get_member))
+            .service(read_with(MEMBERS, Path, get_member))
             .service(write(Path, update_member))
             .service(write(Path, delete_member))
             .service(read(Path, get_member_history))
-            .service(read(Path, crate::api::performance::get_member_performance)),
+            .service(read_with(
+                MEMBERS,
+                Path,
+                crate::api::performance::get_member_performance,
+            )),
     );
 }
 
@@ -142,6 +147,10 @@ impl Serialize for Contact {
 impl Personal for MemberView {
     fn district(&self) -> Option<DistrictId> {
         Some(self.district_id)
+    }
+
+    fn member(&self) -> Option<crate::domain::ids::MemberId> {
+        Some(self.id)
     }
 
     fn hide_contacts(&mut self) {

@@ -11,6 +11,7 @@ use utoipa::openapi::{RefOr, schema::Schema};
 use utoipa_actix_web::OpenApiFactory;
 
 use crate::domain::access::{ADMINS, DistrictOf, Policy, READERS, SYNCERS, TRAIL_READERS, WRITERS};
+use crate::domain::kinds::Role;
 
 /// A handler and who may call it.
 pub struct Guarded<F> {
@@ -28,6 +29,29 @@ pub fn write<F>(district: DistrictOf, factory: F) -> Guarded<F> {
     guarded(WRITERS, district, factory)
 }
 
+/// [`read`], and by the people of a district with these roles, each reading only what
+/// their rules let them see (the route's queries apply the person's scope:
+/// [`crate::db::SeenBy`]).
+pub fn read_with<F>(persons: &[Role], district: DistrictOf, factory: F) -> Guarded<F> {
+    guarded(&with_persons(READERS, persons), district, factory)
+}
+
+/// [`write`], and by the people of a district with these roles, each changing only what
+/// their rules let them change.
+pub fn write_with<F>(persons: &[Role], district: DistrictOf, factory: F) -> Guarded<F> {
+    guarded(&with_persons(WRITERS, persons), district, factory)
+}
+
+/// The staff roles `staff` and the person roles `persons` (only those: a staff role
+/// listed among the persons would be let through without its rules).
+fn with_persons(staff: &[Role], persons: &[Role]) -> Vec<Role> {
+    assert!(
+        persons.iter().all(|role| role.is_person()),
+        "only person roles are added to a route's staff roles"
+    );
+    staff.iter().chain(persons).copied().collect()
+}
+
 /// Administrators only.
 pub fn admin<F>(district: DistrictOf, factory: F) -> Guarded<F> {
     guarded(ADMINS, district, factory)
@@ -43,11 +67,7 @@ pub fn sync<F>(district: DistrictOf, factory: F) -> Guarded<F> {
     guarded(SYNCERS, district, factory)
 }
 
-fn guarded<F>(
-    roles: &[crate::domain::kinds::Role],
-    district: DistrictOf,
-    factory: F,
-) -> Guarded<F> {
+fn guarded<F>(roles: &[Role], district: DistrictOf, factory: F) -> Guarded<F> {
     Guarded {
         policy: Policy::new(roles, district),
         factory,

@@ -17,7 +17,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::edit::{self, Edit, Editable};
-use crate::api::policy::{read, write};
+use crate::api::policy::{read, read_with, write, write_with};
 
 use crate::api::audit::{record, record_if_changed};
 use crate::api::auth::Caller;
@@ -31,6 +31,7 @@ use crate::api::work::{Db, Write};
 use crate::api::workflow::{self, Transition, Workflow, WorkflowHistory};
 use crate::db::audit::Change;
 use crate::db::proposals::{self as db, DraftFields, Proposal, ProposalFilter};
+use crate::domain::access::Person;
 use crate::domain::access::Scope;
 use crate::domain::calendar::Day;
 use crate::domain::calendar::{self, today};
@@ -53,21 +54,22 @@ use cosigners::{add_cosigner, list_cosigners, remove_cosigner};
 
 pub fn configure(config: &mut ServiceConfig) {
     use crate::domain::access::DistrictOf::*;
+    use crate::domain::access::{MEMBERS, OFFICES, PROPOSAL_PEOPLE};
     config.service(
         utoipa_actix_web::scope("/proposals")
             .service(read(Path, get_proposal_lineage))
-            .service(read(Path, list_proposal_rulings))
-            .service(read(Filter, list_proposals))
-            .service(write(Body, create_proposal))
+            .service(read_with(OFFICES, Path, list_proposal_rulings))
+            .service(read_with(PROPOSAL_PEOPLE, Filter, list_proposals))
+            .service(write_with(MEMBERS, Body, create_proposal))
             .service(read(Query, proposal_stats))
-            .service(read(Path, get_proposal))
-            .service(write(Path, update_proposal))
+            .service(read_with(PROPOSAL_PEOPLE, Path, get_proposal))
+            .service(write_with(MEMBERS, Path, update_proposal))
             .service(write(Path, delete_proposal))
-            .service(read(Path, get_proposal_history))
+            .service(read_with(PROPOSAL_PEOPLE, Path, get_proposal_history))
             .service(read(Path, list_cosigners))
             .service(write(Path, add_cosigner))
             .service(write(Path, remove_cosigner))
-            .service(write(Path, submit_proposal))
+            .service(write_with(MEMBERS, Path, submit_proposal))
             .service(write(Path, file_proposal))
             .service(write(Path, reject_proposal))
             .service(write(Path, merge_proposal))
@@ -552,6 +554,9 @@ async fn create_proposal(
                 district.as_ref().map(|d| d.id),
             )
             .await?;
+            if let Some(fields) = &fields {
+                checks.extend(<Proposal as Editable>::refused_to(&caller, fields));
+            }
             let (district, fields) = checks.finish(district.zip(fields))?;
             let row = db::insert(conn, district.id, fields).await?;
             let created = view(conn, row).await?;
@@ -591,6 +596,19 @@ edit::delete_route! {
 
 impl Editable for Proposal {
     edit::own!(ProposalId, "proposal");
+
+    /// A member drafts and edits the proposals they lead, and stays their lead.
+    fn refused_to(caller: &Caller, fields: &DraftFields) -> Vec<FieldError> {
+        match caller.person {
+            Some(Person::Member(own)) if fields.lead_member_id != Some(own) => {
+                vec![FieldError::rule(
+                    "/lead_member_id",
+                    "a member drafts the proposals they lead: it must be their own member id",
+                )]
+            }
+            _ => Vec::new(),
+        }
+    }
     type Patch = ProposalPatch;
     type View = ProposalView;
     const ENTITY: Entity = Entity::Proposal;

@@ -16,7 +16,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::edit::{self, Edit, Editable};
-use crate::api::policy::{read, write};
+use crate::api::policy::{read, read_with, write, write_with};
 
 use crate::api::audit::record;
 use crate::api::auth::Caller;
@@ -32,6 +32,7 @@ use crate::db::audit::Change;
 use crate::db::rulings::{
     self as db, Measure, MeasureFields, NewRuling, Ruling, RulingFields, RulingFilter,
 };
+use crate::domain::access::Person;
 use crate::domain::access::Scope;
 use crate::domain::calendar::Day;
 use crate::domain::calendar::today;
@@ -47,11 +48,12 @@ use crate::error::{ApiError, Problem, not_found_as};
 
 pub fn configure(config: &mut ServiceConfig) {
     use crate::domain::access::DistrictOf::*;
+    use crate::domain::access::{OFFICES, OVERSIGHT_PEOPLE};
     config.service(
         utoipa_actix_web::scope("/rulings")
-            .service(read(Filter, list_rulings))
-            .service(write(Body, create_ruling))
-            .service(read(Path, get_ruling))
+            .service(read_with(OVERSIGHT_PEOPLE, Filter, list_rulings))
+            .service(write_with(OFFICES, Body, create_ruling))
+            .service(read_with(OVERSIGHT_PEOPLE, Path, get_ruling))
             .service(write(Path, update_ruling))
             .service(write(Path, delete_ruling))
             .service(read(Path, get_ruling_history))
@@ -447,6 +449,18 @@ async fn create_ruling(
                 _ => None,
             };
             let fields = merge(conn, &mut checks, patch, None, subject_type, district).await?;
+            // A leaders' office issues its own leader's rulings.
+            if let (Some(Person::Office(title)), Some(fields)) = (caller.person, &fields)
+                && fields.leader_title != title
+            {
+                checks.rule(
+                    "/leader_title",
+                    format!(
+                        "this leaders' office issues the rulings of its leader ({})",
+                        title.as_str()
+                    ),
+                );
+            }
             let ruling = checks.finish((|| {
                 let kind = subject_type?;
                 let id = subject_id?;

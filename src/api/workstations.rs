@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::api::edit::{self, Editable};
-use crate::api::policy::{read, write};
+use crate::api::policy::{read, read_with, write};
 
 use crate::api::audit::{HistoryQuery, record};
 use crate::api::auth::Caller;
@@ -33,11 +33,12 @@ use crate::error::{ApiError, Problem, not_found_as};
 
 pub fn configure(config: &mut ServiceConfig) {
     use crate::domain::access::DistrictOf::*;
+    use crate::domain::access::MEMBERS;
     config.service(
         utoipa_actix_web::scope("/workstations")
-            .service(read(Filter, list_workstations))
+            .service(read_with(MEMBERS, Filter, list_workstations))
             .service(write(Body, create_workstation))
-            .service(read(Path, get_workstation))
+            .service(read_with(MEMBERS, Path, get_workstation))
             .service(write(Path, update_workstation))
             .service(write(Path, delete_workstation))
             .service(read(Path, list_workstation_members))

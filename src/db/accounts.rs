@@ -31,6 +31,18 @@ pub struct Account {
 }
 
 impl Account {
+    /// What the account acts for, if it is a person of a district whose links are
+    /// whole (the database's constraints keep them so).
+    pub fn person(&self) -> Option<crate::domain::access::Person> {
+        use crate::domain::access::Person;
+        match self.role {
+            Role::Member => self.member_id.map(Person::Member),
+            Role::Unit => self.department_id.map(Person::Unit),
+            Role::LeadersOffice => self.leader_title.map(Person::Office),
+            Role::Admin | Role::Clerk | Role::Sync | Role::Auditor => None,
+        }
+    }
+
     /// The account as the trail names its acts, authenticated `by` (an identity
     /// provider's token names its `issuer`).
     pub fn actor(&self, by: Authentication, issuer: Option<String>) -> ActorAccount {
@@ -84,6 +96,9 @@ pub async fn list(
     if let Some(district) = filter.scope.district() {
         query = query.filter(accounts::district_id.eq(district));
     }
+    if let Some(person) = filter.scope.person() {
+        query = query.filter(<Account as super::SeenBy>::seen_by(person));
+    }
     if let Some(district_id) = filter.district_id {
         query = query.filter(accounts::district_id.eq(district_id));
     }
@@ -110,6 +125,18 @@ pub async fn list(
 }
 
 super::record_queries!(accounts, Account, AccountFields, AccountId);
+
+/// No person reads accounts through the API (their own is in the trail of their acts).
+impl super::SeenBy for Account {
+    type Table = accounts::table;
+
+    fn seen_by(person: crate::domain::access::Person) -> super::Seen<accounts::table> {
+        #[allow(unused_imports)]
+        use crate::domain::access::Person;
+        let _ = person;
+        super::no_row()
+    }
+}
 
 #[derive(Insertable)]
 #[diesel(table_name = accounts)]

@@ -71,6 +71,9 @@ pub async fn list(
     if let Some(district) = filter.scope.district() {
         query = query.filter(activities::district_id.eq(district));
     }
+    if let Some(person) = filter.scope.person() {
+        query = query.filter(<Activity as super::SeenBy>::seen_by(person));
+    }
     if let Some(district_id) = filter.district_id {
         query = query.filter(activities::district_id.eq(district_id));
     }
@@ -100,6 +103,27 @@ pub async fn list(
 }
 
 super::record_queries!(activities, Activity, ActivityFields, ActivityId);
+
+/// A member reads their district's workstation activities.
+impl super::SeenBy for Activity {
+    type Table = activities::table;
+
+    fn seen_by(person: crate::domain::access::Person) -> super::Seen<activities::table> {
+        #[allow(unused_imports)]
+        use crate::domain::access::Person;
+        match person {
+            Person::Member(_) => super::every_row(),
+            Person::Unit(_) | Person::Office(_) => super::no_row(),
+        }
+    }
+
+    fn changed_by(person: crate::domain::access::Person) -> super::Seen<activities::table> {
+        #[allow(unused_imports)]
+        use crate::domain::access::Person;
+        let _ = person;
+        super::no_row()
+    }
+}
 
 #[derive(Insertable)]
 #[diesel(table_name = activities)]

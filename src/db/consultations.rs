@@ -70,6 +70,9 @@ pub async fn list(
     if let Some(district) = filter.scope.district() {
         query = query.filter(consultations::district_id.eq(district));
     }
+    if let Some(person) = filter.scope.person() {
+        query = query.filter(<Consultation as super::SeenBy>::seen_by(person));
+    }
     if let Some(district) = filter.district_id {
         query = query.filter(consultations::district_id.eq(district));
     }
@@ -102,6 +105,27 @@ super::record_queries!(
     ConsultationFields,
     ConsultationId
 );
+
+/// A leaders' office reads its district's consultation topics.
+impl super::SeenBy for Consultation {
+    type Table = consultations::table;
+
+    fn seen_by(person: crate::domain::access::Person) -> super::Seen<consultations::table> {
+        #[allow(unused_imports)]
+        use crate::domain::access::Person;
+        match person {
+            Person::Office(_) => super::every_row(),
+            Person::Member(_) | Person::Unit(_) => super::no_row(),
+        }
+    }
+
+    fn changed_by(person: crate::domain::access::Person) -> super::Seen<consultations::table> {
+        #[allow(unused_imports)]
+        use crate::domain::access::Person;
+        let _ = person;
+        super::no_row()
+    }
+}
 
 #[derive(Insertable)]
 #[diesel(table_name = consultations)]
@@ -231,6 +255,27 @@ pub mod activities {
         ActivityFields,
         ConsultationActivityId
     );
+
+    /// A leaders' office reads the activities of its district's consultation topics.
+    impl crate::db::SeenBy for ConsultationActivity {
+        type Table = consultation_activities::table;
+
+        fn seen_by(
+            person: crate::domain::access::Person,
+        ) -> crate::db::Seen<consultation_activities::table> {
+            use crate::domain::access::Person;
+            match person {
+                Person::Office(_) => crate::db::every_row(),
+                Person::Member(_) | Person::Unit(_) => crate::db::no_row(),
+            }
+        }
+
+        fn changed_by(
+            _person: crate::domain::access::Person,
+        ) -> crate::db::Seen<consultation_activities::table> {
+            crate::db::no_row()
+        }
+    }
 
     #[derive(Insertable)]
     #[diesel(table_name = consultation_activities)]

@@ -59,6 +59,9 @@ pub async fn list(
     if let Some(district) = filter.scope.district() {
         query = query.filter(departments::district_id.eq(district));
     }
+    if let Some(person) = filter.scope.person() {
+        query = query.filter(<Department as super::SeenBy>::seen_by(person));
+    }
     if let Some(district_id) = filter.district_id {
         query = query.filter(departments::district_id.eq(district_id));
     }
@@ -85,6 +88,27 @@ pub async fn list(
 }
 
 super::record_queries!(departments, Department, DepartmentFields, DepartmentId);
+
+/// A unit reads its own department's record.
+impl super::SeenBy for Department {
+    type Table = departments::table;
+
+    fn seen_by(person: crate::domain::access::Person) -> super::Seen<departments::table> {
+        #[allow(unused_imports)]
+        use crate::domain::access::Person;
+        match person {
+            Person::Unit(department) => Box::new(departments::id.eq(department)),
+            Person::Member(_) | Person::Office(_) => super::no_row(),
+        }
+    }
+
+    fn changed_by(person: crate::domain::access::Person) -> super::Seen<departments::table> {
+        #[allow(unused_imports)]
+        use crate::domain::access::Person;
+        let _ = person;
+        super::no_row()
+    }
+}
 
 #[derive(Insertable)]
 #[diesel(table_name = departments)]

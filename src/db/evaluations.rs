@@ -69,6 +69,9 @@ pub async fn list(
     if let Some(district) = filter.scope.district() {
         query = query.filter(evaluations::district_id.eq(district));
     }
+    if let Some(person) = filter.scope.person() {
+        query = query.filter(<Evaluation as super::SeenBy>::seen_by(person));
+    }
     if let Some(district) = filter.district_id {
         query = query.filter(evaluations::district_id.eq(district));
     }
@@ -89,6 +92,28 @@ pub async fn list(
 }
 
 super::record_queries!(evaluations, Evaluation, EvaluationFields, EvaluationId);
+
+/// A leaders' office reads its district's evaluations; a unit, the evaluations of itself.
+impl super::SeenBy for Evaluation {
+    type Table = evaluations::table;
+
+    fn seen_by(person: crate::domain::access::Person) -> super::Seen<evaluations::table> {
+        #[allow(unused_imports)]
+        use crate::domain::access::Person;
+        match person {
+            Person::Office(_) => super::every_row(),
+            Person::Unit(department) => Box::new(evaluations::department_id.eq(department)),
+            Person::Member(_) => super::no_row(),
+        }
+    }
+
+    fn changed_by(person: crate::domain::access::Person) -> super::Seen<evaluations::table> {
+        #[allow(unused_imports)]
+        use crate::domain::access::Person;
+        let _ = person;
+        super::no_row()
+    }
+}
 
 #[derive(Insertable)]
 #[diesel(table_name = evaluations)]
@@ -274,6 +299,27 @@ pub mod visits {
     }
 
     crate::db::record_queries!(evaluation_visits, Visit, VisitFields, VisitId);
+
+    /// A leaders' office reads the investigation visits of its district's evaluations.
+    impl crate::db::SeenBy for Visit {
+        type Table = evaluation_visits::table;
+
+        fn seen_by(
+            person: crate::domain::access::Person,
+        ) -> crate::db::Seen<evaluation_visits::table> {
+            use crate::domain::access::Person;
+            match person {
+                Person::Office(_) => crate::db::every_row(),
+                Person::Member(_) | Person::Unit(_) => crate::db::no_row(),
+            }
+        }
+
+        fn changed_by(
+            _person: crate::domain::access::Person,
+        ) -> crate::db::Seen<evaluation_visits::table> {
+            crate::db::no_row()
+        }
+    }
 
     #[derive(Insertable)]
     #[diesel(table_name = evaluation_visits)]
@@ -472,11 +518,14 @@ pub async fn item(
     } else {
         query.first(&mut conn).await?
     };
-    if scope.covers(row.district_id) {
-        Ok(row)
-    } else {
-        Err(diesel::result::Error::NotFound)
+    if !scope.covers(row.district_id) {
+        return Err(diesel::result::Error::NotFound);
     }
+    // A person sees the items of the evaluations they see.
+    if scope.person().is_some() {
+        find(conn, evaluation, scope).await?;
+    }
+    Ok(row)
 }
 
 super::saved_later!(save_item_later, rectification_items, Item);

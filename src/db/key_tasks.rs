@@ -71,6 +71,9 @@ pub async fn list(
     if let Some(district) = filter.scope.district() {
         query = query.filter(key_tasks::district_id.eq(district));
     }
+    if let Some(person) = filter.scope.person() {
+        query = query.filter(<KeyTask as super::SeenBy>::seen_by(person));
+    }
     if let Some(district_id) = filter.district_id {
         query = query.filter(key_tasks::district_id.eq(district_id));
     }
@@ -100,6 +103,18 @@ pub async fn list(
 }
 
 super::record_queries!(key_tasks, KeyTask, KeyTaskFields, KeyTaskId);
+
+/// Key tasks are the committee's own work: no person's.
+impl super::SeenBy for KeyTask {
+    type Table = key_tasks::table;
+
+    fn seen_by(person: crate::domain::access::Person) -> super::Seen<key_tasks::table> {
+        #[allow(unused_imports)]
+        use crate::domain::access::Person;
+        let _ = person;
+        super::no_row()
+    }
+}
 
 #[derive(Insertable)]
 #[diesel(table_name = key_tasks)]

@@ -78,6 +78,9 @@ pub async fn list(
     if let Some(district) = filter.scope.district() {
         query = query.filter(meetings::district_id.eq(district));
     }
+    if let Some(person) = filter.scope.person() {
+        query = query.filter(<Meeting as super::SeenBy>::seen_by(person));
+    }
     if let Some(district_id) = filter.district_id {
         query = query.filter(meetings::district_id.eq(district_id));
     }
@@ -113,6 +116,27 @@ pub async fn list(
 }
 
 super::record_queries!(meetings, Meeting, MeetingFields, MeetingId);
+
+/// A member reads their district's meetings.
+impl super::SeenBy for Meeting {
+    type Table = meetings::table;
+
+    fn seen_by(person: crate::domain::access::Person) -> super::Seen<meetings::table> {
+        #[allow(unused_imports)]
+        use crate::domain::access::Person;
+        match person {
+            Person::Member(_) => super::every_row(),
+            Person::Unit(_) | Person::Office(_) => super::no_row(),
+        }
+    }
+
+    fn changed_by(person: crate::domain::access::Person) -> super::Seen<meetings::table> {
+        #[allow(unused_imports)]
+        use crate::domain::access::Person;
+        let _ = person;
+        super::no_row()
+    }
+}
 
 #[derive(Insertable)]
 #[diesel(table_name = meetings)]

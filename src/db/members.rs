@@ -80,6 +80,9 @@ pub async fn list(
     if let Some(district) = filter.scope.district() {
         query = query.filter(members::district_id.eq(district));
     }
+    if let Some(person) = filter.scope.person() {
+        query = query.filter(<Member as super::SeenBy>::seen_by(person));
+    }
     if let Some(district_id) = filter.district_id {
         query = query.filter(members::district_id.eq(district_id));
     }
@@ -121,6 +124,27 @@ pub async fn list(
 }
 
 super::record_queries!(members, Member, MemberFields, MemberId);
+
+/// A member reads their own record; no person reads another member's.
+impl super::SeenBy for Member {
+    type Table = members::table;
+
+    fn seen_by(person: crate::domain::access::Person) -> super::Seen<members::table> {
+        #[allow(unused_imports)]
+        use crate::domain::access::Person;
+        match person {
+            Person::Member(member) => Box::new(members::id.eq(member)),
+            Person::Unit(_) | Person::Office(_) => super::no_row(),
+        }
+    }
+
+    fn changed_by(person: crate::domain::access::Person) -> super::Seen<members::table> {
+        #[allow(unused_imports)]
+        use crate::domain::access::Person;
+        let _ = person;
+        super::no_row()
+    }
+}
 
 /// Which of `ids` are live members of `district`, locked against deletion until the
 /// transaction ends.

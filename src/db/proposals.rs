@@ -132,6 +132,9 @@ pub async fn list(
     if let Some(district) = filter.scope.district() {
         query = query.filter(proposals::district_id.eq(district));
     }
+    if let Some(person) = filter.scope.person() {
+        query = query.filter(<Proposal as super::SeenBy>::seen_by(person));
+    }
     if let Some(district) = filter.district_id {
         query = query.filter(proposals::district_id.eq(district));
     }
@@ -246,6 +249,47 @@ pub async fn list(
 }
 
 super::record_queries!(proposals, Proposal, DraftFields, ProposalId);
+
+/// A member reads the proposals they lead or co-sign; a unit, those assigned to it (to lead or co-handle); a leaders' office, its district's once submitted. A member changes the proposals they lead.
+impl super::SeenBy for Proposal {
+    type Table = proposals::table;
+
+    fn seen_by(person: crate::domain::access::Person) -> super::Seen<proposals::table> {
+        #[allow(unused_imports)]
+        use crate::domain::access::Person;
+        match person {
+            Person::Member(member) => Box::new(
+                proposals::lead_member_id
+                    .assume_not_null()
+                    .eq(member)
+                    .or(proposals::id.eq_any(
+                        crate::db::schema::proposal_cosigners::table
+                            .select(crate::db::schema::proposal_cosigners::proposal_id)
+                            .filter(crate::db::schema::proposal_cosigners::member_id.eq(member)),
+                    )),
+            ),
+            Person::Unit(department) => Box::new(
+                proposals::lead_unit_id
+                    .assume_not_null()
+                    .eq(department)
+                    .or(proposals::co_unit_ids.contains(vec![department.0])),
+            ),
+            // A draft is its members' own until it is submitted.
+            Person::Office(_) => Box::new(proposals::status.ne(ProposalStatus::Draft)),
+        }
+    }
+
+    fn changed_by(person: crate::domain::access::Person) -> super::Seen<proposals::table> {
+        #[allow(unused_imports)]
+        use crate::domain::access::Person;
+        match person {
+            Person::Member(member) => {
+                Box::new(proposals::lead_member_id.assume_not_null().eq(member))
+            }
+            Person::Unit(_) | Person::Office(_) => super::no_row(),
+        }
+    }
+}
 
 #[derive(Insertable)]
 #[diesel(table_name = proposals)]

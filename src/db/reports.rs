@@ -67,6 +67,9 @@ pub async fn list(
     if let Some(district) = filter.scope.district() {
         query = query.filter(reports::district_id.eq(district));
     }
+    if let Some(person) = filter.scope.person() {
+        query = query.filter(<Report as super::SeenBy>::seen_by(person));
+    }
     if let Some(district_id) = filter.district_id {
         query = query.filter(reports::district_id.eq(district_id));
     }
@@ -99,6 +102,18 @@ pub async fn list(
 }
 
 super::record_queries!(reports, Report, ReportFields, ReportId);
+
+/// Reports to the party committee are the committee's own work: no person's.
+impl super::SeenBy for Report {
+    type Table = reports::table;
+
+    fn seen_by(person: crate::domain::access::Person) -> super::Seen<reports::table> {
+        #[allow(unused_imports)]
+        use crate::domain::access::Person;
+        let _ = person;
+        super::no_row()
+    }
+}
 
 #[derive(Insertable)]
 #[diesel(table_name = reports)]

@@ -93,6 +93,9 @@ pub async fn list(
     if let Some(district) = filter.scope.district() {
         query = query.filter(rulings::district_id.eq(district));
     }
+    if let Some(person) = filter.scope.person() {
+        query = query.filter(<Ruling as super::SeenBy>::seen_by(person));
+    }
     if let Some(district) = filter.district_id {
         query = query.filter(rulings::district_id.eq(district));
     }
@@ -133,6 +136,30 @@ super::record_fields! {
 }
 
 super::record_queries!(rulings, Ruling, RulingFields, RulingId);
+
+/// A leaders' office reads its district's rulings; a unit, the rulings that name it.
+impl super::SeenBy for Ruling {
+    type Table = rulings::table;
+
+    fn seen_by(person: crate::domain::access::Person) -> super::Seen<rulings::table> {
+        #[allow(unused_imports)]
+        use crate::domain::access::Person;
+        match person {
+            Person::Office(_) => super::every_row(),
+            Person::Unit(department) => {
+                Box::new(rulings::department_ids.contains(vec![department.0]))
+            }
+            Person::Member(_) => super::no_row(),
+        }
+    }
+
+    fn changed_by(person: crate::domain::access::Person) -> super::Seen<rulings::table> {
+        #[allow(unused_imports)]
+        use crate::domain::access::Person;
+        let _ = person;
+        super::no_row()
+    }
+}
 
 #[tracing::instrument(skip_all)]
 pub async fn insert(conn: &mut AsyncPgConnection, ruling: NewRuling) -> QueryResult<Ruling> {
@@ -220,6 +247,9 @@ pub async fn on_subject(
     };
     if let Some(district) = scope.district() {
         query = query.filter(rulings::district_id.eq(district));
+    }
+    if let Some(person) = scope.person() {
+        query = query.filter(<Ruling as super::SeenBy>::seen_by(person));
     }
     query.order(rulings::id).load(conn).await
 }

@@ -72,6 +72,9 @@ pub async fn list(
     if let Some(district) = filter.scope.district() {
         query = query.filter(workstations::district_id.eq(district));
     }
+    if let Some(person) = filter.scope.person() {
+        query = query.filter(<Workstation as super::SeenBy>::seen_by(person));
+    }
     if let Some(district_id) = filter.district_id {
         query = query.filter(workstations::district_id.eq(district_id));
     }
@@ -110,6 +113,27 @@ pub async fn list(
 }
 
 super::record_queries!(workstations, Workstation, WorkstationFields, WorkstationId);
+
+/// A member reads their district's workstations.
+impl super::SeenBy for Workstation {
+    type Table = workstations::table;
+
+    fn seen_by(person: crate::domain::access::Person) -> super::Seen<workstations::table> {
+        #[allow(unused_imports)]
+        use crate::domain::access::Person;
+        match person {
+            Person::Member(_) => super::every_row(),
+            Person::Unit(_) | Person::Office(_) => super::no_row(),
+        }
+    }
+
+    fn changed_by(person: crate::domain::access::Person) -> super::Seen<workstations::table> {
+        #[allow(unused_imports)]
+        use crate::domain::access::Person;
+        let _ = person;
+        super::no_row()
+    }
+}
 
 /// A live workstation, locked against deletion until the transaction ends; `None` if
 /// there is no such workstation. For writes that attach records to it.

@@ -4,8 +4,9 @@
 //! refused to everyone. District scoping (a district key sees only its district) is
 //! applied by the queries, with [`Scope`].
 
-use crate::domain::ids::DistrictId;
+use crate::domain::ids::{DepartmentId, DistrictId, MemberId};
 use crate::domain::kinds::Role;
+use crate::domain::ruling::LeaderTitle;
 
 /// Why a request is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +71,16 @@ pub const ADMINS: &[Role] = &[Role::Admin];
 pub const TRAIL_READERS: &[Role] = &[Role::Admin, Role::Auditor];
 /// Administrators and district systems: the sync endpoints.
 pub const SYNCERS: &[Role] = &[Role::Admin, Role::Sync];
+/// Members (委员).
+pub const MEMBERS: &[Role] = &[Role::Member];
+/// Units (单位).
+pub const UNITS: &[Role] = &[Role::Unit];
+/// Leaders' offices.
+pub const OFFICES: &[Role] = &[Role::LeadersOffice];
+/// Everyone who handles proposals: their members, units and the leaders' offices.
+pub const PROPOSAL_PEOPLE: &[Role] = &[Role::Member, Role::Unit, Role::LeadersOffice];
+/// Those who follow evaluations and rulings: the units concerned and the leaders' offices.
+pub const OVERSIGHT_PEOPLE: &[Role] = &[Role::Unit, Role::LeadersOffice];
 
 impl Policy {
     pub fn new(roles: &[Role], district: DistrictOf) -> Self {
@@ -117,20 +128,43 @@ pub fn require(role: Role, allowed: &[Role], what: &str) -> Result<(), Denied> {
     }
 }
 
-/// Which districts a key sees: one, or all.
+/// What a person of a district acts for: the records they see and change follow from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Person {
+    /// A member (委员): their own record, the proposals they lead or co-sign.
+    Member(MemberId),
+    /// A unit (单位): what is assigned to it, names it or evaluates it.
+    Unit(DepartmentId),
+    /// A leaders' office: the district's proposals, consultations, evaluations and
+    /// rulings, and the rulings it issues.
+    Office(LeaderTitle),
+}
+
+/// Which records a caller sees: every district's, one district's, or what a person of a
+/// district is let see of it (each record type says which, [`crate::db::SeenBy`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Scope {
     #[default]
     All,
     District(DistrictId),
+    Person(DistrictId, Person),
 }
 
 impl Scope {
-    /// Whether a record of `district` is visible.
+    /// Whether a record of `district` is in the caller's districts (a person's further
+    /// rules apply besides).
     pub fn covers(self, district: DistrictId) -> bool {
         match self {
             Self::All => true,
-            Self::District(own) => own == district,
+            Self::District(own) | Self::Person(own, _) => own == district,
+        }
+    }
+
+    /// The person the caller is, if a person of a district.
+    pub fn person(self) -> Option<Person> {
+        match self {
+            Self::Person(_, person) => Some(person),
+            _ => None,
         }
     }
 
@@ -139,15 +173,15 @@ impl Scope {
     pub fn covers_owner(self, owner: Option<DistrictId>) -> bool {
         match (self, owner) {
             (Self::All, _) => true,
-            (Self::District(own), Some(owner)) => own == owner,
-            (Self::District(_), None) => false,
+            (Self::District(own) | Self::Person(own, _), Some(owner)) => own == owner,
+            (Self::District(_) | Self::Person(..), None) => false,
         }
     }
 
     pub fn district(self) -> Option<DistrictId> {
         match self {
             Self::All => None,
-            Self::District(own) => Some(own),
+            Self::District(own) | Self::Person(own, _) => Some(own),
         }
     }
 }

@@ -6,10 +6,12 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 
-/// One district's records, made through the API.
+/// One set of a district's records, made through the API.
 struct Side {
     district: String,
     proposal: String,
+    /// A proposal of the member's, filed and assigned to the department to lead.
+    assigned_proposal: String,
     consultation: String,
     consultation_activity: String,
     ruling: String,
@@ -36,20 +38,26 @@ async fn created(app: &TestApp, path: &str, body: Value) -> String {
 
 async fn side(app: &TestApp, code: &str) -> Side {
     let district = app.district(code).await["id"].as_str().unwrap().to_owned();
-    let member = app.member(&district, "M1", "王芳").await["id"]
+    records(app, &district, 1).await
+}
+
+/// The `n`th set of records of `district` (a member, a department and what they have).
+async fn records(app: &TestApp, district: &str, n: u32) -> Side {
+    let district = district.to_owned();
+    let member = app.member(&district, &format!("M{n}"), "王芳").await["id"]
         .as_str()
         .unwrap()
         .to_owned();
     let department = created(
         app,
         "/api/v1/departments",
-        json!({"district_id": district, "name": "区教委", "kind": "government"}),
+        json!({"district_id": district, "name": format!("区教委{n}"), "kind": "government"}),
     )
     .await;
     let workstation = created(
         app,
         "/api/v1/workstations",
-        json!({"district_id": district, "name": "工作站", "kind": "street"}),
+        json!({"district_id": district, "name": format!("工作站{n}"), "kind": "street"}),
     )
     .await;
     app.put(&format!(
@@ -71,10 +79,32 @@ async fn side(app: &TestApp, code: &str) -> Side {
         }),
     )
     .await;
+    let assigned_proposal = created(
+        app,
+        "/api/v1/proposals",
+        json!({
+            "district_id": district, "kind": "member", "title": "交办的提案", "body": "内容",
+            "category": "economy", "lead_member_id": member,
+        }),
+    )
+    .await;
+    for (action, body) in [
+        ("submit", json!({})),
+        ("file", json!({})),
+        ("assign", json!({"lead_unit_id": department})),
+    ] {
+        let (status, answer) = app
+            .act(
+                &format!("/api/v1/proposals/{assigned_proposal}/{action}"),
+                &body,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{action}: {answer}");
+    }
     let consultation = created(
         app,
         "/api/v1/consultations",
-        json!({"district_id": district, "year": 2026, "title": "议题"}),
+        json!({"district_id": district, "year": 2026, "title": format!("议题{n}")}),
     )
     .await;
     let consultation_activity = created(
@@ -170,7 +200,7 @@ async fn side(app: &TestApp, code: &str) -> Side {
     let key_task = created(
         app,
         "/api/v1/key-tasks",
-        json!({"district_id": district, "year": 2026, "title": "重点工作", "responsible_body": "办公室"}),
+        json!({"district_id": district, "year": 2026, "title": format!("重点工作{n}"), "responsible_body": "办公室"}),
     )
     .await;
     let account = created(
@@ -180,6 +210,7 @@ async fn side(app: &TestApp, code: &str) -> Side {
     )
     .await;
     Side {
+        assigned_proposal,
         account,
         meeting,
         report,
@@ -200,16 +231,22 @@ async fn side(app: &TestApp, code: &str) -> Side {
     }
 }
 
-/// The path of `template` naming the records of `side`.
-fn concrete(template: &str, side: &Side, key_id: &str) -> String {
+/// The path of `template` naming the records of `side`, as `role` is sent them: a unit
+/// and a leaders' office the proposal assigned to the side's department (they see no
+/// draft), every other role the side's draft.
+fn concrete(template: &str, side: &Side, key_id: &str, role: Role) -> String {
     let collection = template.split('/').nth(3).unwrap_or_default();
+    let proposal = match role {
+        Role::Unit | Role::Office => &side.assigned_proposal,
+        _ => &side.proposal,
+    };
     let id = match collection {
         "districts" => &side.district,
         "departments" => &side.department,
         "members" => &side.member,
         "workstations" => &side.workstation,
         "activities" => &side.activity,
-        "proposals" => &side.proposal,
+        "proposals" => proposal,
         "consultations" => &side.consultation,
         "rulings" => &side.ruling,
         "evaluations" => &side.evaluation,
@@ -254,6 +291,117 @@ enum Role {
     Clerk,
     Sync,
     Auditor,
+    /// A person acting for the own side's member.
+    Member,
+    /// A person acting for the own side's department.
+    Unit,
+    /// A person acting for the own district's mayor's office.
+    Office,
+}
+
+/// Whose records a request names, as a person of the own district sees them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Which {
+    /// The records of the person (their member record, proposals, department…).
+    Own,
+    /// Another member's and department's records of the same district.
+    Neighbour,
+    /// Another district's.
+    Other,
+}
+
+/// What a person may call, written out from the rules: `Some(true)` when they see the
+/// whole district's records of it, `Some(false)` when only their own, `None` when they
+/// may not call it. A member: their record and performance, the proposals they lead (to
+/// draft, edit and submit) or co-sign, the district's workstations, activities and
+/// meetings. A unit: the proposals assigned to it, the rulings naming it, the
+/// evaluations of itself with their rectification items, its own department. A leaders'
+/// office: the district's proposals (not drafts) with their histories and rulings, its
+/// consultations, evaluations (visits, items, rulings) and rulings, and it issues
+/// rulings.
+fn person_rule(role: Role, method: &Method, template: &str) -> Option<bool> {
+    let route = template.trim_start_matches("/api/v1");
+    let get = *method == Method::GET;
+    let post = *method == Method::POST;
+    match role {
+        Role::Member => match route {
+            "/members/{id}" | "/members/{id}/performance" if get => Some(false),
+            "/proposals" if get || post => Some(false),
+            "/proposals/{id}" if get || *method == Method::PATCH => Some(false),
+            "/proposals/{id}/history" if get => Some(false),
+            "/proposals/{id}/submit" if post => Some(false),
+            "/workstations" | "/workstations/{id}" | "/activities" | "/activities/{id}"
+            | "/meetings" | "/meetings/{id}"
+                if get =>
+            {
+                Some(true)
+            }
+            _ => None,
+        },
+        Role::Unit => match route {
+            "/proposals"
+            | "/proposals/{id}"
+            | "/proposals/{id}/history"
+            | "/rulings"
+            | "/rulings/{id}"
+            | "/evaluations"
+            | "/evaluations/{id}"
+            | "/evaluations/{id}/rectification-items"
+            | "/evaluations/{id}/rectification-items/{item_id}"
+            | "/departments/{id}"
+                if get =>
+            {
+                Some(false)
+            }
+            _ => None,
+        },
+        Role::Office => match route {
+            "/proposals"
+            | "/proposals/{id}"
+            | "/proposals/{id}/history"
+            | "/proposals/{id}/rulings"
+            | "/consultations"
+            | "/consultations/{id}"
+            | "/consultations/{id}/activities"
+            | "/consultations/{id}/activities/{activity_id}"
+            | "/consultations/{id}/rulings"
+            | "/evaluations"
+            | "/evaluations/{id}"
+            | "/evaluations/{id}/visits"
+            | "/evaluations/{id}/visits/{visit_id}"
+            | "/evaluations/{id}/rectification-items"
+            | "/evaluations/{id}/rectification-items/{item_id}"
+            | "/evaluations/{id}/rulings"
+            | "/rulings"
+            | "/rulings/{id}"
+                if get =>
+            {
+                Some(true)
+            }
+            "/rulings" if post => Some(true),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// What a person is answered: 403 for what their rules do not name; a record of
+/// another district, or of the district but not theirs where they see only their own,
+/// 404; otherwise what a district's clerk is answered on its own records.
+fn expected_for_person(role: Role, method: &Method, template: &str, which: Which) -> StatusCode {
+    let Some(district_wide) = person_rule(role, method, template) else {
+        return StatusCode::FORBIDDEN;
+    };
+    let names_a_record = template.contains('{');
+    let hidden = match which {
+        Which::Own => false,
+        Which::Neighbour => !district_wide,
+        Which::Other => true,
+    };
+    if names_a_record && hidden {
+        return StatusCode::NOT_FOUND;
+    }
+    expected(Role::Clerk, method, template, true)
 }
 
 /// The policy, written out from the rules: admin everything; clerk reads and writes its
@@ -266,6 +414,10 @@ fn expected(role: Role, method: &Method, template: &str, own: bool) -> StatusCod
     if role == Role::Anonymous {
         return StatusCode::UNAUTHORIZED;
     }
+    if matches!(role, Role::Member | Role::Unit | Role::Office) {
+        let which = if own { Which::Own } else { Which::Other };
+        return expected_for_person(role, method, template, which);
+    }
     let allowed = match (role, area) {
         (Role::Admin, _) => true,
         (_, "keys") => false,
@@ -275,7 +427,7 @@ fn expected(role: Role, method: &Method, template: &str, own: bool) -> StatusCod
         (Role::Sync, _) => read,
         (Role::Clerk, "districts" | "scoring-rules") => read,
         (Role::Clerk, _) => true,
-        (Role::Anonymous, _) => false,
+        (Role::Anonymous | Role::Member | Role::Unit | Role::Office, _) => false,
     };
     if !allowed {
         return StatusCode::FORBIDDEN;
@@ -376,6 +528,46 @@ fn escape_one(path: &str, seed: &mut u64) -> String {
     }
 }
 
+/// A personal key of a new account of `district` (`account` holds its role and what it
+/// acts for).
+async fn person_key(app: &TestApp, district: &str, mut account: Value) -> String {
+    account["district_id"] = json!(district);
+    account["display_name"] = json!("某人");
+    let id = created(app, "/api/v1/accounts", account).await;
+    let response = app
+        .post(
+            "/api/v1/keys",
+            &json!({"name": "personal", "account_id": id}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let key: Value = response.json().await.unwrap();
+    key["token"].as_str().unwrap().to_owned()
+}
+
+/// Personal keys of the member, the unit (department) and the mayor's office of `side`.
+async fn people_of(app: &TestApp, side: &Side) -> (String, String, String) {
+    let member = person_key(
+        app,
+        &side.district,
+        json!({"role": "member", "member_id": side.member}),
+    )
+    .await;
+    let unit = person_key(
+        app,
+        &side.district,
+        json!({"role": "unit", "department_id": side.department}),
+    )
+    .await;
+    let office = person_key(
+        app,
+        &side.district,
+        json!({"role": "leaders_office", "leader_title": "district_mayor"}),
+    )
+    .await;
+    (member, unit, office)
+}
+
 /// Tokens of a clerk, a sync and an auditor key (the district ones of `side`'s district),
 /// and the id of a spare key, only to be revoked.
 async fn keys_of(app: &TestApp, side: &Side) -> (String, String, String, String) {
@@ -395,8 +587,10 @@ async fn keys_of(app: &TestApp, side: &Side) -> (String, String, String, String)
 async fn every_endpoint_answers_every_role_as_the_policy_says() {
     let app = spawn_app().await;
     let own = side(&app, "xicheng").await;
+    let neighbour = records(&app, &own.district, 2).await;
     let other = side(&app, "haidian").await;
     let (clerk, sync, auditor, spare_key) = keys_of(&app, &own).await;
+    let (member, unit, office) = people_of(&app, &own).await;
 
     let document = cppcc_api::openapi::document();
     let routes = cppcc_api::api::RouteTable::from_document(&document);
@@ -418,9 +612,17 @@ async fn every_endpoint_answers_every_role_as_the_policy_says() {
             (Role::Clerk, Some(clerk.as_str())),
             (Role::Sync, Some(sync.as_str())),
             (Role::Auditor, Some(auditor.as_str())),
+            (Role::Member, Some(member.as_str())),
+            (Role::Unit, Some(unit.as_str())),
+            (Role::Office, Some(office.as_str())),
         ] {
-            for (is_own, records) in [(true, &own), (false, &other)] {
-                let path = concrete(template, records, &spare_key);
+            for (which, records) in [
+                (Which::Own, &own),
+                (Which::Neighbour, &neighbour),
+                (Which::Other, &other),
+            ] {
+                let is_own = which != Which::Other;
+                let path = concrete(template, records, &spare_key, role);
                 // Only the lists take a district filter; a write takes no query parameter.
                 let path = match method {
                     Method::GET => path,
@@ -450,13 +652,17 @@ async fn every_endpoint_answers_every_role_as_the_policy_says() {
                 );
                 let status = request.send().await.unwrap().status();
                 let escaped = app.anonymous.execute(again).await.unwrap().status();
-                let want = expected(role, &method, template, is_own);
+                let want = match role {
+                    Role::Member | Role::Unit | Role::Office => {
+                        expected_for_person(role, &method, template, which)
+                    }
+                    _ => expected(role, &method, template, is_own),
+                };
                 checked += 1;
                 for (sent, status) in [(&path, status), (&variant, escaped)] {
                     if status != want {
                         failures.push(format!(
-                            "{role:?} {method} {sent} ({}): {status}, expected {want}",
-                            if is_own { "own" } else { "other" }
+                            "{role:?} {method} {sent} ({which:?}): {status}, expected {want}"
                         ));
                     }
                 }
@@ -559,7 +765,7 @@ async fn every_read(
         if !template.starts_with("/api/v1") {
             continue;
         }
-        let mut path = concrete(template, side, key_id);
+        let mut path = concrete(template, side, key_id, Role::Admin);
         let takes = |name: &str| {
             operation["parameters"]
                 .as_array()
@@ -627,6 +833,28 @@ async fn contact_data_leaves_the_service_only_for_those_the_rule_lets_read_it() 
     let (own_clerk, own_sync, auditor, spare) = keys_of(&app, &own).await;
     let other_clerk = app.key("clerk", Some(&other.district)).await;
     let other_sync = app.key("sync", Some(&other.district)).await;
+    let (member, unit, office) = people_of(&app, &own).await;
+    // Another member of the district, who reads nothing of the first's.
+    let neighbour = app.member(&own.district, "M9", "李四").await;
+    let neighbour = person_key(
+        &app,
+        &own.district,
+        json!({"role": "member", "member_id": neighbour["id"]}),
+    )
+    .await;
+    // The member reads their own contacts, in their record (the one place a member's
+    // data reaches them).
+    let showing: Vec<String> = every_read(&app, &member, &own, &spare)
+        .await
+        .into_iter()
+        .filter(|(_, text)| text.contains(phone) && text.contains(email))
+        .map(|(request, _)| request)
+        .collect();
+    assert_eq!(
+        showing,
+        [format!("GET {path} (application/json) 200 OK")],
+        "the member's own contacts"
+    );
     let readers = [
         ("admin", app.admin_token.clone()),
         ("own clerk", own_clerk),
@@ -636,6 +864,9 @@ async fn contact_data_leaves_the_service_only_for_those_the_rule_lets_read_it() 
         ("auditor", auditor),
         ("other clerk", other_clerk),
         ("other sync", other_sync),
+        ("another member", neighbour),
+        ("unit", unit),
+        ("leaders' office", office),
     ];
     for (who, token) in &readers {
         let answers = every_read(&app, token, &own, &spare).await;

@@ -598,3 +598,309 @@ async fn an_identity_links_one_account_and_its_changes_are_audited() {
     assert_eq!(last["before"], json!({"identities": {"items": []}}));
     assert_eq!(last["after"], json!({"identities": {"items": [identity]}}));
 }
+
+/// The id of what `POST path` made.
+async fn made(app: &TestApp, path: &str, body: Value) -> String {
+    let response = app.post(path, &body).await;
+    assert_eq!(response.status(), StatusCode::CREATED, "{path}");
+    let made: Value = response.json().await.unwrap();
+    made["id"].as_str().unwrap().to_owned()
+}
+
+/// A personal key of a new account of `district`.
+async fn person(app: &TestApp, district: &str, mut account: Value) -> String {
+    account["district_id"] = json!(district);
+    account["display_name"] = json!("某人");
+    let id = made(app, "/api/v1/accounts", account).await;
+    personal_key(app, &id).await
+}
+
+/// The ids of a list's page as `token` reads it.
+async fn listed(app: &TestApp, token: &str, path: &str) -> Vec<String> {
+    let response = app.request_as(Some(token), Method::GET, path, None).await;
+    assert_eq!(response.status(), StatusCode::OK, "{path}");
+    let page: Value = response.json().await.unwrap();
+    let mut ids: Vec<String> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort();
+    ids
+}
+
+fn sorted(ids: &[&String]) -> Vec<String> {
+    let mut ids: Vec<String> = ids.iter().map(|id| (*id).clone()).collect();
+    ids.sort();
+    ids
+}
+
+/// A member sees the proposals they lead or co-sign and changes those they lead; a unit
+/// the proposals assigned to it, the rulings naming it and the evaluations of itself; a
+/// leaders' office the district's submitted proposals, and it issues its own leader's
+/// rulings. Lists and records alike; nothing of another district.
+#[tokio::test]
+async fn each_person_sees_and_does_only_what_their_rules_name() {
+    let app = spawn_app().await;
+    let xicheng = district(&app, "xicheng").await;
+    let haidian = district(&app, "haidian").await;
+    let d = &xicheng.id;
+    let lead = &xicheng.member;
+    let cosigner = app.member(d, "M2", "李四").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let stranger = app.member(d, "M3", "赵五").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let unit = &xicheng.department;
+    let other_unit = made(
+        &app,
+        "/api/v1/departments",
+        json!({"district_id": d, "name": "区民政局", "kind": "government"}),
+    )
+    .await;
+    let proposal = |lead: &str, title: &str| {
+        json!({"district_id": d, "kind": "member", "title": title, "body": "建议。",
+            "category": "economy", "lead_member_id": lead})
+    };
+    let own = made(&app, "/api/v1/proposals", proposal(lead, "甲")).await;
+    let response = app
+        .put(&format!("/api/v1/proposals/{own}/cosigners/{cosigner}"))
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let draft = made(&app, "/api/v1/proposals", proposal(&stranger, "乙")).await;
+    let mut assigned = Vec::new();
+    for (title, lead_unit, co_unit) in [("丙", unit, &other_unit), ("丁", &other_unit, unit)] {
+        let id = made(&app, "/api/v1/proposals", proposal(&stranger, title)).await;
+        for (action, body) in [
+            ("submit", json!({})),
+            ("file", json!({})),
+            (
+                "assign",
+                json!({"lead_unit_id": lead_unit, "co_unit_ids": [co_unit]}),
+            ),
+        ] {
+            let (status, answer) = app
+                .act(&format!("/api/v1/proposals/{id}/{action}"), &body)
+                .await;
+            assert_eq!(status, StatusCode::OK, "{action}: {answer}");
+        }
+        assigned.push(id);
+    }
+    let elsewhere = made(
+        &app,
+        "/api/v1/proposals",
+        json!({"district_id": haidian.id, "kind": "member", "title": "戊", "body": "建议。",
+            "category": "economy", "lead_member_id": haidian.member}),
+    )
+    .await;
+    let topic = made(
+        &app,
+        "/api/v1/consultations",
+        json!({"district_id": d, "year": 2026, "title": "议题"}),
+    )
+    .await;
+    let ruling = |departments: Vec<&String>| {
+        json!({"leader_name": "张三", "leader_title": "district_mayor",
+            "subject_type": "consultation", "subject_id": topic, "content": "请研究",
+            "department_ids": departments})
+    };
+    let naming_unit = made(&app, "/api/v1/rulings", ruling(vec![unit])).await;
+    let naming_other = made(&app, "/api/v1/rulings", ruling(vec![&other_unit])).await;
+    let evaluation_of_unit = made(
+        &app,
+        "/api/v1/evaluations",
+        json!({"district_id": d, "department_id": unit, "year": 2026}),
+    )
+    .await;
+    made(
+        &app,
+        "/api/v1/evaluations",
+        json!({"district_id": d, "department_id": other_unit, "year": 2026}),
+    )
+    .await;
+
+    let member = person(&app, d, json!({"role": "member", "member_id": lead})).await;
+    let co = person(&app, d, json!({"role": "member", "member_id": cosigner})).await;
+    let handler = person(&app, d, json!({"role": "unit", "department_id": unit})).await;
+    let office = person(
+        &app,
+        d,
+        json!({"role": "leaders_office", "leader_title": "district_mayor"}),
+    )
+    .await;
+
+    // Lists.
+    assert_eq!(
+        listed(&app, &member, "/api/v1/proposals").await,
+        sorted(&[&own])
+    );
+    assert_eq!(
+        listed(&app, &co, "/api/v1/proposals").await,
+        sorted(&[&own])
+    );
+    assert_eq!(
+        listed(&app, &handler, "/api/v1/proposals").await,
+        sorted(&[&assigned[0], &assigned[1]])
+    );
+    assert_eq!(
+        listed(&app, &office, "/api/v1/proposals").await,
+        sorted(&[&assigned[0], &assigned[1]]),
+        "no draft, nothing of another district"
+    );
+    assert_eq!(
+        listed(&app, &handler, "/api/v1/rulings").await,
+        sorted(&[&naming_unit])
+    );
+    assert_eq!(
+        listed(&app, &office, "/api/v1/rulings").await,
+        sorted(&[&naming_unit, &naming_other])
+    );
+    assert_eq!(
+        listed(&app, &handler, "/api/v1/evaluations").await,
+        sorted(&[&evaluation_of_unit])
+    );
+    // Records.
+    let status = |token: &str, method: Method, path: String| {
+        let request = app
+            .anonymous
+            .request(method, app.url(&path))
+            .bearer_auth(token)
+            .header("If-Match", "\"1\"")
+            .header("Content-Type", "application/merge-patch+json")
+            .body("{}");
+        async move { request.send().await.unwrap().status() }
+    };
+    let at = |id: &str| format!("/api/v1/proposals/{id}");
+    for (token, id, want) in [
+        (&member, &draft, StatusCode::NOT_FOUND),
+        (&member, &assigned[0], StatusCode::NOT_FOUND),
+        (&member, &elsewhere, StatusCode::NOT_FOUND),
+        (&co, &own, StatusCode::OK),
+        (&handler, &own, StatusCode::NOT_FOUND),
+        (&handler, &assigned[1], StatusCode::OK),
+        (&office, &draft, StatusCode::NOT_FOUND),
+        (&office, &elsewhere, StatusCode::NOT_FOUND),
+        (&office, &assigned[0], StatusCode::OK),
+    ] {
+        assert_eq!(status(token, Method::GET, at(id)).await, want, "GET {id}");
+    }
+    // A co-signer reads the proposal but does not change it; its lead does.
+    assert_eq!(
+        status(&co, Method::PATCH, at(&own)).await,
+        StatusCode::NOT_FOUND
+    );
+    let etag = |id: String| {
+        let request = app.client.get(app.url(&at(&id)));
+        async move {
+            let response = request.send().await.unwrap();
+            response.headers()["etag"].to_str().unwrap().to_owned()
+        }
+    };
+    let response = app
+        .anonymous
+        .patch(app.url(&at(&own)))
+        .bearer_auth(&member)
+        .header("If-Match", etag(own.clone()).await)
+        .header("Content-Type", "application/merge-patch+json")
+        .body(json!({"lead_member_id": stranger}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "stays its lead"
+    );
+    let response = app
+        .anonymous
+        .patch(app.url(&at(&own)))
+        .bearer_auth(&member)
+        .header("If-Match", etag(own.clone()).await)
+        .header("Content-Type", "application/merge-patch+json")
+        .body(json!({"title": "关于加装电梯的建议"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    // A member drafts the proposals they lead, and submits them.
+    let response = app
+        .request_as(
+            Some(&member),
+            Method::POST,
+            "/api/v1/proposals",
+            Some(&proposal(&stranger, "己")),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let response = app
+        .request_as(
+            Some(&member),
+            Method::POST,
+            "/api/v1/proposals",
+            Some(&proposal(lead, "己")),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let response = app
+        .anonymous
+        .post(app.url(&format!("{}/submit", at(&own))))
+        .bearer_auth(&member)
+        .header("If-Match", etag(own.clone()).await)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        listed(&app, &office, "/api/v1/proposals")
+            .await
+            .contains(&own),
+        "submitted, the office sees it"
+    );
+    // Filing is a clerk's step, not the member's.
+    let response = app
+        .anonymous
+        .post(app.url(&format!("{}/file", at(&own))))
+        .bearer_auth(&member)
+        .header("If-Match", etag(own.clone()).await)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    // A leaders' office issues its own leader's rulings only.
+    let mut other_leader = ruling(vec![unit]);
+    other_leader["leader_title"] = json!("party_secretary");
+    let response = app
+        .request_as(
+            Some(&office),
+            Method::POST,
+            "/api/v1/rulings",
+            Some(&other_leader),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let response = app
+        .request_as(
+            Some(&office),
+            Method::POST,
+            "/api/v1/rulings",
+            Some(&ruling(vec![unit])),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    // A member's own record carries their contacts; another's is not there.
+    let response = app
+        .request_as(
+            Some(&member),
+            Method::GET,
+            &format!("/api/v1/members/{cosigner}"),
+            None,
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
