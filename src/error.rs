@@ -450,6 +450,12 @@ const CONSTRAINTS: &[ConstraintMeaning] = &[
         detail: "the district already has a key task with this title in this year",
     },
     ConstraintMeaning {
+        name: "account_identities_pkey",
+        status: StatusCode::CONFLICT,
+        pointer: "/items",
+        detail: "an identity is linked to another account; unlink it there first",
+    },
+    ConstraintMeaning {
         name: "members_sector_fkey",
         status: StatusCode::UNPROCESSABLE_ENTITY,
         pointer: "/sector",

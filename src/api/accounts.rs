@@ -163,7 +163,7 @@ pub struct AccountPatch {
 }
 
 impl NewAccount {
-    fn split(self) -> (Field<DistrictId>, Field<Role>, AccountPatch) {
+    pub(crate) fn split(self) -> (Field<DistrictId>, Field<Role>, AccountPatch) {
         let patch = AccountPatch {
             display_name: self.display_name,
             member_id: self.member_id,
@@ -475,18 +475,22 @@ const MAX_IDENTITIES: usize = 20;
 #[serde(deny_unknown_fields)]
 #[schema(as = AccountIdentity)]
 pub struct IdentityView {
-    /// The provider's issuer, exactly as its tokens' `iss` says it.
+    /// The provider's issuer, exactly as its tokens' `iss` says it: an `https://` (or, for
+    /// a provider on the same host, `http://`) URL of printable ASCII.
     #[schema(
         example = "https://id.xicheng.example/realms/cppcc",
-        min_length = 1,
-        max_length = 255
+        min_length = 8,
+        max_length = 255,
+        pattern = r"^https?://[\u0021-\u007E]+$"
     )]
     pub issuer: String,
-    /// The person's subject at the provider, exactly as its tokens' `sub` says it.
+    /// The person's subject at the provider, exactly as its tokens' `sub` says it: 1 to
+    /// 255 printable ASCII characters (OpenID Connect Core 1.0, §2).
     #[schema(
         example = "8c1f2d3e-0b4a-4c5d-9e6f-7a8b9c0d1e2f",
         min_length = 1,
-        max_length = 255
+        max_length = 255,
+        pattern = r"^[\u0021-\u007E]+$"
     )]
     pub subject: String,
 }
@@ -601,15 +605,26 @@ fn identities_of(body: AccountIdentities) -> Result<Vec<Identity>, ApiError> {
         );
     }
     let mut identities = BTreeSet::new();
+    // Printable ASCII only, as OpenID Connect gives them: one spelling of each identity,
+    // and nothing invisible, bidirectional or unassigned.
+    let printable = |value: &str| {
+        (1..=255).contains(&value.len()) && value.bytes().all(|byte| (0x21..=0x7e).contains(&byte))
+    };
     for (index, item) in body.items.into_iter().enumerate() {
-        for (field, value) in [("issuer", &item.issuer), ("subject", &item.subject)] {
-            let length = value.chars().count();
-            if !(1..=255).contains(&length) || value.chars().any(char::is_control) {
-                checks.rule(
-                    &format!("/items/{index}/{field}"),
-                    "1 to 255 characters, none of them a control character",
-                );
-            }
+        if !printable(&item.issuer)
+            || item.issuer.len() < 8
+            || !(item.issuer.starts_with("https://") || item.issuer.starts_with("http://"))
+        {
+            checks.invalid(
+                &format!("/items/{index}/issuer"),
+                "an https:// (or http://) URL of at most 255 printable ASCII characters",
+            );
+        }
+        if !printable(&item.subject) {
+            checks.invalid(
+                &format!("/items/{index}/subject"),
+                "1 to 255 printable ASCII characters",
+            );
         }
         identities.insert(Identity {
             issuer: item.issuer,

@@ -36,6 +36,7 @@ use crate::domain::kinds::text_enum;
 use crate::domain::values::external_id;
 use crate::error::{ApiError, FieldError, Problem};
 
+mod accounts;
 mod activities;
 mod departments;
 mod meetings;
@@ -43,6 +44,7 @@ mod members;
 mod proposals;
 mod workstations;
 
+use accounts::Accounts;
 use activities::Activities;
 use departments::Departments;
 use meetings::Meetings;
@@ -64,7 +66,8 @@ pub fn configure(config: &mut ServiceConfig) {
             .service(sync(Query, sync_workstations))
             .service(sync(Query, sync_activities))
             .service(sync(Query, sync_proposals))
-            .service(sync(Query, sync_meetings)),
+            .service(sync(Query, sync_meetings))
+            .service(sync(Query, sync_accounts)),
     );
 }
 
@@ -322,6 +325,18 @@ sync_endpoint!(
      without `district_id`."
 );
 sync_endpoint!(
+    sync_accounts,
+    "/accounts",
+    Accounts,
+    AccountBatch,
+    "Account",
+    "Upsert or delete the district's people by `external_id`: each record is an \
+     account's create body without `district_id`, naming its member by `member_no` and its \
+     unit by `department_external_id`; roles `member`, `unit` and `leaders_office` only. An \
+     account's role is fixed (a record changing it is refused, 409); a deleted account can \
+     no longer act."
+);
+sync_endpoint!(
     sync_departments,
     "/departments",
     Departments,
@@ -434,8 +449,8 @@ pub(crate) trait Synced: Send + Sync {
         std::future::ready(Ok(Vec::new()))
     }
 
-    /// Why a row may no longer be changed by sync, if it may not.
-    fn frozen(_row: &Self::Row) -> Option<ApiError> {
+    /// Why a row may not be changed by sync to `fields`, if it may not.
+    fn frozen(_row: &Self::Row, _fields: &Self::Fields) -> Option<ApiError> {
         None
     }
 
@@ -837,7 +852,7 @@ fn plan<C: Synced>(
                 fields,
             },
             Some(row) if C::fields_of(row) == fields => Step::Unchanged { row: row.clone() },
-            Some(row) => match C::frozen(row) {
+            Some(row) => match C::frozen(row, &fields) {
                 Some(error) => Step::Refused {
                     key: Some(key),
                     error,

@@ -253,3 +253,19 @@ pub async fn ids_by_names(
         .await?;
     Ok(rows.into_iter().map(|(name, id)| (name, id.0)).collect())
 }
+
+/// The live departments of `district` with these external ids, with their ids.
+#[tracing::instrument(skip_all)]
+pub async fn ids_by_external_ids(
+    conn: &mut AsyncPgConnection,
+    district: DistrictId,
+    keys: &[String],
+) -> QueryResult<Vec<(String, DepartmentId)>> {
+    departments::table
+        .select((departments::external_id.assume_not_null(), departments::id))
+        .filter(departments::district_id.eq(district))
+        .filter(departments::external_id.eq_any(keys))
+        .filter(departments::deleted_at.is_null())
+        .load(conn)
+        .await
+}

@@ -274,8 +274,9 @@ impl super::SeenBy for Proposal {
                     .eq(department)
                     .or(proposals::co_unit_ids.contains(vec![department.0])),
             ),
-            // A draft is its members' own until it is submitted.
-            Person::Office(_) => Box::new(proposals::status.ne(ProposalStatus::Draft)),
+            // A draft is its members' own until it is submitted (one withdrawn unsubmitted
+            // stays theirs).
+            Person::Office(_) => Box::new(proposals::submitted_at.is_not_null()),
         }
     }
 

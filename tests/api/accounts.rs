@@ -580,9 +580,16 @@ async fn an_identity_links_one_account_and_its_changes_are_audited() {
     assert_eq!(second, json!({"items": []}));
     for bad in [
         json!({"items": [{"issuer": "", "subject": "x"}]}),
-        json!({"items": [{"issuer": "i", "subject": "a\u{0}b"}]}),
-        json!({"items": [{"issuer": "i", "subject": "x".repeat(256)}]}),
-        json!({"items": [{"issuer": "i"}]}),
+        json!({"items": [{"issuer": "i", "subject": "x"}]}),
+        json!({"items": [{"issuer": "ftp://id.example", "subject": "x"}]}),
+        json!({"items": [{"issuer": "https://i", "subject": "a\u{0}b"}]}),
+        json!({"items": [{"issuer": "https://i", "subject": "x".repeat(256)}]}),
+        json!({"items": [{"issuer": "https://i", "subject": "a b"}]}),
+        json!({"items": [{"issuer": "https://i\u{202e}", "subject": "y"}]}),
+        json!({"items": [{"issuer": "https://i", "subject": "\u{fffe}"}]}),
+        json!({"items": [{"issuer": "https://i", "subject": "\u{200b}"}]}),
+        json!({"items": [{"issuer": "https://i", "subject": "e\u{301}"}]}),
+        json!({"items": [{"issuer": "https://i"}]}),
     ] {
         let response = put(&ids[1], "\"1\"", bad.clone()).await;
         assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
@@ -595,6 +602,34 @@ async fn an_identity_links_one_account_and_its_changes_are_audited() {
         .unwrap();
     let last = history["items"].as_array().unwrap().last().unwrap().clone();
     assert_eq!(last["action"], "link_identities");
+
+    // The same identity linked to several accounts at once: one is linked, every other
+    // is told it is linked elsewhere (409, never a 500), and it links one account.
+    let mut accounts = Vec::new();
+    for n in 0..6 {
+        let (_, account) = make(
+            &app,
+            &app.admin_token,
+            json!({"district_id": xicheng.id, "display_name": format!("员{n}"), "role": "clerk"}),
+        )
+        .await;
+        accounts.push(account["id"].as_str().unwrap().to_owned());
+    }
+    for round in 0..5 {
+        let identity = json!({"issuer": "https://race.example", "subject": format!("r{round}")});
+        let sends = accounts.iter().map(|id| {
+            let request = app
+                .client
+                .put(app.url(&format!("/api/v1/accounts/{id}/identities")))
+                .json(&json!({"items": [identity]}));
+            async move { request.send().await.unwrap().status() }
+        });
+        let mut statuses = futures_util::future::join_all(sends).await;
+        statuses.sort();
+        let mut expected = vec![StatusCode::CONFLICT; accounts.len() - 1];
+        expected.insert(0, StatusCode::OK);
+        assert_eq!(statuses, expected, "round {round}");
+    }
     assert_eq!(last["before"], json!({"identities": {"items": []}}));
     assert_eq!(last["after"], json!({"identities": {"items": [identity]}}));
 }
@@ -672,6 +707,15 @@ async fn each_person_sees_and_does_only_what_their_rules_name() {
         .await;
     assert_eq!(response.status(), StatusCode::CREATED);
     let draft = made(&app, "/api/v1/proposals", proposal(&stranger, "乙")).await;
+    // A draft withdrawn before it was ever submitted is still no office's to read.
+    let withdrawn = made(&app, "/api/v1/proposals", proposal(&stranger, "庚")).await;
+    let (status, _) = app
+        .act(
+            &format!("/api/v1/proposals/{withdrawn}/withdraw"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
     let mut assigned = Vec::new();
     for (title, lead_unit, co_unit) in [("丙", unit, &other_unit), ("丁", &other_unit, unit)] {
         let id = made(&app, "/api/v1/proposals", proposal(&stranger, title)).await;
@@ -783,6 +827,7 @@ async fn each_person_sees_and_does_only_what_their_rules_name() {
         (&handler, &own, StatusCode::NOT_FOUND),
         (&handler, &assigned[1], StatusCode::OK),
         (&office, &draft, StatusCode::NOT_FOUND),
+        (&office, &withdrawn, StatusCode::NOT_FOUND),
         (&office, &elsewhere, StatusCode::NOT_FOUND),
         (&office, &assigned[0], StatusCode::OK),
     ] {
@@ -884,6 +929,22 @@ async fn each_person_sees_and_does_only_what_their_rules_name() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let mut on_withdrawn = ruling(vec![unit]);
+    on_withdrawn["subject_type"] = json!("proposal");
+    on_withdrawn["subject_id"] = json!(withdrawn);
+    let response = app
+        .request_as(
+            Some(&office),
+            Method::POST,
+            "/api/v1/rulings",
+            Some(&on_withdrawn),
+        )
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "no ruling on what the office cannot read"
+    );
     let response = app
         .request_as(
             Some(&office),
@@ -903,4 +964,102 @@ async fn each_person_sees_and_does_only_what_their_rules_name() {
         )
         .await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
+}
+
+/// A district system syncs its people: created, unchanged, updated, refused (a role
+/// changed, a staff role, a member or unit it does not have) and deleted; a deleted
+/// account's key no longer acts.
+#[tokio::test]
+async fn a_district_system_syncs_its_people_by_their_external_ids() {
+    let app = spawn_app().await;
+    let xicheng = district(&app, "xicheng").await;
+    let sync = app.key("sync", Some(&xicheng.id)).await;
+    let push = |path: &'static str, records: Value| {
+        let request = app
+            .anonymous
+            .post(app.url(path))
+            .bearer_auth(&sync)
+            .json(&json!({ "records": records }));
+        async move {
+            let response = request.send().await.unwrap();
+            let status = response.status();
+            (status, response.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, _) = push(
+        "/api/v1/sync/departments",
+        json!([{"external_id": "dept-7", "name": "区民政局", "kind": "government"}]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let people = json!([
+        {"external_id": "p-1", "display_name": "王芳", "role": "member", "member_no": "M1"},
+        {"external_id": "p-2", "display_name": "民政局办公室", "role": "unit", "department_external_id": "dept-7"},
+        {"external_id": "p-3", "display_name": "区长办公室", "role": "leaders_office", "leader_title": "district_mayor"},
+    ]);
+    let (status, result) = push("/api/v1/sync/accounts", people.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{result}");
+    assert_eq!(result["created"], 3);
+    let (_, again) = push("/api/v1/sync/accounts", people).await;
+    assert_eq!(again["unchanged"], 3, "{again}");
+    let member_account = result["results"][0]["id"].as_str().unwrap().to_owned();
+    let account: Value = app
+        .get(&format!("/api/v1/accounts/{member_account}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(account["member_id"], json!(xicheng.member));
+    assert_eq!(account["external_id"], "p-1");
+    let key = personal_key(&app, &member_account).await;
+    let own = format!("/api/v1/members/{}", xicheng.member);
+    let response = app.request_as(Some(&key), Method::GET, &own, None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+
+    let (status, result) = push(
+        "/api/v1/sync/accounts",
+        json!([
+            {"external_id": "p-1", "display_name": "王芳委员", "role": "member", "member_no": "M1"},
+            {"external_id": "p-2", "display_name": "民政局", "role": "member", "member_no": "M1"},
+            {"external_id": "p-4", "display_name": "文书", "role": "clerk"},
+            {"external_id": "p-5", "display_name": "某", "role": "member", "member_no": "M404"},
+            {"external_id": "p-6", "display_name": "某", "role": "unit", "department_id": xicheng.department},
+        ]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::MULTI_STATUS, "{result}");
+    let outcomes: Vec<&str> = result["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|record| record["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["updated", "error", "error", "error", "error"]);
+    assert_eq!(result["results"][1]["problem"]["status"], 409, "{result}");
+    for (index, pointer) in [(2, "/role"), (3, "/member_no"), (4, "/department_id")] {
+        let problem = &result["results"][index]["problem"];
+        let named = problem["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|error| error["pointer"] == pointer);
+        assert!(named, "{index}: {problem}");
+    }
+    let (status, result) = push(
+        "/api/v1/sync/accounts",
+        json!([{"external_id": "p-1", "deleted": true}]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{result}");
+    assert_eq!(result["deleted"], 1);
+    let mut refused = false;
+    for _ in 0..40 {
+        let response = app.request_as(Some(&key), Method::GET, &own, None).await;
+        if response.status() == StatusCode::UNAUTHORIZED {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(refused, "a deleted account's key is refused within 2 s");
 }

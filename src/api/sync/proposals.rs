@@ -110,13 +110,8 @@ impl Synced for Proposals {
         row.fields()
     }
 
-    fn frozen(row: &Proposal) -> Option<ApiError> {
-        (row.status != ProposalStatus::Draft).then(|| {
-            ApiError::conflict(format!(
-                "the proposal is {}: only drafts change by sync; it moves by its actions",
-                row.status.as_str()
-            ))
-        })
+    fn frozen(row: &Proposal, _fields: &DraftFields) -> Option<ApiError> {
+        frozen(row)
     }
 
     /// Each proposal's co-signers and the proposals merged into it.
@@ -164,7 +159,7 @@ impl Synced for Proposals {
     ) -> Result<HashMap<uuid::Uuid, ApiError>, ApiError> {
         Ok(rows
             .iter()
-            .filter_map(|row| Some((row.id.0, Self::frozen(row)?)))
+            .filter_map(|row| Some((row.id.0, frozen(row)?)))
             .collect())
     }
 
@@ -177,4 +172,14 @@ impl Synced for Proposals {
         db::proposals::mark_all_deleted(conn, &ids).await?;
         Ok(Vec::new())
     }
+}
+
+/// Why a proposal no longer changes or goes by sync: it left its draft.
+fn frozen(row: &Proposal) -> Option<ApiError> {
+    (row.status != ProposalStatus::Draft).then(|| {
+        ApiError::conflict(format!(
+            "the proposal is {}: only drafts change by sync; it moves by its actions",
+            row.status.as_str()
+        ))
+    })
 }
