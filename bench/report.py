@@ -74,7 +74,8 @@ def costs(path, requests):
 
 
 # Which ceiling a row is measured against, and the targets of the rows.
-READS = {"readyz", "get_member_by_id", "list_members_filtered", "proposals_page_1",
+READS = {"readyz", "get_member_by_id", "get_member_by_id_personal", "list_members_filtered",
+         "proposals_page_1",
          "proposals_page_200", "search_proposals", "search_proposals_4_clients"}
 CEILING_OF = {**{name: "pgbench_select_member" for name in READS},
               "post_member": "pgbench_insert_member",
@@ -200,6 +201,11 @@ def main():
     if ratio("get_member_by_id") is not None:
         get_ratio = ratio("get_member_by_id")
         check("GET by id at least 0.5 of the pgbench ceiling", get_ratio >= 0.5, f"{get_ratio:.2f}")
+    if "get_member_by_id" in by_name and "get_member_by_id_personal" in by_name:
+        personal = (by_name["get_member_by_id_personal"]["rps"]
+                    / by_name["get_member_by_id"]["rps"])
+        check("GET by id with a person's key at least 0.5 of it with a machine key",
+              personal >= 0.5, f"{personal:.2f}")
     if "proposals_page_1" in by_name and "proposals_page_200" in by_name:
         page_ratio = by_name["proposals_page_200"]["rps"] / by_name["proposals_page_1"]["rps"]
         check("page 200 costs the same as page 1, within 20 %", abs(1 - page_ratio) <= 0.2,

@@ -22,7 +22,7 @@ use crate::api::edit::{self, Editable};
 use crate::api::http::{IfMatch, IfMatchHeader, IfNoneMatch, IfNoneMatchHeader, created_response};
 use crate::api::input::{Checks, Field};
 use crate::api::page::{Page, list_query, page};
-use crate::api::policy::{read, write};
+use crate::api::policy::{read, read_with, write};
 use crate::api::work::{Db, Write};
 use crate::db::accounts::{self as db, Account, AccountFields, AccountFilter, Identity};
 use crate::db::audit::Change;
@@ -46,6 +46,40 @@ pub fn configure(config: &mut ServiceConfig) {
             .service(read(Path, get_account_identities))
             .service(write(Path, put_account_identities)),
     );
+    config.service(read_with(
+        crate::domain::access::PROPOSAL_PEOPLE,
+        Nothing,
+        who_am_i,
+    ));
+}
+
+/// Who the caller is, as the service sees them: what a front end asks first after a
+/// person signs in.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Me {
+    pub role: Role,
+    /// The caller's district; `null` for administrators and auditors.
+    pub district_id: Option<DistrictId>,
+    /// The key the request came with.
+    pub key_id: crate::domain::ids::ApiKeyId,
+    /// The person, when a person calls (a personal key of an account): the account and
+    /// what it acts for, as the audit trail names them.
+    pub account: Option<crate::domain::account::ActorAccount>,
+}
+
+/// Who is calling: the role, district and key of the request, and the person's account.
+#[utoipa::path(
+    tag = "accounts",
+    responses((status = 200, description = "The caller", body = Me)),
+)]
+#[get("/me")]
+async fn who_am_i(caller: Caller) -> web::Json<Me> {
+    web::Json(Me {
+        role: caller.role,
+        district_id: caller.district_id,
+        key_id: caller.key_id,
+        account: caller.account.as_deref().cloned(),
+    })
 }
 
 /// A person who acts: for a member, a unit or a leaders' office of a district, or in a

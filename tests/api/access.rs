@@ -323,6 +323,9 @@ fn person_rule(role: Role, method: &Method, template: &str) -> Option<bool> {
     let route = template.trim_start_matches("/api/v1");
     let get = *method == Method::GET;
     let post = *method == Method::POST;
+    if route == "/me" && get {
+        return Some(true);
+    }
     match role {
         Role::Member => match route {
             "/members/{id}" | "/members/{id}/performance" if get => Some(false),

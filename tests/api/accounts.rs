@@ -394,6 +394,20 @@ async fn a_persons_acts_name_them_in_the_trail_and_the_histories() {
         "member_id": null, "department_id": null, "leader_title": null,
         "authenticated_by": "personal_key", "issuer": null,
     });
+    // Who the service takes the caller to be: the person, as the trail names them; a
+    // machine key is no one.
+    let me: Value = app
+        .request_as(Some(&person), Method::GET, "/api/v1/me", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["account"], expected);
+    assert_eq!(me["role"], "clerk");
+    assert_eq!(me["district_id"], json!(xicheng.id));
+    let me: Value = app.get("/api/v1/me").await.json().await.unwrap();
+    assert_eq!(me["account"], Value::Null);
+    assert_eq!(me["role"], "admin");
     app.sealed_db().await;
     let events: Value = app
         .get(&format!("/api/v1/audit-events?account_id={account_id}"))
