@@ -397,6 +397,17 @@ async fn create_account(
                     }
                     None
                 }
+                // The document says `district_id` may be absent or null (for an
+                // administrator's or an auditor's account): for every other role it is a
+                // rule between the two fields.
+                Some(role) if matches!(district_id, Field::Missing | Field::Null) => {
+                    checks.rule(
+                        "/district_id",
+                        format!("is required for a {} account", role.as_str()),
+                    );
+                    None
+                }
+                None if matches!(district_id, Field::Missing | Field::Null) => None,
                 _ => referenced_district(conn, &mut checks, district_id, caller.scope())
                     .await?
                     .map(|district| district.id),

@@ -146,7 +146,18 @@ impl KeySpec {
         if account_id.is_some() {
             return Self::personal(checks, name, role, district_id, account, days);
         }
-        let role = checks.required("/role", role, None, Ok);
+        // The document leaves `role` out of a personal key's body: a machine key's is a
+        // rule between the fields.
+        let role = match role {
+            Field::Missing | Field::Null => {
+                checks.rule(
+                    "/role",
+                    "is required for a machine key (one made without account_id)",
+                );
+                None
+            }
+            role => checks.required("/role", role, None, Ok),
+        };
         let district_id = checks.optional("/district_id", district_id, None, Ok);
         if role.is_some_and(Role::is_person) {
             checks.rule(
