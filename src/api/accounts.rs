@@ -455,9 +455,10 @@ async fn update_account(
         body.into_inner(),
     )
     .await?;
-    // Committed: no request answered after this one is let in by what this process
-    // remembered of the account (the others forget it on the database's notification).
-    cache.forget_all();
+    // Once committed (with an Idempotency-Key, at the request's own COMMIT), no request
+    // answered after this one is let in by what this process remembered of the account;
+    // the others forget it on the database's notification.
+    pool.after_commit(move || cache.forget_all());
     Ok(answer)
 }
 
@@ -616,7 +617,7 @@ async fn put_account_identities(
             condition.check(account.version)?;
             let before_links = db::identities(conn, id).await?;
             let taken = db::linked_elsewhere(conn, id, &wanted).await?;
-            if let Some((identity, _)) = taken.first() {
+            if let Some(identity) = taken.first() {
                 return Err(ApiError::conflict(format!(
                     "the identity ({}, {}) is linked to another account; unlink it there first",
                     identity.issuer, identity.subject
@@ -634,9 +635,12 @@ async fn put_account_identities(
             Ok::<_, ApiError>((wanted, touched.version))
         })
         .await?;
-    cache.forget_all();
+    pool.after_commit(move || cache.forget_all());
     Ok(HttpResponse::Ok()
-        .insert_header((actix_web::http::header::ETAG, format!("\"{version}\"")))
+        .insert_header((
+            actix_web::http::header::ETAG,
+            crate::api::http::etag(version),
+        ))
         .json(AccountIdentities::from(identities)))
 }
 

@@ -130,10 +130,7 @@ super::record_queries!(accounts, Account, AccountFields, AccountId);
 impl super::SeenBy for Account {
     type Table = accounts::table;
 
-    fn seen_by(person: crate::domain::access::Person) -> super::Seen<accounts::table> {
-        #[allow(unused_imports)]
-        use crate::domain::access::Person;
-        let _ = person;
+    fn seen_by(_person: crate::domain::access::Person) -> super::Seen<accounts::table> {
         super::no_row()
     }
 }
@@ -262,28 +259,30 @@ pub async fn identities(
         .await
 }
 
-/// Which of `identities` are linked to another account than `account`, with it.
+/// Which of `identities` are linked to another account than `account`, in one statement.
 #[tracing::instrument(skip_all)]
 pub async fn linked_elsewhere(
     conn: &mut AsyncPgConnection,
     account: AccountId,
     identities: &[Identity],
-) -> QueryResult<Vec<(Identity, AccountId)>> {
-    let mut found = Vec::new();
-    for identity in identities {
-        let other: Option<AccountId> = account_identities::table
-            .select(account_identities::account_id)
-            .filter(account_identities::issuer.eq(&identity.issuer))
-            .filter(account_identities::subject.eq(&identity.subject))
-            .filter(account_identities::account_id.ne(account))
-            .first(conn)
-            .await
-            .optional()?;
-        if let Some(other) = other {
-            found.push((identity.clone(), other));
-        }
+) -> QueryResult<Vec<Identity>> {
+    if identities.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(found)
+    let issuers: Vec<&str> = identities.iter().map(|i| i.issuer.as_str()).collect();
+    let subjects: Vec<&str> = identities.iter().map(|i| i.subject.as_str()).collect();
+    let candidates: Vec<Identity> = account_identities::table
+        .select(Identity::as_select())
+        .filter(account_identities::issuer.eq_any(issuers))
+        .filter(account_identities::subject.eq_any(subjects))
+        .filter(account_identities::account_id.ne(account))
+        .load(conn)
+        .await?;
+    // The two lists match their cross product: only the pairs asked for count.
+    Ok(candidates
+        .into_iter()
+        .filter(|linked| identities.contains(linked))
+        .collect())
 }
 
 /// Replaces the identities linked to `account` by `identities`.

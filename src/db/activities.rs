@@ -109,7 +109,6 @@ impl super::SeenBy for Activity {
     type Table = activities::table;
 
     fn seen_by(person: crate::domain::access::Person) -> super::Seen<activities::table> {
-        #[allow(unused_imports)]
         use crate::domain::access::Person;
         match person {
             Person::Member(_) => super::every_row(),
@@ -117,10 +116,7 @@ impl super::SeenBy for Activity {
         }
     }
 
-    fn changed_by(person: crate::domain::access::Person) -> super::Seen<activities::table> {
-        #[allow(unused_imports)]
-        use crate::domain::access::Person;
-        let _ = person;
+    fn changed_by(_person: crate::domain::access::Person) -> super::Seen<activities::table> {
         super::no_row()
     }
 }

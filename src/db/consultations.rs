@@ -111,7 +111,6 @@ impl super::SeenBy for Consultation {
     type Table = consultations::table;
 
     fn seen_by(person: crate::domain::access::Person) -> super::Seen<consultations::table> {
-        #[allow(unused_imports)]
         use crate::domain::access::Person;
         match person {
             Person::Office(_) => super::every_row(),
@@ -119,10 +118,7 @@ impl super::SeenBy for Consultation {
         }
     }
 
-    fn changed_by(person: crate::domain::access::Person) -> super::Seen<consultations::table> {
-        #[allow(unused_imports)]
-        use crate::domain::access::Person;
-        let _ = person;
+    fn changed_by(_person: crate::domain::access::Person) -> super::Seen<consultations::table> {
         super::no_row()
     }
 }

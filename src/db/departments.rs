@@ -94,7 +94,6 @@ impl super::SeenBy for Department {
     type Table = departments::table;
 
     fn seen_by(person: crate::domain::access::Person) -> super::Seen<departments::table> {
-        #[allow(unused_imports)]
         use crate::domain::access::Person;
         match person {
             Person::Unit(department) => Box::new(departments::id.eq(department)),
@@ -102,10 +101,7 @@ impl super::SeenBy for Department {
         }
     }
 
-    fn changed_by(person: crate::domain::access::Person) -> super::Seen<departments::table> {
-        #[allow(unused_imports)]
-        use crate::domain::access::Person;
-        let _ = person;
+    fn changed_by(_person: crate::domain::access::Person) -> super::Seen<departments::table> {
         super::no_row()
     }
 }

@@ -98,7 +98,6 @@ impl super::SeenBy for Evaluation {
     type Table = evaluations::table;
 
     fn seen_by(person: crate::domain::access::Person) -> super::Seen<evaluations::table> {
-        #[allow(unused_imports)]
         use crate::domain::access::Person;
         match person {
             Person::Office(_) => super::every_row(),
@@ -107,10 +106,7 @@ impl super::SeenBy for Evaluation {
         }
     }
 
-    fn changed_by(person: crate::domain::access::Person) -> super::Seen<evaluations::table> {
-        #[allow(unused_imports)]
-        use crate::domain::access::Person;
-        let _ = person;
+    fn changed_by(_person: crate::domain::access::Person) -> super::Seen<evaluations::table> {
         super::no_row()
     }
 }

@@ -108,10 +108,7 @@ super::record_queries!(key_tasks, KeyTask, KeyTaskFields, KeyTaskId);
 impl super::SeenBy for KeyTask {
     type Table = key_tasks::table;
 
-    fn seen_by(person: crate::domain::access::Person) -> super::Seen<key_tasks::table> {
-        #[allow(unused_imports)]
-        use crate::domain::access::Person;
-        let _ = person;
+    fn seen_by(_person: crate::domain::access::Person) -> super::Seen<key_tasks::table> {
         super::no_row()
     }
 }

@@ -122,7 +122,6 @@ impl super::SeenBy for Meeting {
     type Table = meetings::table;
 
     fn seen_by(person: crate::domain::access::Person) -> super::Seen<meetings::table> {
-        #[allow(unused_imports)]
         use crate::domain::access::Person;
         match person {
             Person::Member(_) => super::every_row(),
@@ -130,10 +129,7 @@ impl super::SeenBy for Meeting {
         }
     }
 
-    fn changed_by(person: crate::domain::access::Person) -> super::Seen<meetings::table> {
-        #[allow(unused_imports)]
-        use crate::domain::access::Person;
-        let _ = person;
+    fn changed_by(_person: crate::domain::access::Person) -> super::Seen<meetings::table> {
         super::no_row()
     }
 }

@@ -130,7 +130,6 @@ impl super::SeenBy for Member {
     type Table = members::table;
 
     fn seen_by(person: crate::domain::access::Person) -> super::Seen<members::table> {
-        #[allow(unused_imports)]
         use crate::domain::access::Person;
         match person {
             Person::Member(member) => Box::new(members::id.eq(member)),
@@ -138,10 +137,7 @@ impl super::SeenBy for Member {
         }
     }
 
-    fn changed_by(person: crate::domain::access::Person) -> super::Seen<members::table> {
-        #[allow(unused_imports)]
-        use crate::domain::access::Person;
-        let _ = person;
+    fn changed_by(_person: crate::domain::access::Person) -> super::Seen<members::table> {
         super::no_row()
     }
 }

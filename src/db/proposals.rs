@@ -255,7 +255,6 @@ impl super::SeenBy for Proposal {
     type Table = proposals::table;
 
     fn seen_by(person: crate::domain::access::Person) -> super::Seen<proposals::table> {
-        #[allow(unused_imports)]
         use crate::domain::access::Person;
         match person {
             Person::Member(member) => Box::new(
@@ -281,7 +280,6 @@ impl super::SeenBy for Proposal {
     }
 
     fn changed_by(person: crate::domain::access::Person) -> super::Seen<proposals::table> {
-        #[allow(unused_imports)]
         use crate::domain::access::Person;
         match person {
             Person::Member(member) => {

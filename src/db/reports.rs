@@ -107,10 +107,7 @@ super::record_queries!(reports, Report, ReportFields, ReportId);
 impl super::SeenBy for Report {
     type Table = reports::table;
 
-    fn seen_by(person: crate::domain::access::Person) -> super::Seen<reports::table> {
-        #[allow(unused_imports)]
-        use crate::domain::access::Person;
-        let _ = person;
+    fn seen_by(_person: crate::domain::access::Person) -> super::Seen<reports::table> {
         super::no_row()
     }
 }

@@ -142,7 +142,6 @@ impl super::SeenBy for Ruling {
     type Table = rulings::table;
 
     fn seen_by(person: crate::domain::access::Person) -> super::Seen<rulings::table> {
-        #[allow(unused_imports)]
         use crate::domain::access::Person;
         match person {
             Person::Office(_) => super::every_row(),
@@ -153,10 +152,7 @@ impl super::SeenBy for Ruling {
         }
     }
 
-    fn changed_by(person: crate::domain::access::Person) -> super::Seen<rulings::table> {
-        #[allow(unused_imports)]
-        use crate::domain::access::Person;
-        let _ = person;
+    fn changed_by(_person: crate::domain::access::Person) -> super::Seen<rulings::table> {
         super::no_row()
     }
 }

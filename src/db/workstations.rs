@@ -119,7 +119,6 @@ impl super::SeenBy for Workstation {
     type Table = workstations::table;
 
     fn seen_by(person: crate::domain::access::Person) -> super::Seen<workstations::table> {
-        #[allow(unused_imports)]
         use crate::domain::access::Person;
         match person {
             Person::Member(_) => super::every_row(),
@@ -127,10 +126,7 @@ impl super::SeenBy for Workstation {
         }
     }
 
-    fn changed_by(person: crate::domain::access::Person) -> super::Seen<workstations::table> {
-        #[allow(unused_imports)]
-        use crate::domain::access::Person;
-        let _ = person;
+    fn changed_by(_person: crate::domain::access::Person) -> super::Seen<workstations::table> {
         super::no_row()
     }
 }
