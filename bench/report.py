@@ -74,7 +74,8 @@ def costs(path, requests):
 
 
 # Which ceiling a row is measured against, and the targets of the rows.
-READS = {"readyz", "get_member_by_id", "get_member_by_id_personal", "list_members_filtered",
+READS = {"readyz", "get_member_by_id", "get_member_by_id_personal", "get_member_by_id_oidc",
+         "list_members_filtered",
          "proposals_page_1",
          "proposals_page_200", "search_proposals", "search_proposals_4_clients"}
 CEILING_OF = {**{name: "pgbench_select_member" for name in READS},
@@ -206,6 +207,11 @@ def main():
                     / by_name["get_member_by_id"]["rps"])
         check("GET by id with a person's key at least 0.5 of it with a machine key",
               personal >= 0.5, f"{personal:.2f}")
+    if "get_member_by_id" in by_name and "get_member_by_id_oidc" in by_name:
+        signed_in = (by_name["get_member_by_id_oidc"]["rps"]
+                     / by_name["get_member_by_id"]["rps"])
+        check("GET by id with an OpenID Connect token at least 0.5 of it with a machine key",
+              signed_in >= 0.5, f"{signed_in:.2f}")
     if "proposals_page_1" in by_name and "proposals_page_200" in by_name:
         page_ratio = by_name["proposals_page_200"]["rps"] / by_name["proposals_page_1"]["rps"]
         check("page 200 costs the same as page 1, within 20 %", abs(1 - page_ratio) <= 0.2,

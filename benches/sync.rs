@@ -67,6 +67,7 @@ async fn main() {
         .await
         .expect("the key")
         .1;
+    cppcc_api::oidc::install_crypto_provider();
     let client = reqwest::Client::new();
     let post = |path: String, body: Value| {
         client

@@ -68,6 +68,65 @@ pub struct Config {
     /// Earlier signing keys whose checkpoints `verify` still trusts (`AUDIT_TRUSTED_KEYS`,
     /// comma-separated public keys as `/audit-events/signing-keys` shows them).
     pub audit_trusted_keys: Vec<ed25519_dalek::VerifyingKey>,
+    /// The OpenID Connect providers whose tokens sign people in (`OIDC_ISSUERS`,
+    /// comma-separated `<issuer>=<audience>`); none by default.
+    pub oidc_issuers: Vec<OidcIssuer>,
+    /// How far past `exp` or before `nbf` a token is still taken (`OIDC_LEEWAY_SECS`),
+    /// for clocks that differ a little.
+    pub oidc_leeway: Duration,
+    /// The least time between two fetches of an issuer's keys for a token naming a key
+    /// not known (`OIDC_JWKS_REFETCH_SECS`).
+    pub oidc_refetch_interval: Duration,
+}
+
+/// An OpenID Connect provider trusted to sign people in, and the audience its tokens for
+/// this service name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcIssuer {
+    /// The issuer identifier, exactly as its tokens' `iss` and its discovery document say.
+    pub issuer: String,
+    /// What the tokens' `aud` must name.
+    pub audience: String,
+}
+
+/// The most leeway `OIDC_LEEWAY_SECS` may give.
+pub const MAX_OIDC_LEEWAY_SECS: u64 = 300;
+
+/// Whether `value` may be an identity provider's address: an `https` URL without query or
+/// fragment, or `http` to this machine's loopback (a provider beside the service).
+pub fn provider_url(value: &str) -> Result<(), String> {
+    let url = url::Url::parse(value).map_err(|error| format!("is not a URL ({error})"))?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("has a query or fragment".into());
+    }
+    let loopback = match url.host() {
+        Some(url::Host::Domain(name)) => name == "localhost",
+        Some(url::Host::Ipv4(address)) => address.is_loopback(),
+        Some(url::Host::Ipv6(address)) => address.is_loopback(),
+        None => false,
+    };
+    match url.scheme() {
+        "https" if url.host().is_some() => Ok(()),
+        "http" if loopback => Ok(()),
+        _ => Err("must be https (http only to localhost)".into()),
+    }
+}
+
+fn oidc_issuer(value: &str) -> Result<OidcIssuer, ConfigError> {
+    let refused = |reason: String| ConfigError {
+        name: "OIDC_ISSUERS",
+        reason,
+    };
+    let (issuer, audience) = value
+        .rsplit_once('=')
+        .map(|(issuer, audience)| (issuer.trim(), audience.trim()))
+        .filter(|(issuer, audience)| !issuer.is_empty() && !audience.is_empty())
+        .ok_or_else(|| refused(format!("`{value}` is not `<issuer>=<audience>`")))?;
+    provider_url(issuer).map_err(|why| refused(format!("the issuer `{issuer}` {why}")))?;
+    Ok(OidcIssuer {
+        issuer: issuer.to_owned(),
+        audience: audience.to_owned(),
+    })
 }
 
 /// A setting that is present but unusable.
@@ -164,6 +223,19 @@ impl Config {
                 reason: format!("`{value}` is not an Ed25519 public key in base64 (32 bytes)"),
             })
         })?;
+        let oidc_issuers = comma_list(get("OIDC_ISSUERS"), oidc_issuer)?;
+        let oidc_leeway_secs: u64 = parse(get("OIDC_LEEWAY_SECS"), "OIDC_LEEWAY_SECS", Some(60))?;
+        if oidc_leeway_secs > MAX_OIDC_LEEWAY_SECS {
+            return Err(ConfigError {
+                name: "OIDC_LEEWAY_SECS",
+                reason: format!("at most {MAX_OIDC_LEEWAY_SECS} seconds"),
+            });
+        }
+        let oidc_refetch_secs: u64 = parse(
+            get("OIDC_JWKS_REFETCH_SECS"),
+            "OIDC_JWKS_REFETCH_SECS",
+            Some(30),
+        )?;
         let data_dir = get("DATA_DIR")
             .map(std::path::PathBuf::from)
             .or_else(|| {
@@ -193,6 +265,9 @@ impl Config {
             data_dir,
             audit_checkpoint_interval: Duration::from_secs(audit_checkpoint_secs),
             audit_trusted_keys,
+            oidc_issuers,
+            oidc_leeway: Duration::from_secs(oidc_leeway_secs),
+            oidc_refetch_interval: Duration::from_secs(oidc_refetch_secs),
         })
     }
 }
@@ -321,6 +396,45 @@ mod tests {
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect();
         Config::from_lookup(|name| vars.get(name).cloned())
+    }
+
+    #[test]
+    fn oidc_issuers_are_https_urls_with_an_audience_or_the_start_fails() {
+        let read = config(&[(
+            "OIDC_ISSUERS",
+            "https://sso.example.cn/realms/cppcc=cppcc-api, http://127.0.0.1:8180/realms/x=web",
+        )])
+        .unwrap();
+        assert_eq!(
+            read.oidc_issuers,
+            [
+                OidcIssuer {
+                    issuer: "https://sso.example.cn/realms/cppcc".into(),
+                    audience: "cppcc-api".into(),
+                },
+                OidcIssuer {
+                    issuer: "http://127.0.0.1:8180/realms/x".into(),
+                    audience: "web".into(),
+                },
+            ]
+        );
+        assert_eq!(read.oidc_leeway, Duration::from_secs(60));
+        assert!(config(&[]).unwrap().oidc_issuers.is_empty());
+        for bad in [
+            "https://sso.example.cn",
+            "https://sso.example.cn=",
+            "=aud",
+            "http://sso.example.cn=aud",
+            "https://sso.example.cn/?realm=x=aud",
+            "https://sso.example.cn/#x=aud",
+            "ftp://sso.example.cn=aud",
+            "sso.example.cn=aud",
+        ] {
+            let error = config(&[("OIDC_ISSUERS", bad)]).unwrap_err();
+            assert_eq!(error.name, "OIDC_ISSUERS", "{bad}");
+        }
+        let error = config(&[("OIDC_LEEWAY_SECS", "301")]).unwrap_err();
+        assert_eq!(error.name, "OIDC_LEEWAY_SECS");
     }
 
     #[test]

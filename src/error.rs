@@ -81,6 +81,7 @@ crate::domain::kinds::text_enum! {
         Validation = "/problems/validation",
         Unauthorized = "/problems/unauthorized",
         Forbidden = "/problems/forbidden",
+        UnknownSubject = "/problems/unknown-subject",
         TooManyRequests = "/problems/too-many-requests",
         NotFound = "/problems/not-found",
         Conflict = "/problems/conflict",
@@ -91,6 +92,7 @@ crate::domain::kinds::text_enum! {
         UnsupportedMediaType = "/problems/unsupported-media-type",
         MethodNotAllowed = "/problems/method-not-allowed",
         Unavailable = "/problems/unavailable",
+        IssuerUnavailable = "/problems/issuer-unavailable",
         OutcomeUnknown = "/problems/outcome-unknown",
         Busy = "/problems/busy",
         Internal = "/problems/internal",
@@ -138,6 +140,14 @@ pub enum ApiError {
     /// Valid credentials that do not allow this.
     #[error("{0}")]
     Forbidden(String),
+    /// A valid OpenID Connect token whose issuer and subject are linked to no account:
+    /// the person signed in, but nobody gave them an account here.
+    #[error("{0}")]
+    UnknownSubject(String),
+    /// A token of an issuer whose keys cannot be fetched right now: it cannot be checked
+    /// yet; the client may retry.
+    #[error("{0}")]
+    IssuerUnavailable(String),
     /// Too many failed attempts from this address.
     #[error("too many failed attempts; retry in {retry_after} s")]
     TooManyRequests { retry_after: u64 },
@@ -234,6 +244,11 @@ impl ApiError {
             Self::Validation(_) => (ProblemType::Validation, "Invalid request"),
             Self::Unauthorized(_) => (ProblemType::Unauthorized, "Authentication required"),
             Self::Forbidden(_) => (ProblemType::Forbidden, "Not allowed"),
+            Self::UnknownSubject(_) => (ProblemType::UnknownSubject, "No account for this person"),
+            Self::IssuerUnavailable(_) => (
+                ProblemType::IssuerUnavailable,
+                "Identity provider unavailable",
+            ),
             Self::TooManyRequests { .. } => (ProblemType::TooManyRequests, "Too many requests"),
             Self::NotFound(_) => (ProblemType::NotFound, "Not found"),
             Self::Conflict { .. } => (ProblemType::Conflict, "Conflict with the current state"),
@@ -311,7 +326,7 @@ impl ResponseError for ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::UnknownSubject(_) => StatusCode::FORBIDDEN,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict { .. } | Self::WrongState { .. } => StatusCode::CONFLICT,
@@ -320,7 +335,7 @@ impl ResponseError for ApiError {
             Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            Self::Unavailable | Self::OutcomeUnknown | Self::Busy => {
+            Self::Unavailable | Self::OutcomeUnknown | Self::Busy | Self::IssuerUnavailable(_) => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
             Self::Http { status, .. } => *status,
@@ -356,7 +371,10 @@ impl ResponseError for ApiError {
             // What was left of the body is still on its way: the connection is not reused.
             response.insert_header((header::CONNECTION, HeaderValue::from_static("close")));
         }
-        if matches!(self, Self::Unavailable | Self::OutcomeUnknown) {
+        if matches!(
+            self,
+            Self::Unavailable | Self::OutcomeUnknown | Self::IssuerUnavailable(_)
+        ) {
             response.insert_header((header::RETRY_AFTER, HeaderValue::from_static("5")));
         }
         if matches!(self, Self::Busy) {

@@ -1,7 +1,9 @@
-//! Verified API keys (with a personal key's account) kept in memory, so an authenticated request costs one database round
-//! trip (its own), not two.
+//! Verified API keys (with a personal key's account), and the accounts linked to the
+//! people OpenID Connect tokens name, kept in memory, so an authenticated request costs
+//! one database round trip (its own), not two.
 //!
-//! A key stays valid in memory only while nothing says it changed:
+//! A key or an account stays valid in memory only while nothing says it changed (the
+//! trigger below fires on changes to accounts and their identities too):
 //! - revoking through this process forgets every key before the revocation is answered;
 //! - any other change to a key's standing (a revocation by another instance or by
 //!   `keys revoke`, an expiry or role changed in SQL) fires a trigger that notifies the
@@ -21,6 +23,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 
+use crate::db::accounts::Account;
 use crate::db::keys::Credential;
 use crate::metrics::KeyCacheMetrics;
 
@@ -30,12 +33,42 @@ pub const CHANNEL: &str = "cppcc_api_keys";
 /// The most entries kept; past it the cache starts again empty (there are few keys).
 const CAPACITY: usize = 10_000;
 
+/// Values kept by key, each with when it was stored.
+#[derive(Debug)]
+struct Kept<K, V>(HashMap<K, (V, Instant)>);
+
+impl<K, V> Default for Kept<K, V> {
+    fn default() -> Self {
+        Self(HashMap::new())
+    }
+}
+
+impl<K: std::hash::Hash + Eq, V: Clone> Kept<K, V> {
+    fn get<Q>(&self, key: &Q, time_to_live: Duration) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: std::hash::Hash + Eq + ?Sized,
+    {
+        let (value, stored_at) = self.0.get(key)?;
+        (stored_at.elapsed() < time_to_live).then(|| value.clone())
+    }
+
+    fn put(&mut self, key: K, value: V) {
+        if self.0.len() >= CAPACITY {
+            self.0.clear();
+        }
+        self.0.insert(key, (value, Instant::now()));
+    }
+}
+
 #[derive(Debug, Default)]
 struct Entries {
     /// Bumped by every forgetting: an answer read from the database before a forgetting
     /// may not be stored after it.
     generation: u64,
-    keys: HashMap<Vec<u8>, (Credential, Instant)>,
+    keys: Kept<Vec<u8>, Credential>,
+    /// Accounts by the issuer and subject of the OpenID Connect identity linked to them.
+    people: Kept<(String, String), Account>,
 }
 
 /// Verified keys by token hash; see the module documentation for when they are trusted.
@@ -71,11 +104,21 @@ impl KeyCache {
 
     /// The verified key with this token hash, if it is kept and may be trusted.
     pub fn get(&self, hash: &[u8]) -> Option<Credential> {
+        self.lookup(|entries| entries.keys.get(hash, self.time_to_live))
+    }
+
+    /// The account linked to this issuer's subject, if it is kept and may be trusted.
+    pub fn person(&self, issuer: &str, subject: &str) -> Option<Account> {
+        self.lookup(|entries| {
+            entries
+                .people
+                .get(&(issuer.to_owned(), subject.to_owned()), self.time_to_live)
+        })
+    }
+
+    fn lookup<T>(&self, find: impl FnOnce(&Entries) -> Option<T>) -> Option<T> {
         let found = if self.is_listening() {
-            self.entries.read().ok().and_then(|entries| {
-                let (key, stored_at) = entries.keys.get(hash)?;
-                (stored_at.elapsed() < self.time_to_live).then(|| key.clone())
-            })
+            self.entries.read().ok().and_then(|entries| find(&entries))
         } else {
             None
         };
@@ -96,23 +139,34 @@ impl KeyCache {
     /// Keeps a key verified against the database, unless anything was forgotten since
     /// `seen` (the key read may already be stale).
     pub fn put(&self, hash: Vec<u8>, key: Credential, seen: Generation) {
+        self.store(seen, |entries| entries.keys.put(hash, key));
+    }
+
+    /// Keeps the account linked to an issuer's subject, read from the database, unless
+    /// anything was forgotten since `seen`.
+    pub fn put_person(&self, issuer: &str, subject: &str, account: Account, seen: Generation) {
+        self.store(seen, |entries| {
+            entries
+                .people
+                .put((issuer.to_owned(), subject.to_owned()), account);
+        });
+    }
+
+    fn store(&self, seen: Generation, keep: impl FnOnce(&mut Entries)) {
         if !self.is_listening() {
             return;
         }
         if let Ok(mut entries) = self.entries.write()
             && entries.generation == seen.0
         {
-            if entries.keys.len() >= CAPACITY {
-                entries.keys.clear();
-            }
-            entries.keys.insert(hash, (key, Instant::now()));
+            keep(&mut entries);
         }
     }
 
     /// Records that the key was just marked used, so it is not marked again for a minute.
     pub fn touch(&self, hash: &[u8], at: DateTime<Utc>) {
         if let Ok(mut entries) = self.entries.write()
-            && let Some((credential, _)) = entries.keys.get_mut(hash)
+            && let Some((credential, _)) = entries.keys.0.get_mut(hash)
         {
             credential.key.last_used_at = Some(at);
         }
@@ -122,7 +176,8 @@ impl KeyCache {
     pub fn forget_all(&self) {
         if let Ok(mut entries) = self.entries.write() {
             entries.generation += 1;
-            entries.keys.clear();
+            entries.keys = Kept::default();
+            entries.people = Kept::default();
         }
     }
 

@@ -9,6 +9,7 @@ pub mod domain;
 pub mod error;
 pub mod key_cache;
 pub mod metrics;
+pub mod oidc;
 pub mod openapi;
 pub mod sealer;
 pub mod seed;
@@ -34,6 +35,8 @@ pub enum StartError {
     Database(#[from] SetupError),
     #[error(transparent)]
     SigningKey(#[from] audit_key::KeyError),
+    #[error("cannot make the HTTP client of the identity providers: {0}")]
+    IdentityClient(#[from] reqwest::Error),
     #[error("cannot listen on {addr}: {cause}")]
     Bind { addr: String, cause: std::io::Error },
 }
@@ -57,6 +60,8 @@ pub struct Shared {
     pub keys: web::Data<key_cache::KeyCache>,
     pub sealer: web::Data<sealer::Sealer>,
     pub trusted_keys: web::Data<api::audit::TrustedKeys>,
+    /// The verifier of OpenID Connect tokens (trusting no issuer unless configured).
+    pub oidc: web::Data<oidc::Verifier>,
 }
 
 impl Shared {
@@ -67,7 +72,8 @@ impl Shared {
             .app_data(self.metrics.clone())
             .app_data(self.keys.clone())
             .app_data(self.sealer.clone())
-            .app_data(self.trusted_keys.clone());
+            .app_data(self.trusted_keys.clone())
+            .app_data(self.oidc.clone());
     }
 }
 
@@ -135,12 +141,24 @@ impl Application {
             config.pool_timeout,
             config.statement_timeout,
         )?));
+        let oidc = web::Data::new(oidc::Verifier::new(
+            &config.oidc_issuers,
+            config.oidc_leeway,
+            config.oidc_refetch_interval,
+        )?);
+        // The issuers' keys are fetched beside the start, so the first sign-in does not
+        // wait for them.
+        tokio::spawn({
+            let oidc = oidc.clone();
+            async move { oidc.warm().await }
+        });
         let shared = Shared {
             pools: web::Data::new(pools),
             metrics,
             keys,
             sealer,
             trusted_keys: web::Data::new(api::audit::TrustedKeys(trusted)),
+            oidc,
         };
         let bind_error = |addr: std::net::SocketAddr| {
             move |cause| StartError::Bind {

@@ -23,8 +23,8 @@ use crate::error::{FieldError, Problem};
             the committee's meetings, reports and key tasks, and members' duty performance \
             (履职). District systems push their records in batches and pull every change \
             from a commit-ordered feed; auditors read a tamper-evident trail with signed \
-            checkpoints. Every call needs an API key (`Authorization: Bearer`), except the \
-            health checks. Pages, errors (problem+json), ETags and the change feed are \
+            checkpoints. Every call needs an API key or, for a person, an OpenID Connect \
+            token (`Authorization: Bearer`), except the health checks. Pages, errors (problem+json), ETags and the change feed are \
             described in the README.",
         license(name = "MIT", identifier = "MIT"),
     ),
@@ -55,7 +55,8 @@ use crate::error::{FieldError, Problem};
 )]
 struct ApiDoc;
 
-/// The one security scheme: `Authorization: Bearer <token>` with an API key's token.
+/// The one security scheme: `Authorization: Bearer <token>` with an API key's token or an
+/// OpenID Connect access token.
 struct BearerScheme;
 
 impl utoipa::Modify for BearerScheme {
@@ -68,9 +69,14 @@ impl utoipa::Modify for BearerScheme {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .description(Some(
-                        "An API key's token. Roles: admin (everything), clerk (read and write \
-                         its district), sync (read its district, sync endpoints), auditor \
-                         (read everything and the audit trail, write nothing).",
+                        "An API key's token (`cppcc_…`: a machine key, or a personal key of an \
+                         account), or an access token (a JWT signed with RS256, ES256 or EdDSA) \
+                         of an OpenID Connect issuer the service trusts, whose issuer and \
+                         subject are linked to an account. Roles: admin (everything), clerk \
+                         (read and write its district), sync (read its district, sync \
+                         endpoints), auditor (read everything and the audit trail, write \
+                         nothing), and the people of a district: member, unit and \
+                         leaders_office, each as the README's table of roles says.",
                     ))
                     .build(),
             ),
@@ -151,7 +157,10 @@ pub fn finish(mut document: Document) -> Document {
                         .or_insert(RefOr::T(response));
                 };
                 let mut unauthorized = error(
-                    "No valid key: missing, malformed, unknown, expired or revoked",
+                    "No valid credential: a key missing, malformed, unknown, expired or \
+                     revoked; a token not signed by its issuer's published key, of an issuer \
+                     not trusted, for another audience, expired or not yet valid; an account \
+                     disabled",
                     false,
                 );
                 unauthorized.headers.insert(
@@ -164,7 +173,15 @@ pub fn finish(mut document: Document) -> Document {
                     ),
                 );
                 add("401", unauthorized);
-                add("403", error("The key's role may not do this", false));
+                add(
+                    "403",
+                    error(
+                        "`/problems/forbidden`: the caller's role may not do this. \
+                         `/problems/unknown-subject`: a valid OpenID Connect token whose \
+                         subject no account is linked to",
+                        false,
+                    ),
+                );
                 add(
                     "429",
                     error("Too many failed authentications from this address", true),
@@ -261,8 +278,10 @@ pub fn finish(mut document: Document) -> Document {
                         "`/problems/unavailable`: the database is unavailable and nothing \
                          was written. `/problems/outcome-unknown`: the connection was lost \
                          while a write was being committed, so it may or may not be written; \
-                         a retry with the same Idempotency-Key learns which. Either way, retry \
-                         after the given delay",
+                         a retry with the same Idempotency-Key learns which. \
+                         `/problems/issuer-unavailable`: the keys of an OpenID Connect token's \
+                         issuer cannot be fetched, so the token cannot be checked yet. Either \
+                         way, retry after the given delay",
                         true,
                     ),
                 );

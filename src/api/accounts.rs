@@ -60,10 +60,12 @@ pub struct Me {
     pub role: Role,
     /// The caller's district; `null` for administrators and auditors.
     pub district_id: Option<DistrictId>,
-    /// The key the request came with.
-    pub key_id: crate::domain::ids::ApiKeyId,
-    /// The person, when a person calls (a personal key of an account): the account and
-    /// what it acts for, as the audit trail names them.
+    /// The key the request came with; `null` for a person signed in with an OpenID
+    /// Connect token.
+    pub key_id: Option<crate::domain::ids::ApiKeyId>,
+    /// The person, when a person calls (a personal key of an account, or an OpenID Connect
+    /// token of a subject linked to one): the account, what it acts for and how it
+    /// authenticated, as the audit trail names them.
     pub account: Option<crate::domain::account::ActorAccount>,
 }
 

@@ -33,8 +33,10 @@ use crate::telemetry::RequestId;
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
 pub struct Caller {
-    pub key_id: ApiKeyId,
-    /// The person calling, when a person is (a personal key of an account).
+    /// The API key calling; none for a person signed in with an OpenID Connect token.
+    pub key_id: Option<ApiKeyId>,
+    /// The person calling, when a person is (a personal key of an account, or an OpenID
+    /// Connect token of a subject linked to one).
     pub account: Option<std::sync::Arc<ActorAccount>>,
     /// What a person of a district acts for (roles `member`, `unit`, `leaders_office`).
     pub person: Option<Person>,
@@ -69,11 +71,19 @@ impl Caller {
         access::require(self.role, allowed, what).map_err(|denied| ApiError::Forbidden(denied.0))
     }
 
+    /// Who calls, for what is kept per caller (the answers kept under idempotency keys):
+    /// the key, or the account of a person signed in without one.
+    pub fn principal(&self) -> Option<uuid::Uuid> {
+        self.key_id
+            .map(|key| key.0)
+            .or_else(|| self.account.as_ref().map(|account| account.id.0))
+    }
+
     /// Who to name in the audit trail.
     pub fn actor(&self) -> Actor {
         Actor {
             account: self.account.clone(),
-            key_id: Some(self.key_id),
+            key_id: self.key_id,
             role: Some(self.role),
             district_id: self.district_id,
             request_id: self.request_id.clone(),
@@ -128,13 +138,13 @@ impl Decision {
 #[derive(Debug, Clone, Copy)]
 pub struct Unrouted;
 
-/// The id of the key that authenticated the request, for the middlewares inside
-/// [`authenticate`] (idempotency keys are kept per key).
-pub fn authenticated_key(request: &ServiceRequest) -> Option<ApiKeyId> {
+/// Who the request was authenticated as ([`Caller::principal`]), for the middlewares
+/// inside [`authenticate`] (idempotency keys are kept per caller).
+pub fn authenticated_principal(request: &ServiceRequest) -> Option<uuid::Uuid> {
     request
         .extensions()
         .get::<Authenticated>()
-        .map(|authenticated| authenticated.0.key_id)
+        .and_then(|authenticated| authenticated.0.principal())
 }
 
 /// Applies the policy of the route the router matched to the authenticated caller. The
@@ -231,6 +241,8 @@ fn query_carries_credential(query: &str) -> bool {
             TOKEN_PARAMETERS.contains(&name.to_ascii_lowercase().as_str())
                 || token::contained_in(&name)
                 || token::contained_in(value)
+                || crate::oidc::looks_like_jwt(&name)
+                || crate::oidc::looks_like_jwt(value)
                 || value
                     .get(..7)
                     .is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer "))
@@ -269,20 +281,136 @@ fn bearer(request: &ServiceRequest) -> Result<String, ApiError> {
     let token = bearer_token(value).ok_or_else(|| {
         ApiError::Unauthorized("the Authorization header must be `Bearer <token>`".into())
     })?;
-    if token::well_formed(token) {
+    if token::well_formed(token) || crate::oidc::looks_like_jwt(token) {
         Ok(token.to_owned())
     } else {
         Err(ApiError::Unauthorized("the token is malformed".into()))
     }
 }
 
+/// Who calls: the key of an API key token, or the person of an OpenID Connect token.
 async fn resolve(request: &ServiceRequest) -> Result<Caller, ApiError> {
     let token = bearer(request)?;
+    let who = if crate::oidc::looks_like_jwt(&token) {
+        signed_in(request, &token).await?
+    } else {
+        keyed(request, &token).await?
+    };
+    Ok(Caller {
+        key_id: who.key_id,
+        account: who.account,
+        person: who.person,
+        role: who.role,
+        district_id: who.district_id,
+        request_id: request
+            .extensions()
+            .get::<RequestId>()
+            .map(|id| id.0.clone()),
+        idempotency_key: request
+            .headers()
+            .get("idempotency-key")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned),
+    })
+}
+
+/// What a credential says of its caller.
+struct Who {
+    key_id: Option<ApiKeyId>,
+    role: Role,
+    district_id: Option<DistrictId>,
+    account: Option<std::sync::Arc<ActorAccount>>,
+    person: Option<Person>,
+}
+
+impl Who {
+    /// A person acting as `account`, if the account may act now; the account's role and
+    /// district are the caller's.
+    fn acting_as(
+        key_id: Option<ApiKeyId>,
+        account: &crate::db::accounts::Account,
+        by: Authentication,
+        issuer: Option<String>,
+    ) -> Result<Self, ApiError> {
+        if account.deleted_at.is_some() || account.status != AccountStatus::Active {
+            return Err(ApiError::Unauthorized("the account is disabled".into()));
+        }
+        let person = account.person();
+        if account.role.is_person() && person.is_none() {
+            return Err(ApiError::Unauthorized(
+                "the account does not say what it acts for".into(),
+            ));
+        }
+        Ok(Self {
+            key_id,
+            role: account.role,
+            district_id: account.district_id,
+            account: Some(std::sync::Arc::new(account.actor(by, issuer))),
+            person,
+        })
+    }
+}
+
+/// The person an OpenID Connect token signs in: the account linked to its issuer and
+/// subject.
+async fn signed_in(request: &ServiceRequest, token: &str) -> Result<Who, ApiError> {
+    let verifier = request
+        .app_data::<web::Data<crate::oidc::Verifier>>()
+        .filter(|verifier| verifier.is_enabled())
+        .ok_or_else(|| {
+            ApiError::Unauthorized(
+                "OpenID Connect tokens are not accepted: no issuer is configured".into(),
+            )
+        })?;
+    let verified = verifier
+        .verify(token)
+        .await
+        .map_err(|refusal| match refusal {
+            crate::oidc::Refusal::Invalid(why) => ApiError::Unauthorized(why),
+            crate::oidc::Refusal::IssuerUnreachable(why) => ApiError::IssuerUnavailable(why),
+        })?;
+    let cache = request.app_data::<web::Data<KeyCache>>();
+    let account = match cache.and_then(|cache| cache.person(&verified.issuer, &verified.subject)) {
+        Some(account) => account,
+        None => {
+            let pool = request
+                .app_data::<web::Data<DbPool>>()
+                .ok_or_else(|| ApiError::Internal("no database pool".into()))?;
+            let seen = cache.map(|cache| cache.generation());
+            let mut conn = crate::db::connection(pool).await?;
+            let account =
+                crate::db::accounts::by_identity(&mut conn, &verified.issuer, &verified.subject)
+                    .await?
+                    .ok_or_else(|| {
+                        ApiError::UnknownSubject(
+                            "the token is valid, but no account here is linked to its subject: \
+                             an administrator or the district's clerk links it \
+                             (PUT /api/v1/accounts/{id}/identities)"
+                                .into(),
+                        )
+                    })?;
+            if let (Some(cache), Some(seen)) = (cache, seen) {
+                cache.put_person(&verified.issuer, &verified.subject, account.clone(), seen);
+            }
+            account
+        }
+    };
+    Who::acting_as(
+        None,
+        &account,
+        Authentication::OpenidConnect,
+        Some(verified.issuer),
+    )
+}
+
+/// The API key of a token, checked (known, not revoked, not expired), and the account of
+/// a personal key.
+async fn keyed(request: &ServiceRequest, token: &str) -> Result<Who, ApiError> {
     let pool = request
         .app_data::<web::Data<DbPool>>()
         .ok_or_else(|| ApiError::Internal("no database pool".into()))?;
     let cache = request.app_data::<web::Data<KeyCache>>();
-    let hash = token::hash(&token);
+    let hash = token::hash(token);
     let mut conn = None;
     let credential = match cache.and_then(|cache| cache.get(&hash)) {
         Some(credential) => credential,
@@ -302,34 +430,20 @@ async fn resolve(request: &ServiceRequest) -> Result<Caller, ApiError> {
     }
     // A personal key acts as its account, with the account's role and district, and only
     // while the account may act.
-    let (role, district_id, account, person) = match &credential.account {
+    let who = match &credential.account {
+        Some(account) => Who::acting_as(Some(key.id), account, Authentication::PersonalKey, None)?,
         None if key.role.is_person() => {
             return Err(ApiError::Unauthorized(
                 "a person's key must belong to an account".into(),
             ));
         }
-        None => (key.role, key.district_id, None, None),
-        Some(account) => {
-            if account.deleted_at.is_some() || account.status != AccountStatus::Active {
-                return Err(ApiError::Unauthorized(
-                    "the key's account is disabled".into(),
-                ));
-            }
-            let person = account.person();
-            if account.role.is_person() && person.is_none() {
-                return Err(ApiError::Unauthorized(
-                    "the key's account does not say what it acts for".into(),
-                ));
-            }
-            (
-                account.role,
-                account.district_id,
-                Some(std::sync::Arc::new(
-                    account.actor(Authentication::PersonalKey, None),
-                )),
-                person,
-            )
-        }
+        None => Who {
+            key_id: Some(key.id),
+            role: key.role,
+            district_id: key.district_id,
+            account: None,
+            person: None,
+        },
     };
     // The key in hand says whether its last use is older than a minute; only then is the
     // use written.
@@ -346,22 +460,7 @@ async fn resolve(request: &ServiceRequest) -> Result<Caller, ApiError> {
             cache.touch(&hash, Utc::now());
         }
     }
-    Ok(Caller {
-        key_id: key.id,
-        account,
-        person,
-        role,
-        district_id,
-        request_id: request
-            .extensions()
-            .get::<RequestId>()
-            .map(|id| id.0.clone()),
-        idempotency_key: request
-            .headers()
-            .get("idempotency-key")
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned),
-    })
+    Ok(who)
 }
 
 /// The key with this token hash and its account, checked against the database: known
@@ -501,7 +600,7 @@ mod tests {
         let app = app.wrap(actix_web::middleware::from_fn(
             move |request: ServiceRequest, next: Next<_>| async move {
                 request.extensions_mut().insert(Authenticated(Caller {
-                    key_id: ApiKeyId::generate(),
+                    key_id: Some(ApiKeyId::generate()),
                     account: None,
                     person: None,
                     role,

@@ -33,7 +33,6 @@ use crate::api::http::MAX_BATCH_BYTES as MAX_BODY_BYTES;
 use crate::api::work::{self, Outcome, Work};
 use crate::db::DbPool;
 use crate::db::idempotency::{self as db, Claim, Stored};
-use crate::domain::ids::ApiKeyId;
 use crate::error::{ApiError, FieldError};
 
 /// The request header naming a key.
@@ -234,7 +233,7 @@ pub async fn idempotent(
         }
         Err(error) => return Ok(refused(request, error)),
     };
-    let key_id = crate::api::auth::authenticated_key(&request);
+    let key_id = crate::api::auth::authenticated_principal(&request);
     let (Some(key_id), Some(pool)) = (key_id, request.app_data::<web::Data<DbPool>>().cloned())
     else {
         let error = ApiError::Internal("idempotency without a caller or a pool".into());
@@ -405,7 +404,8 @@ fn answer_with(
 #[derive(Clone)]
 struct Claimed {
     pool: web::Data<DbPool>,
-    key_id: ApiKeyId,
+    /// Who calls ([`crate::api::auth::Caller::principal`]): keys are kept per caller.
+    key_id: uuid::Uuid,
     key: String,
     tee: Tee,
 }

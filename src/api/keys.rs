@@ -381,7 +381,7 @@ async fn revoke_key(
 ) -> Result<web::Json<ApiKeyView>, ApiError> {
     caller.require(ADMINS, "revoking keys")?;
     let id = path.into_inner();
-    if id == caller.key_id {
+    if caller.key_id == Some(id) {
         return Err(ApiError::conflict(
             "a key cannot revoke itself; use another admin key or `keys revoke`",
         ));

@@ -360,7 +360,7 @@ fn new_rules(body: NewScoringRulesBody, caller: &Caller) -> Result<NewScoringRul
         competent_line,
         excellent_line,
         note,
-        published_by: Some(caller.key_id),
+        published_by: caller.key_id,
     })
 }
 

@@ -298,7 +298,7 @@ fn record(tx: &mut Tx<'_>, caller: &Caller, taken: Taken<'_>) {
         action: taken.action.to_owned(),
         from_status: taken.from.to_owned(),
         to_status: taken.to.to_owned(),
-        actor_key_id: Some(caller.key_id),
+        actor_key_id: caller.key_id,
         actor_role: Some(caller.role.as_str().to_owned()),
         occurred_at: taken.at,
         payload: taken.payload,

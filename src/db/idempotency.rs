@@ -9,7 +9,6 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::db::schema::idempotency_keys;
-use crate::domain::ids::ApiKeyId;
 
 /// How long an answer is kept.
 pub const KEPT_HOURS: i32 = 24;
@@ -59,10 +58,10 @@ diesel::define_sql_function! {
 
 /// The advisory lock of `key` of `api_key`: 64 bits of a hash of both, prefixed so no
 /// other use of advisory locks could share it.
-fn lock_key(api_key: ApiKeyId, key: &str) -> i64 {
+fn lock_key(api_key: uuid::Uuid, key: &str) -> i64 {
     let digest = Sha256::new()
         .chain_update(b"idempotency-key\0")
-        .chain_update(api_key.0.as_bytes())
+        .chain_update(api_key.as_bytes())
         .chain_update(key.as_bytes())
         .finalize();
     let mut bytes = [0; 8];
@@ -79,7 +78,7 @@ fn lock_key(api_key: ApiKeyId, key: &str) -> i64 {
 #[tracing::instrument(skip_all)]
 pub async fn claim(
     conn: &mut AsyncPgConnection,
-    api_key: ApiKeyId,
+    api_key: uuid::Uuid,
     key: &str,
 ) -> QueryResult<Claim> {
     let (mut locking, mut looking) = (&*conn, &*conn);
@@ -130,7 +129,7 @@ pub async fn claim(
 /// (its lock taken, no answer kept), and then every statement after it fails too
 /// ([`crate::error::ApiError::Unclaimed`]); what the key holds is then asked with
 /// [`claim`], in a transaction of its own.
-pub fn claim_ahead(conn: &AsyncPgConnection, api_key: ApiKeyId, key: &str) -> QueryResult<()> {
+pub fn claim_ahead(conn: &AsyncPgConnection, api_key: uuid::Uuid, key: &str) -> QueryResult<()> {
     // A statement of the simple protocol has no parameters: the key goes as hexadecimal
     // digits, which no text can escape from.
     let hex_key = crate::domain::audit::hex(key.as_bytes());
@@ -138,7 +137,7 @@ pub fn claim_ahead(conn: &AsyncPgConnection, api_key: ApiKeyId, key: &str) -> Qu
         "SELECT idempotency_claim({lock}, '{api_key}', \
          convert_from(decode('{hex_key}', 'hex'), 'UTF8'), {KEPT_HOURS})",
         lock = lock_key(api_key, key),
-        api_key = api_key.0,
+        api_key = api_key,
     );
     crate::db::send_ahead(conn, &sql)
 }
@@ -150,7 +149,7 @@ pub fn claim_ahead(conn: &AsyncPgConnection, api_key: ApiKeyId, key: &str) -> Qu
 #[tracing::instrument(skip_all)]
 pub async fn store(
     mut conn: &AsyncPgConnection,
-    api_key: ApiKeyId,
+    api_key: uuid::Uuid,
     key: &str,
     request_hash: &[u8],
     request_bytes: usize,

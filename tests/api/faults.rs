@@ -190,7 +190,7 @@ async fn serve(cluster: &Cluster) -> Service {
         .spawn()
         .unwrap();
     let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::builder()
+    let client = crate::helpers::http()
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap();

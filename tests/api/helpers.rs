@@ -13,6 +13,13 @@ use tokio_postgres::NoTls;
 static TEMPLATE: OnceCell<String> = OnceCell::const_new();
 static TRACING: OnceLock<()> = OnceLock::new();
 
+/// A builder of HTTP clients, with the process's TLS cryptography installed first (the
+/// HTTP client is built with TLS, which needs it).
+pub fn http() -> reqwest::ClientBuilder {
+    cppcc_api::oidc::install_crypto_provider();
+    reqwest::Client::builder()
+}
+
 /// The server tests talk to: `DATABASE_URL` if set, else the local one.
 pub fn server_url() -> String {
     let _ = dotenvy::dotenv();
@@ -427,7 +434,7 @@ pub async fn spawn_app_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
         format!("Bearer {admin_token}").parse().expect("header"),
     );
     let client = |headers| {
-        reqwest::Client::builder()
+        http()
             .redirect(reqwest::redirect::Policy::none())
             .default_headers(headers)
             .build()
@@ -514,7 +521,7 @@ pub fn service_command(database_url: &str, port: u16) -> tokio::process::Command
 
 /// Waits up to 10 s for `url` to answer with a success status.
 pub async fn wait_until_ok(url: &str) {
-    let client = reqwest::Client::new();
+    let client = http().build().expect("HTTP client");
     for _ in 0..100 {
         if client
             .get(url)

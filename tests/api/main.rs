@@ -18,6 +18,7 @@ mod faults;
 mod helpers;
 mod idempotency;
 mod members;
+mod oidc;
 mod openapi;
 mod operations;
 mod performance;

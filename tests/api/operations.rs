@@ -374,7 +374,7 @@ async fn sigterm_during_a_slow_request_lets_it_finish_and_refuses_new_connection
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
         // A new connection is refused while the slow request finishes.
-        let fresh = reqwest::Client::builder()
+        let fresh = crate::helpers::http()
             .pool_max_idle_per_host(0)
             .build()
             .unwrap();
@@ -561,7 +561,7 @@ async fn slow_and_hostile_clients_are_cut_off_and_memory_stays_flat() {
     let pid = child.id().unwrap();
     let base = format!("http://127.0.0.1:{port}");
     wait_until_ok(&format!("{base}/healthz")).await;
-    let client = reqwest::Client::new();
+    let client = crate::helpers::http().build().expect("HTTP client");
     let token = app.admin_token.clone();
     let post = |body: String| {
         let (client, base, token) = (client.clone(), base.clone(), token.clone());
