@@ -253,10 +253,29 @@ impl Verifier {
             .iter()
             .find(|issuer| issuer.config.issuer == claimed)
             .ok_or_else(|| invalid("the token's issuer is not trusted"))?;
-        let key = self.key(issuer, header.kid.as_deref(), header.alg).await?;
-        let claims = jsonwebtoken::decode::<Claims>(token, &key.key, &key.validation)
-            .map_err(|error| invalid(refusal_of(&error)))?
-            .claims;
+        let kid = header.kid.as_deref();
+        let key = self.key(issuer, kid, header.alg).await?;
+        let decoded = match jsonwebtoken::decode::<Claims>(token, &key.key, &key.validation) {
+            // A provider may publish a new key (of another type, even) under an id it used
+            // before: the keys are fetched again (within the refetch limit), and the token
+            // is tried once more with the key the id names now.
+            Err(error)
+                if matches!(
+                    error.kind(),
+                    jsonwebtoken::errors::ErrorKind::InvalidSignature
+                        | jsonwebtoken::errors::ErrorKind::InvalidAlgorithm
+                ) && self.refresh(issuer, true).await.is_ok() =>
+            {
+                match find(issuer, kid, header.alg).0 {
+                    Some(now) if !std::sync::Arc::ptr_eq(&now, &key) => {
+                        jsonwebtoken::decode::<Claims>(token, &now.key, &now.validation)
+                    }
+                    _ => Err(error),
+                }
+            }
+            decoded => decoded,
+        };
+        let claims = decoded.map_err(|error| invalid(refusal_of(&error)))?.claims;
         if claims.sub.is_empty() {
             return Err(invalid("the token names no subject (`sub`)"));
         }

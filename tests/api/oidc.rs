@@ -495,6 +495,25 @@ async fn keys_are_fetched_again_for_a_new_key_at_most_once_per_interval_and_a_wi
     // A token of the withdrawn key, though verified before, is refused now.
     let (status, problem) = get(&app, &old, "/api/v1/me").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{problem}");
+    // A new key under an id used before: its tokens are taken once the keys are fetched
+    // again, and the old key's are not.
+    let third = Signer::ed("k2");
+    provider.publish(&[&third]);
+    tokio::time::sleep(refetch).await;
+    let (status, me) = get(
+        &app,
+        &third.sign(&claims(&provider.issuer, "person-1")),
+        "/api/v1/me",
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "a new key under an old id: {me}");
+    let (status, _) = get(
+        &app,
+        &second.sign(&claims(&provider.issuer, "person-2")),
+        "/api/v1/me",
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the key it replaced");
 }
 
 #[tokio::test]

@@ -20,6 +20,7 @@ const provider = new Provider(issuer, {
         grant_types: ["client_credentials"],
         redirect_uris: [],
         response_types: [],
+        id_token_signed_response_alg: "ES256",
     }],
     features: {
         devInteractions: { enabled: false },
