@@ -92,6 +92,10 @@ pub struct OidcIssuer {
 /// The most leeway `OIDC_LEEWAY_SECS` may give.
 pub const MAX_OIDC_LEEWAY_SECS: u64 = 300;
 
+/// The longest `OIDC_JWKS_REFETCH_SECS` may be (an issuer unreachable at start is tried
+/// again at that pace).
+pub const MAX_OIDC_REFETCH_SECS: u64 = 3600;
+
 /// Whether `value` may be an identity provider's address: an `https` URL without query or
 /// fragment, or `http` to this machine's loopback (a provider beside the service).
 pub fn provider_url(value: &str) -> Result<(), String> {
@@ -224,6 +228,17 @@ impl Config {
             })
         })?;
         let oidc_issuers = comma_list(get("OIDC_ISSUERS"), oidc_issuer)?;
+        if let Some(twice) = oidc_issuers.iter().enumerate().find_map(|(n, one)| {
+            oidc_issuers[..n]
+                .iter()
+                .any(|earlier| earlier.issuer == one.issuer)
+                .then_some(&one.issuer)
+        }) {
+            return Err(ConfigError {
+                name: "OIDC_ISSUERS",
+                reason: format!("the issuer `{twice}` is named twice: give it one audience"),
+            });
+        }
         let oidc_leeway_secs: u64 = parse(get("OIDC_LEEWAY_SECS"), "OIDC_LEEWAY_SECS", Some(60))?;
         if oidc_leeway_secs > MAX_OIDC_LEEWAY_SECS {
             return Err(ConfigError {
@@ -231,11 +246,14 @@ impl Config {
                 reason: format!("at most {MAX_OIDC_LEEWAY_SECS} seconds"),
             });
         }
-        let oidc_refetch_secs: u64 = parse(
-            get("OIDC_JWKS_REFETCH_SECS"),
-            "OIDC_JWKS_REFETCH_SECS",
-            Some(30),
-        )?;
+        let oidc_refetch_secs: u64 =
+            at_least_one(get("OIDC_JWKS_REFETCH_SECS"), "OIDC_JWKS_REFETCH_SECS", 30)?;
+        if oidc_refetch_secs > MAX_OIDC_REFETCH_SECS {
+            return Err(ConfigError {
+                name: "OIDC_JWKS_REFETCH_SECS",
+                reason: format!("at most {MAX_OIDC_REFETCH_SECS} seconds"),
+            });
+        }
         let data_dir = get("DATA_DIR")
             .map(std::path::PathBuf::from)
             .or_else(|| {
@@ -435,6 +453,16 @@ mod tests {
         }
         let error = config(&[("OIDC_LEEWAY_SECS", "301")]).unwrap_err();
         assert_eq!(error.name, "OIDC_LEEWAY_SECS");
+        let error = config(&[(
+            "OIDC_ISSUERS",
+            "https://sso.example.cn=a, https://sso.example.cn=b",
+        )])
+        .unwrap_err();
+        assert_eq!(error.name, "OIDC_ISSUERS", "one issuer twice");
+        for bad in ["0", "3601", "x"] {
+            let error = config(&[("OIDC_JWKS_REFETCH_SECS", bad)]).unwrap_err();
+            assert_eq!(error.name, "OIDC_JWKS_REFETCH_SECS", "{bad}");
+        }
     }
 
     #[test]

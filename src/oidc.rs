@@ -9,18 +9,20 @@
 //! - it carries `exp` and `sub`; `exp` is not past and `nbf` (when present) not ahead,
 //!   each by more than the leeway (`OIDC_LEEWAY_SECS`).
 //!
-//! Each issuer's discovery document and signing keys are fetched when first needed and
-//! kept; they are fetched again when a token names a key that is not known (at most once
-//! per `OIDC_JWKS_REFETCH_SECS`, so forged key ids cannot make the service hammer the
-//! provider) and when they are older than [`KEYS_MAX_AGE`]. A verified token is
-//! remembered by its hash until it expires, so a token is verified once, not on every
-//! request; the remembered tokens are forgotten whenever an issuer's keys change.
+//! Each issuer's discovery document and signing keys are fetched at start and kept; they
+//! are fetched again when a token needs a key that is not in hand or did not verify it,
+//! and beside the requests when they are older than [`KEYS_MAX_AGE`], never twice within
+//! `OIDC_JWKS_REFETCH_SECS` (so forged key ids cannot make the service hammer the
+//! provider). Keys not fetched again for [`KEYS_MAX_AGE_UNREACHABLE`] verify nothing. A
+//! verified token is remembered by its hash for [`REMEMBERED_FOR`] (never past its
+//! `exp`), so a token is verified once in a while, not on every request; an issuer's
+//! remembered tokens are forgotten whenever its keys change.
 //!
 //! Who the token's person is (the account linked to its issuer and subject) is not
 //! decided here: see [`crate::api::auth`].
 
-use std::collections::HashMap;
-use std::sync::RwLock;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, PublicKeyUse};
@@ -34,6 +36,17 @@ pub const ALGORITHMS: [Algorithm; 3] = [Algorithm::RS256, Algorithm::ES256, Algo
 
 /// How long an issuer's keys are used before they are fetched again.
 pub const KEYS_MAX_AGE: Duration = Duration::from_secs(3600);
+
+/// How long keys fetched last serve while the provider cannot be reached: past it, a
+/// key the provider may have withdrawn meanwhile verifies nothing (503 until it answers).
+pub const KEYS_MAX_AGE_UNREACHABLE: Duration = Duration::from_secs(24 * 3600);
+
+/// How long one fetch of an issuer's keys (discovery document and key set) may take.
+const FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a verified token is taken without being verified again (at most until it
+/// expires).
+const REMEMBERED_FOR: Duration = Duration::from_secs(300);
 
 /// The longest a discovery document or key set may be.
 const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
@@ -80,16 +93,23 @@ struct SigningKey {
     validation: Validation,
 }
 
-/// What is known of one issuer's keys.
+/// One issuer's keys, as last fetched.
 #[derive(Default)]
 struct Keys {
     jwks_uri: Option<String>,
-    by_id: HashMap<String, std::sync::Arc<SigningKey>>,
+    /// By key id and algorithm (RFC 7517 lets one id name keys of several types).
+    named: HashMap<(String, Algorithm), Arc<SigningKey>>,
     /// Keys published without an id, usable by a token that names none.
-    unnamed: Vec<std::sync::Arc<SigningKey>>,
+    unnamed: Vec<Arc<SigningKey>>,
+    /// The usable keys as published (each one's id and public parameters): a fetch that
+    /// changes them withdraws the tokens verified before.
+    published: BTreeSet<String>,
+    /// Bumped whenever the keys change: a token verified with keys of an earlier epoch is
+    /// not remembered.
+    epoch: u64,
     /// When the keys were last fetched.
     fetched_at: Option<Instant>,
-    /// When a fetch was last tried, whatever its outcome.
+    /// When a fetch last ended, whatever its outcome.
     tried_at: Option<Instant>,
 }
 
@@ -101,13 +121,33 @@ struct Issuer {
     fetching: tokio::sync::Mutex<()>,
 }
 
+/// A verified token, remembered.
+#[derive(Clone)]
+struct Remembered {
+    verified: Verified,
+    /// The index of its issuer.
+    issuer: usize,
+    at: Instant,
+}
+
+/// Why keys are fetched again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Need {
+    /// A token needs a key that is not in hand (or the one in hand did not verify it): the
+    /// request waits for the fetch.
+    Key,
+    /// The keys in hand are old: they serve while one request fetches them again, and no
+    /// request waits for it.
+    Freshness,
+}
+
 /// Verifies the bearer tokens of the configured issuers.
 pub struct Verifier {
     issuers: Vec<Issuer>,
     client: Option<reqwest::Client>,
     leeway: u64,
     refetch_interval: Duration,
-    remembered: RwLock<HashMap<[u8; 32], Verified>>,
+    remembered: RwLock<HashMap<[u8; 32], Remembered>>,
 }
 
 impl std::fmt::Debug for Verifier {
@@ -196,7 +236,7 @@ impl Verifier {
     /// that cannot be reached now is tried again when a token needs it.
     pub async fn warm(&self) {
         for issuer in &self.issuers {
-            if let Err(error) = self.refresh(issuer, false).await {
+            if let Err(error) = self.refresh(issuer, Need::Key).await {
                 tracing::warn!(issuer = %issuer.config.issuer, %error, "the issuer's keys could not be fetched");
             }
         }
@@ -210,25 +250,44 @@ impl Verifier {
             .remembered
             .read()
             .ok()
-            .and_then(|tokens| tokens.get(&hash).cloned());
-        if let Some(verified) = remembered {
+            .and_then(|tokens| tokens.get(&hash).cloned())
+            .filter(|remembered| remembered.at.elapsed() < REMEMBERED_FOR);
+        if let Some(remembered) = remembered {
             // The same test of `exp` the validation makes.
-            if verified.expires_at >= now.saturating_sub(self.leeway) {
-                return Ok(verified);
+            if remembered.verified.expires_at >= now.saturating_sub(self.leeway) {
+                return Ok(remembered.verified);
             }
             return Err(invalid("the token has expired"));
         }
-        let verified = self.verify_afresh(token).await?;
+        let (verified, issuer, epoch) = self.verify_afresh(token).await?;
         if let Ok(mut tokens) = self.remembered.write() {
-            if tokens.len() >= REMEMBERED_TOKENS {
-                tokens.clear();
+            // Only if the issuer's keys are still those it was verified with: a fetch that
+            // changes them bumps the epoch first, then forgets the issuer's tokens (under
+            // this lock), so a token verified with a withdrawn key is never kept after.
+            let current = self.issuers[issuer]
+                .keys
+                .read()
+                .map_or(u64::MAX, |keys| keys.epoch);
+            if current == epoch {
+                if tokens.len() >= REMEMBERED_TOKENS {
+                    tokens.clear();
+                }
+                tokens.insert(
+                    hash,
+                    Remembered {
+                        verified: verified.clone(),
+                        issuer,
+                        at: Instant::now(),
+                    },
+                );
             }
-            tokens.insert(hash, verified.clone());
         }
         Ok(verified)
     }
 
-    async fn verify_afresh(&self, token: &str) -> Result<Verified, Refusal> {
+    /// Verifies `token` with its issuer's keys: the person, the issuer's index and the
+    /// epoch of the keys used.
+    async fn verify_afresh(&self, token: &str) -> Result<(Verified, usize, u64), Refusal> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| {
             invalid("the token's header cannot be read, or names an algorithm not accepted")
         })?;
@@ -248,13 +307,14 @@ impl Verifier {
             .map_err(|_| invalid("the token's claims cannot be read"))?
             .iss
             .ok_or_else(|| invalid("the token names no issuer (`iss`)"))?;
-        let issuer = self
+        let (index, issuer) = self
             .issuers
             .iter()
-            .find(|issuer| issuer.config.issuer == claimed)
+            .enumerate()
+            .find(|(_, issuer)| issuer.config.issuer == claimed)
             .ok_or_else(|| invalid("the token's issuer is not trusted"))?;
         let kid = header.kid.as_deref();
-        let key = self.key(issuer, kid, header.alg).await?;
+        let (key, epoch) = self.key(issuer, kid, header.alg).await?;
         let decoded = match jsonwebtoken::decode::<Claims>(token, &key.key, &key.validation) {
             // A provider may publish a new key (of another type, even) under an id it used
             // before: the keys are fetched again (within the refetch limit), and the token
@@ -264,46 +324,48 @@ impl Verifier {
                     error.kind(),
                     jsonwebtoken::errors::ErrorKind::InvalidSignature
                         | jsonwebtoken::errors::ErrorKind::InvalidAlgorithm
-                ) && self.refresh(issuer, true).await.is_ok() =>
+                ) && self.refresh(issuer, Need::Key).await.is_ok() =>
             {
                 match find(issuer, kid, header.alg).0 {
-                    Some(now) if !std::sync::Arc::ptr_eq(&now, &key) => {
+                    Some((now, epoch)) if !Arc::ptr_eq(&now, &key) => {
                         jsonwebtoken::decode::<Claims>(token, &now.key, &now.validation)
+                            .map(|decoded| (decoded, epoch))
                     }
                     _ => Err(error),
                 }
             }
-            decoded => decoded,
+            decoded => decoded.map(|decoded| (decoded, epoch)),
         };
-        let claims = decoded.map_err(|error| invalid(refusal_of(&error)))?.claims;
-        if claims.sub.is_empty() {
+        let (decoded, epoch) = decoded.map_err(|error| invalid(refusal_of(&error)))?;
+        if decoded.claims.sub.is_empty() {
             return Err(invalid("the token names no subject (`sub`)"));
         }
-        Ok(Verified {
+        let verified = Verified {
             issuer: issuer.config.issuer.clone(),
-            subject: claims.sub,
-            expires_at: claims.exp,
-        })
+            subject: decoded.claims.sub,
+            expires_at: decoded.claims.exp,
+        };
+        Ok((verified, index, epoch))
     }
 
-    /// The key of `issuer` that signed a token naming `kid` (or none) with `alg`; the keys
-    /// are fetched first when they never were, are old, or do not hold `kid` and were not
-    /// fetched within the refetch interval.
+    /// The key of `issuer` that signed a token naming `kid` (or none) with `alg`, and the
+    /// epoch of the keys it is one of. Old keys are fetched again beside the request; keys
+    /// never fetched, or lacking `kid`, are fetched first (within the refetch limit).
     async fn key(
         &self,
         issuer: &Issuer,
         kid: Option<&str>,
         alg: Algorithm,
-    ) -> Result<std::sync::Arc<SigningKey>, Refusal> {
-        let (found, fresh) = find(issuer, kid, alg);
-        if let (Some(key), true) = (&found, fresh) {
-            return Ok(key.clone());
-        }
-        match self.refresh(issuer, found.is_none()).await {
-            Ok(()) => {}
-            // Keys in hand, though old, still serve while the issuer is unreachable.
-            Err(_) if found.is_some() => {}
-            Err(error) => return Err(error),
+    ) -> Result<(Arc<SigningKey>, u64), Refusal> {
+        match find(issuer, kid, alg) {
+            (Some(found), true) => return Ok(found),
+            (Some(found), false) => {
+                // Old, but usable while the provider cannot be reached (within
+                // KEYS_MAX_AGE_UNREACHABLE).
+                let _ = self.refresh(issuer, Need::Freshness).await;
+                return Ok(find(issuer, kid, alg).0.unwrap_or(found));
+            }
+            (None, _) => self.refresh(issuer, Need::Key).await?,
         }
         find(issuer, kid, alg).0.ok_or_else(|| {
             invalid(match kid {
@@ -313,82 +375,75 @@ impl Verifier {
         })
     }
 
-    /// Fetches `issuer`'s keys again, unless another request just did. For a key that was
-    /// not found (`for_unknown_key`), or keys never fetched, a fetch is skipped within the
-    /// refetch interval of the last try (the keys stand as they are); for old keys, within
-    /// a second of it.
-    async fn refresh(&self, issuer: &Issuer, for_unknown_key: bool) -> Result<(), Refusal> {
-        let _fetching = issuer.fetching.lock().await;
-        let (tried_at, fetched) = issuer
+    /// Fetches `issuer`'s keys again, unless a fetch ended within the refetch interval:
+    /// then the keys stand as they are. For a key a token needs, the request waits for a
+    /// fetch under way; for freshness, it does not (another request is fetching).
+    async fn refresh(&self, issuer: &Issuer, need: Need) -> Result<(), Refusal> {
+        let unreachable = || {
+            Refusal::IssuerUnreachable(
+                "the token's issuer could not be reached to fetch its keys; retry shortly".into(),
+            )
+        };
+        let _fetching = match need {
+            Need::Key => issuer.fetching.lock().await,
+            Need::Freshness => match issuer.fetching.try_lock() {
+                Ok(guard) => guard,
+                Err(_) => return Ok(()),
+            },
+        };
+        let (tried_at, in_hand) = issuer
             .keys
             .read()
-            .map(|keys| (keys.tried_at, keys.fetched_at.is_some()))
+            .map(|keys| (keys.tried_at, usable(&keys)))
             .unwrap_or((None, false));
-        let wait = if for_unknown_key || !fetched {
-            self.refetch_interval
-        } else {
-            Duration::from_secs(1)
+        if tried_at.is_some_and(|tried| tried.elapsed() < self.refetch_interval) {
+            return if in_hand { Ok(()) } else { Err(unreachable()) };
+        }
+        // A request dropped while it waits leaves no mark: the next one fetches.
+        let fetched = tokio::time::timeout(FETCH_TIMEOUT, self.fetch(issuer))
+            .await
+            .unwrap_or_else(|_| Err(format!("no answer within {FETCH_TIMEOUT:?}")));
+        let Ok(mut keys) = issuer.keys.write() else {
+            return Err(unreachable());
         };
-        if tried_at.is_some_and(|tried| tried.elapsed() < wait) {
-            return if fetched {
-                Ok(())
-            } else {
-                Err(Refusal::IssuerUnreachable(
-                    "the token's issuer could not be reached to fetch its keys; retry shortly"
-                        .into(),
-                ))
-            };
-        }
-        if let Ok(mut keys) = issuer.keys.write() {
-            keys.tried_at = Some(Instant::now());
-        }
-        let fetched = self.fetch(issuer).await;
+        keys.tried_at = Some(Instant::now());
         match fetched {
-            Ok((jwks_uri, by_id, unnamed)) => {
-                let changed = issuer.keys.write().map_or(true, |mut keys| {
-                    let before: Vec<&String> = keys.by_id.keys().collect();
-                    let changed = before.len() != by_id.len()
-                        || before.iter().any(|kid| !by_id.contains_key(*kid))
-                        || keys.unnamed.len() != unnamed.len()
-                        || !unnamed.is_empty();
-                    *keys = Keys {
-                        jwks_uri: Some(jwks_uri),
-                        by_id,
-                        unnamed,
-                        fetched_at: Some(Instant::now()),
-                        tried_at: Some(Instant::now()),
-                    };
-                    changed
-                });
-                // A key withdrawn takes the tokens it signed with it.
-                if changed && let Ok(mut tokens) = self.remembered.write() {
-                    tokens.clear();
+            Ok(fetched) => {
+                let changed = keys.published != fetched.published;
+                keys.jwks_uri = Some(fetched.jwks_uri);
+                keys.named = fetched.named;
+                keys.unnamed = fetched.unnamed;
+                keys.fetched_at = Some(Instant::now());
+                if changed {
+                    keys.published = fetched.published;
+                    keys.epoch += 1;
+                    drop(keys);
+                    // A key withdrawn or replaced takes the tokens verified before with it.
+                    let index = self
+                        .issuers
+                        .iter()
+                        .position(|other| std::ptr::eq(other, issuer));
+                    if let Ok(mut tokens) = self.remembered.write() {
+                        tokens.retain(|_, remembered| Some(remembered.issuer) != index);
+                    }
                 }
                 Ok(())
             }
             Err(error) => {
+                // The next try reads the discovery document again: the key set may have
+                // moved.
+                keys.jwks_uri = None;
+                let in_hand = usable(&keys);
+                drop(keys);
                 tracing::warn!(issuer = %issuer.config.issuer, %error, "fetching the issuer's keys failed");
-                Err(Refusal::IssuerUnreachable(
-                    "the token's issuer could not be reached to fetch its keys; retry shortly"
-                        .into(),
-                ))
+                if in_hand { Ok(()) } else { Err(unreachable()) }
             }
         }
     }
 
-    /// The issuer's key set, read through its discovery document.
-    #[allow(clippy::type_complexity)]
-    async fn fetch(
-        &self,
-        issuer: &Issuer,
-    ) -> Result<
-        (
-            String,
-            HashMap<String, std::sync::Arc<SigningKey>>,
-            Vec<std::sync::Arc<SigningKey>>,
-        ),
-        String,
-    > {
+    /// The issuer's key set, read through its discovery document; a set with no key this
+    /// service verifies with is refused (the keys in hand stay).
+    async fn fetch(&self, issuer: &Issuer) -> Result<Fetched, String> {
         #[derive(Deserialize)]
         struct Discovery {
             issuer: String,
@@ -413,6 +468,11 @@ impl Verifier {
                 let discovery: Discovery = self.get_json(&url).await?;
                 // OpenID Connect Discovery 1.0 §4.3: the document's issuer is the one asked.
                 if discovery.issuer != issuer.config.issuer {
+                    tracing::error!(
+                        configured = %issuer.config.issuer,
+                        discovered = %discovery.issuer,
+                        "the issuer's discovery document names another issuer: check OIDC_ISSUERS"
+                    );
                     return Err(format!(
                         "the discovery document names issuer {:?}, not {:?}",
                         discovery.issuer, issuer.config.issuer
@@ -424,25 +484,40 @@ impl Verifier {
             }
         };
         let set: KeySet = self.get_json(&jwks_uri).await?;
-        let mut by_id = HashMap::new();
-        let mut unnamed = Vec::new();
+        let mut fetched = Fetched {
+            jwks_uri,
+            named: HashMap::new(),
+            unnamed: Vec::new(),
+            published: BTreeSet::new(),
+        };
         for value in set.keys {
             // A key of a kind this service does not verify with is passed over, not fatal.
             let Ok(jwk) = serde_json::from_value::<Jwk>(value) else {
                 continue;
             };
-            let Some(key) = signing_key(&jwk, &issuer.config, self.leeway) else {
+            let Some((algorithm, key)) = signing_key(&jwk, &issuer.config, self.leeway) else {
                 continue;
             };
-            let key = std::sync::Arc::new(key);
+            let key = Arc::new(key);
+            fetched.published.insert(
+                serde_json::to_string(&(&jwk.common.key_id, algorithm, &jwk.algorithm))
+                    .unwrap_or_default(),
+            );
             match jwk.common.key_id {
                 Some(kid) => {
-                    by_id.insert(kid, key);
+                    // The first of two keys of one id and algorithm is kept.
+                    fetched.named.entry((kid, algorithm)).or_insert(key);
                 }
-                None => unnamed.push(key),
+                None => fetched.unnamed.push(key),
             }
         }
-        Ok((jwks_uri, by_id, unnamed))
+        if fetched.published.is_empty() {
+            return Err(format!(
+                "{} publishes no key this service verifies with (RS256, ES256, EdDSA)",
+                fetched.jwks_uri
+            ));
+        }
+        Ok(fetched)
     }
 
     /// A JSON document of the provider, at most [`MAX_DOCUMENT_BYTES`].
@@ -472,26 +547,44 @@ impl Verifier {
     }
 }
 
-/// The known key of `issuer` for a token naming `kid` with `alg`, and whether the keys
-/// are fresh (fetched within [`KEYS_MAX_AGE`]).
+/// An issuer's keys, as a fetch found them.
+struct Fetched {
+    jwks_uri: String,
+    named: HashMap<(String, Algorithm), Arc<SigningKey>>,
+    unnamed: Vec<Arc<SigningKey>>,
+    published: BTreeSet<String>,
+}
+
+/// Whether `keys` may verify tokens: fetched, and not so long ago that a provider out of
+/// reach for that long may have withdrawn them.
+fn usable(keys: &Keys) -> bool {
+    keys.fetched_at
+        .is_some_and(|at| at.elapsed() < KEYS_MAX_AGE_UNREACHABLE)
+}
+
+/// The usable key of `issuer` for a token naming `kid` with `alg`, with its epoch, and
+/// whether the keys are fresh (fetched within [`KEYS_MAX_AGE`]).
 fn find(
     issuer: &Issuer,
     kid: Option<&str>,
     alg: Algorithm,
-) -> (Option<std::sync::Arc<SigningKey>>, bool) {
+) -> (Option<(Arc<SigningKey>, u64)>, bool) {
     let Ok(keys) = issuer.keys.read() else {
         return (None, false);
     };
+    if !usable(&keys) {
+        return (None, false);
+    }
     let fresh = keys
         .fetched_at
         .is_some_and(|at| at.elapsed() < KEYS_MAX_AGE);
     let found = match kid {
-        Some(kid) => keys.by_id.get(kid).cloned(),
+        Some(kid) => keys.named.get(&(kid.to_owned(), alg)).cloned(),
         None => {
             let mut matching = keys
                 .unnamed
                 .iter()
-                .chain(keys.by_id.values())
+                .chain(keys.named.values())
                 .filter(|key| key.validation.algorithms.contains(&alg));
             match (matching.next(), matching.next()) {
                 (Some(only), None) => Some(only.clone()),
@@ -499,13 +592,13 @@ fn find(
             }
         }
     };
-    (found, fresh)
+    (found.map(|key| (key, keys.epoch)), fresh)
 }
 
 /// How a token signed by `jwk` is checked, if the key is one this service verifies with:
 /// a signing key (not one for encryption) whose type fixes its one algorithm (RSA: RS256;
 /// P-256: ES256; Ed25519: EdDSA), and whose own `alg`, when given, says the same.
-fn signing_key(jwk: &Jwk, issuer: &OidcIssuer, leeway: u64) -> Option<SigningKey> {
+fn signing_key(jwk: &Jwk, issuer: &OidcIssuer, leeway: u64) -> Option<(Algorithm, SigningKey)> {
     if matches!(
         jwk.common.public_key_use,
         Some(PublicKeyUse::Encryption | PublicKeyUse::Other(_))
@@ -532,7 +625,7 @@ fn signing_key(jwk: &Jwk, issuer: &OidcIssuer, leeway: u64) -> Option<SigningKey
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
     validation.validate_nbf = true;
     validation.leeway = leeway;
-    Some(SigningKey { key, validation })
+    Some((algorithm, SigningKey { key, validation }))
 }
 
 /// Why the validation refused a token, in words for the caller.

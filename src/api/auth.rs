@@ -72,11 +72,13 @@ impl Caller {
     }
 
     /// Who calls, for what is kept per caller (the answers kept under idempotency keys):
-    /// the key, or the account of a person signed in without one.
+    /// the person's account, however they authenticated (a retry with another of their
+    /// credentials is the same caller's), else the machine key.
     pub fn principal(&self) -> Option<uuid::Uuid> {
-        self.key_id
-            .map(|key| key.0)
-            .or_else(|| self.account.as_ref().map(|account| account.id.0))
+        self.account
+            .as_ref()
+            .map(|account| account.id.0)
+            .or(self.key_id.map(|key| key.0))
     }
 
     /// Who to name in the audit trail.

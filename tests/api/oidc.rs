@@ -405,15 +405,10 @@ async fn every_wrong_token_is_refused_with_401_and_an_unknown_subject_with_its_o
             header.kid = Some("nobody".into());
             jsonwebtoken::encode(&header, &valid, &key.key).unwrap()
         }),
-        ("no key id", {
-            // The provider publishes one key, with an id: a token naming none may use it
-            // only if it is the one key of its algorithm, which it is; so this must pass
-            // the key and fail on the claims.
-            let mut header = Header::new(Algorithm::RS256);
+        ("no key id, and no key of its algorithm", {
+            let mut header = Header::new(Algorithm::ES256);
             header.kid = None;
-            let mut claims = valid.clone();
-            claims["aud"] = json!("another-app");
-            jsonwebtoken::encode(&header, &claims, &key.key).unwrap()
+            jsonwebtoken::encode(&header, &valid, &Signer::ec("e").key).unwrap()
         }),
         ("garbage", "eyJhbGciOi.eyJzdWIi.c2ln".to_owned()),
     ];
@@ -436,6 +431,11 @@ async fn every_wrong_token_is_refused_with_401_and_an_unknown_subject_with_its_o
             "an audience list naming ours",
             with(&|c| c["aud"] = json!(["x", AUDIENCE])),
         ),
+        ("no key id, the one key of its algorithm", {
+            let mut header = Header::new(Algorithm::RS256);
+            header.kid = None;
+            jsonwebtoken::encode(&header, &valid, &key.key).unwrap()
+        }),
     ] {
         let (status, problem) = get(&app, &token, "/api/v1/me").await;
         assert_eq!(status, StatusCode::OK, "{case}: {problem}");
@@ -514,6 +514,38 @@ async fn keys_are_fetched_again_for_a_new_key_at_most_once_per_interval_and_a_wi
     )
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "the key it replaced");
+    let (status, _) = get(&app, &new, "/api/v1/me").await;
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "a token of the key it replaced, verified before"
+    );
+    // A key set with no usable key (a broken proxy's answer) is refused: the keys in hand
+    // stay.
+    provider.publish(&[]);
+    tokio::time::sleep(refetch).await;
+    let fetched = provider.fetches();
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some("unknown".into());
+    let forged =
+        jsonwebtoken::encode(&header, &claims(&provider.issuer, "person-1"), &third.key).unwrap();
+    assert_eq!(
+        get(&app, &forged, "/api/v1/me").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        provider.fetches(),
+        fetched + 1,
+        "fetched for the unknown key id"
+    );
+    let mut fresh = claims(&provider.issuer, "person-1");
+    fresh["jti"] = json!("after-the-empty-set");
+    let (status, me) = get(&app, &third.sign(&fresh), "/api/v1/me").await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the key in hand still verifies: {me}"
+    );
 }
 
 #[tokio::test]
@@ -574,12 +606,17 @@ async fn a_signed_in_person_acts_as_their_account_and_is_refused_once_disabled()
         "title": "关于社区养老服务的提案", "body": "建议增设日间照料中心。",
         "category": "economy", "lead_member_id": member["id"],
     });
+    // The retry comes with a token issued later (the app refreshed it): the same person.
+    let mut later = claims(&provider.issuer, "person-1");
+    later["jti"] = json!("refreshed");
+    let refreshed = key.sign(&later);
+    assert_ne!(refreshed, token);
     let mut made = Vec::new();
-    for _ in 0..2 {
+    for token in [&token, &refreshed] {
         let response = app
             .anonymous
             .post(app.url("/api/v1/proposals"))
-            .bearer_auth(&token)
+            .bearer_auth(token)
             .header("Idempotency-Key", "draft-1")
             .json(&body)
             .send()
@@ -610,7 +647,19 @@ async fn a_signed_in_person_acts_as_their_account_and_is_refused_once_disabled()
         events[0]["actor_account"]["issuer"],
         provider.issuer.as_str()
     );
-    // Disabled: the same token is refused on the next request.
+    // Disabled: the same token is refused on the next request, here and, once the
+    // database's notification arrives, by another instance that remembered the person.
+    let issuer = provider.issuer.clone();
+    let other = crate::helpers::spawn_beside(&app, move |config| {
+        config.oidc_issuers = vec![cppcc_api::config::OidcIssuer {
+            issuer,
+            audience: AUDIENCE.into(),
+        }];
+    })
+    .await;
+    for _ in 0..2 {
+        assert_eq!(get(&other, &token, "/api/v1/me").await.0, StatusCode::OK);
+    }
     set_status(&app, &account, "disabled").await;
     let (status, problem) = get(&app, &token, "/api/v1/me").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{problem}");
@@ -618,6 +667,15 @@ async fn a_signed_in_person_acts_as_their_account_and_is_refused_once_disabled()
         problem["detail"].as_str().unwrap().contains("disabled"),
         "{problem}"
     );
+    let mut refused = false;
+    for _ in 0..40 {
+        if get(&other, &token, "/api/v1/me").await.0 == StatusCode::UNAUTHORIZED {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(refused, "refused by the other instance within 2 s");
     // Unlinked, a valid token names nobody.
     set_status(&app, &account, "active").await;
     assert_eq!(get(&app, &token, "/api/v1/me").await.0, StatusCode::OK);
