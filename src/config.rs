@@ -77,6 +77,9 @@ pub struct Config {
     /// The least time between two fetches of an issuer's keys for a token naming a key
     /// not known (`OIDC_JWKS_REFETCH_SECS`).
     pub oidc_refetch_interval: Duration,
+    /// How often every issuer's keys are fetched again beside the requests
+    /// (`OIDC_JWKS_REFRESH_SECS`): a key a provider withdraws stops verifying within it.
+    pub oidc_refresh_interval: Duration,
 }
 
 /// An OpenID Connect provider trusted to sign people in, and the audience its tokens for
@@ -92,8 +95,7 @@ pub struct OidcIssuer {
 /// The most leeway `OIDC_LEEWAY_SECS` may give.
 pub const MAX_OIDC_LEEWAY_SECS: u64 = 300;
 
-/// The longest `OIDC_JWKS_REFETCH_SECS` may be (an issuer unreachable at start is tried
-/// again at that pace).
+/// The longest `OIDC_JWKS_REFETCH_SECS` and `OIDC_JWKS_REFRESH_SECS` may be.
 pub const MAX_OIDC_REFETCH_SECS: u64 = 3600;
 
 /// Whether `value` may be an identity provider's address: an `https` URL without query or
@@ -254,6 +256,14 @@ impl Config {
                 reason: format!("at most {MAX_OIDC_REFETCH_SECS} seconds"),
             });
         }
+        let oidc_refresh_secs: u64 =
+            at_least_one(get("OIDC_JWKS_REFRESH_SECS"), "OIDC_JWKS_REFRESH_SECS", 300)?;
+        if oidc_refresh_secs > MAX_OIDC_REFETCH_SECS {
+            return Err(ConfigError {
+                name: "OIDC_JWKS_REFRESH_SECS",
+                reason: format!("at most {MAX_OIDC_REFETCH_SECS} seconds"),
+            });
+        }
         let data_dir = get("DATA_DIR")
             .map(std::path::PathBuf::from)
             .or_else(|| {
@@ -286,6 +296,7 @@ impl Config {
             oidc_issuers,
             oidc_leeway: Duration::from_secs(oidc_leeway_secs),
             oidc_refetch_interval: Duration::from_secs(oidc_refetch_secs),
+            oidc_refresh_interval: Duration::from_secs(oidc_refresh_secs),
         })
     }
 }
@@ -459,9 +470,11 @@ mod tests {
         )])
         .unwrap_err();
         assert_eq!(error.name, "OIDC_ISSUERS", "one issuer twice");
-        for bad in ["0", "3601", "x"] {
-            let error = config(&[("OIDC_JWKS_REFETCH_SECS", bad)]).unwrap_err();
-            assert_eq!(error.name, "OIDC_JWKS_REFETCH_SECS", "{bad}");
+        for name in ["OIDC_JWKS_REFETCH_SECS", "OIDC_JWKS_REFRESH_SECS"] {
+            for bad in ["0", "3601", "x"] {
+                let error = config(&[(name, bad)]).unwrap_err();
+                assert_eq!(error.name, name, "{bad}");
+            }
         }
     }
 

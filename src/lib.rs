@@ -50,6 +50,8 @@ pub struct Application {
     key_listener: tokio::task::JoinHandle<()>,
     sealing: tokio::task::JoinHandle<()>,
     purging: tokio::task::JoinHandle<()>,
+    /// Fetches the identity providers' keys, at start and then every few minutes.
+    issuer_keys: tokio::task::JoinHandle<()>,
 }
 
 /// What every server of the process shares.
@@ -141,16 +143,15 @@ impl Application {
             config.pool_timeout,
             config.statement_timeout,
         )?));
-        let oidc = web::Data::new(oidc::Verifier::new(
-            &config.oidc_issuers,
-            config.oidc_leeway,
-            config.oidc_refetch_interval,
-        )?);
+        let oidc = web::Data::new(oidc::Verifier::new(config)?);
         // The issuers' keys are fetched beside the start, so the first sign-in does not
         // wait for them.
-        tokio::spawn({
+        let issuer_keys = tokio::spawn({
             let oidc = oidc.clone();
-            async move { oidc.warm().await }
+            async move {
+                oidc.warm().await;
+                oidc.keep_fresh().await;
+            }
         });
         let shared = Shared {
             pools: web::Data::new(pools),
@@ -178,6 +179,7 @@ impl Application {
             key_listener,
             sealing,
             purging,
+            issuer_keys,
         })
     }
 
@@ -205,6 +207,7 @@ impl Application {
         self.key_listener.abort();
         self.sealing.abort();
         self.purging.abort();
+        self.issuer_keys.abort();
         served.map(|_| ())
     }
 }

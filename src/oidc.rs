@@ -10,10 +10,12 @@
 //!   each by more than the leeway (`OIDC_LEEWAY_SECS`).
 //!
 //! Each issuer's discovery document and signing keys are fetched at start and kept; they
-//! are fetched again when a token needs a key that is not in hand or did not verify it,
-//! and beside the requests when they are older than [`KEYS_MAX_AGE`], never twice within
+//! are fetched again every `OIDC_JWKS_REFRESH_SECS` beside the requests (so a key the
+//! provider withdraws stops verifying within that), and when a token needs a key that is
+//! not in hand or did not verify it, never twice for tokens within
 //! `OIDC_JWKS_REFETCH_SECS` (so forged key ids cannot make the service hammer the
-//! provider). Keys not fetched again for [`KEYS_MAX_AGE_UNREACHABLE`] verify nothing. A
+//! provider). Only keys that are sound are taken (RSA of 2048 bits or more, points on
+//! their curve). Keys not fetched again for [`KEYS_MAX_AGE_UNREACHABLE`] verify nothing. A
 //! verified token is remembered by its hash for [`REMEMBERED_FOR`] (never past its
 //! `exp`), so a token is verified once in a while, not on every request; an issuer's
 //! remembered tokens are forgotten whenever its keys change.
@@ -34,8 +36,8 @@ use crate::config::OidcIssuer;
 /// The algorithms a token may be signed with.
 pub const ALGORITHMS: [Algorithm; 3] = [Algorithm::RS256, Algorithm::ES256, Algorithm::EdDSA];
 
-/// How long an issuer's keys are used before they are fetched again.
-pub const KEYS_MAX_AGE: Duration = Duration::from_secs(3600);
+/// The smallest RSA modulus a key may have.
+const MIN_RSA_BITS: usize = 2048;
 
 /// How long keys fetched last serve while the provider cannot be reached: past it, a
 /// key the provider may have withdrawn meanwhile verifies nothing (503 until it answers).
@@ -83,8 +85,10 @@ fn invalid(why: impl Into<String>) -> Refusal {
 /// the validation itself).
 #[derive(Debug, Deserialize)]
 struct Claims {
-    sub: String,
-    exp: u64,
+    // Optional here, so that a token without them is refused by the validation, naming
+    // the claim, rather than as unreadable.
+    sub: Option<String>,
+    exp: Option<u64>,
 }
 
 /// A signing key the issuer publishes, with how a token signed by it is validated.
@@ -136,9 +140,8 @@ enum Need {
     /// A token needs a key that is not in hand (or the one in hand did not verify it): the
     /// request waits for the fetch.
     Key,
-    /// The keys in hand are old: they serve while one request fetches them again, and no
-    /// request waits for it.
-    Freshness,
+    /// The periodic fetch, beside the requests: skipped while a fetch is under way.
+    Periodic,
 }
 
 /// Verifies the bearer tokens of the configured issuers.
@@ -147,6 +150,7 @@ pub struct Verifier {
     client: Option<reqwest::Client>,
     leeway: u64,
     refetch_interval: Duration,
+    refresh_interval: Duration,
     remembered: RwLock<HashMap<[u8; 32], Remembered>>,
 }
 
@@ -190,13 +194,10 @@ pub fn looks_like_jwt(token: &str) -> bool {
 }
 
 impl Verifier {
-    /// A verifier of `issuers`' tokens, allowing `leeway` on `exp` and `nbf` and fetching
-    /// an issuer's keys for an unknown key id at most once per `refetch_interval`.
-    pub fn new(
-        issuers: &[OidcIssuer],
-        leeway: Duration,
-        refetch_interval: Duration,
-    ) -> Result<Self, reqwest::Error> {
+    /// A verifier of the tokens of the configured issuers, with the configured leeway and
+    /// intervals of fetching.
+    pub fn new(config: &crate::config::Config) -> Result<Self, reqwest::Error> {
+        let issuers = &config.oidc_issuers;
         install_crypto_provider();
         // Built only when some issuer is trusted: a service without one needs no client
         // (nor the system's certificates).
@@ -221,8 +222,9 @@ impl Verifier {
                 })
                 .collect(),
             client,
-            leeway: leeway.as_secs(),
-            refetch_interval,
+            leeway: config.oidc_leeway.as_secs(),
+            refetch_interval: config.oidc_refetch_interval,
+            refresh_interval: config.oidc_refresh_interval,
             remembered: RwLock::default(),
         })
     }
@@ -238,6 +240,21 @@ impl Verifier {
         for issuer in &self.issuers {
             if let Err(error) = self.refresh(issuer, Need::Key).await {
                 tracing::warn!(issuer = %issuer.config.issuer, %error, "the issuer's keys could not be fetched");
+            }
+        }
+    }
+
+    /// Fetches every issuer's keys again every refresh interval, for as long as the
+    /// process runs.
+    pub async fn keep_fresh(&self) {
+        if self.issuers.is_empty() {
+            return;
+        }
+        loop {
+            tokio::time::sleep(self.refresh_interval).await;
+            for issuer in &self.issuers {
+                // A failure is logged where it is met; the keys in hand stay.
+                let _ = self.refresh(issuer, Need::Periodic).await;
             }
         }
     }
@@ -326,7 +343,7 @@ impl Verifier {
                         | jsonwebtoken::errors::ErrorKind::InvalidAlgorithm
                 ) && self.refresh(issuer, Need::Key).await.is_ok() =>
             {
-                match find(issuer, kid, header.alg).0 {
+                match find(issuer, kid, header.alg) {
                     Some((now, epoch)) if !Arc::ptr_eq(&now, &key) => {
                         jsonwebtoken::decode::<Claims>(token, &now.key, &now.validation)
                             .map(|decoded| (decoded, epoch))
@@ -337,37 +354,34 @@ impl Verifier {
             decoded => decoded.map(|decoded| (decoded, epoch)),
         };
         let (decoded, epoch) = decoded.map_err(|error| invalid(refusal_of(&error)))?;
-        if decoded.claims.sub.is_empty() {
+        let (Some(subject), Some(expires_at)) = (decoded.claims.sub, decoded.claims.exp) else {
+            return Err(invalid("the token has no `sub` or no `exp`"));
+        };
+        if subject.is_empty() {
             return Err(invalid("the token names no subject (`sub`)"));
         }
         let verified = Verified {
             issuer: issuer.config.issuer.clone(),
-            subject: decoded.claims.sub,
-            expires_at: decoded.claims.exp,
+            subject,
+            expires_at,
         };
         Ok((verified, index, epoch))
     }
 
     /// The key of `issuer` that signed a token naming `kid` (or none) with `alg`, and the
-    /// epoch of the keys it is one of. Old keys are fetched again beside the request; keys
-    /// never fetched, or lacking `kid`, are fetched first (within the refetch limit).
+    /// epoch of the keys it is one of; keys never fetched, or lacking `kid`, are fetched
+    /// first (within the refetch limit).
     async fn key(
         &self,
         issuer: &Issuer,
         kid: Option<&str>,
         alg: Algorithm,
     ) -> Result<(Arc<SigningKey>, u64), Refusal> {
-        match find(issuer, kid, alg) {
-            (Some(found), true) => return Ok(found),
-            (Some(found), false) => {
-                // Old, but usable while the provider cannot be reached (within
-                // KEYS_MAX_AGE_UNREACHABLE).
-                let _ = self.refresh(issuer, Need::Freshness).await;
-                return Ok(find(issuer, kid, alg).0.unwrap_or(found));
-            }
-            (None, _) => self.refresh(issuer, Need::Key).await?,
+        if let Some(found) = find(issuer, kid, alg) {
+            return Ok(found);
         }
-        find(issuer, kid, alg).0.ok_or_else(|| {
+        self.refresh(issuer, Need::Key).await?;
+        find(issuer, kid, alg).ok_or_else(|| {
             invalid(match kid {
                 Some(_) => "the token is signed by a key its issuer does not publish",
                 None => "the token names no key (`kid`), and its issuer publishes no single key for its algorithm",
@@ -375,9 +389,9 @@ impl Verifier {
         })
     }
 
-    /// Fetches `issuer`'s keys again, unless a fetch ended within the refetch interval:
-    /// then the keys stand as they are. For a key a token needs, the request waits for a
-    /// fetch under way; for freshness, it does not (another request is fetching).
+    /// Fetches `issuer`'s keys again. For a key a token needs, the request waits for a
+    /// fetch under way, and no fetch is made within the refetch interval of the last (the
+    /// keys stand as they are); the periodic fetch is skipped while another is under way.
     async fn refresh(&self, issuer: &Issuer, need: Need) -> Result<(), Refusal> {
         let unreachable = || {
             Refusal::IssuerUnreachable(
@@ -386,7 +400,7 @@ impl Verifier {
         };
         let _fetching = match need {
             Need::Key => issuer.fetching.lock().await,
-            Need::Freshness => match issuer.fetching.try_lock() {
+            Need::Periodic => match issuer.fetching.try_lock() {
                 Ok(guard) => guard,
                 Err(_) => return Ok(()),
             },
@@ -396,7 +410,9 @@ impl Verifier {
             .read()
             .map(|keys| (keys.tried_at, usable(&keys)))
             .unwrap_or((None, false));
-        if tried_at.is_some_and(|tried| tried.elapsed() < self.refetch_interval) {
+        if need == Need::Key
+            && tried_at.is_some_and(|tried| tried.elapsed() < self.refetch_interval)
+        {
             return if in_hand { Ok(()) } else { Err(unreachable()) };
         }
         // A request dropped while it waits leaves no mark: the next one fetches.
@@ -562,22 +578,12 @@ fn usable(keys: &Keys) -> bool {
         .is_some_and(|at| at.elapsed() < KEYS_MAX_AGE_UNREACHABLE)
 }
 
-/// The usable key of `issuer` for a token naming `kid` with `alg`, with its epoch, and
-/// whether the keys are fresh (fetched within [`KEYS_MAX_AGE`]).
-fn find(
-    issuer: &Issuer,
-    kid: Option<&str>,
-    alg: Algorithm,
-) -> (Option<(Arc<SigningKey>, u64)>, bool) {
-    let Ok(keys) = issuer.keys.read() else {
-        return (None, false);
-    };
+/// The usable key of `issuer` for a token naming `kid` with `alg`, with its epoch.
+fn find(issuer: &Issuer, kid: Option<&str>, alg: Algorithm) -> Option<(Arc<SigningKey>, u64)> {
+    let keys = issuer.keys.read().ok()?;
     if !usable(&keys) {
-        return (None, false);
+        return None;
     }
-    let fresh = keys
-        .fetched_at
-        .is_some_and(|at| at.elapsed() < KEYS_MAX_AGE);
     let found = match kid {
         Some(kid) => keys.named.get(&(kid.to_owned(), alg)).cloned(),
         None => {
@@ -592,7 +598,7 @@ fn find(
             }
         }
     };
-    (found.map(|key| (key, keys.epoch)), fresh)
+    found.map(|key| (key, keys.epoch))
 }
 
 /// How a token signed by `jwk` is checked, if the key is one this service verifies with:
@@ -606,11 +612,17 @@ fn signing_key(jwk: &Jwk, issuer: &OidcIssuer, leeway: u64) -> Option<(Algorithm
         return None;
     }
     let (algorithm, named) = match &jwk.algorithm {
-        AlgorithmParameters::RSA(_) => (Algorithm::RS256, KeyAlgorithm::RS256),
-        AlgorithmParameters::EllipticCurve(params) if params.curve == EllipticCurve::P256 => {
+        AlgorithmParameters::RSA(params) if sound_rsa(&params.n, &params.e) => {
+            (Algorithm::RS256, KeyAlgorithm::RS256)
+        }
+        AlgorithmParameters::EllipticCurve(params)
+            if params.curve == EllipticCurve::P256 && sound_p256(&params.x, &params.y) =>
+        {
             (Algorithm::ES256, KeyAlgorithm::ES256)
         }
-        AlgorithmParameters::OctetKeyPair(params) if params.curve == EllipticCurve::Ed25519 => {
+        AlgorithmParameters::OctetKeyPair(params)
+            if params.curve == EllipticCurve::Ed25519 && sound_ed25519(&params.x) =>
+        {
             (Algorithm::EdDSA, KeyAlgorithm::EdDSA)
         }
         _ => return None,
@@ -626,6 +638,57 @@ fn signing_key(jwk: &Jwk, issuer: &OidcIssuer, leeway: u64) -> Option<(Algorithm
     validation.validate_nbf = true;
     validation.leeway = leeway;
     Some((algorithm, SigningKey { key, validation }))
+}
+
+fn base64url(value: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(value)
+        .ok()
+}
+
+/// Whether an RSA public key (`n`, `e` in base64url) is one to trust: an odd modulus of
+/// at least [`MIN_RSA_BITS`] bits, and an odd public exponent above 1 of at most 32 bits.
+fn sound_rsa(n: &str, e: &str) -> bool {
+    let (Some(n), Some(e)) = (base64url(n), base64url(e)) else {
+        return false;
+    };
+    let start = n.iter().position(|byte| *byte != 0).unwrap_or(n.len());
+    let n = &n[start..];
+    let bits = n.first().map_or(0, |top| {
+        (n.len() - 1) * 8 + (8 - top.leading_zeros() as usize)
+    });
+    let exponent = if e.len() <= 4 {
+        e.iter()
+            .fold(0u64, |value, byte| value << 8 | u64::from(*byte))
+    } else {
+        0
+    };
+    bits >= MIN_RSA_BITS
+        && n.last().is_some_and(|low| low & 1 == 1)
+        && exponent > 1
+        && exponent & 1 == 1
+}
+
+/// Whether (`x`, `y`) (base64url) is a point of P-256.
+fn sound_p256(x: &str, y: &str) -> bool {
+    let (Some(x), Some(y)) = (base64url(x), base64url(y)) else {
+        return false;
+    };
+    if x.len() != 32 || y.len() != 32 {
+        return false;
+    }
+    let mut point = vec![4];
+    point.extend_from_slice(&x);
+    point.extend_from_slice(&y);
+    p256::PublicKey::from_sec1_bytes(&point).is_ok()
+}
+
+/// Whether `x` (base64url) is an Ed25519 public key: a point of the curve.
+fn sound_ed25519(x: &str) -> bool {
+    base64url(x)
+        .and_then(|bytes| <[u8; 32]>::try_from(bytes).ok())
+        .is_some_and(|bytes| ed25519_dalek::VerifyingKey::from_bytes(&bytes).is_ok())
 }
 
 /// Why the validation refused a token, in words for the caller.

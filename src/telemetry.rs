@@ -108,7 +108,7 @@ impl RootSpanBuilder for RequestSpan {
             tracing::warn!(
                 status,
                 latency_ms,
-                "request not served: the database unavailable or busy, or the outcome unknown"
+                "request not served: the database or an identity provider unavailable, the database busy, or a write's outcome unknown"
             );
         } else if status >= 500 {
             tracing::error!(status, latency_ms, "request failed");

@@ -656,11 +656,7 @@ fn identities_of(body: AccountIdentities) -> Result<Vec<Identity>, ApiError> {
         );
     }
     let mut identities = BTreeSet::new();
-    // Printable ASCII only, as OpenID Connect gives them: one spelling of each identity,
-    // and nothing invisible, bidirectional or unassigned.
-    let printable = |value: &str| {
-        (1..=255).contains(&value.len()) && value.bytes().all(|byte| (0x21..=0x7e).contains(&byte))
-    };
+    let printable = crate::domain::account::identity_text;
     for (index, item) in body.items.into_iter().enumerate() {
         if !printable(&item.issuer)
             || item.issuer.len() < 8

@@ -371,6 +371,19 @@ async fn signed_in(request: &ServiceRequest, token: &str) -> Result<Who, ApiErro
             crate::oidc::Refusal::Invalid(why) => ApiError::Unauthorized(why),
             crate::oidc::Refusal::IssuerUnreachable(why) => ApiError::IssuerUnavailable(why),
         })?;
+    let unknown = || {
+        ApiError::UnknownSubject(
+            "the token is valid, but no account here is linked to its subject: an \
+             administrator or the district's clerk links it \
+             (PUT /api/v1/accounts/{id}/identities)"
+                .into(),
+        )
+    };
+    // A subject no identity can hold (a NUL, a character beyond printable ASCII, over 255
+    // bytes) is linked to nobody: answered without asking the database.
+    if !crate::domain::account::identity_text(&verified.subject) {
+        return Err(unknown());
+    }
     let cache = request.app_data::<web::Data<KeyCache>>();
     let account = match cache.and_then(|cache| cache.person(&verified.issuer, &verified.subject)) {
         Some(account) => account,
@@ -383,14 +396,7 @@ async fn signed_in(request: &ServiceRequest, token: &str) -> Result<Who, ApiErro
             let account =
                 crate::db::accounts::by_identity(&mut conn, &verified.issuer, &verified.subject)
                     .await?
-                    .ok_or_else(|| {
-                        ApiError::UnknownSubject(
-                            "the token is valid, but no account here is linked to its subject: \
-                             an administrator or the district's clerk links it \
-                             (PUT /api/v1/accounts/{id}/identities)"
-                                .into(),
-                        )
-                    })?;
+                    .ok_or_else(unknown)?;
             if let (Some(cache), Some(seen)) = (cache, seen) {
                 cache.put_person(&verified.issuer, &verified.subject, account.clone(), seen);
             }

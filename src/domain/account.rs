@@ -28,6 +28,13 @@ text_enum! {
     }
 }
 
+/// Whether `value` may be an identity's issuer or subject: 1 to 255 printable ASCII
+/// characters, as OpenID Connect gives them (one spelling of each identity, and nothing
+/// invisible, bidirectional or unassigned).
+pub fn identity_text(value: &str) -> bool {
+    (1..=255).contains(&value.len()) && value.bytes().all(|byte| (0x21..=0x7e).contains(&byte))
+}
+
 /// The person who did something, as the audit trail and workflow histories name them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ActorAccount {

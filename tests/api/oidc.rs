@@ -440,15 +440,21 @@ async fn every_wrong_token_is_refused_with_401_and_an_unknown_subject_with_its_o
         let (status, problem) = get(&app, &token, "/api/v1/me").await;
         assert_eq!(status, StatusCode::OK, "{case}: {problem}");
     }
-    // A valid token of a subject no account is linked to.
-    let (status, problem) = get(
-        &app,
-        &key.sign(&claims(issuer, "nobody-here")),
-        "/api/v1/me",
-    )
-    .await;
-    assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
-    assert_eq!(problem["type"], "/problems/unknown-subject");
+    // A valid token of a subject no account is linked to, or could be: no identity holds
+    // a NUL, a character beyond printable ASCII or more than 255 of them.
+    let long = "s".repeat(256);
+    for subject in [
+        "nobody-here",
+        "bob\u{0}",
+        "\u{0}",
+        "王芳",
+        "a b",
+        long.as_str(),
+    ] {
+        let (status, problem) = get(&app, &key.sign(&claims(issuer, subject)), "/api/v1/me").await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{subject:?}: {problem}");
+        assert_eq!(problem["type"], "/problems/unknown-subject", "{subject:?}");
+    }
 }
 
 #[tokio::test]
@@ -546,6 +552,68 @@ async fn keys_are_fetched_again_for_a_new_key_at_most_once_per_interval_and_a_wi
         StatusCode::OK,
         "the key in hand still verifies: {me}"
     );
+    // So is a set whose keys are unsound: an RSA modulus of 1 and of 16 bits, a P-256
+    // "key" off the curve, an Ed25519 key of the wrong length.
+    provider.published.lock().unwrap().keys = vec![
+        json!({"kty": "RSA", "kid": "k2", "n": "AQ", "e": "AQ"}),
+        json!({"kty": "RSA", "kid": "k2", "n": "wAE", "e": "Aw"}),
+        json!({"kty": "EC", "crv": "P-256", "kid": "k2",
+               "x": URL_SAFE_NO_PAD.encode([1u8; 32]), "y": URL_SAFE_NO_PAD.encode([2u8; 32])}),
+        json!({"kty": "OKP", "crv": "Ed25519", "kid": "k2", "x": "AAAA"}),
+    ];
+    tokio::time::sleep(refetch).await;
+    let fetched = provider.fetches();
+    assert_eq!(
+        get(&app, &forged, "/api/v1/me").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        provider.fetches(),
+        fetched + 1,
+        "fetched for the unknown key id"
+    );
+    fresh["jti"] = json!("after-the-unsound-set");
+    let (status, me) = get(&app, &third.sign(&fresh), "/api/v1/me").await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the key in hand still verifies: {me}"
+    );
+}
+
+#[tokio::test]
+async fn a_key_the_provider_withdraws_stops_verifying_at_the_next_periodic_fetch() {
+    let provider = Provider::start().await;
+    let key = Signer::ed("k1");
+    provider.publish(&[&key]);
+    let issuer = provider.issuer.clone();
+    // Tokens never make the keys be fetched again here (30 s): only the periodic fetch
+    // (every second) can notice the withdrawal.
+    let app = spawn_app_with(move |config| {
+        config.oidc_issuers = vec![cppcc_api::config::OidcIssuer {
+            issuer,
+            audience: AUDIENCE.into(),
+        }];
+        config.oidc_refetch_interval = Duration::from_secs(30);
+        config.oidc_refresh_interval = Duration::from_secs(1);
+    })
+    .await;
+    member_account(&app, &provider.issuer, "person-1", "oidcf").await;
+    let seen = key.sign(&claims(&provider.issuer, "person-1"));
+    assert_eq!(get(&app, &seen, "/api/v1/me").await.0, StatusCode::OK);
+    let before = provider.fetches();
+    provider.publish(&[&Signer::ed("k9")]);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(provider.fetches() > before, "fetched periodically");
+    let mut later = claims(&provider.issuer, "person-1");
+    later["jti"] = json!("never-seen");
+    for (case, token) in [
+        ("a token seen before", seen),
+        ("a new token", key.sign(&later)),
+    ] {
+        let (status, problem) = get(&app, &token, "/api/v1/me").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{case}: {problem}");
+    }
 }
 
 #[tokio::test]
