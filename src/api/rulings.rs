@@ -41,7 +41,7 @@ use crate::domain::ids::{
 };
 use crate::domain::ruling::{
     self as machine, LeaderTitle, MeasureStatus, RulingAction, RulingStage, RulingStatus,
-    SubjectType,
+    SubjectType, stages_allowed,
 };
 use crate::domain::values::{self, Line, Paragraph};
 use crate::error::{ApiError, Problem, not_found_as};
@@ -199,7 +199,9 @@ pub struct NewRulingBody {
     #[serde(default)]
     #[schema(value_type = uuid::Uuid, required = true)]
     pub subject_id: Field<uuid::Uuid>,
-    /// Only for proposals.
+    /// Required for a ruling on a proposal, and only for one: `before` while the proposal
+    /// is filed or assigned, `during` while it is assigned, `after` once it is replied or
+    /// closed (409 otherwise, naming the stages allowed now).
     #[serde(default)]
     #[schema(value_type = Option<RulingStage>)]
     pub stage: Field<RulingStage>,
@@ -210,9 +212,10 @@ pub struct NewRulingBody {
     #[serde(default)]
     #[schema(value_type = Day)]
     pub issued_on: Field<Day>,
-    /// Departments of the subject's district.
+    /// Departments of the subject's district: at least one, except for an after sign-off
+    /// (stage `after`), which may name none.
     #[serde(default)]
-    #[schema(value_type = Vec<DepartmentId>, required = true, min_items = 1)]
+    #[schema(value_type = Vec<DepartmentId>, required = true)]
     pub department_ids: Field<Vec<DepartmentId>>,
 }
 
@@ -226,7 +229,9 @@ pub struct RulingPatch {
     #[serde(default)]
     #[schema(value_type = LeaderTitle)]
     pub leader_title: Field<LeaderTitle>,
-    /// Only for proposals.
+    /// Required for a ruling on a proposal, and only for one: `before` while the proposal
+    /// is filed or assigned, `during` while it is assigned, `after` once it is replied or
+    /// closed (409 otherwise, naming the stages allowed now).
     #[serde(default)]
     #[schema(value_type = Option<RulingStage>)]
     pub stage: Field<RulingStage>,
@@ -236,8 +241,9 @@ pub struct RulingPatch {
     #[serde(default)]
     #[schema(value_type = Day)]
     pub issued_on: Field<Day>,
+    /// At least one, except for an after sign-off.
     #[serde(default)]
-    #[schema(value_type = Vec<DepartmentId>, min_items = 1)]
+    #[schema(value_type = Vec<DepartmentId>)]
     pub department_ids: Field<Vec<DepartmentId>>,
 }
 
@@ -300,8 +306,17 @@ async fn merge(
     if stage.is_some() && subject.is_some_and(|kind| kind != SubjectType::Proposal) {
         checks.rule("/stage", "is only for rulings on proposals");
     }
-    if departments.as_ref().is_some_and(Vec::is_empty) {
-        checks.invalid("/department_ids", "must name at least one department");
+    if stage.is_none() && subject == Some(SubjectType::Proposal) {
+        checks.rule(
+            "/stage",
+            "is required for a ruling on a proposal: before, during or after",
+        );
+    }
+    if departments.as_ref().is_some_and(Vec::is_empty) && stage != Some(RulingStage::After) {
+        checks.rule(
+            "/department_ids",
+            "must name at least one department (only an after sign-off may name none)",
+        );
     }
     if let (Some(district), Some(ids)) = (district, &departments) {
         let found: HashSet<DepartmentId> =
@@ -328,6 +343,40 @@ async fn merge(
             department_ids: values::distinct(departments?),
         })
     })())
+}
+
+/// Refuses a ruling at `stage` on a proposal whose status does not allow it now (409,
+/// naming the stages it allows).
+async fn stage_fits(
+    conn: &mut AsyncPgConnection,
+    proposal: ProposalId,
+    stage: RulingStage,
+) -> Result<(), ApiError> {
+    let status = crate::db::proposals::find(conn, proposal, Scope::All)
+        .await
+        .map_err(not_found_as("proposal"))?
+        .status;
+    let allowed = stages_allowed(status);
+    if allowed.contains(&stage) {
+        return Ok(());
+    }
+    let now = match allowed.as_slice() {
+        [] => "none".to_owned(),
+        stages => stages
+            .iter()
+            .map(|stage| stage.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    let detail = format!(
+        "a ruling at stage `{}` is not given while the proposal is {}; stages allowed now: {now}",
+        stage.as_str(),
+        status.as_str()
+    );
+    Err(ApiError::Conflict {
+        errors: vec![crate::error::FieldError::rule("/stage", detail.clone())],
+        detail,
+    })
 }
 
 /// The district of a subject the caller sees, if there is one.
@@ -367,6 +416,10 @@ list_query! {
         leader_title: LeaderTitle,
         /// Rulings asking this department to act.
         department_id: DepartmentId,
+        /// Rulings on this kind of subject.
+        subject_type: SubjectType,
+        /// Rulings on proposals given at this stage.
+        stage: RulingStage,
     }
 }
 
@@ -390,6 +443,8 @@ async fn list_rulings(
         status: query.status,
         leader_title: query.leader_title,
         department_id: query.department_id,
+        subject_type: query.subject_type,
+        stage: query.stage,
         ..RulingFilter::default()
     };
     listed(&pool, &filter, &request).await
@@ -423,7 +478,8 @@ async fn listed(
     tag = "rulings",
     request_body = NewRulingBody,
     responses((status = 201, description = "The new ruling", body = RulingView,
-        headers(("ETag" = String), ("Location" = String, description = "The ruling's URL")))),
+        headers(("ETag" = String), ("Location" = String, description = "The ruling's URL"))),
+        (status = 409, description = "A stage the proposal's status does not allow now", body = Problem)),
 )]
 #[post("")]
 async fn create_ruling(
@@ -481,6 +537,9 @@ async fn create_ruling(
                     department_ids: fields.department_ids,
                 })
             })())?;
+            if let (Some(proposal), Some(stage)) = (ruling.proposal_id, ruling.stage) {
+                stage_fits(conn, proposal, stage).await?;
+            }
             let row = db::insert(conn, ruling).await?;
             let created = view(conn, row).await?;
             let change = Change::new(
@@ -510,7 +569,7 @@ edit::patch_route! {
     update_ruling: Ruling, PATCH "/{id}",
     tag = "rulings", params(("id" = RulingId, Path, description = "The ruling's id")), path = RulingId,
     body = RulingPatch, answer = (RulingView, "The changed ruling"),
-    refused = "The ruling is no longer issued",
+    refused = "The ruling is no longer issued, or its new stage is not one the proposal's status allows now",
 }
 
 edit::delete_route! {
@@ -550,7 +609,15 @@ impl Editable for Ruling {
     ) -> Result<Option<RulingFields>, ApiError> {
         let fields = Some(&row.fields());
         let (subject, district) = (Some(row.subject_type), Some(row.district_id));
-        merge(conn, checks, patch, fields, subject, district).await
+        let merged = merge(conn, checks, patch, fields, subject, district).await?;
+        // A stage changed must fit where the proposal stands now.
+        if let (Some(proposal), Some(stage)) =
+            (row.proposal_id, merged.as_ref().and_then(|m| m.stage))
+            && Some(stage) != row.stage
+        {
+            stage_fits(conn, proposal, stage).await?;
+        }
+        Ok(merged)
     }
 
     async fn view(conn: &mut AsyncPgConnection, row: Self) -> Result<RulingView, ApiError> {

@@ -81,6 +81,8 @@ pub struct RulingFilter {
     pub evaluation_id: Option<EvaluationId>,
     /// Rulings that ask this department to act.
     pub department_id: Option<DepartmentId>,
+    pub subject_type: Option<SubjectType>,
+    pub stage: Option<RulingStage>,
 }
 
 #[tracing::instrument(skip_all)]
@@ -116,6 +118,12 @@ pub async fn list(
     }
     if let Some(department) = filter.department_id {
         query = query.filter(rulings::department_ids.contains(vec![department]));
+    }
+    if let Some(kind) = filter.subject_type {
+        query = query.filter(rulings::subject_type.eq(kind));
+    }
+    if let Some(stage) = filter.stage {
+        query = query.filter(rulings::stage.eq(stage));
     }
     paged!(query, page,
         id: rulings::id, updated_at: rulings::updated_at, deleted_at: rulings::deleted_at)

@@ -2,6 +2,7 @@
 //! department records a measure, fed back to the committee, closed.
 
 use crate::domain::kinds::text_enum;
+use crate::domain::proposal::ProposalStatus;
 
 text_enum! {
     /// Where a ruling stands.
@@ -84,6 +85,21 @@ pub fn allowed_actions(status: RulingStatus) -> Vec<RulingAction> {
     }
 }
 
+/// The stages at which a leader may rule on a proposal in `status`: before its handling
+/// (办前阅批: filed, not yet replied), during it (办中调度: assigned to its units) and after
+/// it (办后阅签: replied or closed); none before it is filed, nor once it is not filed,
+/// merged or withdrawn.
+pub fn stages_allowed(status: ProposalStatus) -> Vec<RulingStage> {
+    use ProposalStatus as P;
+    use RulingStage as R;
+    match status {
+        P::Filed => vec![R::Before],
+        P::Assigned => vec![R::Before, R::During],
+        P::Replied | P::Closed => vec![R::After],
+        P::Draft | P::Submitted | P::NotFiled | P::Merged | P::Withdrawn => Vec::new(),
+    }
+}
+
 /// The status after `action`, or `None` when it is not allowed.
 pub fn next(status: RulingStatus, action: RulingAction) -> Option<RulingStatus> {
     use RulingAction as A;
@@ -103,6 +119,27 @@ mod tests {
     use super::*;
     use RulingAction as A;
     use RulingStatus as S;
+
+    #[test]
+    fn a_stage_is_allowed_exactly_where_the_proposal_stands_for_it() {
+        use ProposalStatus as P;
+        use RulingStage as R;
+        for status in P::ALL {
+            for stage in R::ALL {
+                let expected = matches!(
+                    (status, stage),
+                    (P::Filed | P::Assigned, R::Before)
+                        | (P::Assigned, R::During)
+                        | (P::Replied | P::Closed, R::After)
+                );
+                assert_eq!(
+                    stages_allowed(*status).contains(stage),
+                    expected,
+                    "{status:?} {stage:?}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn every_status_and_action_pair_moves_or_is_refused() {

@@ -63,6 +63,16 @@ async fn setup(app: &TestApp, code: &str) -> Setup {
         .await,
     )
     .await;
+    // Filed: a leader rules on a proposal from then on.
+    for action in ["submit", "file"] {
+        let (status, body) = app
+            .act(
+                &format!("/api/v1/proposals/{proposal}/{action}"),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{action}: {body}");
+    }
     Setup {
         district,
         department,
@@ -219,6 +229,120 @@ async fn a_ruling_on_a_proposal_has_a_stage_and_its_subject_lists_it() {
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
 }
 
+/// POSTs a ruling on `proposal` at `stage` (none: without one), naming `departments`.
+async fn rule_on(
+    app: &TestApp,
+    proposal: &str,
+    stage: Option<&str>,
+    departments: Value,
+) -> (StatusCode, Value) {
+    let mut body = json!({
+        "leader_name": "王五", "leader_title": "party_secretary", "subject_type": "proposal",
+        "subject_id": proposal, "content": "阅", "department_ids": departments,
+    });
+    if let Some(stage) = stage {
+        body["stage"] = json!(stage);
+    }
+    let response = app.post("/api/v1/rulings", &body).await;
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn a_rulings_stage_must_fit_where_the_proposal_stands() {
+    let app = spawn_app().await;
+    let s = setup(&app, "xicheng").await;
+    let departments = json!([s.department]);
+    // A stage is required on a proposal.
+    let (status, problem) = rule_on(&app, &s.proposal, None, departments.clone()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["errors"][0]["pointer"], "/stage");
+    assert_eq!(problem["errors"][0]["code"], "rule");
+    // Filed: before only.
+    let (status, problem) = rule_on(&app, &s.proposal, Some("during"), departments.clone()).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with("stages allowed now: before"),
+        "{problem}"
+    );
+    assert_eq!(problem["errors"][0]["pointer"], "/stage");
+    let (status, problem) = rule_on(&app, &s.proposal, Some("after"), departments.clone()).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    let (status, before) = rule_on(&app, &s.proposal, Some("before"), departments.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{before}");
+    // Assigned: before and during; a ruling's stage changed to one not allowed is refused.
+    let (status, body) = app
+        .act(
+            &format!("/api/v1/proposals/{}/assign", s.proposal),
+            &json!({"lead_unit_id": s.department}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, during) = rule_on(&app, &s.proposal, Some("during"), departments.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{during}");
+    let (status, problem) = rule_on(&app, &s.proposal, Some("after"), departments.clone()).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .ends_with("stages allowed now: before, during"),
+        "{problem}"
+    );
+    let path = format!("/api/v1/rulings/{}", before["id"].as_str().unwrap());
+    let response = app.patch(&path, &json!({"stage": "after"})).await;
+    assert_eq!(response.status(), StatusCode::CONFLICT);
+    let response = app.patch(&path, &json!({"stage": "during"})).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    // Only an after sign-off may name no department, and only once replied.
+    let (status, problem) = rule_on(&app, &s.proposal, Some("during"), json!([])).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["errors"][0]["pointer"], "/department_ids");
+    let (status, body) = app
+        .act(
+            &format!("/api/v1/proposals/{}/reply", s.proposal),
+            &json!({"text": "已办理。", "document_no": "西政〔2026〕1号", "result": "A"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, signed) = rule_on(&app, &s.proposal, Some("after"), json!([])).await;
+    assert_eq!(status, StatusCode::CREATED, "{signed}");
+    let (status, problem) = rule_on(&app, &s.proposal, Some("before"), departments.clone()).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{problem}");
+    // The list filters by subject and stage.
+    let listed = |query: &'static str| {
+        let app = &app;
+        async move {
+            let page: Value = app
+                .get(&format!("/api/v1/rulings?{query}"))
+                .await
+                .json()
+                .await
+                .unwrap();
+            let mut ids: Vec<String> = page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|ruling| ruling["id"].as_str().unwrap().to_owned())
+                .collect();
+            ids.sort();
+            ids
+        }
+    };
+    let id = |ruling: &Value| ruling["id"].as_str().unwrap().to_owned();
+    let mut during_now = vec![id(&before), id(&during)];
+    during_now.sort();
+    assert_eq!(
+        listed("subject_type=proposal&stage=during").await,
+        during_now
+    );
+    assert_eq!(listed("stage=after").await, [id(&signed)]);
+    assert!(listed("subject_type=consultation").await.is_empty());
+}
+
 #[tokio::test]
 async fn another_districts_subject_or_department_is_refused() {
     let app = spawn_app().await;
@@ -229,7 +353,8 @@ async fn another_districts_subject_or_department_is_refused() {
             "/api/v1/rulings",
             &json!({
                 "leader_name": "李四", "leader_title": "deputy", "subject_type": "proposal",
-                "subject_id": own.proposal, "content": "x", "department_ids": [other.department],
+                "subject_id": own.proposal, "stage": "before", "content": "x",
+                "department_ids": [other.department],
             }),
         )
         .await;
@@ -299,17 +424,20 @@ async fn a_ruling_is_corrected_while_issued_and_its_measures_while_in_handling()
         .map(|error| error["pointer"].as_str().unwrap())
         .collect();
     assert_eq!(pointers, ["/leader_name", "/department_ids/0"]);
+    // A ruling on a proposal keeps a stage.
+    let response = app.patch(&path, &json!({"stage": null})).await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let response = app
         .patch(
             &path,
-            &json!({"content": "请认真研究，抓好落实", "stage": null,
+            &json!({"content": "请认真研究，抓好落实",
                 "department_ids": [s.department, s.other_department]}),
         )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     let corrected: Value = response.json().await.unwrap();
     assert_eq!(corrected["content"], "请认真研究，抓好落实");
-    assert_eq!(corrected["stage"], Value::Null);
+    assert_eq!(corrected["stage"], "before");
     assert_eq!(corrected["department_ids"].as_array().unwrap().len(), 2);
     assert_eq!(corrected["version"], 2);
 
