@@ -241,29 +241,24 @@ impl Config {
                 reason: format!("the issuer `{twice}` is named twice: give it one audience"),
             });
         }
-        let oidc_leeway_secs: u64 = parse(get("OIDC_LEEWAY_SECS"), "OIDC_LEEWAY_SECS", Some(60))?;
-        if oidc_leeway_secs > MAX_OIDC_LEEWAY_SECS {
-            return Err(ConfigError {
-                name: "OIDC_LEEWAY_SECS",
-                reason: format!("at most {MAX_OIDC_LEEWAY_SECS} seconds"),
-            });
-        }
-        let oidc_refetch_secs: u64 =
-            at_least_one(get("OIDC_JWKS_REFETCH_SECS"), "OIDC_JWKS_REFETCH_SECS", 30)?;
-        if oidc_refetch_secs > MAX_OIDC_REFETCH_SECS {
-            return Err(ConfigError {
-                name: "OIDC_JWKS_REFETCH_SECS",
-                reason: format!("at most {MAX_OIDC_REFETCH_SECS} seconds"),
-            });
-        }
-        let oidc_refresh_secs: u64 =
-            at_least_one(get("OIDC_JWKS_REFRESH_SECS"), "OIDC_JWKS_REFRESH_SECS", 300)?;
-        if oidc_refresh_secs > MAX_OIDC_REFETCH_SECS {
-            return Err(ConfigError {
-                name: "OIDC_JWKS_REFRESH_SECS",
-                reason: format!("at most {MAX_OIDC_REFETCH_SECS} seconds"),
-            });
-        }
+        let oidc_leeway = seconds_within(
+            get("OIDC_LEEWAY_SECS"),
+            "OIDC_LEEWAY_SECS",
+            60,
+            0..=MAX_OIDC_LEEWAY_SECS,
+        )?;
+        let oidc_refetch_interval = seconds_within(
+            get("OIDC_JWKS_REFETCH_SECS"),
+            "OIDC_JWKS_REFETCH_SECS",
+            30,
+            1..=MAX_OIDC_REFETCH_SECS,
+        )?;
+        let oidc_refresh_interval = seconds_within(
+            get("OIDC_JWKS_REFRESH_SECS"),
+            "OIDC_JWKS_REFRESH_SECS",
+            300,
+            1..=MAX_OIDC_REFETCH_SECS,
+        )?;
         let data_dir = get("DATA_DIR")
             .map(std::path::PathBuf::from)
             .or_else(|| {
@@ -294,9 +289,9 @@ impl Config {
             audit_checkpoint_interval: Duration::from_secs(audit_checkpoint_secs),
             audit_trusted_keys,
             oidc_issuers,
-            oidc_leeway: Duration::from_secs(oidc_leeway_secs),
-            oidc_refetch_interval: Duration::from_secs(oidc_refetch_secs),
-            oidc_refresh_interval: Duration::from_secs(oidc_refresh_secs),
+            oidc_leeway,
+            oidc_refetch_interval,
+            oidc_refresh_interval,
         })
     }
 }
@@ -391,6 +386,24 @@ where
         });
     }
     Ok(parsed)
+}
+
+/// A number of seconds within `range` (the default when unset).
+fn seconds_within(
+    value: Option<String>,
+    name: &'static str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<Duration, ConfigError> {
+    let seconds: u64 = parse(value, name, Some(default))?;
+    let reason = if seconds < *range.start() {
+        format!("must be at least {}", range.start())
+    } else if seconds > *range.end() {
+        format!("at most {} seconds", range.end())
+    } else {
+        return Ok(Duration::from_secs(seconds));
+    };
+    Err(ConfigError { name, reason })
 }
 
 fn parse<T: std::str::FromStr>(

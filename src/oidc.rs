@@ -179,18 +179,21 @@ pub fn install_crypto_provider() {
 /// Whether a bearer token has the shape of a JWT (three base64url parts, the first two
 /// JSON objects: `ey…`), so it is an OpenID Connect token rather than an API key.
 pub fn looks_like_jwt(token: &str) -> bool {
-    let parts: Vec<&str> = token.split('.').collect();
-    let [header, claims, signature] = parts.as_slice() else {
-        return false;
+    let base64url = |part: &str| {
+        !part.is_empty()
+            && part
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
     };
-    header.starts_with("ey")
-        && claims.starts_with("ey")
-        && [header, claims, signature].iter().all(|part| {
-            !part.is_empty()
-                && part
-                    .bytes()
-                    .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_')
-        })
+    let mut parts = token.split('.');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(header), Some(claims), Some(signature), None) => {
+            header.starts_with("ey")
+                && claims.starts_with("ey")
+                && [header, claims, signature].into_iter().all(base64url)
+        }
+        _ => false,
+    }
 }
 
 impl Verifier {
